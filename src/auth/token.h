@@ -1,0 +1,75 @@
+/* token: verifies and signs JWTs (libjwt). Pure functions, no I/O except
+ * token_secret_load(); a struct token_keys is immutable once made, so any
+ * thread may verify with it concurrently. */
+#ifndef NOTIFYD_AUTH_TOKEN_H
+#define NOTIFYD_AUTH_TOKEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ND_USER_ID_MAX 128 /* bytes; user ids are [A-Za-z0-9_.@:-]+ */
+#define ND_TOKEN_MAX 8192  /* longer tokens are refused unread */
+
+enum token_role {
+    TOKEN_ROLE_USER = 1u << 0,    /* a browser: may connect to /ws */
+    TOKEN_ROLE_SERVICE = 1u << 1, /* a backend: may call the API */
+    TOKEN_ROLE_ADMIN = 1u << 2,   /* an operator: may call the API */
+};
+
+enum token_result {
+    TOKEN_OK,
+    TOKEN_MISSING,       /* no token given */
+    TOKEN_TOO_LARGE,     /* over ND_TOKEN_MAX bytes */
+    TOKEN_MALFORMED,     /* not three base64url parts of JSON */
+    TOKEN_BAD_ALG,       /* alg is not the configured one (none, confusion) */
+    TOKEN_BAD_SIGNATURE, /* signature does not verify */
+    TOKEN_EXPIRED,       /* exp is past (beyond the leeway) */
+    TOKEN_NOT_YET_VALID, /* nbf is ahead (beyond the leeway) */
+    TOKEN_NO_USER,       /* neither user_id nor sub */
+    TOKEN_BAD_USER,      /* user id too long or with forbidden characters */
+};
+
+struct token_claims {
+    char user_id[ND_USER_ID_MAX + 1];
+    unsigned roles; /* enum token_role bits; TOKEN_ROLE_USER when none named */
+    int64_t exp;    /* unix seconds, 0 when the token has no exp */
+};
+
+struct token_keys; /* opaque */
+
+/** Makes an HS256 key set from @secret (copied). NULL on ENOMEM. */
+struct token_keys *token_keys_new_hs256(const unsigned char *secret, size_t len);
+
+void token_keys_free(struct token_keys *keys);
+
+/**
+ * Checks @token's signature, algorithm, exp and nbf against @now (unix
+ * seconds) with @leeway seconds of slack, and fills @out. Any thread.
+ */
+enum token_result token_verify(const struct token_keys *keys, const char *token, int64_t now,
+                               int64_t leeway, struct token_claims *out);
+
+/** A short English reason, e.g. "token expired". */
+const char *token_result_str(enum token_result r);
+
+/**
+ * Signs a token for @user with @role ("user", "service", "admin") valid from
+ * @now for @ttl seconds. Returns a malloc'd string (caller frees) or NULL.
+ */
+char *token_sign(const struct token_keys *keys, const char *user, const char *role, int64_t now,
+                 int64_t ttl);
+
+/** True when @id is 1..ND_USER_ID_MAX bytes of [A-Za-z0-9_.@:-]. */
+int token_user_id_valid(const char *id, size_t len);
+
+/**
+ * Reads <dir>/jwt_secret, creating @dir (0700) and the file (0600, 32 random
+ * bytes hex-encoded) the first time. *secret is malloc'd (caller frees).
+ * Returns 0, or -errno with a one-line reason in @err.
+ */
+int token_secret_load(const char *dir, char **secret, char *err, size_t errlen);
+
+/** Parses "Bearer <token>" (scheme case-insensitive); NULL if not that form. Borrows @header. */
+const char *token_from_bearer(const char *header);
+
+#endif

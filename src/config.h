@@ -1,0 +1,69 @@
+/* config: flags and NOTIFYD_* environment variables -> struct nd_config.
+ * Parsed once by main before any thread starts; read-only afterwards, so
+ * every thread may read it without a lock. */
+#ifndef NOTIFYD_CONFIG_H
+#define NOTIFYD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+#define ND_ADDR_MAX 256
+
+struct nd_addr {
+    char host[ND_ADDR_MAX]; /* IPv4/IPv6 literal or name; "" = every interface */
+    int port;               /* 0 = pick a free port (tests) */
+};
+
+struct nd_config {
+    struct nd_addr grpc;         /* NOTIFYD_GRPC_ADDR */
+    struct nd_addr http;         /* NOTIFYD_HTTP_ADDR */
+    char *data_dir;              /* NOTIFYD_DATA_DIR */
+    char *jwt_secret;            /* NOTIFYD_JWT_SECRET, NULL = created in data_dir */
+    int64_t jwt_leeway_s;        /* NOTIFYD_JWT_LEEWAY: slack for exp/nbf */
+    enum nd_log_level log_level; /* NOTIFYD_LOG_LEVEL */
+    int64_t shutdown_grace_ms;   /* NOTIFYD_SHUTDOWN_GRACE_MS */
+    int64_t max_frame_bytes;     /* NOTIFYD_MAX_FRAME_BYTES: inbound WebSocket message */
+    int64_t grpc_max_message;    /* NOTIFYD_GRPC_MAX_MESSAGE_BYTES */
+    /* `notifyd token` only */
+    char *token_user;
+    char *token_role;
+    int64_t token_ttl_s;
+};
+
+enum config_mode {
+    CONFIG_SERVE, /* notifyd [flags] */
+    CONFIG_TOKEN, /* notifyd token --user ID [--role R] [--ttl S] [flags] */
+};
+
+enum config_result {
+    CONFIG_OK,
+    CONFIG_HELP,  /* --help was asked: usage printed by the caller */
+    CONFIG_ERROR, /* err holds one line naming the problem */
+};
+
+/**
+ * Fills @cfg from defaults, then NOTIFYD_* variables, then @argv (flags win).
+ * @argv excludes the program name (and the "token" word in CONFIG_TOKEN).
+ * On CONFIG_ERROR, @err holds a one-line message. Free with config_free().
+ */
+enum config_result config_parse(struct nd_config *cfg, enum config_mode mode, int argc, char **argv,
+                                char *err, size_t errlen);
+
+/** Releases what config_parse() allocated. */
+void config_free(struct nd_config *cfg);
+
+/** Writes the usage text (every flag, its variable and default) to @out. */
+void config_usage(enum config_mode mode, void *out /* FILE * */);
+
+/** Parses "host:port" ("[v6]:port", ":port"); -EINVAL with a reason in @err. */
+int config_parse_addr(const char *s, struct nd_addr *out, char *err, size_t errlen);
+
+/** Parses a duration: "90" (seconds), "250ms", "30s", "15m", "12h", "7d" -> milliseconds. */
+int config_parse_duration_ms(const char *s, int64_t *out_ms);
+
+/** Parses a size: "1048576", "64k"/"64KiB", "1m"/"1MiB" -> bytes. */
+int config_parse_size(const char *s, int64_t *out);
+
+#endif

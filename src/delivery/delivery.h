@@ -1,0 +1,51 @@
+/* delivery: one encoded message, immutable once handed to connections and
+ * shared by all of them through a reference count. Built on any thread,
+ * fanned out on the WebSocket thread. The JSON sits
+ * after LWS_PRE bytes of headroom so lws_write() can frame it in place. */
+#ifndef NOTIFYD_DELIVERY_DELIVERY_H
+#define NOTIFYD_DELIVERY_DELIVERY_H
+
+#include <libwebsockets.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/token.h"
+#include "delivery/msgid.h"
+
+struct op_spec;
+
+struct delivery {
+    _Atomic unsigned refs;
+    const struct op_spec *op;         /* NULL for control frames (connected, pong, error) */
+    char user_id[ND_USER_ID_MAX + 1]; /* "" when to every connection */
+    uint64_t id;                      /* message id; 0 until stamped (control frames: always) */
+    int64_t timestamp_ms;
+    size_t id_off;       /* offset of the message_id digits in the JSON; 0 = none */
+    size_t len;          /* JSON bytes */
+    unsigned char buf[]; /* LWS_PRE headroom, the JSON, a NUL */
+};
+
+/** Allocates room for @json_len bytes of JSON; refs = 1. NULL on ENOMEM. */
+struct delivery *delivery_new(size_t json_len);
+
+/** Takes a reference. Any thread. */
+static inline struct delivery *delivery_ref(struct delivery *d)
+{
+    atomic_fetch_add_explicit(&d->refs, 1, memory_order_relaxed);
+    return d;
+}
+
+/** Drops a reference; frees on the last. Any thread. */
+void delivery_unref(struct delivery *d);
+
+/** The JSON text (len bytes, NUL-terminated). */
+static inline char *delivery_json(struct delivery *d)
+{
+    return (char *)d->buf + LWS_PRE;
+}
+
+/** Writes @id into the reserved message_id slot. Before the message is shared. */
+void delivery_stamp(struct delivery *d, uint64_t id);
+
+#endif

@@ -1,0 +1,76 @@
+/* inbox: a locked FIFO handed to one owner thread. The lock is held only to
+ * link a job or to take the whole list; wake() is called only when the list
+ * was empty, since a non-empty list already has a wake-up on its way. */
+#include "delivery/inbox.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "delivery/msgid.h"
+
+struct inbox {
+    pthread_mutex_t lock;
+    struct inbox_job *head;  /* {lock} oldest job */
+    struct inbox_job **tail; /* {lock} where the next job is linked */
+    struct msgid_clock ids;  /* {lock} */
+    void (*wake)(void *arg);
+    void *wake_arg;
+};
+
+struct inbox *inbox_new(void (*wake)(void *arg), void *wake_arg)
+{
+    struct inbox *in = calloc(1, sizeof *in);
+    if (!in)
+        return NULL;
+    pthread_mutex_init(&in->lock, NULL);
+    in->tail = &in->head;
+    in->wake = wake;
+    in->wake_arg = wake_arg;
+    return in;
+}
+
+void inbox_free(struct inbox *in, void *ctx)
+{
+    if (!in)
+        return;
+    while (inbox_drain(in, ctx))
+        ;
+    pthread_mutex_destroy(&in->lock);
+    free(in);
+}
+
+void inbox_post(struct inbox *in, struct inbox_job *job)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+
+    job->next = NULL;
+    pthread_mutex_lock(&in->lock);
+    job->id = msgid_next(&in->ids, now_ms);
+    int was_empty = in->head == NULL;
+    *in->tail = job;
+    in->tail = &job->next;
+    pthread_mutex_unlock(&in->lock);
+    if (was_empty && in->wake)
+        in->wake(in->wake_arg);
+}
+
+size_t inbox_drain(struct inbox *in, void *ctx)
+{
+    pthread_mutex_lock(&in->lock);
+    struct inbox_job *job = in->head;
+    in->head = NULL;
+    in->tail = &in->head;
+    pthread_mutex_unlock(&in->lock);
+
+    size_t n = 0;
+    while (job) {
+        struct inbox_job *next = job->next;
+        job->run(job, ctx);
+        job = next;
+        n++;
+    }
+    return n;
+}

@@ -1,0 +1,194 @@
+/* main: parse the configuration, start the modules in order (WebSocket side,
+ * then gRPC), wait for SIGTERM/SIGINT, stop them in reverse. Signals are
+ * blocked in every thread and taken here with sigwait(). */
+#include <errno.h>
+#include <grpc/grpc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "auth/token.h"
+#include "config.h"
+#include "delivery/envelope.h"
+#include "health.h"
+#include "log.h"
+#include "notify/service.h"
+#include "rpc/server.h"
+#include "stats.h"
+#include "ws/server.h"
+
+/* the configured secret, or the one kept in the data dir */
+static struct token_keys *load_keys(const struct nd_config *cfg, char *err, size_t errlen)
+{
+    char *secret = NULL;
+    if (cfg->jwt_secret) {
+        secret = strdup(cfg->jwt_secret);
+    } else if (token_secret_load(cfg->data_dir, &secret, err, errlen) < 0) {
+        return NULL;
+    }
+    if (!secret) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    struct token_keys *keys = token_keys_new_hs256((unsigned char *)secret, strlen(secret));
+    memset(secret, 0, strlen(secret));
+    free(secret);
+    if (!keys)
+        snprintf(err, errlen, "out of memory");
+    return keys;
+}
+
+static int token_main(int argc, char **argv)
+{
+    struct nd_config cfg;
+    char err[512];
+    enum config_result r = config_parse(&cfg, CONFIG_TOKEN, argc, argv, err, sizeof err);
+    if (r == CONFIG_HELP) {
+        config_usage(CONFIG_TOKEN, stdout);
+        return 0;
+    }
+    if (r == CONFIG_ERROR) {
+        fprintf(stderr, "notifyd token: %s\n", err);
+        return 2;
+    }
+    int rc = 1;
+    if (!token_user_id_valid(cfg.token_user, strlen(cfg.token_user))) {
+        fprintf(stderr,
+                "notifyd token: --user must be 1 to %d characters of A-Z a-z 0-9 _ . @ : -\n",
+                ND_USER_ID_MAX);
+        goto done;
+    }
+    struct token_keys *keys = load_keys(&cfg, err, sizeof err);
+    if (!keys) {
+        fprintf(stderr, "notifyd token: %s\n", err);
+        goto done;
+    }
+    char *tok = token_sign(keys, cfg.token_user, cfg.token_role, time(NULL), cfg.token_ttl_s);
+    token_keys_free(keys);
+    if (!tok) {
+        fprintf(stderr, "notifyd token: cannot sign the token\n");
+        goto done;
+    }
+    printf("%s\n", tok);
+    free(tok);
+    rc = 0;
+done:
+    config_free(&cfg);
+    return rc;
+}
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int serve(int argc, char **argv)
+{
+    struct nd_config cfg;
+    char err[512];
+    int rc = 1;
+    struct token_keys *keys = NULL;
+    struct ws_server *ws = NULL;
+    struct service *svc = NULL;
+    struct rpc_server *rpc = NULL;
+
+    enum config_result r = config_parse(&cfg, CONFIG_SERVE, argc, argv, err, sizeof err);
+    if (r == CONFIG_HELP) {
+        config_usage(CONFIG_SERVE, stdout);
+        return 0;
+    }
+    if (r == CONFIG_ERROR) {
+        fprintf(stderr, "notifyd: %s\n", err);
+        return 2;
+    }
+    nd_log_set_level(cfg.log_level);
+    nd_log_capture_libraries();
+    raise_fd_limit();
+    atomic_store(&nd_stats.started_ms, envelope_now_ms());
+
+    keys = load_keys(&cfg, err, sizeof err);
+    if (!keys)
+        goto fail;
+    grpc_init();
+    ws = ws_server_start(&cfg, keys, err, sizeof err);
+    if (!ws)
+        goto fail_grpc;
+    svc = service_new(ws);
+    if (!svc) {
+        snprintf(err, sizeof err, "out of memory");
+        goto fail_grpc;
+    }
+    rpc = rpc_server_start(&cfg, keys, svc, err, sizeof err);
+    if (!rpc)
+        goto fail_grpc;
+
+    health_set(HEALTH_READY);
+    nd_log(ND_LOG_INFO, "listening", "{s:s, s:i, s:i, s:s}", "version", ND_VERSION, "grpc_port",
+           rpc_server_port(rpc), "http_port", ws_server_port(ws), "data_dir", cfg.data_dir);
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int sig = 0;
+    sigwait(&set, &sig);
+
+    health_set(HEALTH_DRAINING);
+    nd_log(ND_LOG_INFO, "draining", "{s:s, s:I}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
+           "grace_ms", (json_int_t)cfg.shutdown_grace_ms);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rpc_server_stop(rpc, cfg.shutdown_grace_ms);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int64_t spent = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    int64_t left = cfg.shutdown_grace_ms - spent;
+    ws_server_stop(ws, left < 1000 ? (left > 0 ? left : 1) : 1000);
+    rc = 0;
+    nd_log(ND_LOG_INFO, "stopped", NULL);
+    goto done;
+
+fail_grpc:
+    fprintf(stderr, "notifyd: %s\n", err);
+    if (ws)
+        ws_server_stop(ws, 1);
+done:
+    rpc_server_free(rpc);
+    service_free(svc);
+    ws_server_free(ws);
+    grpc_shutdown();
+    token_keys_free(keys);
+    config_free(&cfg);
+    return rc;
+fail:
+    fprintf(stderr, "notifyd: %s\n", err);
+    token_keys_free(keys);
+    config_free(&cfg);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    /* every thread inherits this mask; main takes the signals with sigwait() */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (argc > 1 && !strcmp(argv[1], "token"))
+        return token_main(argc - 2, argv + 2);
+    if (argc > 1 && !strcmp(argv[1], "--version")) {
+        printf("notifyd %s\n", ND_VERSION);
+        return 0;
+    }
+    return serve(argc - 1, argv + 1);
+}

@@ -1,0 +1,311 @@
+/* ops: each operation is data -- a name, a delivered type and a field list --
+ * so gRPC and REST share one validator and one envelope shape. */
+#include "notify/ops.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define I32 2147483647LL
+#define TIME_MAX 32503680000LL /* year 3000 in unix seconds */
+
+static const struct field_spec task_fields[] = {
+    {"task_id", FK_STRING, 1, 0, 128},
+    {"task_type", FK_STRING, 0, 0, 64},
+    {"status", FK_STRING, 0, 0, 64},
+    {"progress", FK_DOUBLE, 0, 0, 100},
+    {"total", FK_INT, 0, 0, I32},
+    {"completed", FK_INT, 0, 0, I32},
+    {"failed", FK_INT, 0, 0, I32},
+    {"message", FK_STRING, 0, 0, 4096},
+    {"start_time", FK_INT, 0, 0, TIME_MAX},
+    {"end_time", FK_INT, 0, 0, TIME_MAX},
+    {NULL, 0, 0, 0, 0},
+};
+
+static const struct field_spec open_url_fields[] = {
+    {"task_id", FK_STRING, 1, 0, 128},
+    {"urls", FK_URLS, 1, 1, 100},
+    {"delay", FK_INT, 0, 0, 600000},
+    {NULL, 0, 0, 0, 0},
+};
+
+static const struct field_spec notice_fields[] = {
+    {"title", FK_STRING, 0, 0, 256},    {"message", FK_STRING, 1, 0, 4096},
+    {"level", FK_LEVEL, 0, 0, 0},       {"action", FK_STRING, 0, 0, 64},
+    {"action_url", FK_URL, 0, 0, 2048}, {NULL, 0, 0, 0, 0},
+};
+
+static const struct field_spec token_fields[] = {
+    {"current_balance", FK_INT, 0, -I32 - 1, I32},
+    {"required_tokens", FK_INT, 0, 0, I32},
+    {"task_type", FK_STRING, 0, 0, 64},
+    {"message", FK_STRING, 0, 0, 4096},
+    {NULL, 0, 0, 0, 0},
+};
+
+static const struct field_spec expiring_fields[] = {
+    {"plan_name", FK_STRING, 1, 0, 128},    {"days_left", FK_INT, 0, 0, 36500},
+    {"expires_at", FK_INT, 0, 0, TIME_MAX}, {"message", FK_STRING, 0, 0, 4096},
+    {"upgrade_url", FK_URL, 0, 0, 2048},    {NULL, 0, 0, 0, 0},
+};
+
+static const struct field_spec expired_fields[] = {
+    {"plan_name", FK_STRING, 1, 0, 128},
+    {"expires_at", FK_INT, 0, 0, TIME_MAX},
+    {"message", FK_STRING, 0, 0, 4096},
+    {"upgrade_url", FK_URL, 0, 0, 2048},
+    {NULL, 0, 0, 0, 0},
+};
+
+static const struct field_spec no_fields[] = {{NULL, 0, 0, 0, 0}};
+
+#define TASK(ID, NAME, TYPE, FAM, FL)                                                              \
+    {                                                                                              \
+        ID, NAME, TYPE, FAM, OP_NOTIFY | (FL), task_fields, NULL                                   \
+    }
+
+static const struct op_spec specs[OP__COUNT] = {
+    TASK(OP_BATCHGO_START, "NotifyBatchGoStart", "batchgo_start", "batchgo", 0),
+    TASK(OP_BATCHGO_PROGRESS, "NotifyBatchGoProgress", "batchgo_progress", "batchgo", OP_PROGRESS),
+    TASK(OP_BATCHGO_COMPLETE, "NotifyBatchGoComplete", "batchgo_complete", "batchgo", OP_IMPORTANT),
+    {OP_BATCHGO_OPEN_URL, "NotifyBatchGoOpenUrl", "batchgo_open_url", NULL,
+     OP_NOTIFY | OP_IMPORTANT, open_url_fields, NULL},
+    TASK(OP_SITERANK_START, "NotifySiteRankStart", "siterank_start", "siterank", 0),
+    TASK(OP_SITERANK_PROGRESS, "NotifySiteRankProgress", "siterank_progress", "siterank",
+         OP_PROGRESS),
+    TASK(OP_SITERANK_COMPLETE, "NotifySiteRankComplete", "siterank_complete", "siterank",
+         OP_IMPORTANT),
+    TASK(OP_CHENGELINK_START, "NotifyChengelinkStart", "chengelink_start", "chengelink", 0),
+    TASK(OP_CHENGELINK_PROGRESS, "NotifyChengelinkProgress", "chengelink_progress", "chengelink",
+         OP_PROGRESS),
+    TASK(OP_CHENGELINK_COMPLETE, "NotifyChengelinkComplete", "chengelink_complete", "chengelink",
+         OP_IMPORTANT),
+    {OP_SYSTEM_NOTIFICATION, "SendSystemNotification", "system_notification", NULL,
+     OP_NOTIFY | OP_IMPORTANT, notice_fields, NULL},
+    {OP_TOKEN_INSUFFICIENT, "NotifyTokenInsufficient", "token_insufficient", NULL,
+     OP_NOTIFY | OP_IMPORTANT, token_fields, NULL},
+    {OP_PLAN_EXPIRING, "NotifyPlanExpiring", "plan_expiring", NULL, OP_NOTIFY | OP_IMPORTANT,
+     expiring_fields, NULL},
+    {OP_PLAN_EXPIRED, "NotifyPlanExpired", "plan_expired", NULL, OP_NOTIFY | OP_IMPORTANT,
+     expired_fields, NULL},
+    {OP_BROADCAST, "Broadcast", "system_notification", NULL, OP_NOTIFY | OP_TO_ALL, notice_fields,
+     NULL},
+    {OP_TEST_MESSAGE, "SendTestMessage", "system_notification", NULL, OP_NOTIFY, no_fields,
+     "{\"title\":\"Test message\",\"message\":\"This is a test message from notifyd.\","
+     "\"level\":\"info\",\"action\":\"\",\"action_url\":\"\",\"test\":true}"},
+    {OP_GET_STATS, "GetStats", NULL, NULL, OP_TO_ALL, no_fields, NULL},
+    {OP_IS_USER_ONLINE, "IsUserOnline", NULL, NULL, 0, no_fields, NULL},
+};
+
+const struct op_spec *ops_get(enum op_id id)
+{
+    return &specs[id];
+}
+
+const struct op_spec *ops_find(const char *name)
+{
+    for (int i = 0; i < OP__COUNT; i++)
+        if (!strcmp(specs[i].name, name))
+            return &specs[i];
+    return NULL;
+}
+
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+int ops_url_valid(const char *s)
+{
+    const char *rest;
+    if (!strncasecmp(s, "https://", 8))
+        rest = s + 8;
+    else if (!strncasecmp(s, "http://", 7))
+        rest = s + 7;
+    else
+        return 0;
+    if (!*rest || *rest == '/' || *rest == '?' || *rest == '#')
+        return 0; /* no host */
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p <= ' ' || *p == 0x7f || *p == '"' || *p == '<' || *p == '>' || *p == '\\')
+            return 0;
+    return 1;
+}
+
+static int check_string(const struct field_spec *f, const json_t *v, char *err, size_t errlen)
+{
+    if (!json_is_string(v))
+        return bad(err, errlen, "%s must be a string", f->name);
+    size_t len = json_string_length(v);
+    if ((long long)len > f->max)
+        return bad(err, errlen, "%s is %zu bytes, the limit is %lld", f->name, len, f->max);
+    if (memchr(json_string_value(v), 0, len))
+        return bad(err, errlen, "%s must not contain NUL characters", f->name);
+    if (f->kind == FK_URL && len && !ops_url_valid(json_string_value(v)))
+        return bad(err, errlen, "%s must be an http:// or https:// URL", f->name);
+    if (f->required && len == 0)
+        return bad(err, errlen, "%s is required", f->name);
+    return 0;
+}
+
+/* validates one field of @req and stores it (or its default) in @data */
+static int build_field(const struct op_spec *op, const struct field_spec *f, const json_t *req,
+                       json_t *data, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(req, f->name);
+    if (json_is_null(v))
+        v = NULL;
+
+    switch (f->kind) {
+    case FK_STRING:
+    case FK_URL:
+        if (!v) {
+            if (f->required)
+                return bad(err, errlen, "%s is required", f->name);
+            const char *def = (!strcmp(f->name, "task_type") && op->family) ? op->family : "";
+            return json_object_set_new(data, f->name, json_string(def));
+        }
+        if (check_string(f, v, err, errlen) < 0)
+            return -EINVAL;
+        if (json_string_length(v) == 0 && !strcmp(f->name, "task_type") && op->family)
+            return json_object_set_new(data, f->name, json_string(op->family));
+        return json_object_set(data, f->name, v);
+
+    case FK_LEVEL: {
+        const char *s = v ? json_string_value(v) : "info";
+        if (!s)
+            return bad(err, errlen, "%s must be a string", f->name);
+        if (!s[0])
+            s = "info";
+        static const char *const levels[] = {"info", "warning", "error", "success"};
+        for (size_t i = 0; i < 4; i++)
+            if (!strcmp(s, levels[i]))
+                return json_object_set_new(data, f->name, json_string(levels[i]));
+        return bad(err, errlen, "%s must be one of info, warning, error, success", f->name);
+    }
+
+    case FK_INT: {
+        long long n = 0;
+        if (v) {
+            double d = json_is_real(v) ? json_real_value(v) : 0;
+            if (json_is_integer(v))
+                n = json_integer_value(v);
+            else if (json_is_real(v) && d == floor(d) && fabs(d) < 9e15)
+                n = (long long)d;
+            else
+                return bad(err, errlen, "%s must be an integer", f->name);
+        }
+        if (n < f->min || n > f->max)
+            return bad(err, errlen, "%s is %lld, it must be from %lld to %lld", f->name, n, f->min,
+                       f->max);
+        return json_object_set_new(data, f->name, json_integer(n));
+    }
+
+    case FK_DOUBLE: {
+        double d = 0;
+        if (v) {
+            if (!json_is_number(v))
+                return bad(err, errlen, "%s must be a number", f->name);
+            d = json_number_value(v);
+        }
+        if (!(d >= (double)f->min && d <= (double)f->max))
+            return bad(err, errlen, "%s is %g, it must be from %lld to %lld", f->name, d, f->min,
+                       f->max);
+        return json_object_set_new(data, f->name, json_real(d));
+    }
+
+    case FK_URLS: {
+        if (!v || (json_is_array(v) && json_array_size(v) == 0)) {
+            if (f->required)
+                return bad(err, errlen, "%s needs at least one URL", f->name);
+            return json_object_set_new(data, f->name, json_array());
+        }
+        if (!json_is_array(v))
+            return bad(err, errlen, "%s must be an array of URLs", f->name);
+        if ((long long)json_array_size(v) > f->max)
+            return bad(err, errlen, "%s has %zu URLs, the limit is %lld", f->name,
+                       json_array_size(v), f->max);
+        size_t i;
+        json_t *u;
+        json_array_foreach (v, i, u) {
+            if (!json_is_string(u))
+                return bad(err, errlen, "%s[%zu] must be a string", f->name, i);
+            if (json_string_length(u) > 2048)
+                return bad(err, errlen, "%s[%zu] is longer than 2048 bytes", f->name, i);
+            if (!ops_url_valid(json_string_value(u)))
+                return bad(err, errlen, "%s[%zu] must be an http:// or https:// URL", f->name, i);
+        }
+        return json_object_set(data, f->name, v);
+    }
+    }
+    return bad(err, errlen, "%s: unknown field kind", f->name);
+}
+
+static int build_user(const struct op_spec *op, const json_t *req, struct op_msg *out, char *err,
+                      size_t errlen)
+{
+    json_t *v = json_object_get(req, "user_id");
+    char num[32];
+    const char *id = NULL;
+    size_t len = 0;
+
+    if (json_is_string(v)) {
+        id = json_string_value(v);
+        len = json_string_length(v);
+    } else if (json_is_integer(v)) {
+        len = (size_t)snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+        id = num;
+    } else if (v && !json_is_null(v)) {
+        return bad(err, errlen, "user_id must be a string");
+    }
+    if (!id || len == 0)
+        return bad(err, errlen, "user_id is required");
+    if (!token_user_id_valid(id, len))
+        return bad(err, errlen, "user_id must be 1 to %d characters of A-Z a-z 0-9 _ . @ : -",
+                   ND_USER_ID_MAX);
+    memcpy(out->user_id, id, len + 1);
+    (void)op;
+    return 0;
+}
+
+int ops_build(const struct op_spec *op, const json_t *req, struct op_msg *out, char *err,
+              size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->op = op;
+    if (!json_is_object(req))
+        return bad(err, errlen, "the request must be a JSON object");
+    if (!(op->flags & OP_TO_ALL) && build_user(op, req, out, err, errlen) < 0)
+        return -EINVAL;
+    if (!(op->flags & OP_NOTIFY))
+        return 0;
+
+    out->data = op->fixed_data ? json_loads(op->fixed_data, 0, NULL) : json_object();
+    if (!out->data)
+        return bad(err, errlen, "out of memory");
+    for (const struct field_spec *f = op->fields; f->name; f++) {
+        if (build_field(op, f, req, out->data, err, errlen) < 0) {
+            op_msg_clear(out);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+void op_msg_clear(struct op_msg *msg)
+{
+    json_decref(msg->data);
+    msg->data = NULL;
+}

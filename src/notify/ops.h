@@ -1,0 +1,93 @@
+/* ops: the table of operations (one per RPC) and the one validator that
+ * turns a request -- a flat JSON object, whether it came from protobuf or a
+ * REST body -- into a message. Pure: no I/O, no state; any thread. */
+#ifndef NOTIFYD_NOTIFY_OPS_H
+#define NOTIFYD_NOTIFY_OPS_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "auth/token.h"
+
+enum op_id {
+    OP_BATCHGO_START,
+    OP_BATCHGO_PROGRESS,
+    OP_BATCHGO_COMPLETE,
+    OP_BATCHGO_OPEN_URL,
+    OP_SITERANK_START,
+    OP_SITERANK_PROGRESS,
+    OP_SITERANK_COMPLETE,
+    OP_CHENGELINK_START,
+    OP_CHENGELINK_PROGRESS,
+    OP_CHENGELINK_COMPLETE,
+    OP_SYSTEM_NOTIFICATION,
+    OP_TOKEN_INSUFFICIENT,
+    OP_PLAN_EXPIRING,
+    OP_PLAN_EXPIRED,
+    OP_BROADCAST,
+    OP_TEST_MESSAGE,
+    OP_GET_STATS,
+    OP_IS_USER_ONLINE,
+    OP__COUNT
+};
+
+enum op_flag {
+    OP_NOTIFY = 1u << 0,    /* delivers a message */
+    OP_TO_ALL = 1u << 1,    /* to every connection: no user_id */
+    OP_IMPORTANT = 1u << 2, /* kept for a user who is offline (seed 离线消息) */
+    OP_PROGRESS = 1u << 3,  /* a *_progress update: newer ones replace queued ones */
+};
+
+enum field_kind {
+    FK_STRING, /* max = bytes */
+    FK_INT,    /* min..max */
+    FK_DOUBLE, /* min..max */
+    FK_URL,    /* http(s) URL, may be empty unless required; max = bytes */
+    FK_URLS,   /* array of 1..max http(s) URLs */
+    FK_LEVEL,  /* info, warning, error, success; default info */
+};
+
+struct field_spec {
+    const char *name;
+    enum field_kind kind;
+    int required;
+    long long min, max;
+};
+
+struct op_spec {
+    enum op_id id;
+    const char *name;                /* RPC name, e.g. "NotifyBatchGoOpenUrl" */
+    const char *type;                /* WebSocket type delivered; NULL for queries */
+    const char *family;              /* default task_type of task RPCs, else NULL */
+    unsigned flags;                  /* enum op_flag */
+    const struct field_spec *fields; /* `data` fields, in envelope order */
+    const char *fixed_data;          /* JSON object delivered as data (test message) */
+};
+
+/** The spec of @id. */
+const struct op_spec *ops_get(enum op_id id);
+
+/** The spec whose RPC name is @name, or NULL. */
+const struct op_spec *ops_find(const char *name);
+
+/** A message ready to encode: who gets it and its data. */
+struct op_msg {
+    const struct op_spec *op;
+    char user_id[ND_USER_ID_MAX + 1]; /* "" for OP_TO_ALL */
+    json_t *data;                     /* owned; NULL for queries */
+};
+
+/**
+ * Checks @req (flat object: user_id and data fields; other keys ignored)
+ * against @op and fills @out. Returns 0, or -EINVAL with a message naming
+ * the field in @err. Release @out with op_msg_clear().
+ */
+int ops_build(const struct op_spec *op, const json_t *req, struct op_msg *out, char *err,
+              size_t errlen);
+
+void op_msg_clear(struct op_msg *msg);
+
+/** True when @s is an absolute http:// or https:// URL with a host and no spaces. */
+int ops_url_valid(const char *s);
+
+#endif

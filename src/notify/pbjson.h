@@ -1,0 +1,17 @@
+/* pbjson: a protobuf-c message as a flat JSON object, by field name, so a
+ * gRPC request reaches ops_build() exactly like a REST body. Pure; any thread. */
+#ifndef NOTIFYD_NOTIFY_PBJSON_H
+#define NOTIFYD_NOTIFY_PBJSON_H
+
+#include <jansson.h>
+#include <protobuf-c/protobuf-c.h>
+
+/**
+ * Converts @msg to a new JSON object (caller decrefs). Fields of nested
+ * messages are merged into the top level (TaskProgressData -> task_id, ...);
+ * enums become the lowercase value name without its prefix (LEVEL_INFO ->
+ * "info"), and the zero value is left out. NULL on ENOMEM.
+ */
+json_t *pbjson_from_message(const ProtobufCMessage *msg);
+
+#endif

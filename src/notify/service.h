@@ -1,0 +1,59 @@
+/* service: the one function per operation that gRPC and REST both call.
+ * It validates the request (ops_build), encodes the message once and hands
+ * it to the WebSocket thread; the answer comes back through a callback that
+ * runs on nd-ws. service_call() may be called from any thread. */
+#ifndef NOTIFYD_NOTIFY_SERVICE_H
+#define NOTIFYD_NOTIFY_SERVICE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "delivery/msgid.h"
+#include "notify/ops.h"
+
+struct ws_server;
+
+/** The answer to one operation. Pointers are borrowed for the callback only. */
+struct service_result {
+    const struct op_spec *op;
+    /* notify operations */
+    char message_id[MSGID_LEN + 1];
+    int connections; /* notify: connections reached now; IsUserOnline: the user's */
+    int stored;      /* kept for the user's next connect */
+    /* GetStats */
+    int total_connections;
+    int online_users;
+    const char **users; /* sorted ids of online users */
+    size_t n_users;
+    int64_t uptime_seconds;
+    int64_t messages_total;
+    int64_t deliveries_total;
+    /* IsUserOnline */
+    const char *user_id;
+    int is_online;
+};
+
+/** Runs once on nd-ws with the answer of an accepted call. */
+typedef void (*service_done_fn)(void *arg, const struct service_result *res);
+
+struct service;
+
+/** Makes the service over @ws (borrowed). NULL on ENOMEM. */
+struct service *service_new(struct ws_server *ws);
+void service_free(struct service *svc);
+
+/**
+ * Runs @op with @req, a flat JSON object of the operation's fields (borrowed),
+ * for @caller (whose token was checked; named in the audit log).
+ * Returns 0 when accepted: @done(@arg, result) will run exactly once, on nd-ws.
+ * Otherwise @done never runs and the return says why, with a message in @err:
+ *   -EINVAL    a field is missing or invalid (the message names it)
+ *   -ESHUTDOWN the server is draining
+ *   -ENOMEM    out of memory
+ */
+int service_call(struct service *svc, const struct op_spec *op, const json_t *req,
+                 const struct token_claims *caller, service_done_fn done, void *arg, char *err,
+                 size_t errlen);
+
+#endif

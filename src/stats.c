@@ -1,0 +1,4 @@
+/* stats: storage for the process-wide counters. */
+#include "stats.h"
+
+struct nd_stats nd_stats;

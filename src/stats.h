@@ -1,0 +1,31 @@
+/* stats: process-wide counters (relaxed atomics), bumped from any thread and
+ * read by GetStats and the stats routes. */
+#ifndef NOTIFYD_STATS_H
+#define NOTIFYD_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+struct nd_stats {
+    _Atomic int64_t started_ms; /* unix ms at start */
+    _Atomic int64_t messages;   /* notifications accepted */
+    _Atomic int64_t deliveries; /* messages queued on a connection */
+    _Atomic int64_t connections_opened;
+    _Atomic int64_t connections_closed;
+    _Atomic int64_t auth_failures; /* refused tokens, WebSocket and API */
+    _Atomic int64_t client_errors; /* bad messages from WebSocket clients */
+};
+
+extern struct nd_stats nd_stats;
+
+static inline void stats_add(_Atomic int64_t *counter, int64_t n)
+{
+    atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+}
+
+static inline int64_t stats_get(_Atomic int64_t *counter)
+{
+    return atomic_load_explicit(counter, memory_order_relaxed);
+}
+
+#endif

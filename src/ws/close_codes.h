@@ -1,0 +1,12 @@
+/* close_codes: WebSocket close codes notifyd sends, with their reasons. */
+#ifndef NOTIFYD_WS_CLOSE_CODES_H
+#define NOTIFYD_WS_CLOSE_CODES_H
+
+enum nd_close_code {
+    ND_CLOSE_GOING_AWAY = 1001,  /* server shutting down */
+    ND_CLOSE_POLICY = 1008,      /* a client that keeps misbehaving */
+    ND_CLOSE_TOO_BIG = 1009,     /* client message over the frame limit */
+    ND_CLOSE_SLOW_READER = 4001, /* outbound queue over its bound */
+};
+
+#endif

@@ -1,0 +1,297 @@
+/* ws/server: the lws context and its one service thread, nd-ws. The context
+ * is made, serviced and destroyed on nd-ws; main only waits for it to start
+ * and asks it to stop (through the inbox). Jobs from other threads run here
+ * when lws_cancel_service() wakes the loop. */
+#include "ws/server.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "nd.h"
+#include "ws/close_codes.h"
+#include "ws/ws_internal.h"
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    struct conn *c = user;
+    struct lws_context *ctx = lws_get_context(wsi);
+    struct ws_server *ws = ctx ? lws_context_user(ctx) : NULL;
+
+    switch (reason) {
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        if (ws)
+            inbox_drain(ws->inbox, ws);
+        return 0;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: return ws__conn_confirm_upgrade(ws, wsi);
+    default: break;
+    }
+    if (!c) /* no per-session data (yet) */
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
+
+    switch (reason) {
+    case LWS_CALLBACK_HTTP: return ws__http_request(ws, c, wsi, in ? (const char *)in : "/");
+    case LWS_CALLBACK_HTTP_WRITEABLE: return ws__http_writeable(ws, c, wsi);
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL: ws__http_release(c); break;
+    case LWS_CALLBACK_CLOSED_HTTP: ws__http_release(c); break;
+    case LWS_CALLBACK_ESTABLISHED: return ws__conn_established(ws, c, wsi);
+    case LWS_CALLBACK_RECEIVE: return ws__conn_receive(ws, c, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE: return ws__conn_writeable(ws, c);
+    case LWS_CALLBACK_CLOSED: ws__conn_closed(ws, c); return 0;
+    default: break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+    {"notifyd", callback, sizeof(struct conn), 4096, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* checks the address is free, for a clear error (lws only logs a bind failure) */
+static int probe_bind(const struct nd_addr *a, char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char port[16];
+    snprintf(port, sizeof port, "%d", a->port);
+    int rc = getaddrinfo(a->host[0] ? a->host : NULL, port, &hints, &res);
+    if (rc) {
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", a->host, a->port, gai_strerror(rc));
+        return -EINVAL;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    rc = 0;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", a->host, a->port, strerror(errno));
+    }
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(res);
+    return rc;
+}
+
+static void start_done(struct ws_server *ws, int state)
+{
+    pthread_mutex_lock(&ws->start_lock);
+    ws->start_state = state;
+    pthread_cond_signal(&ws->start_cond);
+    pthread_mutex_unlock(&ws->start_lock);
+}
+
+static void wake(void *arg)
+{
+    struct ws_server *ws = arg;
+    if (ws->ctx)
+        lws_cancel_service(ws->ctx);
+}
+
+static void stop_deadline(lws_sorted_usec_list_t *sul)
+{
+    struct ws_server *ws = ND_CONTAINER_OF(sul, struct ws_server, stop_sul);
+    ws->stop_now = 1;
+}
+
+static void *run(void *arg)
+{
+    struct ws_server *ws = arg;
+    struct lws_context_creation_info info;
+    const struct nd_addr *a = &ws->cfg->http;
+
+    pthread_setname_np(pthread_self(), "nd-ws");
+    memset(&info, 0, sizeof info);
+    info.port = a->port;
+    info.iface = a->host[0] && strcmp(a->host, "0.0.0.0") && strcmp(a->host, "::") ? a->host : NULL;
+    info.protocols = protocols;
+    info.user = ws;
+    info.max_http_header_data = 16384; /* a token in the URL or an Authorization header */
+    info.max_http_header_pool = 256;   /* handshakes in flight */
+    info.timeout_secs = 10;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    if (!strcmp(a->host, "0.0.0.0") ||
+        (a->host[0] && !strchr(a->host, ':') && strspn(a->host, "0123456789.") == strlen(a->host)))
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.vhost_name = "notifyd";
+
+    ws->ctx = lws_create_context(&info);
+    if (ws->ctx)
+        ws->vhost = lws_create_vhost(ws->ctx, &info);
+    if (!ws->ctx || !ws->vhost) {
+        snprintf(ws->start_err, sizeof ws->start_err, "cannot listen on %.255s:%d (see log)",
+                 a->host, a->port);
+        if (ws->ctx)
+            lws_context_destroy(ws->ctx);
+        ws->ctx = NULL;
+        start_done(ws, -1);
+        return NULL;
+    }
+    ws->port = lws_get_vhost_listen_port(ws->vhost);
+    start_done(ws, 1);
+
+    while (!ws->stop_now) {
+        if (lws_service(ws->ctx, 0) < 0)
+            break;
+        if (atomic_load(&ws->stopping) && registry_connections(ws->reg) == 0)
+            ws->stop_now = 1;
+    }
+    lws_sul_cancel(&ws->stop_sul);
+    lws_context_destroy(ws->ctx);
+    ws->ctx = NULL;
+    inbox_drain(ws->inbox, ws); /* jobs posted while stopping still answer their callers */
+    return NULL;
+}
+
+struct ws_server *ws_server_start(const struct nd_config *cfg, const struct token_keys *keys,
+                                  char *err, size_t errlen)
+{
+    struct ws_server *ws = calloc(1, sizeof *ws);
+    if (!ws) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    ws->cfg = cfg;
+    ws->keys = keys;
+    pthread_mutex_init(&ws->start_lock, NULL);
+    pthread_cond_init(&ws->start_cond, NULL);
+    unsigned char r[4];
+    RAND_bytes(r, sizeof r);
+    snprintf(ws->instance, sizeof ws->instance, "%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
+
+    if (cfg->http.port && probe_bind(&cfg->http, err, errlen) < 0)
+        goto fail;
+    ws->reg = registry_new();
+    ws->inbox = inbox_new(wake, ws);
+    if (!ws->reg || !ws->inbox) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (pthread_create(&ws->thread, NULL, run, ws)) {
+        snprintf(err, errlen, "cannot start the WebSocket thread");
+        goto fail;
+    }
+    pthread_mutex_lock(&ws->start_lock);
+    while (ws->start_state == 0)
+        pthread_cond_wait(&ws->start_cond, &ws->start_lock);
+    pthread_mutex_unlock(&ws->start_lock);
+    if (ws->start_state < 0) {
+        pthread_join(ws->thread, NULL);
+        snprintf(err, errlen, "%s", ws->start_err);
+        goto fail;
+    }
+    return ws;
+
+fail:
+    inbox_free(ws->inbox, ws);
+    registry_free(ws->reg);
+    pthread_cond_destroy(&ws->start_cond);
+    pthread_mutex_destroy(&ws->start_lock);
+    free(ws);
+    return NULL;
+}
+
+int ws_server_port(const struct ws_server *ws)
+{
+    return ws->port;
+}
+
+struct inbox *ws_server_inbox(struct ws_server *ws)
+{
+    return ws->inbox;
+}
+
+struct registry *ws_registry(struct ws_server *ws)
+{
+    return ws->reg;
+}
+
+struct conn_iter {
+    struct delivery *d;
+    int n;
+};
+
+static int close_user(struct reg_user *u, void *arg)
+{
+    (void)arg;
+    for (struct reg_link *l = u->conns; l; l = l->next)
+        ws__conn_close(ND_CONTAINER_OF(l, struct conn, link), ND_CLOSE_GOING_AWAY,
+                       "server shutting down");
+    return 0;
+}
+
+struct stop_job {
+    struct inbox_job job;
+    int64_t grace_ms;
+};
+
+static void stop_run(struct inbox_job *job, void *ctx)
+{
+    struct ws_server *ws = ctx;
+    struct stop_job *s = ND_CONTAINER_OF(job, struct stop_job, job);
+    atomic_store(&ws->stopping, 1);
+    if (ws->ctx) {
+        registry_each_user(ws->reg, close_user, NULL);
+        lws_sul_schedule(ws->ctx, 0, &ws->stop_sul, stop_deadline, s->grace_ms * LWS_US_PER_MS);
+    }
+    free(s);
+}
+
+void ws_server_stop(struct ws_server *ws, int64_t grace_ms)
+{
+    struct stop_job *s = calloc(1, sizeof *s);
+    if (s) {
+        s->job.run = stop_run;
+        s->grace_ms = grace_ms > 0 ? grace_ms : 1;
+        inbox_post(ws->inbox, &s->job);
+    } else {
+        ws->stop_now = 1; /* best effort: the loop notices at its next wake-up */
+        wake(ws);
+    }
+    pthread_join(ws->thread, NULL);
+}
+
+void ws_server_free(struct ws_server *ws)
+{
+    if (!ws)
+        return;
+    inbox_free(ws->inbox, ws);
+    registry_free(ws->reg);
+    pthread_cond_destroy(&ws->start_cond);
+    pthread_mutex_destroy(&ws->start_lock);
+    free(ws);
+}
+
+static int deliver_user(struct reg_user *u, void *arg)
+{
+    struct conn_iter *it = arg;
+    for (struct reg_link *l = u->conns; l; l = l->next)
+        if (ws__conn_push(ND_CONTAINER_OF(l, struct conn, link), it->d) == 0)
+            it->n++;
+    return 0;
+}
+
+int ws_deliver(struct ws_server *ws, struct delivery *d)
+{
+    struct conn_iter it = {d, 0};
+    if (!ws->ctx)
+        return 0; /* stopped: nobody to deliver to */
+    if (!d->user_id[0]) {
+        registry_each_user(ws->reg, deliver_user, &it);
+    } else {
+        struct reg_user *u = registry_find(ws->reg, d->user_id);
+        if (u)
+            deliver_user(u, &it);
+    }
+    return it.n;
+}

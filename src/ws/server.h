@@ -1,0 +1,49 @@
+/* ws/server: the WebSocket/HTTP side (libwebsockets). One thread, "nd-ws",
+ * owns the lws context, every socket and the registry; other threads reach
+ * it only through its inbox (jobs run on nd-ws). */
+#ifndef NOTIFYD_WS_SERVER_H
+#define NOTIFYD_WS_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/token.h"
+#include "config.h"
+#include "delivery/delivery.h"
+#include "delivery/inbox.h"
+#include "ws/registry.h"
+
+struct ws_server;
+
+/**
+ * Binds cfg->http and starts the nd-ws thread. Returns NULL with a one-line
+ * reason in @err (e.g. the port is in use). @cfg and @keys are borrowed and
+ * must outlive the server. Main thread.
+ */
+struct ws_server *ws_server_start(const struct nd_config *cfg, const struct token_keys *keys,
+                                  char *err, size_t errlen);
+
+/** The port actually bound (useful with port 0). Any thread. */
+int ws_server_port(const struct ws_server *ws);
+
+/** The inbox whose jobs run on nd-ws with the ws_server as their ctx. Any thread. */
+struct inbox *ws_server_inbox(struct ws_server *ws);
+
+/**
+ * Closes every WebSocket with 1001 "going away", waits up to @grace_ms for
+ * clients to go, then stops and joins nd-ws. Jobs still queued run before it
+ * ends. Main thread; then ws_server_free().
+ */
+void ws_server_stop(struct ws_server *ws, int64_t grace_ms);
+
+void ws_server_free(struct ws_server *ws);
+
+/* --- nd-ws thread only: for jobs running on it --- */
+
+/** Queues @d on every connection it is addressed to; returns how many. Takes its own refs. */
+int ws_deliver(struct ws_server *ws, struct delivery *d);
+
+/** The live registry. */
+struct registry *ws_registry(struct ws_server *ws);
+
+#endif

@@ -1,0 +1,83 @@
+/* ws_internal: what server.c, conn.c and http.c share. nd-ws thread only. */
+#ifndef NOTIFYD_WS_INTERNAL_H
+#define NOTIFYD_WS_INTERNAL_H
+
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "auth/token.h"
+#include "config.h"
+#include "delivery/delivery.h"
+#include "delivery/inbox.h"
+#include "ws/registry.h"
+
+struct http_state; /* http.c: a response being written */
+
+/* Per-connection state: lws allocates it (zeroed) for every connection bound
+ * to our protocol and keeps it across the HTTP -> WebSocket upgrade. */
+struct conn {
+    struct lws *wsi;
+    struct reg_link link; /* in the registry while a WebSocket is open */
+    uint64_t id;          /* client id number, 0 until ESTABLISHED */
+    unsigned roles;       /* enum token_role bits */
+    int64_t token_exp;    /* unix seconds, 0 = none */
+    struct delivery **q;  /* ring of messages to write */
+    uint32_t q_head, q_len, q_cap;
+    char *rx; /* a fragmented client message being reassembled */
+    size_t rx_len;
+    unsigned resume_asked : 1; /* connected with ?since= */
+    uint16_t close_code;       /* nonzero: close with this code on the next write */
+    const char *close_reason;  /* static string */
+    struct http_state *http;   /* HTTP response in progress */
+};
+
+struct ws_server {
+    const struct nd_config *cfg;
+    const struct token_keys *keys;
+    struct lws_context *ctx;
+    struct lws_vhost *vhost;
+    struct inbox *inbox;
+    struct registry *reg;
+    pthread_t thread;
+    int port;
+    char instance[9]; /* random hex, prefixes client ids */
+    uint64_t next_conn_id;
+    /* CONFIRM_UPGRADE (no per-session data yet) -> ESTABLISHED of the same
+     * wsi, which lws runs back to back on nd-ws */
+    struct {
+        struct lws *wsi;
+        struct token_claims claims;
+        int resume_asked;
+    } handoff;
+    atomic_int stopping; /* 1: closing connections; set from main via a job */
+    int stop_now;        /* nd-ws: leave the service loop */
+    int64_t stop_deadline_us;
+    lws_sorted_usec_list_t stop_sul;
+    /* start-up handshake with the main thread */
+    pthread_mutex_t start_lock;
+    pthread_cond_t start_cond;
+    int start_state; /* 0 starting, 1 running, -1 failed */
+    char start_err[ND_ADDR_MAX + 64];
+};
+
+/* conn.c: WebSocket sessions */
+int ws__conn_confirm_upgrade(struct ws_server *ws, struct lws *wsi);
+int ws__conn_established(struct ws_server *ws, struct conn *c, struct lws *wsi);
+int ws__conn_receive(struct ws_server *ws, struct conn *c, const void *in, size_t len);
+int ws__conn_writeable(struct ws_server *ws, struct conn *c);
+void ws__conn_closed(struct ws_server *ws, struct conn *c);
+/** Queues @d (takes a ref) and asks for a write; -1 when the reader is too far behind. */
+int ws__conn_push(struct conn *c, struct delivery *d);
+/** Closes @c with @code and a static @reason on its next write. */
+void ws__conn_close(struct conn *c, uint16_t code, const char *reason);
+
+/* http.c: plain HTTP routes on the same port */
+int ws__http_request(struct ws_server *ws, struct conn *c, struct lws *wsi, const char *path);
+int ws__http_writeable(struct ws_server *ws, struct conn *c, struct lws *wsi);
+void ws__http_release(struct conn *c);
+/** Writes a complete raw HTTP/1.1 response (used to refuse an upgrade); returns 1. */
+int ws__http_raw_reply(struct lws *wsi, int status, const char *reason, const char *json_body);
+
+#endif

@@ -1,0 +1,269 @@
+"""Test harness for notifyd end-to-end tests.
+
+Starts the real binary (NOTIFYD_BIN) on ephemeral loopback ports with a temp
+data dir, mints tokens with PyJWT, and opens real WebSocket (python3-websockets)
+and gRPC (python3-grpcio) clients. Every wait is bounded.
+"""
+import asyncio
+import fcntl
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import jwt  # PyJWT (python3-jwt)
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("NOTIFYD_BIN", os.path.join(TOP, "build", "notifyd"))
+STUBS = os.environ.get("NOTIFYD_TEST_STUBS", os.path.join(TOP, "build", "pystubs"))
+SECRET = "e2e-test-secret-0123456789abcdef"
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "ThreadSanitizer", "SUMMARY: UndefinedBehaviorSanitizer")
+TIMEOUT = 10  # seconds for any single wait
+
+
+def _generate_stubs():
+    """Generates Python stubs from proto/ once per build dir (locked: ctest runs files in parallel)."""
+    os.makedirs(STUBS, exist_ok=True)
+    protos = [os.path.join(TOP, "proto", p) for p in
+              ("notification/v1/notification.proto", "grpc/health/v1/health.proto")]
+    stamp = os.path.join(STUBS, ".stamp")
+    with open(os.path.join(STUBS, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        newest = max(os.path.getmtime(p) for p in protos)
+        if not os.path.exists(stamp) or os.path.getmtime(stamp) < newest:
+            py = "/usr/bin/python3"
+            subprocess.check_call([py, "-m", "grpc_tools.protoc", "-I" + os.path.join(TOP, "proto"),
+                                   "--python_out=" + STUBS, "--grpc_python_out=" + STUBS,
+                                   "notification/v1/notification.proto"])
+            # the health stubs go top-level: a `grpc` package would shadow grpcio
+            subprocess.check_call([py, "-m", "grpc_tools.protoc",
+                                   "-I" + os.path.join(TOP, "proto", "grpc", "health", "v1"),
+                                   "--python_out=" + STUBS, "--grpc_python_out=" + STUBS,
+                                   "health.proto"])
+            open(stamp, "w").close()
+    if STUBS not in sys.path:
+        sys.path.insert(0, STUBS)
+
+
+_generate_stubs()
+import grpc  # noqa: E402
+import health_pb2  # noqa: E402
+import health_pb2_grpc  # noqa: E402
+import websockets  # noqa: E402
+from notification.v1 import notification_pb2 as pb  # noqa: E402
+from notification.v1 import notification_pb2_grpc as pbg  # noqa: E402
+
+
+def token(user="42", role="user", ttl=3600, secret=SECRET, alg="HS256", **claims):
+    """A signed JWT; role=None leaves the role out; extra claims override."""
+    now = int(time.time())
+    body = {"sub": str(user), "user_id": str(user), "iat": now, "exp": now + ttl}
+    if role is not None:
+        body["role"] = role
+    body.update(claims)
+    body = {k: v for k, v in body.items() if v is not None}
+    return jwt.encode(body, secret, algorithm=alg)
+
+
+def none_token(user="42", role="admin"):
+    """An unsigned token (alg none): must always be refused."""
+    import base64
+    enc = lambda o: base64.urlsafe_b64encode(json.dumps(o).encode()).rstrip(b"=").decode()
+    return enc({"alg": "none", "typ": "JWT"}) + "." + enc(
+        {"user_id": user, "role": role, "exp": int(time.time()) + 3600}) + "."
+
+
+def bearer(tok):
+    return (("authorization", "Bearer " + tok),)
+
+
+class Server:
+    """One notifyd process. Use as a context manager or call start()/stop()."""
+
+    def __init__(self, args=(), env=None, data_dir=None, secret=SECRET, cwd=None, ports=None):
+        self.tmp = tempfile.TemporaryDirectory(prefix="notifyd-e2e-")
+        self.data_dir = data_dir or os.path.join(self.tmp.name, "data")
+        self.args = list(args)
+        self.env = dict(os.environ)
+        self.env.pop("NOTIFYD_JWT_SECRET", None)
+        if secret is not None:
+            self.env["NOTIFYD_JWT_SECRET"] = secret
+        self.env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        self.env.update(env or {})
+        self.cwd = cwd or self.tmp.name
+        self.ports = ports  # None: ephemeral
+        self.proc = None
+        self.lines = []
+        self.cond = threading.Condition()
+        self.grpc_port = self.http_port = None
+
+    def start(self):
+        argv = [BIN]
+        if self.ports is None:
+            argv += ["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"]
+        argv += ["--data-dir", self.data_dir] + self.args
+        self.proc = subprocess.Popen(argv, cwd=self.cwd, env=self.env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True, errors="replace")
+        threading.Thread(target=self._read, daemon=True).start()
+        line = self.wait_log(lambda r: r.get("msg") == "listening", timeout=60)
+        self.grpc_port, self.http_port = line["grpc_port"], line["http_port"]
+        return self
+
+    def _read(self):
+        for raw in self.proc.stderr:
+            with self.cond:
+                self.lines.append(raw.rstrip("\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.lines.append(None)  # EOF marker
+            self.cond.notify_all()
+
+    def records(self):
+        """Parsed JSON log lines so far (non-JSON lines are skipped)."""
+        out = []
+        with self.cond:
+            lines = [l for l in self.lines if l is not None]
+        for l in lines:
+            try:
+                out.append(json.loads(l))
+            except ValueError:
+                pass
+        return out
+
+    def wait_log(self, pred, timeout=TIMEOUT):
+        """Waits for a JSON log line matching pred; returns it."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        with self.cond:
+            while True:
+                while seen < len(self.lines):
+                    l = self.lines[seen]
+                    seen += 1
+                    if l is None:
+                        raise AssertionError("notifyd exited; log:\n" + self.text())
+                    try:
+                        r = json.loads(l)
+                    except ValueError:
+                        continue
+                    if pred(r):
+                        return r
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("log line not seen in %ss; log:\n%s" % (timeout, self.text()))
+                self.cond.wait(left)
+
+    def text(self):
+        with self.cond:
+            return "\n".join(l for l in self.lines if l is not None)
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Stops the server; returns its exit code. Asserts no sanitizer report."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+            raise AssertionError("notifyd did not exit within %ss of %s" % (timeout, sig))
+        with self.cond:
+            self.cond.wait_for(lambda: self.lines and self.lines[-1] is None, 5)
+        self.proc = None
+        log = self.text()
+        for m in SANITIZER_MARKERS:
+            assert m not in log, "sanitizer report:\n" + log
+        return rc
+
+    def close(self):
+        try:
+            if self.proc is not None:
+                rc = self.stop()
+                assert rc == 0, "notifyd exited with %s; log:\n%s" % (rc, self.text())
+        finally:
+            self.tmp.cleanup()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- clients ---
+    @property
+    def ws_url(self):
+        return "ws://127.0.0.1:%d/ws" % self.http_port
+
+    @property
+    def http_url(self):
+        return "http://127.0.0.1:%d" % self.http_port
+
+    def channel(self):
+        return grpc.aio.insecure_channel("127.0.0.1:%d" % self.grpc_port)
+
+    async def connect(self, tok=None, user="42", query="", headers=None, expect_connected=True):
+        """Opens a WebSocket; returns (ws, connected message)."""
+        if tok is None:
+            tok = token(user)
+        url = self.ws_url + ("?token=" + tok if tok else "") + query
+        ws = await asyncio.wait_for(websockets.connect(url, extra_headers=headers or {},
+                                                       open_timeout=TIMEOUT, max_size=2 ** 22,
+                                                       ping_interval=None), TIMEOUT)
+        hello = None
+        if expect_connected:
+            hello = await recv(ws)
+            assert hello["type"] == "connected", hello
+        return ws, hello
+
+
+async def recv(ws, timeout=TIMEOUT):
+    """The next message, parsed."""
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+async def recv_type(ws, type_, timeout=TIMEOUT):
+    """The next message of a type, skipping others (ping etc.)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m = await recv(ws, max(0.05, deadline - time.monotonic()))
+        if m["type"] == type_:
+            return m
+
+
+async def nothing(ws, within=0.3):
+    """Asserts no message arrives within `within` seconds."""
+    try:
+        m = await asyncio.wait_for(ws.recv(), within)
+    except asyncio.TimeoutError:
+        return
+    raise AssertionError("unexpected message: %s" % m)
+
+
+def http(server, method, path, body=None, headers=None, timeout=TIMEOUT):
+    """A plain HTTP request; returns (status, headers, parsed JSON or text)."""
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=timeout)
+    data = body if isinstance(body, (bytes, str)) or body is None else json.dumps(body)
+    h = {"content-type": "application/json"} if data is not None else {}
+    h.update(headers or {})
+    c.request(method, path, body=data, headers=h)
+    r = c.getresponse()
+    raw = r.read()
+    c.close()
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        parsed = raw.decode(errors="replace")
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, parsed
+
+
+def run(coro):
+    """Runs a test coroutine with an overall bound."""
+    return asyncio.run(asyncio.wait_for(coro, 120))

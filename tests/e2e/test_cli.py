@@ -1,0 +1,149 @@
+"""The command line: --help, configuration errors, ports in use, the
+development token command and the JWT secret created in the data dir."""
+import os
+import re
+import socket
+import stat
+import subprocess
+import tempfile
+
+import jwt
+import pytest
+
+import nd
+
+
+def notifyd(*args, env=None, cwd=None, timeout=30):
+    e = dict(os.environ)
+    e.pop("NOTIFYD_JWT_SECRET", None)
+    e.update(env or {})
+    return subprocess.run([nd.BIN] + list(args), env=e, cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_help_lists_every_variable_with_its_default():
+    r = notifyd("--help")
+    assert r.returncode == 0
+    for var, default in [("NOTIFYD_GRPC_ADDR", "0.0.0.0:50051"), ("NOTIFYD_HTTP_ADDR", "0.0.0.0:8080"),
+                         ("NOTIFYD_DATA_DIR", "./data"), ("NOTIFYD_JWT_SECRET", None),
+                         ("NOTIFYD_LOG_LEVEL", "info"), ("NOTIFYD_SHUTDOWN_GRACE_MS", "10000")]:
+        line = [l for l in r.stdout.splitlines() if var in l]
+        assert line, var
+        if default:
+            assert default in line[0]
+    assert "notifyd token" in r.stdout
+
+
+def test_version():
+    r = notifyd("--version")
+    assert r.returncode == 0 and re.match(r"notifyd \d+\.\d+\.\d+", r.stdout)
+
+
+@pytest.mark.parametrize("args,env,needle", [
+    (["--http-addr", "127.0.0.1:99999"], {}, "--http-addr"),
+    (["--grpc-addr", "nope"], {}, "--grpc-addr"),
+    ([], {"NOTIFYD_LOG_LEVEL": "loud"}, "NOTIFYD_LOG_LEVEL"),
+    ([], {"NOTIFYD_SHUTDOWN_GRACE_MS": "soon"}, "NOTIFYD_SHUTDOWN_GRACE_MS"),
+    ([], {"NOTIFYD_MAX_FRAME_BYTES": "1"}, "NOTIFYD_MAX_FRAME_BYTES"),
+    (["--bogus"], {}, "--bogus"),
+    (["--log-level"], {}, "--log-level"),
+])
+def test_bad_configuration_is_one_clear_line(args, env, needle):
+    r = notifyd(*args, env=env)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("notifyd: ") and needle in lines[0], r.stderr
+
+
+def _busy_port():
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    return s
+
+
+@pytest.mark.parametrize("which", ["--http-addr", "--grpc-addr"])
+def test_port_in_use_is_one_clear_line(which):
+    busy = _busy_port()
+    try:
+        other = "--grpc-addr" if which == "--http-addr" else "--http-addr"
+        with tempfile.TemporaryDirectory() as d:
+            r = notifyd(which, "127.0.0.1:%d" % busy.getsockname()[1], other, "127.0.0.1:0",
+                        "--data-dir", d, env={"NOTIFYD_JWT_SECRET": nd.SECRET})
+        assert r.returncode == 1
+        errs = [l for l in r.stderr.splitlines() if l.startswith("notifyd: ")]
+        assert len(errs) == 1 and "cannot listen" in errs[0] and str(busy.getsockname()[1]) in errs[0], r.stderr
+    finally:
+        busy.close()
+
+
+def test_secret_is_created_once_with_mode_0600_and_signs_tokens():
+    with tempfile.TemporaryDirectory() as d:
+        data = os.path.join(d, "data")
+        r = notifyd("token", "--user", "42", "--data-dir", data)
+        assert r.returncode == 0, r.stderr
+        tok = r.stdout.strip()
+        path = os.path.join(data, "jwt_secret")
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(data).st_mode) == 0o700
+        secret = open(path).read().strip()
+        claims = jwt.decode(tok, secret, algorithms=["HS256"])
+        assert claims["user_id"] == "42" and claims["role"] == "user"
+        assert 86000 < claims["exp"] - claims["iat"] <= 86400
+        r2 = notifyd("token", "--user", "svc", "--role", "service", "--ttl", "15m", "--data-dir", data)
+        assert open(path).read().strip() == secret
+        c2 = jwt.decode(r2.stdout.strip(), secret, algorithms=["HS256"])
+        assert c2["role"] == "service" and c2["exp"] - c2["iat"] == 900
+
+        # the server started on that data dir accepts the token
+        with nd.Server(data_dir=data, secret=None) as s:
+            async def go():
+                ws, hello = await s.connect(tok=tok)
+                assert hello["user_id"] == "42"
+                await ws.close()
+            nd.run(go())
+
+
+def test_token_command_errors():
+    r = notifyd("token")
+    assert r.returncode == 2 and "--user is required" in r.stderr
+    r = notifyd("token", "--user", "42", "--role", "root")
+    assert r.returncode == 2 and "root" in r.stderr
+    r = notifyd("token", "--user", "has space")
+    assert r.returncode == 1 and "--user" in r.stderr
+
+
+def test_env_secret_wins_over_the_data_dir():
+    with tempfile.TemporaryDirectory() as d:
+        r = notifyd("token", "--user", "7", "--data-dir", d, env={"NOTIFYD_JWT_SECRET": "env-secret-env-secret-123"})
+        assert r.returncode == 0
+        assert jwt.decode(r.stdout.strip(), "env-secret-env-secret-123", algorithms=["HS256"])["user_id"] == "7"
+        assert not os.path.exists(os.path.join(d, "jwt_secret"))
+
+
+def _free(port):
+    s = socket.socket()
+    try:
+        s.bind(("0.0.0.0", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def test_embedded_default_ports_and_data_dir():
+    """What the README's run command starts: no flags at all."""
+    if not (_free(50051) and _free(8080)):
+        pytest.skip("ports 50051/8080 are taken on this machine")
+    with tempfile.TemporaryDirectory() as cwd:
+        s = nd.Server(cwd=cwd, data_dir="./data", secret=None, ports="default")
+        s.start()
+        try:
+            assert (s.grpc_port, s.http_port) == (50051, 8080)
+            assert stat.S_IMODE(os.stat(os.path.join(cwd, "data", "jwt_secret")).st_mode) == 0o600
+            st, _, body = nd.http(s, "GET", "/healthz")
+            assert st == 200
+        finally:
+            s.close()
