@@ -20,6 +20,7 @@ enum opt_kind {
     OPT_MILLIS,  /* int64_t milliseconds; plain numbers are milliseconds */
     OPT_SIZE,    /* int64_t bytes */
     OPT_ROLE,    /* char *: user, service or admin */
+    OPT_COUNT,   /* int64_t whole number */
 };
 
 #define MODE_SERVE (1u << CONFIG_SERVE)
@@ -59,6 +60,11 @@ static const struct option_def options[] = {
      16 << 20, MODE_SERVE, "largest WebSocket message accepted from a client"},
     {"--grpc-max-message-bytes", "NOTIFYD_GRPC_MAX_MESSAGE_BYTES", "1MiB", OPT_SIZE,
      OFF(grpc_max_message), 1024, 64 << 20, MODE_SERVE, "largest gRPC request accepted"},
+    {"--max-body-bytes", "NOTIFYD_MAX_BODY_BYTES", "1MiB", OPT_SIZE, OFF(max_body_bytes), 64,
+     64 << 20, MODE_SERVE, "largest REST request body (413 beyond, unread)"},
+    {"--api-rate-limit", "NOTIFYD_API_RATE_LIMIT", "0", OPT_COUNT, OFF(api_rate_limit), 0, 10000000,
+     MODE_SERVE,
+     "API calls per second per caller, gRPC and REST together (0 = no limit; burst = 1 s)"},
     {"--user", NULL, NULL, OPT_STR, OFF(token_user), 0, 0, MODE_TOKEN,
      "user id put in the token (required)"},
     {"--role", NULL, "user", OPT_ROLE, OFF(token_role), 0, 0, MODE_TOKEN, "user, service or admin"},
@@ -221,12 +227,18 @@ static int apply(struct nd_config *cfg, const struct option_def *o, const char *
         break;
     case OPT_MILLIS: rc = parse_scaled(v, time_units, 1, &n); break;
     case OPT_SIZE: rc = config_parse_size(v, &n); break;
+    case OPT_COUNT:
+        rc = v[0] && strspn(v, "0123456789") == strlen(v) && strlen(v) < 16 ? 0 : -EINVAL;
+        if (rc == 0)
+            n = strtoll(v, NULL, 10);
+        break;
     default: rc = -EINVAL;
     }
     if (rc < 0) {
         fail(err, errlen, "%s: \"%s\" is not a valid %s", source, v,
-             o->kind == OPT_SIZE ? "size (e.g. 65536, 64KiB, 1MiB)"
-                                 : "duration (e.g. 500ms, 30s, 15m, 24h, 7d)");
+             o->kind == OPT_SIZE    ? "size (e.g. 65536, 64KiB, 1MiB)"
+             : o->kind == OPT_COUNT ? "whole number"
+                                    : "duration (e.g. 500ms, 30s, 15m, 24h, 7d)");
         return -EINVAL;
     }
     if (n < o->min || n > o->max) {
@@ -234,6 +246,7 @@ static int apply(struct nd_config *cfg, const struct option_def *o, const char *
              o->min, o->max,
              o->kind == OPT_SIZE     ? " bytes"
              : o->kind == OPT_MILLIS ? " ms"
+             : o->kind == OPT_COUNT  ? ""
                                      : " seconds");
         return -EINVAL;
     }

@@ -26,6 +26,8 @@ struct nd_config {
     int64_t shutdown_grace_ms;   /* NOTIFYD_SHUTDOWN_GRACE_MS */
     int64_t max_frame_bytes;     /* NOTIFYD_MAX_FRAME_BYTES: inbound WebSocket message */
     int64_t grpc_max_message;    /* NOTIFYD_GRPC_MAX_MESSAGE_BYTES */
+    int64_t max_body_bytes;      /* NOTIFYD_MAX_BODY_BYTES: REST request body */
+    int64_t api_rate_limit;      /* NOTIFYD_API_RATE_LIMIT: calls/s per caller, 0 = off */
     /* `notifyd token` only */
     char *token_user;
     char *token_role;

@@ -120,11 +120,12 @@ static int serve(int argc, char **argv)
     ws = ws_server_start(&cfg, keys, err, sizeof err);
     if (!ws)
         goto fail_grpc;
-    svc = service_new(ws);
+    svc = service_new(ws, &cfg);
     if (!svc) {
         snprintf(err, sizeof err, "out of memory");
         goto fail_grpc;
     }
+    ws_server_set_service(ws, svc);
     rpc = rpc_server_start(&cfg, keys, svc, err, sizeof err);
     if (!rpc)
         goto fail_grpc;

@@ -14,6 +14,8 @@ struct nd_stats {
     _Atomic int64_t connections_closed;
     _Atomic int64_t auth_failures; /* refused tokens, WebSocket and API */
     _Atomic int64_t client_errors; /* bad messages from WebSocket clients */
+    _Atomic int64_t rest_requests; /* REST calls received */
+    _Atomic int64_t rest_errors;   /* REST calls answered with an error status */
 };
 
 extern struct nd_stats nd_stats;

@@ -2,6 +2,7 @@
 #include "notify/pbjson.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 static json_t *scalar(const ProtobufCFieldDescriptor *f, const void *p)
@@ -95,4 +96,73 @@ json_t *pbjson_from_message(const ProtobufCMessage *msg)
         return NULL;
     }
     return obj;
+}
+
+/* writes one scalar from @v into @dst; strings are borrowed from @v */
+static void put_scalar(const ProtobufCFieldDescriptor *f, void *dst, const json_t *v)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32: *(int32_t *)dst = (int32_t)json_integer_value(v); break;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64: *(int64_t *)dst = json_integer_value(v); break;
+    case PROTOBUF_C_TYPE_BOOL: *(protobuf_c_boolean *)dst = json_is_true(v); break;
+    case PROTOBUF_C_TYPE_DOUBLE: *(double *)dst = json_number_value(v); break;
+    case PROTOBUF_C_TYPE_FLOAT: *(float *)dst = (float)json_number_value(v); break;
+    case PROTOBUF_C_TYPE_STRING:
+        if (json_is_string(v))
+            *(const char **)dst = json_string_value(v);
+        break;
+    default: break;
+    }
+}
+
+unsigned char *pbjson_pack(const ProtobufCMessageDescriptor *desc, const json_t *obj, size_t *len)
+{
+    ProtobufCMessage *msg = calloc(1, desc->sizeof_message);
+    const char **lists[8];
+    size_t n_lists = 0;
+    unsigned char *out = NULL;
+
+    if (!msg)
+        return NULL;
+    protobuf_c_message_init(desc, msg);
+    for (unsigned i = 0; i < desc->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &desc->fields[i];
+        const json_t *v = json_object_get(obj, f->name);
+        char *dst = (char *)msg + f->offset;
+        if (!v || f->type == PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        if (f->label != PROTOBUF_C_LABEL_REPEATED) {
+            put_scalar(f, dst, v);
+            continue;
+        }
+        /* repeated strings: an array of borrowed pointers */
+        if (f->type != PROTOBUF_C_TYPE_STRING || !json_is_array(v) || n_lists == 8)
+            continue;
+        size_t n = json_array_size(v);
+        const char **arr = calloc(n ? n : 1, sizeof *arr);
+        if (!arr)
+            goto done;
+        lists[n_lists++] = arr;
+        for (size_t k = 0; k < n; k++)
+            arr[k] = json_string_value(json_array_get(v, k));
+        *(size_t *)((char *)msg + f->quantifier_offset) = n;
+        *(const char ***)dst = arr;
+    }
+    *len = protobuf_c_message_get_packed_size(msg);
+    out = malloc(*len ? *len : 1);
+    if (out)
+        protobuf_c_message_pack(msg, out);
+done:
+    while (n_lists)
+        free(lists[--n_lists]);
+    free(msg);
+    return out;
 }

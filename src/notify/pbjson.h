@@ -14,4 +14,12 @@
  */
 json_t *pbjson_from_message(const ProtobufCMessage *msg);
 
+/**
+ * Packs the fields of @desc found in @obj (by name: strings, integers,
+ * bools, doubles, repeated strings) into a new buffer; other fields keep
+ * their defaults. Returns the packed bytes (caller frees) and their length
+ * in *len, or NULL on ENOMEM.
+ */
+unsigned char *pbjson_pack(const ProtobufCMessageDescriptor *desc, const json_t *obj, size_t *len);
+
 #endif

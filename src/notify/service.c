@@ -4,6 +4,7 @@
 #include "notify/service.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +13,26 @@
 #include "health.h"
 #include "log.h"
 #include "nd.h"
+#include "ratelimit.h"
 #include "stats.h"
 #include "ws/server.h"
 
+#include <uthash.h>
+
+/* one caller's API budget, keyed by the token's user id */
+struct caller_budget {
+    struct ratelimit rl;
+    UT_hash_handle hh;
+    char id[];
+};
+
+#define MAX_BUDGETS 10000 /* distinct callers tracked; the table restarts beyond */
+
 struct service {
     struct ws_server *ws;
+    const struct nd_config *cfg;
+    pthread_mutex_t lock;          /* guards budgets: nd-grpc and nd-ws both call */
+    struct caller_budget *budgets; /* {lock} */
 };
 
 struct service_job {
@@ -28,17 +44,59 @@ struct service_job {
     void *arg;
 };
 
-struct service *service_new(struct ws_server *ws)
+struct service *service_new(struct ws_server *ws, const struct nd_config *cfg)
 {
     struct service *svc = calloc(1, sizeof *svc);
-    if (svc)
-        svc->ws = ws;
+    if (!svc)
+        return NULL;
+    svc->ws = ws;
+    svc->cfg = cfg;
+    pthread_mutex_init(&svc->lock, NULL);
     return svc;
+}
+
+static void clear_budgets(struct service *svc)
+{
+    struct caller_budget *b, *tmp;
+    HASH_ITER (hh, svc->budgets, b, tmp) {
+        HASH_DEL(svc->budgets, b);
+        free(b);
+    }
 }
 
 void service_free(struct service *svc)
 {
+    if (!svc)
+        return;
+    clear_budgets(svc);
+    pthread_mutex_destroy(&svc->lock);
     free(svc);
+}
+
+/* 1 when @caller may make one more call now */
+static int within_budget(struct service *svc, const struct token_claims *caller)
+{
+    double rate = (double)svc->cfg->api_rate_limit;
+    if (rate <= 0 || !caller)
+        return 1;
+    int ok = 1;
+    pthread_mutex_lock(&svc->lock);
+    struct caller_budget *b = NULL;
+    HASH_FIND_STR(svc->budgets, caller->user_id, b);
+    if (!b) {
+        if (HASH_COUNT(svc->budgets) >= MAX_BUDGETS)
+            clear_budgets(svc);
+        size_t len = strlen(caller->user_id);
+        b = calloc(1, sizeof *b + len + 1);
+        if (b) {
+            memcpy(b->id, caller->user_id, len + 1);
+            HASH_ADD_KEYPTR(hh, svc->budgets, b->id, len, b);
+        }
+    }
+    if (b)
+        ok = ratelimit_take(&b->rl, rate, rate, ratelimit_now_us());
+    pthread_mutex_unlock(&svc->lock);
+    return ok;
 }
 
 static void notify_run(struct service_job *j, struct ws_server *ws, struct service_result *r)
@@ -93,6 +151,11 @@ int service_call(struct service *svc, const struct op_spec *op, const json_t *re
         snprintf(err, errlen, "server is shutting down");
         return -ESHUTDOWN;
     }
+    if (!within_budget(svc, caller)) {
+        snprintf(err, errlen, "rate limit: at most %lld calls per second per caller",
+                 (long long)svc->cfg->api_rate_limit);
+        return -EAGAIN;
+    }
     if (ops_build(op, req, &msg, err, errlen) < 0)
         return -EINVAL;
 
@@ -124,4 +187,23 @@ nomem:
     op_msg_clear(&msg);
     snprintf(err, errlen, "out of memory");
     return -ENOMEM;
+}
+
+json_t *service_result_json(const struct service_result *r)
+{
+    if (r->op->flags & OP_NOTIFY)
+        return json_pack("{s:s, s:i, s:b}", "message_id", r->message_id, "connections",
+                         r->connections, "stored", r->stored);
+    if (r->op->id == OP_GET_STATS) {
+        json_t *users = json_array();
+        for (size_t i = 0; users && i < r->n_users; i++)
+            json_array_append_new(users, json_string(r->users[i]));
+        return json_pack("{s:i, s:o, s:i, s:I, s:I, s:I}", "total_connections",
+                         r->total_connections, "connected_users", users, "online_users",
+                         r->online_users, "uptime_seconds", (json_int_t)r->uptime_seconds,
+                         "messages_total", (json_int_t)r->messages_total, "deliveries_total",
+                         (json_int_t)r->deliveries_total);
+    }
+    return json_pack("{s:s, s:b, s:i}", "user_id", r->user_id ? r->user_id : "", "is_online",
+                     r->is_online, "connections", r->connections);
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "delivery/msgid.h"
 #include "notify/ops.h"
 
@@ -34,13 +35,20 @@ struct service_result {
     int is_online;
 };
 
+/**
+ * The answer as a JSON object with the proto's response field names -- the
+ * one rendering both REST (as `data`) and gRPC (packed by name) send.
+ * Caller decrefs; NULL on ENOMEM.
+ */
+json_t *service_result_json(const struct service_result *r);
+
 /** Runs once on nd-ws with the answer of an accepted call. */
 typedef void (*service_done_fn)(void *arg, const struct service_result *res);
 
 struct service;
 
-/** Makes the service over @ws (borrowed). NULL on ENOMEM. */
-struct service *service_new(struct ws_server *ws);
+/** Makes the service over @ws and @cfg (borrowed). NULL on ENOMEM. */
+struct service *service_new(struct ws_server *ws, const struct nd_config *cfg);
 void service_free(struct service *svc);
 
 /**
@@ -49,6 +57,7 @@ void service_free(struct service *svc);
  * Returns 0 when accepted: @done(@arg, result) will run exactly once, on nd-ws.
  * Otherwise @done never runs and the return says why, with a message in @err:
  *   -EINVAL    a field is missing or invalid (the message names it)
+ *   -EAGAIN    the caller is over NOTIFYD_API_RATE_LIMIT
  *   -ESHUTDOWN the server is draining
  *   -ENOMEM    out of memory
  */

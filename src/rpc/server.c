@@ -195,78 +195,21 @@ static grpc_byte_buffer *encode(const ProtobufCMessage *msg)
     return bb;
 }
 
-/* --- responses are filled by field name from a service_result --- */
-
-enum rkind { R_STR, R_INT32, R_INT64, R_BOOL, R_STRS };
-
-struct rfield {
-    const char *name;
-    enum rkind kind;
-    size_t off;
-};
-
-#define RF(n, k, f)                                                                                \
-    {                                                                                              \
-        n, k, offsetof(struct service_result, f)                                                   \
-    }
-static const struct rfield rfields[] = {
-    RF("message_id", R_STR, message_id),
-    RF("connections", R_INT32, connections),
-    RF("stored", R_BOOL, stored),
-    RF("total_connections", R_INT32, total_connections),
-    RF("connected_users", R_STRS, users),
-    RF("online_users", R_INT32, online_users),
-    RF("uptime_seconds", R_INT64, uptime_seconds),
-    RF("messages_total", R_INT64, messages_total),
-    RF("deliveries_total", R_INT64, deliveries_total),
-    RF("user_id", R_STR, user_id),
-    RF("is_online", R_BOOL, is_online),
-};
-
-static void fill(ProtobufCMessage *msg, const struct service_result *r)
-{
-    const ProtobufCMessageDescriptor *d = msg->descriptor;
-    for (unsigned i = 0; i < d->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &d->fields[i];
-        char *dst = (char *)msg + f->offset;
-        for (size_t k = 0; k < ND_ARRAY_SIZE(rfields); k++) {
-            const struct rfield *rf = &rfields[k];
-            if (strcmp(rf->name, f->name))
-                continue;
-            const char *src = (const char *)r + rf->off;
-            switch (rf->kind) {
-            case R_STR: {
-                /* message_id is an array in the result, user_id a pointer */
-                const char *s = !strcmp(rf->name, "message_id") ? src : *(char *const *)src;
-                *(const char **)dst = s ? s : "";
-                break;
-            }
-            case R_INT32: *(int32_t *)dst = *(const int *)src; break;
-            case R_INT64: *(int64_t *)dst = *(const int64_t *)src; break;
-            case R_BOOL: *(protobuf_c_boolean *)dst = *(const int *)src != 0; break;
-            case R_STRS:
-                *(size_t *)((char *)msg + f->quantifier_offset) = r->n_users;
-                *(const char ***)dst = r->users;
-                break;
-            }
-        }
-    }
-}
-
 /* service_done_fn: runs on nd-ws */
 static void reply_done(void *arg, const struct service_result *r)
 {
     struct call *c = arg;
-    const ProtobufCMessageDescriptor *d = c->m->out;
-    ProtobufCMessage *msg = calloc(1, d->sizeof_message);
-    if (!msg) {
+    size_t len = 0;
+    json_t *obj = service_result_json(r);
+    unsigned char *bytes = obj ? pbjson_pack(c->m->out, obj, &len) : NULL;
+    json_decref(obj);
+    if (!bytes) {
         finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory", NULL);
         return;
     }
-    protobuf_c_message_init(d, msg);
-    fill(msg, r);
-    grpc_byte_buffer *bb = encode(msg);
-    free(msg);
+    grpc_slice s = grpc_slice_new(bytes, len, free);
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
     finish(c, GRPC_STATUS_OK, NULL, bb);
 }
 
@@ -376,6 +319,8 @@ static void handle(struct call *c)
         finish(c, GRPC_STATUS_INVALID_ARGUMENT, err, NULL);
     else if (rc == -ESHUTDOWN)
         finish(c, GRPC_STATUS_UNAVAILABLE, err, NULL);
+    else if (rc == -EAGAIN)
+        finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, err, NULL);
     else if (rc < 0)
         finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory", NULL);
 }

@@ -1,18 +1,22 @@
-/* http: the plain HTTP routes on the WebSocket port (/healthz, /readyz) and
- * the JSON error answers for everything else. Each answer is JSON with a
- * content-length; headers go out at once, the body on the next writeable
- * callback. nd-ws thread only. */
+/* http: plain HTTP on the WebSocket port -- /healthz, /readyz, the REST
+ * routes (rest.c) and JSON errors for everything else. Every answer is
+ * stored on the connection and written on its next writeable callback, so
+ * an answer that arrives later (from a job) takes the same path.
+ * nd-ws thread only. */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <jansson.h>
 
 #include "health.h"
 #include "log.h"
 #include "ws/ws_internal.h"
 
 struct http_state {
+    int status;
+    int close;      /* close the connection once written */
+    char hname[32]; /* one extra header ("allow:"), or "" */
+    char hvalue[64];
     size_t len;
     unsigned char buf[]; /* LWS_PRE, then the body */
 };
@@ -20,43 +24,37 @@ struct http_state {
 static const char *const method_names[] = {"GET",    "POST",    "OPTIONS", "PUT",  "PATCH",
                                            "DELETE", "CONNECT", "HEAD",    ":path"};
 
-/* answers with @body (JSON text); @hname/@hvalue: one extra header or NULL */
-static int respond(struct conn *c, struct lws *wsi, int status, const char *body, const char *hname,
-                   const char *hvalue)
+const char *ws__http_method_name(int method)
 {
-    unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start,
-                                       *end = hdr + sizeof hdr - 1;
+    return method >= 0 && method < 9 ? method_names[method] : "?";
+}
+
+int ws__http_respond(struct conn *c, int status, const char *body, const char *hname,
+                     const char *hvalue, int close)
+{
     size_t len = strlen(body);
-
+    struct http_state *h = malloc(sizeof *h + LWS_PRE + len);
+    if (!h)
+        return -1;
+    h->status = status;
+    h->close = close;
+    snprintf(h->hname, sizeof h->hname, "%s", hname ? hname : "");
+    snprintf(h->hvalue, sizeof h->hvalue, "%s", hvalue ? hvalue : "");
+    h->len = len;
+    memcpy(h->buf + LWS_PRE, body, len);
     free(c->http);
-    c->http = malloc(sizeof *c->http + LWS_PRE + len);
-    if (!c->http)
-        return -1;
-    c->http->len = len;
-    memcpy(c->http->buf + LWS_PRE, body, len);
-
-    if (lws_add_http_common_headers(wsi, (unsigned)status, "application/json", len, &p, end) ||
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-                                    (const unsigned char *)"no-store", 8, &p, end))
-        return -1;
-    if (hname &&
-        lws_add_http_header_by_name(wsi, (const unsigned char *)hname,
-                                    (const unsigned char *)hvalue, (int)strlen(hvalue), &p, end))
-        return -1;
-    if (lws_finalize_write_http_header(wsi, start, &p, end))
-        return -1;
-    lws_callback_on_writable(wsi);
+    c->http = h;
+    lws_callback_on_writable(c->wsi);
     return 0;
 }
 
-/* {"code": status, "message": msg} */
-static int respond_error(struct conn *c, struct lws *wsi, int status, const char *msg,
-                         const char *hname, const char *hvalue)
+int ws__http_error(struct conn *c, int status, const char *msg, const char *hname,
+                   const char *hvalue, int close)
 {
     json_t *o = json_pack("{s:i, s:s}", "code", status, "message", msg);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
-    int rc = respond(c, wsi, status, text ? text : "{}", hname, hvalue);
+    int rc = ws__http_respond(c, status, text ? text : "{}", hname, hvalue, close);
     free(text);
     return rc;
 }
@@ -66,46 +64,63 @@ int ws__http_request(struct ws_server *ws, struct conn *c, struct lws *wsi, cons
     char *uri;
     int ulen;
     int method = lws_http_get_uri_and_method(wsi, &uri, &ulen);
-    const char *mname = method >= 0 && method < 9 ? method_names[method] : "?";
     char msg[300];
-    (void)ws;
 
+    c->wsi = wsi;
+    if (!strncmp(path, "/api/", 5))
+        return ws__rest_request(ws, c, method, path);
     if (!strcmp(path, "/healthz") || !strcmp(path, "/readyz")) {
         if (method != LWSHUMETH_GET) {
-            snprintf(msg, sizeof msg, "%s takes GET, not %s", path, mname);
-            return respond_error(c, wsi, 405, msg, "allow:", "GET");
+            snprintf(msg, sizeof msg, "%s takes GET, not %s", path, ws__http_method_name(method));
+            return ws__http_error(c, 405, msg, "allow:", "GET", 1);
         }
         enum health_state st = health_get();
         int ok = !strcmp(path, "/healthz") || st == HEALTH_READY;
         snprintf(msg, sizeof msg, "{\"status\":\"%s\"}",
                  !strcmp(path, "/healthz") ? "ok" : health_state_str(st));
-        return respond(c, wsi, ok ? 200 : 503, msg, NULL, NULL);
+        return ws__http_respond(c, ok ? 200 : 503, msg, NULL, NULL, 0);
     }
     if (!strcmp(path, "/ws"))
-        return respond_error(c, wsi, 426, "/ws needs a WebSocket upgrade", "upgrade:", "websocket");
-    snprintf(msg, sizeof msg, "no route for %s %.200s", mname, path);
-    return respond_error(c, wsi, 404, msg, NULL, NULL);
+        return ws__http_error(c, 426, "/ws needs a WebSocket upgrade", "upgrade:", "websocket",
+                              method == LWSHUMETH_POST);
+    snprintf(msg, sizeof msg, "no route for %s %.200s", ws__http_method_name(method), path);
+    return ws__http_error(c, 404, msg, NULL, NULL, method == LWSHUMETH_POST);
 }
 
 int ws__http_writeable(struct ws_server *ws, struct conn *c, struct lws *wsi)
 {
+    unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start,
+                                       *end = hdr + sizeof hdr - 1;
     (void)ws;
-    if (!c->http)
-        return 0;
     struct http_state *h = c->http;
+    if (!h)
+        return 0;
     c->http = NULL;
-    int n = lws_write(wsi, h->buf + LWS_PRE, h->len, LWS_WRITE_HTTP_FINAL);
-    size_t len = h->len;
+    int rc = -1;
+    if (lws_add_http_common_headers(wsi, (unsigned)h->status, "application/json", h->len, &p,
+                                    end) ||
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+                                    (const unsigned char *)"no-store", 8, &p, end) ||
+        (h->hname[0] && lws_add_http_header_by_name(wsi, (const unsigned char *)h->hname,
+                                                    (const unsigned char *)h->hvalue,
+                                                    (int)strlen(h->hvalue), &p, end)) ||
+        (h->close && lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+                                                 (const unsigned char *)"close", 5, &p, end)) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
+        goto done;
+    if (lws_write(wsi, h->buf + LWS_PRE, h->len, LWS_WRITE_HTTP_FINAL) < (int)h->len)
+        goto done;
+    rc = h->close ? -1 : (lws_http_transaction_completed(wsi) ? -1 : 0);
+done:
     free(h);
-    if (n < (int)len)
-        return -1;
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+    return rc;
 }
 
 void ws__http_release(struct conn *c)
 {
     free(c->http);
     c->http = NULL;
+    ws__rest_release(c);
 }
 
 int ws__http_raw_reply(struct lws *wsi, int status, const char *reason, const char *json_body)

@@ -38,6 +38,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
     switch (reason) {
     case LWS_CALLBACK_HTTP: return ws__http_request(ws, c, wsi, in ? (const char *)in : "/");
+    case LWS_CALLBACK_HTTP_BODY: return ws__rest_body(ws, c, in, len);
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION: return ws__rest_body_done(ws, c);
     case LWS_CALLBACK_HTTP_WRITEABLE: return ws__http_writeable(ws, c, wsi);
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL: ws__http_release(c); break;
     case LWS_CALLBACK_CLOSED_HTTP: ws__http_release(c); break;
@@ -204,6 +206,11 @@ fail:
 int ws_server_port(const struct ws_server *ws)
 {
     return ws->port;
+}
+
+void ws_server_set_service(struct ws_server *ws, struct service *svc)
+{
+    atomic_store(&ws->svc, svc);
 }
 
 struct inbox *ws_server_inbox(struct ws_server *ws)

@@ -26,6 +26,11 @@ struct ws_server *ws_server_start(const struct nd_config *cfg, const struct toke
 /** The port actually bound (useful with port 0). Any thread. */
 int ws_server_port(const struct ws_server *ws);
 
+struct service;
+
+/** Gives the REST routes their service; before the server reports ready. Main thread. */
+void ws_server_set_service(struct ws_server *ws, struct service *svc);
+
 /** The inbox whose jobs run on nd-ws with the ws_server as their ctx. Any thread. */
 struct inbox *ws_server_inbox(struct ws_server *ws);
 

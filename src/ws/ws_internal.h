@@ -14,6 +14,7 @@
 #include "ws/registry.h"
 
 struct http_state; /* http.c: a response being written */
+struct rest_req;   /* rest.c: a REST call in progress */
 
 /* Per-connection state: lws allocates it (zeroed) for every connection bound
  * to our protocol and keeps it across the HTTP -> WebSocket upgrade. */
@@ -30,7 +31,8 @@ struct conn {
     unsigned resume_asked : 1; /* connected with ?since= */
     uint16_t close_code;       /* nonzero: close with this code on the next write */
     const char *close_reason;  /* static string */
-    struct http_state *http;   /* HTTP response in progress */
+    struct http_state *http;   /* HTTP answer waiting to be written */
+    struct rest_req *rest;     /* REST call being read or answered */
 };
 
 struct ws_server {
@@ -40,6 +42,7 @@ struct ws_server {
     struct lws_vhost *vhost;
     struct inbox *inbox;
     struct registry *reg;
+    struct service *_Atomic svc; /* set by main before it reports ready */
     pthread_t thread;
     int port;
     char instance[9]; /* random hex, prefixes client ids */
@@ -76,7 +79,21 @@ void ws__conn_close(struct conn *c, uint16_t code, const char *reason);
 /* http.c: plain HTTP routes on the same port */
 int ws__http_request(struct ws_server *ws, struct conn *c, struct lws *wsi, const char *path);
 int ws__http_writeable(struct ws_server *ws, struct conn *c, struct lws *wsi);
+/** Frees what a connection's HTTP side holds (answer, REST call). */
 void ws__http_release(struct conn *c);
+/** Queues an answer with JSON @body, one optional extra header; written when writeable. */
+int ws__http_respond(struct conn *c, int status, const char *body, const char *hname,
+                     const char *hvalue, int close);
+/** Queues {"code": @status, "message": @msg}. */
+int ws__http_error(struct conn *c, int status, const char *msg, const char *hname,
+                   const char *hvalue, int close);
+const char *ws__http_method_name(int method);
+
+/* rest.c: the seed's /api/websocket routes */
+int ws__rest_request(struct ws_server *ws, struct conn *c, int method, const char *path);
+int ws__rest_body(struct ws_server *ws, struct conn *c, const void *in, size_t len);
+int ws__rest_body_done(struct ws_server *ws, struct conn *c);
+void ws__rest_release(struct conn *c);
 /** Writes a complete raw HTTP/1.1 response (used to refuse an upgrade); returns 1. */
 int ws__http_raw_reply(struct lws *wsi, int status, const char *reason, const char *json_body);
 

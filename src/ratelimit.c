@@ -1,0 +1,29 @@
+/* ratelimit: the classic token bucket, refilled lazily on each take. */
+#include "ratelimit.h"
+
+#include <time.h>
+
+int ratelimit_take(struct ratelimit *b, double rate, double burst, int64_t now_us)
+{
+    if (rate <= 0)
+        return 1;
+    if (b->last_us == 0) {
+        b->tokens = burst;
+    } else if (now_us > b->last_us) {
+        b->tokens += (double)(now_us - b->last_us) * rate / 1e6;
+        if (b->tokens > burst)
+            b->tokens = burst;
+    }
+    b->last_us = now_us;
+    if (b->tokens < 1)
+        return 0;
+    b->tokens -= 1;
+    return 1;
+}
+
+int64_t ratelimit_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}

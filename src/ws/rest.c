@@ -1,0 +1,319 @@
+/* rest: the seed's REST API (/api/websocket/...). Each route parses into the
+ * same flat JSON request gRPC produces and calls the same service function,
+ * so validation, delivery and answer fields are shared; only the framing
+ * differs: {"code":0,"message":"...","data":{...}} or an HTTP error status
+ * with {"code":<status>,"message":"<what is wrong>"}. nd-ws thread only. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "health.h"
+#include "log.h"
+#include "notify/service.h"
+#include "stats.h"
+#include "ws/ws_internal.h"
+
+#define PREFIX "/api/websocket"
+
+enum route_kind {
+    R_BODY,       /* POST: the JSON body is the request */
+    R_NONE,       /* GET: no parameters */
+    R_PATH_USER,  /* GET: user_id from /user/{user_id}/online */
+    R_QUERY_USER, /* GET: user_id from ?user_id= */
+};
+
+struct route {
+    const char *path; /* after PREFIX; "/user/" is matched as /user/{id}/online */
+    int method;       /* LWSHUMETH_* */
+    enum route_kind kind;
+    enum op_id op;  /* OP__COUNT: task/progress, chosen by task_type */
+    const char *ok; /* the seed's success message */
+};
+
+static const struct route routes[] = {
+    {"/notification", LWSHUMETH_POST, R_BODY, OP_SYSTEM_NOTIFICATION, "发送成功"},
+    {"/batchgo/open-url", LWSHUMETH_POST, R_BODY, OP_BATCHGO_OPEN_URL, "发送成功"},
+    {"/task/progress", LWSHUMETH_POST, R_BODY, OP__COUNT, "发送成功"},
+    {"/token/insufficient", LWSHUMETH_POST, R_BODY, OP_TOKEN_INSUFFICIENT, "发送成功"},
+    {"/plan/expiring", LWSHUMETH_POST, R_BODY, OP_PLAN_EXPIRING, "发送成功"},
+    {"/plan/expired", LWSHUMETH_POST, R_BODY, OP_PLAN_EXPIRED, "发送成功"},
+    {"/broadcast", LWSHUMETH_POST, R_BODY, OP_BROADCAST, "广播成功"},
+    {"/stats", LWSHUMETH_GET, R_NONE, OP_GET_STATS, "获取成功"},
+    {"/user/", LWSHUMETH_GET, R_PATH_USER, OP_IS_USER_ONLINE, "检查完成"},
+    {"/test", LWSHUMETH_GET, R_QUERY_USER, OP_TEST_MESSAGE, "测试消息已发送"},
+};
+
+struct rest_req {
+    struct conn *c; /* NULL once the connection has gone */
+    const struct route *route;
+    struct token_claims caller;
+    int waiting;   /* the service holds this request until it answers */
+    int responded; /* an error was queued: ignore the rest of the body */
+    char *body;
+    size_t len;
+};
+
+static const struct route *find_route(const char *path, int *path_ok)
+{
+    const char *rest = path + strlen(PREFIX);
+    *path_ok = 0;
+    if (strncmp(path, PREFIX "/", strlen(PREFIX) + 1))
+        return NULL;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        const struct route *r = &routes[i];
+        if (r->kind == R_PATH_USER) {
+            size_t n = strlen(rest);
+            if (!strncmp(rest, "/user/", 6) && n > 13 && !strcmp(rest + n - 7, "/online") &&
+                !memchr(rest + 6, '/', n - 13)) {
+                *path_ok = 1;
+                return r;
+            }
+        } else if (!strcmp(rest, r->path)) {
+            *path_ok = 1;
+            return r;
+        }
+    }
+    return NULL;
+}
+
+static void req_free(struct rest_req *q)
+{
+    if (!q)
+        return;
+    free(q->body);
+    free(q);
+}
+
+/* queues an error answer with one optional header; a POST whose body was
+ * not read closes the connection */
+static int fail_with(struct conn *c, int status, const char *msg, const char *hname,
+                     const char *hvalue, int unread_body)
+{
+    if (c->rest)
+        c->rest->responded = 1;
+    stats_add(&nd_stats.rest_errors, 1);
+    return ws__http_error(c, status, msg, hname, hvalue, unread_body);
+}
+
+static int fail(struct conn *c, int status, const char *msg, int unread_body)
+{
+    return fail_with(c, status, msg, status == 401 ? "www-authenticate:" : NULL,
+                     status == 401 ? "Bearer" : NULL, unread_body);
+}
+
+/* service_done_fn: on nd-ws, after the operation ran */
+static void answered(void *arg, const struct service_result *res)
+{
+    struct rest_req *q = arg;
+    struct conn *c = q->c;
+    if (c) {
+        json_t *env = json_pack("{s:i, s:s, s:o}", "code", 0, "message", q->route->ok, "data",
+                                service_result_json(res));
+        char *text = env ? json_dumps(env, JSON_COMPACT) : NULL;
+        json_decref(env);
+        if (text)
+            ws__http_respond(c, 200, text, NULL, NULL, 0);
+        else
+            ws__http_error(c, 500, "out of memory", NULL, NULL, 1);
+        free(text);
+        c->rest = NULL;
+    }
+    req_free(q);
+}
+
+/* hands the request to the service; the answer comes back in answered() */
+static int call(struct ws_server *ws, struct conn *c, const struct op_spec *op, json_t *req)
+{
+    char err[256];
+    struct rest_req *q = c->rest;
+    int rc = service_call(atomic_load(&ws->svc), op, req, &q->caller, answered, q, err, sizeof err);
+    json_decref(req);
+    if (rc == 0) {
+        q->waiting = 1;
+        return 0;
+    }
+    return fail(c,
+                rc == -EINVAL      ? 400
+                : rc == -EAGAIN    ? 429
+                : rc == -ESHUTDOWN ? 503
+                                   : 500,
+                err, 0);
+}
+
+/* task/progress: the op comes from task_type */
+static const struct op_spec *progress_op(const json_t *req, char *err, size_t errlen)
+{
+    const char *t = json_string_value(json_object_get(req, "task_type"));
+    if (!t) {
+        snprintf(err, errlen, "task_type is required: batchgo, siterank or chengelink");
+        return NULL;
+    }
+    if (!strcmp(t, "batchgo"))
+        return ops_get(OP_BATCHGO_PROGRESS);
+    if (!strcmp(t, "siterank"))
+        return ops_get(OP_SITERANK_PROGRESS);
+    if (!strcmp(t, "chengelink"))
+        return ops_get(OP_CHENGELINK_PROGRESS);
+    snprintf(err, errlen, "task_type \"%.64s\" is not one of batchgo, siterank, chengelink", t);
+    return NULL;
+}
+
+static int authorize(struct ws_server *ws, struct conn *c, struct token_claims *claims)
+{
+    char *buf = malloc(ND_TOKEN_MAX + 16);
+    if (!buf)
+        return -1;
+    int n = lws_hdr_total_length(c->wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    enum token_result r = TOKEN_MISSING;
+    if (n >= ND_TOKEN_MAX + 16) {
+        r = TOKEN_TOO_LARGE;
+    } else if (n > 0 &&
+               lws_hdr_copy(c->wsi, buf, ND_TOKEN_MAX + 16, WSI_TOKEN_HTTP_AUTHORIZATION) > 0) {
+        const char *tok = token_from_bearer(buf);
+        r = tok ? token_verify(ws->keys, tok, time(NULL), ws->cfg->jwt_leeway_s, claims)
+                : TOKEN_MALFORMED;
+    }
+    free(buf);
+    if (r != TOKEN_OK) {
+        char msg[200];
+        stats_add(&nd_stats.auth_failures, 1);
+        snprintf(msg, sizeof msg,
+                 "%s: send Authorization: Bearer <token with role admin or service>",
+                 token_result_str(r));
+        return 401 + 0 * fail(c, 401, msg, 1);
+    }
+    if (!(claims->roles & (TOKEN_ROLE_ADMIN | TOKEN_ROLE_SERVICE))) {
+        stats_add(&nd_stats.auth_failures, 1);
+        fail(c, 403, "this route needs a token with role admin or service", 1);
+        return 403;
+    }
+    return 0;
+}
+
+int ws__rest_request(struct ws_server *ws, struct conn *c, int method, const char *path)
+{
+    char msg[300];
+    int path_ok;
+    const struct route *r = find_route(path, &path_ok);
+    int body_pending = method == LWSHUMETH_POST || method == LWSHUMETH_PUT;
+
+    ws__rest_release(c);
+    stats_add(&nd_stats.rest_requests, 1);
+    if (!r) {
+        snprintf(msg, sizeof msg, "no route for %s %.200s", ws__http_method_name(method), path);
+        return fail(c, 404, msg, body_pending);
+    }
+    if (r->method != method) {
+        snprintf(msg, sizeof msg, "%s takes %s, not %s", path, ws__http_method_name(r->method),
+                 ws__http_method_name(method));
+        return fail_with(c, 405, msg, "allow:", ws__http_method_name(r->method), body_pending);
+    }
+    if (health_get() != HEALTH_READY)
+        return fail(c, 503,
+                    health_get() == HEALTH_DRAINING ? "server is shutting down"
+                                                    : "server is starting",
+                    body_pending);
+
+    c->rest = calloc(1, sizeof *c->rest);
+    if (!c->rest)
+        return -1;
+    c->rest->c = c;
+    c->rest->route = r;
+    int rc = authorize(ws, c, &c->rest->caller);
+    if (rc)
+        return rc < 0 ? -1 : 0;
+
+    if (r->kind == R_BODY) {
+        char cl[24];
+        long long declared = -1;
+        if (lws_hdr_copy(c->wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+            declared = atoll(cl);
+        if (declared > ws->cfg->max_body_bytes) {
+            snprintf(msg, sizeof msg, "request body is %lld bytes, the limit is %lld", declared,
+                     (long long)ws->cfg->max_body_bytes);
+            return fail(c, 413, msg, 1);
+        }
+        if (declared < 0 && lws_hdr_total_length(c->wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+            return fail(c, 411, "send the body with a Content-Length (chunked is not supported)",
+                        1);
+        if (declared <= 0) /* no body is coming: answer now (400, it must be an object) */
+            return ws__rest_body_done(ws, c);
+        return 0; /* the body arrives in ws__rest_body() */
+    }
+
+    json_t *req = json_object();
+    if (!req)
+        return -1;
+    if (r->kind == R_PATH_USER) {
+        const char *id = path + strlen(PREFIX) + 6;
+        json_object_set_new(req, "user_id", json_stringn(id, strlen(id) - 7));
+    } else if (r->kind == R_QUERY_USER) {
+        char buf[ND_USER_ID_MAX + 16];
+        const char *id = lws_get_urlarg_by_name(c->wsi, "user_id=", buf, sizeof buf);
+        if (id)
+            json_object_set_new(req, "user_id", json_string(id));
+    }
+    return call(ws, c, ops_get(r->op), req);
+}
+
+int ws__rest_body(struct ws_server *ws, struct conn *c, const void *in, size_t len)
+{
+    struct rest_req *q = c->rest;
+    if (!q || q->responded)
+        return 0;
+    if (q->len + len > (size_t)ws->cfg->max_body_bytes) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "request body is over the limit of %lld bytes",
+                 (long long)ws->cfg->max_body_bytes);
+        return fail(c, 413, msg, 1);
+    }
+    char *b = realloc(q->body, q->len + len + 1);
+    if (!b)
+        return -1;
+    memcpy(b + q->len, in, len);
+    q->body = b;
+    q->len += len;
+    return 0;
+}
+
+int ws__rest_body_done(struct ws_server *ws, struct conn *c)
+{
+    struct rest_req *q = c->rest;
+    char msg[300];
+    if (!q || q->responded || q->waiting)
+        return 0;
+    json_error_t jerr;
+    json_t *req = json_loadb(q->body ? q->body : "", q->len, 0, &jerr);
+    if (!json_is_object(req)) {
+        if (q->len == 0)
+            snprintf(msg, sizeof msg, "the request body is empty: send a JSON object");
+        else if (req)
+            snprintf(msg, sizeof msg, "the request body must be a JSON object");
+        else
+            snprintf(msg, sizeof msg, "malformed JSON body: %s (line %d)", jerr.text, jerr.line);
+        json_decref(req);
+        return fail(c, 400, msg, 0);
+    }
+    const struct op_spec *op =
+        q->route->op == OP__COUNT ? progress_op(req, msg, sizeof msg) : ops_get(q->route->op);
+    if (!op) {
+        json_decref(req);
+        return fail(c, 400, msg, 0);
+    }
+    return call(ws, c, op, req);
+}
+
+void ws__rest_release(struct conn *c)
+{
+    struct rest_req *q = c->rest;
+    if (!q)
+        return;
+    c->rest = NULL;
+    if (q->waiting)
+        q->c = NULL; /* the service still holds it: answered() frees it */
+    else
+        req_free(q);
+}
