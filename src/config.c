@@ -65,6 +65,26 @@ static const struct option_def options[] = {
     {"--api-rate-limit", "NOTIFYD_API_RATE_LIMIT", "0", OPT_COUNT, OFF(api_rate_limit), 0, 10000000,
      MODE_SERVE,
      "API calls per second per caller, gRPC and REST together (0 = no limit; burst = 1 s)"},
+    {"--heartbeat-interval-ms", "NOTIFYD_HEARTBEAT_INTERVAL_MS", "30000", OPT_MILLIS,
+     OFF(heartbeat_interval_ms), 50, 3600000, MODE_SERVE,
+     "how often each WebSocket gets a ping (JSON {\"type\":\"ping\"} and a WebSocket PING)"},
+    {"--heartbeat-timeout-ms", "NOTIFYD_HEARTBEAT_TIMEOUT_MS", "60000", OPT_MILLIS,
+     OFF(heartbeat_timeout_ms), 100, 7200000, MODE_SERVE,
+     "close a WebSocket that sent nothing (message, pong) for this long (close 4002)"},
+    {"--max-conns-per-user", "NOTIFYD_MAX_CONNS_PER_USER", "10", OPT_COUNT, OFF(max_conns_per_user),
+     1, 1000000, MODE_SERVE,
+     "WebSockets one user may hold; the one over the limit is refused (HTTP 429)"},
+    {"--max-connections", "NOTIFYD_MAX_CONNECTIONS", "0", OPT_COUNT, OFF(max_connections), 0,
+     10000000, MODE_SERVE,
+     "WebSockets in all (HTTP 503 beyond); 0 = the open-files limit less a reserve"},
+    {"--client-msg-rate", "NOTIFYD_CLIENT_MSG_RATE", "20", OPT_COUNT, OFF(client_msg_rate), 0,
+     1000000, MODE_SERVE,
+     "messages per second a WebSocket client may send (burst 2x; 0 = no limit)"},
+    {"--max-queue-messages", "NOTIFYD_MAX_QUEUE_MESSAGES", "1024", OPT_COUNT,
+     OFF(max_queue_messages), 1, 1000000, MODE_SERVE,
+     "messages queued for one slow WebSocket before it is closed (4001)"},
+    {"--max-queue-bytes", "NOTIFYD_MAX_QUEUE_BYTES", "1MiB", OPT_SIZE, OFF(max_queue_bytes), 1024,
+     1 << 30, MODE_SERVE, "bytes queued for one slow WebSocket before it is closed (4001)"},
     {"--user", NULL, NULL, OPT_STR, OFF(token_user), 0, 0, MODE_TOKEN,
      "user id put in the token (required)"},
     {"--role", NULL, "user", OPT_ROLE, OFF(token_role), 0, 0, MODE_TOKEN, "user, service or admin"},
@@ -314,6 +334,13 @@ enum config_result config_parse(struct nd_config *cfg, enum config_mode mode, in
             goto fail;
     }
 
+    if (mode == CONFIG_SERVE && cfg->heartbeat_timeout_ms <= cfg->heartbeat_interval_ms) {
+        fail(err, errlen,
+             "NOTIFYD_HEARTBEAT_TIMEOUT_MS (%lld) must be longer than "
+             "NOTIFYD_HEARTBEAT_INTERVAL_MS (%lld)",
+             (long long)cfg->heartbeat_timeout_ms, (long long)cfg->heartbeat_interval_ms);
+        goto fail;
+    }
     if (mode == CONFIG_TOKEN && !cfg->token_user) {
         fail(err, errlen, "--user is required (notifyd token --user ID [--role R] [--ttl S])");
         goto fail;

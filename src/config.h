@@ -17,17 +17,24 @@ struct nd_addr {
 };
 
 struct nd_config {
-    struct nd_addr grpc;         /* NOTIFYD_GRPC_ADDR */
-    struct nd_addr http;         /* NOTIFYD_HTTP_ADDR */
-    char *data_dir;              /* NOTIFYD_DATA_DIR */
-    char *jwt_secret;            /* NOTIFYD_JWT_SECRET, NULL = created in data_dir */
-    int64_t jwt_leeway_s;        /* NOTIFYD_JWT_LEEWAY: slack for exp/nbf */
-    enum nd_log_level log_level; /* NOTIFYD_LOG_LEVEL */
-    int64_t shutdown_grace_ms;   /* NOTIFYD_SHUTDOWN_GRACE_MS */
-    int64_t max_frame_bytes;     /* NOTIFYD_MAX_FRAME_BYTES: inbound WebSocket message */
-    int64_t grpc_max_message;    /* NOTIFYD_GRPC_MAX_MESSAGE_BYTES */
-    int64_t max_body_bytes;      /* NOTIFYD_MAX_BODY_BYTES: REST request body */
-    int64_t api_rate_limit;      /* NOTIFYD_API_RATE_LIMIT: calls/s per caller, 0 = off */
+    struct nd_addr grpc;           /* NOTIFYD_GRPC_ADDR */
+    struct nd_addr http;           /* NOTIFYD_HTTP_ADDR */
+    char *data_dir;                /* NOTIFYD_DATA_DIR */
+    char *jwt_secret;              /* NOTIFYD_JWT_SECRET, NULL = created in data_dir */
+    int64_t jwt_leeway_s;          /* NOTIFYD_JWT_LEEWAY: slack for exp/nbf */
+    enum nd_log_level log_level;   /* NOTIFYD_LOG_LEVEL */
+    int64_t shutdown_grace_ms;     /* NOTIFYD_SHUTDOWN_GRACE_MS */
+    int64_t max_frame_bytes;       /* NOTIFYD_MAX_FRAME_BYTES: inbound WebSocket message */
+    int64_t grpc_max_message;      /* NOTIFYD_GRPC_MAX_MESSAGE_BYTES */
+    int64_t max_body_bytes;        /* NOTIFYD_MAX_BODY_BYTES: REST request body */
+    int64_t api_rate_limit;        /* NOTIFYD_API_RATE_LIMIT: calls/s per caller, 0 = off */
+    int64_t heartbeat_interval_ms; /* NOTIFYD_HEARTBEAT_INTERVAL_MS: ping period */
+    int64_t heartbeat_timeout_ms;  /* NOTIFYD_HEARTBEAT_TIMEOUT_MS: close after this silence */
+    int64_t max_conns_per_user;    /* NOTIFYD_MAX_CONNS_PER_USER */
+    int64_t max_connections;       /* NOTIFYD_MAX_CONNECTIONS: 0 = from the open-files limit */
+    int64_t client_msg_rate;       /* NOTIFYD_CLIENT_MSG_RATE: messages/s a client may send */
+    int64_t max_queue_messages;    /* NOTIFYD_MAX_QUEUE_MESSAGES: per connection */
+    int64_t max_queue_bytes;       /* NOTIFYD_MAX_QUEUE_BYTES: per connection */
     /* `notifyd token` only */
     char *token_user;
     char *token_role;

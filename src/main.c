@@ -141,6 +141,8 @@ static int serve(int argc, char **argv)
     int sig = 0;
     sigwait(&set, &sig);
 
+    /* a second signal ends the process at once (default action) */
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     health_set(HEALTH_DRAINING);
     nd_log(ND_LOG_INFO, "draining", "{s:s, s:I}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
            "grace_ms", (json_int_t)cfg.shutdown_grace_ms);

@@ -12,10 +12,15 @@ struct nd_stats {
     _Atomic int64_t deliveries; /* messages queued on a connection */
     _Atomic int64_t connections_opened;
     _Atomic int64_t connections_closed;
-    _Atomic int64_t auth_failures; /* refused tokens, WebSocket and API */
-    _Atomic int64_t client_errors; /* bad messages from WebSocket clients */
-    _Atomic int64_t rest_requests; /* REST calls received */
-    _Atomic int64_t rest_errors;   /* REST calls answered with an error status */
+    _Atomic int64_t auth_failures;    /* refused tokens, WebSocket and API */
+    _Atomic int64_t client_errors;    /* bad messages from WebSocket clients */
+    _Atomic int64_t rest_requests;    /* REST calls received */
+    _Atomic int64_t rest_errors;      /* REST calls answered with an error status */
+    _Atomic int64_t coalesced;        /* queued progress updates replaced by newer ones */
+    _Atomic int64_t slow_closed;      /* connections closed as too slow (4001) */
+    _Atomic int64_t heartbeat_closed; /* connections closed for silence (4002) */
+    _Atomic int64_t expired_closed;   /* connections closed at token expiry (4003) */
+    _Atomic int64_t limit_refused;    /* upgrades refused by connection limits */
 };
 
 extern struct nd_stats nd_stats;

@@ -142,6 +142,18 @@ static void job_run(struct inbox_job *job, void *ctx)
     free(j);
 }
 
+/* FNV-1a of type and task id: queued progress updates of one task share it */
+static uint64_t coalesce_key(const char *type, const char *task_id)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = type; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ 0xff) * 1099511628211ULL;
+    for (const char *p = task_id ? task_id : ""; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h ? h : 1;
+}
+
 int service_call(struct service *svc, const struct op_spec *op, const json_t *req,
                  const struct token_claims *caller, service_done_fn done, void *arg, char *err,
                  size_t errlen)
@@ -173,6 +185,9 @@ int service_call(struct service *svc, const struct op_spec *op, const json_t *re
         if (!j->d)
             goto nomem;
         j->d->op = op;
+        if (op->flags & OP_PROGRESS)
+            j->d->coalesce_key =
+                coalesce_key(op->type, json_string_value(json_object_get(msg.data, "task_id")));
         stats_add(&nd_stats.messages, 1);
     }
     if (op->id == OP_BROADCAST || op->id == OP_TEST_MESSAGE)

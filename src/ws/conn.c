@@ -1,6 +1,7 @@
-/* conn: one browser WebSocket -- authentication before the upgrade, the
- * `connected` greeting, client messages (ping, pong, client_ready, ack) and
- * the outbound queue of shared, already-encoded messages. nd-ws thread only. */
+/* conn: one browser WebSocket -- authentication and limits before the
+ * upgrade, the `connected` greeting, client messages (ping, pong,
+ * client_ready, ack, refresh), heartbeats and token expiry on the timer
+ * wheel, and writing the outbound queue. nd-ws thread only. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,33 +14,17 @@
 #include "ws/close_codes.h"
 #include "ws/ws_internal.h"
 
-#define QUEUE_MAX 4096 /* messages queued on one connection before it counts as too slow */
+#define STRIKE_BURST 10 /* errors a client may cause at once before it is closed */
+#define STRIKE_RATE 1   /* ... refilled at this many per second */
 
-/* --- outbound queue: a power-of-two ring of delivery references --- */
-
-static int queue_grow(struct conn *c)
+static int64_t now_ms(void)
 {
-    uint32_t cap = c->q_cap ? c->q_cap * 2 : 8;
-    struct delivery **q = malloc(cap * sizeof *q);
-    if (!q)
-        return -ENOMEM;
-    for (uint32_t i = 0; i < c->q_len; i++)
-        q[i] = c->q[(c->q_head + i) & (c->q_cap - 1)];
-    free(c->q);
-    c->q = q;
-    c->q_head = 0;
-    c->q_cap = cap;
-    return 0;
+    return ratelimit_now_us() / 1000;
 }
 
-static struct delivery *queue_pop(struct conn *c)
+static const char *conn_user(const struct conn *c)
 {
-    if (!c->q_len)
-        return NULL;
-    struct delivery *d = c->q[c->q_head];
-    c->q_head = (c->q_head + 1) & (c->q_cap - 1);
-    c->q_len--;
-    return d;
+    return c->link.user ? c->link.user->id : "";
 }
 
 void ws__conn_close(struct conn *c, uint16_t code, const char *reason)
@@ -52,29 +37,35 @@ void ws__conn_close(struct conn *c, uint16_t code, const char *reason)
         lws_callback_on_writable(c->wsi);
 }
 
-int ws__conn_push(struct conn *c, struct delivery *d)
+void ws__conn_close_flush(struct conn *c, uint16_t code, const char *reason)
 {
+    if (!c->close_code)
+        c->close_flush = 1;
+    ws__conn_close(c, code, reason);
+}
+
+int ws__conn_push(struct ws_server *ws, struct conn *c, struct delivery *d)
+{
+    int coalesced = 0;
     if (c->close_code)
         return -1;
-    if (c->q_len == c->q_cap) {
-        if (c->q_len >= QUEUE_MAX || queue_grow(c) < 0) {
-            ws__conn_close(c, ND_CLOSE_SLOW_READER, "too slow: outbound queue full");
-            return -1;
-        }
+    enum outq_result r = outq_push(&c->q, d, (uint32_t)ws->cfg->max_queue_messages,
+                                   (size_t)ws->cfg->max_queue_bytes, &coalesced);
+    if (coalesced)
+        stats_add(&nd_stats.coalesced, coalesced);
+    if (r != OUTQ_OK) {
+        stats_add(&nd_stats.slow_closed, 1);
+        nd_log(ND_LOG_INFO, "closing slow reader", "{s:s, s:i, s:I}", "user_id", conn_user(c),
+               "queued", (int)outq_count(&c->q), "queued_bytes", (json_int_t)c->q.bytes);
+        ws__conn_close(c, ND_CLOSE_SLOW_READER, "too slow: outbound queue full");
+        return -1;
     }
-    c->q[(c->q_head + c->q_len) & (c->q_cap - 1)] = delivery_ref(d);
-    c->q_len++;
     lws_callback_on_writable(c->wsi);
     return 0;
 }
 
-static const char *conn_user(const struct conn *c)
-{
-    return c->link.user ? c->link.user->id : "";
-}
-
-/* sends a control frame (no message_id) built from a json_pack format */
-static void send_control(struct conn *c, const char *type, json_t *data)
+/* sends a control frame (no message_id) with @data (consumed) */
+static void send_control(struct ws_server *ws, struct conn *c, const char *type, json_t *data)
 {
     struct delivery *d = envelope_encode(type, conn_user(c), data, envelope_now_ms(), 0);
     json_decref(data);
@@ -82,14 +73,89 @@ static void send_control(struct conn *c, const char *type, json_t *data)
         ws__conn_close(c, 1011, "out of memory");
         return;
     }
-    ws__conn_push(c, d);
+    ws__conn_push(ws, c, d);
     delivery_unref(d);
 }
 
-static void send_error(struct conn *c, const char *code, const char *message)
+/* an error message for the client; a client that keeps causing them is closed */
+static void send_error(struct ws_server *ws, struct conn *c, const char *code, const char *message)
 {
     stats_add(&nd_stats.client_errors, 1);
-    send_control(c, "error", json_pack("{s:s, s:s}", "code", code, "message", message));
+    if (!ratelimit_take(&c->strikes, STRIKE_RATE, STRIKE_BURST, ratelimit_now_us())) {
+        ws__conn_close_flush(c, ND_CLOSE_POLICY, "too many bad messages");
+        return;
+    }
+    send_control(ws, c, "error", json_pack("{s:s, s:s}", "code", code, "message", message));
+}
+
+/* --- timers: one wheel node per connection, due at its next event --- */
+
+static void schedule(struct ws_server *ws, struct conn *c)
+{
+    int64_t due = c->next_ping_ms;
+    int64_t silent = c->last_rx_ms + ws->cfg->heartbeat_timeout_ms;
+    if (silent < due)
+        due = silent;
+    if (c->token_exp_ms && c->token_exp_ms < due)
+        due = c->token_exp_ms;
+    wheel_remove(&ws->wheel, &c->timer);
+    wheel_add(&ws->wheel, &c->timer, due);
+}
+
+/* the token's exp (unix seconds) on the monotonic clock */
+static int64_t exp_to_mono(int64_t exp)
+{
+    if (!exp)
+        return 0;
+    int64_t left = exp * 1000 - envelope_now_ms();
+    return now_ms() + (left > 0 ? left : 0);
+}
+
+static void shared_ping(struct ws_server *ws, struct conn *c)
+{
+    if (!ws->ping) /* one encoding per tick, shared by every connection pinged in it */
+        ws->ping = envelope_encode("ping", NULL, NULL, envelope_now_ms(), 0);
+    if (ws->ping)
+        ws__conn_push(ws, c, ws->ping);
+    c->ping_due = 1; /* and a WebSocket PING: standard clients answer it by themselves */
+    lws_callback_on_writable(c->wsi);
+}
+
+static void timer_fired(struct wheel_node *n, void *arg)
+{
+    struct ws_server *ws = arg;
+    struct conn *c = ND_CONTAINER_OF(n, struct conn, timer);
+    int64_t now = ws->now_ms;
+
+    if (c->close_code)
+        return;
+    if (c->token_exp_ms && now >= c->token_exp_ms) {
+        stats_add(&nd_stats.expired_closed, 1);
+        send_control(ws, c, "error",
+                     json_pack("{s:s, s:s}", "code", "token_expired", "message",
+                               "your token expired: reconnect with a new one, or send "
+                               "{\"type\":\"refresh\"} before it expires"));
+        ws__conn_close_flush(c, ND_CLOSE_TOKEN_EXPIRED, "token expired");
+        return;
+    }
+    if (now - c->last_rx_ms >= ws->cfg->heartbeat_timeout_ms) {
+        stats_add(&nd_stats.heartbeat_closed, 1);
+        ws__conn_close(c, ND_CLOSE_HEARTBEAT, "heartbeat timeout: nothing received in time");
+        return;
+    }
+    if (now >= c->next_ping_ms) {
+        shared_ping(ws, c);
+        c->next_ping_ms = now + ws->cfg->heartbeat_interval_ms;
+    }
+    schedule(ws, c);
+}
+
+void ws__conn_tick(struct ws_server *ws)
+{
+    ws->now_ms = now_ms();
+    wheel_advance(&ws->wheel, ws->now_ms, timer_fired, ws);
+    delivery_unref(ws->ping);
+    ws->ping = NULL;
 }
 
 /* --- handshake --- */
@@ -114,16 +180,30 @@ static const char *find_token(struct lws *wsi, char *buf, int len, int *too_larg
     return token_from_bearer(buf);
 }
 
+/* refuses the upgrade with a JSON body {"code": status, "message": msg} */
+static int refuse(struct lws *wsi, int status, const char *reason, const char *msg)
+{
+    json_t *body = json_pack("{s:i, s:s}", "code", status, "message", msg);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    int rc = ws__http_raw_reply(wsi, status, reason, text ? text : "{}");
+    free(text);
+    return rc;
+}
+
 int ws__conn_confirm_upgrade(struct ws_server *ws, struct lws *wsi)
 {
+    char path[16], msg[200];
     ws->handoff.wsi = NULL;
-    char path[16];
     if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) < 0 || strcmp(path, "/ws") != 0)
-        return ws__http_raw_reply(wsi, 404, "Not Found",
-                                  "{\"code\":404,\"message\":\"the WebSocket endpoint is /ws\"}");
+        return refuse(wsi, 404, "Not Found", "the WebSocket endpoint is /ws");
     if (atomic_load(&ws->stopping))
-        return ws__http_raw_reply(wsi, 503, "Service Unavailable",
-                                  "{\"code\":503,\"message\":\"server is shutting down\"}");
+        return refuse(wsi, 503, "Service Unavailable", "server is shutting down");
+    if ((int64_t)registry_connections(ws->reg) >= ws->max_connections) {
+        stats_add(&nd_stats.limit_refused, 1);
+        return refuse(wsi, 503, "Service Unavailable",
+                      "server is at its connection limit (NOTIFYD_MAX_CONNECTIONS)");
+    }
 
     char *buf = malloc(ND_TOKEN_MAX + 16);
     if (!buf)
@@ -139,12 +219,17 @@ int ws__conn_confirm_upgrade(struct ws_server *ws, struct lws *wsi)
     if (r != TOKEN_OK) {
         stats_add(&nd_stats.auth_failures, 1);
         nd_log(ND_LOG_INFO, "websocket refused", "{s:s}", "reason", token_result_str(r));
-        json_t *body = json_pack("{s:i, s:s}", "code", 401, "message", token_result_str(r));
-        char *text = json_dumps(body, JSON_COMPACT);
-        json_decref(body);
-        int rc = ws__http_raw_reply(wsi, 401, "Unauthorized", text ? text : "{}");
-        free(text);
-        return rc;
+        return refuse(wsi, 401, "Unauthorized", token_result_str(r));
+    }
+    struct reg_user *u = registry_find(ws->reg, claims.user_id);
+    if (u && u->n_conns >= ws->cfg->max_conns_per_user) {
+        stats_add(&nd_stats.limit_refused, 1);
+        snprintf(msg, sizeof msg,
+                 "user %s already has %d connections, the limit (NOTIFYD_MAX_CONNS_PER_USER)",
+                 claims.user_id, u->n_conns);
+        nd_log(ND_LOG_INFO, "websocket refused", "{s:s, s:s}", "reason", "connection limit",
+               "user_id", claims.user_id);
+        return refuse(wsi, 429, "Too Many Requests", msg);
     }
     char since[32];
     ws->handoff.wsi = wsi;
@@ -162,21 +247,28 @@ int ws__conn_established(struct ws_server *ws, struct conn *c, struct lws *wsi)
     }
     ws->handoff.wsi = NULL;
     c->roles = ws->handoff.claims.roles;
-    c->token_exp = ws->handoff.claims.exp;
+    c->token_exp_ms = exp_to_mono(ws->handoff.claims.exp);
     c->resume_asked = ws->handoff.resume_asked;
     if (registry_add(ws->reg, ws->handoff.claims.user_id, &c->link) < 0)
         return -1;
     c->id = ++ws->next_conn_id;
+    c->last_rx_ms = now_ms();
+    c->next_ping_ms = c->last_rx_ms + ws->cfg->heartbeat_interval_ms;
+    schedule(ws, c);
     stats_add(&nd_stats.connections_opened, 1);
 
     char client_id[40];
     snprintf(client_id, sizeof client_id, "%s-%llx", ws->instance, (unsigned long long)c->id);
     nd_log(ND_LOG_DEBUG, "websocket connected", "{s:s, s:s}", "user_id", conn_user(c), "client_id",
            client_id);
-    send_control(c, "connected",
-                 json_pack("{s:s, s:s, s:b, s:I}", "client_id", client_id, "user_id", conn_user(c),
-                           "recovered", !c->resume_asked, "server_time",
-                           (json_int_t)envelope_now_ms()));
+    json_t *data =
+        json_pack("{s:s, s:s, s:I, s:I, s:b, s:I}", "client_id", client_id, "user_id", conn_user(c),
+                  "heartbeat_interval", (json_int_t)ws->cfg->heartbeat_interval_ms,
+                  "heartbeat_timeout", (json_int_t)ws->cfg->heartbeat_timeout_ms, "recovered",
+                  !c->resume_asked, "server_time", (json_int_t)envelope_now_ms());
+    if (data && ws->handoff.claims.exp)
+        json_object_set_new(data, "token_expires_at", json_integer(ws->handoff.claims.exp));
+    send_control(ws, c, "connected", data);
     if (atomic_load(&ws->stopping))
         ws__conn_close(c, ND_CLOSE_GOING_AWAY, "server shutting down");
     return 0;
@@ -184,7 +276,37 @@ int ws__conn_established(struct ws_server *ws, struct conn *c, struct lws *wsi)
 
 /* --- client messages --- */
 
-static void handle_message(struct conn *c, const char *text, size_t len)
+static void refresh(struct ws_server *ws, struct conn *c, const json_t *data)
+{
+    const char *tok = json_string_value(json_object_get(data, "token"));
+    struct token_claims claims;
+    char msg[200];
+    if (!tok) {
+        send_error(ws, c, "bad_refresh", "refresh needs data.token, a new JWT");
+        return;
+    }
+    enum token_result r = token_verify(ws->keys, tok, time(NULL), ws->cfg->jwt_leeway_s, &claims);
+    if (r != TOKEN_OK) {
+        snprintf(msg, sizeof msg, "refresh refused: %s; the current token still applies",
+                 token_result_str(r));
+        send_error(ws, c, "refresh_failed", msg);
+        return;
+    }
+    if (strcmp(claims.user_id, conn_user(c)) != 0) {
+        send_error(ws, c, "refresh_failed",
+                   "refresh refused: the new token is for another user; the current token still "
+                   "applies");
+        return;
+    }
+    c->roles = claims.roles;
+    c->token_exp_ms = exp_to_mono(claims.exp);
+    schedule(ws, c);
+    json_t *out = json_object();
+    json_object_set_new(out, "expires_at", claims.exp ? json_integer(claims.exp) : json_null());
+    send_control(ws, c, "refreshed", out);
+}
+
+static void handle_message(struct ws_server *ws, struct conn *c, const char *text, size_t len)
 {
     json_error_t jerr;
     json_t *m = json_loadb(text, len, 0, &jerr);
@@ -195,28 +317,44 @@ static void handle_message(struct conn *c, const char *text, size_t len)
         else
             snprintf(msg, sizeof msg, "malformed JSON: %s", jerr.text);
         json_decref(m);
-        send_error(c, "bad_json", msg);
+        send_error(ws, c, "bad_json", msg);
         return;
     }
     const char *type = json_string_value(json_object_get(m, "type"));
+    json_t *data = json_object_get(m, "data");
     if (!type) {
-        send_error(c, "bad_message", "the message has no string \"type\"");
+        send_error(ws, c, "bad_message", "the message has no string \"type\"");
     } else if (!strcmp(type, "ping")) {
-        send_control(c, "pong", json_object());
+        send_control(ws, c, "pong", json_object());
     } else if (!strcmp(type, "pong") || !strcmp(type, "client_ready")) {
         /* signs of life; nothing to answer */
     } else if (!strcmp(type, "ack")) {
-        const char *id =
-            json_string_value(json_object_get(json_object_get(m, "data"), "message_id"));
+        const char *id = json_string_value(json_object_get(data, "message_id"));
         uint64_t v;
         if (!id || msgid_parse(id, &v) < 0)
-            send_error(c, "bad_ack", "ack needs data.message_id, a 16-digit hex message id");
+            send_error(ws, c, "bad_ack", "ack needs data.message_id, a 16-digit hex message id");
+    } else if (!strcmp(type, "refresh")) {
+        refresh(ws, c, data);
     } else {
         char msg[160];
         snprintf(msg, sizeof msg, "unknown message type \"%.64s\"", type);
-        send_error(c, "unknown_type", msg);
+        send_error(ws, c, "unknown_type", msg);
     }
     json_decref(m);
+}
+
+/* one complete client message */
+static void message(struct ws_server *ws, struct conn *c, const char *text, size_t len)
+{
+    double rate = (double)ws->cfg->client_msg_rate;
+    if (!ratelimit_take(&c->rx_rate, rate, 2 * rate, ratelimit_now_us())) {
+        send_error(ws, c, "rate_limited", "too many messages: slow down");
+        return;
+    }
+    if (lws_frame_is_binary(c->wsi))
+        send_error(ws, c, "binary_unsupported", "send JSON in text frames");
+    else
+        handle_message(ws, c, text, len);
 }
 
 int ws__conn_receive(struct ws_server *ws, struct conn *c, const void *in, size_t len)
@@ -226,11 +364,9 @@ int ws__conn_receive(struct ws_server *ws, struct conn *c, const void *in, size_
 
     if (c->close_code)
         return 0;
+    c->last_rx_ms = now_ms();
     if (!c->rx && final && len <= max) { /* the common case: one frame, no copy */
-        if (lws_frame_is_binary(c->wsi))
-            send_error(c, "binary_unsupported", "send JSON in text frames");
-        else
-            handle_message(c, in, len);
+        message(ws, c, in, len);
         return 0;
     }
     if (c->rx_len + len > max) {
@@ -247,10 +383,7 @@ int ws__conn_receive(struct ws_server *ws, struct conn *c, const void *in, size_
     c->rx = rx;
     c->rx_len += len;
     if (final) {
-        if (lws_frame_is_binary(c->wsi))
-            send_error(c, "binary_unsupported", "send JSON in text frames");
-        else
-            handle_message(c, c->rx, c->rx_len);
+        message(ws, c, c->rx, c->rx_len);
         free(c->rx);
         c->rx = NULL;
         c->rx_len = 0;
@@ -258,29 +391,45 @@ int ws__conn_receive(struct ws_server *ws, struct conn *c, const void *in, size_
     return 0;
 }
 
+void ws__conn_pong(struct ws_server *ws, struct conn *c)
+{
+    (void)ws;
+    c->last_rx_ms = now_ms();
+}
+
 /* --- writing --- */
 
 int ws__conn_writeable(struct ws_server *ws, struct conn *c)
 {
     (void)ws;
-    if (c->close_code) {
+    if (c->close_code && (!c->close_flush || !outq_count(&c->q))) {
         const char *r = c->close_reason ? c->close_reason : "";
         lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, (unsigned char *)r,
                          strlen(r));
         return -1;
     }
+    int writes = 0;
+    if (c->ping_due) {
+        /* lws 4.1 reports only PONGs with a payload, so the PING carries one */
+        unsigned char ping[LWS_PRE + 8];
+        memcpy(ping + LWS_PRE, "notifyd", 7);
+        c->ping_due = 0;
+        if (lws_write(c->wsi, ping + LWS_PRE, 7, LWS_WRITE_PING) < 7)
+            return -1;
+        writes++;
+    }
     /* several frames per callback while the socket takes them */
-    for (int i = 0; i < 16 && c->q_len; i++) {
-        if (i && lws_send_pipe_choked(c->wsi))
+    for (; writes < 16 && outq_count(&c->q); writes++) {
+        if (writes && lws_send_pipe_choked(c->wsi))
             break;
-        struct delivery *d = queue_pop(c);
+        struct delivery *d = outq_pop(&c->q);
         size_t len = d->len;
         int n = lws_write(c->wsi, d->buf + LWS_PRE, len, LWS_WRITE_TEXT);
         delivery_unref(d);
         if (n < (int)len)
             return -1;
     }
-    if (c->q_len)
+    if (outq_count(&c->q) || c->close_code)
         lws_callback_on_writable(c->wsi);
     return 0;
 }
@@ -288,17 +437,13 @@ int ws__conn_writeable(struct ws_server *ws, struct conn *c)
 void ws__conn_closed(struct ws_server *ws, struct conn *c)
 {
     if (c->link.user) {
-        nd_log(ND_LOG_DEBUG, "websocket closed", "{s:s, s:I}", "user_id", c->link.user->id, "conn",
-               (json_int_t)c->id);
+        nd_log(ND_LOG_DEBUG, "websocket closed", "{s:s, s:I, s:i}", "user_id", c->link.user->id,
+               "conn", (json_int_t)c->id, "code", (int)c->close_code);
         registry_remove(ws->reg, &c->link);
         stats_add(&nd_stats.connections_closed, 1);
     }
-    struct delivery *d;
-    while ((d = queue_pop(c)))
-        delivery_unref(d);
-    free(c->q);
-    c->q = NULL;
-    c->q_cap = 0;
+    wheel_remove(&ws->wheel, &c->timer);
+    outq_clear(&c->q);
     free(c->rx);
     c->rx = NULL;
     c->rx_len = 0;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -46,6 +47,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_ESTABLISHED: return ws__conn_established(ws, c, wsi);
     case LWS_CALLBACK_RECEIVE: return ws__conn_receive(ws, c, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE: return ws__conn_writeable(ws, c);
+    case LWS_CALLBACK_RECEIVE_PONG: ws__conn_pong(ws, c); return 0;
     case LWS_CALLBACK_CLOSED: ws__conn_closed(ws, c); return 0;
     default: break;
     }
@@ -106,6 +108,21 @@ static void stop_deadline(lws_sorted_usec_list_t *sul)
     ws->stop_now = 1;
 }
 
+/* the heartbeat clock: runs the wheel, then comes back in one tick */
+static void tick(lws_sorted_usec_list_t *sul)
+{
+    struct ws_server *ws = ND_CONTAINER_OF(sul, struct ws_server, tick_sul);
+    ws__conn_tick(ws);
+    lws_sul_schedule(ws->ctx, 0, &ws->tick_sul, tick, ws->wheel.tick_ms * LWS_US_PER_MS);
+}
+
+/* tick: an eighth of the ping interval, 10 ms to 1 s */
+static int64_t tick_ms(const struct nd_config *cfg)
+{
+    int64_t t = cfg->heartbeat_interval_ms / 8;
+    return t < 10 ? 10 : t > 1000 ? 1000 : t;
+}
+
 static void *run(void *arg)
 {
     struct ws_server *ws = arg;
@@ -140,6 +157,7 @@ static void *run(void *arg)
         return NULL;
     }
     ws->port = lws_get_vhost_listen_port(ws->vhost);
+    lws_sul_schedule(ws->ctx, 0, &ws->tick_sul, tick, ws->wheel.tick_ms * LWS_US_PER_MS);
     start_done(ws, 1);
 
     while (!ws->stop_now) {
@@ -149,6 +167,7 @@ static void *run(void *arg)
             ws->stop_now = 1;
     }
     lws_sul_cancel(&ws->stop_sul);
+    lws_sul_cancel(&ws->tick_sul);
     lws_context_destroy(ws->ctx);
     ws->ctx = NULL;
     inbox_drain(ws->inbox, ws); /* jobs posted while stopping still answer their callers */
@@ -173,9 +192,21 @@ struct ws_server *ws_server_start(const struct nd_config *cfg, const struct toke
 
     if (cfg->http.port && probe_bind(&cfg->http, err, errlen) < 0)
         goto fail;
+    ws->max_connections = cfg->max_connections;
+    if (!ws->max_connections) { /* what the open-files limit allows, less a reserve */
+        struct rlimit rl;
+        ws->max_connections = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                                  ? (int64_t)rl.rlim_cur - 128
+                                  : 100000;
+        if (ws->max_connections < 16)
+            ws->max_connections = 16;
+    }
     ws->reg = registry_new();
     ws->inbox = inbox_new(wake, ws);
-    if (!ws->reg || !ws->inbox) {
+    int64_t tick = tick_ms(cfg);
+    if (!ws->reg || !ws->inbox ||
+        wheel_init(&ws->wheel, tick, cfg->heartbeat_interval_ms + tick, ratelimit_now_us() / 1000) <
+            0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -197,6 +228,7 @@ struct ws_server *ws_server_start(const struct nd_config *cfg, const struct toke
 fail:
     inbox_free(ws->inbox, ws);
     registry_free(ws->reg);
+    wheel_free(&ws->wheel);
     pthread_cond_destroy(&ws->start_cond);
     pthread_mutex_destroy(&ws->start_lock);
     free(ws);
@@ -224,6 +256,7 @@ struct registry *ws_registry(struct ws_server *ws)
 }
 
 struct conn_iter {
+    struct ws_server *ws;
     struct delivery *d;
     int n;
 };
@@ -232,8 +265,8 @@ static int close_user(struct reg_user *u, void *arg)
 {
     (void)arg;
     for (struct reg_link *l = u->conns; l; l = l->next)
-        ws__conn_close(ND_CONTAINER_OF(l, struct conn, link), ND_CLOSE_GOING_AWAY,
-                       "server shutting down");
+        ws__conn_close_flush(ND_CONTAINER_OF(l, struct conn, link), ND_CLOSE_GOING_AWAY,
+                             "server shutting down");
     return 0;
 }
 
@@ -274,6 +307,7 @@ void ws_server_free(struct ws_server *ws)
         return;
     inbox_free(ws->inbox, ws);
     registry_free(ws->reg);
+    wheel_free(&ws->wheel);
     pthread_cond_destroy(&ws->start_cond);
     pthread_mutex_destroy(&ws->start_lock);
     free(ws);
@@ -283,14 +317,14 @@ static int deliver_user(struct reg_user *u, void *arg)
 {
     struct conn_iter *it = arg;
     for (struct reg_link *l = u->conns; l; l = l->next)
-        if (ws__conn_push(ND_CONTAINER_OF(l, struct conn, link), it->d) == 0)
+        if (ws__conn_push(it->ws, ND_CONTAINER_OF(l, struct conn, link), it->d) == 0)
             it->n++;
     return 0;
 }
 
 int ws_deliver(struct ws_server *ws, struct delivery *d)
 {
-    struct conn_iter it = {d, 0};
+    struct conn_iter it = {ws, d, 0};
     if (!ws->ctx)
         return 0; /* stopped: nobody to deliver to */
     if (!d->user_id[0]) {

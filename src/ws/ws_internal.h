@@ -11,7 +11,10 @@
 #include "config.h"
 #include "delivery/delivery.h"
 #include "delivery/inbox.h"
+#include "ratelimit.h"
+#include "ws/outq.h"
 #include "ws/registry.h"
+#include "ws/wheel.h"
 
 struct http_state; /* http.c: a response being written */
 struct rest_req;   /* rest.c: a REST call in progress */
@@ -20,15 +23,21 @@ struct rest_req;   /* rest.c: a REST call in progress */
  * to our protocol and keeps it across the HTTP -> WebSocket upgrade. */
 struct conn {
     struct lws *wsi;
-    struct reg_link link; /* in the registry while a WebSocket is open */
-    uint64_t id;          /* client id number, 0 until ESTABLISHED */
-    unsigned roles;       /* enum token_role bits */
-    int64_t token_exp;    /* unix seconds, 0 = none */
-    struct delivery **q;  /* ring of messages to write */
-    uint32_t q_head, q_len, q_cap;
-    char *rx; /* a fragmented client message being reassembled */
+    struct reg_link link;     /* in the registry while a WebSocket is open */
+    struct wheel_node timer;  /* next heartbeat / expiry check */
+    uint64_t id;              /* client id number, 0 until ESTABLISHED */
+    unsigned roles;           /* enum token_role bits */
+    int64_t token_exp_ms;     /* monotonic ms the token expires at, 0 = never */
+    int64_t last_rx_ms;       /* monotonic ms of the last sign of life */
+    int64_t next_ping_ms;     /* monotonic ms of the next ping */
+    struct ratelimit rx_rate; /* messages the client may send */
+    struct ratelimit strikes; /* errors the client may cause before it is closed */
+    struct outq q;            /* messages waiting to be written */
+    char *rx;                 /* a fragmented client message being reassembled */
     size_t rx_len;
     unsigned resume_asked : 1; /* connected with ?since= */
+    unsigned ping_due : 1;     /* write a WebSocket PING next */
+    unsigned close_flush : 1;  /* write what is queued before closing */
     uint16_t close_code;       /* nonzero: close with this code on the next write */
     const char *close_reason;  /* static string */
     struct http_state *http;   /* HTTP answer waiting to be written */
@@ -58,6 +67,11 @@ struct ws_server {
     int stop_now;        /* nd-ws: leave the service loop */
     int64_t stop_deadline_us;
     lws_sorted_usec_list_t stop_sul;
+    struct wheel wheel; /* every WebSocket's timer */
+    lws_sorted_usec_list_t tick_sul;
+    int64_t now_ms;          /* monotonic ms of the tick being run */
+    struct delivery *ping;   /* this tick's shared ping message, or NULL */
+    int64_t max_connections; /* resolved NOTIFYD_MAX_CONNECTIONS */
     /* start-up handshake with the main thread */
     pthread_mutex_t start_lock;
     pthread_cond_t start_cond;
@@ -70,11 +84,17 @@ int ws__conn_confirm_upgrade(struct ws_server *ws, struct lws *wsi);
 int ws__conn_established(struct ws_server *ws, struct conn *c, struct lws *wsi);
 int ws__conn_receive(struct ws_server *ws, struct conn *c, const void *in, size_t len);
 int ws__conn_writeable(struct ws_server *ws, struct conn *c);
+/** A WebSocket-level PONG: a sign of life. */
+void ws__conn_pong(struct ws_server *ws, struct conn *c);
+/** Runs the wheel up to now: pings, heartbeat timeouts, token expiry. */
+void ws__conn_tick(struct ws_server *ws);
 void ws__conn_closed(struct ws_server *ws, struct conn *c);
-/** Queues @d (takes a ref) and asks for a write; -1 when the reader is too far behind. */
-int ws__conn_push(struct conn *c, struct delivery *d);
-/** Closes @c with @code and a static @reason on its next write. */
+/** Queues @d (takes a ref) and asks for a write; -1 when not queued (closing, too slow). */
+int ws__conn_push(struct ws_server *ws, struct conn *c, struct delivery *d);
+/** Closes @c with @code and a static @reason on its next write, dropping what is queued. */
 void ws__conn_close(struct conn *c, uint16_t code, const char *reason);
+/** Closes @c with @code and a static @reason once what is queued has been written. */
+void ws__conn_close_flush(struct conn *c, uint16_t code, const char *reason);
 
 /* http.c: plain HTTP routes on the same port */
 int ws__http_request(struct ws_server *ws, struct conn *c, struct lws *wsi, const char *path);

@@ -99,6 +99,7 @@ class Server:
         self.cwd = cwd or self.tmp.name
         self.ports = ports  # None: ephemeral
         self.proc = None
+        self.signalled = False
         self.lines = []
         self.cond = threading.Condition()
         self.grpc_port = self.http_port = None
@@ -162,12 +163,17 @@ class Server:
         with self.cond:
             return "\n".join(l for l in self.lines if l is not None)
 
+    def send_signal(self, sig):
+        """Signals notifyd once (a second SIGTERM/SIGINT would end it at once)."""
+        self.signalled = True
+        self.proc.send_signal(sig)
+
     def stop(self, sig=signal.SIGTERM, timeout=30):
         """Stops the server; returns its exit code. Asserts no sanitizer report."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
+        if self.proc.poll() is None and not self.signalled:
+            self.send_signal(sig)
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -267,3 +273,112 @@ def http(server, method, path, body=None, headers=None, timeout=TIMEOUT):
 def run(coro):
     """Runs a test coroutine with an overall bound."""
     return asyncio.run(asyncio.wait_for(coro, 120))
+
+
+class RawWS:
+    """A WebSocket client on a plain socket, for behaviour no library allows:
+    never reading, not answering PINGs, sending garbage. Frames are masked."""
+
+    def __init__(self, server, tok=None, user="42", query="", rcvbuf=None, timeout=TIMEOUT):
+        import base64
+        import socket
+        self.sock = socket.socket()
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect(("127.0.0.1", server.http_port))
+        tok = token(user) if tok is None else tok
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(("GET /ws?token=%s%s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                           % (tok, query, key)).encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise AssertionError("connection closed during the handshake: %r" % self.buf)
+            self.buf += chunk
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        self.status = int(head.split(b" ")[1])
+        self.closed = None  # (code, reason) once a close frame arrived
+
+    def send_frame(self, payload, opcode=1, fin=True, mask=True):
+        import struct
+        if isinstance(payload, str):
+            payload = payload.encode()
+        b0 = (0x80 if fin else 0) | opcode
+        n = len(payload)
+        if n < 126:
+            hdr = struct.pack("!BB", b0, (0x80 if mask else 0) | n)
+        elif n < 65536:
+            hdr = struct.pack("!BBH", b0, (0x80 if mask else 0) | 126, n)
+        else:
+            hdr = struct.pack("!BBQ", b0, (0x80 if mask else 0) | 127, n)
+        if mask:
+            m = os.urandom(4)
+            payload = bytes(b ^ m[i % 4] for i, b in enumerate(payload))
+            hdr += m
+        self.sock.sendall(hdr + payload)
+
+    def send_json(self, obj):
+        self.send_frame(json.dumps(obj))
+
+    def _fill(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("socket closed")
+            self.buf += chunk
+
+    def recv_frame(self):
+        """(opcode, payload bytes); raises EOFError/timeout."""
+        import struct
+        self._fill(2)
+        op, ln = self.buf[0] & 0x0F, self.buf[1] & 0x7F
+        pos = 2
+        if ln == 126:
+            self._fill(4)
+            ln = struct.unpack("!H", self.buf[2:4])[0]
+            pos = 4
+        elif ln == 127:
+            self._fill(10)
+            ln = struct.unpack("!Q", self.buf[2:10])[0]
+            pos = 10
+        self._fill(pos + ln)
+        payload, self.buf = self.buf[pos:pos + ln], self.buf[pos + ln:]
+        if op == 8:
+            code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+            self.closed = (code, payload[2:].decode(errors="replace"))
+        return op, payload
+
+    def recv_json(self, answer_pings=False):
+        """The next text message, parsed (WebSocket PINGs answered if asked, else skipped)."""
+        while True:
+            op, payload = self.recv_frame()
+            if op == 1:
+                return json.loads(payload)
+            if op == 8:
+                raise EOFError("closed: %s" % (self.closed,))
+            if op == 9 and answer_pings:
+                self.send_frame(payload, opcode=10)
+
+    def wait_closed(self, timeout=TIMEOUT, on_message=None):
+        """Reads until the server's close frame; returns (code, reason)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                op, payload = self.recv_frame()
+            except EOFError:
+                return self.closed
+            if op == 8:
+                return self.closed
+            if op == 1 and on_message:
+                on_message(json.loads(payload))
+        raise AssertionError("not closed within %ss" % timeout)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass

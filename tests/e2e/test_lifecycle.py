@@ -16,7 +16,7 @@ def test_signal_closes_clients_with_1001_and_exits_0(sig):
     try:
         async def go():
             socks = [(await s.connect(user="u%d" % (i % 3)))[0] for i in range(6)]
-            s.proc.send_signal(sig)
+            s.send_signal(sig)
             for ws in socks:
                 with pytest.raises(websockets.exceptions.ConnectionClosed):
                     while True:

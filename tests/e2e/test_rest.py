@@ -308,7 +308,7 @@ def test_draining_answers_503():
         raw.sendall(("GET /ws?token=%s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n" % tok).encode())
         assert b"101" in raw.recv(4096)
-        s.proc.send_signal(signal.SIGTERM)
+        s.send_signal(signal.SIGTERM)
         seen = set()
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and 503 not in seen:
