@@ -13,11 +13,13 @@
 #include "auth/token.h"
 #include "config.h"
 #include "delivery/envelope.h"
+#include "delivery/userset.h"
 #include "health.h"
 #include "log.h"
 #include "notify/service.h"
 #include "rpc/server.h"
 #include "stats.h"
+#include "store/store.h"
 #include "ws/server.h"
 
 /* the configured secret, or the one kept in the data dir */
@@ -39,6 +41,12 @@ static struct token_keys *load_keys(const struct nd_config *cfg, char *err, size
     if (!keys)
         snprintf(err, errlen, "out of memory");
     return keys;
+}
+
+/* store_user_fn: the users the store holds messages for */
+static void add_user(void *arg, const char *user_id)
+{
+    userset_add(arg, user_id);
 }
 
 static int token_main(int argc, char **argv)
@@ -98,6 +106,8 @@ static int serve(int argc, char **argv)
     struct ws_server *ws = NULL;
     struct service *svc = NULL;
     struct rpc_server *rpc = NULL;
+    struct store *store = NULL;
+    struct userset *stored_users = NULL;
 
     enum config_result r = config_parse(&cfg, CONFIG_SERVE, argc, argv, err, sizeof err);
     if (r == CONFIG_HELP) {
@@ -116,8 +126,18 @@ static int serve(int argc, char **argv)
     keys = load_keys(&cfg, err, sizeof err);
     if (!keys)
         goto fail;
+    stored_users = userset_new();
+    if (!stored_users) {
+        snprintf(err, sizeof err, "out of memory");
+        goto fail;
+    }
+    store = store_open_embedded(&cfg, add_user, stored_users, err, sizeof err);
+    if (!store) {
+        userset_free(stored_users);
+        goto fail;
+    }
     grpc_init();
-    ws = ws_server_start(&cfg, keys, err, sizeof err);
+    ws = ws_server_start(&cfg, keys, store, stored_users, err, sizeof err);
     if (!ws)
         goto fail_grpc;
     svc = service_new(ws, &cfg);
@@ -153,6 +173,8 @@ static int serve(int argc, char **argv)
     int64_t spent = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
     int64_t left = cfg.shutdown_grace_ms - spent;
     ws_server_stop(ws, left < 1000 ? (left > 0 ? left : 1) : 1000);
+    store_close(store); /* flushes; its last answers run in ws_server_free() */
+    store = NULL;
     rc = 0;
     nd_log(ND_LOG_INFO, "stopped", NULL);
     goto done;
@@ -162,9 +184,10 @@ fail_grpc:
     if (ws)
         ws_server_stop(ws, 1);
 done:
+    store_close(store);
     rpc_server_free(rpc);
-    service_free(svc);
     ws_server_free(ws);
+    service_free(svc);
     grpc_shutdown();
     token_keys_free(keys);
     config_free(&cfg);

@@ -21,6 +21,8 @@ struct nd_stats {
     _Atomic int64_t heartbeat_closed; /* connections closed for silence (4002) */
     _Atomic int64_t expired_closed;   /* connections closed at token expiry (4003) */
     _Atomic int64_t limit_refused;    /* upgrades refused by connection limits */
+    _Atomic int64_t stored;           /* messages put in the store */
+    _Atomic int64_t replayed;         /* stored or history messages queued on connect */
 };
 
 extern struct nd_stats nd_stats;

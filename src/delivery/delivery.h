@@ -24,6 +24,7 @@ struct delivery {
     size_t id_off;         /* offset of the message_id digits in the JSON; 0 = none */
     size_t len;            /* JSON bytes */
     uint64_t coalesce_key; /* nonzero: a newer message with this key replaces a queued one */
+    int stored;            /* read from the store: forget it there once written */
     unsigned char buf[];   /* LWS_PRE headroom, the JSON, a NUL */
 };
 

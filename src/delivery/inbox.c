@@ -40,6 +40,14 @@ void inbox_free(struct inbox *in, void *ctx)
     free(in);
 }
 
+void inbox_set_wake(struct inbox *in, void (*wake)(void *arg), void *wake_arg)
+{
+    pthread_mutex_lock(&in->lock);
+    in->wake = wake;
+    in->wake_arg = wake_arg;
+    pthread_mutex_unlock(&in->lock);
+}
+
 void inbox_post(struct inbox *in, struct inbox_job *job)
 {
     struct timespec ts;
@@ -52,9 +60,11 @@ void inbox_post(struct inbox *in, struct inbox_job *job)
     int was_empty = in->head == NULL;
     *in->tail = job;
     in->tail = &job->next;
+    void (*wake)(void *) = was_empty ? in->wake : NULL;
+    void *wake_arg = in->wake_arg;
     pthread_mutex_unlock(&in->lock);
-    if (was_empty && in->wake)
-        in->wake(in->wake_arg);
+    if (wake)
+        wake(wake_arg);
 }
 
 size_t inbox_drain(struct inbox *in, void *ctx)

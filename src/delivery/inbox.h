@@ -24,6 +24,9 @@ struct inbox *inbox_new(void (*wake)(void *arg), void *wake_arg);
 /** Frees the inbox; jobs still queued are run with @ctx first. Owner thread. */
 void inbox_free(struct inbox *in, void *ctx);
 
+/** Replaces the wake-up (NULL: none, e.g. once the owner's loop is gone). Any thread. */
+void inbox_set_wake(struct inbox *in, void (*wake)(void *arg), void *wake_arg);
+
 /** Queues @job (the inbox does not copy it), stamps job->id, wakes the owner. Any thread. */
 void inbox_post(struct inbox *in, struct inbox_job *job);
 

@@ -15,6 +15,7 @@
 #include "nd.h"
 #include "ratelimit.h"
 #include "stats.h"
+#include "store/store.h"
 #include "ws/server.h"
 
 #include <uthash.h>
@@ -42,6 +43,13 @@ struct service_job {
     char user_id[ND_USER_ID_MAX + 1]; /* IsUserOnline */
     service_done_fn done;
     void *arg;
+    /* a notify answer waiting for the store */
+    char message_id[MSGID_LEN + 1];
+    int connections;
+    int store_err;
+    char why[160];
+    struct service *svc;
+    struct ws_server *ws;
 };
 
 struct service *service_new(struct ws_server *ws, const struct nd_config *cfg)
@@ -99,13 +107,77 @@ static int within_budget(struct service *svc, const struct token_claims *caller)
     return ok;
 }
 
-static void notify_run(struct service_job *j, struct ws_server *ws, struct service_result *r)
+static void answer(struct service_job *j, int stored)
 {
-    delivery_stamp(j->d, j->job.id);
-    msgid_format(j->job.id, r->message_id);
-    r->connections = ws_deliver(ws, j->d);
-    stats_add(&nd_stats.deliveries, r->connections);
-    delivery_unref(j->d);
+    struct service_result r;
+    memset(&r, 0, sizeof r);
+    r.op = j->op;
+    memcpy(r.message_id, j->message_id, sizeof r.message_id);
+    r.connections = j->connections;
+    r.stored = stored;
+    if (j->store_err)
+        r.error = j->why;
+    j->done(j->arg, &r);
+    free(j);
+}
+
+/* nd-ws, once the store has the message */
+static void stored_run(struct inbox_job *job, void *ctx)
+{
+    struct service_job *j = ND_CONTAINER_OF(job, struct service_job, job);
+    (void)ctx;
+    answer(j, !j->store_err);
+}
+
+/* nd-store: the put is on disk (or failed); the answer goes out from nd-ws */
+static void stored_done(void *arg, int err, const char *why)
+{
+    struct service_job *j = arg;
+    j->store_err = err;
+    if (err)
+        snprintf(j->why, sizeof j->why, "the message could not be stored: %s",
+                 why ? why : "store error");
+    else
+        stats_add(&nd_stats.stored, 1);
+    j->job.run = stored_run;
+    inbox_post(ws_server_inbox(j->ws), &j->job);
+}
+
+/* nd-ws: stamp the id, fan out, and keep an important message no live
+ * non-ack connection took; answers now, or once the store has it */
+static void notify_run(struct service_job *j, struct ws_server *ws)
+{
+    struct delivery *d = j->d;
+    struct ws_fanout f;
+    j->d = NULL;
+    delivery_stamp(d, j->job.id);
+    msgid_format(j->job.id, j->message_id);
+    ws_deliver(ws, d, &f);
+    j->connections = f.connections;
+    stats_add(&nd_stats.deliveries, f.connections);
+
+    struct store *store = ws_store(ws);
+    if ((j->op->flags & OP_IMPORTANT) && d->user_id[0] && f.nonack == 0 && store) {
+        struct stored_msg m;
+        memset(&m, 0, sizeof m);
+        m.id = d->id;
+        memcpy(m.user_id, d->user_id, sizeof m.user_id);
+        m.expires_at_ms = envelope_now_ms() + j->svc->cfg->offline_ttl_s * 1000;
+        m.json = delivery_json(d);
+        m.len = d->len;
+        j->ws = ws;
+        ws_note_stored(ws, d->user_id);
+        int rc = store_put(store, &m, stored_done, j);
+        delivery_unref(d);
+        if (rc == 0)
+            return; /* answered by stored_run() */
+        j->store_err = rc;
+        snprintf(j->why, sizeof j->why, "the message could not be stored: out of memory");
+        answer(j, 0);
+        return;
+    }
+    delivery_unref(d);
+    answer(j, 0);
 }
 
 static void stats_run(struct ws_server *ws, struct service_result *r)
@@ -125,11 +197,13 @@ static void job_run(struct inbox_job *job, void *ctx)
     struct ws_server *ws = ctx;
     struct service_result r;
 
+    if (j->d) {
+        notify_run(j, ws);
+        return;
+    }
     memset(&r, 0, sizeof r);
     r.op = j->op;
-    if (j->d) {
-        notify_run(j, ws, &r);
-    } else if (j->op->id == OP_GET_STATS) {
+    if (j->op->id == OP_GET_STATS) {
         stats_run(ws, &r);
     } else {
         struct reg_user *u = registry_find(ws_registry(ws), j->user_id);
@@ -175,6 +249,7 @@ int service_call(struct service *svc, const struct op_spec *op, const json_t *re
     if (!j)
         goto nomem;
     j->op = op;
+    j->svc = svc;
     j->done = done;
     j->arg = arg;
     j->job.run = job_run;

@@ -33,6 +33,8 @@ struct service_result {
     /* IsUserOnline */
     const char *user_id;
     int is_online;
+    /* set when the operation ran but failed (the store could not keep it) */
+    const char *error;
 };
 
 /**

@@ -200,6 +200,10 @@ static void reply_done(void *arg, const struct service_result *r)
 {
     struct call *c = arg;
     size_t len = 0;
+    if (r->error) {
+        finish(c, GRPC_STATUS_UNAVAILABLE, r->error, NULL);
+        return;
+    }
     json_t *obj = service_result_json(r);
     unsigned char *bytes = obj ? pbjson_pack(c->m->out, obj, &len) : NULL;
     json_decref(obj);

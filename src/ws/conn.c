@@ -49,8 +49,10 @@ int ws__conn_push(struct ws_server *ws, struct conn *c, struct delivery *d)
     int coalesced = 0;
     if (c->close_code)
         return -1;
-    enum outq_result r = outq_push(&c->q, d, (uint32_t)ws->cfg->max_queue_messages,
-                                   (size_t)ws->cfg->max_queue_bytes, &coalesced);
+    /* while stored messages load, live ones wait behind them */
+    enum outq_result r =
+        outq_push(c->replaying ? &c->held : &c->q, d, (uint32_t)ws->cfg->max_queue_messages,
+                  (size_t)ws->cfg->max_queue_bytes, &coalesced);
     if (coalesced)
         stats_add(&nd_stats.coalesced, coalesced);
     if (r != OUTQ_OK) {
@@ -154,11 +156,27 @@ void ws__conn_tick(struct ws_server *ws)
 {
     ws->now_ms = now_ms();
     wheel_advance(&ws->wheel, ws->now_ms, timer_fired, ws);
+    int64_t wall = envelope_now_ms();
+    if (wall - ws->history_swept_ms >= 1000) { /* once a second is plenty */
+        history_expire(ws->history, wall);
+        ws->history_swept_ms = wall;
+    }
     delivery_unref(ws->ping);
     ws->ping = NULL;
 }
 
 /* --- handshake --- */
+
+const char *ws__urlarg(struct ws_server *ws, struct lws *wsi, const char *name, char *out,
+                       size_t outlen)
+{
+    const char *v = lws_get_urlarg_by_name(wsi, name, ws->scratch, sizeof ws->scratch);
+    size_t n = v ? strlen(v) : 0;
+    if (!v || n >= outlen)
+        return NULL;
+    memcpy(out, v, n + 1);
+    return out;
+}
 
 /* the token from ?token= or Authorization: Bearer; *too_large when it cannot fit */
 static const char *find_token(struct lws *wsi, char *buf, int len, int *too_large)
@@ -231,10 +249,19 @@ int ws__conn_confirm_upgrade(struct ws_server *ws, struct lws *wsi)
                "user_id", claims.user_id);
         return refuse(wsi, 429, "Too Many Requests", msg);
     }
-    char since[32];
+    char since[64], ack[8];
+    uint64_t since_id = 0;
+    int resume = lws_get_urlarg_by_name(wsi, "since=", ws->scratch, sizeof ws->scratch) != NULL;
+    if (resume &&
+        (!ws__urlarg(ws, wsi, "since=", since, sizeof since) || msgid_parse(since, &since_id) < 0))
+        return refuse(wsi, 400, "Bad Request",
+                      "since must be a message id: 16 hex digits, as in message_id");
+    const char *a = ws__urlarg(ws, wsi, "ack=", ack, sizeof ack);
     ws->handoff.wsi = wsi;
     ws->handoff.claims = claims;
-    ws->handoff.resume_asked = lws_get_urlarg_by_name(wsi, "since=", since, sizeof since) != NULL;
+    ws->handoff.resume_asked = resume;
+    ws->handoff.since = since_id;
+    ws->handoff.ack_mode = a && (!strcmp(a, "1") || !strcmp(a, "true"));
     return 0;
 }
 
@@ -249,7 +276,11 @@ int ws__conn_established(struct ws_server *ws, struct conn *c, struct lws *wsi)
     c->roles = ws->handoff.claims.roles;
     c->token_exp_ms = exp_to_mono(ws->handoff.claims.exp);
     c->resume_asked = ws->handoff.resume_asked;
+    c->ack_mode = ws->handoff.ack_mode;
     if (registry_add(ws->reg, ws->handoff.claims.user_id, &c->link) < 0)
+        return -1;
+    struct ws_replay replay;
+    if (ws__replay_collect(ws, c, &replay) < 0)
         return -1;
     c->id = ++ws->next_conn_id;
     c->last_rx_ms = now_ms();
@@ -265,10 +296,13 @@ int ws__conn_established(struct ws_server *ws, struct conn *c, struct lws *wsi)
         json_pack("{s:s, s:s, s:I, s:I, s:b, s:I}", "client_id", client_id, "user_id", conn_user(c),
                   "heartbeat_interval", (json_int_t)ws->cfg->heartbeat_interval_ms,
                   "heartbeat_timeout", (json_int_t)ws->cfg->heartbeat_timeout_ms, "recovered",
-                  !c->resume_asked, "server_time", (json_int_t)envelope_now_ms());
+                  replay.complete, "server_time", (json_int_t)envelope_now_ms());
     if (data && ws->handoff.claims.exp)
         json_object_set_new(data, "token_expires_at", json_integer(ws->handoff.claims.exp));
+    if (data && c->ack_mode)
+        json_object_set_new(data, "ack", json_true());
     send_control(ws, c, "connected", data);
+    ws__replay_start(ws, c, &replay);
     if (atomic_load(&ws->stopping))
         ws__conn_close(c, ND_CLOSE_GOING_AWAY, "server shutting down");
     return 0;
@@ -333,6 +367,8 @@ static void handle_message(struct ws_server *ws, struct conn *c, const char *tex
         uint64_t v;
         if (!id || msgid_parse(id, &v) < 0)
             send_error(ws, c, "bad_ack", "ack needs data.message_id, a 16-digit hex message id");
+        else if (ws->store)
+            store_remove(ws->store, conn_user(c), v); /* delivered: no longer owed */
     } else if (!strcmp(type, "refresh")) {
         refresh(ws, c, data);
     } else {
@@ -401,7 +437,6 @@ void ws__conn_pong(struct ws_server *ws, struct conn *c)
 
 int ws__conn_writeable(struct ws_server *ws, struct conn *c)
 {
-    (void)ws;
     if (c->close_code && (!c->close_flush || !outq_count(&c->q))) {
         const char *r = c->close_reason ? c->close_reason : "";
         lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, (unsigned char *)r,
@@ -425,6 +460,9 @@ int ws__conn_writeable(struct ws_server *ws, struct conn *c)
         struct delivery *d = outq_pop(&c->q);
         size_t len = d->len;
         int n = lws_write(c->wsi, d->buf + LWS_PRE, len, LWS_WRITE_TEXT);
+        /* a client that does not ack has a stored message once it is written */
+        if (n >= (int)len && d->stored && !c->ack_mode && ws->store)
+            store_remove(ws->store, conn_user(c), d->id);
         delivery_unref(d);
         if (n < (int)len)
             return -1;
@@ -444,6 +482,7 @@ void ws__conn_closed(struct ws_server *ws, struct conn *c)
     }
     wheel_remove(&ws->wheel, &c->timer);
     outq_clear(&c->q);
+    outq_clear(&c->held);
     free(c->rx);
     c->rx = NULL;
     c->rx_len = 0;

@@ -109,7 +109,10 @@ static void answered(void *arg, const struct service_result *res)
 {
     struct rest_req *q = arg;
     struct conn *c = q->c;
-    if (c) {
+    if (c && res->error) {
+        fail(c, 503, res->error, 0);
+        c->rest = NULL;
+    } else if (c) {
         json_t *env = json_pack("{s:i, s:s, s:o}", "code", 0, "message", q->route->ok, "data",
                                 service_result_json(res));
         char *text = env ? json_dumps(env, JSON_COMPACT) : NULL;
@@ -252,7 +255,7 @@ int ws__rest_request(struct ws_server *ws, struct conn *c, int method, const cha
         json_object_set_new(req, "user_id", json_stringn(id, strlen(id) - 7));
     } else if (r->kind == R_QUERY_USER) {
         char buf[ND_USER_ID_MAX + 16];
-        const char *id = lws_get_urlarg_by_name(c->wsi, "user_id=", buf, sizeof buf);
+        const char *id = ws__urlarg(ws, c->wsi, "user_id=", buf, sizeof buf);
         if (id)
             json_object_set_new(req, "user_id", json_string(id));
     }

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "delivery/envelope.h"
 #include "log.h"
 #include "nd.h"
 #include "ws/close_codes.h"
@@ -168,6 +169,7 @@ static void *run(void *arg)
     }
     lws_sul_cancel(&ws->stop_sul);
     lws_sul_cancel(&ws->tick_sul);
+    inbox_set_wake(ws->inbox, NULL, NULL); /* later jobs wait for ws_server_free() */
     lws_context_destroy(ws->ctx);
     ws->ctx = NULL;
     inbox_drain(ws->inbox, ws); /* jobs posted while stopping still answer their callers */
@@ -175,15 +177,19 @@ static void *run(void *arg)
 }
 
 struct ws_server *ws_server_start(const struct nd_config *cfg, const struct token_keys *keys,
-                                  char *err, size_t errlen)
+                                  struct store *store, struct userset *stored_users, char *err,
+                                  size_t errlen)
 {
     struct ws_server *ws = calloc(1, sizeof *ws);
     if (!ws) {
         snprintf(err, errlen, "out of memory");
+        userset_free(stored_users);
         return NULL;
     }
     ws->cfg = cfg;
     ws->keys = keys;
+    ws->store = store;
+    ws->stored_users = stored_users;
     pthread_mutex_init(&ws->start_lock, NULL);
     pthread_cond_init(&ws->start_cond, NULL);
     unsigned char r[4];
@@ -203,8 +209,10 @@ struct ws_server *ws_server_start(const struct nd_config *cfg, const struct toke
     }
     ws->reg = registry_new();
     ws->inbox = inbox_new(wake, ws);
+    ws->history = history_new((size_t)cfg->history_size, cfg->history_ttl_s * 1000,
+                              (uint64_t)envelope_now_ms() << 16);
     int64_t tick = tick_ms(cfg);
-    if (!ws->reg || !ws->inbox ||
+    if (!ws->reg || !ws->inbox || !ws->history || !ws->stored_users ||
         wheel_init(&ws->wheel, tick, cfg->heartbeat_interval_ms + tick, ratelimit_now_us() / 1000) <
             0) {
         snprintf(err, errlen, "out of memory");
@@ -229,6 +237,8 @@ fail:
     inbox_free(ws->inbox, ws);
     registry_free(ws->reg);
     wheel_free(&ws->wheel);
+    history_free(ws->history);
+    userset_free(ws->stored_users);
     pthread_cond_destroy(&ws->start_cond);
     pthread_mutex_destroy(&ws->start_lock);
     free(ws);
@@ -258,7 +268,7 @@ struct registry *ws_registry(struct ws_server *ws)
 struct conn_iter {
     struct ws_server *ws;
     struct delivery *d;
-    int n;
+    struct ws_fanout *out;
 };
 
 static int close_user(struct reg_user *u, void *arg)
@@ -308,6 +318,8 @@ void ws_server_free(struct ws_server *ws)
     inbox_free(ws->inbox, ws);
     registry_free(ws->reg);
     wheel_free(&ws->wheel);
+    history_free(ws->history);
+    userset_free(ws->stored_users);
     pthread_cond_destroy(&ws->start_cond);
     pthread_mutex_destroy(&ws->start_lock);
     free(ws);
@@ -316,17 +328,24 @@ void ws_server_free(struct ws_server *ws)
 static int deliver_user(struct reg_user *u, void *arg)
 {
     struct conn_iter *it = arg;
-    for (struct reg_link *l = u->conns; l; l = l->next)
-        if (ws__conn_push(it->ws, ND_CONTAINER_OF(l, struct conn, link), it->d) == 0)
-            it->n++;
+    for (struct reg_link *l = u->conns; l; l = l->next) {
+        struct conn *c = ND_CONTAINER_OF(l, struct conn, link);
+        if (ws__conn_push(it->ws, c, it->d) == 0) {
+            it->out->connections++;
+            it->out->nonack += !c->ack_mode;
+        }
+    }
     return 0;
 }
 
-int ws_deliver(struct ws_server *ws, struct delivery *d)
+void ws_deliver(struct ws_server *ws, struct delivery *d, struct ws_fanout *out)
 {
-    struct conn_iter it = {ws, d, 0};
+    struct conn_iter it = {ws, d, out};
+    out->connections = out->nonack = 0;
     if (!ws->ctx)
-        return 0; /* stopped: nobody to deliver to */
+        return; /* stopped: nobody to deliver to */
+    if (d->op)
+        history_add(ws->history, d->user_id, d);
     if (!d->user_id[0]) {
         registry_each_user(ws->reg, deliver_user, &it);
     } else {
@@ -334,5 +353,14 @@ int ws_deliver(struct ws_server *ws, struct delivery *d)
         if (u)
             deliver_user(u, &it);
     }
-    return it.n;
+}
+
+struct store *ws_store(struct ws_server *ws)
+{
+    return ws->store;
+}
+
+void ws_note_stored(struct ws_server *ws, const char *user_id)
+{
+    userset_add(ws->stored_users, user_id);
 }

@@ -14,14 +14,18 @@
 #include "ws/registry.h"
 
 struct ws_server;
+struct store;
+struct userset;
 
 /**
  * Binds cfg->http and starts the nd-ws thread. Returns NULL with a one-line
- * reason in @err (e.g. the port is in use). @cfg and @keys are borrowed and
- * must outlive the server. Main thread.
+ * reason in @err (e.g. the port is in use). @cfg, @keys and @store are
+ * borrowed and must outlive the server; it owns @stored_users (the users the
+ * store holds messages for) from then on. Main thread.
  */
 struct ws_server *ws_server_start(const struct nd_config *cfg, const struct token_keys *keys,
-                                  char *err, size_t errlen);
+                                  struct store *store, struct userset *stored_users, char *err,
+                                  size_t errlen);
 
 /** The port actually bound (useful with port 0). Any thread. */
 int ws_server_port(const struct ws_server *ws);
@@ -37,7 +41,7 @@ struct inbox *ws_server_inbox(struct ws_server *ws);
 /**
  * Closes every WebSocket with 1001 "going away", waits up to @grace_ms for
  * clients to go, then stops and joins nd-ws. Jobs still queued run before it
- * ends. Main thread; then ws_server_free().
+ * ends; jobs posted later run in ws_server_free(). Main thread.
  */
 void ws_server_stop(struct ws_server *ws, int64_t grace_ms);
 
@@ -45,8 +49,23 @@ void ws_server_free(struct ws_server *ws);
 
 /* --- nd-ws thread only: for jobs running on it --- */
 
-/** Queues @d on every connection it is addressed to; returns how many. Takes its own refs. */
-int ws_deliver(struct ws_server *ws, struct delivery *d);
+/** Where a message went: connections it was queued on, and those not in ack mode. */
+struct ws_fanout {
+    int connections;
+    int nonack;
+};
+
+/**
+ * Remembers @d in the history and queues it on every connection it is
+ * addressed to (taking its own refs).
+ */
+void ws_deliver(struct ws_server *ws, struct delivery *d, struct ws_fanout *out);
+
+/** The durable store. */
+struct store *ws_store(struct ws_server *ws);
+
+/** Notes that the store now holds a message for @user_id (checked on connect). */
+void ws_note_stored(struct ws_server *ws, const char *user_id);
 
 /** The live registry. */
 struct registry *ws_registry(struct ws_server *ws);

@@ -10,8 +10,11 @@
 #include "auth/token.h"
 #include "config.h"
 #include "delivery/delivery.h"
+#include "delivery/history.h"
 #include "delivery/inbox.h"
+#include "delivery/userset.h"
 #include "ratelimit.h"
+#include "store/store.h"
 #include "ws/outq.h"
 #include "ws/registry.h"
 #include "ws/wheel.h"
@@ -33,9 +36,12 @@ struct conn {
     struct ratelimit rx_rate; /* messages the client may send */
     struct ratelimit strikes; /* errors the client may cause before it is closed */
     struct outq q;            /* messages waiting to be written */
+    struct outq held;         /* live messages held back while stored ones load */
     char *rx;                 /* a fragmented client message being reassembled */
     size_t rx_len;
     unsigned resume_asked : 1; /* connected with ?since= */
+    unsigned ack_mode : 1;     /* connected with ?ack=1: stored messages wait for acks */
+    unsigned replaying : 1;    /* stored messages are loading: hold live ones */
     unsigned ping_due : 1;     /* write a WebSocket PING next */
     unsigned close_flush : 1;  /* write what is queued before closing */
     uint16_t close_code;       /* nonzero: close with this code on the next write */
@@ -61,10 +67,17 @@ struct ws_server {
     struct {
         struct lws *wsi;
         struct token_claims claims;
-        int resume_asked;
+        int resume_asked; /* ?since= given */
+        uint64_t since;
+        int ack_mode; /* ?ack=1 */
     } handoff;
-    atomic_int stopping; /* 1: closing connections; set from main via a job */
-    int stop_now;        /* nd-ws: leave the service loop */
+    char scratch[ND_TOKEN_MAX + 64]; /* URL argument lookups (nd-ws only) */
+    struct history *history;         /* recent messages for ?since= */
+    int64_t history_swept_ms;        /* last history_expire(), wall clock */
+    struct store *store;             /* durable messages (any thread) */
+    struct userset *stored_users;    /* users who may have stored messages */
+    atomic_int stopping;             /* 1: closing connections; set from main via a job */
+    int stop_now;                    /* nd-ws: leave the service loop */
     int64_t stop_deadline_us;
     lws_sorted_usec_list_t stop_sul;
     struct wheel wheel; /* every WebSocket's timer */
@@ -95,6 +108,25 @@ int ws__conn_push(struct ws_server *ws, struct conn *c, struct delivery *d);
 void ws__conn_close(struct conn *c, uint16_t code, const char *reason);
 /** Closes @c with @code and a static @reason once what is queued has been written. */
 void ws__conn_close_flush(struct conn *c, uint16_t code, const char *reason);
+
+/**
+ * The value of URL argument @name ("since=") copied to @out, or NULL when
+ * absent or longer than @outlen - 1. (lws walks every argument with the
+ * caller's buffer, so a long token would hide later arguments from a small one.)
+ */
+const char *ws__urlarg(struct ws_server *ws, struct lws *wsi, const char *name, char *out,
+                       size_t outlen);
+
+/* replay.c: what a connecting client missed */
+struct ws_replay {
+    struct delivery **hist; /* history after ?since= (refs), oldest first */
+    size_t n_hist;
+    int complete; /* nothing after ?since= was forgotten */
+};
+/** Collects the history part for @c (registered) from ws->handoff. 0 or -ENOMEM. */
+int ws__replay_collect(struct ws_server *ws, struct conn *c, struct ws_replay *r);
+/** Queues @r and the user's stored messages (loaded first) ahead of live ones; consumes @r. */
+void ws__replay_start(struct ws_server *ws, struct conn *c, struct ws_replay *r);
 
 /* http.c: plain HTTP routes on the same port */
 int ws__http_request(struct ws_server *ws, struct conn *c, struct lws *wsi, const char *path);

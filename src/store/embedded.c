@@ -1,0 +1,441 @@
+/* store/embedded: the store in SQLite (WAL, synchronous=FULL) under the data
+ * dir. One thread, "nd-store", owns the database: callers queue operations,
+ * the thread runs everything queued in one transaction (group commit, so one
+ * fsync covers many messages), then runs the callbacks. A put's callback
+ * therefore means "on disk". */
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "log.h"
+#include "nd.h"
+#include "store/store.h"
+
+#define SCHEMA_VERSION 1
+#define BATCH_MAX 4096       /* operations per transaction */
+#define SWEEP_EVERY_MS 60000 /* how often expired messages are deleted */
+
+enum op_kind { OPK_PUT, OPK_LOAD, OPK_REMOVE };
+
+struct op {
+    struct op *next;
+    enum op_kind kind;
+    char user_id[ND_USER_ID_MAX + 1];
+    uint64_t id;
+    int64_t expires_at_ms;
+    char *json; /* PUT: owned copy */
+    size_t len;
+    store_done_fn done;
+    store_load_fn load;
+    void *arg;
+    /* results */
+    int err;
+    struct stored_msg *rows; /* LOAD: json owned */
+    size_t n_rows, cap_rows;
+};
+
+struct embedded {
+    struct store base;
+    const struct nd_config *cfg;
+    char path[4200];
+    sqlite3 *db;
+    sqlite3_stmt *ins, *sel, *del, *trim, *sweep;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct op *head;  /* {lock} */
+    struct op **tail; /* {lock} */
+    int closing;      /* {lock} */
+    int64_t last_sweep_ms;
+};
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void enqueue(struct embedded *e, struct op *o)
+{
+    o->next = NULL;
+    pthread_mutex_lock(&e->lock);
+    *e->tail = o;
+    e->tail = &o->next;
+    pthread_cond_signal(&e->cond);
+    pthread_mutex_unlock(&e->lock);
+}
+
+static struct op *new_op(enum op_kind kind, const char *user_id)
+{
+    size_t n = strlen(user_id);
+    if (n > ND_USER_ID_MAX)
+        return NULL;
+    struct op *o = calloc(1, sizeof *o);
+    if (!o)
+        return NULL;
+    o->kind = kind;
+    memcpy(o->user_id, user_id, n + 1);
+    return o;
+}
+
+static int e_put(struct store *s, const struct stored_msg *m, store_done_fn done, void *arg)
+{
+    struct embedded *e = (struct embedded *)s;
+    struct op *o = new_op(OPK_PUT, m->user_id);
+    if (!o)
+        return -ENOMEM;
+    o->json = malloc(m->len);
+    if (!o->json) {
+        free(o);
+        return -ENOMEM;
+    }
+    memcpy(o->json, m->json, m->len);
+    o->len = m->len;
+    o->id = m->id;
+    o->expires_at_ms = m->expires_at_ms;
+    o->done = done;
+    o->arg = arg;
+    enqueue(e, o);
+    return 0;
+}
+
+static int e_load(struct store *s, const char *user_id, store_load_fn fn, void *arg)
+{
+    struct op *o = new_op(OPK_LOAD, user_id);
+    if (!o)
+        return -ENOMEM;
+    o->load = fn;
+    o->arg = arg;
+    enqueue((struct embedded *)s, o);
+    return 0;
+}
+
+static int e_remove(struct store *s, const char *user_id, uint64_t id)
+{
+    struct op *o = new_op(OPK_REMOVE, user_id);
+    if (!o)
+        return -ENOMEM;
+    o->id = id;
+    enqueue((struct embedded *)s, o);
+    return 0;
+}
+
+/* --- nd-store --- */
+
+static int step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+static int exec_put(struct embedded *e, struct op *o)
+{
+    sqlite3_bind_text(e->ins, 1, o->user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(e->ins, 2, (sqlite3_int64)o->id);
+    sqlite3_bind_int64(e->ins, 3, o->expires_at_ms);
+    sqlite3_bind_text(e->ins, 4, o->json, (int)o->len, SQLITE_STATIC);
+    if (step_done(e->ins) < 0)
+        return -EIO;
+    /* keep only the newest NOTIFYD_OFFLINE_MAX_PER_USER of this user */
+    sqlite3_bind_text(e->trim, 1, o->user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(e->trim, 2, e->cfg->offline_max_per_user);
+    return step_done(e->trim);
+}
+
+static int exec_load(struct embedded *e, struct op *o)
+{
+    sqlite3_bind_text(e->sel, 1, o->user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(e->sel, 2, wall_ms());
+    int rc;
+    while ((rc = sqlite3_step(e->sel)) == SQLITE_ROW) {
+        if (o->n_rows == o->cap_rows) {
+            size_t cap = o->cap_rows ? o->cap_rows * 2 : 16;
+            struct stored_msg *r = realloc(o->rows, cap * sizeof *r);
+            if (!r) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            o->rows = r;
+            o->cap_rows = cap;
+        }
+        struct stored_msg *m = &o->rows[o->n_rows];
+        memset(m, 0, sizeof *m);
+        memcpy(m->user_id, o->user_id, sizeof m->user_id);
+        m->id = (uint64_t)sqlite3_column_int64(e->sel, 0);
+        m->expires_at_ms = sqlite3_column_int64(e->sel, 1);
+        m->len = (size_t)sqlite3_column_bytes(e->sel, 2);
+        char *json = malloc(m->len + 1);
+        if (!json) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        memcpy(json, sqlite3_column_text(e->sel, 2), m->len);
+        json[m->len] = 0;
+        m->json = json;
+        o->n_rows++;
+    }
+    sqlite3_reset(e->sel);
+    sqlite3_clear_bindings(e->sel);
+    return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+static int exec_remove(struct embedded *e, struct op *o)
+{
+    sqlite3_bind_text(e->del, 1, o->user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(e->del, 2, (sqlite3_int64)o->id);
+    return step_done(e->del);
+}
+
+static void finish_op(struct embedded *e, struct op *o, int commit_err)
+{
+    int err = o->err ? o->err : commit_err;
+    const char *why = err ? sqlite3_errmsg(e->db) : NULL;
+    if (o->kind == OPK_PUT && o->done)
+        o->done(o->arg, err, why);
+    else if (o->kind == OPK_LOAD && o->load)
+        o->load(o->arg, o->rows, err ? 0 : o->n_rows, err);
+    for (size_t i = 0; i < o->n_rows; i++)
+        free((char *)o->rows[i].json);
+    free(o->rows);
+    free(o->json);
+    free(o);
+}
+
+/* runs one batch in one transaction; returns the ops still to run */
+static struct op *run_batch(struct embedded *e, struct op *list)
+{
+    int n = 0, err = 0;
+    struct op *o = list, *last = NULL;
+
+    if (sqlite3_exec(e->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        err = -EIO;
+    for (; o && n < BATCH_MAX; last = o, o = o->next, n++) {
+        if (err)
+            continue;
+        o->err = o->kind == OPK_PUT    ? exec_put(e, o)
+                 : o->kind == OPK_LOAD ? exec_load(e, o)
+                                       : exec_remove(e, o);
+    }
+    int64_t now = wall_ms();
+    if (!err && now - e->last_sweep_ms >= SWEEP_EVERY_MS) {
+        sqlite3_bind_int64(e->sweep, 1, now);
+        step_done(e->sweep);
+        e->last_sweep_ms = now;
+    }
+    if (!err && sqlite3_exec(e->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        err = -EIO;
+    if (err) {
+        nd_log(ND_LOG_ERROR, "store transaction failed", "{s:s, s:s}", "file", e->path, "error",
+               sqlite3_errmsg(e->db));
+        sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    if (last)
+        last->next = NULL;
+    for (struct op *p = list, *next; p; p = next) {
+        next = p->next;
+        finish_op(e, p, err);
+    }
+    return o;
+}
+
+static void *run(void *arg)
+{
+    struct embedded *e = arg;
+    pthread_setname_np(pthread_self(), "nd-store");
+    for (;;) {
+        pthread_mutex_lock(&e->lock);
+        while (!e->head && !e->closing) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += SWEEP_EVERY_MS / 1000;
+            if (pthread_cond_timedwait(&e->cond, &e->lock, &until) == ETIMEDOUT)
+                break;
+        }
+        struct op *list = e->head;
+        int closing = e->closing;
+        e->head = NULL;
+        e->tail = &e->head;
+        pthread_mutex_unlock(&e->lock);
+        if (!list && closing)
+            return NULL;
+        if (!list) { /* idle: just sweep expired messages */
+            run_batch(e, NULL);
+            continue;
+        }
+        while (list)
+            list = run_batch(e, list);
+    }
+}
+
+static void e_close(struct store *s)
+{
+    struct embedded *e = (struct embedded *)s;
+    pthread_mutex_lock(&e->lock);
+    e->closing = 1;
+    pthread_cond_signal(&e->cond);
+    pthread_mutex_unlock(&e->lock);
+    pthread_join(e->thread, NULL);
+    sqlite3_finalize(e->ins);
+    sqlite3_finalize(e->sel);
+    sqlite3_finalize(e->del);
+    sqlite3_finalize(e->trim);
+    sqlite3_finalize(e->sweep);
+    sqlite3_close(e->db);
+    pthread_cond_destroy(&e->cond);
+    pthread_mutex_destroy(&e->lock);
+    free(e);
+}
+
+static const struct store_ops embedded_ops = {"embedded", e_put, e_load, e_remove, e_close};
+
+/* --- opening: schema and sanity checks, with errors that name the file --- */
+
+static int pragma_text(sqlite3 *db, const char *sql, char *out, size_t outlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        snprintf(out, outlen, "%s", (const char *)sqlite3_column_text(st, 0));
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int open_db(struct embedded *e, char *err, size_t errlen)
+{
+    char text[256] = "";
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(e->path, &e->db, flags, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open the store %s: %s", e->path,
+                 e->db ? sqlite3_errmsg(e->db) : "out of memory");
+        return -EIO;
+    }
+    sqlite3_busy_timeout(e->db, 5000);
+    if (pragma_text(e->db, "PRAGMA quick_check", text, sizeof text) != SQLITE_OK ||
+        strcmp(text, "ok") != 0) {
+        snprintf(err, errlen,
+                 "the store %s is unreadable or corrupt (%s): move it aside to start "
+                 "empty, or restore it from a backup",
+                 e->path, strcmp(text, "ok") ? sqlite3_errmsg(e->db) : text);
+        return -EIO;
+    }
+    if (pragma_text(e->db, "PRAGMA journal_mode=WAL", text, sizeof text) != SQLITE_OK ||
+        strcmp(text, "wal") != 0 ||
+        sqlite3_exec(e->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot use WAL mode on %s: %s", e->path, sqlite3_errmsg(e->db));
+        return -EIO;
+    }
+    if (pragma_text(e->db, "PRAGMA user_version", text, sizeof text) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot read %s: %s", e->path, sqlite3_errmsg(e->db));
+        return -EIO;
+    }
+    int version = atoi(text);
+    if (version == 0) {
+        const char *schema =
+            "CREATE TABLE IF NOT EXISTS offline ("
+            " user_id TEXT NOT NULL, id INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+            " body TEXT NOT NULL, PRIMARY KEY (user_id, id)) WITHOUT ROWID;"
+            "CREATE INDEX IF NOT EXISTS offline_expiry ON offline (expires_at);"
+            "PRAGMA user_version = 1;";
+        if (sqlite3_exec(e->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "cannot create the tables in %s: %s", e->path,
+                     sqlite3_errmsg(e->db));
+            return -EIO;
+        }
+    } else if (version != SCHEMA_VERSION) {
+        snprintf(err, errlen, "the store %s has schema version %d; this notifyd reads version %d",
+                 e->path, version, SCHEMA_VERSION);
+        return -EINVAL;
+    }
+    struct {
+        sqlite3_stmt **st;
+        const char *sql;
+    } stmts[] = {
+        {&e->ins,
+         "INSERT OR REPLACE INTO offline (user_id, id, expires_at, body) VALUES (?,?,?,?)"},
+        {&e->sel, "SELECT id, expires_at, body FROM offline WHERE user_id = ? AND expires_at > ? "
+                  "ORDER BY id"},
+        {&e->del, "DELETE FROM offline WHERE user_id = ? AND id = ?"},
+        {&e->trim, "DELETE FROM offline WHERE user_id = ?1 AND id <= (SELECT id FROM offline "
+                   "WHERE user_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)"},
+        {&e->sweep, "DELETE FROM offline WHERE expires_at <= ?"},
+    };
+    for (size_t i = 0; i < ND_ARRAY_SIZE(stmts); i++) {
+        if (sqlite3_prepare_v3(e->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, stmts[i].st,
+                               NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "the store %s does not have the expected tables: %s", e->path,
+                     sqlite3_errmsg(e->db));
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+static int list_users(struct embedded *e, store_user_fn users, void *arg, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(e->db, "SELECT DISTINCT user_id FROM offline WHERE expires_at > ?", -1,
+                           &st, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot read %s: %s", e->path, sqlite3_errmsg(e->db));
+        return -EIO;
+    }
+    sqlite3_bind_int64(st, 1, wall_ms());
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (users)
+            users(arg, (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "cannot read %s: %s", e->path, sqlite3_errmsg(e->db));
+        return -EIO;
+    }
+    return 0;
+}
+
+struct store *store_open_embedded(const struct nd_config *cfg, store_user_fn users, void *arg,
+                                  char *err, size_t errlen)
+{
+    struct embedded *e = calloc(1, sizeof *e);
+    if (!e) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    e->base.ops = &embedded_ops;
+    e->cfg = cfg;
+    e->tail = &e->head;
+    e->last_sweep_ms = 0;
+    pthread_mutex_init(&e->lock, NULL);
+    pthread_cond_init(&e->cond, NULL);
+    snprintf(e->path, sizeof e->path, "%s/messages.db", cfg->data_dir);
+    if (mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create data dir %s: %s", cfg->data_dir, strerror(errno));
+        goto fail;
+    }
+    if (open_db(e, err, errlen) < 0 || list_users(e, users, arg, err, errlen) < 0)
+        goto fail;
+    if (pthread_create(&e->thread, NULL, run, e)) {
+        snprintf(err, errlen, "cannot start the store thread");
+        goto fail;
+    }
+    return &e->base;
+fail:
+    sqlite3_finalize(e->ins);
+    sqlite3_finalize(e->sel);
+    sqlite3_finalize(e->del);
+    sqlite3_finalize(e->trim);
+    sqlite3_finalize(e->sweep);
+    sqlite3_close(e->db);
+    pthread_cond_destroy(&e->cond);
+    pthread_mutex_destroy(&e->lock);
+    free(e);
+    return NULL;
+}

@@ -1,0 +1,80 @@
+/* store: where messages owed to users are kept durably -- offline messages
+ * (seed 离线消息) and messages waiting for an ack. One interface, several
+ * engines: embedded.c (SQLite in the data dir) now, Redis for scale-out.
+ * Calls may come from any thread; each engine has its own thread(s) and
+ * runs callbacks there, so callers hand results back to their own thread. */
+#ifndef NOTIFYD_STORE_STORE_H
+#define NOTIFYD_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/token.h"
+#include "config.h"
+
+struct stored_msg {
+    uint64_t id;                      /* message id */
+    char user_id[ND_USER_ID_MAX + 1]; /* addressee */
+    int64_t expires_at_ms;            /* unix ms; gone after this */
+    const char *json;                 /* the envelope as sent */
+    size_t len;
+};
+
+/** A put is durable (err == 0) or failed (-errno, message in @why). Store's thread. */
+typedef void (*store_done_fn)(void *arg, int err, const char *why);
+
+/** A user's live messages in id order, borrowed for the call (err: see done). Store's thread. */
+typedef void (*store_load_fn)(void *arg, const struct stored_msg *msgs, size_t n, int err);
+
+/** Users who had messages at open, one call per user, before store_open returns. */
+typedef void (*store_user_fn)(void *arg, const char *user_id);
+
+struct store;
+
+struct store_ops {
+    const char *name;
+    int (*put)(struct store *s, const struct stored_msg *m, store_done_fn done, void *arg);
+    int (*load)(struct store *s, const char *user_id, store_load_fn fn, void *arg);
+    int (*remove)(struct store *s, const char *user_id, uint64_t id);
+    void (*close)(struct store *s);
+};
+
+struct store {
+    const struct store_ops *ops;
+};
+
+/**
+ * Opens the embedded store in cfg->data_dir (messages.db), checking it is a
+ * readable notifyd store; @users (may be NULL) is called for each user who
+ * has messages. NULL with a one-line reason naming the file in @err.
+ */
+struct store *store_open_embedded(const struct nd_config *cfg, store_user_fn users, void *arg,
+                                  char *err, size_t errlen);
+
+/** Makes @m durable, then calls @done. 0, or -errno when not queued (done never runs). */
+static inline int store_put(struct store *s, const struct stored_msg *m, store_done_fn done,
+                            void *arg)
+{
+    return s->ops->put(s, m, done, arg);
+}
+
+/** Loads @user_id's unexpired messages, oldest first, then calls @fn. 0 or -errno. */
+static inline int store_load(struct store *s, const char *user_id, store_load_fn fn, void *arg)
+{
+    return s->ops->load(s, user_id, fn, arg);
+}
+
+/** Forgets message @id of @user_id (idempotent). 0 or -errno. */
+static inline int store_remove(struct store *s, const char *user_id, uint64_t id)
+{
+    return s->ops->remove(s, user_id, id);
+}
+
+/** Finishes every queued operation (running its callback), then frees the store. */
+static inline void store_close(struct store *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+
+#endif
