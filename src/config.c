@@ -46,7 +46,7 @@ static const struct option_def options[] = {
     {"--http-addr", "NOTIFYD_HTTP_ADDR", "0.0.0.0:8080", OPT_ADDR, OFF(http), 0, 0, MODE_SERVE,
      "WebSocket/HTTP listen address"},
     {"--data-dir", "NOTIFYD_DATA_DIR", "./data", OPT_STR, OFF(data_dir), 0, 0, MODE_BOTH,
-     "where the embedded default keeps its files (the JWT secret)"},
+     "where the embedded default keeps its files (jwt_secret, messages.db)"},
     {NULL, "NOTIFYD_JWT_SECRET", NULL, OPT_STR, OFF(jwt_secret), 0, 0, MODE_BOTH,
      "HS256 secret (environment only); unset: created once in the data dir, mode 0600"},
     {"--jwt-leeway", "NOTIFYD_JWT_LEEWAY", "30s", OPT_SECONDS, OFF(jwt_leeway_s), 0, 3600,
