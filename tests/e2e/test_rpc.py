@@ -291,6 +291,7 @@ def test_broadcast_and_test_message_are_audited_without_tokens(server):
         await _call(server, "SendTestMessage", pb.SendTestMessageRequest(user_id="u9"), nd.bearer(ADMIN))
 
     run(go())
+    server.wait_log(lambda r: r.get("msg") == "audit" and r.get("op") == "SendTestMessage")
     audits = [r for r in server.records() if r.get("msg") == "audit"]
     assert {(a["op"], a["caller"], a["target"]) for a in audits} == {
         ("Broadcast", "ops", "*"), ("SendTestMessage", "ops", "u9")}

@@ -65,8 +65,8 @@ def test_bad_tokens_get_401_before_the_upgrade(server, tok, reason):
         assert e.value.headers.get("www-authenticate") == "Bearer"
 
     run(go())
-    refused = [r for r in server.records() if r.get("msg") == "websocket refused"]
-    assert refused and reason in refused[-1]["reason"]
+    refused = server.wait_log(lambda r: r.get("msg") == "websocket refused")
+    assert reason in refused["reason"]
     assert tok == "" or tok not in server.text()
 
 

@@ -1,0 +1,265 @@
+/* store (embedded): put is durable when its callback runs, load returns a
+ * user's messages in id order, remove, expiry, the per-user bound, reopening,
+ * and clear errors for a corrupt or foreign file. */
+#include <cmocka.h>
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "store/store.h"
+
+struct waiter {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done;
+    int err;
+    size_t n;
+    uint64_t ids[64];
+    char bodies[64][32];
+};
+
+static void waiter_init(struct waiter *w)
+{
+    memset(w, 0, sizeof *w);
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+}
+
+static void waiter_wait(struct waiter *w)
+{
+    pthread_mutex_lock(&w->lock);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    while (!w->done)
+        assert_int_not_equal(pthread_cond_timedwait(&w->cond, &w->lock, &until), ETIMEDOUT);
+    pthread_mutex_unlock(&w->lock);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->lock);
+}
+
+static void put_done(void *arg, int err, const char *why)
+{
+    struct waiter *w = arg;
+    (void)why;
+    pthread_mutex_lock(&w->lock);
+    w->err = err;
+    w->done = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void loaded(void *arg, const struct stored_msg *m, size_t n, int err)
+{
+    struct waiter *w = arg;
+    pthread_mutex_lock(&w->lock);
+    w->err = err;
+    w->n = n;
+    for (size_t i = 0; i < n && i < 64; i++) {
+        w->ids[i] = m[i].id;
+        snprintf(w->bodies[i], sizeof w->bodies[i], "%.*s", (int)m[i].len, m[i].json);
+    }
+    w->done = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static char dir[64];
+static struct nd_config cfg;
+
+static int setup(void **state)
+{
+    (void)state;
+    strcpy(dir, "/tmp/notifyd-store-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    memset(&cfg, 0, sizeof cfg);
+    cfg.data_dir = dir;
+    cfg.offline_max_per_user = 1000;
+    cfg.offline_ttl_s = 3600;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd);
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void put(struct store *s, const char *user, uint64_t id, const char *body, int64_t exp)
+{
+    struct stored_msg m = {.id = id, .expires_at_ms = exp, .json = body, .len = strlen(body)};
+    strcpy(m.user_id, user);
+    struct waiter w;
+    waiter_init(&w);
+    assert_int_equal(store_put(s, &m, put_done, &w), 0);
+    waiter_wait(&w);
+    assert_int_equal(w.err, 0);
+}
+
+static void load(struct store *s, const char *user, struct waiter *w)
+{
+    waiter_init(w);
+    assert_int_equal(store_load(s, user, loaded, w), 0);
+    waiter_wait(w);
+    assert_int_equal(w->err, 0);
+}
+
+static void count_user(void *arg, const char *user)
+{
+    (void)user;
+    (*(int *)arg)++;
+}
+
+static void test_put_load_remove_and_reopen(void **state)
+{
+    (void)state;
+    char err[512];
+    struct store *s = store_open_embedded(&cfg, NULL, NULL, err, sizeof err);
+    assert_non_null(s);
+    int64_t later = wall_ms() + 60000;
+    put(s, "alice", 30, "{\"n\":3}", later);
+    put(s, "alice", 10, "{\"n\":1}", later);
+    put(s, "bob", 20, "{\"n\":2}", later);
+    put(s, "alice", 20, "{\"n\":2}", later);
+    struct waiter w;
+    load(s, "alice", &w);
+    assert_int_equal(w.n, 3);
+    assert_int_equal(w.ids[0], 10);
+    assert_int_equal(w.ids[1], 20);
+    assert_int_equal(w.ids[2], 30);
+    assert_string_equal(w.bodies[0], "{\"n\":1}");
+    assert_int_equal(store_remove(s, "alice", 20), 0);
+    assert_int_equal(store_remove(s, "alice", 999), 0); /* unknown: fine */
+    load(s, "alice", &w);                               /* runs after the remove */
+    assert_int_equal(w.n, 2);
+    store_close(s);
+
+    int users = 0;
+    s = store_open_embedded(&cfg, count_user, &users, err, sizeof err);
+    assert_non_null(s);
+    assert_int_equal(users, 2);
+    load(s, "alice", &w);
+    assert_int_equal(w.n, 2);
+    assert_int_equal(w.ids[1], 30);
+    load(s, "nobody", &w);
+    assert_int_equal(w.n, 0);
+    store_close(s);
+}
+
+static void test_expired_messages_are_not_loaded(void **state)
+{
+    (void)state;
+    char err[512];
+    struct store *s = store_open_embedded(&cfg, NULL, NULL, err, sizeof err);
+    put(s, "c", 1, "{}", wall_ms() - 1);
+    put(s, "c", 2, "{}", wall_ms() + 60000);
+    struct waiter w;
+    load(s, "c", &w);
+    assert_int_equal(w.n, 1);
+    assert_int_equal(w.ids[0], 2);
+    store_close(s);
+}
+
+static void test_per_user_bound_keeps_the_newest(void **state)
+{
+    (void)state;
+    char err[512];
+    cfg.offline_max_per_user = 3;
+    struct store *s = store_open_embedded(&cfg, NULL, NULL, err, sizeof err);
+    for (uint64_t id = 1; id <= 7; id++)
+        put(s, "d", id, "{}", wall_ms() + 60000);
+    struct waiter w;
+    load(s, "d", &w);
+    assert_int_equal(w.n, 3);
+    assert_int_equal(w.ids[0], 5);
+    assert_int_equal(w.ids[2], 7);
+    store_close(s);
+    cfg.offline_max_per_user = 1000;
+}
+
+static void test_close_finishes_queued_puts(void **state)
+{
+    (void)state;
+    char err[512];
+    struct store *s = store_open_embedded(&cfg, NULL, NULL, err, sizeof err);
+    struct waiter w[20];
+    for (int i = 0; i < 20; i++) {
+        struct stored_msg m = {
+            .id = (uint64_t)i + 1, .expires_at_ms = wall_ms() + 60000, .json = "{}", .len = 2};
+        strcpy(m.user_id, "e");
+        waiter_init(&w[i]);
+        assert_int_equal(store_put(s, &m, put_done, &w[i]), 0);
+    }
+    store_close(s); /* every callback ran before close returned */
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(w[i].done, 1);
+        assert_int_equal(w[i].err, 0);
+        pthread_cond_destroy(&w[i].cond);
+        pthread_mutex_destroy(&w[i].lock);
+    }
+    s = store_open_embedded(&cfg, NULL, NULL, err, sizeof err);
+    struct waiter lw;
+    load(s, "e", &lw);
+    assert_int_equal(lw.n, 20);
+    store_close(s);
+}
+
+static void test_corrupt_file_is_named(void **state)
+{
+    (void)state;
+    char path[128], err[512];
+    snprintf(path, sizeof path, "%s/messages.db", dir);
+    FILE *f = fopen(path, "w");
+    for (int i = 0; i < 200; i++)
+        fputs("not a database at all ", f);
+    fclose(f);
+    struct store *s = store_open_embedded(&cfg, NULL, NULL, err, sizeof err);
+    assert_null(s);
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "corrupt"));
+}
+
+static void test_foreign_schema_is_refused(void **state)
+{
+    (void)state;
+    char err[512], cmd[256];
+    struct store *s = store_open_embedded(&cfg, NULL, NULL, err, sizeof err);
+    store_close(s);
+    snprintf(cmd, sizeof cmd, "sqlite3 %s/messages.db 'PRAGMA user_version=7' 2>/dev/null", dir);
+    if (system(cmd) != 0)
+        skip(); /* the sqlite3 shell is not installed */
+    s = store_open_embedded(&cfg, NULL, NULL, err, sizeof err);
+    assert_null(s);
+    assert_non_null(strstr(err, "schema version 7"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_put_load_remove_and_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expired_messages_are_not_loaded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_per_user_bound_keeps_the_newest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_finishes_queued_puts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_file_is_named, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_schema_is_refused, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
