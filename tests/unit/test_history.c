@@ -1,9 +1,11 @@
 /* history: per-user and broadcast rings, since/complete, bounds, expiry. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
+
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,9 +1,11 @@
 /* outq: order, bounds in messages and bytes, coalescing by key, compaction. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
+
 #include <string.h>
 
 #include "ws/outq.h"

@@ -1,13 +1,15 @@
 /* store (embedded): put is durable when its callback runs, load returns a
  * user's messages in id order, remove, expiry, the per-user bound, reopening,
  * and clear errors for a corrupt or foreign file. */
-#include <cmocka.h>
-#include <errno.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

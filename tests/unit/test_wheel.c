@@ -1,9 +1,10 @@
 /* wheel: timers fire once, on time, never early; removal; laps past the horizon. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include "nd.h"
 #include "ws/wheel.h"
