@@ -150,6 +150,7 @@ static int serve(int argc, char **argv)
     if (!rpc)
         goto fail_grpc;
 
+    ws_server_set_metrics_hook(ws, rpc_server_metrics, rpc);
     health_set(HEALTH_READY);
     nd_log(ND_LOG_INFO, "listening", "{s:s, s:i, s:i, s:s}", "version", ND_VERSION, "grpc_port",
            rpc_server_port(rpc), "http_port", ws_server_port(ws), "data_dir", cfg.data_dir);

@@ -6,6 +6,16 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "notify/ops.h"
+
+enum stats_outcome {
+    OUTCOME_DELIVERED, /* handed to at least one live connection */
+    OUTCOME_STORED,    /* kept for a later connect */
+    OUTCOME_DROPPED,   /* nobody connected and not kept */
+    OUTCOME_COALESCED, /* a queued copy replaced by a newer update (per connection) */
+    OUTCOME__COUNT
+};
+
 struct nd_stats {
     _Atomic int64_t started_ms; /* unix ms at start */
     _Atomic int64_t messages;   /* notifications accepted */
@@ -14,15 +24,10 @@ struct nd_stats {
     _Atomic int64_t connections_closed;
     _Atomic int64_t auth_failures;    /* refused tokens, WebSocket and API */
     _Atomic int64_t client_errors;    /* bad messages from WebSocket clients */
-    _Atomic int64_t rest_requests;    /* REST calls received */
-    _Atomic int64_t rest_errors;      /* REST calls answered with an error status */
-    _Atomic int64_t coalesced;        /* queued progress updates replaced by newer ones */
-    _Atomic int64_t slow_closed;      /* connections closed as too slow (4001) */
-    _Atomic int64_t heartbeat_closed; /* connections closed for silence (4002) */
-    _Atomic int64_t expired_closed;   /* connections closed at token expiry (4003) */
-    _Atomic int64_t limit_refused;    /* upgrades refused by connection limits */
     _Atomic int64_t stored;           /* messages put in the store */
     _Atomic int64_t replayed;         /* stored or history messages queued on connect */
+    _Atomic int64_t api_rate_limited; /* calls refused by NOTIFYD_API_RATE_LIMIT */
+    _Atomic int64_t by_op[OP__COUNT][OUTCOME__COUNT]; /* messages by operation and outcome */
 };
 
 extern struct nd_stats nd_stats;

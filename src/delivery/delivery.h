@@ -21,6 +21,7 @@ struct delivery {
     char user_id[ND_USER_ID_MAX + 1]; /* "" when to every connection */
     uint64_t id;                      /* message id; 0 until stamped (control frames: always) */
     int64_t timestamp_ms;
+    int64_t accepted_us;   /* monotonic time it was accepted, for latency */
     size_t id_off;         /* offset of the message_id digits in the JSON; 0 = none */
     size_t len;            /* JSON bytes */
     uint64_t coalesce_key; /* nonzero: a newer message with this key replaces a queued one */

@@ -42,6 +42,9 @@ struct delivery *envelope_encode(const char *type, const char *user_id, const js
     if (d) {
         memcpy(delivery_json(d), text, len);
         d->timestamp_ms = timestamp_ms;
+        struct timespec mono;
+        clock_gettime(CLOCK_MONOTONIC, &mono);
+        d->accepted_us = (int64_t)mono.tv_sec * 1000000 + mono.tv_nsec / 1000;
         if (flags & ENVELOPE_WITH_ID) {
             size_t tail = sizeof ID_TAIL - 1;
             if (len >= tail && !memcmp(delivery_json(d) + len - tail, ID_TAIL, tail))

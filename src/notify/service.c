@@ -155,9 +155,14 @@ static void notify_run(struct service_job *j, struct ws_server *ws)
     ws_deliver(ws, d, &f);
     j->connections = f.connections;
     stats_add(&nd_stats.deliveries, f.connections);
+    int keep = (j->op->flags & OP_IMPORTANT) && d->user_id[0] && f.nonack == 0;
+    stats_add(&nd_stats.by_op[j->op->id][keep && ws_store(ws) ? OUTCOME_STORED
+                                         : f.connections      ? OUTCOME_DELIVERED
+                                                              : OUTCOME_DROPPED],
+              1);
 
     struct store *store = ws_store(ws);
-    if ((j->op->flags & OP_IMPORTANT) && d->user_id[0] && f.nonack == 0 && store) {
+    if (keep && store) {
         struct stored_msg m;
         memset(&m, 0, sizeof m);
         m.id = d->id;
@@ -238,6 +243,7 @@ int service_call(struct service *svc, const struct op_spec *op, const json_t *re
         return -ESHUTDOWN;
     }
     if (!within_budget(svc, caller)) {
+        stats_add(&nd_stats.api_rate_limited, 1);
         snprintf(err, errlen, "rate limit: at most %lld calls per second per caller",
                  (long long)svc->cfg->api_rate_limit);
         return -EAGAIN;

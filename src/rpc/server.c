@@ -1,80 +1,31 @@
 /* rpc/server: the method table is read from the protobuf-c service
  * descriptor, so every RPC of the proto is served and each maps by name to
  * its operation (ops.h). A request is decoded, turned into JSON (pbjson) and
- * handed to service_call() -- the same call the REST routes make. */
-#include "rpc/server.h"
-
+ * handed to service_call() -- the same call the REST routes make. One
+ * completion-queue thread, nd-grpc; health methods live in health.c. */
 #include <errno.h>
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
-#include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/slice.h>
 #include <grpc/support/time.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "grpc/health/v1/health.pb-c.h"
-#include "health.h"
 #include "log.h"
 #include "nd.h"
 #include "notification/v1/notification.pb-c.h"
 #include "notify/pbjson.h"
+#include "rpc/rpc_internal.h"
+#include "stats.h"
 
 #define REQUESTS_PER_METHOD 4 /* calls each method can have waiting to be matched */
-#define HEALTH_CHECK "/grpc.health.v1.Health/Check"
 
-struct method {
-    char path[128]; /* "/notification.v1.NotificationService/GetStats" */
-    const ProtobufCMessageDescriptor *in;
-    const ProtobufCMessageDescriptor *out;
-    const struct op_spec *op; /* NULL: the health check */
-    void *handle;             /* from grpc_server_register_method */
-};
+static const double duration_le[RPC_DURATION_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1};
 
-enum call_state { CALL_NEW, CALL_FINISHING };
-
-struct call {
-    struct rpc_server *srv;
-    struct method *m; /* NULL: an unregistered method */
-    enum call_state state;
-    grpc_call *call;
-    gpr_timespec deadline;
-    grpc_metadata_array md;
-    grpc_call_details details; /* unregistered calls only */
-    grpc_byte_buffer *payload; /* the request */
-    grpc_byte_buffer *reply;   /* kept until the final batch completes */
-    grpc_slice status_details;
-    int has_details;
-    int cancelled;
-    grpc_status_code status;
-    struct timespec started;
-};
-
-struct rpc_server {
-    const struct nd_config *cfg;
-    const struct token_keys *keys;
-    struct service *svc;
-    grpc_server *server;
-    grpc_completion_queue *cq;
-    pthread_t thread;
-    int port;
-    struct method *methods;
-    size_t n_methods;
-    atomic_int live_calls; /* accepted calls not yet freed */
-    int shutdown_seen;     /* nd-grpc: the shutdown tag came back */
-    int cq_shut;           /* nd-grpc: grpc_completion_queue_shutdown called */
-    char shutdown_tag;     /* address used as the tag */
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int stopped; /* {lock} nd-grpc has drained its queue */
-};
-
-static void call_free(struct call *c)
+void rpc__call_free(struct call *c)
 {
     grpc_metadata_array_destroy(&c->md);
     if (!c->m)
@@ -89,6 +40,7 @@ static void call_free(struct call *c)
         grpc_call_unref(c->call);
         atomic_fetch_sub(&c->srv->live_calls, 1);
     }
+    free(c->service);
     free(c);
 }
 
@@ -99,18 +51,22 @@ static int post_request(struct rpc_server *s, struct method *m)
         return -ENOMEM;
     c->srv = s;
     c->m = m;
+    c->tag = (struct rpc_tag){TAG_NEW, c};
+    c->close_tag = (struct rpc_tag){TAG_WATCH_CLOSED, c};
+    c->last_sent = -1;
     grpc_metadata_array_init(&c->md);
     grpc_call_error e;
     if (m) {
         e = grpc_server_request_registered_call(s->server, m->handle, &c->call, &c->deadline,
-                                                &c->md, &c->payload, s->cq, s->cq, c);
+                                                &c->md, &c->payload, s->cq, s->cq, &c->tag);
     } else {
         grpc_call_details_init(&c->details);
-        e = grpc_server_request_call(s->server, &c->call, &c->details, &c->md, s->cq, s->cq, c);
+        e = grpc_server_request_call(s->server, &c->call, &c->details, &c->md, s->cq, s->cq,
+                                     &c->tag);
     }
     if (e != GRPC_CALL_OK) {
         c->call = NULL;
-        call_free(c);
+        rpc__call_free(c);
         return -EIO;
     }
     return 0;
@@ -118,28 +74,47 @@ static int post_request(struct rpc_server *s, struct method *m)
 
 static const char *status_name(grpc_status_code code)
 {
-    static const char *const names[] = {"OK",
-                                        "CANCELLED",
-                                        "UNKNOWN",
-                                        "INVALID_ARGUMENT",
-                                        "DEADLINE_EXCEEDED",
-                                        "NOT_FOUND",
-                                        "ALREADY_EXISTS",
-                                        "PERMISSION_DENIED",
-                                        "RESOURCE_EXHAUSTED",
-                                        "FAILED_PRECONDITION",
-                                        "ABORTED",
-                                        "OUT_OF_RANGE",
-                                        "UNIMPLEMENTED",
-                                        "INTERNAL",
-                                        "UNAVAILABLE",
-                                        "DATA_LOSS",
-                                        "UNAUTHENTICATED"};
-    return (unsigned)code < ND_ARRAY_SIZE(names) ? names[code] : "UNKNOWN";
+    static const char *const names[RPC_CODES] = {"OK",
+                                                 "CANCELLED",
+                                                 "UNKNOWN",
+                                                 "INVALID_ARGUMENT",
+                                                 "DEADLINE_EXCEEDED",
+                                                 "NOT_FOUND",
+                                                 "ALREADY_EXISTS",
+                                                 "PERMISSION_DENIED",
+                                                 "RESOURCE_EXHAUSTED",
+                                                 "FAILED_PRECONDITION",
+                                                 "ABORTED",
+                                                 "OUT_OF_RANGE",
+                                                 "UNIMPLEMENTED",
+                                                 "INTERNAL",
+                                                 "UNAVAILABLE",
+                                                 "DATA_LOSS",
+                                                 "UNAUTHENTICATED"};
+    return (unsigned)code < RPC_CODES ? names[code] : "UNKNOWN";
 }
 
-/* sends @reply (may be NULL) and the final status; any thread */
-static void finish(struct call *c, grpc_status_code code, const char *msg, grpc_byte_buffer *reply)
+/* counts the answer and its time, for /metrics */
+static void account(struct call *c, grpc_status_code code)
+{
+    struct method *m = c->m ? c->m : &c->srv->unknown;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t us =
+        (now.tv_sec - c->started.tv_sec) * 1000000 + (now.tv_nsec - c->started.tv_nsec) / 1000;
+    int i = 0;
+    while (i < RPC_DURATION_BUCKETS && (double)us / 1e6 > duration_le[i])
+        i++;
+    atomic_fetch_add_explicit(&m->codes[(unsigned)code < RPC_CODES ? code : 2], 1,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->duration[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->duration_us_sum, (uint64_t)us, memory_order_relaxed);
+    if (code != GRPC_STATUS_OK || nd_log_enabled(ND_LOG_DEBUG))
+        nd_log(code == GRPC_STATUS_OK ? ND_LOG_DEBUG : ND_LOG_INFO, "rpc", "{s:s, s:s, s:f}", "rpc",
+               m->name, "status", status_name(code), "duration_ms", (double)us / 1000.0);
+}
+
+void rpc__finish(struct call *c, grpc_status_code code, const char *msg, grpc_byte_buffer *reply)
 {
     grpc_op ops[4];
     size_t n = 0;
@@ -151,7 +126,6 @@ static void finish(struct call *c, grpc_status_code code, const char *msg, grpc_
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n++].data.send_message.send_message = reply;
     }
-    c->status = code;
     c->status_details = grpc_slice_from_copied_string(msg ? msg : "");
     c->has_details = 1;
     ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
@@ -160,19 +134,18 @@ static void finish(struct call *c, grpc_status_code code, const char *msg, grpc_
         msg && msg[0] ? &c->status_details : NULL;
     ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
-    c->state = CALL_FINISHING;
+    account(c, code);
     if (code != GRPC_STATUS_OK)
-        nd_log(ND_LOG_INFO, "rpc failed", "{s:s, s:s, s:s}", "rpc", c->m ? c->m->path : "?",
-               "status", status_name(code), "error", msg ? msg : "");
-    grpc_call_error e = grpc_call_start_batch(c->call, ops, n, c, NULL);
+        nd_log(ND_LOG_DEBUG, "rpc error", "{s:s}", "error", msg ? msg : "");
+    c->tag.kind = TAG_DONE;
+    grpc_call_error e = grpc_call_start_batch(c->call, ops, n, &c->tag, NULL);
     if (e != GRPC_CALL_OK) {
         nd_log(ND_LOG_ERROR, "grpc_call_start_batch failed", "{s:i}", "error", (int)e);
-        call_free(c);
+        rpc__call_free(c);
     }
 }
 
-/* the request message, decoded; NULL if absent or malformed */
-static ProtobufCMessage *decode(struct call *c, const ProtobufCMessageDescriptor *desc)
+ProtobufCMessage *rpc__decode(struct call *c, const ProtobufCMessageDescriptor *desc)
 {
     grpc_byte_buffer_reader reader;
     if (!c->payload || !grpc_byte_buffer_reader_init(&reader, c->payload))
@@ -185,7 +158,7 @@ static ProtobufCMessage *decode(struct call *c, const ProtobufCMessageDescriptor
     return msg;
 }
 
-static grpc_byte_buffer *encode(const ProtobufCMessage *msg)
+grpc_byte_buffer *rpc__encode(const ProtobufCMessage *msg)
 {
     size_t len = protobuf_c_message_get_packed_size(msg);
     grpc_slice s = grpc_slice_malloc(len);
@@ -201,51 +174,23 @@ static void reply_done(void *arg, const struct service_result *r)
     struct call *c = arg;
     size_t len = 0;
     if (r->error) {
-        finish(c, GRPC_STATUS_UNAVAILABLE, r->error, NULL);
+        rpc__finish(c, GRPC_STATUS_UNAVAILABLE, r->error, NULL);
         return;
     }
     json_t *obj = service_result_json(r);
     unsigned char *bytes = obj ? pbjson_pack(c->m->out, obj, &len) : NULL;
     json_decref(obj);
     if (!bytes) {
-        finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory", NULL);
+        rpc__finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory", NULL);
         return;
     }
     grpc_slice s = grpc_slice_new(bytes, len, free);
     grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
     grpc_slice_unref(s);
-    finish(c, GRPC_STATUS_OK, NULL, bb);
+    rpc__finish(c, GRPC_STATUS_OK, NULL, bb);
 }
 
 /* --- nd-grpc: one accepted call --- */
-
-static void health_check(struct call *c)
-{
-    Grpc__Health__V1__HealthCheckRequest *req =
-        (Grpc__Health__V1__HealthCheckRequest *)decode(c, c->m->in);
-    if (!req) {
-        finish(c, GRPC_STATUS_INVALID_ARGUMENT, "request is not a HealthCheckRequest", NULL);
-        return;
-    }
-    enum health_state st = health_get();
-    Grpc__Health__V1__HealthCheckResponse resp = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
-    int known = 1;
-    if (!req->service[0])
-        resp.status = st == HEALTH_DRAINING
-                          ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING
-                          : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
-    else if (!strcmp(req->service, "notification.v1.NotificationService"))
-        resp.status = st == HEALTH_READY
-                          ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
-                          : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
-    else
-        known = 0;
-    protobuf_c_message_free_unpacked(&req->base, NULL);
-    if (!known)
-        finish(c, GRPC_STATUS_NOT_FOUND, "unknown service", NULL);
-    else
-        finish(c, GRPC_STATUS_OK, NULL, encode(&resp.base));
-}
 
 /* checks the caller's token and role; 0 or a status already sent */
 static int authorize(struct call *c, struct token_claims *claims)
@@ -257,15 +202,16 @@ static int authorize(struct call *c, struct token_claims *claims)
         if (GRPC_SLICE_LENGTH(*k) == 13 && !memcmp(GRPC_SLICE_START_PTR(*k), "authorization", 13)) {
             size_t n = GRPC_SLICE_LENGTH(*v);
             if (n >= sizeof buf) {
-                finish(c, GRPC_STATUS_UNAUTHENTICATED, token_result_str(TOKEN_TOO_LARGE), NULL);
+                rpc__finish(c, GRPC_STATUS_UNAUTHENTICATED, token_result_str(TOKEN_TOO_LARGE),
+                            NULL);
                 return -1;
             }
             memcpy(buf, GRPC_SLICE_START_PTR(*v), n);
             buf[n] = 0;
             tok = token_from_bearer(buf);
             if (!tok) {
-                finish(c, GRPC_STATUS_UNAUTHENTICATED,
-                       "authorization metadata must be \"Bearer <token>\"", NULL);
+                rpc__finish(c, GRPC_STATUS_UNAUTHENTICATED,
+                            "authorization metadata must be \"Bearer <token>\"", NULL);
                 return -1;
             }
         }
@@ -275,15 +221,17 @@ static int authorize(struct call *c, struct token_claims *claims)
             : TOKEN_MISSING;
     if (r != TOKEN_OK) {
         char msg[160];
+        stats_add(&nd_stats.auth_failures, 1);
         snprintf(msg, sizeof msg, "%s%s", token_result_str(r),
                  r == TOKEN_MISSING ? ": send metadata authorization: Bearer <token>" : "");
-        finish(c, GRPC_STATUS_UNAUTHENTICATED, msg, NULL);
+        rpc__finish(c, GRPC_STATUS_UNAUTHENTICATED, msg, NULL);
         return -1;
     }
     if (!(claims->roles & (TOKEN_ROLE_ADMIN | TOKEN_ROLE_SERVICE))) {
         char msg[200];
+        stats_add(&nd_stats.auth_failures, 1);
         snprintf(msg, sizeof msg, "%s needs a token with role admin or service", c->m->op->name);
-        finish(c, GRPC_STATUS_PERMISSION_DENIED, msg, NULL);
+        rpc__finish(c, GRPC_STATUS_PERMISSION_DENIED, msg, NULL);
         return -1;
     }
     return 0;
@@ -299,19 +247,22 @@ static void handle(struct call *c)
         size_t n = GRPC_SLICE_LENGTH(c->details.method);
         snprintf(path, sizeof path, "unknown method %.*s", (int)(n < 150 ? n : 150),
                  (const char *)GRPC_SLICE_START_PTR(c->details.method));
-        finish(c, GRPC_STATUS_UNIMPLEMENTED, path, NULL);
+        rpc__finish(c, GRPC_STATUS_UNIMPLEMENTED, path, NULL);
         return;
     }
     if (!c->m->op) {
-        health_check(c);
+        if (c->m->watch)
+            rpc__health_watch(c);
+        else
+            rpc__health_check(c);
         return;
     }
     if (authorize(c, &claims) < 0)
         return;
-    ProtobufCMessage *msg = decode(c, c->m->in);
+    ProtobufCMessage *msg = rpc__decode(c, c->m->in);
     if (!msg) {
         snprintf(err, sizeof err, "request is not a valid %s", c->m->in->name);
-        finish(c, GRPC_STATUS_INVALID_ARGUMENT, err, NULL);
+        rpc__finish(c, GRPC_STATUS_INVALID_ARGUMENT, err, NULL);
         return;
     }
     json_t *req = pbjson_from_message(msg);
@@ -320,13 +271,13 @@ static void handle(struct call *c)
                  : -ENOMEM;
     json_decref(req);
     if (rc == -EINVAL)
-        finish(c, GRPC_STATUS_INVALID_ARGUMENT, err, NULL);
+        rpc__finish(c, GRPC_STATUS_INVALID_ARGUMENT, err, NULL);
     else if (rc == -ESHUTDOWN)
-        finish(c, GRPC_STATUS_UNAVAILABLE, err, NULL);
+        rpc__finish(c, GRPC_STATUS_UNAVAILABLE, err, NULL);
     else if (rc == -EAGAIN)
-        finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, err, NULL);
+        rpc__finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, err, NULL);
     else if (rc < 0)
-        finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory", NULL);
+        rpc__finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory", NULL);
 }
 
 static void maybe_shutdown_cq(struct rpc_server *s)
@@ -344,10 +295,11 @@ static void *run(void *arg)
 
     for (;;) {
         gpr_timespec deadline =
-            gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(500, GPR_TIMESPAN));
+            gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(200, GPR_TIMESPAN));
         grpc_event ev = grpc_completion_queue_next(s->cq, deadline, NULL);
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
+        rpc__watch_tick(s); /* status changes, and finishing watches when stopping */
         if (ev.type == GRPC_QUEUE_TIMEOUT) {
             maybe_shutdown_cq(s);
             continue;
@@ -357,22 +309,31 @@ static void *run(void *arg)
             maybe_shutdown_cq(s);
             continue;
         }
-        struct call *c = ev.tag;
-        if (c->state == CALL_FINISHING) {
-            call_free(c);
+        struct rpc_tag *t = ev.tag;
+        struct call *c = t->c;
+        switch (t->kind) {
+        case TAG_DONE:
+            rpc__call_free(c);
             maybe_shutdown_cq(s);
-            continue;
+            break;
+        case TAG_WATCH_SENT:
+        case TAG_WATCH_CLOSED:
+            rpc__watch_event(t, ev.success);
+            maybe_shutdown_cq(s);
+            break;
+        case TAG_NEW:
+            if (!ev.success) { /* the server is shutting down: no call came */
+                c->call = NULL;
+                rpc__call_free(c);
+                break;
+            }
+            atomic_fetch_add(&s->live_calls, 1);
+            clock_gettime(CLOCK_MONOTONIC, &c->started);
+            if (!s->shutdown_seen)
+                post_request(s, c->m);
+            handle(c);
+            break;
         }
-        if (!ev.success) { /* the server is shutting down: no call came */
-            c->call = NULL;
-            call_free(c);
-            continue;
-        }
-        atomic_fetch_add(&s->live_calls, 1);
-        clock_gettime(CLOCK_MONOTONIC, &c->started);
-        if (!s->shutdown_seen)
-            post_request(s, c->m);
-        handle(c);
     }
     pthread_mutex_lock(&s->lock);
     s->stopped = 1;
@@ -384,32 +345,70 @@ static void *run(void *arg)
 static int build_methods(struct rpc_server *s)
 {
     const ProtobufCServiceDescriptor *svc = &notification__v1__notification_service__descriptor;
-    s->n_methods = svc->n_methods + 1;
+    const ProtobufCServiceDescriptor *health = &grpc__health__v1__health__descriptor;
+    s->n_methods = svc->n_methods + health->n_methods;
     s->methods = calloc(s->n_methods, sizeof *s->methods);
     if (!s->methods)
         return -ENOMEM;
-    for (unsigned i = 0; i < svc->n_methods; i++) {
+    for (unsigned i = 0; i < s->n_methods; i++) {
         struct method *m = &s->methods[i];
-        snprintf(m->path, sizeof m->path, "/%s/%s", svc->name, svc->methods[i].name);
-        m->in = svc->methods[i].input;
-        m->out = svc->methods[i].output;
-        m->op = ops_find(svc->methods[i].name);
-        if (!m->op) {
+        const ProtobufCServiceDescriptor *d = i < svc->n_methods ? svc : health;
+        const ProtobufCMethodDescriptor *md =
+            &d->methods[i < svc->n_methods ? i : i - svc->n_methods];
+        snprintf(m->path, sizeof m->path, "/%s/%s", d->name, md->name);
+        m->name = d == svc ? md->name : m->path + 1;
+        m->in = md->input;
+        m->out = md->output;
+        if (d == health) {
+            m->watch = !strcmp(md->name, "Watch");
+        } else if (!(m->op = ops_find(md->name))) {
             nd_log(ND_LOG_ERROR, "no operation for rpc", "{s:s}", "rpc", m->path);
             return -EINVAL;
         }
-    }
-    struct method *h = &s->methods[svc->n_methods];
-    snprintf(h->path, sizeof h->path, HEALTH_CHECK);
-    h->in = &grpc__health__v1__health_check_request__descriptor;
-    h->out = &grpc__health__v1__health_check_response__descriptor;
-    for (size_t i = 0; i < s->n_methods; i++) {
-        s->methods[i].handle = grpc_server_register_method(
-            s->server, s->methods[i].path, NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
-        if (!s->methods[i].handle)
+        m->handle = grpc_server_register_method(s->server, m->path, NULL,
+                                                GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+        if (!m->handle)
             return -EINVAL;
     }
+    s->unknown.name = "unknown";
     return 0;
+}
+
+void rpc_server_metrics(void *arg, FILE *f)
+{
+    struct rpc_server *s = arg;
+    fprintf(f, "# HELP notifyd_rpc_requests_total gRPC calls answered, by method and code.\n"
+               "# TYPE notifyd_rpc_requests_total counter\n");
+    for (size_t i = 0; i <= s->n_methods; i++) {
+        struct method *m = i < s->n_methods ? &s->methods[i] : &s->unknown;
+        for (int k = 0; k < RPC_CODES; k++) {
+            uint64_t n = atomic_load_explicit(&m->codes[k], memory_order_relaxed);
+            if (n || k == 0)
+                fprintf(f, "notifyd_rpc_requests_total{method=\"%s\",code=\"%s\"} %llu\n", m->name,
+                        status_name((grpc_status_code)k), (unsigned long long)n);
+        }
+    }
+    fprintf(f, "# HELP notifyd_rpc_duration_seconds From a call's arrival to its answer.\n"
+               "# TYPE notifyd_rpc_duration_seconds histogram\n");
+    for (size_t i = 0; i < s->n_methods; i++) {
+        struct method *m = &s->methods[i];
+        if (m->watch)
+            continue; /* a stream's duration is how long it was watched: not a latency */
+        uint64_t cum = 0;
+        for (int b = 0; b <= RPC_DURATION_BUCKETS; b++) {
+            cum += atomic_load_explicit(&m->duration[b], memory_order_relaxed);
+            if (b < RPC_DURATION_BUCKETS)
+                fprintf(f, "notifyd_rpc_duration_seconds_bucket{method=\"%s\",le=\"%g\"} %llu\n",
+                        m->name, duration_le[b], (unsigned long long)cum);
+            else
+                fprintf(f, "notifyd_rpc_duration_seconds_bucket{method=\"%s\",le=\"+Inf\"} %llu\n",
+                        m->name, (unsigned long long)cum);
+        }
+        fprintf(f, "notifyd_rpc_duration_seconds_sum{method=\"%s\"} %.6f\n", m->name,
+                (double)atomic_load_explicit(&m->duration_us_sum, memory_order_relaxed) / 1e6);
+        fprintf(f, "notifyd_rpc_duration_seconds_count{method=\"%s\"} %llu\n", m->name,
+                (unsigned long long)cum);
+    }
 }
 
 struct rpc_server *rpc_server_start(const struct nd_config *cfg, const struct token_keys *keys,
@@ -490,6 +489,7 @@ int rpc_server_port(const struct rpc_server *s)
 
 void rpc_server_stop(struct rpc_server *s, int64_t grace_ms)
 {
+    atomic_store(&s->stopping, 1); /* nd-grpc finishes open Watch streams */
     grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "auth/token.h"
 #include "config.h"
@@ -34,5 +35,11 @@ int rpc_server_port(const struct rpc_server *s);
 void rpc_server_stop(struct rpc_server *s, int64_t grace_ms);
 
 void rpc_server_free(struct rpc_server *s);
+
+/**
+ * Writes the gRPC lines of /metrics (calls by method and code, durations);
+ * @arg is the rpc_server. Any thread (reads atomics).
+ */
+void rpc_server_metrics(void *arg, FILE *out);
 
 #endif

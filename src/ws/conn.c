@@ -54,9 +54,8 @@ int ws__conn_push(struct ws_server *ws, struct conn *c, struct delivery *d)
         outq_push(c->replaying ? &c->held : &c->q, d, (uint32_t)ws->cfg->max_queue_messages,
                   (size_t)ws->cfg->max_queue_bytes, &coalesced);
     if (coalesced)
-        stats_add(&nd_stats.coalesced, coalesced);
+        stats_add(&nd_stats.by_op[d->op ? d->op->id : 0][OUTCOME_COALESCED], coalesced);
     if (r != OUTQ_OK) {
-        stats_add(&nd_stats.slow_closed, 1);
         nd_log(ND_LOG_INFO, "closing slow reader", "{s:s, s:i, s:I}", "user_id", conn_user(c),
                "queued", (int)outq_count(&c->q), "queued_bytes", (json_int_t)c->q.bytes);
         ws__conn_close(c, ND_CLOSE_SLOW_READER, "too slow: outbound queue full");
@@ -132,7 +131,6 @@ static void timer_fired(struct wheel_node *n, void *arg)
     if (c->close_code)
         return;
     if (c->token_exp_ms && now >= c->token_exp_ms) {
-        stats_add(&nd_stats.expired_closed, 1);
         send_control(ws, c, "error",
                      json_pack("{s:s, s:s}", "code", "token_expired", "message",
                                "your token expired: reconnect with a new one, or send "
@@ -141,7 +139,6 @@ static void timer_fired(struct wheel_node *n, void *arg)
         return;
     }
     if (now - c->last_rx_ms >= ws->cfg->heartbeat_timeout_ms) {
-        stats_add(&nd_stats.heartbeat_closed, 1);
         ws__conn_close(c, ND_CLOSE_HEARTBEAT, "heartbeat timeout: nothing received in time");
         return;
     }
@@ -199,8 +196,10 @@ static const char *find_token(struct lws *wsi, char *buf, int len, int *too_larg
 }
 
 /* refuses the upgrade with a JSON body {"code": status, "message": msg} */
-static int refuse(struct lws *wsi, int status, const char *reason, const char *msg)
+static int refuse(struct ws_server *ws, struct lws *wsi, enum ws_refused_reason why, int status,
+                  const char *reason, const char *msg)
 {
+    ws->m.refused[why]++;
     json_t *body = json_pack("{s:i, s:s}", "code", status, "message", msg);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
@@ -214,12 +213,13 @@ int ws__conn_confirm_upgrade(struct ws_server *ws, struct lws *wsi)
     char path[16], msg[200];
     ws->handoff.wsi = NULL;
     if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) < 0 || strcmp(path, "/ws") != 0)
-        return refuse(wsi, 404, "Not Found", "the WebSocket endpoint is /ws");
+        return refuse(ws, wsi, REFUSED_BAD_REQUEST, 404, "Not Found",
+                      "the WebSocket endpoint is /ws");
     if (atomic_load(&ws->stopping))
-        return refuse(wsi, 503, "Service Unavailable", "server is shutting down");
+        return refuse(ws, wsi, REFUSED_DRAINING, 503, "Service Unavailable",
+                      "server is shutting down");
     if ((int64_t)registry_connections(ws->reg) >= ws->max_connections) {
-        stats_add(&nd_stats.limit_refused, 1);
-        return refuse(wsi, 503, "Service Unavailable",
+        return refuse(ws, wsi, REFUSED_SERVER_LIMIT, 503, "Service Unavailable",
                       "server is at its connection limit (NOTIFYD_MAX_CONNECTIONS)");
     }
 
@@ -237,24 +237,23 @@ int ws__conn_confirm_upgrade(struct ws_server *ws, struct lws *wsi)
     if (r != TOKEN_OK) {
         stats_add(&nd_stats.auth_failures, 1);
         nd_log(ND_LOG_INFO, "websocket refused", "{s:s}", "reason", token_result_str(r));
-        return refuse(wsi, 401, "Unauthorized", token_result_str(r));
+        return refuse(ws, wsi, REFUSED_AUTH, 401, "Unauthorized", token_result_str(r));
     }
     struct reg_user *u = registry_find(ws->reg, claims.user_id);
     if (u && u->n_conns >= ws->cfg->max_conns_per_user) {
-        stats_add(&nd_stats.limit_refused, 1);
         snprintf(msg, sizeof msg,
                  "user %s already has %d connections, the limit (NOTIFYD_MAX_CONNS_PER_USER)",
                  claims.user_id, u->n_conns);
         nd_log(ND_LOG_INFO, "websocket refused", "{s:s, s:s}", "reason", "connection limit",
                "user_id", claims.user_id);
-        return refuse(wsi, 429, "Too Many Requests", msg);
+        return refuse(ws, wsi, REFUSED_USER_LIMIT, 429, "Too Many Requests", msg);
     }
     char since[64], ack[8];
     uint64_t since_id = 0;
     int resume = lws_get_urlarg_by_name(wsi, "since=", ws->scratch, sizeof ws->scratch) != NULL;
     if (resume &&
         (!ws__urlarg(ws, wsi, "since=", since, sizeof since) || msgid_parse(since, &since_id) < 0))
-        return refuse(wsi, 400, "Bad Request",
+        return refuse(ws, wsi, REFUSED_BAD_REQUEST, 400, "Bad Request",
                       "since must be a message id: 16 hex digits, as in message_id");
     const char *a = ws__urlarg(ws, wsi, "ack=", ack, sizeof ack);
     ws->handoff.wsi = wsi;
@@ -460,9 +459,14 @@ int ws__conn_writeable(struct ws_server *ws, struct conn *c)
         struct delivery *d = outq_pop(&c->q);
         size_t len = d->len;
         int n = lws_write(c->wsi, d->buf + LWS_PRE, len, LWS_WRITE_TEXT);
-        /* a client that does not ack has a stored message once it is written */
-        if (n >= (int)len && d->stored && !c->ack_mode && ws->store)
-            store_remove(ws->store, conn_user(c), d->id);
+        if (n >= (int)len) {
+            ws->m.frames++;
+            if (d->op && !d->stored)
+                ws__metrics_written(ws, ratelimit_now_us() - d->accepted_us);
+            /* a client that does not ack has a stored message once it is written */
+            if (d->stored && !c->ack_mode && ws->store)
+                store_remove(ws->store, conn_user(c), d->id);
+        }
         delivery_unref(d);
         if (n < (int)len)
             return -1;
@@ -479,6 +483,7 @@ void ws__conn_closed(struct ws_server *ws, struct conn *c)
                "conn", (json_int_t)c->id, "code", (int)c->close_code);
         registry_remove(ws->reg, &c->link);
         stats_add(&nd_stats.connections_closed, 1);
+        ws__metrics_closed(ws, c->close_code);
     }
     wheel_remove(&ws->wheel, &c->timer);
     outq_clear(&c->q);

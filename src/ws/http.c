@@ -8,14 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "assets.h"
 #include "health.h"
 #include "log.h"
 #include "ws/ws_internal.h"
 
 struct http_state {
     int status;
-    int close;      /* close the connection once written */
-    char hname[32]; /* one extra header ("allow:"), or "" */
+    int close;        /* close the connection once written */
+    const char *type; /* content type (static string) */
+    int console;      /* a console page: add its security headers */
+    char hname[32];   /* one extra header ("allow:"), or "" */
     char hvalue[64];
     size_t len;
     unsigned char buf[]; /* LWS_PRE, then the body */
@@ -29,15 +32,16 @@ const char *ws__http_method_name(int method)
     return method >= 0 && method < 9 ? method_names[method] : "?";
 }
 
-int ws__http_respond(struct conn *c, int status, const char *body, const char *hname,
-                     const char *hvalue, int close)
+int ws__http_respond_typed(struct conn *c, int status, const char *type, const void *body,
+                           size_t len, const char *hname, const char *hvalue, int close)
 {
-    size_t len = strlen(body);
     struct http_state *h = malloc(sizeof *h + LWS_PRE + len);
     if (!h)
         return -1;
     h->status = status;
     h->close = close;
+    h->type = type;
+    h->console = 0;
     snprintf(h->hname, sizeof h->hname, "%s", hname ? hname : "");
     snprintf(h->hvalue, sizeof h->hvalue, "%s", hvalue ? hvalue : "");
     h->len = len;
@@ -46,6 +50,46 @@ int ws__http_respond(struct conn *c, int status, const char *body, const char *h
     c->http = h;
     lws_callback_on_writable(c->wsi);
     return 0;
+}
+
+int ws__http_respond(struct conn *c, int status, const char *body, const char *hname,
+                     const char *hvalue, int close)
+{
+    return ws__http_respond_typed(c, status, "application/json", body, strlen(body), hname, hvalue,
+                                  close);
+}
+
+/* the web console's files, compiled in */
+static int serve_asset(struct conn *c, const char *path)
+{
+    if (!strcmp(path, "/"))
+        path = "/index.html";
+    for (unsigned i = 0; i < nd_n_assets; i++) {
+        const struct nd_asset *a = &nd_assets[i];
+        if (strcmp(a->path, path))
+            continue;
+        if (ws__http_respond_typed(c, 200, a->type, a->data, a->len, "cache-control:", "no-cache",
+                                   0) < 0)
+            return -1;
+        c->http->console = 1;
+        return 0;
+    }
+    return 1;
+}
+
+static int serve_metrics(struct ws_server *ws, struct conn *c)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return -1;
+    ws__metrics_render(ws, f);
+    fclose(f);
+    int rc = ws__http_respond_typed(c, 200, "text/plain; version=0.0.4; charset=utf-8", text, len,
+                                    NULL, NULL, 0);
+    free(text);
+    return rc;
 }
 
 int ws__http_error(struct conn *c, int status, const char *msg, const char *hname,
@@ -69,6 +113,13 @@ int ws__http_request(struct ws_server *ws, struct conn *c, struct lws *wsi, cons
     c->wsi = wsi;
     if (!strncmp(path, "/api/", 5))
         return ws__rest_request(ws, c, method, path);
+    if (method == LWSHUMETH_GET && !strcmp(path, "/metrics"))
+        return serve_metrics(ws, c);
+    if (method == LWSHUMETH_GET) {
+        int rc = serve_asset(c, path);
+        if (rc <= 0)
+            return rc;
+    }
     if (!strcmp(path, "/healthz") || !strcmp(path, "/readyz")) {
         if (method != LWSHUMETH_GET) {
             snprintf(msg, sizeof msg, "%s takes GET, not %s", path, ws__http_method_name(method));
@@ -97,10 +148,17 @@ int ws__http_writeable(struct ws_server *ws, struct conn *c, struct lws *wsi)
         return 0;
     c->http = NULL;
     int rc = -1;
-    if (lws_add_http_common_headers(wsi, (unsigned)h->status, "application/json", h->len, &p,
-                                    end) ||
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-                                    (const unsigned char *)"no-store", 8, &p, end) ||
+    static const char csp[] = "default-src 'self'; connect-src 'self' ws: wss:; "
+                              "img-src 'self' data:; frame-ancestors 'none'";
+    if (lws_add_http_common_headers(wsi, (unsigned)h->status, h->type, h->len, &p, end) ||
+        (h->console &&
+         (lws_add_http_header_by_name(wsi, (const unsigned char *)"content-security-policy:",
+                                      (const unsigned char *)csp, (int)strlen(csp), &p, end) ||
+          lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
+                                      (const unsigned char *)"nosniff", 7, &p, end))) ||
+        (!h->console &&
+         lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+                                     (const unsigned char *)"no-store", 8, &p, end)) ||
         (h->hname[0] && lws_add_http_header_by_name(wsi, (const unsigned char *)h->hname,
                                                     (const unsigned char *)h->hvalue,
                                                     (int)strlen(h->hvalue), &p, end)) ||

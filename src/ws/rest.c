@@ -89,12 +89,42 @@ static void req_free(struct rest_req *q)
 
 /* queues an error answer with one optional header; a POST whose body was
  * not read closes the connection */
+/* answers by route and status, for /metrics (nd-ws only, so plain counters) */
+#define N_ROUTES (sizeof routes / sizeof routes[0])
+static const int statuses[] = {200, 400, 401, 403, 404, 405, 411, 413, 429, 500, 503};
+#define N_STATUSES (sizeof statuses / sizeof statuses[0])
+static uint64_t answers[N_ROUTES + 1][N_STATUSES]; /* last row: no route */
+
+static void count(const struct route *r, int status)
+{
+    size_t row = r ? (size_t)(r - routes) : N_ROUTES;
+    for (size_t k = 0; k < N_STATUSES; k++)
+        if (statuses[k] == status)
+            answers[row][k]++;
+}
+
+void ws__rest_metrics(FILE *f)
+{
+    fprintf(f, "# HELP notifyd_rest_requests_total REST calls answered, by route and status.\n"
+               "# TYPE notifyd_rest_requests_total counter\n");
+    for (size_t i = 0; i <= N_ROUTES; i++) {
+        const char *path = i == N_ROUTES                   ? "other"
+                           : routes[i].kind == R_PATH_USER ? "/user/{user_id}/online"
+                                                           : routes[i].path;
+        for (size_t k = 0; k < N_STATUSES; k++)
+            if (answers[i][k] || (i < N_ROUTES && statuses[k] == 200))
+                fprintf(f, "notifyd_rest_requests_total{route=\"%s%s\",status=\"%d\"} %llu\n",
+                        i == N_ROUTES ? "" : PREFIX, path, statuses[k],
+                        (unsigned long long)answers[i][k]);
+    }
+}
+
 static int fail_with(struct conn *c, int status, const char *msg, const char *hname,
                      const char *hvalue, int unread_body)
 {
     if (c->rest)
         c->rest->responded = 1;
-    stats_add(&nd_stats.rest_errors, 1);
+    count(c->rest ? c->rest->route : NULL, status);
     return ws__http_error(c, status, msg, hname, hvalue, unread_body);
 }
 
@@ -117,9 +147,10 @@ static void answered(void *arg, const struct service_result *res)
                                 service_result_json(res));
         char *text = env ? json_dumps(env, JSON_COMPACT) : NULL;
         json_decref(env);
-        if (text)
+        if (text) {
+            count(q->route, 200);
             ws__http_respond(c, 200, text, NULL, NULL, 0);
-        else
+        } else
             ws__http_error(c, 500, "out of memory", NULL, NULL, 1);
         free(text);
         c->rest = NULL;
@@ -186,7 +217,8 @@ static int authorize(struct ws_server *ws, struct conn *c, struct token_claims *
         snprintf(msg, sizeof msg,
                  "%s: send Authorization: Bearer <token with role admin or service>",
                  token_result_str(r));
-        return 401 + 0 * fail(c, 401, msg, 1);
+        fail(c, 401, msg, 1);
+        return 401;
     }
     if (!(claims->roles & (TOKEN_ROLE_ADMIN | TOKEN_ROLE_SERVICE))) {
         stats_add(&nd_stats.auth_failures, 1);
@@ -204,7 +236,11 @@ int ws__rest_request(struct ws_server *ws, struct conn *c, int method, const cha
     int body_pending = method == LWSHUMETH_POST || method == LWSHUMETH_PUT;
 
     ws__rest_release(c);
-    stats_add(&nd_stats.rest_requests, 1);
+    c->rest = calloc(1, sizeof *c->rest);
+    if (!c->rest)
+        return -1;
+    c->rest->c = c;
+    c->rest->route = r;
     if (!r) {
         snprintf(msg, sizeof msg, "no route for %s %.200s", ws__http_method_name(method), path);
         return fail(c, 404, msg, body_pending);
@@ -220,11 +256,6 @@ int ws__rest_request(struct ws_server *ws, struct conn *c, int method, const cha
                                                     : "server is starting",
                     body_pending);
 
-    c->rest = calloc(1, sizeof *c->rest);
-    if (!c->rest)
-        return -1;
-    c->rest->c = c;
-    c->rest->route = r;
     int rc = authorize(ws, c, &c->rest->caller);
     if (rc)
         return rc < 0 ? -1 : 0;

@@ -250,6 +250,12 @@ int ws_server_port(const struct ws_server *ws)
     return ws->port;
 }
 
+void ws_server_set_metrics_hook(struct ws_server *ws, void (*fn)(void *arg, FILE *out), void *arg)
+{
+    ws->metrics_hook_arg = arg;
+    ws->metrics_hook = fn;
+}
+
 void ws_server_set_service(struct ws_server *ws, struct service *svc)
 {
     atomic_store(&ws->svc, svc);

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "auth/token.h"
 #include "config.h"
@@ -34,6 +35,9 @@ struct service;
 
 /** Gives the REST routes their service; before the server reports ready. Main thread. */
 void ws_server_set_service(struct ws_server *ws, struct service *svc);
+
+/** Adds lines to /metrics: @fn(@arg, out) runs on nd-ws at each scrape. Main thread. */
+void ws_server_set_metrics_hook(struct ws_server *ws, void (*fn)(void *arg, FILE *out), void *arg);
 
 /** The inbox whose jobs run on nd-ws with the ws_server as their ctx. Any thread. */
 struct inbox *ws_server_inbox(struct ws_server *ws);

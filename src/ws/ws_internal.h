@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "auth/token.h"
 #include "config.h"
@@ -21,6 +22,36 @@
 
 struct http_state; /* http.c: a response being written */
 struct rest_req;   /* rest.c: a REST call in progress */
+
+/* why WebSockets closed and upgrades were refused; delivery latency */
+enum ws_closed_reason {
+    CLOSED_CLIENT,
+    CLOSED_SHUTDOWN,
+    CLOSED_POLICY,
+    CLOSED_TOO_BIG,
+    CLOSED_SLOW,
+    CLOSED_HEARTBEAT,
+    CLOSED_TOKEN_EXPIRED,
+    CLOSED_ERROR,
+    CLOSED__COUNT
+};
+enum ws_refused_reason {
+    REFUSED_AUTH,
+    REFUSED_USER_LIMIT,
+    REFUSED_SERVER_LIMIT,
+    REFUSED_DRAINING,
+    REFUSED_BAD_REQUEST,
+    REFUSED__COUNT
+};
+#define WS_LATENCY_BUCKETS 14
+struct ws_metrics {
+    uint64_t closed[CLOSED__COUNT];
+    uint64_t refused[REFUSED__COUNT];
+    uint64_t latency[WS_LATENCY_BUCKETS + 1]; /* per bucket, last = +Inf */
+    uint64_t latency_count;
+    double latency_sum; /* seconds */
+    uint64_t frames;    /* messages written */
+};
 
 /* Per-connection state: lws allocates it (zeroed) for every connection bound
  * to our protocol and keeps it across the HTTP -> WebSocket upgrade. */
@@ -71,13 +102,16 @@ struct ws_server {
         uint64_t since;
         int ack_mode; /* ?ack=1 */
     } handoff;
-    char scratch[ND_TOKEN_MAX + 64]; /* URL argument lookups (nd-ws only) */
-    struct history *history;         /* recent messages for ?since= */
-    int64_t history_swept_ms;        /* last history_expire(), wall clock */
-    struct store *store;             /* durable messages (any thread) */
-    struct userset *stored_users;    /* users who may have stored messages */
-    atomic_int stopping;             /* 1: closing connections; set from main via a job */
-    int stop_now;                    /* nd-ws: leave the service loop */
+    char scratch[ND_TOKEN_MAX + 64];            /* URL argument lookups (nd-ws only) */
+    struct ws_metrics m;                        /* nd-ws counters for /metrics */
+    void (*metrics_hook)(void *arg, FILE *out); /* more lines (the gRPC side) */
+    void *metrics_hook_arg;
+    struct history *history;      /* recent messages for ?since= */
+    int64_t history_swept_ms;     /* last history_expire(), wall clock */
+    struct store *store;          /* durable messages (any thread) */
+    struct userset *stored_users; /* users who may have stored messages */
+    atomic_int stopping;          /* 1: closing connections; set from main via a job */
+    int stop_now;                 /* nd-ws: leave the service loop */
     int64_t stop_deadline_us;
     lws_sorted_usec_list_t stop_sul;
     struct wheel wheel; /* every WebSocket's timer */
@@ -140,6 +174,18 @@ int ws__http_respond(struct conn *c, int status, const char *body, const char *h
 int ws__http_error(struct conn *c, int status, const char *msg, const char *hname,
                    const char *hvalue, int close);
 const char *ws__http_method_name(int method);
+/** Queues an answer of @len bytes of @type (a static string). */
+int ws__http_respond_typed(struct conn *c, int status, const char *type, const void *body,
+                           size_t len, const char *hname, const char *hvalue, int close);
+
+/* metrics.c: /metrics in the Prometheus text format */
+void ws__metrics_render(struct ws_server *ws, FILE *out);
+/** Counts one message written @latency_us after it was accepted. */
+void ws__metrics_written(struct ws_server *ws, int64_t latency_us);
+/** Counts a closed WebSocket by its close code (0: the client went). */
+void ws__metrics_closed(struct ws_server *ws, uint16_t code);
+/* rest.c: its counters, by route and status */
+void ws__rest_metrics(FILE *out);
 
 /* rest.c: the seed's /api/websocket routes */
 int ws__rest_request(struct ws_server *ws, struct conn *c, int method, const char *path);

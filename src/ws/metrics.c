@@ -1,0 +1,215 @@
+/* metrics: /metrics in the Prometheus text format (version 0.0.4). Counters
+ * live with their owners -- process-wide atomics in stats.h, nd-ws counters
+ * in ws_server.m, REST counters in rest.c, gRPC counters behind a hook -- and
+ * are only read here, on nd-ws, at scrape time. */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "delivery/envelope.h"
+#include "health.h"
+#include "nd.h"
+#include "stats.h"
+#include "ws/close_codes.h"
+#include "ws/ws_internal.h"
+
+/* upper bounds (seconds) of the latency buckets */
+static const double latency_le[WS_LATENCY_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5};
+
+static const char *const closed_names[CLOSED__COUNT] = {
+    "client",      "shutdown",          "policy",        "too_big",
+    "slow_reader", "heartbeat_timeout", "token_expired", "error"};
+static const char *const refused_names[REFUSED__COUNT] = {"auth", "user_limit", "server_limit",
+                                                          "draining", "bad_request"};
+static const char *const outcome_names[OUTCOME__COUNT] = {"delivered", "stored", "dropped",
+                                                          "coalesced"};
+
+void ws__metrics_written(struct ws_server *ws, int64_t latency_us)
+{
+    double s = (double)latency_us / 1e6;
+    int i = 0;
+    while (i < WS_LATENCY_BUCKETS && s > latency_le[i])
+        i++;
+    ws->m.latency[i]++;
+    ws->m.latency_count++;
+    ws->m.latency_sum += s;
+}
+
+void ws__metrics_closed(struct ws_server *ws, uint16_t code)
+{
+    enum ws_closed_reason r;
+    switch (code) {
+    case 0: r = CLOSED_CLIENT; break;
+    case ND_CLOSE_GOING_AWAY: r = CLOSED_SHUTDOWN; break;
+    case ND_CLOSE_POLICY: r = CLOSED_POLICY; break;
+    case ND_CLOSE_TOO_BIG: r = CLOSED_TOO_BIG; break;
+    case ND_CLOSE_SLOW_READER: r = CLOSED_SLOW; break;
+    case ND_CLOSE_HEARTBEAT: r = CLOSED_HEARTBEAT; break;
+    case ND_CLOSE_TOKEN_EXPIRED: r = CLOSED_TOKEN_EXPIRED; break;
+    default: r = CLOSED_ERROR; break;
+    }
+    ws->m.closed[r]++;
+}
+
+static void head(FILE *f, const char *name, const char *type, const char *help)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void one(FILE *f, const char *name, const char *type, const char *help, double v)
+{
+    head(f, name, type, help);
+    fprintf(f, "%s %.15g\n", name, v);
+}
+
+struct queue_sum {
+    uint64_t bytes, messages;
+};
+
+static int sum_queues(struct reg_user *u, void *arg)
+{
+    struct queue_sum *q = arg;
+    for (struct reg_link *l = u->conns; l; l = l->next) {
+        struct conn *c = ND_CONTAINER_OF(l, struct conn, link);
+        q->bytes += c->q.bytes + c->held.bytes;
+        q->messages += outq_count(&c->q) + outq_count(&c->held);
+    }
+    return 0;
+}
+
+static void process_metrics(FILE *f)
+{
+    long ticks = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+    char buf[1024];
+    FILE *st = fopen("/proc/self/stat", "r");
+    if (st && fgets(buf, sizeof buf, st)) {
+        /* fields after the ")" that ends the command name: utime is the 12th */
+        char *p = strrchr(buf, ')');
+        unsigned long utime = 0, stime = 0;
+        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+                        &stime) == 2)
+            one(f, "process_cpu_seconds_total", "counter", "CPU time used, user and system.",
+                (double)(utime + stime) / (double)ticks);
+    }
+    if (st)
+        fclose(st);
+    FILE *sm = fopen("/proc/self/statm", "r");
+    unsigned long size = 0, rss = 0;
+    if (sm && fscanf(sm, "%lu %lu", &size, &rss) == 2) {
+        one(f, "process_resident_memory_bytes", "gauge", "Resident memory.",
+            (double)rss * (double)page);
+        one(f, "process_virtual_memory_bytes", "gauge", "Virtual memory.",
+            (double)size * (double)page);
+    }
+    if (sm)
+        fclose(sm);
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        long n = -1; /* the directory's own descriptor */
+        while (readdir(d))
+            n++;
+        closedir(d);
+        one(f, "process_open_fds", "gauge", "Open file descriptors.", (double)(n - 2));
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        one(f, "process_max_fds", "gauge", "Open file descriptors allowed.", (double)rl.rlim_cur);
+    one(f, "process_start_time_seconds", "gauge", "Start time, unix seconds.",
+        (double)stats_get(&nd_stats.started_ms) / 1000.0);
+}
+
+static void message_metrics(FILE *f)
+{
+    head(f, "notifyd_messages_total", "counter",
+         "Notifications by type and outcome (delivered: to live connections; stored: kept for "
+         "later; dropped: nobody to give it to; coalesced: a queued progress update replaced).");
+    /* several operations share a type (system_notification): add them up */
+    for (int i = 0; i < OP__COUNT; i++) {
+        const struct op_spec *op = ops_get((enum op_id)i);
+        int first = 1;
+        for (int k = 0; k < i && first; k++)
+            if (ops_get((enum op_id)k)->type && op->type &&
+                !strcmp(ops_get((enum op_id)k)->type, op->type))
+                first = 0;
+        if (!op->type || !first)
+            continue;
+        for (int o = 0; o < OUTCOME__COUNT; o++) {
+            int64_t n = 0;
+            for (int k = i; k < OP__COUNT; k++)
+                if (ops_get((enum op_id)k)->type && !strcmp(ops_get((enum op_id)k)->type, op->type))
+                    n += stats_get(&nd_stats.by_op[k][o]);
+            fprintf(f, "notifyd_messages_total{type=\"%s\",outcome=\"%s\"} %lld\n", op->type,
+                    outcome_names[o], (long long)n);
+        }
+    }
+}
+
+void ws__metrics_render(struct ws_server *ws, FILE *f)
+{
+    head(f, "notifyd_build_info", "gauge", "Always 1; the version is a label.");
+    fprintf(f, "notifyd_build_info{version=\"%s\"} 1\n", ND_VERSION);
+    one(f, "notifyd_ready", "gauge", "1 when ready to serve (as /readyz), else 0.",
+        health_get() == HEALTH_READY);
+    process_metrics(f);
+
+    one(f, "notifyd_connections", "gauge", "Open WebSocket connections.",
+        (double)registry_connections(ws->reg));
+    one(f, "notifyd_users_online", "gauge", "Users with at least one open WebSocket.",
+        (double)registry_users(ws->reg));
+    one(f, "notifyd_connections_opened_total", "counter", "WebSockets opened.",
+        (double)stats_get(&nd_stats.connections_opened));
+    head(f, "notifyd_connections_closed_total", "counter", "WebSockets closed, by reason.");
+    for (int i = 0; i < CLOSED__COUNT; i++)
+        fprintf(f, "notifyd_connections_closed_total{reason=\"%s\"} %llu\n", closed_names[i],
+                (unsigned long long)ws->m.closed[i]);
+    head(f, "notifyd_connections_refused_total", "counter",
+         "WebSocket upgrades refused, by reason.");
+    for (int i = 0; i < REFUSED__COUNT; i++)
+        fprintf(f, "notifyd_connections_refused_total{reason=\"%s\"} %llu\n", refused_names[i],
+                (unsigned long long)ws->m.refused[i]);
+
+    message_metrics(f);
+    one(f, "notifyd_deliveries_total", "counter", "Messages queued on a connection.",
+        (double)stats_get(&nd_stats.deliveries));
+    one(f, "notifyd_frames_written_total", "counter", "Messages written to sockets.",
+        (double)ws->m.frames);
+    one(f, "notifyd_replayed_messages_total", "counter",
+        "Stored or history messages queued for a connecting client.",
+        (double)stats_get(&nd_stats.replayed));
+
+    head(f, "notifyd_delivery_latency_seconds", "histogram",
+         "From accepting a notification to writing it to a socket.");
+    uint64_t cum = 0;
+    for (int i = 0; i < WS_LATENCY_BUCKETS; i++) {
+        cum += ws->m.latency[i];
+        fprintf(f, "notifyd_delivery_latency_seconds_bucket{le=\"%g\"} %llu\n", latency_le[i],
+                (unsigned long long)cum);
+    }
+    cum += ws->m.latency[WS_LATENCY_BUCKETS];
+    fprintf(f, "notifyd_delivery_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
+            (unsigned long long)cum);
+    fprintf(f, "notifyd_delivery_latency_seconds_sum %.9g\n", ws->m.latency_sum);
+    fprintf(f, "notifyd_delivery_latency_seconds_count %llu\n",
+            (unsigned long long)ws->m.latency_count);
+
+    struct queue_sum q = {0, 0};
+    registry_each_user(ws->reg, sum_queues, &q);
+    one(f, "notifyd_outbound_queue_bytes", "gauge", "Bytes waiting to be written, all connections.",
+        (double)q.bytes);
+    one(f, "notifyd_outbound_queue_messages", "gauge",
+        "Messages waiting to be written, all connections.", (double)q.messages);
+    one(f, "notifyd_history_messages", "gauge", "Messages remembered for resume.",
+        (double)history_count(ws->history));
+    one(f, "notifyd_client_errors_total", "counter", "Error messages sent to WebSocket clients.",
+        (double)stats_get(&nd_stats.client_errors));
+    one(f, "notifyd_auth_failures_total", "counter", "Refused tokens (WebSocket, gRPC, REST).",
+        (double)stats_get(&nd_stats.auth_failures));
+    one(f, "notifyd_api_rate_limited_total", "counter", "API calls refused by the rate limit.",
+        (double)stats_get(&nd_stats.api_rate_limited));
+    ws__rest_metrics(f);
+    if (ws->metrics_hook && health_get() != HEALTH_STARTING) /* set before "ready" */
+        ws->metrics_hook(ws->metrics_hook_arg, f);
+}
