@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds notifyd twice -- plain (-Werror) and with
 # AddressSanitizer + UndefinedBehaviorSanitizer -- and runs every test
-# (unit, generated-code freshness, proto lint, format, end to end) on both.
+# (unit, generated-code freshness, proto lint, format, fuzz corpus replay,
+# end to end) on both, then fuzzes each libFuzzer target for FUZZ_SECONDS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
@@ -19,5 +20,8 @@ for variant in build build-asan; do
     status=1
   fi
 done
+echo "== fuzzing (${FUZZ_SECONDS:=45} s per target)"
+export FUZZ_SECONDS
+tests/fuzz.sh || status=1
 [ $status -eq 0 ] && echo "== all tests passed" || echo "== some tests FAILED"
 exit $status

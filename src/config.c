@@ -49,6 +49,22 @@ static const struct option_def options[] = {
      "where the embedded default keeps its files (jwt_secret, messages.db)"},
     {NULL, "NOTIFYD_JWT_SECRET", NULL, OPT_STR, OFF(jwt_secret), 0, 0, MODE_BOTH,
      "HS256 secret (environment only); unset: created once in the data dir, mode 0600"},
+    {"--jwt-public-key-file", "NOTIFYD_JWT_PUBLIC_KEY_FILE", NULL, OPT_STR,
+     OFF(jwt_public_key_file), 0, 0, MODE_BOTH,
+     "PEM public key (RSA or EC) for RS256/ES256 tokens; with it and no secret, HS256 is off"},
+    {"--jwt-issuer", "NOTIFYD_JWT_ISSUER", NULL, OPT_STR, OFF(jwt_issuer), 0, 0, MODE_BOTH,
+     "tokens must carry this iss"},
+    {"--jwt-audience", "NOTIFYD_JWT_AUDIENCE", NULL, OPT_STR, OFF(jwt_audience), 0, 0, MODE_BOTH,
+     "tokens must name this in aud"},
+    {"--tls-cert-file", "NOTIFYD_TLS_CERT_FILE", NULL, OPT_STR, OFF(tls_cert_file), 0, 0,
+     MODE_SERVE, "PEM certificate chain: TLS on both ports (wss://, gRPC over TLS)"},
+    {"--tls-key-file", "NOTIFYD_TLS_KEY_FILE", NULL, OPT_STR, OFF(tls_key_file), 0, 0, MODE_SERVE,
+     "PEM private key of the certificate"},
+    {"--allowed-origins", "NOTIFYD_ALLOWED_ORIGINS", NULL, OPT_STR, OFF(allowed_origins), 0, 0,
+     MODE_SERVE,
+     "comma-separated Origins allowed to open /ws (https://app.example.com); unset: any"},
+    {"--audit", "NOTIFYD_AUDIT", "all", OPT_STR, OFF(audit), 0, 0, MODE_SERVE,
+     "audit log lines: all (every API call) or admin (broadcasts, test messages)"},
     {"--jwt-leeway", "NOTIFYD_JWT_LEEWAY", "30s", OPT_SECONDS, OFF(jwt_leeway_s), 0, 3600,
      MODE_SERVE, "clock slack allowed on exp/nbf"},
     {"--log-level", "NOTIFYD_LOG_LEVEL", "info", OPT_LEVEL, OFF(log_level), 0, 0, MODE_BOTH,
@@ -350,6 +366,14 @@ enum config_result config_parse(struct nd_config *cfg, enum config_mode mode, in
              (long long)cfg->heartbeat_timeout_ms, (long long)cfg->heartbeat_interval_ms);
         goto fail;
     }
+    if (mode == CONFIG_SERVE && !!cfg->tls_cert_file != !!cfg->tls_key_file) {
+        fail(err, errlen, "TLS needs both NOTIFYD_TLS_CERT_FILE and NOTIFYD_TLS_KEY_FILE");
+        goto fail;
+    }
+    if (mode == CONFIG_SERVE && strcmp(cfg->audit, "all") && strcmp(cfg->audit, "admin")) {
+        fail(err, errlen, "NOTIFYD_AUDIT: \"%s\" is not one of all, admin", cfg->audit);
+        goto fail;
+    }
     if (mode == CONFIG_TOKEN && !cfg->token_user) {
         fail(err, errlen, "--user is required (notifyd token --user ID [--role R] [--ttl S])");
         goto fail;
@@ -365,6 +389,13 @@ void config_free(struct nd_config *cfg)
 {
     free(cfg->data_dir);
     free(cfg->jwt_secret);
+    free(cfg->jwt_public_key_file);
+    free(cfg->jwt_issuer);
+    free(cfg->jwt_audience);
+    free(cfg->tls_cert_file);
+    free(cfg->tls_key_file);
+    free(cfg->allowed_origins);
+    free(cfg->audit);
     free(cfg->token_user);
     free(cfg->token_role);
     memset(cfg, 0, sizeof *cfg);

@@ -21,6 +21,13 @@ struct nd_config {
     struct nd_addr http;           /* NOTIFYD_HTTP_ADDR */
     char *data_dir;                /* NOTIFYD_DATA_DIR */
     char *jwt_secret;              /* NOTIFYD_JWT_SECRET, NULL = created in data_dir */
+    char *jwt_public_key_file;     /* NOTIFYD_JWT_PUBLIC_KEY_FILE: RSA/EC tokens */
+    char *jwt_issuer;              /* NOTIFYD_JWT_ISSUER: required iss */
+    char *jwt_audience;            /* NOTIFYD_JWT_AUDIENCE: required in aud */
+    char *tls_cert_file;           /* NOTIFYD_TLS_CERT_FILE: TLS on both ports */
+    char *tls_key_file;            /* NOTIFYD_TLS_KEY_FILE */
+    char *allowed_origins;         /* NOTIFYD_ALLOWED_ORIGINS: comma list, NULL = any */
+    char *audit;                   /* NOTIFYD_AUDIT: all or admin */
     int64_t jwt_leeway_s;          /* NOTIFYD_JWT_LEEWAY: slack for exp/nbf */
     enum nd_log_level log_level;   /* NOTIFYD_LOG_LEVEL */
     int64_t shutdown_grace_ms;     /* NOTIFYD_SHUTDOWN_GRACE_MS */

@@ -22,24 +22,47 @@
 #include "store/store.h"
 #include "ws/server.h"
 
-/* the configured secret, or the one kept in the data dir */
+/* reads a small text file (a PEM key) into a malloc'd string */
+static char *read_text(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = calloc(1, 65537);
+    size_t n = buf ? fread(buf, 1, 65536, f) : 0;
+    int big = buf && !feof(f);
+    fclose(f);
+    if (!buf || big || n == 0) {
+        snprintf(err, errlen, "%s is %s", path, big ? "over 64 KiB" : "empty");
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* the JWT keys: the configured secret (or the one kept in the data dir,
+ * unless only a public key is configured) and the public key file */
 static struct token_keys *load_keys(const struct nd_config *cfg, char *err, size_t errlen)
 {
-    char *secret = NULL;
-    if (cfg->jwt_secret) {
+    char *secret = NULL, *pem = NULL, why[300];
+    struct token_keys *keys = NULL;
+    if (cfg->jwt_public_key_file && !(pem = read_text(cfg->jwt_public_key_file, err, errlen)))
+        return NULL;
+    if (cfg->jwt_secret)
         secret = strdup(cfg->jwt_secret);
-    } else if (token_secret_load(cfg->data_dir, &secret, err, errlen) < 0) {
-        return NULL;
-    }
-    if (!secret) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    struct token_keys *keys = token_keys_new_hs256((unsigned char *)secret, strlen(secret));
-    memset(secret, 0, strlen(secret));
-    free(secret);
+    else if (!pem && token_secret_load(cfg->data_dir, &secret, err, errlen) < 0)
+        goto done;
+    struct token_keys_config kc = {secret, pem, cfg->jwt_issuer, cfg->jwt_audience};
+    keys = token_keys_new(&kc, why, sizeof why);
     if (!keys)
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen, "%s%s%s", pem ? cfg->jwt_public_key_file : "", pem ? ": " : "", why);
+done:
+    if (secret)
+        memset(secret, 0, strlen(secret));
+    free(secret);
+    free(pem);
     return keys;
 }
 
@@ -74,6 +97,12 @@ static int token_main(int argc, char **argv)
         fprintf(stderr, "notifyd token: %s\n", err);
         goto done;
     }
+    if (!token_keys_can_sign(keys)) {
+        fprintf(stderr, "notifyd token: HS256 is off (a public key and no NOTIFYD_JWT_SECRET): "
+                        "tokens come from your identity provider\n");
+        token_keys_free(keys);
+        goto done;
+    }
     char *tok = token_sign(keys, cfg.token_user, cfg.token_role, time(NULL), cfg.token_ttl_s);
     token_keys_free(keys);
     if (!tok) {
@@ -102,8 +131,11 @@ static int serve(int argc, char **argv)
     struct nd_config cfg;
     char err[512];
     int rc = 1;
-    struct token_keys *keys = NULL;
+    struct token_keys *keys;
+    struct token_keyring keyring;
     struct ws_server *ws = NULL;
+
+    token_keyring_init(&keyring, NULL);
     struct service *svc = NULL;
     struct rpc_server *rpc = NULL;
     struct store *store = NULL;
@@ -126,6 +158,7 @@ static int serve(int argc, char **argv)
     keys = load_keys(&cfg, err, sizeof err);
     if (!keys)
         goto fail;
+    token_keyring_swap(&keyring, keys); /* the keyring owns them */
     stored_users = userset_new();
     if (!stored_users) {
         snprintf(err, sizeof err, "out of memory");
@@ -137,7 +170,7 @@ static int serve(int argc, char **argv)
         goto fail;
     }
     grpc_init();
-    ws = ws_server_start(&cfg, keys, store, stored_users, err, sizeof err);
+    ws = ws_server_start(&cfg, &keyring, store, stored_users, err, sizeof err);
     if (!ws)
         goto fail_grpc;
     svc = service_new(ws, &cfg);
@@ -146,7 +179,7 @@ static int serve(int argc, char **argv)
         goto fail_grpc;
     }
     ws_server_set_service(ws, svc);
-    rpc = rpc_server_start(&cfg, keys, svc, err, sizeof err);
+    rpc = rpc_server_start(&cfg, &keyring, svc, err, sizeof err);
     if (!rpc)
         goto fail_grpc;
 
@@ -159,8 +192,19 @@ static int serve(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     int sig = 0;
-    sigwait(&set, &sig);
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP) { /* reload the JWT keys */
+        struct token_keys *fresh = load_keys(&cfg, err, sizeof err);
+        if (fresh) {
+            token_keyring_swap(&keyring, fresh);
+            nd_log(ND_LOG_INFO, "jwt keys reloaded", NULL);
+        } else {
+            nd_log(ND_LOG_ERROR, "jwt keys not reloaded: keeping the old ones", "{s:s}", "error",
+                   err);
+        }
+    }
+    sigdelset(&set, SIGHUP);
 
     /* a second signal ends the process at once (default action) */
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
@@ -190,12 +234,12 @@ done:
     ws_server_free(ws);
     service_free(svc);
     grpc_shutdown();
-    token_keys_free(keys);
+    token_keyring_free(&keyring);
     config_free(&cfg);
     return rc;
 fail:
     fprintf(stderr, "notifyd: %s\n", err);
-    token_keys_free(keys);
+    token_keyring_free(&keyring);
     config_free(&cfg);
     return 1;
 }

@@ -12,7 +12,7 @@ proto)
   echo "proto: buf lint and format clean"
   ;;
 format)
-  files=$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'bench/*.c' 2>/dev/null || true)
+  files=$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'fuzz/*.c' 'bench/*.c' 2>/dev/null || true)
   [ -n "$files" ] || files=$(find src tests -name '*.[ch]')
   clang-format --dry-run -Werror $files
   echo "format: clean"

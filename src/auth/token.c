@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <jwt.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,28 +20,147 @@
 #include <unistd.h>
 
 struct token_keys {
-    jwt_alg_t alg; /* the one algorithm accepted */
-    size_t len;
-    unsigned char key[]; /* HS256 secret */
+    struct token_keys *next; /* in a keyring's retired list */
+    unsigned char *secret;   /* HS256/384/512 key; NULL: HMAC tokens refused */
+    size_t secret_len;
+    char *pub; /* PEM public key; NULL: RSA/EC tokens refused */
+    size_t pub_len;
+    int pub_rsa;          /* 1: RSA (RS256/384/512), 0: EC (the ES alg of its curve) */
+    jwt_alg_t pub_ec_alg; /* the one ES alg matching the curve of the EC key */
+    char *issuer;
+    char *audience;
 };
-
-struct token_keys *token_keys_new_hs256(const unsigned char *secret, size_t len)
-{
-    struct token_keys *k = malloc(sizeof *k + len + 1);
-    if (!k)
-        return NULL;
-    k->alg = JWT_ALG_HS256;
-    k->len = len;
-    memcpy(k->key, secret, len);
-    k->key[len] = 0;
-    return k;
-}
 
 void token_keys_free(struct token_keys *keys)
 {
-    if (keys)
-        OPENSSL_cleanse(keys->key, keys->len);
+    if (!keys)
+        return;
+    if (keys->secret)
+        OPENSSL_cleanse(keys->secret, keys->secret_len);
+    free(keys->secret);
+    free(keys->pub);
+    free(keys->issuer);
+    free(keys->audience);
     free(keys);
+}
+
+/* reads the key type: RSA, or EC with a curve we have an algorithm for */
+static int inspect_public_key(struct token_keys *k, char *err, size_t errlen)
+{
+    BIO *bio = BIO_new_mem_buf(k->pub, (int)k->pub_len);
+    EVP_PKEY *pkey = bio ? PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL) : NULL;
+    int rc = -1;
+    if (!pkey) {
+        snprintf(err, errlen,
+                 "the public key is not a PEM public key (-----BEGIN PUBLIC KEY-----)");
+        goto done;
+    }
+    if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA) {
+        k->pub_rsa = 1;
+        rc = 0;
+    } else if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_EC) {
+        char curve[64] = "";
+        size_t n = 0;
+        EVP_PKEY_get_utf8_string_param(pkey, "group", curve, sizeof curve, &n);
+        k->pub_ec_alg = !strcmp(curve, "prime256v1")  ? JWT_ALG_ES256
+                        : !strcmp(curve, "secp384r1") ? JWT_ALG_ES384
+                        : !strcmp(curve, "secp521r1") ? JWT_ALG_ES512
+                                                      : JWT_ALG_INVAL;
+        if (k->pub_ec_alg == JWT_ALG_INVAL)
+            snprintf(err, errlen, "the EC public key uses curve %s: use P-256, P-384 or P-521",
+                     curve[0] ? curve : "(unknown)");
+        else
+            rc = 0;
+    } else {
+        snprintf(err, errlen, "the public key must be RSA or EC");
+    }
+done:
+    EVP_PKEY_free(pkey);
+    BIO_free(bio);
+    return rc;
+}
+
+struct token_keys *token_keys_new(const struct token_keys_config *kc, char *err, size_t errlen)
+{
+    struct token_keys *k = calloc(1, sizeof *k);
+    if (!k) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (kc->secret) {
+        k->secret_len = strlen(kc->secret);
+        k->secret = (unsigned char *)strdup(kc->secret);
+    }
+    if (kc->public_key_pem) {
+        k->pub_len = strlen(kc->public_key_pem);
+        k->pub = strdup(kc->public_key_pem);
+    }
+    k->issuer = kc->issuer ? strdup(kc->issuer) : NULL;
+    k->audience = kc->audience ? strdup(kc->audience) : NULL;
+    if ((kc->secret && !k->secret) || (kc->public_key_pem && !k->pub) ||
+        (kc->issuer && !k->issuer) || (kc->audience && !k->audience)) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (!k->secret && !k->pub) {
+        snprintf(err, errlen, "no JWT key: set NOTIFYD_JWT_SECRET or NOTIFYD_JWT_PUBLIC_KEY_FILE");
+        goto fail;
+    }
+    if (k->pub && inspect_public_key(k, err, errlen) < 0)
+        goto fail;
+    return k;
+fail:
+    token_keys_free(k);
+    return NULL;
+}
+
+struct token_keys *token_keys_new_hs256(const unsigned char *secret, size_t len)
+{
+    char *s = malloc(len + 1), err[128];
+    if (!s)
+        return NULL;
+    memcpy(s, secret, len);
+    s[len] = 0;
+    struct token_keys_config kc = {s, NULL, NULL, NULL};
+    struct token_keys *k = token_keys_new(&kc, err, sizeof err);
+    OPENSSL_cleanse(s, len);
+    free(s);
+    return k;
+}
+
+int token_keys_can_sign(const struct token_keys *keys)
+{
+    return keys->secret != NULL;
+}
+
+void token_keyring_init(struct token_keyring *ring, struct token_keys *keys)
+{
+    atomic_init(&ring->current, keys);
+    ring->retired = NULL;
+}
+
+const struct token_keys *token_keyring_get(struct token_keyring *ring)
+{
+    return atomic_load_explicit(&ring->current, memory_order_acquire);
+}
+
+void token_keyring_swap(struct token_keyring *ring, struct token_keys *keys)
+{
+    struct token_keys *old = atomic_exchange_explicit(&ring->current, keys, memory_order_acq_rel);
+    if (old) {
+        old->next = ring->retired;
+        ring->retired = old;
+    }
+}
+
+void token_keyring_free(struct token_keyring *ring)
+{
+    token_keys_free(atomic_load(&ring->current));
+    while (ring->retired) {
+        struct token_keys *next = ring->retired->next;
+        token_keys_free(ring->retired);
+        ring->retired = next;
+    }
 }
 
 int token_user_id_valid(const char *id, size_t len)
@@ -143,8 +263,29 @@ static int well_formed(const char *t)
     return dots == 2;
 }
 
+/* the key for @alg, or NULL when that algorithm is not accepted */
+static const unsigned char *key_for(const struct token_keys *k, jwt_alg_t alg, int *len)
+{
+    switch (alg) {
+    case JWT_ALG_HS256:
+        *len = (int)k->secret_len;
+        return k->secret; /* HS384/512 would verify with the same secret: pinned to HS256 */
+    case JWT_ALG_RS256:
+    case JWT_ALG_RS384:
+    case JWT_ALG_RS512:
+        *len = (int)k->pub_len;
+        return k->pub && k->pub_rsa ? (const unsigned char *)k->pub : NULL;
+    case JWT_ALG_ES256:
+    case JWT_ALG_ES384:
+    case JWT_ALG_ES512:
+        *len = (int)k->pub_len;
+        return k->pub && !k->pub_rsa && alg == k->pub_ec_alg ? (const unsigned char *)k->pub : NULL;
+    default: return NULL; /* "none" and anything else */
+    }
+}
+
 /* decodes the header part and pins its alg before libjwt sees the token */
-static enum token_result check_header(const struct token_keys *keys, const char *token)
+static enum token_result check_header(const char *token, jwt_alg_t *alg_out)
 {
     const char *dot = strchr(token, '.');
     size_t n = (size_t)(dot - token);
@@ -164,11 +305,38 @@ static enum token_result check_header(const struct token_keys *keys, const char 
         len--;
     json_t *hdr = json_loadb((const char *)raw, (size_t)len, 0, NULL);
     const char *alg = json_string_value(json_object_get(hdr, "alg"));
-    enum token_result r = !alg                            ? TOKEN_MALFORMED
-                          : jwt_str_alg(alg) != keys->alg ? TOKEN_BAD_ALG
-                                                          : TOKEN_OK;
+    enum token_result r = alg ? TOKEN_OK : TOKEN_MALFORMED;
+    *alg_out = alg ? jwt_str_alg(alg) : JWT_ALG_INVAL;
     json_decref(hdr);
     return r;
+}
+
+/* iss equal to, and aud (string or array) naming, the configured values */
+static enum token_result check_iss_aud(const struct token_keys *k, jwt_t *j)
+{
+    if (k->issuer) {
+        const char *iss = jwt_get_grant(j, "iss");
+        if (!iss || strcmp(iss, k->issuer))
+            return TOKEN_BAD_ISSUER;
+    }
+    if (k->audience) {
+        char *text = jwt_get_grants_json(j, "aud");
+        json_t *aud = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+        free(text);
+        int ok = 0;
+        if (json_is_string(aud)) {
+            ok = !strcmp(json_string_value(aud), k->audience);
+        } else if (json_is_array(aud)) {
+            size_t i;
+            json_t *v;
+            json_array_foreach (aud, i, v)
+                ok |= json_is_string(v) && !strcmp(json_string_value(v), k->audience);
+        }
+        json_decref(aud);
+        if (!ok)
+            return TOKEN_BAD_AUDIENCE;
+    }
+    return TOKEN_OK;
 }
 
 enum token_result token_verify(const struct token_keys *keys, const char *token, int64_t now,
@@ -183,13 +351,17 @@ enum token_result token_verify(const struct token_keys *keys, const char *token,
         return TOKEN_TOO_LARGE;
     if (!well_formed(token))
         return TOKEN_MALFORMED;
-    enum token_result hr = check_header(keys, token);
+    jwt_alg_t alg;
+    enum token_result hr = check_header(token, &alg);
     if (hr != TOKEN_OK)
         return hr;
-    /* never pass a NULL key: libjwt would then accept alg "none" */
-    if (jwt_decode(&j, token, keys->key, (int)keys->len) != 0)
+    int key_len = 0;
+    const unsigned char *key = key_for(keys, alg, &key_len);
+    if (!key) /* never decode without a key: libjwt would then accept alg "none" */
+        return TOKEN_BAD_ALG;
+    if (jwt_decode(&j, token, key, key_len) != 0)
         return TOKEN_BAD_SIGNATURE;
-    if (jwt_get_alg(j) != keys->alg) { /* HS384/HS512 with the same secret, or "none" */
+    if (jwt_get_alg(j) != alg) {
         r = TOKEN_BAD_ALG;
         goto done;
     }
@@ -207,6 +379,9 @@ enum token_result token_verify(const struct token_keys *keys, const char *token,
         r = TOKEN_NOT_YET_VALID;
         goto done;
     }
+    r = check_iss_aud(keys, j);
+    if (r != TOKEN_OK)
+        goto done;
     r = read_user(j, out->user_id);
     if (r != TOKEN_OK)
         goto done;
@@ -230,6 +405,8 @@ const char *token_result_str(enum token_result r)
     case TOKEN_NOT_YET_VALID: return "token not valid yet";
     case TOKEN_NO_USER: return "token names no user (user_id or sub)";
     case TOKEN_BAD_USER: return "token user id is invalid";
+    case TOKEN_BAD_ISSUER: return "token issuer not accepted";
+    case TOKEN_BAD_AUDIENCE: return "token audience not accepted";
     }
     return "bad token";
 }
@@ -239,12 +416,14 @@ char *token_sign(const struct token_keys *keys, const char *user, const char *ro
 {
     jwt_t *j = NULL;
     char *out = NULL;
-    if (jwt_new(&j) != 0)
+    if (!keys->secret || jwt_new(&j) != 0)
         return NULL;
     if (jwt_add_grant(j, "sub", user) || jwt_add_grant(j, "user_id", user) ||
         jwt_add_grant(j, "role", role) || jwt_add_grant_int(j, "iat", (long)now) ||
         jwt_add_grant_int(j, "exp", (long)(now + ttl)) ||
-        jwt_set_alg(j, keys->alg, keys->key, (int)keys->len))
+        (keys->issuer && jwt_add_grant(j, "iss", keys->issuer)) ||
+        (keys->audience && jwt_add_grant(j, "aud", keys->audience)) ||
+        jwt_set_alg(j, JWT_ALG_HS256, keys->secret, (int)keys->secret_len))
         goto done;
     out = jwt_encode_str(j);
 done:

@@ -4,6 +4,7 @@
 #ifndef NOTIFYD_AUTH_TOKEN_H
 #define NOTIFYD_AUTH_TOKEN_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,8 @@ enum token_result {
     TOKEN_NOT_YET_VALID, /* nbf is ahead (beyond the leeway) */
     TOKEN_NO_USER,       /* neither user_id nor sub */
     TOKEN_BAD_USER,      /* user id too long or with forbidden characters */
+    TOKEN_BAD_ISSUER,    /* iss is not NOTIFYD_JWT_ISSUER */
+    TOKEN_BAD_AUDIENCE,  /* aud does not name NOTIFYD_JWT_AUDIENCE */
 };
 
 struct token_claims {
@@ -35,12 +38,47 @@ struct token_claims {
     int64_t exp;    /* unix seconds, 0 when the token has no exp */
 };
 
-struct token_keys; /* opaque */
+struct token_keys; /* opaque; immutable once made */
 
-/** Makes an HS256 key set from @secret (copied). NULL on ENOMEM. */
+struct token_keys_config {
+    const char *secret;         /* HS256 secret, or NULL: HS256 off */
+    const char *public_key_pem; /* RSA (RS256/384/512) or EC (ES256/384/512) key, or NULL */
+    const char *issuer;         /* required iss, or NULL */
+    const char *audience;       /* required in aud, or NULL */
+};
+
+/**
+ * Makes a key set. Each algorithm has its own key: HS* verify with the secret
+ * only, RSA and EC algorithms with the public key only, so a token signed with the public
+ * key as an HMAC secret never verifies. NULL with a reason in @err.
+ */
+struct token_keys *token_keys_new(const struct token_keys_config *kc, char *err, size_t errlen);
+
+/** Makes an HS256-only key set from @secret (copied). NULL on ENOMEM. */
 struct token_keys *token_keys_new_hs256(const unsigned char *secret, size_t len);
 
 void token_keys_free(struct token_keys *keys);
+
+/** True when tokens can be signed (an HS256 secret is configured). */
+int token_keys_can_sign(const struct token_keys *keys);
+
+/**
+ * The keys in use, swappable at run time (SIGHUP). Readers on any thread
+ * take the current set with token_keyring_get(); replaced sets stay alive
+ * until token_keyring_free(), so a verify in progress never sees them go.
+ */
+struct token_keyring {
+    struct token_keys *_Atomic current;
+    struct token_keys *retired; /* main thread only */
+};
+
+/** Takes ownership of @keys. */
+void token_keyring_init(struct token_keyring *ring, struct token_keys *keys);
+/** The current keys. Any thread. */
+const struct token_keys *token_keyring_get(struct token_keyring *ring);
+/** Installs @keys (owned from now on). One thread at a time (main). */
+void token_keyring_swap(struct token_keyring *ring, struct token_keys *keys);
+void token_keyring_free(struct token_keyring *ring);
 
 /**
  * Checks @token's signature, algorithm, exp and nbf against @now (unix

@@ -32,6 +32,7 @@ struct caller_budget {
 struct service {
     struct ws_server *ws;
     const struct nd_config *cfg;
+    int audit_all;                 /* NOTIFYD_AUDIT=all: a line for every call */
     pthread_mutex_t lock;          /* guards budgets: nd-grpc and nd-ws both call */
     struct caller_budget *budgets; /* {lock} */
 };
@@ -59,6 +60,7 @@ struct service *service_new(struct ws_server *ws, const struct nd_config *cfg)
         return NULL;
     svc->ws = ws;
     svc->cfg = cfg;
+    svc->audit_all = !strcmp(cfg->audit, "all");
     pthread_mutex_init(&svc->lock, NULL);
     return svc;
 }
@@ -271,7 +273,7 @@ int service_call(struct service *svc, const struct op_spec *op, const json_t *re
                 coalesce_key(op->type, json_string_value(json_object_get(msg.data, "task_id")));
         stats_add(&nd_stats.messages, 1);
     }
-    if (op->id == OP_BROADCAST || op->id == OP_TEST_MESSAGE)
+    if (op->id == OP_BROADCAST || op->id == OP_TEST_MESSAGE || svc->audit_all)
         nd_log(ND_LOG_INFO, "audit", "{s:s, s:s, s:s}", "op", op->name, "caller",
                caller ? caller->user_id : "", "target", msg.user_id[0] ? msg.user_id : "*");
     op_msg_clear(&msg);

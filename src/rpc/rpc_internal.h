@@ -70,7 +70,7 @@ struct call {
 
 struct rpc_server {
     const struct nd_config *cfg;
-    const struct token_keys *keys;
+    struct token_keyring *keys;
     struct service *svc;
     grpc_server *server;
     grpc_completion_queue *cq;

@@ -216,9 +216,9 @@ static int authorize(struct call *c, struct token_claims *claims)
             }
         }
     }
-    enum token_result r =
-        tok ? token_verify(c->srv->keys, tok, time(NULL), c->srv->cfg->jwt_leeway_s, claims)
-            : TOKEN_MISSING;
+    enum token_result r = tok ? token_verify(token_keyring_get(c->srv->keys), tok, time(NULL),
+                                             c->srv->cfg->jwt_leeway_s, claims)
+                              : TOKEN_MISSING;
     if (r != TOKEN_OK) {
         char msg[160];
         stats_add(&nd_stats.auth_failures, 1);
@@ -411,7 +411,50 @@ void rpc_server_metrics(void *arg, FILE *f)
     }
 }
 
-struct rpc_server *rpc_server_start(const struct nd_config *cfg, const struct token_keys *keys,
+/* a whole (small) file as a string, or NULL with errno set */
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char *buf = calloc(1, 1 << 20);
+    size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+    fclose(f);
+    if (buf && n == 0) {
+        free(buf);
+        errno = EINVAL;
+        return NULL;
+    }
+    return buf;
+}
+
+/* TLS with the configured certificate, or plain */
+static grpc_server_credentials *server_credentials(const struct nd_config *cfg, char *err,
+                                                   size_t errlen)
+{
+    if (!cfg->tls_cert_file)
+        return grpc_insecure_server_credentials_create();
+    char *cert = NULL, *key = NULL;
+    grpc_server_credentials *creds = NULL;
+    const char *bad = !(cert = read_file(cfg->tls_cert_file)) ? cfg->tls_cert_file
+                      : !(key = read_file(cfg->tls_key_file)) ? cfg->tls_key_file
+                                                              : NULL;
+    if (bad) {
+        snprintf(err, errlen, "cannot read %s: %s", bad, strerror(errno));
+    } else {
+        grpc_ssl_pem_key_cert_pair pair = {key, cert};
+        creds = grpc_ssl_server_credentials_create_ex(
+            NULL, &pair, 1, GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE, NULL);
+        if (!creds)
+            snprintf(err, errlen, "cannot use %s and %s for TLS", cfg->tls_cert_file,
+                     cfg->tls_key_file);
+    }
+    free(cert);
+    free(key);
+    return creds;
+}
+
+struct rpc_server *rpc_server_start(const struct nd_config *cfg, struct token_keyring *keys,
                                     struct service *svc, char *err, size_t errlen)
 {
     struct rpc_server *s = calloc(1, sizeof *s);
@@ -451,7 +494,9 @@ struct rpc_server *rpc_server_start(const struct nd_config *cfg, const struct to
         snprintf(addr, sizeof addr, "[%s]:%d", a->host, a->port);
     else
         snprintf(addr, sizeof addr, "%s:%d", a->host, a->port);
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+    grpc_server_credentials *creds = server_credentials(cfg, err, errlen);
+    if (!creds)
+        goto fail;
     s->port = grpc_server_add_http2_port(s->server, addr, creds);
     grpc_server_credentials_release(creds);
     if (s->port <= 0) {

@@ -21,7 +21,7 @@ struct rpc_server;
  * @cfg, @keys and @svc are borrowed. NULL with a one-line reason in @err.
  * Main thread.
  */
-struct rpc_server *rpc_server_start(const struct nd_config *cfg, const struct token_keys *keys,
+struct rpc_server *rpc_server_start(const struct nd_config *cfg, struct token_keyring *keys,
                                     struct service *svc, char *err, size_t errlen);
 
 /** The port actually bound. Any thread. */

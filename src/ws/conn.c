@@ -5,12 +5,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "delivery/envelope.h"
 #include "log.h"
 #include "nd.h"
 #include "stats.h"
+#include "ws/client_msg.h"
 #include "ws/close_codes.h"
 #include "ws/ws_internal.h"
 
@@ -208,6 +210,37 @@ static int refuse(struct ws_server *ws, struct lws *wsi, enum ws_refused_reason 
     return rc;
 }
 
+/* NOTIFYD_ALLOWED_ORIGINS: a browser's Origin must be listed exactly
+ * (scheme://host[:port], case-insensitive); requests without an Origin come
+ * from non-browser clients, which Origin checks cannot restrict anyway */
+static int origin_allowed(struct ws_server *ws, struct lws *wsi)
+{
+    const char *list = ws->cfg->allowed_origins;
+    char origin[256];
+    if (!list || !strcmp(list, "*"))
+        return 1;
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
+    if (n <= 0)
+        return 1;
+    if (n >= (int)sizeof origin || lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) < 0)
+        return 0;
+    size_t len = strlen(origin);
+    while (len && origin[len - 1] == '/')
+        origin[--len] = 0;
+    for (const char *p = list; *p;) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        const char *end = p + strcspn(p, ", ");
+        size_t item = (size_t)(end - p);
+        while (item && p[item - 1] == '/')
+            item--;
+        if (item && item == len && !strncasecmp(p, origin, len))
+            return 1;
+        p = end;
+    }
+    return 0;
+}
+
 int ws__conn_confirm_upgrade(struct ws_server *ws, struct lws *wsi)
 {
     char path[16], msg[200];
@@ -222,6 +255,9 @@ int ws__conn_confirm_upgrade(struct ws_server *ws, struct lws *wsi)
         return refuse(ws, wsi, REFUSED_SERVER_LIMIT, 503, "Service Unavailable",
                       "server is at its connection limit (NOTIFYD_MAX_CONNECTIONS)");
     }
+    if (!origin_allowed(ws, wsi))
+        return refuse(ws, wsi, REFUSED_ORIGIN, 403, "Forbidden",
+                      "this Origin may not connect (NOTIFYD_ALLOWED_ORIGINS)");
 
     char *buf = malloc(ND_TOKEN_MAX + 16);
     if (!buf)
@@ -229,10 +265,10 @@ int ws__conn_confirm_upgrade(struct ws_server *ws, struct lws *wsi)
     int too_large = 0;
     const char *tok = find_token(wsi, buf, ND_TOKEN_MAX + 16, &too_large);
     struct token_claims claims;
-    enum token_result r =
-        tok         ? token_verify(ws->keys, tok, time(NULL), ws->cfg->jwt_leeway_s, &claims)
-        : too_large ? TOKEN_TOO_LARGE
-                    : TOKEN_MISSING;
+    enum token_result r = tok         ? token_verify(token_keyring_get(ws->keys), tok, time(NULL),
+                                                     ws->cfg->jwt_leeway_s, &claims)
+                          : too_large ? TOKEN_TOO_LARGE
+                                      : TOKEN_MISSING;
     free(buf);
     if (r != TOKEN_OK) {
         stats_add(&nd_stats.auth_failures, 1);
@@ -309,16 +345,16 @@ int ws__conn_established(struct ws_server *ws, struct conn *c, struct lws *wsi)
 
 /* --- client messages --- */
 
-static void refresh(struct ws_server *ws, struct conn *c, const json_t *data)
+static void refresh(struct ws_server *ws, struct conn *c, const char *tok)
 {
-    const char *tok = json_string_value(json_object_get(data, "token"));
     struct token_claims claims;
     char msg[200];
     if (!tok) {
         send_error(ws, c, "bad_refresh", "refresh needs data.token, a new JWT");
         return;
     }
-    enum token_result r = token_verify(ws->keys, tok, time(NULL), ws->cfg->jwt_leeway_s, &claims);
+    enum token_result r =
+        token_verify(token_keyring_get(ws->keys), tok, time(NULL), ws->cfg->jwt_leeway_s, &claims);
     if (r != TOKEN_OK) {
         snprintf(msg, sizeof msg, "refresh refused: %s; the current token still applies",
                  token_result_str(r));
@@ -341,41 +377,19 @@ static void refresh(struct ws_server *ws, struct conn *c, const json_t *data)
 
 static void handle_message(struct ws_server *ws, struct conn *c, const char *text, size_t len)
 {
-    json_error_t jerr;
-    json_t *m = json_loadb(text, len, 0, &jerr);
-    if (!json_is_object(m)) {
-        char msg[200];
-        if (m)
-            snprintf(msg, sizeof msg, "a message must be a JSON object");
-        else
-            snprintf(msg, sizeof msg, "malformed JSON: %s", jerr.text);
-        json_decref(m);
-        send_error(ws, c, "bad_json", msg);
-        return;
+    struct client_msg m;
+    client_msg_parse(text, len, &m);
+    switch (m.type) {
+    case CM_ERROR: send_error(ws, c, m.error_code, m.error); break;
+    case CM_PING: send_control(ws, c, "pong", json_object()); break;
+    case CM_ALIVE: break; /* pong, client_ready: signs of life, nothing to answer */
+    case CM_ACK:
+        if (ws->store)
+            store_remove(ws->store, conn_user(c), m.ack_id); /* delivered: no longer owed */
+        break;
+    case CM_REFRESH: refresh(ws, c, m.token); break;
     }
-    const char *type = json_string_value(json_object_get(m, "type"));
-    json_t *data = json_object_get(m, "data");
-    if (!type) {
-        send_error(ws, c, "bad_message", "the message has no string \"type\"");
-    } else if (!strcmp(type, "ping")) {
-        send_control(ws, c, "pong", json_object());
-    } else if (!strcmp(type, "pong") || !strcmp(type, "client_ready")) {
-        /* signs of life; nothing to answer */
-    } else if (!strcmp(type, "ack")) {
-        const char *id = json_string_value(json_object_get(data, "message_id"));
-        uint64_t v;
-        if (!id || msgid_parse(id, &v) < 0)
-            send_error(ws, c, "bad_ack", "ack needs data.message_id, a 16-digit hex message id");
-        else if (ws->store)
-            store_remove(ws->store, conn_user(c), v); /* delivered: no longer owed */
-    } else if (!strcmp(type, "refresh")) {
-        refresh(ws, c, data);
-    } else {
-        char msg[160];
-        snprintf(msg, sizeof msg, "unknown message type \"%.64s\"", type);
-        send_error(ws, c, "unknown_type", msg);
-    }
-    json_decref(m);
+    client_msg_clear(&m);
 }
 
 /* one complete client message */

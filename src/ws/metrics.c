@@ -22,8 +22,8 @@ static const double latency_le[WS_LATENCY_BUCKETS] = {
 static const char *const closed_names[CLOSED__COUNT] = {
     "client",      "shutdown",          "policy",        "too_big",
     "slow_reader", "heartbeat_timeout", "token_expired", "error"};
-static const char *const refused_names[REFUSED__COUNT] = {"auth", "user_limit", "server_limit",
-                                                          "draining", "bad_request"};
+static const char *const refused_names[REFUSED__COUNT] = {"auth",     "user_limit",  "server_limit",
+                                                          "draining", "bad_request", "origin"};
 static const char *const outcome_names[OUTCOME__COUNT] = {"delivered", "stored", "dropped",
                                                           "coalesced"};
 

@@ -207,7 +207,8 @@ static int authorize(struct ws_server *ws, struct conn *c, struct token_claims *
     } else if (n > 0 &&
                lws_hdr_copy(c->wsi, buf, ND_TOKEN_MAX + 16, WSI_TOKEN_HTTP_AUTHORIZATION) > 0) {
         const char *tok = token_from_bearer(buf);
-        r = tok ? token_verify(ws->keys, tok, time(NULL), ws->cfg->jwt_leeway_s, claims)
+        r = tok ? token_verify(token_keyring_get(ws->keys), tok, time(NULL), ws->cfg->jwt_leeway_s,
+                               claims)
                 : TOKEN_MALFORMED;
     }
     free(buf);

@@ -144,6 +144,12 @@ static void *run(void *arg)
         (a->host[0] && !strchr(a->host, ':') && strspn(a->host, "0123456789.") == strlen(a->host)))
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.vhost_name = "notifyd";
+    if (ws->cfg->tls_cert_file) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = ws->cfg->tls_cert_file;
+        info.ssl_private_key_filepath = ws->cfg->tls_key_file;
+        info.alpn = "http/1.1"; /* WebSockets and REST over HTTP/1.1, also with TLS */
+    }
 
     ws->ctx = lws_create_context(&info);
     if (ws->ctx)
@@ -176,7 +182,7 @@ static void *run(void *arg)
     return NULL;
 }
 
-struct ws_server *ws_server_start(const struct nd_config *cfg, const struct token_keys *keys,
+struct ws_server *ws_server_start(const struct nd_config *cfg, struct token_keyring *keys,
                                   struct store *store, struct userset *stored_users, char *err,
                                   size_t errlen)
 {
@@ -198,6 +204,13 @@ struct ws_server *ws_server_start(const struct nd_config *cfg, const struct toke
 
     if (cfg->http.port && probe_bind(&cfg->http, err, errlen) < 0)
         goto fail;
+    const char *files[] = {cfg->tls_cert_file, cfg->tls_key_file};
+    for (size_t i = 0; i < ND_ARRAY_SIZE(files); i++) {
+        if (files[i] && access(files[i], R_OK) < 0) {
+            snprintf(err, errlen, "cannot read %s: %s", files[i], strerror(errno));
+            goto fail;
+        }
+    }
     ws->max_connections = cfg->max_connections;
     if (!ws->max_connections) { /* what the open-files limit allows, less a reserve */
         struct rlimit rl;

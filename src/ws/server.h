@@ -24,7 +24,7 @@ struct userset;
  * borrowed and must outlive the server; it owns @stored_users (the users the
  * store holds messages for) from then on. Main thread.
  */
-struct ws_server *ws_server_start(const struct nd_config *cfg, const struct token_keys *keys,
+struct ws_server *ws_server_start(const struct nd_config *cfg, struct token_keyring *keys,
                                   struct store *store, struct userset *stored_users, char *err,
                                   size_t errlen);
 

@@ -41,6 +41,7 @@ enum ws_refused_reason {
     REFUSED_SERVER_LIMIT,
     REFUSED_DRAINING,
     REFUSED_BAD_REQUEST,
+    REFUSED_ORIGIN,
     REFUSED__COUNT
 };
 #define WS_LATENCY_BUCKETS 14
@@ -83,7 +84,7 @@ struct conn {
 
 struct ws_server {
     const struct nd_config *cfg;
-    const struct token_keys *keys;
+    struct token_keyring *keys;
     struct lws_context *ctx;
     struct lws_vhost *vhost;
     struct inbox *inbox;
