@@ -10,7 +10,7 @@ build_pkgs=(gcc make cmake pkg-config ca-certificates
   libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libwebsockets-dev libjwt-dev
   libjansson-dev libssl-dev uthash-dev libcmocka-dev libsqlite3-dev)
 test_pkgs=(python3 python3-grpcio python3-grpc-tools python3-websockets python3-pytest
-  python3-jwt python3-cryptography openssl clang-format curl prometheus clang-14 libclang-rt-14-dev)
+  python3-jwt python3-cryptography openssl clang-format curl prometheus clang-14 libclang-rt-14-dev yamllint)
 
 pkgs=("${build_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")

@@ -49,6 +49,8 @@ static const struct option_def options[] = {
      "where the embedded default keeps its files (jwt_secret, messages.db)"},
     {NULL, "NOTIFYD_JWT_SECRET", NULL, OPT_STR, OFF(jwt_secret), 0, 0, MODE_BOTH,
      "HS256 secret (environment only); unset: created once in the data dir, mode 0600"},
+    {"--jwt-secret-file", "NOTIFYD_JWT_SECRET_FILE", NULL, OPT_STR, OFF(jwt_secret_file), 0, 0,
+     MODE_BOTH, "file holding the HS256 secret (a trailing newline is dropped)"},
     {"--jwt-public-key-file", "NOTIFYD_JWT_PUBLIC_KEY_FILE", NULL, OPT_STR,
      OFF(jwt_public_key_file), 0, 0, MODE_BOTH,
      "PEM public key (RSA or EC) for RS256/ES256 tokens; with it and no secret, HS256 is off"},
@@ -72,6 +74,10 @@ static const struct option_def options[] = {
     {"--shutdown-grace-ms", "NOTIFYD_SHUTDOWN_GRACE_MS", "10000", OPT_MILLIS,
      OFF(shutdown_grace_ms), 0, 3600000, MODE_SERVE,
      "on SIGTERM, time given to in-flight calls before they are cancelled"},
+    {"--drain-delay-ms", "NOTIFYD_DRAIN_DELAY_MS", "0", OPT_MILLIS, OFF(drain_delay_ms), 0, 600000,
+     MODE_SERVE,
+     "on SIGTERM, time spent not ready (refusing new calls, connections open) before closing, "
+     "so load balancers stop sending first"},
     {"--max-frame-bytes", "NOTIFYD_MAX_FRAME_BYTES", "64KiB", OPT_SIZE, OFF(max_frame_bytes), 128,
      16 << 20, MODE_SERVE, "largest WebSocket message accepted from a client"},
     {"--grpc-max-message-bytes", "NOTIFYD_GRPC_MAX_MESSAGE_BYTES", "1MiB", OPT_SIZE,
@@ -385,10 +391,35 @@ fail:
     return CONFIG_ERROR;
 }
 
+extern char **environ;
+
+void config_unknown_env(void (*fn)(const char *name))
+{
+    for (char **e = environ; *e; e++) {
+        if (strncmp(*e, "NOTIFYD_", 8))
+            continue;
+        size_t len = strcspn(*e, "=");
+        char name[128];
+        if (len >= sizeof name)
+            continue;
+        memcpy(name, *e, len);
+        name[len] = 0;
+        if (strstr(name, "_SERVICE_") || strstr(name, "_PORT_") ||
+            (len > 5 && !strcmp(name + len - 5, "_PORT")))
+            continue; /* Kubernetes service links */
+        int known = 0;
+        for (size_t i = 0; i < N_OPTIONS && !known; i++)
+            known = options[i].env && !strcmp(options[i].env, name);
+        if (!known)
+            fn(name);
+    }
+}
+
 void config_free(struct nd_config *cfg)
 {
     free(cfg->data_dir);
     free(cfg->jwt_secret);
+    free(cfg->jwt_secret_file);
     free(cfg->jwt_public_key_file);
     free(cfg->jwt_issuer);
     free(cfg->jwt_audience);

@@ -21,6 +21,7 @@ struct nd_config {
     struct nd_addr http;           /* NOTIFYD_HTTP_ADDR */
     char *data_dir;                /* NOTIFYD_DATA_DIR */
     char *jwt_secret;              /* NOTIFYD_JWT_SECRET, NULL = created in data_dir */
+    char *jwt_secret_file;         /* NOTIFYD_JWT_SECRET_FILE: the secret, from a file */
     char *jwt_public_key_file;     /* NOTIFYD_JWT_PUBLIC_KEY_FILE: RSA/EC tokens */
     char *jwt_issuer;              /* NOTIFYD_JWT_ISSUER: required iss */
     char *jwt_audience;            /* NOTIFYD_JWT_AUDIENCE: required in aud */
@@ -31,6 +32,7 @@ struct nd_config {
     int64_t jwt_leeway_s;          /* NOTIFYD_JWT_LEEWAY: slack for exp/nbf */
     enum nd_log_level log_level;   /* NOTIFYD_LOG_LEVEL */
     int64_t shutdown_grace_ms;     /* NOTIFYD_SHUTDOWN_GRACE_MS */
+    int64_t drain_delay_ms;        /* NOTIFYD_DRAIN_DELAY_MS: not ready before closing */
     int64_t max_frame_bytes;       /* NOTIFYD_MAX_FRAME_BYTES: inbound WebSocket message */
     int64_t grpc_max_message;      /* NOTIFYD_GRPC_MAX_MESSAGE_BYTES */
     int64_t max_body_bytes;        /* NOTIFYD_MAX_BODY_BYTES: REST request body */
@@ -70,6 +72,13 @@ enum config_result {
  */
 enum config_result config_parse(struct nd_config *cfg, enum config_mode mode, int argc, char **argv,
                                 char *err, size_t errlen);
+
+/**
+ * Calls @fn for each NOTIFYD_* environment variable notifyd does not know
+ * (a misspelt setting), skipping the ones Kubernetes makes for a Service
+ * named notifyd (NOTIFYD_SERVICE_HOST, NOTIFYD_PORT_8080_TCP, ...).
+ */
+void config_unknown_env(void (*fn)(const char *name));
 
 /** Releases what config_parse() allocated. */
 void config_free(struct nd_config *cfg);

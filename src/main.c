@@ -1,14 +1,17 @@
 /* main: parse the configuration, start the modules in order (WebSocket side,
  * then gRPC), wait for SIGTERM/SIGINT, stop them in reverse. Signals are
  * blocked in every thread and taken here with sigwait(). */
+#include <ctype.h>
 #include <errno.h>
 #include <grpc/grpc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "auth/token.h"
 #include "config.h"
@@ -42,6 +45,28 @@ static char *read_text(const char *path, char *err, size_t errlen)
     return buf;
 }
 
+/* an HS256 secret must be long enough and not the manifests' placeholder;
+ * whitespace at either end is refused rather than guessed about */
+static int secret_ok(const char *s, const char *where, char *err, size_t errlen)
+{
+    size_t n = strlen(s);
+    if (n < 32)
+        snprintf(err, errlen,
+                 "%s is %zu bytes: an HS256 secret needs at least 32 "
+                 "(openssl rand -base64 48)",
+                 where, n);
+    else if (isspace((unsigned char)s[0]) || isspace((unsigned char)s[n - 1]))
+        snprintf(err, errlen,
+                 "%s starts or ends with whitespace (a newline from a file?): "
+                 "remove it, every signer must use the same bytes",
+                 where);
+    else if (!strncasecmp(s, "REPLACE-ME", 10))
+        snprintf(err, errlen, "%s is still the placeholder: set a real secret", where);
+    else
+        return 0;
+    return -EINVAL;
+}
+
 /* the JWT keys: the configured secret (or the one kept in the data dir,
  * unless only a public key is configured) and the public key file */
 static struct token_keys *load_keys(const struct nd_config *cfg, char *err, size_t errlen)
@@ -50,9 +75,20 @@ static struct token_keys *load_keys(const struct nd_config *cfg, char *err, size
     struct token_keys *keys = NULL;
     if (cfg->jwt_public_key_file && !(pem = read_text(cfg->jwt_public_key_file, err, errlen)))
         return NULL;
-    if (cfg->jwt_secret)
+    if (cfg->jwt_secret) {
         secret = strdup(cfg->jwt_secret);
-    else if (!pem && token_secret_load(cfg->data_dir, &secret, err, errlen) < 0)
+    } else if (cfg->jwt_secret_file) {
+        if (!(secret = read_text(cfg->jwt_secret_file, err, errlen)))
+            goto done;
+        secret[strcspn(secret, "\r\n")] = 0; /* a file ends with a newline: not part of the key */
+    } else if (!pem && token_secret_load(cfg->data_dir, &secret, err, errlen) < 0) {
+        goto done;
+    }
+    if (secret && secret_ok(secret,
+                            cfg->jwt_secret        ? "NOTIFYD_JWT_SECRET"
+                            : cfg->jwt_secret_file ? cfg->jwt_secret_file
+                                                   : "the data-dir jwt_secret",
+                            err, errlen) < 0)
         goto done;
     struct token_keys_config kc = {secret, pem, cfg->jwt_issuer, cfg->jwt_audience};
     keys = token_keys_new(&kc, why, sizeof why);
@@ -64,6 +100,16 @@ done:
     free(secret);
     free(pem);
     return keys;
+}
+
+static void warn_unknown(const char *name)
+{
+    nd_log(ND_LOG_WARN, "unknown setting ignored (see notifyd --help)", "{s:s}", "variable", name);
+}
+
+static void exit_now(int sig)
+{
+    _exit(128 + sig);
 }
 
 /* store_user_fn: the users the store holds messages for */
@@ -152,6 +198,7 @@ static int serve(int argc, char **argv)
     }
     nd_log_set_level(cfg.log_level);
     nd_log_capture_libraries();
+    config_unknown_env(warn_unknown);
     raise_fd_limit();
     atomic_store(&nd_stats.started_ms, envelope_now_ms());
 
@@ -185,8 +232,16 @@ static int serve(int argc, char **argv)
 
     ws_server_set_metrics_hook(ws, rpc_server_metrics, rpc);
     health_set(HEALTH_READY);
-    nd_log(ND_LOG_INFO, "listening", "{s:s, s:i, s:i, s:s}", "version", ND_VERSION, "grpc_port",
-           rpc_server_port(rpc), "http_port", ws_server_port(ws), "data_dir", cfg.data_dir);
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    nd_log(ND_LOG_INFO, "listening", "{s:s, s:i, s:i, s:s, s:s, s:I, s:I}", "version", ND_VERSION,
+           "grpc_port", rpc_server_port(rpc), "http_port", ws_server_port(ws), "data_dir",
+           cfg.data_dir, "tls", cfg.tls_cert_file ? "on" : "off", "max_connections",
+           (json_int_t)ws_server_max_connections(ws), "open_files_limit", (json_int_t)rl.rlim_cur);
+    if (cfg.max_connections && (rlim_t)cfg.max_connections + 128 > rl.rlim_cur)
+        nd_log(ND_LOG_WARN, "NOTIFYD_MAX_CONNECTIONS is above what the open-files limit allows",
+               "{s:I, s:I}", "max_connections", (json_int_t)cfg.max_connections, "open_files_limit",
+               (json_int_t)rl.rlim_cur);
 
     sigset_t set;
     sigemptyset(&set);
@@ -206,11 +261,19 @@ static int serve(int argc, char **argv)
     }
     sigdelset(&set, SIGHUP);
 
-    /* a second signal ends the process at once (default action) */
+    /* a second signal ends the process at once -- explicitly: as PID 1 in a
+     * container the kernel would ignore a signal left to its default action */
+    signal(SIGINT, exit_now);
+    signal(SIGTERM, exit_now);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     health_set(HEALTH_DRAINING);
     nd_log(ND_LOG_INFO, "draining", "{s:s, s:I}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
            "grace_ms", (json_int_t)cfg.shutdown_grace_ms);
+    if (cfg.drain_delay_ms > 0) { /* not ready, still connected: load balancers catch up */
+        struct timespec d = {cfg.drain_delay_ms / 1000, (cfg.drain_delay_ms % 1000) * 1000000};
+        while (nanosleep(&d, &d) < 0 && errno == EINTR)
+            ;
+    }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     rpc_server_stop(rpc, cfg.shutdown_grace_ms);

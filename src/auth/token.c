@@ -451,8 +451,8 @@ static int read_secret(int fd, char **secret, const char *path, char *err, size_
     }
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
         n--;
-    if (n < 16) {
-        snprintf(err, errlen, "%s holds %zd bytes: a secret needs at least 16", path, n);
+    if (n < 32) {
+        snprintf(err, errlen, "%s holds %zd bytes: a secret needs at least 32", path, n);
         return -EINVAL;
     }
     buf[n] = 0;

@@ -263,6 +263,11 @@ int ws_server_port(const struct ws_server *ws)
     return ws->port;
 }
 
+int64_t ws_server_max_connections(const struct ws_server *ws)
+{
+    return ws->max_connections;
+}
+
 void ws_server_set_metrics_hook(struct ws_server *ws, void (*fn)(void *arg, FILE *out), void *arg)
 {
     ws->metrics_hook_arg = arg;

@@ -28,6 +28,9 @@ struct ws_server *ws_server_start(const struct nd_config *cfg, struct token_keyr
                                   struct store *store, struct userset *stored_users, char *err,
                                   size_t errlen);
 
+/** The WebSocket limit in force (NOTIFYD_MAX_CONNECTIONS, or derived from the open-files limit). */
+int64_t ws_server_max_connections(const struct ws_server *ws);
+
 /** The port actually bound (useful with port 0). Any thread. */
 int ws_server_port(const struct ws_server *ws);
 

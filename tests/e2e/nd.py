@@ -90,8 +90,8 @@ class Server:
         self.tmp = tempfile.TemporaryDirectory(prefix="notifyd-e2e-")
         self.data_dir = data_dir or os.path.join(self.tmp.name, "data")
         self.args = list(args)
-        self.env = dict(os.environ)
-        self.env.pop("NOTIFYD_JWT_SECRET", None)
+        # the test's own NOTIFYD_BIN etc. are not notifyd settings: leave them out
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFYD_")}
         if secret is not None:
             self.env["NOTIFYD_JWT_SECRET"] = secret
         self.env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")

@@ -116,9 +116,9 @@ def test_token_command_errors():
 
 def test_env_secret_wins_over_the_data_dir():
     with tempfile.TemporaryDirectory() as d:
-        r = notifyd("token", "--user", "7", "--data-dir", d, env={"NOTIFYD_JWT_SECRET": "env-secret-env-secret-123"})
+        r = notifyd("token", "--user", "7", "--data-dir", d, env={"NOTIFYD_JWT_SECRET": "env-secret-env-secret-0123456789ab"})
         assert r.returncode == 0
-        assert jwt.decode(r.stdout.strip(), "env-secret-env-secret-123", algorithms=["HS256"])["user_id"] == "7"
+        assert jwt.decode(r.stdout.strip(), "env-secret-env-secret-0123456789ab", algorithms=["HS256"])["user_id"] == "7"
         assert not os.path.exists(os.path.join(d, "jwt_secret"))
 
 
@@ -147,3 +147,39 @@ def test_embedded_default_ports_and_data_dir():
             assert st == 200
         finally:
             s.close()
+
+
+@pytest.mark.parametrize("secret,needle", [
+    ("too-short", "at least 32"),
+    ("a-secret-that-is-long-enough-but-ends\n", "whitespace"),
+    ("REPLACE-ME-with-the-output-of-openssl-rand-base64-48", "placeholder"),
+])
+def test_bad_env_secrets_are_refused(secret, needle):
+    with tempfile.TemporaryDirectory() as d:
+        r = notifyd("--data-dir", d, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+                    env={"NOTIFYD_JWT_SECRET": secret})
+        assert r.returncode == 1 and needle in r.stderr and secret.strip() not in r.stderr
+
+
+def test_secret_file_drops_its_newline():
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "secret")
+        with open(path, "w") as f:
+            f.write(nd.SECRET + "\n")
+        with nd.Server(args=["--jwt-secret-file", path], secret=None) as s:
+            async def go():
+                ws, hello = await s.connect(tok=nd.token("filed"))
+                assert hello["user_id"] == "filed"
+                await ws.close()
+            nd.run(go())
+
+
+def test_unknown_variables_are_warned_about_but_service_links_are_not():
+    with nd.Server(env={"NOTIFYD_HEARTBEAT_INTERVALL_MS": "5", "NOTIFYD_SERVICE_HOST": "10.0.0.1",
+                        "NOTIFYD_PORT_8080_TCP": "tcp://10.0.0.1:8080"}) as s:
+        w = s.wait_log(lambda r: r.get("msg", "").startswith("unknown setting"))
+        assert w["variable"] == "NOTIFYD_HEARTBEAT_INTERVALL_MS" and w["level"] == "warn"
+        assert len([r for r in s.records() if r.get("msg", "").startswith("unknown setting")]) == 1
+        listening = s.wait_log(lambda r: r.get("msg") == "listening")
+        assert listening["max_connections"] > 0 and listening["open_files_limit"] > 0
+    assert not [r for r in s.records() if r.get("variable") in ("NOTIFYD_SERVICE_HOST", "NOTIFYD_PORT_8080_TCP")]

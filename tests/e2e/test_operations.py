@@ -113,7 +113,7 @@ def test_closes_and_refusals_are_counted():
 
 
 def test_health_check_and_watch_through_a_drain():
-    s = nd.Server(args=["--shutdown-grace-ms", "5000"]).start()
+    s = nd.Server(args=["--drain-delay-ms", "1500"]).start()
     try:
         updates = {"": [], "notification.v1.NotificationService": [], "nope": []}
         done = {}
@@ -138,8 +138,7 @@ def test_health_check_and_watch_through_a_drain():
         for t in threads:
             t.start()
         ready.wait()
-        # a WebSocket that never answers the close keeps the drain open a moment
-        stuck = RawWS(s)
+        ws_client = RawWS(s)
         s.send_signal(signal.SIGTERM)
         saw_503 = False
         deadline = time.monotonic() + 5
@@ -157,7 +156,8 @@ def test_health_check_and_watch_through_a_drain():
         assert updates["nope"][0] == H.SERVICE_UNKNOWN
         assert done[""] == "ended" and done["notification.v1.NotificationService"] == "ended"
         assert saw_503
-        stuck.close()
+        assert ws_client.wait_closed(timeout=10)[0] == 1001  # after the delay
+        ws_client.close()
         assert s.stop() == 0
     finally:
         s.close()
