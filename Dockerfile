@@ -22,7 +22,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       gcc libc6-dev make cmake pkg-config ca-certificates \
       libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libwebsockets-dev libjwt-dev \
-      libjansson-dev libssl-dev uthash-dev libcmocka-dev libsqlite3-dev \
+      libjansson-dev libssl-dev uthash-dev libcmocka-dev libsqlite3-dev libhiredis-dev libev-dev \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -42,6 +42,7 @@ FROM debian:12-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libgrpc29 libprotobuf-c1 libwebsockets17 libjwt0 libjansson4 libsqlite3-0 libssl3 \
+      libhiredis0.14 libev4 \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 
 # UID/GID 10001 = runAsUser/runAsGroup in k8s/deployment.yaml. The data dir

@@ -8,9 +8,10 @@ what=${1:-build}
 
 build_pkgs=(gcc make cmake pkg-config ca-certificates
   libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libwebsockets-dev libjwt-dev
-  libjansson-dev libssl-dev uthash-dev libcmocka-dev libsqlite3-dev)
+  libjansson-dev libssl-dev uthash-dev libcmocka-dev libsqlite3-dev
+  libhiredis-dev libev-dev)
 test_pkgs=(python3 python3-grpcio python3-grpc-tools python3-websockets python3-pytest
-  python3-jwt python3-cryptography openssl clang-format curl prometheus clang-14 libclang-rt-14-dev yamllint)
+  python3-jwt python3-cryptography openssl clang-format curl prometheus clang-14 libclang-rt-14-dev yamllint redis-server)
 
 pkgs=("${build_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")

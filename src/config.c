@@ -3,6 +3,7 @@
  * thread before anything else starts. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -65,6 +66,8 @@ static const struct option_def options[] = {
     {"--allowed-origins", "NOTIFYD_ALLOWED_ORIGINS", NULL, OPT_STR, OFF(allowed_origins), 0, 0,
      MODE_SERVE,
      "comma-separated Origins allowed to open /ws (https://app.example.com); unset: any"},
+    {"--redis-url", "NOTIFYD_REDIS_URL", NULL, OPT_STR, OFF(redis_url), 0, 0, MODE_SERVE,
+     "redis://[[user]:password@]host[:port][/db]: several instances act as one"},
     {"--audit", "NOTIFYD_AUDIT", "all", OPT_STR, OFF(audit), 0, 0, MODE_SERVE,
      "audit log lines: all (every API call) or admin (broadcasts, test messages)"},
     {"--jwt-leeway", "NOTIFYD_JWT_LEEWAY", "30s", OPT_SECONDS, OFF(jwt_leeway_s), 0, 3600,
@@ -190,7 +193,7 @@ static int parse_scaled(const char *s, const struct unit *units, int64_t plain_m
 {
     char *end;
     errno = 0;
-    if (!s[0] || s[0] == '-' || s[0] == '+')
+    if (!isdigit((unsigned char)s[0])) /* strtoll would skip spaces and take signs */
         return -EINVAL;
     long long v = strtoll(s, &end, 10);
     if (errno || end == s)
@@ -427,6 +430,7 @@ void config_free(struct nd_config *cfg)
     free(cfg->tls_key_file);
     free(cfg->allowed_origins);
     free(cfg->audit);
+    free(cfg->redis_url);
     free(cfg->token_user);
     free(cfg->token_role);
     memset(cfg, 0, sizeof *cfg);

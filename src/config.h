@@ -29,6 +29,7 @@ struct nd_config {
     char *tls_key_file;            /* NOTIFYD_TLS_KEY_FILE */
     char *allowed_origins;         /* NOTIFYD_ALLOWED_ORIGINS: comma list, NULL = any */
     char *audit;                   /* NOTIFYD_AUDIT: all or admin */
+    char *redis_url;               /* NOTIFYD_REDIS_URL: scale-out; NULL = embedded */
     int64_t jwt_leeway_s;          /* NOTIFYD_JWT_LEEWAY: slack for exp/nbf */
     enum nd_log_level log_level;   /* NOTIFYD_LOG_LEVEL */
     int64_t shutdown_grace_ms;     /* NOTIFYD_SHUTDOWN_GRACE_MS */

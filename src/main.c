@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "auth/token.h"
+#include "cluster/cluster.h"
 #include "config.h"
 #include "delivery/envelope.h"
 #include "delivery/userset.h"
@@ -185,6 +186,7 @@ static int serve(int argc, char **argv)
     struct service *svc = NULL;
     struct rpc_server *rpc = NULL;
     struct store *store = NULL;
+    struct cluster *cluster = NULL;
     struct userset *stored_users = NULL;
 
     enum config_result r = config_parse(&cfg, CONFIG_SERVE, argc, argv, err, sizeof err);
@@ -211,8 +213,9 @@ static int serve(int argc, char **argv)
         snprintf(err, sizeof err, "out of memory");
         goto fail;
     }
-    store = store_open_embedded(&cfg, add_user, stored_users, err, sizeof err);
-    if (!store) {
+    /* in a cluster, messages owed to users live in Redis; alone, in the data dir */
+    if (!cfg.redis_url &&
+        !(store = store_open_embedded(&cfg, add_user, stored_users, err, sizeof err))) {
         userset_free(stored_users);
         goto fail;
     }
@@ -226,6 +229,19 @@ static int serve(int argc, char **argv)
         goto fail_grpc;
     }
     ws_server_set_service(ws, svc);
+    if (cfg.redis_url) {
+        struct cluster_hooks hooks = {ws_cluster_message, ws_cluster_state, ws};
+        cluster = cluster_start(&cfg, ws_server_instance(ws), &hooks, err, sizeof err);
+        if (!cluster)
+            goto fail_grpc;
+        ws_server_set_cluster(ws, cluster);
+        service_set_cluster(svc, cluster);
+        health_set_dependency(0); /* not ready until Redis answers */
+        if (cluster_connect(cluster) < 0) {
+            snprintf(err, sizeof err, "cannot start the redis thread");
+            goto fail_grpc;
+        }
+    }
     rpc = rpc_server_start(&cfg, &keyring, svc, err, sizeof err);
     if (!rpc)
         goto fail_grpc;
@@ -281,7 +297,9 @@ static int serve(int argc, char **argv)
     int64_t spent = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
     int64_t left = cfg.shutdown_grace_ms - spent;
     ws_server_stop(ws, left < 1000 ? (left > 0 ? left : 1) : 1000);
-    store_close(store); /* flushes; its last answers run in ws_server_free() */
+    cluster_stop(cluster); /* leaves the cluster; its last answers run in ws_server_free() */
+    cluster = NULL;
+    store_close(store); /* flushes; likewise */
     store = NULL;
     rc = 0;
     nd_log(ND_LOG_INFO, "stopped", NULL);
@@ -292,6 +310,7 @@ fail_grpc:
     if (ws)
         ws_server_stop(ws, 1);
 done:
+    cluster_stop(cluster);
     store_close(store);
     rpc_server_free(rpc);
     ws_server_free(ws);

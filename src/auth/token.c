@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <jwt.h>
+#include <math.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -169,7 +170,7 @@ int token_user_id_valid(const char *id, size_t len)
         return 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)id[i];
-        if (!isalnum(c) && !strchr("_.@:-", c))
+        if (!isalnum(c) && (!c || !strchr("_.@:-", c))) /* strchr finds the NUL too */
             return 0;
     }
     return 1;
@@ -187,7 +188,7 @@ static int grant_int(jwt_t *j, const char *name, int64_t *out)
     if (json_is_integer(v)) {
         *out = json_integer_value(v);
         rc = 1;
-    } else if (json_is_real(v)) {
+    } else if (json_is_real(v) && fabs(json_real_value(v)) < 9e18) { /* else: not a time */
         *out = (int64_t)json_real_value(v);
         rc = 1;
     }
@@ -371,11 +372,11 @@ enum token_result token_verify(const struct token_keys *keys, const char *token,
         r = TOKEN_MALFORMED;
         goto done;
     }
-    if (has_exp && exp + leeway <= now) {
+    if (has_exp && exp <= now - leeway) { /* not exp + leeway: exp may be near INT64_MAX */
         r = TOKEN_EXPIRED;
         goto done;
     }
-    if (has_nbf && nbf - leeway > now) {
+    if (has_nbf && nbf > now + leeway) {
         r = TOKEN_NOT_YET_VALID;
         goto done;
     }

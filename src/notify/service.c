@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/cluster.h"
 #include "delivery/envelope.h"
 #include "health.h"
 #include "log.h"
@@ -33,6 +34,7 @@ struct service {
     struct ws_server *ws;
     const struct nd_config *cfg;
     int audit_all;                 /* NOTIFYD_AUDIT=all: a line for every call */
+    struct cluster *cluster;       /* Redis scale-out, or NULL; set before ready */
     pthread_mutex_t lock;          /* guards budgets: nd-grpc and nd-ws both call */
     struct caller_budget *budgets; /* {lock} */
 };
@@ -51,6 +53,10 @@ struct service_job {
     char why[160];
     struct service *svc;
     struct ws_server *ws;
+    /* answers from the cluster */
+    int stored;
+    char **users;
+    size_t n_users;
 };
 
 struct service *service_new(struct ws_server *ws, const struct nd_config *cfg)
@@ -72,6 +78,11 @@ static void clear_budgets(struct service *svc)
         HASH_DEL(svc->budgets, b);
         free(b);
     }
+}
+
+void service_set_cluster(struct service *svc, struct cluster *c)
+{
+    svc->cluster = c;
 }
 
 void service_free(struct service *svc)
@@ -187,6 +198,115 @@ static void notify_run(struct service_job *j, struct ws_server *ws)
     answer(j, 0);
 }
 
+/* --- in a cluster: operations go through Redis; answers come back as jobs --- */
+
+static void cluster_answer_run(struct inbox_job *job, void *ctx)
+{
+    struct service_job *j = ND_CONTAINER_OF(job, struct service_job, job);
+    struct service_result r;
+    (void)ctx;
+    memset(&r, 0, sizeof r);
+    r.op = j->op;
+    if (j->store_err) {
+        r.error = j->why;
+    } else if (j->op->flags & OP_NOTIFY) {
+        memcpy(r.message_id, j->message_id, sizeof r.message_id);
+        r.connections = j->connections;
+        r.stored = j->stored;
+    } else if (j->op->id == OP_GET_STATS) {
+        r.total_connections = j->connections;
+        r.online_users = (int)j->n_users;
+        r.users = (const char **)j->users;
+        r.n_users = j->n_users;
+        r.uptime_seconds = (envelope_now_ms() - stats_get(&nd_stats.started_ms)) / 1000;
+        r.messages_total = stats_get(&nd_stats.messages);
+        r.deliveries_total = stats_get(&nd_stats.deliveries);
+    } else {
+        r.user_id = j->user_id;
+        r.is_online = j->connections > 0;
+        r.connections = j->connections;
+    }
+    j->done(j->arg, &r);
+    for (size_t i = 0; i < j->n_users; i++)
+        free(j->users[i]);
+    free(j->users);
+    free(j);
+}
+
+/* nd-redis: each answer is handed to nd-ws, where every caller's callback runs */
+static void back_to_ws(struct service_job *j, int err)
+{
+    if (err) {
+        j->store_err = err;
+        snprintf(j->why, sizeof j->why,
+                 "redis became unavailable during the call: the message may not have been "
+                 "delivered; retry");
+    }
+    j->job.run = cluster_answer_run;
+    inbox_post(ws_server_inbox(j->svc->ws), &j->job);
+}
+
+static void published(void *arg, int err, const struct cluster_published *p)
+{
+    struct service_job *j = arg;
+    if (!err) {
+        msgid_format(p->id, j->message_id);
+        j->connections = p->connections;
+        j->stored = p->stored;
+        stats_add(&nd_stats.by_op[j->op->id][p->stored        ? OUTCOME_STORED
+                                             : p->connections ? OUTCOME_DELIVERED
+                                                              : OUTCOME_DROPPED],
+                  1);
+    }
+    back_to_ws(j, err);
+}
+
+static void cluster_stats_done(void *arg, int err, const struct cluster_stats *s)
+{
+    struct service_job *j = arg;
+    if (!err) {
+        j->connections = (int)s->total_connections;
+        j->users = calloc(s->n_users + 1, sizeof *j->users);
+        for (size_t i = 0; j->users && i < s->n_users; i++)
+            if ((j->users[j->n_users] = strdup(s->users[i])))
+                j->n_users++;
+    }
+    back_to_ws(j, err);
+}
+
+static void cluster_online_done(void *arg, int err, int connections)
+{
+    struct service_job *j = arg;
+    j->connections = connections;
+    back_to_ws(j, err);
+}
+
+/* runs @j through the cluster; 0 when Redis is not there to take it */
+static int cluster_call(struct service *svc, struct service_job *j)
+{
+    struct cluster *c = svc->cluster;
+    if (!c || !cluster_up(c))
+        return 0;
+    /* once a call is submitted, @j belongs to its callback (which may already
+     * have run, on nd-redis and then nd-ws): nothing here touches it after */
+    int rc;
+    if (j->d) {
+        struct delivery *d = j->d;
+        j->d = NULL;
+        rc =
+            cluster_publish(c, d, (int)j->op->id, (j->op->flags & OP_IMPORTANT) != 0, published, j);
+        if (rc == 0)
+            delivery_unref(d); /* Redis has its bytes; the copy comes back on the channel */
+        else
+            j->d = d; /* not submitted: the job is still ours, for local delivery */
+    } else if (j->op->id == OP_GET_STATS) {
+        rc = cluster_stats(c, cluster_stats_done, j);
+    } else {
+        rc = cluster_online(c, j->user_id, cluster_online_done, j);
+    }
+    return rc == 0;
+}
+
 static void stats_run(struct ws_server *ws, struct service_result *r)
 {
     struct registry *reg = ws_registry(ws);
@@ -277,7 +397,8 @@ int service_call(struct service *svc, const struct op_spec *op, const json_t *re
         nd_log(ND_LOG_INFO, "audit", "{s:s, s:s, s:s}", "op", op->name, "caller",
                caller ? caller->user_id : "", "target", msg.user_id[0] ? msg.user_id : "*");
     op_msg_clear(&msg);
-    inbox_post(ws_server_inbox(svc->ws), &j->job);
+    if (!cluster_call(svc, j)) /* Redis down, or no cluster: this instance alone */
+        inbox_post(ws_server_inbox(svc->ws), &j->job);
     return 0;
 
 nomem:

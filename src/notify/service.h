@@ -53,6 +53,10 @@ struct service;
 struct service *service_new(struct ws_server *ws, const struct nd_config *cfg);
 void service_free(struct service *svc);
 
+struct cluster;
+/** Sends operations through Redis (scale-out) while it is up. Main thread, before ready. */
+void service_set_cluster(struct service *svc, struct cluster *c);
+
 /**
  * Runs @op with @req, a flat JSON object of the operation's fields (borrowed),
  * for @caller (whose token was checked; named in the audit log).

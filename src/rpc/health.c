@@ -29,7 +29,7 @@ static int status_of(const struct rpc_server *s, const char *service)
     if (!service[0])
         return st == HEALTH_DRAINING ? ST_NOT_SERVING : ST_SERVING;
     if (!strcmp(service, SERVICE_NAME))
-        return st == HEALTH_READY ? ST_SERVING : ST_NOT_SERVING;
+        return st == HEALTH_READY && health_ready() ? ST_SERVING : ST_NOT_SERVING;
     return -1;
 }
 

@@ -51,6 +51,8 @@ int ws__conn_push(struct ws_server *ws, struct conn *c, struct delivery *d)
     int coalesced = 0;
     if (c->close_code)
         return -1;
+    if (d->id && d->id <= c->live_floor && !c->replaying)
+        return -1; /* published before this connection's replay read: in it, or not owed */
     /* while stored messages load, live ones wait behind them */
     enum outq_result r =
         outq_push(c->replaying ? &c->held : &c->q, d, (uint32_t)ws->cfg->max_queue_messages,
@@ -300,6 +302,22 @@ int ws__conn_confirm_upgrade(struct ws_server *ws, struct lws *wsi)
     return 0;
 }
 
+void ws__conn_connected(struct ws_server *ws, struct conn *c, int recovered)
+{
+    char client_id[40];
+    snprintf(client_id, sizeof client_id, "%s-%llx", ws->instance, (unsigned long long)c->id);
+    json_t *data =
+        json_pack("{s:s, s:s, s:I, s:I, s:b, s:I}", "client_id", client_id, "user_id", conn_user(c),
+                  "heartbeat_interval", (json_int_t)ws->cfg->heartbeat_interval_ms,
+                  "heartbeat_timeout", (json_int_t)ws->cfg->heartbeat_timeout_ms, "recovered",
+                  recovered, "server_time", (json_int_t)envelope_now_ms());
+    if (data && c->token_exp_s)
+        json_object_set_new(data, "token_expires_at", json_integer(c->token_exp_s));
+    if (data && c->ack_mode)
+        json_object_set_new(data, "ack", json_true());
+    send_control(ws, c, "connected", data);
+}
+
 int ws__conn_established(struct ws_server *ws, struct conn *c, struct lws *wsi)
 {
     c->wsi = wsi;
@@ -314,30 +332,22 @@ int ws__conn_established(struct ws_server *ws, struct conn *c, struct lws *wsi)
     c->ack_mode = ws->handoff.ack_mode;
     if (registry_add(ws->reg, ws->handoff.claims.user_id, &c->link) < 0)
         return -1;
-    struct ws_replay replay;
-    if (ws__replay_collect(ws, c, &replay) < 0)
-        return -1;
     c->id = ++ws->next_conn_id;
+    c->token_exp_s = ws->handoff.claims.exp;
     c->last_rx_ms = now_ms();
     c->next_ping_ms = c->last_rx_ms + ws->cfg->heartbeat_interval_ms;
     schedule(ws, c);
     stats_add(&nd_stats.connections_opened, 1);
-
-    char client_id[40];
-    snprintf(client_id, sizeof client_id, "%s-%llx", ws->instance, (unsigned long long)c->id);
-    nd_log(ND_LOG_DEBUG, "websocket connected", "{s:s, s:s}", "user_id", conn_user(c), "client_id",
-           client_id);
-    json_t *data =
-        json_pack("{s:s, s:s, s:I, s:I, s:b, s:I}", "client_id", client_id, "user_id", conn_user(c),
-                  "heartbeat_interval", (json_int_t)ws->cfg->heartbeat_interval_ms,
-                  "heartbeat_timeout", (json_int_t)ws->cfg->heartbeat_timeout_ms, "recovered",
-                  replay.complete, "server_time", (json_int_t)envelope_now_ms());
-    if (data && ws->handoff.claims.exp)
-        json_object_set_new(data, "token_expires_at", json_integer(ws->handoff.claims.exp));
-    if (data && c->ack_mode)
-        json_object_set_new(data, "ack", json_true());
-    send_control(ws, c, "connected", data);
-    ws__replay_start(ws, c, &replay);
+    ws__presence(ws, c, +1);
+    nd_log(ND_LOG_DEBUG, "websocket connected", "{s:s, s:I}", "user_id", conn_user(c), "conn",
+           (json_int_t)c->id);
+    if (ws__cluster_replay(ws, c) < 0) { /* not in a cluster (or Redis is down): from here */
+        struct ws_replay replay;
+        if (ws__replay_collect(ws, c, &replay) < 0)
+            return -1;
+        ws__conn_connected(ws, c, replay.complete);
+        ws__replay_start(ws, c, &replay);
+    }
     if (atomic_load(&ws->stopping))
         ws__conn_close(c, ND_CLOSE_GOING_AWAY, "server shutting down");
     return 0;
@@ -369,6 +379,7 @@ static void refresh(struct ws_server *ws, struct conn *c, const char *tok)
     }
     c->roles = claims.roles;
     c->token_exp_ms = exp_to_mono(claims.exp);
+    c->token_exp_s = claims.exp;
     schedule(ws, c);
     json_t *out = json_object();
     json_object_set_new(out, "expires_at", claims.exp ? json_integer(claims.exp) : json_null());
@@ -384,8 +395,7 @@ static void handle_message(struct ws_server *ws, struct conn *c, const char *tex
     case CM_PING: send_control(ws, c, "pong", json_object()); break;
     case CM_ALIVE: break; /* pong, client_ready: signs of life, nothing to answer */
     case CM_ACK:
-        if (ws->store)
-            store_remove(ws->store, conn_user(c), m.ack_id); /* delivered: no longer owed */
+        ws__forget(ws, conn_user(c), m.ack_id); /* delivered: no longer owed */
         break;
     case CM_REFRESH: refresh(ws, c, m.token); break;
     }
@@ -478,8 +488,8 @@ int ws__conn_writeable(struct ws_server *ws, struct conn *c)
             if (d->op && !d->stored)
                 ws__metrics_written(ws, ratelimit_now_us() - d->accepted_us);
             /* a client that does not ack has a stored message once it is written */
-            if (d->stored && !c->ack_mode && ws->store)
-                store_remove(ws->store, conn_user(c), d->id);
+            if (d->stored && !c->ack_mode)
+                ws__forget(ws, conn_user(c), d->id);
         }
         delivery_unref(d);
         if (n < (int)len)
@@ -493,6 +503,7 @@ int ws__conn_writeable(struct ws_server *ws, struct conn *c)
 void ws__conn_closed(struct ws_server *ws, struct conn *c)
 {
     if (c->link.user) {
+        ws__presence(ws, c, -1);
         nd_log(ND_LOG_DEBUG, "websocket closed", "{s:s, s:I, s:i}", "user_id", c->link.user->id,
                "conn", (json_int_t)c->id, "code", (int)c->close_code);
         registry_remove(ws->reg, &c->link);

@@ -125,10 +125,9 @@ int ws__http_request(struct ws_server *ws, struct conn *c, struct lws *wsi, cons
             snprintf(msg, sizeof msg, "%s takes GET, not %s", path, ws__http_method_name(method));
             return ws__http_error(c, 405, msg, "allow:", "GET", 1);
         }
-        enum health_state st = health_get();
-        int ok = !strcmp(path, "/healthz") || st == HEALTH_READY;
+        int ok = !strcmp(path, "/healthz") || health_ready();
         snprintf(msg, sizeof msg, "{\"status\":\"%s\"}",
-                 !strcmp(path, "/healthz") ? "ok" : health_state_str(st));
+                 !strcmp(path, "/healthz") ? "ok" : health_status());
         return ws__http_respond(c, ok ? 200 : 503, msg, NULL, NULL, 0);
     }
     if (!strcmp(path, "/ws"))

@@ -151,8 +151,7 @@ void ws__metrics_render(struct ws_server *ws, FILE *f)
 {
     head(f, "notifyd_build_info", "gauge", "Always 1; the version is a label.");
     fprintf(f, "notifyd_build_info{version=\"%s\"} 1\n", ND_VERSION);
-    one(f, "notifyd_ready", "gauge", "1 when ready to serve (as /readyz), else 0.",
-        health_get() == HEALTH_READY);
+    one(f, "notifyd_ready", "gauge", "1 when ready to serve (as /readyz), else 0.", health_ready());
     process_metrics(f);
 
     one(f, "notifyd_connections", "gauge", "Open WebSocket connections.",
@@ -210,6 +209,8 @@ void ws__metrics_render(struct ws_server *ws, FILE *f)
     one(f, "notifyd_api_rate_limited_total", "counter", "API calls refused by the rate limit.",
         (double)stats_get(&nd_stats.api_rate_limited));
     ws__rest_metrics(f);
+    if (ws->cluster)
+        cluster_metrics(ws->cluster, f);
     if (ws->metrics_hook && health_get() != HEALTH_STARTING) /* set before "ready" */
         ws->metrics_hook(ws->metrics_hook_arg, f);
 }

@@ -38,7 +38,7 @@ int ws__replay_collect(struct ws_server *ws, struct conn *c, struct ws_replay *r
     return 0;
 }
 
-static void push_all(struct ws_server *ws, struct conn *c, struct delivery **ds, size_t n)
+void ws__replay_push(struct ws_server *ws, struct conn *c, struct delivery **ds, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         /* a replay may be longer than the live bound: the store limits it */
@@ -49,7 +49,7 @@ static void push_all(struct ws_server *ws, struct conn *c, struct delivery **ds,
     (void)ws;
 }
 
-static void release_held(struct ws_server *ws, struct conn *c)
+void ws__replay_release(struct ws_server *ws, struct conn *c)
 {
     struct delivery *d;
     c->replaying = 0;
@@ -61,7 +61,7 @@ static void release_held(struct ws_server *ws, struct conn *c)
         lws_callback_on_writable(c->wsi);
 }
 
-static struct conn *find_conn(struct ws_server *ws, const char *user_id, uint64_t conn_id)
+struct conn *ws__find_conn(struct ws_server *ws, const char *user_id, uint64_t conn_id)
 {
     struct reg_user *u = registry_find(ws->reg, user_id);
     for (struct reg_link *l = u ? u->conns : NULL; l; l = l->next) {
@@ -90,7 +90,7 @@ static void replay_run(struct inbox_job *job, void *ctx)
     struct ws_server *ws = ctx;
     if (!j->err && j->n_stored == 0 && userset_generation(ws->stored_users, j->user_id) == j->gen)
         userset_remove(ws->stored_users, j->user_id); /* nothing stored, nothing put since */
-    struct conn *c = ws->ctx ? find_conn(ws, j->user_id, j->conn_id) : NULL;
+    struct conn *c = ws->ctx ? ws__find_conn(ws, j->user_id, j->conn_id) : NULL;
     if (!c) {
         job_free(j);
         return;
@@ -118,9 +118,9 @@ static void replay_run(struct inbox_job *job, void *ctx)
         }
     }
     j->n_hist = j->n_stored = 0;
-    push_all(ws, c, merged, n);
+    ws__replay_push(ws, c, merged, n);
     free(merged);
-    release_held(ws, c);
+    ws__replay_release(ws, c);
     job_free(j);
 }
 
@@ -165,7 +165,7 @@ void ws__replay_start(struct ws_server *ws, struct conn *c, struct ws_replay *r)
             free(j);
         }
     }
-    push_all(ws, c, r->hist, r->n_hist);
+    ws__replay_push(ws, c, r->hist, r->n_hist);
     free(r->hist);
     if (c->wsi)
         lws_callback_on_writable(c->wsi);

@@ -263,9 +263,19 @@ int ws_server_port(const struct ws_server *ws)
     return ws->port;
 }
 
+const char *ws_server_instance(const struct ws_server *ws)
+{
+    return ws->instance;
+}
+
 int64_t ws_server_max_connections(const struct ws_server *ws)
 {
     return ws->max_connections;
+}
+
+void ws_server_set_cluster(struct ws_server *ws, struct cluster *c)
+{
+    ws->cluster = c;
 }
 
 void ws_server_set_metrics_hook(struct ws_server *ws, void (*fn)(void *arg, FILE *out), void *arg)
@@ -367,8 +377,8 @@ void ws_deliver(struct ws_server *ws, struct delivery *d, struct ws_fanout *out)
     struct conn_iter it = {ws, d, out};
     out->connections = out->nonack = 0;
     if (!ws->ctx)
-        return; /* stopped: nobody to deliver to */
-    if (d->op)
+        return;                /* stopped: nobody to deliver to */
+    if (d->op && !ws->cluster) /* in a cluster the history is in Redis */
         history_add(ws->history, d->user_id, d);
     if (!d->user_id[0]) {
         registry_each_user(ws->reg, deliver_user, &it);

@@ -17,6 +17,7 @@
 struct ws_server;
 struct store;
 struct userset;
+struct cluster;
 
 /**
  * Binds cfg->http and starts the nd-ws thread. Returns NULL with a one-line
@@ -31,10 +32,20 @@ struct ws_server *ws_server_start(const struct nd_config *cfg, struct token_keyr
 /** The WebSocket limit in force (NOTIFYD_MAX_CONNECTIONS, or derived from the open-files limit). */
 int64_t ws_server_max_connections(const struct ws_server *ws);
 
+/** This instance's random id (8 hex digits), also the prefix of client ids. Any thread. */
+const char *ws_server_instance(const struct ws_server *ws);
+
 /** The port actually bound (useful with port 0). Any thread. */
 int ws_server_port(const struct ws_server *ws);
 
 struct service;
+
+/** Turns on scale-out through @c; before the server reports ready. Main thread. */
+void ws_server_set_cluster(struct ws_server *ws, struct cluster *c);
+
+/** cluster hooks (nd-redis): a published message; Redis up or down. @arg is the ws_server. */
+void ws_cluster_message(void *arg, struct delivery *d);
+void ws_cluster_state(void *arg, int up);
 
 /** Gives the REST routes their service; before the server reports ready. Main thread. */
 void ws_server_set_service(struct ws_server *ws, struct service *svc);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "auth/token.h"
+#include "cluster/cluster.h"
 #include "config.h"
 #include "delivery/delivery.h"
 #include "delivery/history.h"
@@ -63,12 +64,14 @@ struct conn {
     uint64_t id;              /* client id number, 0 until ESTABLISHED */
     unsigned roles;           /* enum token_role bits */
     int64_t token_exp_ms;     /* monotonic ms the token expires at, 0 = never */
+    int64_t token_exp_s;      /* the same as the token says it: unix seconds */
     int64_t last_rx_ms;       /* monotonic ms of the last sign of life */
     int64_t next_ping_ms;     /* monotonic ms of the next ping */
     struct ratelimit rx_rate; /* messages the client may send */
     struct ratelimit strikes; /* errors the client may cause before it is closed */
     struct outq q;            /* messages waiting to be written */
     struct outq held;         /* live messages held back while stored ones load */
+    uint64_t live_floor;      /* cluster: ids up to this were in the replay, or not owed */
     char *rx;                 /* a fragmented client message being reassembled */
     size_t rx_len;
     unsigned resume_asked : 1; /* connected with ?since= */
@@ -110,6 +113,7 @@ struct ws_server {
     struct history *history;      /* recent messages for ?since= */
     int64_t history_swept_ms;     /* last history_expire(), wall clock */
     struct store *store;          /* durable messages (any thread) */
+    struct cluster *cluster;      /* Redis scale-out, or NULL; set before ready */
     struct userset *stored_users; /* users who may have stored messages */
     atomic_int stopping;          /* 1: closing connections; set from main via a job */
     int stop_now;                 /* nd-ws: leave the service loop */
@@ -162,6 +166,24 @@ struct ws_replay {
 int ws__replay_collect(struct ws_server *ws, struct conn *c, struct ws_replay *r);
 /** Queues @r and the user's stored messages (loaded first) ahead of live ones; consumes @r. */
 void ws__replay_start(struct ws_server *ws, struct conn *c, struct ws_replay *r);
+/** Queues @n messages (taking over their refs) at the end of @c's queue, unbounded. */
+void ws__replay_push(struct ws_server *ws, struct conn *c, struct delivery **ds, size_t n);
+/** Ends replaying: the live messages held meanwhile follow. */
+void ws__replay_release(struct ws_server *ws, struct conn *c);
+/** @user_id's connection number @conn_id, or NULL if it has gone. */
+struct conn *ws__find_conn(struct ws_server *ws, const char *user_id, uint64_t conn_id);
+
+/* scaleout.c: the cluster (Redis) side */
+/** Counts @c in (+1) or out (-1) of the cluster presence. */
+void ws__presence(struct ws_server *ws, struct conn *c, int delta);
+/** A stored message was written (no ack mode) or acked: the store forgets it. */
+void ws__forget(struct ws_server *ws, const char *user, uint64_t id);
+/** Starts @c's replay from Redis; `connected` is sent when it answers. -1: not in cluster mode. */
+int ws__cluster_replay(struct ws_server *ws, struct conn *c);
+
+/* conn.c */
+/** Queues the `connected` message. */
+void ws__conn_connected(struct ws_server *ws, struct conn *c, int recovered);
 
 /* http.c: plain HTTP routes on the same port */
 int ws__http_request(struct ws_server *ws, struct conn *c, struct lws *wsi, const char *path);

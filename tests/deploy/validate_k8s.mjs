@@ -42,9 +42,7 @@ const MODELS = path.dirname(require.resolve("kubernetes-models/package.json"));
 // Variables the manifests set for features being built now: a binary that
 // does not list them yet gets a warning, not a failure. Remove an entry once
 // `notifyd --help` lists it.
-const PENDING = {
-  NOTIFYD_REDIS_URL: "scale-out through Redis (issue 6)",
-};
+const PENDING = {};
 
 // Cluster-scoped kinds: no namespace.
 const CLUSTER_SCOPED = new Set(["Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume",

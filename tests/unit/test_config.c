@@ -528,9 +528,15 @@ static void test_parse_duration(void **state)
         assert_true(rc < 0);
         assert_int_equal(v, -42); /* untouched on failure */
     }
-    /* Known bug (src/config.c parse_scaled): a leading blank skips the sign check, so
-     * " -5" is accepted as -5000 ms, and " -9223372036854775807" overflows int64 in
-     * v * mul (UBSan abort). Not asserted here until fixed. */
+    /* a leading blank must not smuggle a sign past the check (strtoll skips blanks),
+     * nor overflow v * mul (UBSan would abort) */
+    static const char *const blanks[] = {" -5", " 5", "\t-5s", " -9223372036854775807", "\n7d"};
+    for (size_t i = 0; i < sizeof blanks / sizeof blanks[0]; i++) {
+        int64_t v = -42;
+        assert_int_equal(config_parse_duration_ms(blanks[i], &v), -EINVAL);
+        assert_int_equal(v, -42);
+        assert_int_equal(config_parse_size(blanks[i], &v), -EINVAL);
+    }
 }
 
 static void test_parse_size(void **state)

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -294,8 +295,7 @@ static void test_many_producers(void **state)
         while ((rc = sem_timedwait(&w.sem, &deadline)) < 0 && errno == EINTR)
             ;
         if (rc < 0)
-            print_error("no wake-up with %zu of %d jobs run\n", total,
-                        PRODUCERS * PER_PRODUCER);
+            print_error("no wake-up with %zu of %d jobs run\n", total, PRODUCERS * PER_PRODUCER);
         assert_int_equal(rc, 0); /* a lost wake-up would hang here */
         size_t n = inbox_drain(in, log);
         total += n;
@@ -336,12 +336,9 @@ static void test_many_producers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fifo_and_ids),
-        cmocka_unit_test(test_wake_only_when_empty),
-        cmocka_unit_test(test_job_owns_itself),
-        cmocka_unit_test(test_post_while_draining),
-        cmocka_unit_test(test_free_runs_leftovers),
-        cmocka_unit_test(test_many_producers),
+        cmocka_unit_test(test_fifo_and_ids),        cmocka_unit_test(test_wake_only_when_empty),
+        cmocka_unit_test(test_job_owns_itself),     cmocka_unit_test(test_post_while_draining),
+        cmocka_unit_test(test_free_runs_leftovers), cmocka_unit_test(test_many_producers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -175,9 +175,10 @@ static void test_user_id(void **state)
     build_bad(OP_BATCHGO_START, "{\"user_id\":true,\"task_id\":\"t\"}", "user_id must be a string");
     build_bad(OP_BATCHGO_START, "{\"user_id\":1.5,\"task_id\":\"t\"}", "user_id must be a string");
     build_bad(OP_BATCHGO_START, "{\"user_id\":[\"u\"],\"task_id\":\"t\"}", "user_id");
-    /* Known bug (src/auth/token.c token_user_id_valid, reached from ops_build): a user id
-     * with an embedded NUL, {"user_id":"alice\u0000x"}, is accepted and silently truncated
-     * to "alice". Not asserted until fixed. */
+    /* a user id with an embedded NUL is refused, not cut short to "alice" */
+    json_t *nul = json_pack("{s:s%, s:s}", "user_id", "alice\0x", (size_t)7, "task_id", "t");
+    build_bad_json(OP_BATCHGO_START, nul, "user_id");
+    json_decref(nul);
 
     char text[512], id[ND_USER_ID_MAX + 2];
     memset(id, 'u', ND_USER_ID_MAX);

@@ -251,10 +251,13 @@ static void test_expiry(void **state)
     /* exp that is not a number */
     expect_claims("{\"sub\":\"bob\",\"exp\":\"tomorrow\"}", TOKEN_MALFORMED, NULL);
     expect_claims("{\"sub\":\"bob\",\"exp\":null}", TOKEN_MALFORMED, NULL);
-    /* Known bug (src/auth/token.c token_verify): exp near INT64_MAX (e.g.
-     * 9223372036854775807) overflows `exp + leeway` and nbf near INT64_MIN overflows
-     * `nbf - leeway` (UBSan abort); exp = 1e300 is an out-of-range double -> int64 cast in
-     * grant_int. Not exercised here until fixed. */
+    /* extreme times: no overflow in the leeway arithmetic, no out-of-range cast */
+    expect_claims("{\"sub\":\"bob\",\"exp\":9223372036854775807}", TOKEN_OK, NULL);
+    expect_claims("{\"sub\":\"bob\",\"nbf\":-9223372036854775807}", TOKEN_OK, NULL);
+    expect_claims("{\"sub\":\"bob\",\"exp\":-9223372036854775807}", TOKEN_EXPIRED, NULL);
+    expect_claims("{\"sub\":\"bob\",\"nbf\":9223372036854775807}", TOKEN_NOT_YET_VALID, NULL);
+    expect_claims("{\"sub\":\"bob\",\"exp\":1e300}", TOKEN_MALFORMED, NULL);
+    expect_claims("{\"sub\":\"bob\",\"exp\":-1e300}", TOKEN_MALFORMED, NULL);
 }
 
 static void test_not_before(void **state)
@@ -531,19 +534,20 @@ static void test_user_id_valid(void **state)
     memset(id, 'x', sizeof id);
     assert_true(token_user_id_valid(id, ND_USER_ID_MAX));
     assert_false(token_user_id_valid(id, ND_USER_ID_MAX + 1));
-    /* Known bug (src/auth/token.c token_user_id_valid): an embedded NUL passes, because
-     * strchr("_.@:-", 0) finds the terminator: token_user_id_valid("a\0b", 3) == 1.
-     * Not asserted until fixed. */
+    /* an embedded NUL is not an allowed character (strchr would find the terminator) */
+    assert_false(token_user_id_valid("a\0b", 3));
+    assert_false(token_user_id_valid("\0", 1));
 }
 
 /* --- the secret file ------------------------------------------------------------------------ */
 
-static char *make_tmpdir(void)
+/* setup: a fresh directory in *state, removed by the teardown even when the test fails */
+static int tmpdir_setup(void **state)
 {
     char tmpl[] = "/tmp/test_token.XXXXXX";
     char *d = mkdtemp(tmpl);
-    assert_non_null(d);
-    return strdup(d);
+    *state = d ? strdup(d) : NULL;
+    return *state ? 0 : -1;
 }
 
 /* removes @dir and everything under it */
@@ -568,6 +572,13 @@ static void rm_tree(const char *dir)
     rmdir(dir);
 }
 
+static int tmpdir_teardown(void **state)
+{
+    rm_tree(*state);
+    free(*state);
+    return 0;
+}
+
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -578,8 +589,7 @@ static void write_file(const char *path, const char *text)
 
 static void test_secret_create_and_reload(void **state)
 {
-    (void)state;
-    char *base = make_tmpdir();
+    const char *base = *state;
     char dir[512], path[600], err[512] = "";
     snprintf(dir, sizeof dir, "%s/data", base); /* does not exist yet */
     snprintf(path, sizeof path, "%s/jwt_secret", dir);
@@ -636,14 +646,11 @@ static void test_secret_create_and_reload(void **state)
 
     free(s1);
     free(s2);
-    rm_tree(base);
-    free(base);
 }
 
 static void test_secret_existing_file(void **state)
 {
-    (void)state;
-    char *base = make_tmpdir();
+    const char *base = *state;
     char path[600], err[512] = "";
     snprintf(path, sizeof path, "%s/jwt_secret", base);
 
@@ -680,15 +687,11 @@ static void test_secret_existing_file(void **state)
     s = NULL;
     assert_int_equal(token_secret_load(base, &s, err, sizeof err), -EINVAL);
     assert_null(s);
-
-    rm_tree(base);
-    free(base);
 }
 
 static void test_secret_unusable_dir(void **state)
 {
-    (void)state;
-    char *base = make_tmpdir();
+    const char *base = *state;
     char file[600], err[512] = "";
     snprintf(file, sizeof file, "%s/plain-file", base);
     write_file(file, "x");
@@ -709,9 +712,6 @@ static void test_secret_unusable_dir(void **state)
     assert_int_equal(rc, -ENOENT);
     assert_null(s);
     assert_non_null(strstr(err, deep));
-
-    rm_tree(base);
-    free(base);
 }
 
 int main(void)
@@ -732,9 +732,10 @@ int main(void)
         cmocka_unit_test(test_result_str),
         cmocka_unit_test(test_from_bearer),
         cmocka_unit_test(test_user_id_valid),
-        cmocka_unit_test(test_secret_create_and_reload),
-        cmocka_unit_test(test_secret_existing_file),
-        cmocka_unit_test(test_secret_unusable_dir),
+        cmocka_unit_test_setup_teardown(test_secret_create_and_reload, tmpdir_setup,
+                                        tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_secret_existing_file, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_secret_unusable_dir, tmpdir_setup, tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

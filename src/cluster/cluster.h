@@ -1,0 +1,125 @@
+/* cluster: scale-out through Redis (NOTIFYD_REDIS_URL). One thread,
+ * "nd-redis", runs a libev loop with two hiredis async connections: one for
+ * commands, one subscribed to the message channel. Any thread may call the
+ * functions below; their callbacks run on nd-redis, so callers hand results
+ * back to their own thread (the inbox). When Redis is unreachable, calls fail
+ * at once (callbacks get err < 0) and the client reconnects with backoff.
+ *
+ * Data in Redis (prefix notifyd:):
+ *   clock               hash {ms, seq}: the cluster's message-id clock
+ *   messages            the pub/sub channel every instance subscribes to
+ *   h:<user>, h:*       history streams (per user, broadcasts), trimmed by
+ *                       count and age; entry field m = the envelope
+ *   o:<user>            offline stream: messages kept for the user
+ *   p:<user>            presence hash: <instance> -> connections,
+ *                       <instance>:n -> connections not in ack mode
+ *   u:<instance>        users connected to an instance (a set)
+ *   i:<instance>        instance stats hash {conns}
+ *   alive:<instance>    heartbeat key with a TTL; an instance without it is gone
+ *   instances           set of instance ids
+ */
+#ifndef NOTIFYD_CLUSTER_CLUSTER_H
+#define NOTIFYD_CLUSTER_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "delivery/delivery.h"
+
+struct cluster;
+
+/** A message published by some instance, arriving here (nd-redis; @d is the callee's). */
+typedef void (*cluster_message_fn)(void *arg, struct delivery *d);
+
+/** Redis reachable again (1) or lost (0). nd-redis. */
+typedef void (*cluster_state_fn)(void *arg, int up);
+
+struct cluster_hooks {
+    cluster_message_fn message;
+    cluster_state_fn state;
+    void *arg;
+};
+
+/**
+ * Prepares the client for @cfg->redis_url as instance @instance (8 hex
+ * digits); nothing connects until cluster_connect(). NULL with a one-line
+ * reason in @err for a bad URL. Main thread.
+ */
+struct cluster *cluster_start(const struct nd_config *cfg, const char *instance,
+                              const struct cluster_hooks *hooks, char *err, size_t errlen);
+
+/** Starts nd-redis; the connection comes up in the background (state hook). Main thread. */
+int cluster_connect(struct cluster *c);
+
+/**
+ * Stops nd-redis: queued commands are sent, this instance leaves the
+ * presence, then the connections close (pending callbacks fail). Main thread.
+ */
+void cluster_stop(struct cluster *c);
+
+/** 1 while both connections are up. Any thread. */
+int cluster_up(const struct cluster *c);
+
+struct cluster_published {
+    uint64_t id;     /* the message id the cluster gave it */
+    int stored;      /* kept in the user's offline stream */
+    int connections; /* the user's connections in the cluster (all, for a broadcast) */
+};
+
+typedef void (*cluster_published_fn)(void *arg, int err, const struct cluster_published *p);
+
+/**
+ * Publishes @d (its JSON with the message_id placeholder; borrowed during
+ * the call): id, history, offline when @important and no non-ack connection
+ * of the user is present, then the channel. 0 or -errno (@fn never runs).
+ */
+int cluster_publish(struct cluster *c, const struct delivery *d, int op_id, int important,
+                    cluster_published_fn fn, void *arg);
+
+/** Counts a connection of @user on this instance in or out (@delta +1/-1). Fire and forget. */
+int cluster_presence(struct cluster *c, const char *user, int delta, int nonack);
+
+/** Replaces this instance's presence with @users/@conns/@nonack (n entries): after a reconnect. */
+int cluster_presence_reset(struct cluster *c, const char **users, const int *conns,
+                           const int *nonack, size_t n);
+
+struct cluster_stats {
+    int64_t total_connections;
+    const char **users; /* sorted; borrowed for the callback */
+    size_t n_users;
+};
+typedef void (*cluster_stats_fn)(void *arg, int err, const struct cluster_stats *s);
+
+/** Cluster-wide connections and online users. 0 or -errno. */
+int cluster_stats(struct cluster *c, cluster_stats_fn fn, void *arg);
+
+typedef void (*cluster_online_fn)(void *arg, int err, int connections);
+
+/** Cluster-wide connections of @user. 0 or -errno. */
+int cluster_online(struct cluster *c, const char *user, cluster_online_fn fn, void *arg);
+
+struct cluster_resume {
+    struct delivery **msgs; /* stored and (with since) history, by id, no duplicates; owned */
+    size_t n;
+    int complete;   /* nothing after since was forgotten */
+    uint64_t clock; /* the cluster's last id at the read: older live copies are stale */
+};
+typedef void (*cluster_resume_fn)(void *arg, int err, struct cluster_resume *r);
+
+/**
+ * What a connecting @user missed: the offline stream and, when @has_since,
+ * the history after @since (own and broadcasts). @fn takes ownership of
+ * r->msgs (each a ref, and the array). 0 or -errno.
+ */
+int cluster_resume(struct cluster *c, const char *user, int has_since, uint64_t since,
+                   cluster_resume_fn fn, void *arg);
+
+/** Removes message @id from @user's offline stream (written or acked). Fire and forget. */
+int cluster_forget(struct cluster *c, const char *user, uint64_t id);
+
+/** /metrics lines (redis_up, reconnects, errors). Any thread. */
+void cluster_metrics(struct cluster *c, FILE *out);
+
+#endif

@@ -1,0 +1,179 @@
+/* scripts: the Lua run inside Redis. Each is atomic there, which is what
+ * makes the cluster's guarantees hold: a message gets its id, its history
+ * entry, its offline copy (decided against presence at that instant) and its
+ * publication in one step, so every instance sees messages in id order. */
+#ifndef NOTIFYD_CLUSTER_SCRIPTS_H
+#define NOTIFYD_CLUSTER_SCRIPTS_H
+
+// clang-format off: Lua, one line per line
+
+#define LUA_ALIVE "local function alive(i) return redis.call('EXISTS','notifyd:alive:'..i)==1 end\n"
+#define LUA_NOW                                                                                    \
+    "local t=redis.call('TIME') local now=tonumber(t[1])*1000+math.floor(tonumber(t[2])/1000)\n"
+
+/* ARGV: user ("" = everyone), envelope ending in the message_id placeholder,
+ * important, history max, history ttl ms, offline max, offline ttl ms, op,
+ * coalesce key. Returns {hex id, stored, connections}. */
+static const char SCRIPT_PUBLISH[] = LUA_NOW LUA_ALIVE
+    "local user,json=ARGV[1],ARGV[2]\n"
+    "local c=redis.call('HMGET','notifyd:clock','ms','seq')\n"
+    "local ms,seq=tonumber(c[1]) or 0,tonumber(c[2]) or 0\n"
+    "if now>ms then ms=now seq=0 else seq=seq+1 end\n"
+    "redis.call('HSET','notifyd:clock','ms',ms,'seq',seq)\n"
+    "local sid=ms..'-'..seq\n"
+    "local hex=string.format('%012x%04x',ms,seq)\n"
+    "json=string.sub(json,1,-19)..hex..'\"}'\n"
+    "local hist='notifyd:h:'..(user~='' and user or '*')\n"
+    "local hmax,httl=tonumber(ARGV[4]),tonumber(ARGV[5])\n"
+    "if hmax>0 then\n"
+    "  redis.call('XADD',hist,'MAXLEN',hmax,sid,'m',json)\n"
+    "  redis.call('XTRIM',hist,'MINID',(now-httl)..'-0')\n"
+    "  redis.call('PEXPIRE',hist,2*httl)\n"
+    "end\n"
+    "local conns,nonack=0,0\n"
+    "if user~='' then\n"
+    "  local p=redis.call('HGETALL','notifyd:p:'..user)\n"
+    "  for i=1,#p,2 do\n"
+    "    local inst,n=string.match(p[i],'^([^:]+)(:?n?)$')\n"
+    "    if inst and alive(inst) then\n"
+    "      if n==':n' then nonack=nonack+tonumber(p[i+1]) else conns=conns+tonumber(p[i+1]) end\n"
+    "    end\n"
+    "  end\n"
+    "else\n"
+    "  for _,inst in ipairs(redis.call('SMEMBERS','notifyd:instances')) do\n"
+    "    if alive(inst) then\n"
+    "      conns=conns+(tonumber(redis.call('HGET','notifyd:i:'..inst,'conns')) or 0)\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "local stored=0\n"
+    "if ARGV[3]=='1' and user~='' and nonack==0 then\n"
+    "  local off='notifyd:o:'..user\n"
+    "  redis.call('XADD',off,'MAXLEN',tonumber(ARGV[6]),sid,'m',json)\n"
+    "  redis.call('XTRIM',off,'MINID',(now-tonumber(ARGV[7]))..'-0')\n"
+    "  redis.call('PEXPIRE',off,tonumber(ARGV[7]))\n"
+    "  stored=1\n"
+    "end\n"
+    "redis.call('PUBLISH','notifyd:messages',"
+    "hex..' '..ARGV[8]..' '..ARGV[9]..' '..(user~='' and user or '*')..'\\n'..json)\n"
+    "return {hex,stored,conns}\n";
+
+/* ARGV: user, instance, delta, nonack (1/0). Keeps p:<user>, u:<inst>, i:<inst>. */
+static const char SCRIPT_PRESENCE[] =
+    "local p,inst,d='notifyd:p:'..ARGV[1],ARGV[2],tonumber(ARGV[3])\n"
+    "if redis.call('HINCRBY',p,inst,d)<=0 then\n"
+    "  redis.call('HDEL',p,inst) redis.call('SREM','notifyd:u:'..inst,ARGV[1])\n"
+    "else redis.call('SADD','notifyd:u:'..inst,ARGV[1]) end\n"
+    "if ARGV[4]=='1' and redis.call('HINCRBY',p,inst..':n',d)<=0 then\n"
+    "  redis.call('HDEL',p,inst..':n')\n"
+    "end\n"
+    "return redis.call('HINCRBY','notifyd:i:'..inst,'conns',d)\n";
+
+/* ARGV: instance, then (user, conns, nonack)*: this instance's presence, afresh */
+static const char SCRIPT_RESET[] =
+    "local inst=ARGV[1]\n"
+    "for _,u in ipairs(redis.call('SMEMBERS','notifyd:u:'..inst)) do\n"
+    "  redis.call('HDEL','notifyd:p:'..u,inst,inst..':n')\n"
+    "end\n"
+    "redis.call('DEL','notifyd:u:'..inst)\n"
+    "local total=0\n"
+    "for i=2,#ARGV,3 do\n"
+    "  local u,c,n=ARGV[i],tonumber(ARGV[i+1]),tonumber(ARGV[i+2])\n"
+    "  redis.call('HSET','notifyd:p:'..u,inst,c)\n"
+    "  if n>0 then redis.call('HSET','notifyd:p:'..u,inst..':n',n) end\n"
+    "  redis.call('SADD','notifyd:u:'..inst,u)\n"
+    "  total=total+c\n"
+    "end\n"
+    "redis.call('HSET','notifyd:i:'..inst,'conns',total)\n"
+    "return total\n";
+
+/* ARGV: instance, ttl ms: this instance is alive */
+static const char SCRIPT_HEARTBEAT[] =
+    "redis.call('SET','notifyd:alive:'..ARGV[1],'1','PX',tonumber(ARGV[2]))\n"
+    "redis.call('SADD','notifyd:instances',ARGV[1])\n"
+    "return 1\n";
+
+/* forgets instances whose heartbeat expired, with their presence */
+static const char SCRIPT_JANITOR[] =
+    LUA_ALIVE "local gone=0\n"
+              "for _,inst in ipairs(redis.call('SMEMBERS','notifyd:instances')) do\n"
+              "  if not alive(inst) then\n"
+              "    for _,u in ipairs(redis.call('SMEMBERS','notifyd:u:'..inst)) do\n"
+              "      redis.call('HDEL','notifyd:p:'..u,inst,inst..':n')\n"
+              "    end\n"
+              "    redis.call('DEL','notifyd:u:'..inst,'notifyd:i:'..inst)\n"
+              "    redis.call('SREM','notifyd:instances',inst)\n"
+              "    gone=gone+1\n"
+              "  end\n"
+              "end\n"
+              "return gone\n";
+
+/* ARGV: instance. A clean stop: its heartbeat and presence go at once. */
+static const char SCRIPT_LEAVE[] =
+    "local inst=ARGV[1]\n"
+    "redis.call('DEL','notifyd:alive:'..inst)\n"
+    "for _,u in ipairs(redis.call('SMEMBERS','notifyd:u:'..inst)) do\n"
+    "  redis.call('HDEL','notifyd:p:'..u,inst,inst..':n')\n"
+    "end\n"
+    "redis.call('DEL','notifyd:u:'..inst,'notifyd:i:'..inst)\n"
+    "redis.call('SREM','notifyd:instances',inst)\n"
+    "return 1\n";
+
+/* returns {connections, {users...}} for the live instances */
+static const char SCRIPT_STATS[] =
+    LUA_ALIVE "local total,sets=0,{}\n"
+              "for _,inst in ipairs(redis.call('SMEMBERS','notifyd:instances')) do\n"
+              "  if alive(inst) then\n"
+              "    total=total+(tonumber(redis.call('HGET','notifyd:i:'..inst,'conns')) or 0)\n"
+              "    table.insert(sets,'notifyd:u:'..inst)\n"
+              "  end\n"
+              "end\n"
+              "local users={}\n"
+              "if #sets>0 then users=redis.call('SUNION',unpack(sets)) end\n"
+              "return {total,users}\n";
+
+/* ARGV: user. Returns the user's connections on live instances. */
+static const char SCRIPT_ONLINE[] =
+    LUA_ALIVE "local n=0\n"
+              "local p=redis.call('HGETALL','notifyd:p:'..ARGV[1])\n"
+              "for i=1,#p,2 do\n"
+              "  local inst,x=string.match(p[i],'^([^:]+)(:?n?)$')\n"
+              "  if inst and x=='' and alive(inst) then n=n+tonumber(p[i+1]) end\n"
+              "end\n"
+              "return n\n";
+
+/* ARGV: user, has since (1/0), since "ms-seq", history on (1/0), history ttl
+ * ms, offline ttl ms. Returns {complete, offline entries, user history,
+ * broadcast history, clock}: entries as XRANGE gives them; clock = the last
+ * id given out, so anything at or below it that is not listed here was
+ * published before this read and is not owed. */
+static const char SCRIPT_RESUME[] =
+    LUA_NOW "local user=ARGV[1]\n"
+            "local c=redis.call('HMGET','notifyd:clock','ms','seq')\n"
+            "local clock=(c[1] or '0')..'-'..(c[2] or '0')\n"
+            "local off=redis.call('XRANGE','notifyd:o:'..user,(now-tonumber(ARGV[6]))..'-0','+')\n"
+            "if ARGV[2]~='1' then return {1,off,{},{},clock} end\n"
+            "if ARGV[4]~='1' then return {0,off,{},{},clock} end\n"
+            "local since=ARGV[3]\n"
+            "local sms,sseq=string.match(since,'^(%d+)-(%d+)$')\n"
+            "sms,sseq=tonumber(sms),tonumber(sseq)\n"
+            "local function covered(key)\n"
+            "  if redis.call('EXISTS',key)==0 then return sms>=now-tonumber(ARGV[5]) end\n"
+            "  local info=redis.call('XINFO','STREAM',key)\n"
+            "  for i=1,#info,2 do\n"
+            "    if info[i]=='max-deleted-entry-id' then\n"
+            "      local dms,dseq=string.match(info[i+1],'^(%d+)-(%d+)$')\n"
+            "      dms,dseq=tonumber(dms),tonumber(dseq)\n"
+            "      return sms>dms or (sms==dms and sseq>=dseq)\n"
+            "    end\n"
+            "  end\n"
+            "  return true\n"
+            "end\n"
+            "local hu,hb='notifyd:h:'..user,'notifyd:h:*'\n"
+            "local complete=(covered(hu) and covered(hb)) and 1 or 0\n"
+            "return {complete,off,redis.call('XRANGE',hu,'('..since,'+'),"
+            "redis.call('XRANGE',hb,'('..since,'+'),clock}\n";
+
+// clang-format on
+
+#endif

@@ -1,0 +1,335 @@
+"""Scale-out: three notifyd instances and a real redis-server behave as one.
+Routing, broadcast, cluster-wide stats, offline messages and resume across
+instances, Redis killed and restarted, an instance killed with -9."""
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import grpc
+import pytest
+
+import nd
+from nd import pb, pbg, recv, nothing, run
+
+SVC = nd.token("backend", "service")
+REDIS = shutil.which("redis-server")
+pytestmark = pytest.mark.skipif(not REDIS, reason="redis-server is not installed (scripts/deps.sh test)")
+
+
+class Redis:
+    """A redis-server of our own on a free loopback port, persisting (AOF, fsync always)."""
+
+    def __init__(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        self.dir = tempfile.mkdtemp(prefix="notifyd-redis-")
+        self.proc = None
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d/0" % self.port
+
+    def start(self):
+        self.proc = subprocess.Popen([REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+                                      "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def cluster():
+    r = Redis().start()
+    nodes = []
+    try:
+        for _ in range(3):
+            nodes.append(nd.Server(env={"NOTIFYD_REDIS_URL": r.url}).start())
+        for n in nodes:
+            n.wait_log(lambda x: x.get("msg") == "redis connected")
+        yield r, nodes
+    finally:
+        for n in nodes:
+            n.close()
+        r.stop()
+
+
+async def notify(node, user, text, rpc="SendSystemNotification"):
+    async with node.channel() as ch:
+        stub = pbg.NotificationServiceStub(ch)
+        if rpc == "Broadcast":
+            return await stub.Broadcast(pb.BroadcastRequest(message=text), metadata=nd.bearer(SVC), timeout=nd.TIMEOUT)
+        if rpc == "progress":
+            return await stub.NotifyBatchGoProgress(
+                pb.NotifyBatchGoProgressRequest(user_id=user, task=pb.TaskProgressData(task_id=text)),
+                metadata=nd.bearer(SVC), timeout=nd.TIMEOUT)
+        return await stub.SendSystemNotification(pb.SendSystemNotificationRequest(user_id=user, message=text),
+                                                 metadata=nd.bearer(SVC), timeout=nd.TIMEOUT)
+
+
+async def stats(node):
+    async with node.channel() as ch:
+        return await pbg.NotificationServiceStub(ch).GetStats(pb.GetStatsRequest(), metadata=nd.bearer(SVC),
+                                                              timeout=nd.TIMEOUT)
+
+
+async def settle(node, total, timeout=10):
+    """Waits until the cluster counts @total connections (presence is asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        s = await stats(node)
+        if s.total_connections == total or time.monotonic() > deadline:
+            return s
+        await asyncio.sleep(0.05)
+
+
+def test_a_call_to_one_instance_reaches_the_user_everywhere(cluster):
+    _, (a, b, c) = cluster
+
+    async def go():
+        tabs = [(await b.connect(user="alice"))[0], (await c.connect(user="alice"))[0],
+                (await c.connect(user="alice"))[0]]
+        other, _ = await a.connect(user="bob")
+        await settle(a, 4)
+        r = await notify(a, "alice", "hello")
+        assert r.connections == 3 and not r.stored
+        for ws in tabs:
+            m = await recv(ws)
+            assert m["message_id"] == r.message_id and m["data"]["message"] == "hello"
+            await nothing(ws, 0.1)
+        await nothing(other, 0.2)
+        for ws in tabs + [other]:
+            await ws.close()
+
+    run(go())
+
+
+def test_broadcast_reaches_every_instance_once(cluster):
+    _, nodes = cluster
+
+    async def go():
+        socks = [(await n.connect(user="u%d" % i))[0] for i, n in enumerate(nodes)]
+        await settle(nodes[0], 3)
+        r = await notify(nodes[1], "", "all", rpc="Broadcast")
+        assert r.connections == 3
+        for ws in socks:
+            m = await recv(ws)
+            assert m["type"] == "system_notification" and "user_id" not in m and m["message_id"] == r.message_id
+            await nothing(ws, 0.2)  # once, not once per instance
+            await ws.close()
+
+    run(go())
+
+
+def test_stats_and_online_are_cluster_wide(cluster):
+    _, (a, b, c) = cluster
+
+    async def go():
+        socks = [(await a.connect(user="x"))[0], (await b.connect(user="y"))[0], (await c.connect(user="y"))[0]]
+        for n in (a, b, c):
+            s = await settle(n, 3)
+            assert s.total_connections == 3 and list(s.connected_users) == ["x", "y"] and s.online_users == 2
+        async with c.channel() as ch:
+            on = await pbg.NotificationServiceStub(ch).IsUserOnline(pb.IsUserOnlineRequest(user_id="y"),
+                                                                    metadata=nd.bearer(SVC), timeout=nd.TIMEOUT)
+            assert on.is_online and on.connections == 2
+        st, _, body = nd.http(b, "GET", "/api/websocket/user/x/online", headers={"Authorization": "Bearer " + SVC})
+        assert body["data"] == {"user_id": "x", "is_online": True, "connections": 1}
+        for ws in socks:
+            await ws.close()
+        s = await settle(a, 0)
+        assert s.total_connections == 0 and list(s.connected_users) == []
+
+    run(go())
+
+
+def test_ids_rise_whichever_instance_accepts(cluster):
+    _, nodes = cluster
+
+    async def go():
+        ws, _ = await nodes[2].connect(user="order")
+        await settle(nodes[0], 1)
+        sent = [(await notify(nodes[i % 3], "order", "m%d" % i)).message_id for i in range(15)]
+        got = [(await recv(ws))["message_id"] for _ in sent]
+        assert got == sent and sent == sorted(sent) and len(set(sent)) == 15
+        await ws.close()
+
+    run(go())
+
+
+def test_offline_message_via_a_arrives_on_connect_to_c(cluster):
+    _, (a, b, c) = cluster
+
+    async def go():
+        r = await notify(a, "away", "kept")
+        assert r.stored and r.connections == 0
+        p = await notify(a, "away", "t1", rpc="progress")
+        assert not p.stored
+        ws, _ = await c.connect(user="away")
+        m = await recv(ws)
+        assert m["message_id"] == r.message_id and m["data"]["message"] == "kept"
+        await nothing(ws, 0.3)
+        await ws.close()
+        await asyncio.sleep(0.2)
+        ws, _ = await b.connect(user="away")  # delivered once: not again elsewhere
+        await nothing(ws, 0.3)
+        await ws.close()
+
+    run(go())
+
+
+def test_resume_across_instances(cluster):
+    _, (a, b, c) = cluster
+
+    async def go():
+        ws, _ = await a.connect(user="roam")
+        await settle(b, 1)
+        first = await notify(b, "roam", "seen")
+        last = (await recv(ws))["message_id"]
+        assert last == first.message_id
+        await ws.close()
+        await settle(b, 0)
+        missed = [await notify(b, "roam", "m1"), await notify(c, "roam", "t", rpc="progress"),
+                  await notify(a, "", "b1", rpc="Broadcast")]
+        ws, hello = await c.connect(user="roam", query="&since=" + last)
+        assert hello["data"]["recovered"] is True
+        got = [(await recv(ws))["message_id"] for _ in missed]
+        assert got == [r.message_id for r in missed]
+        await nothing(ws, 0.3)
+        await ws.close()
+
+    run(go())
+
+
+def test_ack_mode_across_instances(cluster):
+    _, (a, b, _) = cluster
+
+    async def go():
+        ws, _ = await a.connect(user="acker", query="&ack=1")
+        await settle(b, 1)
+        r = await notify(b, "acker", "needs ack")
+        assert r.stored and r.connections == 1  # only an ack-mode tab: kept until acked
+        assert (await recv(ws))["message_id"] == r.message_id
+        await ws.close()
+        ws, _ = await b.connect(user="acker", query="&ack=1")
+        m = await recv(ws)
+        assert m["message_id"] == r.message_id  # not acked: again
+        await ws.send('{"type":"ack","data":{"message_id":"%s"}}' % m["message_id"])
+        await asyncio.sleep(0.3)
+        await ws.close()
+        ws, _ = await a.connect(user="acker", query="&ack=1")
+        await nothing(ws, 0.3)
+        await ws.close()
+
+    run(go())
+
+
+def test_redis_down_keeps_local_delivery_and_loses_nothing_stored(cluster):
+    redis, (a, b, c) = cluster
+
+    async def go():
+        local, _ = await a.connect(user="near")
+        await settle(a, 1)
+        kept = await notify(a, "later", "stored before the outage")
+        assert kept.stored
+        redis.kill()
+        a.wait_log(lambda x: x.get("msg", "").startswith("redis connection lost"))
+        for n in (a, b, c):
+            for _ in range(100):
+                if nd.http(n, "GET", "/readyz")[0] == 503:
+                    break
+                await asyncio.sleep(0.05)
+            st, _, body = nd.http(n, "GET", "/readyz")
+            assert st == 503 and body["status"] == "redis unreachable"
+        # local delivery goes on; nothing can be kept meanwhile, and the answer says so
+        r = await notify(a, "near", "during")
+        assert r.connections == 1 and not r.stored
+        assert (await recv(local))["data"]["message"] == "during"
+        r = await notify(a, "later", "not kept")
+        assert not r.stored and r.connections == 0
+        redis.start()
+        for n in (a, b, c):
+            n.wait_log(lambda x: x.get("msg") == "redis connected", timeout=20)
+            for _ in range(100):
+                if nd.http(n, "GET", "/readyz")[0] == 200:
+                    break
+                await asyncio.sleep(0.05)
+            assert nd.http(n, "GET", "/readyz")[0] == 200
+        # presence came back with the connection; the cluster works again
+        s = await settle(c, 1)
+        assert list(s.connected_users) == ["near"]
+        r = await notify(c, "near", "after")
+        assert r.connections == 1
+        assert (await recv(local))["data"]["message"] == "after"
+        # what was acknowledged as stored survived Redis's restart
+        ws, _ = await b.connect(user="later")
+        m = await recv(ws)
+        assert m["message_id"] == kept.message_id
+        await nothing(ws, 0.3)
+        await ws.close()
+        await local.close()
+
+    run(go())
+
+
+def test_an_instance_killed_with_9_leaves_presence_in_time(cluster):
+    _, (a, b, c) = cluster
+
+    async def go():
+        ws, _ = await c.connect(user="doomed")
+        s = await settle(a, 1)
+        assert list(s.connected_users) == ["doomed"]
+        c.send_signal(signal.SIGKILL)
+        c.proc.wait(10)
+        c.proc = None
+        t0 = time.monotonic()
+        s = await settle(a, 0, timeout=20)
+        assert s.total_connections == 0 and list(s.connected_users) == []
+        assert time.monotonic() - t0 < 15
+        r = await notify(a, "doomed", "gone")
+        assert r.stored  # nobody connected anywhere now: kept
+
+    run(go())
+
+
+def test_bad_redis_url_is_one_line():
+    r = subprocess.run([nd.BIN, "--redis-url", "rediss://secure:6380", "--grpc-addr", "127.0.0.1:0",
+                        "--http-addr", "127.0.0.1:0", "--data-dir", tempfile.mkdtemp()],
+                       env=dict(os.environ, NOTIFYD_JWT_SECRET=nd.SECRET), capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 1 and "redis://" in r.stderr and "TLS" in r.stderr
+
+
+def test_unreachable_redis_at_start_is_not_ready_then_recovers():
+    r = Redis()
+    with nd.Server(env={"NOTIFYD_REDIS_URL": r.url}) as s:
+        assert nd.http(s, "GET", "/readyz")[0] == 503
+        assert nd.http(s, "GET", "/healthz")[0] == 200  # alive all the same
+        r.start()
+        try:
+            s.wait_log(lambda x: x.get("msg") == "redis connected", timeout=20)
+            assert nd.http(s, "GET", "/readyz")[0] == 200
+        finally:
+            r.stop()
