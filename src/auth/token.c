@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 
 struct token_keys {
     struct token_keys *next; /* in a keyring's retired list */
+    uint64_t generation;     /* unique per key set: verified tokens are cached under it */
     unsigned char *secret;   /* HS256/384/512 key; NULL: HMAC tokens refused */
     size_t secret_len;
     char *pub; /* PEM public key; NULL: RSA/EC tokens refused */
@@ -88,6 +90,8 @@ struct token_keys *token_keys_new(const struct token_keys_config *kc, char *err,
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    static _Atomic uint64_t generations;
+    k->generation = atomic_fetch_add(&generations, 1) + 1;
     if (kc->secret) {
         k->secret_len = strlen(kc->secret);
         k->secret = (unsigned char *)strdup(kc->secret);
@@ -340,8 +344,71 @@ static enum token_result check_iss_aud(const struct token_keys *k, jwt_t *j)
     return TOKEN_OK;
 }
 
+/* Backends send the same token with every call: each thread remembers the
+ * last tokens it verified (the exact bytes, under the exact key set -- by
+ * generation, so a new set at a freed one's address never matches) and
+ * only re-checks their times. */
+#define CACHE_SLOTS 16
+#define CACHE_TOKEN_MAX 640
+struct cached {
+    uint64_t generation;
+    size_t len;
+    int64_t exp, nbf; /* 0: absent */
+    struct token_claims claims;
+    char token[CACHE_TOKEN_MAX];
+};
+static _Thread_local struct cached cache[CACHE_SLOTS];
+
+static struct cached *cache_slot(const char *token, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i += 7) /* a sample is enough to pick a slot */
+        h = (h ^ (unsigned char)token[i]) * 1099511628211ULL;
+    return &cache[(h ^ len) % CACHE_SLOTS];
+}
+
+static enum token_result times_ok(int64_t exp, int64_t nbf, int64_t now, int64_t leeway)
+{
+    if (exp && exp <= now - leeway) /* not exp + leeway: exp may be near INT64_MAX */
+        return TOKEN_EXPIRED;
+    if (nbf && nbf > now + leeway)
+        return TOKEN_NOT_YET_VALID;
+    return TOKEN_OK;
+}
+
+static enum token_result verify_fully(const struct token_keys *keys, const char *token, int64_t now,
+                                      int64_t leeway, struct token_claims *out, int64_t *exp_out,
+                                      int64_t *nbf_out);
+
 enum token_result token_verify(const struct token_keys *keys, const char *token, int64_t now,
                                int64_t leeway, struct token_claims *out)
+{
+    if (!token || !token[0])
+        return TOKEN_MISSING;
+    size_t len = strnlen(token, ND_TOKEN_MAX + 1);
+    struct cached *c = len < CACHE_TOKEN_MAX ? cache_slot(token, len) : NULL;
+    if (c && c->generation == keys->generation && c->len == len && !memcmp(c->token, token, len)) {
+        enum token_result r = times_ok(c->exp, c->nbf, now, leeway);
+        if (r == TOKEN_OK)
+            *out = c->claims;
+        return r;
+    }
+    int64_t exp = 0, nbf = 0;
+    enum token_result r = verify_fully(keys, token, now, leeway, out, &exp, &nbf);
+    if (r == TOKEN_OK && c) {
+        c->generation = keys->generation;
+        c->len = len;
+        c->exp = exp;
+        c->nbf = nbf;
+        c->claims = *out;
+        memcpy(c->token, token, len);
+    }
+    return r;
+}
+
+static enum token_result verify_fully(const struct token_keys *keys, const char *token, int64_t now,
+                                      int64_t leeway, struct token_claims *out, int64_t *exp_out,
+                                      int64_t *nbf_out)
 {
     jwt_t *j = NULL;
     enum token_result r;
@@ -372,14 +439,11 @@ enum token_result token_verify(const struct token_keys *keys, const char *token,
         r = TOKEN_MALFORMED;
         goto done;
     }
-    if (has_exp && exp <= now - leeway) { /* not exp + leeway: exp may be near INT64_MAX */
-        r = TOKEN_EXPIRED;
+    *exp_out = has_exp ? exp : 0;
+    *nbf_out = has_nbf ? nbf : 0;
+    r = times_ok(*exp_out, *nbf_out, now, leeway);
+    if (r != TOKEN_OK)
         goto done;
-    }
-    if (has_nbf && nbf > now + leeway) {
-        r = TOKEN_NOT_YET_VALID;
-        goto done;
-    }
     r = check_iss_aud(keys, j);
     if (r != TOKEN_OK)
         goto done;

@@ -20,7 +20,7 @@
 #include "rpc/rpc_internal.h"
 #include "stats.h"
 
-#define REQUESTS_PER_METHOD 4 /* calls each method can have waiting to be matched */
+#define REQUESTS_PER_METHOD 64 /* calls each method can have waiting to be matched */
 
 static const double duration_le[RPC_DURATION_BUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1};

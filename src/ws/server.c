@@ -5,6 +5,7 @@
 #include "ws/server.h"
 
 #include <errno.h>
+#include <ev.h>
 #include <netdb.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -56,7 +57,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 }
 
 static const struct lws_protocols protocols[] = {
-    {"notifyd", callback, sizeof(struct conn), 4096, 0, NULL, 0},
+    {"notifyd", callback, sizeof(struct conn), 512, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -137,9 +138,15 @@ static void *run(void *arg)
     info.protocols = protocols;
     info.user = ws;
     info.max_http_header_data = 16384; /* a token in the URL or an Authorization header */
-    info.max_http_header_pool = 256;   /* handshakes in flight */
+    info.max_http_header_pool = 64;    /* handshakes in flight */
     info.timeout_secs = 10;
-    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    /* lws's own loop poll()s every socket at each wake-up; on libev (epoll) a
+     * wake-up costs what is ready, not how many are connected */
+    struct ev_loop *loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV);
+    void *loops[1] = {loop};
+    info.foreign_loops = loops;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+                   LWS_SERVER_OPTION_LIBEV;
     if (!strcmp(a->host, "0.0.0.0") ||
         (a->host[0] && !strchr(a->host, ':') && strspn(a->host, "0123456789.") == strlen(a->host)))
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
@@ -151,7 +158,7 @@ static void *run(void *arg)
         info.alpn = "http/1.1"; /* WebSockets and REST over HTTP/1.1, also with TLS */
     }
 
-    ws->ctx = lws_create_context(&info);
+    ws->ctx = loop ? lws_create_context(&info) : NULL;
     if (ws->ctx)
         ws->vhost = lws_create_vhost(ws->ctx, &info);
     if (!ws->ctx || !ws->vhost) {
@@ -160,6 +167,8 @@ static void *run(void *arg)
         if (ws->ctx)
             lws_context_destroy(ws->ctx);
         ws->ctx = NULL;
+        if (loop)
+            ev_loop_destroy(loop);
         start_done(ws, -1);
         return NULL;
     }
@@ -168,8 +177,7 @@ static void *run(void *arg)
     start_done(ws, 1);
 
     while (!ws->stop_now) {
-        if (lws_service(ws->ctx, 0) < 0)
-            break;
+        ev_run(loop, EVRUN_ONCE);
         if (atomic_load(&ws->stopping) && registry_connections(ws->reg) == 0)
             ws->stop_now = 1;
     }
@@ -178,6 +186,7 @@ static void *run(void *arg)
     inbox_set_wake(ws->inbox, NULL, NULL); /* later jobs wait for ws_server_free() */
     lws_context_destroy(ws->ctx);
     ws->ctx = NULL;
+    ev_loop_destroy(loop);
     inbox_drain(ws->inbox, ws); /* jobs posted while stopping still answer their callers */
     return NULL;
 }

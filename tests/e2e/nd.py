@@ -5,6 +5,7 @@ data dir, mints tokens with PyJWT, and opens real WebSocket (python3-websockets)
 and gRPC (python3-grpcio) clients. Every wait is bounded.
 """
 import asyncio
+import atexit
 import fcntl
 import json
 import os
@@ -83,6 +84,18 @@ def bearer(tok):
     return (("authorization", "Bearer " + tok),)
 
 
+_LIVE = set()  # servers started and not yet stopped
+
+
+@atexit.register
+def _kill_leftovers():
+    """A test that failed half-way must not leave a notifyd running behind it."""
+    for proc in list(_LIVE):
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+
 class Server:
     """One notifyd process. Use as a context manager or call start()/stop()."""
 
@@ -111,6 +124,7 @@ class Server:
         argv += ["--data-dir", self.data_dir] + self.args
         self.proc = subprocess.Popen(argv, cwd=self.cwd, env=self.env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True, errors="replace")
+        _LIVE.add(self.proc)
         threading.Thread(target=self._read, daemon=True).start()
         line = self.wait_log(lambda r: r.get("msg") == "listening", timeout=60)
         self.grpc_port, self.http_port = line["grpc_port"], line["http_port"]
@@ -182,6 +196,7 @@ class Server:
             raise AssertionError("notifyd did not exit within %ss of %s" % (timeout, sig))
         with self.cond:
             self.cond.wait_for(lambda: self.lines and self.lines[-1] is None, 5)
+        _LIVE.discard(self.proc)
         self.proc = None
         log = self.text()
         for m in SANITIZER_MARKERS:

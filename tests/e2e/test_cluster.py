@@ -2,6 +2,7 @@
 Routing, broadcast, cluster-wide stats, offline messages and resume across
 instances, Redis killed and restarted, an instance killed with -9."""
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -71,9 +72,11 @@ def cluster():
             n.wait_log(lambda x: x.get("msg") == "redis connected")
         yield r, nodes
     finally:
-        for n in nodes:
-            n.close()
-        r.stop()
+        # every node is stopped even when one of them fails its own check
+        with contextlib.ExitStack() as stack:
+            stack.callback(r.stop)
+            for n in nodes:
+                stack.callback(n.close)
 
 
 async def notify(node, user, text, rpc="SendSystemNotification"):

@@ -186,3 +186,17 @@ def test_many_tabs_and_users_get_only_their_messages(server):
                 await ws.close()
 
     run(go())
+
+
+def test_client_message_larger_than_the_receive_chunk(server):
+    """lws hands over client frames in 512-byte chunks: a bigger message is reassembled."""
+    async def go():
+        ws, _ = await server.connect()
+        await ws.send(json.dumps({"type": "ping", "pad": "x" * 6000}))
+        assert (await recv(ws))["type"] == "pong"
+        await ws.send(json.dumps({"type": "refresh", "data": {"token": nd.token("42", pad="y" * 3000)}}))
+        m = await recv(ws)
+        assert m["type"] == "refreshed", m
+        await ws.close()
+
+    run(go())

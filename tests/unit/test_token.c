@@ -714,9 +714,36 @@ static void test_secret_unusable_dir(void **state)
     assert_non_null(strstr(err, deep));
 }
 
+/* the per-thread cache of verified tokens: a new key set never matches an old entry (even at
+ * the freed set's address), and the times are checked again on every hit */
+static void test_verify_cache(void **state)
+{
+    (void)state;
+    const char *s1 = "first-secret-first-secret-0123456789";
+    const char *s2 = "other-secret-other-secret-0123456789";
+    struct token_claims c;
+    int64_t now = 1800000000;
+    for (int round = 0; round < 8; round++) {
+        struct token_keys *k1 = token_keys_new_hs256((const unsigned char *)s1, strlen(s1));
+        char *tok = token_sign(k1, "cache-user", "service", now, 60);
+        assert_int_equal(token_verify(k1, tok, now, 0, &c), TOKEN_OK);
+        assert_int_equal(token_verify(k1, tok, now, 0, &c), TOKEN_OK); /* a hit */
+        assert_string_equal(c.user_id, "cache-user");
+        assert_true(c.roles & TOKEN_ROLE_SERVICE);
+        assert_int_equal(token_verify(k1, tok, now + 61, 0, &c), TOKEN_EXPIRED);
+        assert_int_equal(token_verify(k1, tok, now + 61, 5, &c), TOKEN_OK);
+        token_keys_free(k1);
+        struct token_keys *k2 = token_keys_new_hs256((const unsigned char *)s2, strlen(s2));
+        assert_int_equal(token_verify(k2, tok, now, 0, &c), TOKEN_BAD_SIGNATURE);
+        token_keys_free(k2);
+        free(tok);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_verify_cache),
         cmocka_unit_test(test_sign_verify_roundtrip),
         cmocka_unit_test(test_libjwt_token_accepted),
         cmocka_unit_test(test_secret_mismatch),
