@@ -1,0 +1,120 @@
+// Type declarations for notifyd-client (Node, gRPC).
+import type { ChannelCredentials, Metadata } from '@grpc/grpc-js';
+
+export declare const PROTO_ROOT: string;
+export declare const PROTO_FILE: string;
+export declare const DEFAULT_ADDRESS: string;
+export declare const Status: Readonly<Record<string, number>>;
+export declare const Level: Readonly<{ UNSPECIFIED: 0; INFO: 1; WARNING: 2; ERROR: 3; SUCCESS: 4 }>;
+export type LevelLike = 'info' | 'warning' | 'error' | 'success' | number;
+
+export declare class NotifydError extends Error {
+  /** the gRPC status code (3 = INVALID_ARGUMENT, 16 = UNAUTHENTICATED, ...) */
+  code: number;
+  /** 'INVALID_ARGUMENT', 'UNAUTHENTICATED', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'UNAVAILABLE', ... */
+  codeName: string;
+  /** notifyd's message; for INVALID_ARGUMENT it names the field first: "urls[1] must be ..." */
+  details: string;
+  /** the RPC, e.g. 'NotifyBatchGoOpenUrl' */
+  method: string;
+  metadata?: Metadata;
+}
+
+/** What became of a notification. */
+export interface Delivery {
+  message_id: string;
+  /** the user's connections it was handed to now */
+  connections: number;
+  /** kept on disk for the user's next connect */
+  stored: boolean;
+}
+
+export interface Stats {
+  total_connections: number;
+  connected_users: string[];
+  online_users: number;
+  uptime_seconds: number;
+  messages_total: number;
+  deliveries_total: number;
+}
+
+export interface Online {
+  user_id: string;
+  is_online: boolean;
+  connections: number;
+}
+
+export interface CallOptions {
+  /** this call's deadline (default: the client's timeoutMs) */
+  timeoutMs?: number;
+}
+
+export interface TaskFields extends CallOptions {
+  task_type?: string;
+  status?: string;
+  progress?: number;
+  total?: number;
+  completed?: number;
+  failed?: number;
+  message?: string;
+  start_time?: number;
+  end_time?: number;
+}
+
+export interface NotificationFields extends CallOptions {
+  title?: string;
+  level?: LevelLike;
+  action?: string;
+  action_url?: string;
+}
+
+export interface NotifydClientOptions {
+  /** host:port of notifyd's gRPC listener (default localhost:50051) */
+  address?: string;
+  /** a JWT with role service or admin, or a function returning one (called for every call) */
+  token?: string | (() => string | Promise<string>);
+  /** TLS with the system roots */
+  tls?: boolean;
+  /** PEM roots for TLS */
+  rootCerts?: Buffer;
+  credentials?: ChannelCredentials;
+  /** each call's deadline, default 10000 */
+  timeoutMs?: number;
+  channelOptions?: Record<string, unknown>;
+  /** a directory holding notification/v1/notification.proto (default: the bundled copy) */
+  protoRoot?: string;
+}
+
+export declare function loadDefinition(protoRoot?: string): unknown;
+
+export declare class NotifydClient {
+  constructor(options?: NotifydClientOptions);
+  readonly address: string;
+  timeoutMs: number;
+  token: NotifydClientOptions['token'];
+  close(): void;
+  waitReady(timeoutMs?: number): Promise<void>;
+  /** any RPC by name, with a plain request object (snake_case fields) */
+  call<T = any>(method: string, request?: object, options?: CallOptions): Promise<T>;
+
+  notifyBatchGoStart(userId: string, taskId: string, fields?: TaskFields): Promise<Delivery>;
+  notifyBatchGoProgress(userId: string, taskId: string, fields?: TaskFields): Promise<Delivery>;
+  notifyBatchGoComplete(userId: string, taskId: string, fields?: TaskFields): Promise<Delivery>;
+  notifySiteRankStart(userId: string, taskId: string, fields?: TaskFields): Promise<Delivery>;
+  notifySiteRankProgress(userId: string, taskId: string, fields?: TaskFields): Promise<Delivery>;
+  notifySiteRankComplete(userId: string, taskId: string, fields?: TaskFields): Promise<Delivery>;
+  notifyChengelinkStart(userId: string, taskId: string, fields?: TaskFields): Promise<Delivery>;
+  notifyChengelinkProgress(userId: string, taskId: string, fields?: TaskFields): Promise<Delivery>;
+  notifyChengelinkComplete(userId: string, taskId: string, fields?: TaskFields): Promise<Delivery>;
+  notifyBatchGoOpenUrl(userId: string, taskId: string, urls: readonly string[], options?: CallOptions & { delay?: number }): Promise<Delivery>;
+  sendSystemNotification(userId: string, message: string, options?: NotificationFields): Promise<Delivery>;
+  notifyTokenInsufficient(userId: string, currentBalance: number, requiredTokens: number, options?: CallOptions & { task_type?: string; message?: string }): Promise<Delivery>;
+  notifyPlanExpiring(userId: string, planName: string, daysLeft: number, expiresAt: number, options?: CallOptions & { message?: string; upgrade_url?: string }): Promise<Delivery>;
+  notifyPlanExpired(userId: string, planName: string, expiresAt: number, options?: CallOptions & { message?: string; upgrade_url?: string }): Promise<Delivery>;
+  broadcast(message: string, options?: NotificationFields): Promise<Delivery>;
+  sendTestMessage(userId: string, options?: CallOptions): Promise<Delivery>;
+  getStats(options?: CallOptions): Promise<Stats>;
+  isUserOnline(userId: string, options?: CallOptions): Promise<Online>;
+}
+
+export default NotifydClient;

@@ -1,0 +1,285 @@
+"""NotifydClient: one typed method per notifyd RPC, token metadata added to every call."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+
+import grpc
+
+from ._proto import notification_pb2 as pb
+from ._proto import notification_pb2_grpc as pbg
+from .errors import from_rpc_error
+
+DEFAULT_TARGET = "localhost:50051"
+
+
+class Level(enum.IntEnum):
+    """Severity of a system notification; delivered as "info", "warning", "error", "success"."""
+
+    UNSPECIFIED = pb.LEVEL_UNSPECIFIED
+    INFO = pb.LEVEL_INFO
+    WARNING = pb.LEVEL_WARNING
+    ERROR = pb.LEVEL_ERROR
+    SUCCESS = pb.LEVEL_SUCCESS
+
+
+LevelLike = Union[Level, int, str]
+
+
+def _level(level: LevelLike) -> int:
+    if isinstance(level, str):
+        try:
+            return int(Level[level.strip().upper()])
+        except KeyError:
+            raise ValueError("level must be info, warning, error or success, not %r" % level) from None
+    return int(level)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What became of a notification: its id, the connections it was handed to now, and
+    whether it was kept on disk for the user's next connect."""
+
+    message_id: str
+    connections: int
+    stored: bool
+
+
+@dataclass(frozen=True)
+class Stats:
+    total_connections: int
+    connected_users: List[str] = field(default_factory=list)
+    online_users: int = 0
+    uptime_seconds: int = 0
+    messages_total: int = 0
+    deliveries_total: int = 0
+
+
+@dataclass(frozen=True)
+class Online:
+    user_id: str
+    is_online: bool
+    connections: int
+
+
+TokenSource = Union[str, Callable[[], str], None]
+
+
+class NotifydClient:
+    """A client for notifyd's gRPC API (``notification.v1.NotificationService``).
+
+    >>> with NotifydClient("localhost:50051", token=service_jwt) as client:
+    ...     d = client.notify_batchgo_open_url("42", "batch_001", ["https://example.com"], delay=1000)
+    ...     print(d.message_id, d.connections)
+
+    ``token`` is a JWT with role ``service`` or ``admin``, or a callable returning one (called
+    for every call, so it may rotate). ``tls=True`` (or ``root_certificates``) for a notifyd
+    with ``NOTIFYD_TLS_CERT_FILE``. ``timeout`` is each call's deadline in seconds.
+    Failures raise :class:`notifyd_client.NotifydError` (a subclass per gRPC code).
+    """
+
+    def __init__(self, target: str = DEFAULT_TARGET, token: TokenSource = None, *, tls: bool = False,
+                 root_certificates: Optional[bytes] = None, timeout: Optional[float] = 10.0,
+                 channel: Optional[grpc.Channel] = None, options: Sequence[Tuple[str, Any]] = ()):
+        self.target = target
+        self.timeout = timeout
+        self._token = token
+        self._own_channel = channel is None
+        if channel is None:
+            if tls or root_certificates:
+                creds = grpc.ssl_channel_credentials(root_certificates=root_certificates)
+                channel = grpc.secure_channel(target, creds, options=list(options))
+            else:
+                channel = grpc.insecure_channel(target, options=list(options))
+        self.channel = channel
+        self.stub = pbg.NotificationServiceStub(channel)
+
+    # ---- plumbing ----
+
+    def __enter__(self) -> "NotifydClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._own_channel:
+            self.channel.close()
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        """Blocks until the channel is connected (raises Unavailable after ``timeout`` seconds)."""
+        try:
+            grpc.channel_ready_future(self.channel).result(timeout=timeout)
+        except grpc.FutureTimeoutError:
+            from .errors import Unavailable
+            raise Unavailable(grpc.StatusCode.UNAVAILABLE, "notifyd at %s not reachable in %ss" % (self.target, timeout)) from None
+
+    def _metadata(self) -> List[Tuple[str, str]]:
+        tok = self._token() if callable(self._token) else self._token
+        return [("authorization", "Bearer " + tok)] if tok else []
+
+    def call(self, method: str, request: Any, timeout: Optional[float] = None) -> Any:
+        """Calls any RPC by name with a request message (``notifyd_client.pb``); returns the response."""
+        rpc = getattr(self.stub, method)
+        try:
+            return rpc(request, metadata=self._metadata(), timeout=self.timeout if timeout is None else timeout)
+        except grpc.RpcError as e:
+            raise from_rpc_error(e, method) from None
+
+    def _deliver(self, method: str, request: Any, timeout: Optional[float]) -> Delivery:
+        r = self.call(method, request, timeout)
+        return Delivery(message_id=r.message_id, connections=r.connections, stored=r.stored)
+
+    def _task(self, method: str, request_cls: Any, user_id: str, task_id: str, *, task_type: str, status: str,
+              progress: float, total: int, completed: int, failed: int, message: str, start_time: int,
+              end_time: int, timeout: Optional[float]) -> Delivery:
+        task = pb.TaskProgressData(task_id=task_id, task_type=task_type, status=status, progress=progress,
+                                   total=total, completed=completed, failed=failed, message=message,
+                                   start_time=start_time, end_time=end_time)
+        return self._deliver(method, request_cls(user_id=user_id, task=task), timeout)
+
+    # ---- task progress: batchgo_*, siterank_*, chengelink_* ----
+
+    def notify_batchgo_start(self, user_id: str, task_id: str, *, task_type: str = "", status: str = "running",
+                             progress: float = 0, total: int = 0, completed: int = 0, failed: int = 0,
+                             message: str = "", start_time: int = 0, end_time: int = 0,
+                             timeout: Optional[float] = None) -> Delivery:
+        """``batchgo_start`` (live only: not kept for offline users)."""
+        return self._task("NotifyBatchGoStart", pb.NotifyBatchGoStartRequest, user_id, task_id, task_type=task_type,
+                          status=status, progress=progress, total=total, completed=completed, failed=failed,
+                          message=message, start_time=start_time, end_time=end_time, timeout=timeout)
+
+    def notify_batchgo_progress(self, user_id: str, task_id: str, *, task_type: str = "", status: str = "running",
+                                progress: float = 0, total: int = 0, completed: int = 0, failed: int = 0,
+                                message: str = "", start_time: int = 0, end_time: int = 0,
+                                timeout: Optional[float] = None) -> Delivery:
+        """``batchgo_progress`` (live only; a slow reader gets only the newest of a task)."""
+        return self._task("NotifyBatchGoProgress", pb.NotifyBatchGoProgressRequest, user_id, task_id,
+                          task_type=task_type, status=status, progress=progress, total=total, completed=completed,
+                          failed=failed, message=message, start_time=start_time, end_time=end_time, timeout=timeout)
+
+    def notify_batchgo_complete(self, user_id: str, task_id: str, *, task_type: str = "", status: str = "completed",
+                                progress: float = 100, total: int = 0, completed: int = 0, failed: int = 0,
+                                message: str = "", start_time: int = 0, end_time: int = 0,
+                                timeout: Optional[float] = None) -> Delivery:
+        """``batchgo_complete`` (kept for offline users)."""
+        return self._task("NotifyBatchGoComplete", pb.NotifyBatchGoCompleteRequest, user_id, task_id,
+                          task_type=task_type, status=status, progress=progress, total=total, completed=completed,
+                          failed=failed, message=message, start_time=start_time, end_time=end_time, timeout=timeout)
+
+    def notify_siterank_start(self, user_id: str, task_id: str, *, task_type: str = "", status: str = "running",
+                              progress: float = 0, total: int = 0, completed: int = 0, failed: int = 0,
+                              message: str = "", start_time: int = 0, end_time: int = 0,
+                              timeout: Optional[float] = None) -> Delivery:
+        """``siterank_start``."""
+        return self._task("NotifySiteRankStart", pb.NotifySiteRankStartRequest, user_id, task_id,
+                          task_type=task_type, status=status, progress=progress, total=total, completed=completed,
+                          failed=failed, message=message, start_time=start_time, end_time=end_time, timeout=timeout)
+
+    def notify_siterank_progress(self, user_id: str, task_id: str, *, task_type: str = "", status: str = "running",
+                                 progress: float = 0, total: int = 0, completed: int = 0, failed: int = 0,
+                                 message: str = "", start_time: int = 0, end_time: int = 0,
+                                 timeout: Optional[float] = None) -> Delivery:
+        """``siterank_progress``."""
+        return self._task("NotifySiteRankProgress", pb.NotifySiteRankProgressRequest, user_id, task_id,
+                          task_type=task_type, status=status, progress=progress, total=total, completed=completed,
+                          failed=failed, message=message, start_time=start_time, end_time=end_time, timeout=timeout)
+
+    def notify_siterank_complete(self, user_id: str, task_id: str, *, task_type: str = "", status: str = "completed",
+                                 progress: float = 100, total: int = 0, completed: int = 0, failed: int = 0,
+                                 message: str = "", start_time: int = 0, end_time: int = 0,
+                                 timeout: Optional[float] = None) -> Delivery:
+        """``siterank_complete`` (kept for offline users)."""
+        return self._task("NotifySiteRankComplete", pb.NotifySiteRankCompleteRequest, user_id, task_id,
+                          task_type=task_type, status=status, progress=progress, total=total, completed=completed,
+                          failed=failed, message=message, start_time=start_time, end_time=end_time, timeout=timeout)
+
+    def notify_chengelink_start(self, user_id: str, task_id: str, *, task_type: str = "", status: str = "running",
+                                progress: float = 0, total: int = 0, completed: int = 0, failed: int = 0,
+                                message: str = "", start_time: int = 0, end_time: int = 0,
+                                timeout: Optional[float] = None) -> Delivery:
+        """``chengelink_start``."""
+        return self._task("NotifyChengelinkStart", pb.NotifyChengelinkStartRequest, user_id, task_id,
+                          task_type=task_type, status=status, progress=progress, total=total, completed=completed,
+                          failed=failed, message=message, start_time=start_time, end_time=end_time, timeout=timeout)
+
+    def notify_chengelink_progress(self, user_id: str, task_id: str, *, task_type: str = "", status: str = "running",
+                                   progress: float = 0, total: int = 0, completed: int = 0, failed: int = 0,
+                                   message: str = "", start_time: int = 0, end_time: int = 0,
+                                   timeout: Optional[float] = None) -> Delivery:
+        """``chengelink_progress``."""
+        return self._task("NotifyChengelinkProgress", pb.NotifyChengelinkProgressRequest, user_id, task_id,
+                          task_type=task_type, status=status, progress=progress, total=total, completed=completed,
+                          failed=failed, message=message, start_time=start_time, end_time=end_time, timeout=timeout)
+
+    def notify_chengelink_complete(self, user_id: str, task_id: str, *, task_type: str = "",
+                                   status: str = "completed", progress: float = 100, total: int = 0,
+                                   completed: int = 0, failed: int = 0, message: str = "", start_time: int = 0,
+                                   end_time: int = 0, timeout: Optional[float] = None) -> Delivery:
+        """``chengelink_complete`` (kept for offline users)."""
+        return self._task("NotifyChengelinkComplete", pb.NotifyChengelinkCompleteRequest, user_id, task_id,
+                          task_type=task_type, status=status, progress=progress, total=total, completed=completed,
+                          failed=failed, message=message, start_time=start_time, end_time=end_time, timeout=timeout)
+
+    # ---- the other notifications ----
+
+    def notify_batchgo_open_url(self, user_id: str, task_id: str, urls: Sequence[str], *, delay: int = 1000,
+                                timeout: Optional[float] = None) -> Delivery:
+        """``batchgo_open_url``: the browser opens each URL in a new tab, ``delay`` ms apart (1-100 http(s) URLs)."""
+        return self._deliver("NotifyBatchGoOpenUrl", pb.NotifyBatchGoOpenUrlRequest(
+            user_id=user_id, task_id=task_id, urls=list(urls), delay=delay), timeout)
+
+    def send_system_notification(self, user_id: str, message: str, *, title: str = "", level: LevelLike = Level.INFO,
+                                 action: str = "", action_url: str = "",
+                                 timeout: Optional[float] = None) -> Delivery:
+        """``system_notification`` to one user; ``level`` is "info", "warning", "error", "success" or a Level."""
+        return self._deliver("SendSystemNotification", pb.SendSystemNotificationRequest(
+            user_id=user_id, title=title, message=message, level=_level(level), action=action,
+            action_url=action_url), timeout)
+
+    def notify_token_insufficient(self, user_id: str, current_balance: int, required_tokens: int, *,
+                                  task_type: str = "", message: str = "",
+                                  timeout: Optional[float] = None) -> Delivery:
+        """``token_insufficient``."""
+        return self._deliver("NotifyTokenInsufficient", pb.NotifyTokenInsufficientRequest(
+            user_id=user_id, current_balance=current_balance, required_tokens=required_tokens,
+            task_type=task_type, message=message), timeout)
+
+    def notify_plan_expiring(self, user_id: str, plan_name: str, days_left: int, expires_at: int, *,
+                             message: str = "", upgrade_url: str = "", timeout: Optional[float] = None) -> Delivery:
+        """``plan_expiring``; ``expires_at`` in Unix seconds."""
+        return self._deliver("NotifyPlanExpiring", pb.NotifyPlanExpiringRequest(
+            user_id=user_id, plan_name=plan_name, days_left=days_left, expires_at=expires_at, message=message,
+            upgrade_url=upgrade_url), timeout)
+
+    def notify_plan_expired(self, user_id: str, plan_name: str, expires_at: int, *, message: str = "",
+                            upgrade_url: str = "", timeout: Optional[float] = None) -> Delivery:
+        """``plan_expired``; ``expires_at`` in Unix seconds."""
+        return self._deliver("NotifyPlanExpired", pb.NotifyPlanExpiredRequest(
+            user_id=user_id, plan_name=plan_name, expires_at=expires_at, message=message,
+            upgrade_url=upgrade_url), timeout)
+
+    def broadcast(self, message: str, *, title: str = "", level: LevelLike = Level.INFO, action: str = "",
+                  action_url: str = "", timeout: Optional[float] = None) -> Delivery:
+        """``system_notification`` to every connection (not kept for offline users)."""
+        return self._deliver("Broadcast", pb.BroadcastRequest(
+            title=title, message=message, level=_level(level), action=action, action_url=action_url), timeout)
+
+    def send_test_message(self, user_id: str, *, timeout: Optional[float] = None) -> Delivery:
+        """A test ``system_notification`` (``data.test: true``) to one user."""
+        return self._deliver("SendTestMessage", pb.SendTestMessageRequest(user_id=user_id), timeout)
+
+    # ---- questions ----
+
+    def get_stats(self, *, timeout: Optional[float] = None) -> Stats:
+        """Connections open now and the users they belong to."""
+        r = self.call("GetStats", pb.GetStatsRequest(), timeout)
+        return Stats(total_connections=r.total_connections, connected_users=list(r.connected_users),
+                     online_users=r.online_users, uptime_seconds=r.uptime_seconds,
+                     messages_total=r.messages_total, deliveries_total=r.deliveries_total)
+
+    def is_user_online(self, user_id: str, *, timeout: Optional[float] = None) -> Online:
+        """Whether ``user_id`` has at least one open connection, and how many."""
+        r = self.call("IsUserOnline", pb.IsUserOnlineRequest(user_id=user_id), timeout)
+        return Online(user_id=r.user_id, is_online=r.is_online, connections=r.connections)

@@ -1,0 +1,88 @@
+// Shared setup of the browser-module tests (client_*.test.mjs): notifyd, a
+// static server for the page and /notifyd.js, headless Chromium, and an
+// in-page recorder around NotifydClient.
+import path from 'node:path';
+
+import { Notifyd, TOP, launchChromium, staticServer, token, waitFor, withTimeout } from '../clients/notifyd_harness.mjs';
+
+export const MODULE = path.join(TOP, 'clients', 'browser', 'notifyd.js');
+const BLANK = path.join(TOP, 'tests', 'browser', 'client_blank.html');
+
+/**
+ * Starts notifyd (args), a static server and Chromium; returns {nd, web, browser, page, cleanup}
+ * or null when Chromium or playwright-core is missing (the caller skips).
+ */
+export async function setup({ args = [] } = {}) {
+  const browser = await launchChromium();
+  if (!browser) return null;
+  let nd;
+  try {
+    nd = await Notifyd.start({ args });
+  } catch (e) {
+    await browser.close().catch(() => {});
+    throw e;
+  }
+  const web = await staticServer({ '/': BLANK, '/notifyd.js': MODULE });
+  const page = await browser.newPage();
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(e));
+  await page.goto(web.url + '/');
+  const ctx = {
+    nd, web, browser, page, pageErrors,
+    async cleanup() {
+      await withTimeout(browser.close(), 20000, 'Chromium to close').catch(() => {});
+      await web.close();
+      await nd.cleanup();
+    },
+  };
+  return ctx;
+}
+
+/**
+ * Creates `window.clients[name]` in the page: a NotifydClient whose events and
+ * messages are recorded in `window.rec[name]` = {events, msgs, sent, handled}.
+ * `opts` is JSON (url, token, backoff...); `handlers` is the source of a function
+ * (client, rec) => void run in the page to add handlers.
+ */
+export async function makeClient(page, name, opts, handlers = '') {
+  await page.evaluate(async ({ name, opts, handlers }) => {
+    const { NotifydClient } = await import('/notifyd.js');
+    window.clients = window.clients || {};
+    window.rec = window.rec || {};
+    const rec = (window.rec[name] = { events: [], msgs: [], sent: [], dups: [], errors: [] });
+    class RecordingWebSocket extends WebSocket {
+      send(d) {
+        rec.sent.push(JSON.parse(d));
+        super.send(d);
+      }
+    }
+    const client = new NotifydClient({ ...opts, WebSocket: RecordingWebSocket });
+    for (const ev of ['connecting', 'open', 'close', 'reconnecting']) {
+      client.on(ev, (e) => rec.events.push({ ev, t: performance.now(), ...JSON.parse(JSON.stringify({ ...e, data: undefined })) }));
+    }
+    client.on('message', (m) => { rec.msgs.push(m); });
+    client.on('duplicate', (m) => { rec.dups.push(m.message_id); });
+    client.on('error', (e) => { rec.errors.push({ code: e.code, message: e.message, server: !!e.server }); });
+    if (handlers) (0, eval)(`(${handlers})`)(client, rec);
+    window.clients[name] = client;
+  }, { name, opts, handlers: handlers ? handlers.toString() : '' });
+}
+
+export const rec = (page, name) => page.evaluate((n) => window.rec[n], name);
+
+export async function connect(page, name) {
+  return withTimeout(page.evaluate((n) => window.clients[n].connect(), name), 15000, `client ${name} to connect`);
+}
+
+/** Waits until the page-side predicate (a function of rec) holds; returns rec. */
+export async function waitRec(page, name, pred, ms, what) {
+  return waitFor(async () => {
+    const r = await rec(page, name);
+    return pred(r) ? r : null;
+  }, ms, what, 50);
+}
+
+/** The notification messages (with a message_id) in arrival order. */
+export const notes = (r) => r.msgs.filter((m) => m.message_id);
+
+export { token };

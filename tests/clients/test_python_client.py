@@ -1,0 +1,306 @@
+"""The Python client (clients/python) against the real notifyd: committed stubs are fresh,
+every helper delivers its message type, errors carry the gRPC code and notifyd's text,
+the examples run, and the package builds.
+
+    NOTIFYD_BIN=build/notifyd /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/clients/test_python_client.py
+"""
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+
+import jwt  # python3-jwt
+import pytest
+import websockets  # python3-websockets
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PKG = os.path.join(TOP, "clients", "python")
+EXAMPLES = os.path.join(PKG, "examples")
+BIN = os.environ.get("NOTIFYD_BIN", os.path.join(TOP, "build", "notifyd"))
+SECRET = "client-tests-secret-0123456789abcdef"
+PY = "/usr/bin/python3"
+sys.path.insert(0, PKG)
+
+import grpc  # noqa: E402
+
+import notifyd_client as nc  # noqa: E402
+
+
+def token(user, role="user", ttl=3600):
+    now = int(time.time())
+    body = {"sub": user, "user_id": user, "iat": now, "exp": now + ttl}
+    if role:
+        body["role"] = role
+    return jwt.encode(body, SECRET, algorithm="HS256")
+
+
+class Notifyd:
+    """notifyd on ephemeral loopback ports; stop() checks exit 0 and no sanitizer report."""
+
+    def __init__(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="notifyd-pyclient-")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFYD_")}
+        env["NOTIFYD_JWT_SECRET"] = SECRET
+        self.proc = subprocess.Popen([BIN, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+                                      "--data-dir", os.path.join(self.tmp.name, "data")],
+                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.log = []
+        ready = threading.Event()
+
+        def read():
+            for line in self.proc.stderr:
+                self.log.append(line)
+                try:
+                    r = json.loads(line)
+                except ValueError:
+                    continue
+                if r.get("msg") == "listening":
+                    self.grpc_port, self.http_port = r["grpc_port"], r["http_port"]
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        if not ready.wait(60) or not hasattr(self, "grpc_port"):
+            self.proc.kill()
+            raise AssertionError("notifyd did not start:\n" + "".join(self.log))
+        self.addr = "127.0.0.1:%d" % self.grpc_port
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+        time.sleep(0.05)
+        log = "".join(self.log)
+        self.tmp.cleanup()
+        assert "AddressSanitizer" not in log and "runtime error:" not in log, log
+        assert rc == 0, "notifyd exited %s:\n%s" % (rc, log)
+
+
+class Listener:
+    """A user's WebSocket in a thread; .messages collects what arrives."""
+
+    def __init__(self, server, user):
+        self.url = "ws://127.0.0.1:%d/ws?token=%s" % (server.http_port, token(user))
+        self.messages = []
+        self.ready = threading.Event()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_until_complete, args=(self._run(),), daemon=True)
+        self.thread.start()
+        assert self.ready.wait(10), "WebSocket did not connect"
+
+    async def _run(self):
+        self.task = asyncio.current_task()
+        try:
+            async with websockets.connect(self.url, open_timeout=10) as ws:
+                async for raw in ws:
+                    m = json.loads(raw)
+                    self.messages.append(m)
+                    if m["type"] == "connected":
+                        self.ready.set()
+        except asyncio.CancelledError:
+            pass
+
+    def wait(self, pred, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for m in list(self.messages):
+                if pred(m):
+                    return m
+            time.sleep(0.02)
+        raise AssertionError("no such message in %ss; got %s" % (timeout, self.messages))
+
+    def by_id(self, message_id):
+        return self.wait(lambda m: m.get("message_id") == message_id)
+
+    def close(self):
+        self.loop.call_soon_threadsafe(self.task.cancel)
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Notifyd()
+    yield s
+    s.stop()
+
+
+@pytest.fixture()
+def client(server):
+    with nc.NotifydClient(server.addr, token=token("backend", "service"), timeout=5) as c:
+        yield c
+
+
+def test_committed_stubs_match_proto():
+    r = subprocess.run([PY, os.path.join(PKG, "gen_stubs.py"), "--check"], capture_output=True, text=True, timeout=60)
+    if r.returncode == 77:
+        pytest.skip(r.stderr.strip())
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_every_helper_delivers_its_type(server, client):
+    ws = Listener(server, "py1")
+    try:
+        cases = [
+            (client.notify_batchgo_start("py1", "b1", total=3), "batchgo_start", {"task_id": "b1", "task_type": "batchgo", "status": "running", "total": 3}),
+            (client.notify_batchgo_progress("py1", "b1", progress=33.5, total=3, completed=1, message="1/3"), "batchgo_progress", {"progress": 33.5, "completed": 1, "message": "1/3"}),
+            (client.notify_batchgo_complete("py1", "b1", total=3, completed=2, failed=1), "batchgo_complete", {"status": "completed", "progress": 100, "failed": 1}),
+            (client.notify_siterank_start("py1", "s1"), "siterank_start", {"task_type": "siterank"}),
+            (client.notify_siterank_progress("py1", "s1", progress=50), "siterank_progress", {"progress": 50}),
+            (client.notify_siterank_complete("py1", "s1"), "siterank_complete", {"task_id": "s1"}),
+            (client.notify_chengelink_start("py1", "c1"), "chengelink_start", {"task_type": "chengelink"}),
+            (client.notify_chengelink_progress("py1", "c1", progress=10), "chengelink_progress", {"progress": 10}),
+            (client.notify_chengelink_complete("py1", "c1"), "chengelink_complete", {"task_id": "c1"}),
+            (client.notify_batchgo_open_url("py1", "b2", ["https://example.com/a", "http://example.org"], delay=250), "batchgo_open_url", {"task_id": "b2", "urls": ["https://example.com/a", "http://example.org"], "delay": 250}),
+            (client.send_system_notification("py1", "您有新的消息", title="系统通知", level="warning", action="Open", action_url="https://example.com/x"), "system_notification", {"title": "系统通知", "message": "您有新的消息", "level": "warning", "action": "Open", "action_url": "https://example.com/x"}),
+            (client.send_system_notification("py1", "ok", level=nc.Level.SUCCESS), "system_notification", {"level": "success"}),
+            (client.notify_token_insufficient("py1", 5, 20, task_type="batchgo", message="low"), "token_insufficient", {"current_balance": 5, "required_tokens": 20, "task_type": "batchgo"}),
+            (client.notify_plan_expiring("py1", "pro", 3, 1900000000, upgrade_url="https://example.com/up"), "plan_expiring", {"plan_name": "pro", "days_left": 3, "expires_at": 1900000000}),
+            (client.notify_plan_expired("py1", "pro", 1800000000, message="ended"), "plan_expired", {"plan_name": "pro", "message": "ended"}),
+            (client.send_test_message("py1"), "system_notification", {"test": True}),
+            (client.broadcast("to everyone", title="all", level="info"), "system_notification", {"message": "to everyone", "title": "all"}),
+        ]
+        for d, typ, fields in cases:
+            assert isinstance(d, nc.Delivery)
+            assert len(d.message_id) == 16 and d.connections == 1, d
+            m = ws.by_id(d.message_id)
+            assert m["type"] == typ
+            for k, v in fields.items():
+                assert m["data"][k] == v, (typ, k, m["data"])
+        ids = [d.message_id for d, _, _ in cases]
+        assert ids == sorted(ids), "ids increase in the order sent"
+
+        st = client.get_stats()
+        assert isinstance(st, nc.Stats)
+        assert st.total_connections == 1 and st.connected_users == ["py1"] and st.online_users == 1
+        assert st.messages_total >= len(cases)
+        on = client.is_user_online("py1")
+        assert on == nc.Online(user_id="py1", is_online=True, connections=1)
+        assert client.is_user_online("nobody").is_online is False
+    finally:
+        ws.close()
+
+
+def test_offline_user_messages_are_kept(client):
+    d = client.send_system_notification("py-offline", "later")
+    assert d.connections == 0 and d.stored is True
+    assert client.notify_batchgo_progress("py-offline", "t", progress=1).stored is False
+
+
+def test_errors_carry_code_and_message(server, client):
+    with pytest.raises(nc.InvalidArgument) as e:
+        client.notify_batchgo_open_url("py1", "b", ["https://ok.example", "ftp://bad"])
+    assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert e.value.code_name == "INVALID_ARGUMENT"
+    assert e.value.details.startswith("urls[1]"), e.value.details
+    assert e.value.method == "NotifyBatchGoOpenUrl"
+    assert str(e.value).startswith("INVALID_ARGUMENT: urls[1]")
+    assert isinstance(e.value, nc.NotifydError)
+
+    with pytest.raises(nc.InvalidArgument, match="user_id"):
+        client.send_system_notification("bad user!", "x")
+    with pytest.raises(ValueError, match="level"):
+        client.send_system_notification("py1", "x", level="loud")
+
+    with nc.NotifydClient(server.addr) as anon:
+        with pytest.raises(nc.Unauthenticated) as e:
+            anon.get_stats()
+        assert e.value.code == grpc.StatusCode.UNAUTHENTICATED
+    with nc.NotifydClient(server.addr, token=token("backend", "service", ttl=-3600)) as expired:
+        with pytest.raises(nc.Unauthenticated):
+            expired.get_stats()
+    with nc.NotifydClient(server.addr, token=token("someone", "user")) as user:
+        with pytest.raises(nc.PermissionDenied) as e:
+            user.send_test_message("py1")
+        assert e.value.code_name == "PERMISSION_DENIED"
+    with nc.NotifydClient("127.0.0.1:1", token="x", timeout=3) as nowhere:
+        with pytest.raises(nc.Unavailable):
+            nowhere.get_stats()
+        with pytest.raises(nc.Unavailable):
+            nowhere.wait_ready(timeout=0.5)
+
+
+def test_token_callable_is_called_per_call(server):
+    calls = []
+
+    def fresh():
+        calls.append(1)
+        return token("backend", "service")
+
+    with nc.NotifydClient(server.addr, token=fresh) as c:
+        c.wait_ready(5)
+        c.get_stats()
+        c.is_user_online("x")
+    assert len(calls) == 2
+
+
+def run_example(name, *args):
+    return subprocess.run([PY, os.path.join(EXAMPLES, name)] + list(args), capture_output=True, text=True, timeout=60,
+                          env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+
+
+def test_examples_run_against_notifyd(server):
+    svc = token("backend", "service")
+    ws = Listener(server, "py2")
+    try:
+        r = run_example("send_notification.py", "--addr", server.addr, "--token", svc, "--user", "py2",
+                        "--message", "hello from the example", "--level", "success")
+        assert r.returncode == 0, r.stderr
+        assert "reached 1 connection(s)" in r.stdout, r.stdout
+        m = ws.by_id(r.stdout.split()[1])
+        assert m["type"] == "system_notification" and m["data"]["message"] == "hello from the example"
+        assert m["data"]["level"] == "success"
+
+        r = run_example("open_urls.py", "--addr", server.addr, "--token", svc, "--user", "py2", "--delay", "100",
+                        "https://example.com", "https://example.org")
+        assert r.returncode == 0, r.stderr
+        m = ws.by_id(r.stdout.split()[1])
+        assert m["type"] == "batchgo_open_url" and m["data"]["urls"] == ["https://example.com", "https://example.org"]
+
+        r = run_example("open_urls.py", "--addr", server.addr, "--token", svc, "--user", "py2", "https://ok.example", "javascript:alert(1)")
+        assert r.returncode == 2 and "refused: urls[1]" in r.stderr, (r.returncode, r.stderr)
+
+        r = run_example("task_progress.py", "--addr", server.addr, "--token", svc, "--user", "py2", "--items", "3", "--pause", "0.01")
+        assert r.returncode == 0, r.stderr
+        done = ws.wait(lambda m: m["type"] == "batchgo_complete")
+        types = [m["type"] for m in ws.messages if m["type"].startswith("batchgo_") and m["type"] != "batchgo_open_url"]
+        assert types == ["batchgo_start"] + ["batchgo_progress"] * 3 + ["batchgo_complete"], types
+        assert done["data"]["completed"] == 3
+
+        r = run_example("stats.py", "--addr", server.addr, "--token", token("ops", "admin"), "py2", "ghost")
+        assert r.returncode == 0, r.stderr
+        assert "py2: online (1 connection(s))" in r.stdout and "ghost: offline" in r.stdout, r.stdout
+
+        r = run_example("stats.py", "--addr", server.addr, "--token", token("u", "user"))
+        assert r.returncode == 1 and "PERMISSION_DENIED" in r.stderr, r.stderr
+    finally:
+        ws.close()
+
+
+def test_package_builds_a_wheel_with_the_stubs(tmp_path):
+    # a copy: setuptools writes build/ and *.egg-info next to the sources
+    src = os.path.join(str(tmp_path), "src")
+    shutil.copytree(PKG, src, ignore=shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__"))
+    out = os.path.join(str(tmp_path), "dist")
+    r = subprocess.run([PY, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
+                        "-w", out, src], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"))
+    if r.returncode != 0 and ("No module named pip" in r.stderr or "setuptools" in r.stderr):
+        pytest.skip("pip/setuptools missing: " + r.stderr.strip()[-200:])
+    assert r.returncode == 0, r.stdout + r.stderr
+    wheels = [f for f in os.listdir(out) if f.endswith(".whl")]
+    assert len(wheels) == 1, wheels
+    names = zipfile.ZipFile(os.path.join(out, wheels[0])).namelist()
+    for f in ("notifyd_client/__init__.py", "notifyd_client/client.py", "notifyd_client/py.typed",
+              "notifyd_client/_proto/notification_pb2.py", "notifyd_client/_proto/notification_pb2_grpc.py",
+              "notifyd_client/_proto/notification_pb2.pyi"):
+        assert f in names, (f, names)
