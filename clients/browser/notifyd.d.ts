@@ -157,7 +157,7 @@ export interface NotifydClientOptions {
   ack?: boolean;
   /** which types to ack: default KEPT_TYPES (the others are never kept); 'all' acks everything */
   ackTypes?: readonly string[] | 'all';
-  /** acks per second at most (burst 2x); they count toward notifyd's client message rate (default 10) */
+  /** acks per second at most (burst 2x); 0 = no limit (default): notifyd does not count acks for messages it sent */
   ackRate?: number;
   /** reconnect when the connection is lost (default true) */
   reconnect?: boolean;

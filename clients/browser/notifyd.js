@@ -49,7 +49,7 @@ const DEFAULTS = {
   WebSocket: undefined,
   ack: false,
   ackTypes: KEPT_TYPES,
-  ackRate: 10,
+  ackRate: 0,
   reconnect: true,
   backoffBaseMs: 500,
   backoffMaxMs: 30000,
@@ -575,7 +575,8 @@ export class NotifydClient {
     if (i >= 0) this._seenOrder.splice(i, 1);
   }
 
-  /** Acks go out at most `ackRate` per second (burst 2×): they count toward the server's message rate. */
+  /** Acks go out at once, or at most `ackRate` per second (burst 2×) when it is set. notifyd does
+   * not count an ack for a message it sent against the connection's message rate. */
   _queueAck(id) {
     if (!this._ws) return; // the message comes again on the next connection and is acked then
     this._acks.push(id);
@@ -583,7 +584,16 @@ export class NotifydClient {
   }
 
   _flushAcks() {
-    const rate = this.options.ackRate > 0 ? this.options.ackRate : Infinity;
+    if (!(this.options.ackRate > 0)) {
+      while (this._acks.length) {
+        if (!this.send('ack', { message_id: this._acks.shift() })) {
+          this._acks = [];
+          return;
+        }
+      }
+      return;
+    }
+    const rate = this.options.ackRate;
     const now = Date.now();
     this._ackTokens = Math.min(rate * 2, this._ackTokens + ((now - this._ackRefillAt) / 1000) * rate);
     this._ackRefillAt = now;

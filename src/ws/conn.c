@@ -386,10 +386,24 @@ static void refresh(struct ws_server *ws, struct conn *c, const char *tok)
     send_control(ws, c, "refreshed", out);
 }
 
-static void handle_message(struct ws_server *ws, struct conn *c, const char *text, size_t len)
+/* one complete client message; each ack the client owes for a message it was
+ * sent is free, everything else draws on the message rate */
+static void message(struct ws_server *ws, struct conn *c, const char *text, size_t len)
 {
+    if (lws_frame_is_binary(c->wsi)) {
+        send_error(ws, c, "binary_unsupported", "send JSON in text frames");
+        return;
+    }
     struct client_msg m;
     client_msg_parse(text, len, &m);
+    double rate = (double)ws->cfg->client_msg_rate;
+    if (m.type == CM_ACK && c->ack_credit > 0) {
+        c->ack_credit--;
+    } else if (!ratelimit_take(&c->rx_rate, rate, 2 * rate, ratelimit_now_us())) {
+        client_msg_clear(&m);
+        send_error(ws, c, "rate_limited", "too many messages: slow down");
+        return;
+    }
     switch (m.type) {
     case CM_ERROR: send_error(ws, c, m.error_code, m.error); break;
     case CM_PING: send_control(ws, c, "pong", json_object()); break;
@@ -400,20 +414,6 @@ static void handle_message(struct ws_server *ws, struct conn *c, const char *tex
     case CM_REFRESH: refresh(ws, c, m.token); break;
     }
     client_msg_clear(&m);
-}
-
-/* one complete client message */
-static void message(struct ws_server *ws, struct conn *c, const char *text, size_t len)
-{
-    double rate = (double)ws->cfg->client_msg_rate;
-    if (!ratelimit_take(&c->rx_rate, rate, 2 * rate, ratelimit_now_us())) {
-        send_error(ws, c, "rate_limited", "too many messages: slow down");
-        return;
-    }
-    if (lws_frame_is_binary(c->wsi))
-        send_error(ws, c, "binary_unsupported", "send JSON in text frames");
-    else
-        handle_message(ws, c, text, len);
 }
 
 int ws__conn_receive(struct ws_server *ws, struct conn *c, const void *in, size_t len)
@@ -490,6 +490,8 @@ int ws__conn_writeable(struct ws_server *ws, struct conn *c)
             /* a client that does not ack has a stored message once it is written */
             if (d->stored && !c->ack_mode)
                 ws__forget(ws, conn_user(c), d->id);
+            if (c->ack_mode && d->id && c->ack_credit < UINT16_MAX) /* a message, not control */
+                c->ack_credit++;
         }
         delivery_unref(d);
         if (n < (int)len)

@@ -80,6 +80,7 @@ struct conn {
     unsigned ping_due : 1;     /* write a WebSocket PING next */
     unsigned close_flush : 1;  /* write what is queued before closing */
     uint16_t close_code;       /* nonzero: close with this code on the next write */
+    uint16_t ack_credit;       /* ack mode: acks owed for messages written, free of rx_rate */
     const char *close_reason;  /* static string */
     struct http_state *http;   /* HTTP answer waiting to be written */
     struct rest_req *rest;     /* REST call being read or answered */

@@ -236,6 +236,39 @@ def test_ack_mode_redelivers_until_acked(server):
     run(go())
 
 
+def test_acking_a_long_backlog_at_once_is_not_rate_limited(server):
+    """A client owes one ack per message it was sent: those never count against
+    the message rate (20/s, burst 40), so a backlog of 150 is acked in one go."""
+    async def go():
+        sent = [await notify(server, "backlog", "b%d" % i) for i in range(150)]
+        assert all(r.stored for r in sent)
+        ws, _ = await server.connect(user="backlog", query="&ack=1")
+        got = [await recv(ws) for _ in sent]
+        assert [m["message_id"] for m in got] == [r.message_id for r in sent]
+        for m in got:
+            await ws.send('{"type":"ack","data":{"message_id":"%s"}}' % m["message_id"])
+        await ws.send('{"type":"ping"}')
+        assert (await nd.recv_type(ws, "pong"))["type"] == "pong"  # no error came first
+        await ws.close()
+        ws, _ = await server.connect(user="backlog", query="&ack=1")
+        await nothing(ws, 0.3)  # every ack counted
+        await ws.close()
+
+    run(go())
+
+
+def test_acks_beyond_what_was_sent_are_rate_limited(server):
+    async def go():
+        ws, _ = await server.connect(user="forger", query="&ack=1")
+        for i in range(60):
+            await ws.send('{"type":"ack","data":{"message_id":"%016x"}}' % (i + 1))
+        m = await nd.recv_type(ws, "error")
+        assert m["data"]["code"] == "rate_limited"
+        await ws.close()
+
+    run(go())
+
+
 def test_a_plain_tab_takes_the_message_for_everyone(server):
     """With a non-ack connection online, nothing is stored."""
     async def go():
