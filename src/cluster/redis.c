@@ -361,6 +361,18 @@ static void fail_cmd(struct cmd *k, int err)
     cmd_free(k);
 }
 
+/* nd-redis: once both connections answer, the instance is ready again. The hook runs
+ * before the log line, so whoever reads "redis connected" already sees /readyz at 200. */
+static void both_ready(struct cluster *c)
+{
+    if (!c->cmd_ready || !c->sub_ready || atomic_exchange(&c->up, 1))
+        return;
+    c->backoff = BACKOFF_MIN_S;
+    if (c->hooks.state)
+        c->hooks.state(c->hooks.arg, 1);
+    nd_log(ND_LOG_INFO, "redis connected", "{s:s, s:i}", "host", c->host, "port", c->port);
+}
+
 /* --- the subscription --- */
 
 /* "hex op coalesce user\njson" -> a delivery for this instance's connections */
@@ -374,12 +386,7 @@ static void on_message(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     if (!strcmp(r->element[0]->str, "subscribe")) {
         c->sub_ready = 1;
-        if (c->cmd_ready && !atomic_exchange(&c->up, 1)) {
-            nd_log(ND_LOG_INFO, "redis connected", "{s:s, s:i}", "host", c->host, "port", c->port);
-            c->backoff = BACKOFF_MIN_S;
-            if (c->hooks.state)
-                c->hooks.state(c->hooks.arg, 1);
-        }
+        both_ready(c);
         return;
     }
     if (strcmp(r->element[0]->str, "message") || r->element[2]->type != REDIS_REPLY_STRING)
@@ -421,11 +428,11 @@ static void drop(struct cluster *c, const char *why)
         redisAsyncDisconnect(a); /* pending callbacks run with no reply: they fail */
     if (b)
         redisAsyncDisconnect(b);
-    if (was_up) {
-        nd_log(ND_LOG_ERROR, "redis connection lost: local delivery only until it is back", "{s:s}",
-               "why", why);
+    if (was_up) { /* state first, then the log line (see both_ready) */
         if (c->hooks.state)
             c->hooks.state(c->hooks.arg, 0);
+        nd_log(ND_LOG_ERROR, "redis connection lost: local delivery only until it is back", "{s:s}",
+               "why", why);
     }
     if (atomic_load(&c->stopping) || ev_is_active(&c->retry))
         return; /* stopping, or a reconnect is already planned */
@@ -486,12 +493,7 @@ static void on_ready(redisAsyncContext *ac, void *reply, void *privdata)
     if (!r || r->type == REDIS_REPLY_ERROR)
         return;
     c->cmd_ready = 1;
-    if (c->sub_ready && !atomic_exchange(&c->up, 1)) {
-        nd_log(ND_LOG_INFO, "redis connected", "{s:s, s:i}", "host", c->host, "port", c->port);
-        c->backoff = BACKOFF_MIN_S;
-        if (c->hooks.state)
-            c->hooks.state(c->hooks.arg, 1);
-    }
+    both_ready(c);
 }
 
 static void heartbeat_now(struct cluster *c);
