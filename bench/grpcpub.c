@@ -1,0 +1,436 @@
+/* grpcpub: a gRPC publisher on the gRPC C core. Calls notifyd's
+ * SendSystemNotification for random users u0..u(U-1) (unicast), Broadcast, or
+ * NotifyBatchGoProgress for random users (progress: a type never stored),
+ * with "t=<CLOCK_REALTIME ns>" as the message text, either at a fixed offered
+ * rate or as fast as K outstanding calls allow. It authenticates with an admin
+ * token it mints. One thread drives one completion queue; calls/s, errors,
+ * RPC latency and its own CPU go out as one JSON line. */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/slice.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/log.h>
+#include <grpc/support/time.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "notification/v1/notification.pb-c.h"
+
+#define SVC "/notification.v1.NotificationService/"
+#define MAX_K 4096
+#define MAX_CH 16
+
+struct slot {
+    int busy;
+    grpc_call *call;
+    grpc_byte_buffer *req, *resp;
+    grpc_metadata_array initial_md, trailing_md;
+    grpc_status_code status;
+    grpc_slice details;
+    int64_t t0;
+};
+
+static struct {
+    char target[128], secret[256], mode[16];
+    int users, k, channels;
+    double rate, duration, max_time;
+    long max_calls;
+} o;
+
+static grpc_channel *ch[MAX_CH];
+static void *reg[MAX_CH];      /* the measured method */
+static void *reg_warm[MAX_CH]; /* SendSystemNotification, for the warm-up call */
+static int warming;
+static grpc_completion_queue *cq;
+static grpc_metadata auth;
+static struct slot *slots;
+static struct hist lat;
+static uint64_t started, ok, errors, conns_reached, behind, stored;
+static char first_error[256];
+static int64_t t_first, t_last;
+static uint32_t rnd = 0x12345678u;
+
+static uint32_t xrand(void)
+{
+    rnd ^= rnd << 13;
+    rnd ^= rnd >> 17;
+    rnd ^= rnd << 5;
+    return rnd;
+}
+
+/* packs the request for this call into a byte buffer */
+static grpc_byte_buffer *make_request(void)
+{
+    uint8_t buf[512];
+    char msg[48], user[32];
+    size_t len;
+    snprintf(msg, sizeof msg, "t=%lld", (long long)now_ns());
+    if (!warming && !strcmp(o.mode, "progress")) {
+        Notification__V1__NotifyBatchGoProgressRequest r =
+            NOTIFICATION__V1__NOTIFY_BATCH_GO_PROGRESS_REQUEST__INIT;
+        Notification__V1__TaskProgressData t = NOTIFICATION__V1__TASK_PROGRESS_DATA__INIT;
+        snprintf(user, sizeof user, "u%u", xrand() % (uint32_t)o.users);
+        r.user_id = user;
+        t.task_id = "bench";
+        t.status = "running";
+        t.progress = 50;
+        t.total = 100;
+        t.completed = 50;
+        t.message = msg;
+        r.task = &t;
+        len = notification__v1__notify_batch_go_progress_request__pack(&r, buf);
+    } else if (!warming && !strcmp(o.mode, "broadcast")) {
+        Notification__V1__BroadcastRequest r = NOTIFICATION__V1__BROADCAST_REQUEST__INIT;
+        r.title = "bench";
+        r.message = msg;
+        r.level = NOTIFICATION__V1__LEVEL__LEVEL_INFO;
+        len = notification__v1__broadcast_request__pack(&r, buf);
+    } else {
+        Notification__V1__SendSystemNotificationRequest r =
+            NOTIFICATION__V1__SEND_SYSTEM_NOTIFICATION_REQUEST__INIT;
+        if (warming) /* nobody is connected as this user: the warm-up delivers nothing */
+            snprintf(user, sizeof user, "bench-warmup");
+        else
+            snprintf(user, sizeof user, "u%u", xrand() % (uint32_t)o.users);
+        r.user_id = user;
+        r.title = "bench";
+        r.message = msg;
+        r.level = NOTIFICATION__V1__LEVEL__LEVEL_INFO;
+        len = notification__v1__send_system_notification_request__pack(&r, buf);
+    }
+    grpc_slice s = grpc_slice_from_copied_buffer((const char *)buf, len);
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+    return bb;
+}
+
+static int start_call(struct slot *s)
+{
+    int c = (int)(started % (uint64_t)o.channels);
+    gpr_timespec deadline =
+        gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_seconds(10, GPR_TIMESPAN));
+    s->call = grpc_channel_create_registered_call(ch[c], NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+                                                  warming ? reg_warm[c] : reg[c], deadline, NULL);
+    s->req = make_request();
+    s->resp = NULL;
+    grpc_metadata_array_init(&s->initial_md);
+    grpc_metadata_array_init(&s->trailing_md);
+    s->t0 = mono_ns();
+    grpc_op ops[6];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = 1;
+    ops[0].data.send_initial_metadata.metadata = &auth;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = s->req;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &s->initial_md;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &s->resp;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &s->trailing_md;
+    ops[5].data.recv_status_on_client.status = &s->status;
+    ops[5].data.recv_status_on_client.status_details = &s->details;
+    if (grpc_call_start_batch(s->call, ops, 6, s, NULL) != GRPC_CALL_OK) {
+        errors++;
+        snprintf(first_error, sizeof first_error, "grpc_call_start_batch failed");
+        grpc_call_unref(s->call);
+        grpc_byte_buffer_destroy(s->req);
+        grpc_metadata_array_destroy(&s->initial_md);
+        grpc_metadata_array_destroy(&s->trailing_md);
+        return -1;
+    }
+    if (!t_first)
+        t_first = s->t0;
+    s->busy = 1;
+    started++;
+    return 0;
+}
+
+/* fields 2 (connections) and 3 (stored) of the notify responses, without
+ * allocating a message */
+static uint64_t response_connections(grpc_byte_buffer *bb, int *was_stored)
+{
+    grpc_byte_buffer_reader r;
+    uint64_t conns = 0;
+    *was_stored = 0;
+    if (!bb || !grpc_byte_buffer_reader_init(&r, bb))
+        return 0;
+    grpc_slice all = grpc_byte_buffer_reader_readall(&r);
+    const uint8_t *p = GRPC_SLICE_START_PTR(all), *end = p + GRPC_SLICE_LENGTH(all);
+    while (p < end) {
+        uint64_t key = 0, v = 0;
+        int sh = 0;
+        while (p < end && sh < 64) {
+            key |= (uint64_t)(*p & 0x7f) << sh;
+            sh += 7;
+            if (!(*p++ & 0x80))
+                break;
+        }
+        int wt = (int)(key & 7);
+        if (wt == 0) {
+            sh = 0;
+            while (p < end && sh < 64) {
+                v |= (uint64_t)(*p & 0x7f) << sh;
+                sh += 7;
+                if (!(*p++ & 0x80))
+                    break;
+            }
+            if (key >> 3 == 2)
+                conns = v;
+            else if (key >> 3 == 3)
+                *was_stored = v != 0;
+        } else if (wt == 2) {
+            sh = 0;
+            while (p < end && sh < 64) {
+                v |= (uint64_t)(*p & 0x7f) << sh;
+                sh += 7;
+                if (!(*p++ & 0x80))
+                    break;
+            }
+            p += v;
+        } else {
+            break;
+        }
+    }
+    grpc_slice_unref(all);
+    grpc_byte_buffer_reader_destroy(&r);
+    return conns;
+}
+
+static void finish_call(struct slot *s)
+{
+    int64_t now = mono_ns();
+    if (s->status == GRPC_STATUS_OK) {
+        ok++;
+        int st = 0;
+        conns_reached += response_connections(s->resp, &st);
+        stored += (uint64_t)st;
+        hist_add(&lat, (now - s->t0) / 1000);
+        t_last = now;
+    } else {
+        errors++;
+        if (!first_error[0]) {
+            char *d = grpc_slice_to_c_string(s->details);
+            snprintf(first_error, sizeof first_error, "status %d: %s", (int)s->status, d);
+            gpr_free(d);
+        }
+    }
+    grpc_slice_unref(s->details);
+    grpc_byte_buffer_destroy(s->req);
+    if (s->resp)
+        grpc_byte_buffer_destroy(s->resp);
+    grpc_metadata_array_destroy(&s->initial_md);
+    grpc_metadata_array_destroy(&s->trailing_md);
+    grpc_call_unref(s->call);
+    s->busy = 0;
+}
+
+/* waits for one completion until @until (mono ns); returns 1 if a call finished */
+static int poll_once(int64_t until_mono)
+{
+    int64_t wait = until_mono - mono_ns();
+    if (wait < 0)
+        wait = 0;
+    gpr_timespec d =
+        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_micros(wait / 1000, GPR_TIMESPAN));
+    grpc_event ev = grpc_completion_queue_next(cq, d, NULL);
+    if (ev.type != GRPC_OP_COMPLETE)
+        return 0;
+    finish_call(ev.tag);
+    return 1;
+}
+
+static struct slot *free_slot(void)
+{
+    for (int i = 0; i < o.k; i++)
+        if (!slots[i].busy)
+            return &slots[i];
+    return NULL;
+}
+
+static int busy_count(void)
+{
+    int n = 0;
+    for (int i = 0; i < o.k; i++)
+        n += slots[i].busy;
+    return n;
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: grpcpub --target HOST:PORT --secret S [--mode unicast|broadcast|progress]\n"
+            "  [--users 10000] [--rate R (0 = as fast as K allows)] [--outstanding K]\n"
+            "  [--duration 5] [--channels 1] [--max-calls N] [--max-time 120]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option lo[] = {{"target", 1, 0, 't'},
+                                       {"secret", 1, 0, 's'},
+                                       {"mode", 1, 0, 'm'},
+                                       {"users", 1, 0, 'u'},
+                                       {"rate", 1, 0, 'r'},
+                                       {"outstanding", 1, 0, 'k'},
+                                       {"duration", 1, 0, 'd'},
+                                       {"channels", 1, 0, 'c'},
+                                       {"max-calls", 1, 0, 'n'},
+                                       {"max-time", 1, 0, 'M'},
+                                       {0, 0, 0, 0}};
+    snprintf(o.mode, sizeof o.mode, "unicast");
+    o.users = 10000;
+    o.k = 64;
+    o.channels = 1;
+    o.duration = 5;
+    o.max_time = 120;
+    o.max_calls = 100000000;
+    int c;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (c) {
+        case 't': snprintf(o.target, sizeof o.target, "%s", optarg); break;
+        case 's': snprintf(o.secret, sizeof o.secret, "%s", optarg); break;
+        case 'm': snprintf(o.mode, sizeof o.mode, "%s", optarg); break;
+        case 'u': o.users = atoi(optarg); break;
+        case 'r': o.rate = atof(optarg); break;
+        case 'k': o.k = atoi(optarg); break;
+        case 'd': o.duration = atof(optarg); break;
+        case 'c': o.channels = atoi(optarg); break;
+        case 'n': o.max_calls = atol(optarg); break;
+        case 'M': o.max_time = atof(optarg); break;
+        default: usage();
+        }
+    }
+    if (!o.target[0] || !o.secret[0] || o.users < 1 || o.k < 1 || o.k > MAX_K || o.channels < 1 ||
+        o.channels > MAX_CH ||
+        (strcmp(o.mode, "unicast") && strcmp(o.mode, "broadcast") && strcmp(o.mode, "progress")))
+        usage();
+    raise_nofile();
+    signal(SIGPIPE, SIG_IGN);
+    gpr_set_log_verbosity(GPR_LOG_SEVERITY_ERROR);
+
+    char tok[1024], bearer[1100];
+    if (jwt_mint(o.secret, "bench-admin", "admin", 3600, tok, sizeof tok) < 0)
+        return 1;
+    snprintf(bearer, sizeof bearer, "Bearer %s", tok);
+
+    grpc_init();
+    cq = grpc_completion_queue_create_for_next(NULL);
+    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+    grpc_arg a[1];
+    memset(a, 0, sizeof a);
+    a[0].type = GRPC_ARG_INTEGER;
+    a[0].key = GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL; /* one TCP connection per channel */
+    a[0].value.integer = 1;
+    grpc_channel_args args = {1, a};
+    const char *method = !strcmp(o.mode, "broadcast")  ? SVC "Broadcast"
+                         : !strcmp(o.mode, "progress") ? SVC "NotifyBatchGoProgress"
+                                                       : SVC "SendSystemNotification";
+    for (int i = 0; i < o.channels; i++) {
+        ch[i] = grpc_channel_create(o.target, creds, &args);
+        reg[i] = grpc_channel_register_call(ch[i], method, NULL, NULL);
+        reg_warm[i] = grpc_channel_register_call(ch[i], SVC "SendSystemNotification", NULL, NULL);
+    }
+    grpc_channel_credentials_release(creds);
+    auth.key = grpc_slice_from_static_string("authorization");
+    auth.value = grpc_slice_from_copied_string(bearer);
+    slots = calloc((size_t)o.k, sizeof *slots);
+
+    double cpu0 = cpu_self_s();
+    int64_t hard_end = mono_ns() + (int64_t)(o.max_time * 1e9);
+    /* warm up: one call per channel, so connection set-up is not measured */
+    warming = 1;
+    for (int i = 0; i < o.channels && i < o.k; i++)
+        start_call(&slots[i]);
+    while (busy_count() && mono_ns() < hard_end)
+        poll_once(hard_end);
+    warming = 0;
+    int warm_errors = (int)errors;
+    if (warm_errors) {
+        json_clean(first_error);
+        printf("{\"event\":\"done\",\"mode\":\"%s\",\"ok\":0,\"errors\":%d,\"first_error\":\"%s\","
+               "\"rate\":0}\n",
+               o.mode, warm_errors, first_error);
+        return 1;
+    }
+    started = ok = errors = conns_reached = stored = 0;
+    memset(&lat, 0, sizeof lat);
+    t_first = t_last = 0;
+
+    int64_t t0 = mono_ns();
+    int64_t end = t0 + (int64_t)(o.duration * 1e9);
+    if (end > hard_end)
+        end = hard_end;
+    double interval_ns = o.rate > 0 ? 1e9 / o.rate : 0;
+    /* bounded by `end` and max_calls */
+    while (mono_ns() < end && started < (uint64_t)o.max_calls) {
+        int64_t now = mono_ns();
+        if (o.rate <= 0) {
+            struct slot *s;
+            while ((s = free_slot()) && started < (uint64_t)o.max_calls)
+                if (start_call(s) < 0)
+                    break;
+            poll_once(end);
+        } else {
+            uint64_t due = (uint64_t)((double)(now - t0) / interval_ns) + 1;
+            while (started + behind < due) {
+                struct slot *s = free_slot();
+                if (!s) { /* offered load not met: K calls already waiting */
+                    behind++;
+                    continue;
+                }
+                if (start_call(s) < 0)
+                    break;
+            }
+            int64_t next = t0 + (int64_t)((double)(started + behind) * interval_ns);
+            poll_once(next < end ? next : end);
+        }
+        while (poll_once(0)) /* drain what is ready */
+            ;
+    }
+    int64_t stop_issuing = mono_ns();
+    int64_t drain_end = stop_issuing + 10000000000LL;
+    while (busy_count() && mono_ns() < drain_end)
+        poll_once(drain_end);
+    int left = busy_count();
+    for (int i = 0; i < o.k; i++)
+        if (slots[i].busy)
+            grpc_call_cancel(slots[i].call, NULL);
+    while (busy_count() && poll_once(mono_ns() + 1000000000LL))
+        ;
+    json_clean(first_error);
+    double secs = (t_last > t_first ? t_last - t_first : stop_issuing - t0) / 1e9;
+    char lj[256];
+    hist_json(&lat, "rpc_", lj, sizeof lj);
+    printf("{\"event\":\"done\",\"mode\":\"%s\",\"target\":\"%s\",\"offered\":%.1f,\"k\":%d,"
+           "\"channels\":%d,\"started\":%llu,\"ok\":%llu,\"errors\":%llu,\"behind\":%llu,"
+           "\"unfinished\":%d,\"first_error\":\"%s\",\"secs\":%.3f,\"rate\":%.1f,"
+           "\"connections\":%llu,\"stored\":%llu,%s,\"cpu_s\":%.3f}\n",
+           o.mode, o.target, o.rate, o.k, o.channels, (unsigned long long)started,
+           (unsigned long long)ok, (unsigned long long)errors, (unsigned long long)behind, left,
+           first_error, secs, secs > 0 ? ok / secs : 0.0, (unsigned long long)conns_reached,
+           (unsigned long long)stored, lj, cpu_self_s() - cpu0);
+    fflush(stdout);
+
+    for (int i = 0; i < o.channels; i++)
+        grpc_channel_destroy(ch[i]);
+    grpc_completion_queue_shutdown(cq);
+    for (int i = 0; i < 1000; i++) { /* bounded: at most 1000 events or a 2 s wait */
+        grpc_event ev = grpc_completion_queue_next(
+            cq, gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_seconds(2, GPR_TIMESPAN)),
+            NULL);
+        if (ev.type != GRPC_OP_COMPLETE)
+            break;
+    }
+    grpc_completion_queue_destroy(cq);
+    grpc_slice_unref(auth.value);
+    grpc_shutdown();
+    return 0;
+}
