@@ -21,6 +21,7 @@
 #include "health.h"
 #include "log.h"
 #include "notify/service.h"
+#include "notify/templates.h"
 #include "rpc/server.h"
 #include "stats.h"
 #include "store/store.h"
@@ -173,6 +174,26 @@ static void raise_fd_limit(void)
     }
 }
 
+/* the store's templates at open, and Redis's as they change: into the table */
+static void load_template(void *arg, const char *id, const char *json, size_t len)
+{
+    if (templates_set_json(arg, id, json, len) < 0)
+        nd_log(ND_LOG_WARN, "a stored template is unreadable and was skipped", "{s:s}", "id", id);
+}
+
+static void cluster_template_change(void *arg, uint64_t v, const char *id, const char *json,
+                                    size_t len)
+{
+    templates_apply(arg, v, id, json, len);
+}
+
+static void cluster_templates(void *arg, uint64_t v, const char *const *ids,
+                              const char *const *jsons, const size_t *lens, size_t n)
+{
+    if (templates_replace(arg, v, ids, jsons, lens, n) < 0)
+        nd_log(ND_LOG_ERROR, "out of memory loading the templates from redis", NULL);
+}
+
 static int serve(int argc, char **argv)
 {
     struct nd_config cfg;
@@ -188,6 +209,7 @@ static int serve(int argc, char **argv)
     struct store *store = NULL;
     struct cluster *cluster = NULL;
     struct userset *stored_users = NULL;
+    struct templates *templates = NULL;
 
     enum config_result r = config_parse(&cfg, CONFIG_SERVE, argc, argv, err, sizeof err);
     if (r == CONFIG_HELP) {
@@ -209,13 +231,15 @@ static int serve(int argc, char **argv)
         goto fail;
     token_keyring_swap(&keyring, keys); /* the keyring owns them */
     stored_users = userset_new();
-    if (!stored_users) {
+    templates = templates_new();
+    if (!stored_users || !templates) {
+        userset_free(stored_users);
         snprintf(err, sizeof err, "out of memory");
         goto fail;
     }
     /* in a cluster, messages owed to users live in Redis; alone, in the data dir */
-    if (!cfg.redis_url &&
-        !(store = store_open_embedded(&cfg, add_user, stored_users, err, sizeof err))) {
+    if (!cfg.redis_url && !(store = store_open_embedded(&cfg, add_user, stored_users, load_template,
+                                                        templates, err, sizeof err))) {
         userset_free(stored_users);
         goto fail;
     }
@@ -223,14 +247,15 @@ static int serve(int argc, char **argv)
     ws = ws_server_start(&cfg, &keyring, store, stored_users, err, sizeof err);
     if (!ws)
         goto fail_grpc;
-    svc = service_new(ws, &cfg);
+    svc = service_new(ws, &cfg, templates);
     if (!svc) {
         snprintf(err, sizeof err, "out of memory");
         goto fail_grpc;
     }
     ws_server_set_service(ws, svc);
     if (cfg.redis_url) {
-        struct cluster_hooks hooks = {ws_cluster_message, ws_cluster_state, ws};
+        struct cluster_hooks hooks = {ws_cluster_message,      ws_cluster_state,  ws,
+                                      cluster_template_change, cluster_templates, templates};
         cluster = cluster_start(&cfg, ws_server_instance(ws), &hooks, err, sizeof err);
         if (!cluster)
             goto fail_grpc;
@@ -315,12 +340,14 @@ done:
     rpc_server_free(rpc);
     ws_server_free(ws);
     service_free(svc);
+    templates_free(templates);
     grpc_shutdown();
     token_keyring_free(&keyring);
     config_free(&cfg);
     return rc;
 fail:
     fprintf(stderr, "notifyd: %s\n", err);
+    templates_free(templates);
     token_keyring_free(&keyring);
     config_free(&cfg);
     return 1;

@@ -26,4 +26,4 @@ run_one() {
 }
 export -f run_one
 export secs
-printf '%s\n' client_msg rest_body jwt config proto | xargs -P 2 -I{} bash -c 'run_one {}'
+for f in fuzz/fuzz_*.c; do t=${f#fuzz/fuzz_}; echo "${t%.c}"; done | xargs -P 2 -I{} bash -c 'run_one {}'

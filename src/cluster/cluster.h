@@ -17,6 +17,8 @@
  *   i:<instance>        instance stats hash {conns}
  *   alive:<instance>    heartbeat key with a TTL; an instance without it is gone
  *   instances           set of instance ids
+ *   templates           hash id -> template JSON; tv {v}: the change counter
+ *   tpl                 the channel of template changes: "v id\njson"
  */
 #ifndef NOTIFYD_CLUSTER_CLUSTER_H
 #define NOTIFYD_CLUSTER_CLUSTER_H
@@ -36,11 +38,32 @@ typedef void (*cluster_message_fn)(void *arg, struct delivery *d);
 /** Redis reachable again (1) or lost (0). nd-redis. */
 typedef void (*cluster_state_fn)(void *arg, int up);
 
+/** Template change number @v: @id set to @json (len bytes), or deleted (@json NULL). nd-redis. */
+typedef void (*cluster_template_fn)(void *arg, uint64_t v, const char *id, const char *json,
+                                    size_t len);
+/** Every template as of change @v (after a (re)connect). Borrowed for the call. nd-redis. */
+typedef void (*cluster_templates_fn)(void *arg, uint64_t v, const char *const *ids,
+                                     const char *const *jsons, const size_t *lens, size_t n);
 struct cluster_hooks {
     cluster_message_fn message;
     cluster_state_fn state;
     void *arg;
+    cluster_template_fn template_change;
+    cluster_templates_fn templates;
+    void *templates_arg;
 };
+
+/** A template change is in Redis as change number @version (err 0), or failed (-errno). nd-redis.
+ */
+typedef void (*cluster_template_done_fn)(void *arg, int err, uint64_t version);
+
+/**
+ * Keeps template @id as @json (NULL: deletes it) in Redis and tells every
+ * instance (the template hooks); @fn runs once Redis has it. 0 or -errno
+ * (-ENOTCONN while Redis is unreachable; @fn never runs).
+ */
+int cluster_template(struct cluster *c, const char *id, const char *json,
+                     cluster_template_done_fn fn, void *arg);
 
 /**
  * Prepares the client for @cfg->redis_url as instance @instance (8 hex

@@ -37,7 +37,9 @@ enum cmd_kind {
     CMD_RESUME,
     CMD_FORGET,
     CMD_HEARTBEAT,
-    CMD_JANITOR
+    CMD_JANITOR,
+    CMD_TEMPLATE,
+    CMD_TEMPLATES_LOAD
 };
 
 struct cmd {
@@ -71,6 +73,8 @@ struct cluster {
     int cmd_ready, sub_ready;   /* nd-redis */
     atomic_int up;
     atomic_int stopping;
+    uint64_t tpl_seen; /* nd-redis: the newest template change seen on the channel */
+    int tpl_loads;     /* nd-redis: reloads in a row (a change raced the last one) */
     pthread_mutex_t lock;
     struct cmd *head, **tail; /* {lock} */
     _Atomic uint64_t reconnects, errors, received;
@@ -291,6 +295,37 @@ static int by_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+static void load_templates(struct cluster *c);
+
+/* {version, [id, json, ...]}: the whole table, as of that change */
+static void templates_loaded(struct cluster *c, const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[1]->type != REDIS_REPLY_ARRAY) {
+        nd_log(ND_LOG_ERROR, "redis: unreadable answer loading the templates", NULL);
+        return;
+    }
+    uint64_t v = (uint64_t)reply_int(r->element[0]);
+    const redisReply *all = r->element[1];
+    size_t n = all->elements / 2;
+    const char **ids = calloc(n + 1, sizeof *ids), **jsons = calloc(n + 1, sizeof *jsons);
+    size_t *lens = calloc(n + 1, sizeof *lens);
+    for (size_t i = 0; ids && jsons && lens && i < n; i++) {
+        ids[i] = all->element[2 * i]->str;
+        jsons[i] = all->element[2 * i + 1]->str;
+        lens[i] = all->element[2 * i + 1]->len;
+    }
+    if (ids && jsons && lens && c->hooks.templates)
+        c->hooks.templates(c->hooks.templates_arg, v, ids, jsons, lens, n);
+    free(ids);
+    free(jsons);
+    free(lens);
+    /* a change published between the subscription and this read is in the
+     * table only if it is not newer than @v: read again to be sure */
+    if (c->tpl_seen > v && c->tpl_loads++ < 5)
+        load_templates(c);
+}
+
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     struct cmd *k = privdata;
@@ -336,6 +371,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         break;
     }
     case CMD_ONLINE: ((cluster_online_fn)k->fn)(k->arg, 0, (int)reply_int(r)); break;
+    case CMD_TEMPLATE: ((cluster_template_done_fn)k->fn)(k->arg, 0, (uint64_t)reply_int(r)); break;
+    case CMD_TEMPLATES_LOAD: templates_loaded(k->c, r); break;
     case CMD_RESUME:
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 5)
             resume_reply(k, r);
@@ -355,6 +392,7 @@ static void fail_cmd(struct cmd *k, int err)
         case CMD_STATS: ((cluster_stats_fn)k->fn)(k->arg, err, NULL); break;
         case CMD_ONLINE: ((cluster_online_fn)k->fn)(k->arg, err, 0); break;
         case CMD_RESUME: ((cluster_resume_fn)k->fn)(k->arg, err, NULL); break;
+        case CMD_TEMPLATE: ((cluster_template_done_fn)k->fn)(k->arg, err, 0); break;
         default: break;
         }
     }
@@ -370,12 +408,32 @@ static void both_ready(struct cluster *c)
     c->backoff = BACKOFF_MIN_S;
     if (c->hooks.state)
         c->hooks.state(c->hooks.arg, 1);
+    c->tpl_loads = 0;
+    load_templates(c);
     nd_log(ND_LOG_INFO, "redis connected", "{s:s, s:i}", "host", c->host, "port", c->port);
 }
 
 /* --- the subscription --- */
 
-/* "hex op coalesce user\njson" -> a delivery for this instance's connections */
+#define TPL_CHANNEL "notifyd:tpl"
+
+/* "version id\njson" (no json: deleted) -> the template table */
+static void template_changed(struct cluster *c, const char *p, const char *nl, size_t len)
+{
+    unsigned long long v = 0;
+    char id[72];
+    if (!nl || sscanf(p, "%llu %71s", &v, id) != 2) {
+        nd_log(ND_LOG_WARN, "redis: unreadable template change on the channel", NULL);
+        return;
+    }
+    size_t jlen = len - (size_t)(nl + 1 - p);
+    if (v > c->tpl_seen)
+        c->tpl_seen = v;
+    if (c->hooks.template_change)
+        c->hooks.template_change(c->hooks.templates_arg, v, id, jlen ? nl + 1 : NULL, jlen);
+}
+
+/* "hex op priority coalesce user\njson" -> a delivery for this instance's connections */
 static void on_message(redisAsyncContext *ac, void *reply, void *privdata)
 {
     struct cluster *c = ac->data;
@@ -392,11 +450,15 @@ static void on_message(redisAsyncContext *ac, void *reply, void *privdata)
     if (strcmp(r->element[0]->str, "message") || r->element[2]->type != REDIS_REPLY_STRING)
         return;
     const char *p = r->element[2]->str, *nl = memchr(p, '\n', r->element[2]->len);
+    if (r->element[1]->type == REDIS_REPLY_STRING && !strcmp(r->element[1]->str, TPL_CHANNEL)) {
+        template_changed(c, p, nl, r->element[2]->len);
+        return;
+    }
     char hex[24], user[ND_USER_ID_MAX + 1];
-    int op = 0;
+    int op = 0, prio = 0;
     unsigned long long key = 0;
     uint64_t id;
-    if (!nl || sscanf(p, "%17s %d %llx %128s", hex, &op, &key, user) != 4 ||
+    if (!nl || sscanf(p, "%17s %d %d %llx %128s", hex, &op, &prio, &key, user) != 5 ||
         msgid_parse(hex, &id) < 0) {
         nd_log(ND_LOG_WARN, "redis: unreadable message on the channel", NULL);
         return;
@@ -408,6 +470,7 @@ static void on_message(redisAsyncContext *ac, void *reply, void *privdata)
     memcpy(delivery_json(d), nl + 1, len);
     d->id = id;
     d->coalesce_key = key;
+    d->priority = (uint8_t)(prio >= 0 && prio <= PRIORITY_URGENT ? prio : 0);
     d->op = op >= 0 && op < OP__COUNT ? ops_get((enum op_id)op) : NULL;
     snprintf(d->user_id, sizeof d->user_id, "%s", strcmp(user, "*") ? user : "");
     atomic_fetch_add(&c->received, 1);
@@ -531,7 +594,7 @@ static void connect_both(struct cluster *c)
     redisAsyncCommand(c->cmd_ctx, on_auth, NULL, "SELECT %d", c->db);
     heartbeat_now(c); /* before anyone can see us without one */
     redisAsyncCommand(c->cmd_ctx, on_ready, NULL, "PING");
-    redisAsyncCommand(c->sub_ctx, on_message, NULL, "SUBSCRIBE notifyd:messages");
+    redisAsyncCommand(c->sub_ctx, on_message, NULL, "SUBSCRIBE notifyd:messages " TPL_CHANNEL);
 }
 
 static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
@@ -714,7 +777,7 @@ int cluster_publish(struct cluster *c, const struct delivery *d, int op_id, int 
     snprintf(httl, sizeof httl, "%lld", (long long)cfg->history_ttl_s * 1000);
     snprintf(omax, sizeof omax, "%lld", (long long)cfg->offline_max_per_user);
     snprintf(ottl, sizeof ottl, "%lld", (long long)cfg->offline_ttl_s * 1000);
-    snprintf(op, sizeof op, "%d", op_id);
+    snprintf(op, sizeof op, "%d %d", op_id, (int)d->priority); /* one field of the header */
     snprintf(key, sizeof key, "%llx", (unsigned long long)d->coalesce_key);
     const char *args[9] = {d->user_id,
                            (const char *)d->buf + LWS_PRE,
@@ -730,6 +793,18 @@ int cluster_publish(struct cluster *c, const struct delivery *d, int op_id, int 
     if (!d->id_off)
         return -EINVAL;
     return submit(c, cmd_new(c, CMD_PUBLISH, SCRIPT_PUBLISH, 9, args, lens), (void *)fn, arg);
+}
+
+int cluster_template(struct cluster *c, const char *id, const char *json,
+                     cluster_template_done_fn fn, void *arg)
+{
+    const char *args[2] = {id, json ? json : ""};
+    return submit(c, cmd_new(c, CMD_TEMPLATE, SCRIPT_TEMPLATE, 2, args, NULL), (void *)fn, arg);
+}
+
+static void load_templates(struct cluster *c)
+{
+    submit(c, cmd_new(c, CMD_TEMPLATES_LOAD, SCRIPT_TEMPLATES_LOAD, 0, NULL, NULL), NULL, NULL);
 }
 
 int cluster_presence(struct cluster *c, const char *user, int delta, int nonack)

@@ -14,6 +14,19 @@
 /* ARGV: user ("" = everyone), envelope ending in the message_id placeholder,
  * important, history max, history ttl ms, offline max, offline ttl ms, op,
  * coalesce key. Returns {hex id, stored, connections}. */
+/* ARGV: template id, its JSON ("" = delete). Change numbers order the
+ * changes; every instance applies them from the channel. Returns the number. */
+static const char SCRIPT_TEMPLATE[] =
+    "local v=redis.call('HINCRBY','notifyd:tv','v',1)\n"
+    "if ARGV[2]=='' then redis.call('HDEL','notifyd:templates',ARGV[1])\n"
+    "else redis.call('HSET','notifyd:templates',ARGV[1],ARGV[2]) end\n"
+    "redis.call('PUBLISH','notifyd:tpl',v..' '..ARGV[1]..'\\n'..ARGV[2])\n"
+    "return v\n";
+
+/* Every template as of the last change: {number, [id, json, ...]}. */
+static const char SCRIPT_TEMPLATES_LOAD[] = "return {redis.call('HGET','notifyd:tv','v') or "
+                                            "'0',redis.call('HGETALL','notifyd:templates')}\n";
+
 static const char SCRIPT_PUBLISH[] = LUA_NOW LUA_ALIVE
     "local user,json=ARGV[1],ARGV[2]\n"
     "local c=redis.call('HMGET','notifyd:clock','ms','seq')\n"

@@ -26,6 +26,7 @@ struct delivery {
     size_t len;            /* JSON bytes */
     uint64_t coalesce_key; /* nonzero: a newer message with this key replaces a queued one */
     int stored;            /* read from the store: forget it there once written */
+    uint8_t priority;      /* enum priority: urgent goes to the front of a queue */
     unsigned char buf[];   /* LWS_PRE headroom, the JSON, a NUL */
 };
 

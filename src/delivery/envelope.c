@@ -1,7 +1,10 @@
-/* envelope: jansson builds and escapes the object (insertion order is kept);
- * message_id goes last so its digits sit at a fixed distance from the end. */
+/* envelope: built by concatenation -- the data object is serialized once by
+ * jansson (escaping, key order) and the envelope around it is a few memcpy,
+ * so a message for many recipients encodes its data once. message_id goes
+ * last so its digits sit at a fixed distance from the end. */
 #include "delivery/envelope.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -15,44 +18,109 @@ int64_t envelope_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+char *envelope_data_json(const json_t *data, size_t *len)
+{
+    char *text = data ? json_dumps(data, JSON_COMPACT | JSON_REAL_PRECISION(15)) : strdup("{}");
+    if (text)
+        *len = strlen(text);
+    return text;
+}
+
+/* a JSON string for @s: copied as is when nothing needs escaping */
+static char *quoted(const char *s, size_t *len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (; *p; p++)
+        if (*p < 0x20 || *p == '"' || *p == '\\' || *p >= 0x7f)
+            break;
+    if (!*p) {
+        size_t n = strlen(s);
+        char *q = malloc(n + 3);
+        if (!q)
+            return NULL;
+        q[0] = '"';
+        memcpy(q + 1, s, n);
+        q[n + 1] = '"';
+        q[n + 2] = 0;
+        *len = n + 2;
+        return q;
+    }
+    json_t *str = json_string(s);
+    char *q = str ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
+    json_decref(str);
+    if (q)
+        *len = strlen(q);
+    return q;
+}
+
+struct delivery *envelope_encode_parts(const struct envelope_parts *p, unsigned flags)
+{
+    char ts[32];
+    size_t tlen, ulen = 0, tslen;
+    int with_user = p->user_id && p->user_id[0];
+    char *type = quoted(p->type, &tlen);
+    char *user = with_user ? quoted(p->user_id, &ulen) : NULL;
+    struct delivery *d = NULL;
+    if (!type || (with_user && !user))
+        goto out;
+    tslen = (size_t)snprintf(ts, sizeof ts, "%lld", (long long)p->timestamp_ms);
+
+    const char *data = p->data ? p->data : "{}";
+    size_t dlen = p->data ? p->data_len : 2;
+    size_t tail =
+        (flags & ENVELOPE_WITH_ID) ? 1 + sizeof ID_TAIL - 1 : 1; /* ,"message_id":..} | } */
+    size_t len =
+        8 + tlen + (with_user ? 11 + ulen : 0) + 8 + dlen + p->extra_len + 13 + tslen + tail;
+    d = delivery_new(len);
+    if (!d)
+        goto out;
+    char *w = delivery_json(d);
+#define PUT(src, n) (memcpy(w, (src), (n)), w += (n))
+#define PUTS(lit) PUT(lit, sizeof lit - 1)
+    PUTS("{\"type\":");
+    PUT(type, tlen);
+    if (with_user) {
+        PUTS(",\"user_id\":");
+        PUT(user, ulen);
+    }
+    PUTS(",\"data\":");
+    PUT(data, dlen);
+    if (p->extra_len)
+        PUT(p->extra, p->extra_len);
+    PUTS(",\"timestamp\":");
+    PUT(ts, tslen);
+    if (flags & ENVELOPE_WITH_ID) {
+        PUTS(",");
+        PUTS(ID_TAIL);
+        d->id_off = len - 2 - MSGID_LEN;
+    } else {
+        PUTS("}");
+    }
+#undef PUTS
+#undef PUT
+    *w = 0;
+    d->len = (size_t)(w - delivery_json(d));
+    d->timestamp_ms = p->timestamp_ms;
+    struct timespec mono;
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    d->accepted_us = (int64_t)mono.tv_sec * 1000000 + mono.tv_nsec / 1000;
+    if (p->user_id)
+        strncpy(d->user_id, p->user_id, sizeof d->user_id - 1);
+out:
+    free(type);
+    free(user);
+    return d;
+}
+
 struct delivery *envelope_encode(const char *type, const char *user_id, const json_t *data,
                                  int64_t timestamp_ms, unsigned flags)
 {
-    struct delivery *d = NULL;
-    json_t *env = json_object();
-    if (!env)
-        return NULL;
-    json_object_set_new(env, "type", json_string(type));
-    if (user_id && user_id[0])
-        json_object_set_new(env, "user_id", json_string(user_id));
-    if (data)
-        json_object_set(env, "data", (json_t *)data);
-    else
-        json_object_set_new(env, "data", json_object());
-    json_object_set_new(env, "timestamp", json_integer(timestamp_ms));
-    if (flags & ENVELOPE_WITH_ID)
-        json_object_set_new(env, "message_id", json_string(ID_PLACEHOLDER));
-
-    char *text = json_dumps(env, JSON_COMPACT | JSON_REAL_PRECISION(15));
-    json_decref(env);
+    size_t dlen = 0;
+    char *text = envelope_data_json(data, &dlen);
     if (!text)
         return NULL;
-    size_t len = strlen(text);
-    d = delivery_new(len);
-    if (d) {
-        memcpy(delivery_json(d), text, len);
-        d->timestamp_ms = timestamp_ms;
-        struct timespec mono;
-        clock_gettime(CLOCK_MONOTONIC, &mono);
-        d->accepted_us = (int64_t)mono.tv_sec * 1000000 + mono.tv_nsec / 1000;
-        if (flags & ENVELOPE_WITH_ID) {
-            size_t tail = sizeof ID_TAIL - 1;
-            if (len >= tail && !memcmp(delivery_json(d) + len - tail, ID_TAIL, tail))
-                d->id_off = len - 2 - MSGID_LEN;
-        }
-        if (user_id)
-            strncpy(d->user_id, user_id, sizeof d->user_id - 1);
-    }
+    struct envelope_parts p = {type, user_id, text, dlen, NULL, 0, timestamp_ms};
+    struct delivery *d = envelope_encode_parts(&p, flags);
     free(text);
     return d;
 }

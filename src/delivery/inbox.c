@@ -50,6 +50,11 @@ void inbox_set_wake(struct inbox *in, void (*wake)(void *arg), void *wake_arg)
 
 void inbox_post(struct inbox *in, struct inbox_job *job)
 {
+    inbox_post_n(in, job, 1);
+}
+
+void inbox_post_n(struct inbox *in, struct inbox_job *job, unsigned n)
+{
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -57,6 +62,8 @@ void inbox_post(struct inbox *in, struct inbox_job *job)
     job->next = NULL;
     pthread_mutex_lock(&in->lock);
     job->id = msgid_next(&in->ids, now_ms);
+    if (n > 1)
+        in->ids.last = job->id + n - 1; /* the next post starts above the block */
     int was_empty = in->head == NULL;
     *in->tail = job;
     in->tail = &job->next;

@@ -30,6 +30,12 @@ void inbox_set_wake(struct inbox *in, void (*wake)(void *arg), void *wake_arg);
 /** Queues @job (the inbox does not copy it), stamps job->id, wakes the owner. Any thread. */
 void inbox_post(struct inbox *in, struct inbox_job *job);
 
+/**
+ * Like inbox_post(), reserving @n (>= 1) consecutive ids: job->id is the
+ * first, job->id + n - 1 the last (a multicast's recipients). Any thread.
+ */
+void inbox_post_n(struct inbox *in, struct inbox_job *job, unsigned n);
+
 /** Runs every queued job in order with @ctx; returns how many. Owner thread only. */
 size_t inbox_drain(struct inbox *in, void *ctx);
 

@@ -86,20 +86,30 @@ static const struct op_spec specs[OP__COUNT] = {
     TASK(OP_CHENGELINK_COMPLETE, "NotifyChengelinkComplete", "chengelink_complete", "chengelink",
          OP_IMPORTANT),
     {OP_SYSTEM_NOTIFICATION, "SendSystemNotification", "system_notification", NULL,
-     OP_NOTIFY | OP_IMPORTANT, notice_fields, NULL},
+     OP_NOTIFY | OP_IMPORTANT | OP_TEMPLATED, notice_fields, NULL},
     {OP_TOKEN_INSUFFICIENT, "NotifyTokenInsufficient", "token_insufficient", NULL,
-     OP_NOTIFY | OP_IMPORTANT, token_fields, NULL},
-    {OP_PLAN_EXPIRING, "NotifyPlanExpiring", "plan_expiring", NULL, OP_NOTIFY | OP_IMPORTANT,
-     expiring_fields, NULL},
-    {OP_PLAN_EXPIRED, "NotifyPlanExpired", "plan_expired", NULL, OP_NOTIFY | OP_IMPORTANT,
-     expired_fields, NULL},
-    {OP_BROADCAST, "Broadcast", "system_notification", NULL, OP_NOTIFY | OP_TO_ALL, notice_fields,
-     NULL},
+     OP_NOTIFY | OP_IMPORTANT | OP_TEMPLATED, token_fields, NULL},
+    {OP_PLAN_EXPIRING, "NotifyPlanExpiring", "plan_expiring", NULL,
+     OP_NOTIFY | OP_IMPORTANT | OP_TEMPLATED, expiring_fields, NULL},
+    {OP_PLAN_EXPIRED, "NotifyPlanExpired", "plan_expired", NULL,
+     OP_NOTIFY | OP_IMPORTANT | OP_TEMPLATED, expired_fields, NULL},
+    {OP_BROADCAST, "Broadcast", "system_notification", NULL, OP_NOTIFY | OP_TO_ALL | OP_TEMPLATED,
+     notice_fields, NULL},
     {OP_TEST_MESSAGE, "SendTestMessage", "system_notification", NULL, OP_NOTIFY, no_fields,
      "{\"title\":\"Test message\",\"message\":\"This is a test message from notifyd.\","
      "\"level\":\"info\",\"action\":\"\",\"action_url\":\"\",\"test\":true}"},
     {OP_GET_STATS, "GetStats", NULL, NULL, OP_TO_ALL, no_fields, NULL},
     {OP_IS_USER_ONLINE, "IsUserOnline", NULL, NULL, 0, no_fields, NULL},
+    {OP_NOTIFY_USERS, "NotifyUsers", "system_notification", NULL,
+     OP_NOTIFY | OP_IMPORTANT | OP_MULTI | OP_TEMPLATED, notice_fields, NULL},
+    {OP_PUT_TEMPLATE, "PutTemplate", NULL, NULL, OP_TO_ALL | OP_TEMPLATE | OP_ADMIN, no_fields,
+     NULL},
+    {OP_GET_TEMPLATE, "GetTemplate", NULL, NULL, OP_TO_ALL | OP_TEMPLATE | OP_ADMIN, no_fields,
+     NULL},
+    {OP_LIST_TEMPLATES, "ListTemplates", NULL, NULL, OP_TO_ALL | OP_TEMPLATE | OP_ADMIN, no_fields,
+     NULL},
+    {OP_DELETE_TEMPLATE, "DeleteTemplate", NULL, NULL, OP_TO_ALL | OP_TEMPLATE | OP_ADMIN,
+     no_fields, NULL},
 };
 
 const struct op_spec *ops_get(enum op_id id)
@@ -253,6 +263,76 @@ static int build_field(const struct op_spec *op, const struct field_spec *f, con
     return bad(err, errlen, "%s: unknown field kind", f->name);
 }
 
+const char *ops_priority_name(enum priority p)
+{
+    return p == PRIORITY_URGENT ? "urgent" : p == PRIORITY_HIGH ? "high" : NULL;
+}
+
+/* priority and group: how any notification travels */
+static int build_delivery(const json_t *req, struct op_msg *out, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(req, "priority");
+    if (v && !json_is_null(v)) {
+        const char *p = json_string_value(v);
+        if (!p)
+            return bad(err, errlen, "priority must be a string: normal, high or urgent");
+        if (!strcmp(p, "urgent"))
+            out->priority = PRIORITY_URGENT;
+        else if (!strcmp(p, "high"))
+            out->priority = PRIORITY_HIGH;
+        else if (strcmp(p, "normal") && p[0])
+            return bad(err, errlen, "priority must be one of normal, high, urgent");
+    }
+    v = json_object_get(req, "group");
+    if (v && !json_is_null(v)) {
+        static const struct field_spec group = {"group", FK_STRING, 0, 0, ND_GROUP_MAX};
+        if (check_string(&group, v, err, errlen) < 0)
+            return -EINVAL;
+        memcpy(out->group, json_string_value(v), json_string_length(v) + 1);
+    }
+    return 0;
+}
+
+/* user_ids: 1..ND_MULTICAST_MAX valid ids; a repeated one counts once */
+static int build_users(const json_t *req, struct op_msg *out, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(req, "user_ids");
+    json_t *one = json_object_get(req, "user_id");
+    if (one && !json_is_null(one) && !(json_is_string(one) && !json_string_length(one)))
+        return bad(err, errlen, "give user_ids or user_id, not both");
+    if (!json_is_array(v))
+        return bad(err, errlen, "user_ids must be an array of user ids");
+    size_t n = json_array_size(v);
+    if (n == 0)
+        return bad(err, errlen, "user_ids needs at least one user id");
+    if (n > ND_MULTICAST_MAX)
+        return bad(err, errlen, "user_ids has %zu users, the limit is %d", n, ND_MULTICAST_MAX);
+    json_t *seen = json_object(), *ids = json_array();
+    if (!seen || !ids) {
+        json_decref(seen);
+        json_decref(ids);
+        return bad(err, errlen, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *u = json_array_get(v, i);
+        const char *id = json_string_value(u);
+        if (!id || !token_user_id_valid(id, json_string_length(u))) {
+            json_decref(seen);
+            json_decref(ids);
+            return bad(err, errlen,
+                       "user_ids[%zu] must be 1 to %d characters of A-Z a-z 0-9 _ . @ : -", i,
+                       ND_USER_ID_MAX);
+        }
+        if (json_object_get(seen, id))
+            continue;
+        json_object_set_new(seen, id, json_true());
+        json_array_append(ids, u);
+    }
+    json_decref(seen);
+    out->user_ids = ids;
+    return 0;
+}
+
 static int build_user(const struct op_spec *op, const json_t *req, struct op_msg *out, char *err,
                       size_t errlen)
 {
@@ -287,10 +367,18 @@ int ops_build(const struct op_spec *op, const json_t *req, struct op_msg *out, c
     out->op = op;
     if (!json_is_object(req))
         return bad(err, errlen, "the request must be a JSON object");
-    if (!(op->flags & OP_TO_ALL) && build_user(op, req, out, err, errlen) < 0)
+    if (op->flags & OP_MULTI) {
+        if (build_users(req, out, err, errlen) < 0)
+            return -EINVAL;
+    } else if (!(op->flags & OP_TO_ALL) && build_user(op, req, out, err, errlen) < 0) {
         return -EINVAL;
+    }
     if (!(op->flags & OP_NOTIFY))
         return 0;
+    if (build_delivery(req, out, err, errlen) < 0) {
+        op_msg_clear(out);
+        return -EINVAL;
+    }
 
     out->data = op->fixed_data ? json_loads(op->fixed_data, 0, NULL) : json_object();
     if (!out->data)
@@ -308,4 +396,6 @@ void op_msg_clear(struct op_msg *msg)
 {
     json_decref(msg->data);
     msg->data = NULL;
+    json_decref(msg->user_ids);
+    msg->user_ids = NULL;
 }

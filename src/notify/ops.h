@@ -28,6 +28,11 @@ enum op_id {
     OP_TEST_MESSAGE,
     OP_GET_STATS,
     OP_IS_USER_ONLINE,
+    OP_NOTIFY_USERS,
+    OP_PUT_TEMPLATE,
+    OP_GET_TEMPLATE,
+    OP_LIST_TEMPLATES,
+    OP_DELETE_TEMPLATE,
     OP__COUNT
 };
 
@@ -36,7 +41,20 @@ enum op_flag {
     OP_TO_ALL = 1u << 1,    /* to every connection: no user_id */
     OP_IMPORTANT = 1u << 2, /* kept for a user who is offline (seed 离线消息) */
     OP_PROGRESS = 1u << 3,  /* a *_progress update: newer ones replace queued ones */
+    OP_MULTI = 1u << 4,     /* to a list of users: user_ids */
+    OP_TEMPLATED = 1u << 5, /* may give template_id + params instead of title/message */
+    OP_TEMPLATE = 1u << 6,  /* manages templates */
+    OP_ADMIN = 1u << 7,     /* role admin only (others: admin or service) */
 };
+
+enum priority {
+    PRIORITY_NORMAL,
+    PRIORITY_HIGH,
+    PRIORITY_URGENT,
+};
+
+#define ND_GROUP_MAX 128      /* bytes of a group key */
+#define ND_MULTICAST_MAX 1000 /* users in one NotifyUsers call */
 
 enum field_kind {
     FK_STRING, /* max = bytes */
@@ -70,22 +88,29 @@ const struct op_spec *ops_get(enum op_id id);
 /** The spec whose RPC name is @name, or NULL. */
 const struct op_spec *ops_find(const char *name);
 
-/** A message ready to encode: who gets it and its data. */
+/** A message ready to encode: who gets it, its data, how it travels. */
 struct op_msg {
     const struct op_spec *op;
-    char user_id[ND_USER_ID_MAX + 1]; /* "" for OP_TO_ALL */
+    char user_id[ND_USER_ID_MAX + 1]; /* "" for OP_TO_ALL and OP_MULTI */
+    json_t *user_ids;                 /* OP_MULTI: distinct ids, in order (owned) */
     json_t *data;                     /* owned; NULL for queries */
+    enum priority priority;
+    char group[ND_GROUP_MAX + 1]; /* "" for none */
 };
 
 /**
- * Checks @req (flat object: user_id and data fields; other keys ignored)
- * against @op and fills @out. Returns 0, or -EINVAL with a message naming
- * the field in @err. Release @out with op_msg_clear().
+ * Checks @req (flat object: user_id or user_ids, priority, group and data
+ * fields; other keys ignored) against @op and fills @out. Returns 0, or
+ * -EINVAL with a message naming the field in @err. Release @out with
+ * op_msg_clear().
  */
 int ops_build(const struct op_spec *op, const json_t *req, struct op_msg *out, char *err,
               size_t errlen);
 
 void op_msg_clear(struct op_msg *msg);
+
+/** The envelope's name for @p: NULL for normal, "high", "urgent". */
+const char *ops_priority_name(enum priority p);
 
 /** True when @s is an absolute http:// or https:// URL with a host and no spaces. */
 int ops_url_valid(const char *s);

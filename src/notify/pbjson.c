@@ -62,8 +62,24 @@ static int merge(json_t *obj, const ProtobufCMessage *msg)
                     ? 8
                 : f->type == PROTOBUF_C_TYPE_BOOL ? sizeof(protobuf_c_boolean)
                                                   : 4;
-            if (f->type == PROTOBUF_C_TYPE_MESSAGE)
-                continue; /* no repeated messages in notification requests */
+            if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+                /* a map<string, string> (entries {key, value}): a JSON object */
+                const ProtobufCMessageDescriptor *e = f->descriptor;
+                if (e->n_fields != 2 || e->fields[0].type != PROTOBUF_C_TYPE_STRING ||
+                    e->fields[1].type != PROTOBUF_C_TYPE_STRING)
+                    continue; /* no other repeated messages in requests */
+                json_t *map = json_object();
+                if (!map || json_object_set_new(obj, f->name, map) < 0)
+                    return -1;
+                for (size_t k = 0; k < n; k++) {
+                    const char *entry = ((char *const *)arr)[k];
+                    const char *key = *(char *const *)(entry + e->fields[0].offset);
+                    const char *val = *(char *const *)(entry + e->fields[1].offset);
+                    if (json_object_set_new(map, key ? key : "", json_string(val ? val : "")) < 0)
+                        return -1;
+                }
+                continue;
+            }
             json_t *list = json_array();
             if (!list)
                 return -1;
@@ -123,13 +139,33 @@ static void put_scalar(const ProtobufCFieldDescriptor *f, void *dst, const json_
     }
 }
 
-unsigned char *pbjson_pack(const ProtobufCMessageDescriptor *desc, const json_t *obj, size_t *len)
-{
-    ProtobufCMessage *msg = calloc(1, desc->sizeof_message);
-    const char **lists[8];
-    size_t n_lists = 0;
-    unsigned char *out = NULL;
+/* what pack allocated, freed after packing */
+struct arena {
+    void **ptrs;
+    size_t n, cap;
+};
 
+static void *arena_alloc(struct arena *a, size_t size)
+{
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 16;
+        void **p = realloc(a->ptrs, cap * sizeof *p);
+        if (!p)
+            return NULL;
+        a->ptrs = p;
+        a->cap = cap;
+    }
+    void *m = calloc(1, size ? size : 1);
+    if (m)
+        a->ptrs[a->n++] = m;
+    return m;
+}
+
+/* a message of @desc filled from @obj by field name; NULL on ENOMEM */
+static ProtobufCMessage *build(const ProtobufCMessageDescriptor *desc, const json_t *obj,
+                               struct arena *a)
+{
+    ProtobufCMessage *msg = arena_alloc(a, desc->sizeof_message);
     if (!msg)
         return NULL;
     protobuf_c_message_init(desc, msg);
@@ -137,32 +173,53 @@ unsigned char *pbjson_pack(const ProtobufCMessageDescriptor *desc, const json_t 
         const ProtobufCFieldDescriptor *f = &desc->fields[i];
         const json_t *v = json_object_get(obj, f->name);
         char *dst = (char *)msg + f->offset;
-        if (!v || f->type == PROTOBUF_C_TYPE_MESSAGE)
+        if (!v)
             continue;
         if (f->label != PROTOBUF_C_LABEL_REPEATED) {
-            put_scalar(f, dst, v);
+            if (f->type != PROTOBUF_C_TYPE_MESSAGE) {
+                put_scalar(f, dst, v);
+            } else if (json_is_object(v)) {
+                ProtobufCMessage *sub = build(f->descriptor, v, a);
+                if (!sub)
+                    return NULL;
+                *(ProtobufCMessage **)dst = sub;
+            }
             continue;
         }
-        /* repeated strings: an array of borrowed pointers */
-        if (f->type != PROTOBUF_C_TYPE_STRING || !json_is_array(v) || n_lists == 8)
+        /* repeated strings or messages: an array of pointers */
+        if ((f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE) ||
+            !json_is_array(v))
             continue;
         size_t n = json_array_size(v);
-        const char **arr = calloc(n ? n : 1, sizeof *arr);
+        void **arr = arena_alloc(a, n * sizeof *arr);
         if (!arr)
-            goto done;
-        lists[n_lists++] = arr;
-        for (size_t k = 0; k < n; k++)
-            arr[k] = json_string_value(json_array_get(v, k));
+            return NULL;
+        for (size_t k = 0; k < n; k++) {
+            const json_t *item = json_array_get(v, k);
+            if (f->type == PROTOBUF_C_TYPE_STRING)
+                arr[k] = (void *)(json_string_value(item) ? json_string_value(item) : "");
+            else if (!(arr[k] = build(f->descriptor, json_is_object(item) ? item : NULL, a)))
+                return NULL;
+        }
         *(size_t *)((char *)msg + f->quantifier_offset) = n;
-        *(const char ***)dst = arr;
+        *(void ***)dst = arr;
     }
-    *len = protobuf_c_message_get_packed_size(msg);
-    out = malloc(*len ? *len : 1);
-    if (out)
-        protobuf_c_message_pack(msg, out);
-done:
-    while (n_lists)
-        free(lists[--n_lists]);
-    free(msg);
+    return msg;
+}
+
+unsigned char *pbjson_pack(const ProtobufCMessageDescriptor *desc, const json_t *obj, size_t *len)
+{
+    struct arena a = {NULL, 0, 0};
+    unsigned char *out = NULL;
+    ProtobufCMessage *msg = build(desc, obj, &a);
+    if (msg) {
+        *len = protobuf_c_message_get_packed_size(msg);
+        out = malloc(*len ? *len : 1);
+        if (out)
+            protobuf_c_message_pack(msg, out);
+    }
+    while (a.n)
+        free(a.ptrs[--a.n]);
+    free(a.ptrs);
     return out;
 }

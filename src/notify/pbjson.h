@@ -10,13 +10,15 @@
  * Converts @msg to a new JSON object (caller decrefs). Fields of nested
  * messages are merged into the top level (TaskProgressData -> task_id, ...);
  * enums become the lowercase value name without its prefix (LEVEL_INFO ->
- * "info"), and the zero value is left out. NULL on ENOMEM.
+ * "info"), and the zero value is left out; a map<string, string> becomes an
+ * object. NULL on ENOMEM.
  */
 json_t *pbjson_from_message(const ProtobufCMessage *msg);
 
 /**
  * Packs the fields of @desc found in @obj (by name: strings, integers,
- * bools, doubles, repeated strings) into a new buffer; other fields keep
+ * bools, doubles, repeated strings; messages from objects, repeated
+ * messages from arrays of objects) into a new buffer; other fields keep
  * their defaults. Returns the packed bytes (caller frees) and their length
  * in *len, or NULL on ENOMEM.
  */

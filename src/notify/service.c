@@ -14,6 +14,7 @@
 #include "health.h"
 #include "log.h"
 #include "nd.h"
+#include "notify/templates.h"
 #include "ratelimit.h"
 #include "stats.h"
 #include "store/store.h"
@@ -37,12 +38,28 @@ struct service {
     struct cluster *cluster;       /* Redis scale-out, or NULL; set before ready */
     pthread_mutex_t lock;          /* guards budgets: nd-grpc and nd-ws both call */
     struct caller_budget *budgets; /* {lock} */
+    struct templates *templates;   /* borrowed; its own lock */
 };
 
 struct service_job {
     struct inbox_job job;
     const struct op_spec *op;
-    struct delivery *d;               /* notify operations */
+    struct delivery *d; /* notify operations */
+    int important;      /* kept for an offline user: by type, or urgent */
+    /* NotifyUsers: one delivery per recipient, in user_ids order */
+    struct delivery **ds;
+    size_t n;
+    uint64_t *ids;            /* their message ids, once given */
+    int *conns;               /* each recipient's connections reached */
+    struct multi_part *parts; /* cluster: one callback argument per recipient */
+    _Atomic int pending;      /* stores / publishes not answered yet, + 1 while submitting */
+    _Atomic int stored_n;     /* how many were kept */
+    _Atomic int failed;       /* an -errno of one of them */
+    /* template operations */
+    char template_id[TEMPLATE_ID_MAX + 1];
+    char *template_json; /* PutTemplate: the persisted form; NULL for a delete */
+    int created;
+    json_t *body;                     /* the answer */
     char user_id[ND_USER_ID_MAX + 1]; /* IsUserOnline */
     service_done_fn done;
     void *arg;
@@ -59,7 +76,27 @@ struct service_job {
     size_t n_users;
 };
 
-struct service *service_new(struct ws_server *ws, const struct nd_config *cfg)
+struct multi_part {
+    struct service_job *j;
+    size_t i;
+};
+
+static void job_free(struct service_job *j)
+{
+    for (size_t i = 0; j->ds && i < j->n; i++)
+        if (j->ds[i])
+            delivery_unref(j->ds[i]);
+    free(j->ds);
+    free(j->ids);
+    free(j->conns);
+    free(j->parts);
+    free(j->template_json);
+    json_decref(j->body);
+    free(j);
+}
+
+struct service *service_new(struct ws_server *ws, const struct nd_config *cfg,
+                            struct templates *templates)
 {
     struct service *svc = calloc(1, sizeof *svc);
     if (!svc)
@@ -67,6 +104,7 @@ struct service *service_new(struct ws_server *ws, const struct nd_config *cfg)
     svc->ws = ws;
     svc->cfg = cfg;
     svc->audit_all = !strcmp(cfg->audit, "all");
+    svc->templates = templates;
     pthread_mutex_init(&svc->lock, NULL);
     return svc;
 }
@@ -131,7 +169,7 @@ static void answer(struct service_job *j, int stored)
     if (j->store_err)
         r.error = j->why;
     j->done(j->arg, &r);
-    free(j);
+    job_free(j);
 }
 
 /* nd-ws, once the store has the message */
@@ -168,7 +206,7 @@ static void notify_run(struct service_job *j, struct ws_server *ws)
     ws_deliver(ws, d, &f);
     j->connections = f.connections;
     stats_add(&nd_stats.deliveries, f.connections);
-    int keep = (j->op->flags & OP_IMPORTANT) && d->user_id[0] && f.nonack == 0;
+    int keep = j->important && d->user_id[0] && f.nonack == 0;
     stats_add(&nd_stats.by_op[j->op->id][keep && ws_store(ws) ? OUTCOME_STORED
                                          : f.connections      ? OUTCOME_DELIVERED
                                                               : OUTCOME_DROPPED],
@@ -196,6 +234,96 @@ static void notify_run(struct service_job *j, struct ws_server *ws)
     }
     delivery_unref(d);
     answer(j, 0);
+}
+
+/* --- NotifyUsers: one message per recipient, ids from one reserved block --- */
+
+/* nd-ws: the multicast's answer, once every recipient's copy is placed */
+static void multi_answer_run(struct inbox_job *job, void *ctx)
+{
+    struct service_job *j = ND_CONTAINER_OF(job, struct service_job, job);
+    struct service_result r;
+    (void)ctx;
+    memset(&r, 0, sizeof r);
+    r.op = j->op;
+    r.ids = j->ids;
+    r.n_ids = j->n;
+    for (size_t i = 0; i < j->n; i++) {
+        r.connections += j->conns[i];
+        r.reached += j->conns[i] > 0;
+    }
+    r.stored = atomic_load(&j->stored_n);
+    int failed = atomic_load(&j->failed);
+    if (failed) {
+        snprintf(j->why, sizeof j->why,
+                 "%s: not every recipient's copy could be placed (%s); the message ids of the "
+                 "others were given",
+                 j->op->name, failed == -EIO ? "the store failed" : "redis became unavailable");
+        r.error = j->why;
+    }
+    j->done(j->arg, &r);
+    job_free(j);
+}
+
+/* one recipient's copy is done (any thread); the last one sends the answer from nd-ws */
+static void multi_part_done(struct service_job *j, int err)
+{
+    if (err)
+        atomic_store(&j->failed, err);
+    if (atomic_fetch_sub(&j->pending, 1) == 1) {
+        j->job.run = multi_answer_run;
+        inbox_post(ws_server_inbox(j->svc->ws), &j->job);
+    }
+}
+
+/* nd-store */
+static void multi_stored(void *arg, int err, const char *why)
+{
+    struct service_job *j = arg;
+    (void)why;
+    if (!err) {
+        atomic_fetch_add(&j->stored_n, 1);
+        stats_add(&nd_stats.stored, 1);
+    }
+    multi_part_done(j, err ? -EIO : 0);
+}
+
+/* nd-ws: ids job.id .. job.id + n - 1, in user_ids order */
+static void multi_run(struct service_job *j, struct ws_server *ws)
+{
+    struct store *store = ws_store(ws);
+    int64_t expires = envelope_now_ms() + j->svc->cfg->offline_ttl_s * 1000;
+    atomic_store(&j->pending, 1);
+    for (size_t i = 0; i < j->n; i++) {
+        struct delivery *d = j->ds[i];
+        struct ws_fanout f;
+        j->ds[i] = NULL;
+        j->ids[i] = j->job.id + i;
+        delivery_stamp(d, j->ids[i]);
+        ws_deliver(ws, d, &f);
+        j->conns[i] = f.connections;
+        stats_add(&nd_stats.deliveries, f.connections);
+        int keep = j->important && f.nonack == 0 && store;
+        stats_add(&nd_stats.by_op[j->op->id][keep            ? OUTCOME_STORED
+                                             : f.connections ? OUTCOME_DELIVERED
+                                                             : OUTCOME_DROPPED],
+                  1);
+        if (keep) {
+            struct stored_msg m;
+            memset(&m, 0, sizeof m);
+            m.id = d->id;
+            memcpy(m.user_id, d->user_id, sizeof m.user_id);
+            m.expires_at_ms = expires;
+            m.json = delivery_json(d);
+            m.len = d->len;
+            ws_note_stored(ws, d->user_id);
+            atomic_fetch_add(&j->pending, 1);
+            if (store_put(store, &m, multi_stored, j) < 0)
+                multi_part_done(j, -EIO);
+        }
+        delivery_unref(d);
+    }
+    multi_part_done(j, 0);
 }
 
 /* --- in a cluster: operations go through Redis; answers come back as jobs --- */
@@ -230,7 +358,7 @@ static void cluster_answer_run(struct inbox_job *job, void *ctx)
     for (size_t i = 0; i < j->n_users; i++)
         free(j->users[i]);
     free(j->users);
-    free(j);
+    job_free(j);
 }
 
 /* nd-redis: each answer is handed to nd-ws, where every caller's callback runs */
@@ -259,6 +387,24 @@ static void published(void *arg, int err, const struct cluster_published *p)
                   1);
     }
     back_to_ws(j, err);
+}
+
+/* nd-redis: one recipient's copy of a multicast is published */
+static void multi_published(void *arg, int err, const struct cluster_published *p)
+{
+    struct multi_part *part = arg;
+    struct service_job *j = part->j;
+    if (!err) {
+        j->ids[part->i] = p->id;
+        j->conns[part->i] = p->connections;
+        if (p->stored)
+            atomic_fetch_add(&j->stored_n, 1);
+        stats_add(&nd_stats.by_op[j->op->id][p->stored        ? OUTCOME_STORED
+                                             : p->connections ? OUTCOME_DELIVERED
+                                                              : OUTCOME_DROPPED],
+                  1);
+    }
+    multi_part_done(j, err ? -EAGAIN : 0);
 }
 
 static void cluster_stats_done(void *arg, int err, const struct cluster_stats *s)
@@ -290,11 +436,22 @@ static int cluster_call(struct service *svc, struct service_job *j)
     /* once a call is submitted, @j belongs to its callback (which may already
      * have run, on nd-redis and then nd-ws): nothing here touches it after */
     int rc;
+    if (j->ds) {
+        /* every copy is submitted (or counted failed) before the guard count goes */
+        atomic_store(&j->pending, (int)j->n + 1);
+        for (size_t i = 0; i < j->n; i++) {
+            j->parts[i] = (struct multi_part){j, i};
+            if (cluster_publish(c, j->ds[i], (int)j->op->id, j->important, multi_published,
+                                &j->parts[i]) < 0)
+                multi_part_done(j, -EAGAIN);
+        }
+        multi_part_done(j, 0);
+        return 1;
+    }
     if (j->d) {
         struct delivery *d = j->d;
         j->d = NULL;
-        rc =
-            cluster_publish(c, d, (int)j->op->id, (j->op->flags & OP_IMPORTANT) != 0, published, j);
+        rc = cluster_publish(c, d, (int)j->op->id, j->important, published, j);
         if (rc == 0)
             delivery_unref(d); /* Redis has its bytes; the copy comes back on the channel */
         else
@@ -328,6 +485,10 @@ static void job_run(struct inbox_job *job, void *ctx)
         notify_run(j, ws);
         return;
     }
+    if (j->ds) {
+        multi_run(j, ws);
+        return;
+    }
     memset(&r, 0, sizeof r);
     r.op = j->op;
     if (j->op->id == OP_GET_STATS) {
@@ -340,7 +501,7 @@ static void job_run(struct inbox_job *job, void *ctx)
     }
     j->done(j->arg, &r);
     free((void *)r.users);
-    free(j);
+    job_free(j);
 }
 
 /* FNV-1a of type and task id: queued progress updates of one task share it */
@@ -355,14 +516,307 @@ static uint64_t coalesce_key(const char *type, const char *task_id)
     return h ? h : 1;
 }
 
+/* ,"priority":"urgent","group":"..." -- the envelope members after data; NULL on ENOMEM */
+static char *envelope_extra(const struct op_msg *msg, size_t *len)
+{
+    const char *prio = ops_priority_name(msg->priority);
+    char *group = NULL;
+    size_t glen = 0;
+    if (msg->group[0]) {
+        json_t *g = json_string(msg->group);
+        group = g ? json_dumps(g, JSON_ENCODE_ANY) : NULL;
+        json_decref(g);
+        if (!group)
+            return NULL;
+        glen = strlen(group);
+    }
+    char *out = malloc(64 + glen);
+    if (out)
+        *len = (size_t)sprintf(out, "%s%s%s%s%s", prio ? ",\"priority\":\"" : "", prio ? prio : "",
+                               prio ? "\"" : "", group ? ",\"group\":" : "", group ? group : "");
+    free(group);
+    return out;
+}
+
+/* one recipient's envelope around @data (serialized once by the caller) */
+static struct delivery *encode_for(const struct op_msg *msg, const char *user_id, const char *data,
+                                   size_t dlen, const char *extra, size_t elen, int64_t now)
+{
+    const struct op_spec *op = msg->op;
+    struct envelope_parts parts = {op->type, user_id, data, dlen, extra, elen, now};
+    struct delivery *d = envelope_encode_parts(&parts, ENVELOPE_WITH_ID);
+    if (!d)
+        return NULL;
+    d->op = op;
+    d->priority = (uint8_t)msg->priority;
+    if ((op->flags & OP_PROGRESS) && msg->priority != PRIORITY_URGENT) /* urgent: never replaced */
+        d->coalesce_key =
+            coalesce_key(op->type, json_string_value(json_object_get(msg->data, "task_id")));
+    return d;
+}
+
+/* the title/message a per-recipient render changed, into a copy of @data; NULL on ENOMEM */
+static json_t *data_for(const json_t *data, const json_t *rendered)
+{
+    json_t *copy = json_copy((json_t *)data);
+    static const char *const fields[] = {"title", "message"};
+    for (size_t k = 0; copy && k < 2; k++) {
+        json_t *v = json_object_get(rendered, fields[k]);
+        if (v && json_object_get(copy, fields[k]) && json_object_set(copy, fields[k], v) < 0) {
+            json_decref(copy);
+            copy = NULL;
+        }
+    }
+    return copy;
+}
+
+/* NotifyUsers: each recipient's delivery, rendering per recipient when the template needs it */
+static int encode_multi(struct service_job *j, const struct op_msg *msg,
+                        const struct template_use *use, json_t *rendered, char *err, size_t errlen)
+{
+    size_t n = json_array_size(msg->user_ids), elen = 0, dlen = 0;
+    int64_t now = envelope_now_ms();
+    char *extra = envelope_extra(msg, &elen), *data = NULL;
+    j->n = n;
+    j->ds = calloc(n, sizeof *j->ds);
+    j->ids = calloc(n, sizeof *j->ids);
+    j->conns = calloc(n, sizeof *j->conns);
+    j->parts = calloc(n, sizeof *j->parts);
+    if (!extra || !j->ds || !j->ids || !j->conns || !j->parts)
+        goto nomem;
+    int per_user = use && use->per_user;
+    if (!per_user && !(data = envelope_data_json(msg->data, &dlen))) /* the same bytes for all */
+        goto nomem;
+    for (size_t i = 0; i < n; i++) {
+        const char *user = json_string_value(json_array_get(msg->user_ids, i));
+        if (per_user) {
+            int rc = templates_render(use, rendered, user, err, errlen);
+            if (rc < 0) {
+                free(extra);
+                return rc;
+            }
+            json_t *mine = data_for(msg->data, rendered);
+            data = mine ? envelope_data_json(mine, &dlen) : NULL;
+            json_decref(mine);
+            if (!data)
+                goto nomem;
+        }
+        j->ds[i] = encode_for(msg, user, data, dlen, extra, elen, now);
+        if (per_user) {
+            free(data);
+            data = NULL;
+        }
+        if (!j->ds[i])
+            goto nomem;
+    }
+    free(data);
+    free(extra);
+    return 0;
+nomem:
+    free(data);
+    free(extra);
+    snprintf(err, errlen, "out of memory");
+    return -ENOMEM;
+}
+
+/* the single recipient's (or a broadcast's) delivery */
+static int encode_one(struct service_job *j, const struct op_msg *msg, char *err, size_t errlen)
+{
+    size_t elen = 0, dlen = 0;
+    char *extra = envelope_extra(msg, &elen);
+    char *data = extra ? envelope_data_json(msg->data, &dlen) : NULL;
+    j->d = data ? encode_for(msg, msg->user_id, data, dlen, extra, elen, envelope_now_ms()) : NULL;
+    free(data);
+    free(extra);
+    if (!j->d) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* --- templates: admins keep them; changes are durable before they are answered --- */
+
+/* nd-ws: the answer to a template operation */
+static void template_answer_run(struct inbox_job *job, void *ctx)
+{
+    struct service_job *j = ND_CONTAINER_OF(job, struct service_job, job);
+    struct service_result r;
+    (void)ctx;
+    memset(&r, 0, sizeof r);
+    r.op = j->op;
+    if (j->store_err)
+        r.error = j->why;
+    else if (j->op->id == OP_PUT_TEMPLATE)
+        j->body =
+            json_pack("{s:o?, s:b}", "template", templates_get(j->svc->templates, j->template_id),
+                      "created", j->created);
+    else if (j->op->id == OP_DELETE_TEMPLATE)
+        j->body = json_pack("{s:s}", "id", j->template_id);
+    r.body = j->body;
+    j->done(j->arg, &r);
+    job_free(j);
+}
+
+/* nd-store: the change is durable, or failed; the table follows it */
+static void template_kept(void *arg, int err, const char *why)
+{
+    struct service_job *j = arg;
+    struct templates *t = j->svc->templates;
+    if (err) {
+        j->store_err = err;
+        snprintf(j->why, sizeof j->why, "the template could not be %s: %s",
+                 j->template_json ? "stored" : "deleted", why ? why : "store error");
+    } else if (j->template_json) {
+        if (templates_set_json(t, j->template_id, j->template_json, strlen(j->template_json)) < 0) {
+            j->store_err = -ENOMEM;
+            snprintf(j->why, sizeof j->why, "out of memory");
+        }
+    } else {
+        templates_remove(t, j->template_id);
+    }
+    j->job.run = template_answer_run;
+    inbox_post(ws_server_inbox(j->svc->ws), &j->job);
+}
+
+/* nd-redis: Redis has change number @version; the table takes it unless a newer
+ * change already came on the channel */
+static void template_published(void *arg, int err, uint64_t version)
+{
+    struct service_job *j = arg;
+    if (err) {
+        j->store_err = err;
+        snprintf(j->why, sizeof j->why, "the template could not be %s: %s",
+                 j->template_json ? "stored" : "deleted",
+                 err == -EIO ? "redis refused the command" : "redis became unavailable");
+    } else {
+        templates_apply(j->svc->templates, version, j->template_id, j->template_json,
+                        j->template_json ? strlen(j->template_json) : 0);
+    }
+    j->job.run = template_answer_run;
+    inbox_post(ws_server_inbox(j->svc->ws), &j->job);
+}
+
+static int template_persist(struct service *svc, struct service_job *j, char *err, size_t errlen)
+{
+    struct store *store = ws_store(svc->ws);
+    int rc;
+    if (svc->cluster)
+        rc =
+            cluster_template(svc->cluster, j->template_id, j->template_json, template_published, j);
+    else if (store)
+        rc = store_template(store, j->template_id, j->template_json, template_kept, j);
+    else
+        rc = -ENOTSUP;
+    if (rc == -ENOTCONN || rc == -ENOTSUP) {
+        snprintf(err, errlen, "redis is unreachable: templates cannot be changed until it is back");
+        return -ESHUTDOWN;
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "the template could not be queued for the store");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* who changed which template: logged before the change is submitted (then @j is not ours) */
+static void template_audit(struct service *svc, const struct service_job *j,
+                           const struct token_claims *caller)
+{
+    if (svc->audit_all || j->op->id == OP_PUT_TEMPLATE || j->op->id == OP_DELETE_TEMPLATE)
+        nd_log(ND_LOG_INFO, "audit", "{s:s, s:s, s:s}", "op", j->op->name, "caller",
+               caller ? caller->user_id : "", "target", j->template_id);
+}
+
+static int template_call(struct service *svc, struct service_job *j, const json_t *req,
+                         const struct token_claims *caller, char *err, size_t errlen)
+{
+    const struct op_spec *op = j->op;
+    int rc;
+    j->job.run = template_answer_run;
+    switch (op->id) {
+    case OP_PUT_TEMPLATE: {
+        json_t *t = json_object_get(req, "template");
+        if (t && !json_is_object(t)) {
+            snprintf(err, errlen, "template must be an object {id, title, message}");
+            return -EINVAL;
+        }
+        rc = templates_check_put(t ? t : req, envelope_now_ms(), j->template_id, &j->template_json,
+                                 err, errlen);
+        if (rc < 0)
+            return rc;
+        json_t *old = templates_get(svc->templates, j->template_id);
+        j->created = old == NULL;
+        json_decref(old);
+        template_audit(svc, j, caller);
+        return template_persist(svc, j, err, errlen);
+    }
+    case OP_DELETE_TEMPLATE:
+    case OP_GET_TEMPLATE: {
+        if ((rc = templates_check_id(req, j->template_id, err, errlen)) < 0)
+            return rc;
+        json_t *t = templates_get(svc->templates, j->template_id);
+        if (!t) {
+            snprintf(err, errlen, "template \"%s\" not found", j->template_id);
+            return -ENOENT;
+        }
+        if (op->id == OP_DELETE_TEMPLATE) {
+            json_decref(t);
+            template_audit(svc, j, caller);
+            return template_persist(svc, j, err, errlen);
+        }
+        j->body = json_pack("{s:o}", "template", t);
+        break;
+    }
+    default: /* OP_LIST_TEMPLATES */
+        j->body = json_pack("{s:o?}", "templates", templates_list(svc->templates));
+        break;
+    }
+    if (!j->body) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    template_audit(svc, j, caller);
+    inbox_post(ws_server_inbox(svc->ws), &j->job);
+    return 0;
+}
+
+/* @req with the template rendered in (for @user_id), or NULL and -errno in *rc */
+static json_t *rendered_request(const json_t *req, const struct template_use *use,
+                                const char *user_id, int *rc, char *err, size_t errlen)
+{
+    json_t *copy = json_copy((json_t *)req);
+    if (!copy) {
+        *rc = -ENOMEM;
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    json_object_del(copy, "template_id");
+    json_object_del(copy, "params");
+    if ((*rc = templates_render(use, copy, user_id, err, errlen)) < 0) {
+        json_decref(copy);
+        return NULL;
+    }
+    return copy;
+}
+
 int service_call(struct service *svc, const struct op_spec *op, const json_t *req,
                  const struct token_claims *caller, service_done_fn done, void *arg, char *err,
                  size_t errlen)
 {
     struct op_msg msg;
+    struct template_use use;
+    json_t *rendered = NULL;
+    int templated = 0, rc;
+    memset(&use, 0, sizeof use);
+    memset(&msg, 0, sizeof msg);
     if (health_get() == HEALTH_DRAINING) {
         snprintf(err, errlen, "server is shutting down");
         return -ESHUTDOWN;
+    }
+    if ((op->flags & OP_ADMIN) && !(caller && (caller->roles & TOKEN_ROLE_ADMIN))) {
+        snprintf(err, errlen, "%s needs a token with role admin", op->name);
+        return -EPERM;
     }
     if (!within_budget(svc, caller)) {
         stats_add(&nd_stats.api_rate_limited, 1);
@@ -370,46 +824,84 @@ int service_call(struct service *svc, const struct op_spec *op, const json_t *re
                  (long long)svc->cfg->api_rate_limit);
         return -EAGAIN;
     }
-    if (ops_build(op, req, &msg, err, errlen) < 0)
-        return -EINVAL;
 
     struct service_job *j = calloc(1, sizeof *j);
-    if (!j)
-        goto nomem;
+    if (!j) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
     j->op = op;
     j->svc = svc;
     j->done = done;
     j->arg = arg;
     j->job.run = job_run;
+    if (op->flags & OP_TEMPLATE) {
+        if ((rc = template_call(svc, j, req, caller, err, errlen)) < 0)
+            job_free(j); /* not submitted */
+        return rc;
+    }
+
+    if (op->flags & OP_NOTIFY) {
+        templated = templates_prepare(svc->templates, op, req, &use, err, errlen);
+        if (templated < 0) {
+            rc = templated;
+            goto fail;
+        }
+    }
+    if (templated) {
+        /* validated with the first recipient's text; a multicast renders each one later */
+        const json_t *first =
+            op->flags & OP_MULTI ? json_array_get(json_object_get(req, "user_ids"), 0) : NULL;
+        const char *user = json_string_value(first ? first : json_object_get(req, "user_id"));
+        if (!(rendered = rendered_request(req, &use, user ? user : "", &rc, err, errlen)))
+            goto fail;
+    }
+    if (ops_build(op, rendered ? rendered : req, &msg, err, errlen) < 0) {
+        rc = -EINVAL;
+        goto fail;
+    }
     memcpy(j->user_id, msg.user_id, sizeof j->user_id);
     if (op->flags & OP_NOTIFY) {
-        j->d =
-            envelope_encode(op->type, msg.user_id, msg.data, envelope_now_ms(), ENVELOPE_WITH_ID);
-        if (!j->d)
-            goto nomem;
-        j->d->op = op;
-        if (op->flags & OP_PROGRESS)
-            j->d->coalesce_key =
-                coalesce_key(op->type, json_string_value(json_object_get(msg.data, "task_id")));
-        stats_add(&nd_stats.messages, 1);
+        j->important = (op->flags & OP_IMPORTANT) || msg.priority == PRIORITY_URGENT;
+        rc = op->flags & OP_MULTI
+                 ? encode_multi(j, &msg, templated ? &use : NULL, rendered, err, errlen)
+                 : encode_one(j, &msg, err, errlen);
+        if (rc < 0)
+            goto fail;
+        stats_add(&nd_stats.messages, op->flags & OP_MULTI ? (int64_t)j->n : 1);
     }
     if (op->id == OP_BROADCAST || op->id == OP_TEST_MESSAGE || svc->audit_all)
         nd_log(ND_LOG_INFO, "audit", "{s:s, s:s, s:s}", "op", op->name, "caller",
                caller ? caller->user_id : "", "target", msg.user_id[0] ? msg.user_id : "*");
     op_msg_clear(&msg);
+    templates_use_clear(&use);
+    json_decref(rendered);
     if (!cluster_call(svc, j)) /* Redis down, or no cluster: this instance alone */
-        inbox_post(ws_server_inbox(svc->ws), &j->job);
+        inbox_post_n(ws_server_inbox(svc->ws), &j->job, j->n ? (unsigned)j->n : 1);
     return 0;
 
-nomem:
-    free(j);
+fail:
+    job_free(j);
     op_msg_clear(&msg);
-    snprintf(err, errlen, "out of memory");
-    return -ENOMEM;
+    templates_use_clear(&use);
+    json_decref(rendered);
+    return rc == -ENOMEM ? -ENOMEM : -EINVAL;
 }
 
 json_t *service_result_json(const struct service_result *r)
 {
+    if (r->op->flags & OP_TEMPLATE)
+        return json_incref(r->body);
+    if (r->op->flags & OP_MULTI) {
+        json_t *ids = json_array();
+        for (size_t i = 0; ids && i < r->n_ids; i++) {
+            char hex[MSGID_LEN + 1];
+            msgid_format(r->ids[i], hex);
+            json_array_append_new(ids, json_string(hex));
+        }
+        return json_pack("{s:o, s:i, s:i, s:i, s:i}", "message_ids", ids, "users", (int)r->n_ids,
+                         "reached", r->reached, "stored", r->stored, "connections", r->connections);
+    }
     if (r->op->flags & OP_NOTIFY)
         return json_pack("{s:s, s:i, s:b}", "message_id", r->message_id, "connections",
                          r->connections, "stored", r->stored);

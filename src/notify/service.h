@@ -33,6 +33,12 @@ struct service_result {
     /* IsUserOnline */
     const char *user_id;
     int is_online;
+    /* NotifyUsers: each recipient's id, in user_ids order; stored counts them */
+    const uint64_t *ids;
+    size_t n_ids;
+    int reached; /* recipients with a connection now */
+    /* template operations: the response object */
+    json_t *body;
     /* set when the operation ran but failed (the store could not keep it) */
     const char *error;
 };
@@ -49,8 +55,11 @@ typedef void (*service_done_fn)(void *arg, const struct service_result *res);
 
 struct service;
 
-/** Makes the service over @ws and @cfg (borrowed). NULL on ENOMEM. */
-struct service *service_new(struct ws_server *ws, const struct nd_config *cfg);
+struct templates;
+
+/** Makes the service over @ws, @cfg and @templates (borrowed). NULL on ENOMEM. */
+struct service *service_new(struct ws_server *ws, const struct nd_config *cfg,
+                            struct templates *templates);
 void service_free(struct service *svc);
 
 struct cluster;
@@ -63,8 +72,10 @@ void service_set_cluster(struct service *svc, struct cluster *c);
  * Returns 0 when accepted: @done(@arg, result) will run exactly once, on nd-ws.
  * Otherwise @done never runs and the return says why, with a message in @err:
  *   -EINVAL    a field is missing or invalid (the message names it)
+ *   -EPERM     the caller's role may not run @op (templates: admin only)
+ *   -ENOENT    Get/DeleteTemplate: no such template
  *   -EAGAIN    the caller is over NOTIFYD_API_RATE_LIMIT
- *   -ESHUTDOWN the server is draining
+ *   -ESHUTDOWN the server is draining (or, for a template change, Redis is unreachable)
  *   -ENOMEM    out of memory
  */
 int service_call(struct service *svc, const struct op_spec *op, const json_t *req,

@@ -272,6 +272,10 @@ static void handle(struct call *c)
     json_decref(req);
     if (rc == -EINVAL)
         rpc__finish(c, GRPC_STATUS_INVALID_ARGUMENT, err, NULL);
+    else if (rc == -ENOENT)
+        rpc__finish(c, GRPC_STATUS_NOT_FOUND, err, NULL);
+    else if (rc == -EPERM)
+        rpc__finish(c, GRPC_STATUS_PERMISSION_DENIED, err, NULL);
     else if (rc == -ESHUTDOWN)
         rpc__finish(c, GRPC_STATUS_UNAVAILABLE, err, NULL);
     else if (rc == -EAGAIN)

@@ -16,19 +16,19 @@
 #include "nd.h"
 #include "store/store.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2     /* 1: offline; 2: + templates */
 #define BATCH_MAX 4096       /* operations per transaction */
 #define SWEEP_EVERY_MS 60000 /* how often expired messages are deleted */
 
-enum op_kind { OPK_PUT, OPK_LOAD, OPK_REMOVE };
+enum op_kind { OPK_PUT, OPK_LOAD, OPK_REMOVE, OPK_TEMPLATE };
 
 struct op {
     struct op *next;
     enum op_kind kind;
-    char user_id[ND_USER_ID_MAX + 1];
+    char user_id[ND_USER_ID_MAX + 1]; /* TEMPLATE: the template's id */
     uint64_t id;
     int64_t expires_at_ms;
-    char *json; /* PUT: owned copy */
+    char *json; /* PUT, TEMPLATE: owned copy (TEMPLATE: NULL = delete) */
     size_t len;
     store_done_fn done;
     store_load_fn load;
@@ -44,7 +44,7 @@ struct embedded {
     const struct nd_config *cfg;
     char path[4200];
     sqlite3 *db;
-    sqlite3_stmt *ins, *sel, *del, *trim, *sweep;
+    sqlite3_stmt *ins, *sel, *del, *trim, *sweep, *tpl_put, *tpl_del;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -126,6 +126,25 @@ static int e_remove(struct store *s, const char *user_id, uint64_t id)
     return 0;
 }
 
+static int e_template(struct store *s, const char *id, const char *json, store_done_fn done,
+                      void *arg)
+{
+    struct op *o = new_op(OPK_TEMPLATE, id);
+    if (!o)
+        return -ENOMEM;
+    if (json) {
+        o->len = strlen(json);
+        if (!(o->json = strdup(json))) {
+            free(o);
+            return -ENOMEM;
+        }
+    }
+    o->done = done;
+    o->arg = arg;
+    enqueue((struct embedded *)s, o);
+    return 0;
+}
+
 /* --- nd-store --- */
 
 static int step_done(sqlite3_stmt *st)
@@ -194,11 +213,20 @@ static int exec_remove(struct embedded *e, struct op *o)
     return step_done(e->del);
 }
 
+static int exec_template(struct embedded *e, struct op *o)
+{
+    sqlite3_stmt *st = o->json ? e->tpl_put : e->tpl_del;
+    sqlite3_bind_text(st, 1, o->user_id, -1, SQLITE_STATIC);
+    if (o->json)
+        sqlite3_bind_text(st, 2, o->json, (int)o->len, SQLITE_STATIC);
+    return step_done(st);
+}
+
 static void finish_op(struct embedded *e, struct op *o, int commit_err)
 {
     int err = o->err ? o->err : commit_err;
     const char *why = err ? sqlite3_errmsg(e->db) : NULL;
-    if (o->kind == OPK_PUT && o->done)
+    if ((o->kind == OPK_PUT || o->kind == OPK_TEMPLATE) && o->done)
         o->done(o->arg, err, why);
     else if (o->kind == OPK_LOAD && o->load)
         o->load(o->arg, o->rows, err ? 0 : o->n_rows, err);
@@ -220,9 +248,12 @@ static struct op *run_batch(struct embedded *e, struct op *list)
     for (; o && n < BATCH_MAX; last = o, o = o->next, n++) {
         if (err)
             continue;
-        o->err = o->kind == OPK_PUT    ? exec_put(e, o)
-                 : o->kind == OPK_LOAD ? exec_load(e, o)
-                                       : exec_remove(e, o);
+        switch (o->kind) {
+        case OPK_PUT: o->err = exec_put(e, o); break;
+        case OPK_LOAD: o->err = exec_load(e, o); break;
+        case OPK_REMOVE: o->err = exec_remove(e, o); break;
+        case OPK_TEMPLATE: o->err = exec_template(e, o); break;
+        }
     }
     int64_t now = wall_ms();
     if (!err && now - e->last_sweep_ms >= SWEEP_EVERY_MS) {
@@ -288,13 +319,16 @@ static void e_close(struct store *s)
     sqlite3_finalize(e->del);
     sqlite3_finalize(e->trim);
     sqlite3_finalize(e->sweep);
+    sqlite3_finalize(e->tpl_put);
+    sqlite3_finalize(e->tpl_del);
     sqlite3_close(e->db);
     pthread_cond_destroy(&e->cond);
     pthread_mutex_destroy(&e->lock);
     free(e);
 }
 
-static const struct store_ops embedded_ops = {"embedded", e_put, e_load, e_remove, e_close};
+static const struct store_ops embedded_ops = {"embedded", e_put,      e_load,
+                                              e_remove,   e_template, e_close};
 
 /* --- opening: schema and sanity checks, with errors that name the file --- */
 
@@ -339,19 +373,24 @@ static int open_db(struct embedded *e, char *err, size_t errlen)
         return -EIO;
     }
     int version = atoi(text);
-    if (version == 0) {
-        const char *schema =
-            "CREATE TABLE IF NOT EXISTS offline ("
-            " user_id TEXT NOT NULL, id INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
-            " body TEXT NOT NULL, PRIMARY KEY (user_id, id)) WITHOUT ROWID;"
-            "CREATE INDEX IF NOT EXISTS offline_expiry ON offline (expires_at);"
-            "PRAGMA user_version = 1;";
-        if (sqlite3_exec(e->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+    /* each step brings a store from the version before it to its own */
+    static const char *const steps[SCHEMA_VERSION] = {
+        "CREATE TABLE IF NOT EXISTS offline ("
+        " user_id TEXT NOT NULL, id INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+        " body TEXT NOT NULL, PRIMARY KEY (user_id, id)) WITHOUT ROWID;"
+        "CREATE INDEX IF NOT EXISTS offline_expiry ON offline (expires_at);"
+        "PRAGMA user_version = 1;",
+        "CREATE TABLE IF NOT EXISTS templates (id TEXT PRIMARY KEY, body TEXT NOT NULL);"
+        "PRAGMA user_version = 2;",
+    };
+    for (; version >= 0 && version < SCHEMA_VERSION; version++) {
+        if (sqlite3_exec(e->db, steps[version], NULL, NULL, NULL) != SQLITE_OK) {
             snprintf(err, errlen, "cannot create the tables in %s: %s", e->path,
                      sqlite3_errmsg(e->db));
             return -EIO;
         }
-    } else if (version != SCHEMA_VERSION) {
+    }
+    if (version != SCHEMA_VERSION) {
         snprintf(err, errlen, "the store %s has schema version %d; this notifyd reads version %d",
                  e->path, version, SCHEMA_VERSION);
         return -EINVAL;
@@ -368,6 +407,8 @@ static int open_db(struct embedded *e, char *err, size_t errlen)
         {&e->trim, "DELETE FROM offline WHERE user_id = ?1 AND id <= (SELECT id FROM offline "
                    "WHERE user_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)"},
         {&e->sweep, "DELETE FROM offline WHERE expires_at <= ?"},
+        {&e->tpl_put, "INSERT OR REPLACE INTO templates (id, body) VALUES (?,?)"},
+        {&e->tpl_del, "DELETE FROM templates WHERE id = ?"},
     };
     for (size_t i = 0; i < ND_ARRAY_SIZE(stmts); i++) {
         if (sqlite3_prepare_v3(e->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, stmts[i].st,
@@ -401,8 +442,31 @@ static int list_users(struct embedded *e, store_user_fn users, void *arg, char *
     return 0;
 }
 
-struct store *store_open_embedded(const struct nd_config *cfg, store_user_fn users, void *arg,
-                                  char *err, size_t errlen)
+static int list_templates(struct embedded *e, store_template_fn fn, void *arg, char *err,
+                          size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(e->db, "SELECT id, body FROM templates ORDER BY id", -1, &st, NULL) !=
+        SQLITE_OK) {
+        snprintf(err, errlen, "cannot read %s: %s", e->path, sqlite3_errmsg(e->db));
+        return -EIO;
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (fn)
+            fn(arg, (const char *)sqlite3_column_text(st, 0),
+               (const char *)sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "cannot read %s: %s", e->path, sqlite3_errmsg(e->db));
+        return -EIO;
+    }
+    return 0;
+}
+
+struct store *store_open_embedded(const struct nd_config *cfg, store_user_fn users, void *users_arg,
+                                  store_template_fn templates, void *templates_arg, char *err,
+                                  size_t errlen)
 {
     struct embedded *e = calloc(1, sizeof *e);
     if (!e) {
@@ -420,7 +484,8 @@ struct store *store_open_embedded(const struct nd_config *cfg, store_user_fn use
         snprintf(err, errlen, "cannot create data dir %s: %s", cfg->data_dir, strerror(errno));
         goto fail;
     }
-    if (open_db(e, err, errlen) < 0 || list_users(e, users, arg, err, errlen) < 0)
+    if (open_db(e, err, errlen) < 0 || list_users(e, users, users_arg, err, errlen) < 0 ||
+        list_templates(e, templates, templates_arg, err, errlen) < 0)
         goto fail;
     if (pthread_create(&e->thread, NULL, run, e)) {
         snprintf(err, errlen, "cannot start the store thread");
@@ -433,6 +498,8 @@ fail:
     sqlite3_finalize(e->del);
     sqlite3_finalize(e->trim);
     sqlite3_finalize(e->sweep);
+    sqlite3_finalize(e->tpl_put);
+    sqlite3_finalize(e->tpl_del);
     sqlite3_close(e->db);
     pthread_cond_destroy(&e->cond);
     pthread_mutex_destroy(&e->lock);

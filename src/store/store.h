@@ -1,8 +1,8 @@
 /* store: where messages owed to users are kept durably -- offline messages
- * (seed 离线消息) and messages waiting for an ack. One interface, several
- * engines: embedded.c (SQLite in the data dir) now, Redis for scale-out.
- * Calls may come from any thread; each engine has its own thread(s) and
- * runs callbacks there, so callers hand results back to their own thread. */
+ * (seed 离线消息) and messages waiting for an ack -- and the message templates. One interface,
+ * several engines: embedded.c (SQLite in the data dir) now, Redis for scale-out. Calls may come
+ * from any thread; each engine has its own thread(s) and runs callbacks there, so callers hand
+ * results back to their own thread. */
 #ifndef NOTIFYD_STORE_STORE_H
 #define NOTIFYD_STORE_STORE_H
 
@@ -29,6 +29,9 @@ typedef void (*store_load_fn)(void *arg, const struct stored_msg *msgs, size_t n
 /** Users who had messages at open, one call per user, before store_open returns. */
 typedef void (*store_user_fn)(void *arg, const char *user_id);
 
+/** The message templates kept, one call each (@json: len bytes), before store_open returns. */
+typedef void (*store_template_fn)(void *arg, const char *id, const char *json, size_t len);
+
 struct store;
 
 struct store_ops {
@@ -36,6 +39,8 @@ struct store_ops {
     int (*put)(struct store *s, const struct stored_msg *m, store_done_fn done, void *arg);
     int (*load)(struct store *s, const char *user_id, store_load_fn fn, void *arg);
     int (*remove)(struct store *s, const char *user_id, uint64_t id);
+    int (*template)(struct store *s, const char *id, const char *json, store_done_fn done,
+                    void *arg);
     void (*close)(struct store *s);
 };
 
@@ -46,10 +51,12 @@ struct store {
 /**
  * Opens the embedded store in cfg->data_dir (messages.db), checking it is a
  * readable notifyd store; @users (may be NULL) is called for each user who
- * has messages. NULL with a one-line reason naming the file in @err.
+ * has messages, @templates (may be NULL) for each template. NULL with a
+ * one-line reason naming the file in @err.
  */
-struct store *store_open_embedded(const struct nd_config *cfg, store_user_fn users, void *arg,
-                                  char *err, size_t errlen);
+struct store *store_open_embedded(const struct nd_config *cfg, store_user_fn users, void *users_arg,
+                                  store_template_fn templates, void *templates_arg, char *err,
+                                  size_t errlen);
 
 /** Makes @m durable, then calls @done. 0, or -errno when not queued (done never runs). */
 static inline int store_put(struct store *s, const struct stored_msg *m, store_done_fn done,
@@ -68,6 +75,16 @@ static inline int store_load(struct store *s, const char *user_id, store_load_fn
 static inline int store_remove(struct store *s, const char *user_id, uint64_t id)
 {
     return s->ops->remove(s, user_id, id);
+}
+
+/**
+ * Keeps template @id as @json (NUL-terminated), or forgets it when @json is
+ * NULL; @done runs once that is durable. 0, or -errno (done never runs).
+ */
+static inline int store_template(struct store *s, const char *id, const char *json,
+                                 store_done_fn done, void *arg)
+{
+    return s->ops->template(s, id, json, done, arg);
 }
 
 /** Finishes every queued operation (running its callback), then frees the store. */

@@ -286,7 +286,7 @@ int ws__conn_confirm_upgrade(struct ws_server *ws, struct lws *wsi)
                "user_id", claims.user_id);
         return refuse(ws, wsi, REFUSED_USER_LIMIT, 429, "Too Many Requests", msg);
     }
-    char since[64], ack[8];
+    char since[64], ack[8], batch[8];
     uint64_t since_id = 0;
     int resume = lws_get_urlarg_by_name(wsi, "since=", ws->scratch, sizeof ws->scratch) != NULL;
     if (resume &&
@@ -299,6 +299,8 @@ int ws__conn_confirm_upgrade(struct ws_server *ws, struct lws *wsi)
     ws->handoff.resume_asked = resume;
     ws->handoff.since = since_id;
     ws->handoff.ack_mode = a && (!strcmp(a, "1") || !strcmp(a, "true"));
+    const char *b = ws__urlarg(ws, wsi, "batch=", batch, sizeof batch);
+    ws->handoff.batch_mode = b && (!strcmp(b, "1") || !strcmp(b, "true"));
     return 0;
 }
 
@@ -315,6 +317,8 @@ void ws__conn_connected(struct ws_server *ws, struct conn *c, int recovered)
         json_object_set_new(data, "token_expires_at", json_integer(c->token_exp_s));
     if (data && c->ack_mode)
         json_object_set_new(data, "ack", json_true());
+    if (data && c->batch_mode)
+        json_object_set_new(data, "batch", json_true());
     send_control(ws, c, "connected", data);
 }
 
@@ -330,6 +334,7 @@ int ws__conn_established(struct ws_server *ws, struct conn *c, struct lws *wsi)
     c->token_exp_ms = exp_to_mono(ws->handoff.claims.exp);
     c->resume_asked = ws->handoff.resume_asked;
     c->ack_mode = ws->handoff.ack_mode;
+    c->batch_mode = ws->handoff.batch_mode;
     if (registry_add(ws->reg, ws->handoff.claims.user_id, &c->link) < 0)
         return -1;
     c->id = ++ws->next_conn_id;
@@ -458,6 +463,75 @@ void ws__conn_pong(struct ws_server *ws, struct conn *c)
 
 /* --- writing --- */
 
+/* a message is on the wire: latency, the store's copy, the ack it may bring */
+static void written(struct ws_server *ws, struct conn *c, struct delivery *d)
+{
+    if (d->op && !d->stored)
+        ws__metrics_written(ws, ratelimit_now_us() - d->accepted_us);
+    /* a client that does not ack has a stored message once it is written */
+    if (d->stored && !c->ack_mode)
+        ws__forget(ws, conn_user(c), d->id);
+    if (c->ack_mode && d->id && c->ack_credit < UINT16_MAX) /* a message, not control */
+        c->ack_credit++;
+}
+
+#define BATCH_MAX 64            /* messages in one batch frame */
+#define BATCH_BYTES (64 * 1024) /* JSON bytes of the messages in one batch frame */
+#define BATCH_HEAD "{\"type\":\"batch\",\"data\":{\"messages\":["
+#define BATCH_TAIL "]}}"
+
+/* ?batch=1: the messages at the head of the queue (two or more, no control
+ * frames) in one frame. 1 written, 0 nothing to batch, -1 write failed. */
+static int write_batch(struct ws_server *ws, struct conn *c)
+{
+    struct delivery *ds[BATCH_MAX];
+    size_t n = 0, bytes = 0;
+    for (struct delivery *d; n < BATCH_MAX && (d = outq_peek(&c->q)) && d->id;) {
+        if (n && bytes + d->len > BATCH_BYTES)
+            break;
+        ds[n++] = outq_pop(&c->q);
+        bytes += d->len;
+    }
+    if (n < 2) {
+        if (n) { /* one alone goes as itself */
+            size_t len = ds[0]->len;
+            int w = lws_write(c->wsi, ds[0]->buf + LWS_PRE, len, LWS_WRITE_TEXT);
+            if (w >= (int)len) {
+                ws->m.frames++;
+                written(ws, c, ds[0]);
+            }
+            delivery_unref(ds[0]);
+            return w >= (int)len ? 1 : -1;
+        }
+        return 0;
+    }
+    size_t len = sizeof BATCH_HEAD - 1 + bytes + (n - 1) + sizeof BATCH_TAIL - 1;
+    unsigned char *buf = malloc(LWS_PRE + len);
+    int ok = 0;
+    if (buf) {
+        unsigned char *w = buf + LWS_PRE;
+        memcpy(w, BATCH_HEAD, sizeof BATCH_HEAD - 1);
+        w += sizeof BATCH_HEAD - 1;
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                *w++ = ',';
+            memcpy(w, delivery_json(ds[i]), ds[i]->len);
+            w += ds[i]->len;
+        }
+        memcpy(w, BATCH_TAIL, sizeof BATCH_TAIL - 1);
+        ok = lws_write(c->wsi, buf + LWS_PRE, len, LWS_WRITE_TEXT) >= (int)len;
+        free(buf);
+    }
+    if (ok)
+        ws->m.frames++;
+    for (size_t i = 0; i < n; i++) {
+        if (ok)
+            written(ws, c, ds[i]);
+        delivery_unref(ds[i]);
+    }
+    return ok ? 1 : -1;
+}
+
 int ws__conn_writeable(struct ws_server *ws, struct conn *c)
 {
     if (c->close_code && (!c->close_flush || !outq_count(&c->q))) {
@@ -480,18 +554,17 @@ int ws__conn_writeable(struct ws_server *ws, struct conn *c)
     for (; writes < 16 && outq_count(&c->q); writes++) {
         if (writes && lws_send_pipe_choked(c->wsi))
             break;
+        int b = c->batch_mode ? write_batch(ws, c) : 0;
+        if (b < 0)
+            return -1;
+        if (b > 0)
+            continue;
         struct delivery *d = outq_pop(&c->q);
         size_t len = d->len;
         int n = lws_write(c->wsi, d->buf + LWS_PRE, len, LWS_WRITE_TEXT);
         if (n >= (int)len) {
             ws->m.frames++;
-            if (d->op && !d->stored)
-                ws__metrics_written(ws, ratelimit_now_us() - d->accepted_us);
-            /* a client that does not ack has a stored message once it is written */
-            if (d->stored && !c->ack_mode)
-                ws__forget(ws, conn_user(c), d->id);
-            if (c->ack_mode && d->id && c->ack_credit < UINT16_MAX) /* a message, not control */
-                c->ack_credit++;
+            written(ws, c, d);
         }
         delivery_unref(d);
         if (n < (int)len)

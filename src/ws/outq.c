@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "notify/ops.h"
+
 #define MASK(q) ((q)->cap - 1)
 
 static void compact(struct outq *q)
@@ -64,8 +66,22 @@ enum outq_result outq_push(struct outq *q, struct delivery *d, uint32_t max_msgs
         else if (grow(q) < 0)
             return OUTQ_NOMEM;
     }
-    q->ring[(q->head + q->len) & MASK(q)] = delivery_ref(d);
-    q->len++;
+    if (d->priority == PRIORITY_URGENT) {
+        /* before every other message, after the urgent ones already waiting */
+        q->head = (q->head - 1) & MASK(q);
+        q->len++;
+        uint32_t i = 0;
+        for (; i + 1 < q->len; i++) {
+            struct delivery *next = q->ring[(q->head + i + 1) & MASK(q)];
+            if (!next || next->priority != PRIORITY_URGENT)
+                break;
+            q->ring[(q->head + i) & MASK(q)] = next;
+        }
+        q->ring[(q->head + i) & MASK(q)] = delivery_ref(d);
+    } else {
+        q->ring[(q->head + q->len) & MASK(q)] = delivery_ref(d);
+        q->len++;
+    }
     q->live++;
     q->bytes += d->len;
     return OUTQ_OK;
@@ -84,6 +100,15 @@ struct delivery *outq_pop(struct outq *q)
         }
     }
     return NULL;
+}
+
+struct delivery *outq_peek(struct outq *q)
+{
+    while (q->len && !q->ring[q->head]) { /* squeeze out coalesced holes */
+        q->head = (q->head + 1) & MASK(q);
+        q->len--;
+    }
+    return q->len ? q->ring[q->head] : NULL;
 }
 
 void outq_clear(struct outq *q)

@@ -2,7 +2,8 @@
  * reference-counted deliveries in a ring, bounded in messages and bytes. A
  * message with a coalesce key replaces a queued one with the same key
  * (a newer progress update of the same task): the old slot is emptied and
- * the new message goes last, so message ids still rise on the wire.
+ * the new message goes last, so message ids still rise on the wire -- except
+ * for an urgent message, which goes before every non-urgent one queued.
  * Pure data structure; its owner (nd-ws) serializes every call. */
 #ifndef NOTIFYD_WS_OUTQ_H
 #define NOTIFYD_WS_OUTQ_H
@@ -35,6 +36,9 @@ enum outq_result outq_push(struct outq *q, struct delivery *d, uint32_t max_msgs
 
 /** The oldest message (the caller now owns that reference), or NULL when empty. */
 struct delivery *outq_pop(struct outq *q);
+
+/** The oldest message, still queued (borrowed), or NULL when empty. */
+struct delivery *outq_peek(struct outq *q);
 
 /** Drops every message and frees the ring. */
 void outq_clear(struct outq *q);

@@ -23,11 +23,12 @@ enum route_kind {
     R_NONE,       /* GET: no parameters */
     R_PATH_USER,  /* GET: user_id from /user/{user_id}/online */
     R_QUERY_USER, /* GET: user_id from ?user_id= */
+    R_TEMPLATE,   /* GET, PUT (body), DELETE /templates/{id} */
 };
 
 struct route {
     const char *path; /* after PREFIX; "/user/" is matched as /user/{id}/online */
-    int method;       /* LWSHUMETH_* */
+    int method;       /* LWSHUMETH_*; R_TEMPLATE: GET, PUT or DELETE */
     enum route_kind kind;
     enum op_id op;  /* OP__COUNT: task/progress, chosen by task_type */
     const char *ok; /* the seed's success message */
@@ -44,14 +45,19 @@ static const struct route routes[] = {
     {"/stats", LWSHUMETH_GET, R_NONE, OP_GET_STATS, "获取成功"},
     {"/user/", LWSHUMETH_GET, R_PATH_USER, OP_IS_USER_ONLINE, "检查完成"},
     {"/test", LWSHUMETH_GET, R_QUERY_USER, OP_TEST_MESSAGE, "测试消息已发送"},
+    {"/templates", LWSHUMETH_GET, R_NONE, OP_LIST_TEMPLATES, "获取成功"},
+    {"/templates/", LWSHUMETH_GET, R_TEMPLATE, OP_GET_TEMPLATE, "获取成功"},
 };
 
 struct rest_req {
     struct conn *c; /* NULL once the connection has gone */
     const struct route *route;
     struct token_claims caller;
-    int waiting;   /* the service holds this request until it answers */
-    int responded; /* an error was queued: ignore the rest of the body */
+    const struct op_spec *op; /* NULL: from the route (task/progress: from task_type) */
+    const char *ok;           /* the success message */
+    char template_id[72];     /* R_TEMPLATE: the {id} of the path */
+    int waiting;              /* the service holds this request until it answers */
+    int responded;            /* an error was queued: ignore the rest of the body */
     char *body;
     size_t len;
 };
@@ -68,6 +74,11 @@ static const struct route *find_route(const char *path, int *path_ok)
             size_t n = strlen(rest);
             if (!strncmp(rest, "/user/", 6) && n > 13 && !strcmp(rest + n - 7, "/online") &&
                 !memchr(rest + 6, '/', n - 13)) {
+                *path_ok = 1;
+                return r;
+            }
+        } else if (r->kind == R_TEMPLATE) {
+            if (!strncmp(rest, "/templates/", 11) && rest[11] && !strchr(rest + 11, '/')) {
                 *path_ok = 1;
                 return r;
             }
@@ -110,6 +121,7 @@ void ws__rest_metrics(FILE *f)
     for (size_t i = 0; i <= N_ROUTES; i++) {
         const char *path = i == N_ROUTES                   ? "other"
                            : routes[i].kind == R_PATH_USER ? "/user/{user_id}/online"
+                           : routes[i].kind == R_TEMPLATE  ? "/templates/{id}"
                                                            : routes[i].path;
         for (size_t k = 0; k < N_STATUSES; k++)
             if (answers[i][k] || (i < N_ROUTES && statuses[k] == 200))
@@ -143,7 +155,7 @@ static void answered(void *arg, const struct service_result *res)
         fail(c, 503, res->error, 0);
         c->rest = NULL;
     } else if (c) {
-        json_t *env = json_pack("{s:i, s:s, s:o}", "code", 0, "message", q->route->ok, "data",
+        json_t *env = json_pack("{s:i, s:s, s:o}", "code", 0, "message", q->ok, "data",
                                 service_result_json(res));
         char *text = env ? json_dumps(env, JSON_COMPACT) : NULL;
         json_decref(env);
@@ -171,6 +183,8 @@ static int call(struct ws_server *ws, struct conn *c, const struct op_spec *op, 
     }
     return fail(c,
                 rc == -EINVAL      ? 400
+                : rc == -EPERM     ? 403
+                : rc == -ENOENT    ? 404
                 : rc == -EAGAIN    ? 429
                 : rc == -ESHUTDOWN ? 503
                                    : 500,
@@ -246,7 +260,22 @@ int ws__rest_request(struct ws_server *ws, struct conn *c, int method, const cha
         snprintf(msg, sizeof msg, "no route for %s %.200s", ws__http_method_name(method), path);
         return fail(c, 404, msg, body_pending);
     }
-    if (r->method != method) {
+    c->rest->ok = r->ok;
+    if (r->kind == R_TEMPLATE) {
+        const char *id = path + strlen(PREFIX) + 11;
+        snprintf(c->rest->template_id, sizeof c->rest->template_id, "%s", id);
+        if (method == LWSHUMETH_PUT) {
+            c->rest->op = ops_get(OP_PUT_TEMPLATE);
+            c->rest->ok = "保存成功";
+        } else if (method == LWSHUMETH_DELETE) {
+            c->rest->op = ops_get(OP_DELETE_TEMPLATE);
+            c->rest->ok = "删除成功";
+        } else if (method != LWSHUMETH_GET) {
+            snprintf(msg, sizeof msg, "%s takes GET, PUT or DELETE, not %s", path,
+                     ws__http_method_name(method));
+            return fail_with(c, 405, msg, "allow:", "GET, PUT, DELETE", body_pending);
+        }
+    } else if (r->method != method) {
         snprintf(msg, sizeof msg, "%s takes %s, not %s", path, ws__http_method_name(r->method),
                  ws__http_method_name(method));
         return fail_with(c, 405, msg, "allow:", ws__http_method_name(r->method), body_pending);
@@ -261,7 +290,7 @@ int ws__rest_request(struct ws_server *ws, struct conn *c, int method, const cha
     if (rc)
         return rc < 0 ? -1 : 0;
 
-    if (r->kind == R_BODY) {
+    if (r->kind == R_BODY || method == LWSHUMETH_PUT) {
         char cl[24];
         long long declared = -1;
         if (lws_hdr_copy(c->wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
@@ -290,8 +319,10 @@ int ws__rest_request(struct ws_server *ws, struct conn *c, int method, const cha
         const char *id = ws__urlarg(ws, c->wsi, "user_id=", buf, sizeof buf);
         if (id)
             json_object_set_new(req, "user_id", json_string(id));
+    } else if (r->kind == R_TEMPLATE) {
+        json_object_set_new(req, "id", json_string(c->rest->template_id));
     }
-    return call(ws, c, ops_get(r->op), req);
+    return call(ws, c, c->rest->op ? c->rest->op : ops_get(r->op), req);
 }
 
 int ws__rest_body(struct ws_server *ws, struct conn *c, const void *in, size_t len)
@@ -332,11 +363,24 @@ int ws__rest_body_done(struct ws_server *ws, struct conn *c)
         json_decref(req);
         return fail(c, 400, msg, 0);
     }
-    const struct op_spec *op =
-        q->route->op == OP__COUNT ? progress_op(req, msg, sizeof msg) : ops_get(q->route->op);
+    const struct op_spec *op = q->op                       ? q->op
+                               : q->route->op == OP__COUNT ? progress_op(req, msg, sizeof msg)
+                                                           : ops_get(q->route->op);
     if (!op) {
         json_decref(req);
         return fail(c, 400, msg, 0);
+    }
+    if (op->id == OP_SYSTEM_NOTIFICATION && json_object_get(req, "user_ids"))
+        op = ops_get(OP_NOTIFY_USERS); /* one notification to a list of users */
+    if (op->id == OP_PUT_TEMPLATE) {   /* the id is the path's */
+        const char *id = json_string_value(json_object_get(req, "id"));
+        if (json_object_get(req, "id") && (!id || strcmp(id, q->template_id))) {
+            snprintf(msg, sizeof msg, "id in the body differs from the path's \"%.72s\"",
+                     q->template_id);
+            json_decref(req);
+            return fail(c, 400, msg, 0);
+        }
+        json_object_set_new(req, "id", json_string(q->template_id));
     }
     return call(ws, c, op, req);
 }

@@ -76,6 +76,7 @@ struct conn {
     size_t rx_len;
     unsigned resume_asked : 1; /* connected with ?since= */
     unsigned ack_mode : 1;     /* connected with ?ack=1: stored messages wait for acks */
+    unsigned batch_mode : 1;   /* connected with ?batch=1: ready messages go out together */
     unsigned replaying : 1;    /* stored messages are loading: hold live ones */
     unsigned ping_due : 1;     /* write a WebSocket PING next */
     unsigned close_flush : 1;  /* write what is queued before closing */
@@ -105,7 +106,8 @@ struct ws_server {
         struct token_claims claims;
         int resume_asked; /* ?since= given */
         uint64_t since;
-        int ack_mode; /* ?ack=1 */
+        int ack_mode;   /* ?ack=1 */
+        int batch_mode; /* ?batch=1 */
     } handoff;
     char scratch[ND_TOKEN_MAX + 64];            /* URL argument lookups (nd-ws only) */
     struct ws_metrics m;                        /* nd-ws counters for /metrics */

@@ -336,3 +336,96 @@ def test_unreachable_redis_at_start_is_not_ready_then_recovers():
             assert nd.http(s, "GET", "/readyz")[0] == 200
         finally:
             r.stop()
+
+
+ADMIN = nd.token("ops", "admin")
+
+
+async def call(node, name, req, tok=SVC):
+    async with node.channel() as ch:
+        return await getattr(pbg.NotificationServiceStub(ch), name)(req, metadata=nd.bearer(tok),
+                                                                    timeout=nd.TIMEOUT)
+
+
+async def template_on(node, tid, timeout=10):
+    """The template as @node sees it, once it has it (changes travel through Redis)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return (await call(node, "GetTemplate", pb.GetTemplateRequest(id=tid), ADMIN)).template
+        except grpc.aio.AioRpcError as e:
+            if e.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.05)
+
+
+def test_templates_multicast_and_priority_across_instances(cluster):
+    redis, (a, b, c) = cluster
+
+    async def go():
+        # a template put on one instance is there on every other, and renders there
+        r = await call(a, "PutTemplate", pb.PutTemplateRequest(template=pb.Template(
+            id="hello", title="Hi {{user_id}}", message="{{what}} for {{user_id}}")), ADMIN)
+        assert r.created
+        for n in (b, c):
+            assert (await template_on(n, "hello")).message == "{{what}} for {{user_id}}"
+        # a multicast from c reaches users connected to a and b, each with its own id and text
+        wa, _ = await a.connect(user="xa")
+        wb, _ = await b.connect(user="xb")
+        await settle(c, 2)
+        r = await call(c, "NotifyUsers", pb.NotifyUsersRequest(
+            user_ids=["xa", "xb", "xoff"], template_id="hello", params={"what": "news"},
+            priority=pb.PRIORITY_HIGH, group="g"))
+        assert r.users == 3 and r.reached == 2 and r.stored == 1 and len(set(r.message_ids)) == 3
+        ma, mb = await recv(wa), await recv(wb)
+        assert (ma["message_id"], ma["data"]["message"]) == (r.message_ids[0], "news for xa")
+        assert (mb["message_id"], mb["data"]["message"]) == (r.message_ids[1], "news for xb")
+        assert ma["priority"] == "high" and mb["group"] == "g"
+        off, _ = await a.connect(user="xoff")
+        m = await recv(off)
+        assert m["message_id"] == r.message_ids[2] and m["data"]["title"] == "Hi xoff"
+        # urgent survives the hop between instances (and is kept for the offline, whatever its type)
+        r = await call(b, "NotifyBatchGoProgress", pb.NotifyBatchGoProgressRequest(
+            user_id="xgone", task=pb.TaskProgressData(task_id="t"), priority=pb.PRIORITY_URGENT))
+        assert r.stored
+        await call(b, "NotifyBatchGoProgress", pb.NotifyBatchGoProgressRequest(
+            user_id="xa", task=pb.TaskProgressData(task_id="t"), priority=pb.PRIORITY_URGENT))
+        assert (await recv(wa))["priority"] == "urgent"
+        # a change and a delete reach every instance; the deleted one is gone everywhere
+        await call(b, "PutTemplate", pb.PutTemplateRequest(template=pb.Template(
+            id="hello", message="v2 {{user_id}}")), ADMIN)
+        await call(b, "PutTemplate", pb.PutTemplateRequest(template=pb.Template(id="bye", message="bye")), ADMIN)
+        for n in (a, c):
+            assert (await template_on(n, "bye")).message == "bye"
+            assert (await template_on(n, "hello")).message == "v2 {{user_id}}"
+        await call(c, "DeleteTemplate", pb.DeleteTemplateRequest(id="bye"), ADMIN)
+        for n in (a, b):
+            deadline = time.monotonic() + 10
+            while True:
+                ids = [t.id for t in (await call(n, "ListTemplates", pb.ListTemplatesRequest(), ADMIN)).templates]
+                if ids == ["hello"] or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.05)
+            assert ids == ["hello"]
+        for ws in (wa, wb, off):
+            await ws.close()
+
+    run(go())
+    # a new instance loads the templates from Redis when it connects
+    with nd.Server(env={"NOTIFYD_REDIS_URL": redis.url}) as d:
+        d.wait_log(lambda x: x.get("msg") == "redis connected")
+        assert run(template_on(d, "hello")).message == "v2 {{user_id}}"
+    # with Redis gone, templates cannot change (and say why), but the known ones still render
+    redis.kill()
+    a.wait_log(lambda x: x.get("msg", "").startswith("redis connection lost"))
+
+    async def down():
+        with pytest.raises(grpc.aio.AioRpcError) as e:
+            await call(a, "PutTemplate", pb.PutTemplateRequest(template=pb.Template(id="z", message="z")), ADMIN)
+        assert e.value.code() == grpc.StatusCode.UNAVAILABLE and "redis" in e.value.details()
+        ws, _ = await a.connect(user="xlocal")
+        await call(a, "SendSystemNotification", pb.SendSystemNotificationRequest(user_id="xlocal", template_id="hello"))
+        assert (await recv(ws))["data"]["message"] == "v2 xlocal"
+        await ws.close()
+
+    run(down())

@@ -111,6 +111,26 @@ static void test_fifo_and_ids(void **state)
     free(log);
 }
 
+/* a multicast reserves a block of ids: the next post starts above it */
+static void test_post_n_reserves_a_block(void **state)
+{
+    (void)state;
+    struct inbox *in = inbox_new(NULL, NULL);
+    assert_non_null(in);
+    struct job jobs[3];
+    init_jobs(jobs, 3, record);
+    struct log *log = calloc(1, sizeof *log);
+    assert_non_null(log);
+    inbox_post(in, &jobs[0].base);
+    inbox_post_n(in, &jobs[1].base, 1000);
+    inbox_post(in, &jobs[2].base);
+    assert_true(jobs[1].base.id > jobs[0].base.id);
+    assert_true(jobs[2].base.id > jobs[1].base.id + 999);
+    assert_int_equal(inbox_drain(in, log), 3);
+    inbox_free(in, log);
+    free(log);
+}
+
 static void test_wake_only_when_empty(void **state)
 {
     (void)state;
@@ -336,9 +356,10 @@ static void test_many_producers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fifo_and_ids),        cmocka_unit_test(test_wake_only_when_empty),
-        cmocka_unit_test(test_job_owns_itself),     cmocka_unit_test(test_post_while_draining),
-        cmocka_unit_test(test_free_runs_leftovers), cmocka_unit_test(test_many_producers),
+        cmocka_unit_test(test_fifo_and_ids),         cmocka_unit_test(test_post_n_reserves_a_block),
+        cmocka_unit_test(test_wake_only_when_empty), cmocka_unit_test(test_job_owns_itself),
+        cmocka_unit_test(test_post_while_draining),  cmocka_unit_test(test_free_runs_leftovers),
+        cmocka_unit_test(test_many_producers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

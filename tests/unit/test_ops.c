@@ -679,6 +679,7 @@ static void test_key_order(void **state)
         [OP_PLAN_EXPIRING] = "{\"upgrade_url\":\"\",\"plan_name\":\"p\",\"user_id\":\"u\"}",
         [OP_PLAN_EXPIRED] = "{\"message\":\"m\",\"plan_name\":\"p\",\"user_id\":\"u\"}",
         [OP_BROADCAST] = "{\"action\":\"a\",\"message\":\"m\"}",
+        [OP_NOTIFY_USERS] = "{\"level\":\"info\",\"message\":\"m\",\"user_ids\":[\"a\",\"b\"]}",
     };
     int checked = 0;
     for (int i = 0; i < OP__COUNT; i++) {
@@ -703,7 +704,7 @@ static void test_key_order(void **state)
         op_msg_clear(&m);
         checked++;
     }
-    assert_int_equal(checked, 15);
+    assert_int_equal(checked, 16);
 }
 
 static void test_extra_keys_ignored(void **state)

@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "notify/ops.h"
 #include "ws/outq.h"
 
 static struct delivery *msg(uint64_t id, size_t len, uint64_t key)
@@ -98,6 +99,47 @@ static void test_a_stream_of_updates_stays_small(void **state)
     outq_clear(&q);
 }
 
+static struct delivery *urgent(uint64_t id)
+{
+    struct delivery *d = msg(id, 10, 0);
+    d->priority = PRIORITY_URGENT;
+    return d;
+}
+
+/* urgent messages overtake the others, keep their own order, and survive wraps and holes */
+static void test_urgent_goes_first(void **state)
+{
+    (void)state;
+    struct outq q = {0};
+    for (uint64_t i = 1; i <= 5; i++)
+        assert_int_equal(push(&q, msg(i, 10, i == 3 ? 7 : 0), 1000, 1 << 20, NULL), OUTQ_OK);
+    outq_clear(&q);
+    /* a ring that has wrapped: pop a few first */
+    for (uint64_t i = 1; i <= 6; i++)
+        assert_int_equal(push(&q, msg(i, 10, i == 6 ? 9 : 0), 1000, 1 << 20, NULL), OUTQ_OK);
+    for (uint64_t i = 1; i <= 3; i++)
+        delivery_unref(outq_pop(&q));
+    assert_int_equal(push(&q, urgent(100), 1000, 1 << 20, NULL), OUTQ_OK);
+    assert_int_equal(push(&q, msg(7, 10, 9), 1000, 1 << 20, NULL), OUTQ_OK); /* a hole at 6 */
+    assert_int_equal(push(&q, urgent(101), 1000, 1 << 20, NULL), OUTQ_OK);
+    for (uint64_t i = 8; i <= 20; i++) /* grows with urgent ones at the head */
+        assert_int_equal(push(&q, msg(i, 10, 0), 1000, 1 << 20, NULL), OUTQ_OK);
+    assert_int_equal(push(&q, urgent(102), 1000, 1 << 20, NULL), OUTQ_OK);
+    const uint64_t want[] = {100, 101, 102, 4,  5,  7,  8,  9,  10, 11,
+                             12,  13,  14,  15, 16, 17, 18, 19, 20};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        struct delivery *d = outq_pop(&q);
+        assert_non_null(d);
+        assert_int_equal(d->id, want[i]);
+        delivery_unref(d);
+    }
+    assert_null(outq_pop(&q));
+    /* the bounds hold for urgent ones too: the caller closes the reader instead */
+    assert_int_equal(push(&q, msg(1, 10, 0), 1, 1 << 20, NULL), OUTQ_OK);
+    assert_int_equal(push(&q, urgent(2), 1, 1 << 20, NULL), OUTQ_FULL);
+    outq_clear(&q);
+}
+
 static void test_shared_delivery_refcount(void **state)
 {
     (void)state;
@@ -120,6 +162,7 @@ int main(void)
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_coalescing_keeps_rising_ids),
         cmocka_unit_test(test_a_stream_of_updates_stays_small),
+        cmocka_unit_test(test_urgent_goes_first),
         cmocka_unit_test(test_shared_delivery_refcount),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

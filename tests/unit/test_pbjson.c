@@ -60,7 +60,7 @@ static void fill_task(Notification__V1__TaskProgressData *t)
 #define PROGRESS_JSON                                                                              \
     "{\"user_id\":\"u1\",\"task_id\":\"job-1\",\"task_type\":\"\",\"status\":\"running\","         \
     "\"progress\":42.5,\"total\":10,\"completed\":4,\"failed\":1,\"message\":\"4 of 10\","         \
-    "\"start_time\":1700000000,\"end_time\":0}"
+    "\"start_time\":1700000000,\"end_time\":0,\"group\":\"\"}"
 
 static void test_progress_flattened(void **state)
 {
@@ -84,7 +84,7 @@ static void test_progress_flattened(void **state)
     /* no nested message: only the user */
     r.task = NULL;
     j = pbjson_from_message(&r.base);
-    assert_json_exact(j, "{\"user_id\":\"u1\"}");
+    assert_json_exact(j, "{\"user_id\":\"u1\",\"group\":\"\"}");
     json_decref(j);
 }
 
@@ -99,7 +99,7 @@ static void test_defaults_kept(void **state)
     json_t *j = pbjson_from_message(&r.base);
     assert_json_exact(j, "{\"user_id\":\"\",\"task_id\":\"\",\"task_type\":\"\",\"status\":\"\","
                          "\"progress\":0.0,\"total\":0,\"completed\":0,\"failed\":0,"
-                         "\"message\":\"\",\"start_time\":0,\"end_time\":0}");
+                         "\"message\":\"\",\"start_time\":0,\"end_time\":0,\"group\":\"\"}");
 
     /* which ops_build then refuses for want of a user */
     struct op_msg m;
@@ -127,7 +127,8 @@ static void test_repeated_urls(void **state)
     r.delay = 250;
     json_t *j = pbjson_from_message(&r.base);
     assert_json_exact(j, "{\"user_id\":\"u2\",\"task_id\":\"t2\",\"urls\":[\"https://a.example/1\","
-                         "\"https://b.example/2?x=y\",\"http://c.example\"],\"delay\":250}");
+                         "\"https://b.example/2?x=y\",\"http://c.example\"],\"delay\":250,"
+                         "\"group\":\"\"}");
     json_decref(j);
 
     /* none: an empty array, which ops_build refuses by name */
@@ -170,7 +171,8 @@ static void test_enum_levels(void **state)
             assert_string_equal(json_string_value(lv), cases[i].text);
         else
             assert_null(lv);
-        assert_int_equal(json_object_size(j), cases[i].text ? 6 : 5);
+        assert_int_equal(json_object_size(j),
+                         cases[i].text ? 9 : 8); /* + group, template_id, params */
 
         /* through ops_build: a left-out level becomes info */
         struct op_msg m;
@@ -188,7 +190,8 @@ static void test_enum_levels(void **state)
     b.level = NOTIFICATION__V1__LEVEL__LEVEL_WARNING;
     json_t *j = pbjson_from_message(&b.base);
     assert_json_exact(j, "{\"title\":\"\",\"message\":\"all hands\",\"level\":\"warning\","
-                         "\"action\":\"\",\"action_url\":\"\"}");
+                         "\"action\":\"\",\"action_url\":\"\",\"group\":\"\",\"template_id\":\"\","
+                         "\"params\":{}}");
     json_decref(j);
 }
 
@@ -203,7 +206,8 @@ static void test_int64_and_scalars(void **state)
     r.expires_at = 32503680000LL; /* beyond 32 bits */
     json_t *j = pbjson_from_message(&r.base);
     assert_json_exact(j, "{\"user_id\":\"u4\",\"plan_name\":\"pro\",\"days_left\":3,"
-                         "\"expires_at\":32503680000,\"message\":\"\",\"upgrade_url\":\"\"}");
+                         "\"expires_at\":32503680000,\"message\":\"\",\"upgrade_url\":\"\","
+                         "\"group\":\"\",\"template_id\":\"\",\"params\":{}}");
     json_decref(j);
 
     r.expires_at = INT64_MAX;
@@ -362,10 +366,27 @@ static void test_requests_match_ops(void **state)
         assert_non_null(op);
         json_t *proto = json_array(), *spec = json_array();
         flat_names(svc->methods[i].input, proto);
-        if (!(op->flags & OP_TO_ALL))
+        if (op->flags & OP_MULTI)
+            json_array_append_new(spec, json_string("user_ids"));
+        else if (!(op->flags & OP_TO_ALL))
             json_array_append_new(spec, json_string("user_id"));
         for (const struct field_spec *f = op->fields; f->name; f++)
             json_array_append_new(spec, json_string(f->name));
+        if (op->flags & OP_NOTIFY) { /* how it travels: every notify request */
+            json_array_append_new(spec, json_string("priority"));
+            json_array_append_new(spec, json_string("group"));
+        }
+        if (op->flags & OP_TEMPLATED) {
+            json_array_append_new(spec, json_string("template_id"));
+            json_array_append_new(spec, json_string("params"));
+        }
+        if (op->id == OP_PUT_TEMPLATE) { /* the template operations read their own fields */
+            static const char *const t[] = {"id", "title", "message", "updated_at"};
+            for (size_t k = 0; k < 4; k++)
+                json_array_append_new(spec, json_string(t[k]));
+        }
+        if (op->id == OP_GET_TEMPLATE || op->id == OP_DELETE_TEMPLATE)
+            json_array_append_new(spec, json_string("id"));
         if (!json_equal(proto, spec)) {
             char *a = json_dumps(proto, JSON_COMPACT), *b = json_dumps(spec, JSON_COMPACT);
             print_error("%s: proto %s, op %s\n", op->name, a, b);

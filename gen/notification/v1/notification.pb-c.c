@@ -952,6 +952,12 @@ void   notification__v1__notify_chengelink_complete_response__free_unpacked
   assert(message->base.descriptor == &notification__v1__notify_chengelink_complete_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   notification__v1__send_system_notification_request__params_entry__init
+                     (Notification__V1__SendSystemNotificationRequest__ParamsEntry         *message)
+{
+  static const Notification__V1__SendSystemNotificationRequest__ParamsEntry init_value = NOTIFICATION__V1__SEND_SYSTEM_NOTIFICATION_REQUEST__PARAMS_ENTRY__INIT;
+  *message = init_value;
+}
 void   notification__v1__send_system_notification_request__init
                      (Notification__V1__SendSystemNotificationRequest         *message)
 {
@@ -1041,6 +1047,12 @@ void   notification__v1__send_system_notification_response__free_unpacked
     return;
   assert(message->base.descriptor == &notification__v1__send_system_notification_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   notification__v1__notify_token_insufficient_request__params_entry__init
+                     (Notification__V1__NotifyTokenInsufficientRequest__ParamsEntry         *message)
+{
+  static const Notification__V1__NotifyTokenInsufficientRequest__ParamsEntry init_value = NOTIFICATION__V1__NOTIFY_TOKEN_INSUFFICIENT_REQUEST__PARAMS_ENTRY__INIT;
+  *message = init_value;
 }
 void   notification__v1__notify_token_insufficient_request__init
                      (Notification__V1__NotifyTokenInsufficientRequest         *message)
@@ -1132,6 +1144,12 @@ void   notification__v1__notify_token_insufficient_response__free_unpacked
   assert(message->base.descriptor == &notification__v1__notify_token_insufficient_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   notification__v1__notify_plan_expiring_request__params_entry__init
+                     (Notification__V1__NotifyPlanExpiringRequest__ParamsEntry         *message)
+{
+  static const Notification__V1__NotifyPlanExpiringRequest__ParamsEntry init_value = NOTIFICATION__V1__NOTIFY_PLAN_EXPIRING_REQUEST__PARAMS_ENTRY__INIT;
+  *message = init_value;
+}
 void   notification__v1__notify_plan_expiring_request__init
                      (Notification__V1__NotifyPlanExpiringRequest         *message)
 {
@@ -1222,6 +1240,12 @@ void   notification__v1__notify_plan_expiring_response__free_unpacked
   assert(message->base.descriptor == &notification__v1__notify_plan_expiring_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   notification__v1__notify_plan_expired_request__params_entry__init
+                     (Notification__V1__NotifyPlanExpiredRequest__ParamsEntry         *message)
+{
+  static const Notification__V1__NotifyPlanExpiredRequest__ParamsEntry init_value = NOTIFICATION__V1__NOTIFY_PLAN_EXPIRED_REQUEST__PARAMS_ENTRY__INIT;
+  *message = init_value;
+}
 void   notification__v1__notify_plan_expired_request__init
                      (Notification__V1__NotifyPlanExpiredRequest         *message)
 {
@@ -1311,6 +1335,12 @@ void   notification__v1__notify_plan_expired_response__free_unpacked
     return;
   assert(message->base.descriptor == &notification__v1__notify_plan_expired_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   notification__v1__broadcast_request__params_entry__init
+                     (Notification__V1__BroadcastRequest__ParamsEntry         *message)
+{
+  static const Notification__V1__BroadcastRequest__ParamsEntry init_value = NOTIFICATION__V1__BROADCAST_REQUEST__PARAMS_ENTRY__INIT;
+  *message = init_value;
 }
 void   notification__v1__broadcast_request__init
                      (Notification__V1__BroadcastRequest         *message)
@@ -1672,6 +1702,507 @@ void   notification__v1__is_user_online_response__free_unpacked
   assert(message->base.descriptor == &notification__v1__is_user_online_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   notification__v1__notify_users_request__params_entry__init
+                     (Notification__V1__NotifyUsersRequest__ParamsEntry         *message)
+{
+  static const Notification__V1__NotifyUsersRequest__ParamsEntry init_value = NOTIFICATION__V1__NOTIFY_USERS_REQUEST__PARAMS_ENTRY__INIT;
+  *message = init_value;
+}
+void   notification__v1__notify_users_request__init
+                     (Notification__V1__NotifyUsersRequest         *message)
+{
+  static const Notification__V1__NotifyUsersRequest init_value = NOTIFICATION__V1__NOTIFY_USERS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t notification__v1__notify_users_request__get_packed_size
+                     (const Notification__V1__NotifyUsersRequest *message)
+{
+  assert(message->base.descriptor == &notification__v1__notify_users_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__notify_users_request__pack
+                     (const Notification__V1__NotifyUsersRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__notify_users_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__notify_users_request__pack_to_buffer
+                     (const Notification__V1__NotifyUsersRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__notify_users_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__NotifyUsersRequest *
+       notification__v1__notify_users_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__NotifyUsersRequest *)
+     protobuf_c_message_unpack (&notification__v1__notify_users_request__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__notify_users_request__free_unpacked
+                     (Notification__V1__NotifyUsersRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__notify_users_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   notification__v1__notify_users_response__init
+                     (Notification__V1__NotifyUsersResponse         *message)
+{
+  static const Notification__V1__NotifyUsersResponse init_value = NOTIFICATION__V1__NOTIFY_USERS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t notification__v1__notify_users_response__get_packed_size
+                     (const Notification__V1__NotifyUsersResponse *message)
+{
+  assert(message->base.descriptor == &notification__v1__notify_users_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__notify_users_response__pack
+                     (const Notification__V1__NotifyUsersResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__notify_users_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__notify_users_response__pack_to_buffer
+                     (const Notification__V1__NotifyUsersResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__notify_users_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__NotifyUsersResponse *
+       notification__v1__notify_users_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__NotifyUsersResponse *)
+     protobuf_c_message_unpack (&notification__v1__notify_users_response__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__notify_users_response__free_unpacked
+                     (Notification__V1__NotifyUsersResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__notify_users_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   notification__v1__template__init
+                     (Notification__V1__Template         *message)
+{
+  static const Notification__V1__Template init_value = NOTIFICATION__V1__TEMPLATE__INIT;
+  *message = init_value;
+}
+size_t notification__v1__template__get_packed_size
+                     (const Notification__V1__Template *message)
+{
+  assert(message->base.descriptor == &notification__v1__template__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__template__pack
+                     (const Notification__V1__Template *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__template__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__template__pack_to_buffer
+                     (const Notification__V1__Template *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__template__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__Template *
+       notification__v1__template__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__Template *)
+     protobuf_c_message_unpack (&notification__v1__template__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__template__free_unpacked
+                     (Notification__V1__Template *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__template__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   notification__v1__put_template_request__init
+                     (Notification__V1__PutTemplateRequest         *message)
+{
+  static const Notification__V1__PutTemplateRequest init_value = NOTIFICATION__V1__PUT_TEMPLATE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t notification__v1__put_template_request__get_packed_size
+                     (const Notification__V1__PutTemplateRequest *message)
+{
+  assert(message->base.descriptor == &notification__v1__put_template_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__put_template_request__pack
+                     (const Notification__V1__PutTemplateRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__put_template_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__put_template_request__pack_to_buffer
+                     (const Notification__V1__PutTemplateRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__put_template_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__PutTemplateRequest *
+       notification__v1__put_template_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__PutTemplateRequest *)
+     protobuf_c_message_unpack (&notification__v1__put_template_request__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__put_template_request__free_unpacked
+                     (Notification__V1__PutTemplateRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__put_template_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   notification__v1__put_template_response__init
+                     (Notification__V1__PutTemplateResponse         *message)
+{
+  static const Notification__V1__PutTemplateResponse init_value = NOTIFICATION__V1__PUT_TEMPLATE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t notification__v1__put_template_response__get_packed_size
+                     (const Notification__V1__PutTemplateResponse *message)
+{
+  assert(message->base.descriptor == &notification__v1__put_template_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__put_template_response__pack
+                     (const Notification__V1__PutTemplateResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__put_template_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__put_template_response__pack_to_buffer
+                     (const Notification__V1__PutTemplateResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__put_template_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__PutTemplateResponse *
+       notification__v1__put_template_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__PutTemplateResponse *)
+     protobuf_c_message_unpack (&notification__v1__put_template_response__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__put_template_response__free_unpacked
+                     (Notification__V1__PutTemplateResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__put_template_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   notification__v1__get_template_request__init
+                     (Notification__V1__GetTemplateRequest         *message)
+{
+  static const Notification__V1__GetTemplateRequest init_value = NOTIFICATION__V1__GET_TEMPLATE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t notification__v1__get_template_request__get_packed_size
+                     (const Notification__V1__GetTemplateRequest *message)
+{
+  assert(message->base.descriptor == &notification__v1__get_template_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__get_template_request__pack
+                     (const Notification__V1__GetTemplateRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__get_template_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__get_template_request__pack_to_buffer
+                     (const Notification__V1__GetTemplateRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__get_template_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__GetTemplateRequest *
+       notification__v1__get_template_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__GetTemplateRequest *)
+     protobuf_c_message_unpack (&notification__v1__get_template_request__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__get_template_request__free_unpacked
+                     (Notification__V1__GetTemplateRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__get_template_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   notification__v1__get_template_response__init
+                     (Notification__V1__GetTemplateResponse         *message)
+{
+  static const Notification__V1__GetTemplateResponse init_value = NOTIFICATION__V1__GET_TEMPLATE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t notification__v1__get_template_response__get_packed_size
+                     (const Notification__V1__GetTemplateResponse *message)
+{
+  assert(message->base.descriptor == &notification__v1__get_template_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__get_template_response__pack
+                     (const Notification__V1__GetTemplateResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__get_template_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__get_template_response__pack_to_buffer
+                     (const Notification__V1__GetTemplateResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__get_template_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__GetTemplateResponse *
+       notification__v1__get_template_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__GetTemplateResponse *)
+     protobuf_c_message_unpack (&notification__v1__get_template_response__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__get_template_response__free_unpacked
+                     (Notification__V1__GetTemplateResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__get_template_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   notification__v1__list_templates_request__init
+                     (Notification__V1__ListTemplatesRequest         *message)
+{
+  static const Notification__V1__ListTemplatesRequest init_value = NOTIFICATION__V1__LIST_TEMPLATES_REQUEST__INIT;
+  *message = init_value;
+}
+size_t notification__v1__list_templates_request__get_packed_size
+                     (const Notification__V1__ListTemplatesRequest *message)
+{
+  assert(message->base.descriptor == &notification__v1__list_templates_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__list_templates_request__pack
+                     (const Notification__V1__ListTemplatesRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__list_templates_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__list_templates_request__pack_to_buffer
+                     (const Notification__V1__ListTemplatesRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__list_templates_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__ListTemplatesRequest *
+       notification__v1__list_templates_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__ListTemplatesRequest *)
+     protobuf_c_message_unpack (&notification__v1__list_templates_request__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__list_templates_request__free_unpacked
+                     (Notification__V1__ListTemplatesRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__list_templates_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   notification__v1__list_templates_response__init
+                     (Notification__V1__ListTemplatesResponse         *message)
+{
+  static const Notification__V1__ListTemplatesResponse init_value = NOTIFICATION__V1__LIST_TEMPLATES_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t notification__v1__list_templates_response__get_packed_size
+                     (const Notification__V1__ListTemplatesResponse *message)
+{
+  assert(message->base.descriptor == &notification__v1__list_templates_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__list_templates_response__pack
+                     (const Notification__V1__ListTemplatesResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__list_templates_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__list_templates_response__pack_to_buffer
+                     (const Notification__V1__ListTemplatesResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__list_templates_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__ListTemplatesResponse *
+       notification__v1__list_templates_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__ListTemplatesResponse *)
+     protobuf_c_message_unpack (&notification__v1__list_templates_response__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__list_templates_response__free_unpacked
+                     (Notification__V1__ListTemplatesResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__list_templates_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   notification__v1__delete_template_request__init
+                     (Notification__V1__DeleteTemplateRequest         *message)
+{
+  static const Notification__V1__DeleteTemplateRequest init_value = NOTIFICATION__V1__DELETE_TEMPLATE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t notification__v1__delete_template_request__get_packed_size
+                     (const Notification__V1__DeleteTemplateRequest *message)
+{
+  assert(message->base.descriptor == &notification__v1__delete_template_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__delete_template_request__pack
+                     (const Notification__V1__DeleteTemplateRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__delete_template_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__delete_template_request__pack_to_buffer
+                     (const Notification__V1__DeleteTemplateRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__delete_template_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__DeleteTemplateRequest *
+       notification__v1__delete_template_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__DeleteTemplateRequest *)
+     protobuf_c_message_unpack (&notification__v1__delete_template_request__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__delete_template_request__free_unpacked
+                     (Notification__V1__DeleteTemplateRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__delete_template_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   notification__v1__delete_template_response__init
+                     (Notification__V1__DeleteTemplateResponse         *message)
+{
+  static const Notification__V1__DeleteTemplateResponse init_value = NOTIFICATION__V1__DELETE_TEMPLATE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t notification__v1__delete_template_response__get_packed_size
+                     (const Notification__V1__DeleteTemplateResponse *message)
+{
+  assert(message->base.descriptor == &notification__v1__delete_template_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__delete_template_response__pack
+                     (const Notification__V1__DeleteTemplateResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__delete_template_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__delete_template_response__pack_to_buffer
+                     (const Notification__V1__DeleteTemplateResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__delete_template_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__DeleteTemplateResponse *
+       notification__v1__delete_template_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__DeleteTemplateResponse *)
+     protobuf_c_message_unpack (&notification__v1__delete_template_response__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__delete_template_response__free_unpacked
+                     (Notification__V1__DeleteTemplateResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__delete_template_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor notification__v1__task_progress_data__field_descriptors[10] =
 {
   {
@@ -1827,7 +2358,7 @@ const ProtobufCMessageDescriptor notification__v1__task_progress_data__descripto
   (ProtobufCMessageInit) notification__v1__task_progress_data__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_start_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_start_request__field_descriptors[4] =
 {
   {
     "user_id",
@@ -1853,15 +2384,42 @@ static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_start_re
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "priority",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyBatchGoStartRequest, priority),
+    &notification__v1__priority__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyBatchGoStartRequest, group),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_batch_go_start_request__field_indices_by_name[] = {
+  3,   /* field[3] = group */
+  2,   /* field[2] = priority */
   1,   /* field[1] = task */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__notify_batch_go_start_request__number_ranges[1 + 1] =
+static const ProtobufCIntRange notification__v1__notify_batch_go_start_request__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 20, 2 },
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_batch_go_start_request__descriptor =
 {
@@ -1871,10 +2429,10 @@ const ProtobufCMessageDescriptor notification__v1__notify_batch_go_start_request
   "Notification__V1__NotifyBatchGoStartRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifyBatchGoStartRequest),
-  2,
+  4,
   notification__v1__notify_batch_go_start_request__field_descriptors,
   notification__v1__notify_batch_go_start_request__field_indices_by_name,
-  1,  notification__v1__notify_batch_go_start_request__number_ranges,
+  2,  notification__v1__notify_batch_go_start_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__notify_batch_go_start_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -1942,7 +2500,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_batch_go_start_respons
   (ProtobufCMessageInit) notification__v1__notify_batch_go_start_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_progress_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_progress_request__field_descriptors[4] =
 {
   {
     "user_id",
@@ -1968,15 +2526,42 @@ static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_progress
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "priority",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyBatchGoProgressRequest, priority),
+    &notification__v1__priority__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyBatchGoProgressRequest, group),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_batch_go_progress_request__field_indices_by_name[] = {
+  3,   /* field[3] = group */
+  2,   /* field[2] = priority */
   1,   /* field[1] = task */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__notify_batch_go_progress_request__number_ranges[1 + 1] =
+static const ProtobufCIntRange notification__v1__notify_batch_go_progress_request__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 20, 2 },
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_batch_go_progress_request__descriptor =
 {
@@ -1986,10 +2571,10 @@ const ProtobufCMessageDescriptor notification__v1__notify_batch_go_progress_requ
   "Notification__V1__NotifyBatchGoProgressRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifyBatchGoProgressRequest),
-  2,
+  4,
   notification__v1__notify_batch_go_progress_request__field_descriptors,
   notification__v1__notify_batch_go_progress_request__field_indices_by_name,
-  1,  notification__v1__notify_batch_go_progress_request__number_ranges,
+  2,  notification__v1__notify_batch_go_progress_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__notify_batch_go_progress_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -2057,7 +2642,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_batch_go_progress_resp
   (ProtobufCMessageInit) notification__v1__notify_batch_go_progress_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_complete_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_complete_request__field_descriptors[4] =
 {
   {
     "user_id",
@@ -2083,15 +2668,42 @@ static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_complete
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "priority",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyBatchGoCompleteRequest, priority),
+    &notification__v1__priority__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyBatchGoCompleteRequest, group),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_batch_go_complete_request__field_indices_by_name[] = {
+  3,   /* field[3] = group */
+  2,   /* field[2] = priority */
   1,   /* field[1] = task */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__notify_batch_go_complete_request__number_ranges[1 + 1] =
+static const ProtobufCIntRange notification__v1__notify_batch_go_complete_request__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 20, 2 },
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_batch_go_complete_request__descriptor =
 {
@@ -2101,10 +2713,10 @@ const ProtobufCMessageDescriptor notification__v1__notify_batch_go_complete_requ
   "Notification__V1__NotifyBatchGoCompleteRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifyBatchGoCompleteRequest),
-  2,
+  4,
   notification__v1__notify_batch_go_complete_request__field_descriptors,
   notification__v1__notify_batch_go_complete_request__field_indices_by_name,
-  1,  notification__v1__notify_batch_go_complete_request__number_ranges,
+  2,  notification__v1__notify_batch_go_complete_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__notify_batch_go_complete_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -2172,7 +2784,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_batch_go_complete_resp
   (ProtobufCMessageInit) notification__v1__notify_batch_go_complete_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_open_url_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_open_url_request__field_descriptors[6] =
 {
   {
     "user_id",
@@ -2222,17 +2834,44 @@ static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_open_url
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "priority",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyBatchGoOpenUrlRequest, priority),
+    &notification__v1__priority__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyBatchGoOpenUrlRequest, group),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_batch_go_open_url_request__field_indices_by_name[] = {
   3,   /* field[3] = delay */
+  5,   /* field[5] = group */
+  4,   /* field[4] = priority */
   1,   /* field[1] = task_id */
   2,   /* field[2] = urls */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__notify_batch_go_open_url_request__number_ranges[1 + 1] =
+static const ProtobufCIntRange notification__v1__notify_batch_go_open_url_request__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 20, 4 },
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_batch_go_open_url_request__descriptor =
 {
@@ -2242,10 +2881,10 @@ const ProtobufCMessageDescriptor notification__v1__notify_batch_go_open_url_requ
   "Notification__V1__NotifyBatchGoOpenUrlRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifyBatchGoOpenUrlRequest),
-  4,
+  6,
   notification__v1__notify_batch_go_open_url_request__field_descriptors,
   notification__v1__notify_batch_go_open_url_request__field_indices_by_name,
-  1,  notification__v1__notify_batch_go_open_url_request__number_ranges,
+  2,  notification__v1__notify_batch_go_open_url_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__notify_batch_go_open_url_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -2313,7 +2952,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_batch_go_open_url_resp
   (ProtobufCMessageInit) notification__v1__notify_batch_go_open_url_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_start_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_start_request__field_descriptors[4] =
 {
   {
     "user_id",
@@ -2339,15 +2978,42 @@ static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_start_r
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "priority",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifySiteRankStartRequest, priority),
+    &notification__v1__priority__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifySiteRankStartRequest, group),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_site_rank_start_request__field_indices_by_name[] = {
+  3,   /* field[3] = group */
+  2,   /* field[2] = priority */
   1,   /* field[1] = task */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__notify_site_rank_start_request__number_ranges[1 + 1] =
+static const ProtobufCIntRange notification__v1__notify_site_rank_start_request__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 20, 2 },
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_site_rank_start_request__descriptor =
 {
@@ -2357,10 +3023,10 @@ const ProtobufCMessageDescriptor notification__v1__notify_site_rank_start_reques
   "Notification__V1__NotifySiteRankStartRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifySiteRankStartRequest),
-  2,
+  4,
   notification__v1__notify_site_rank_start_request__field_descriptors,
   notification__v1__notify_site_rank_start_request__field_indices_by_name,
-  1,  notification__v1__notify_site_rank_start_request__number_ranges,
+  2,  notification__v1__notify_site_rank_start_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__notify_site_rank_start_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -2428,7 +3094,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_site_rank_start_respon
   (ProtobufCMessageInit) notification__v1__notify_site_rank_start_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_progress_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_progress_request__field_descriptors[4] =
 {
   {
     "user_id",
@@ -2454,15 +3120,42 @@ static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_progres
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "priority",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifySiteRankProgressRequest, priority),
+    &notification__v1__priority__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifySiteRankProgressRequest, group),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_site_rank_progress_request__field_indices_by_name[] = {
+  3,   /* field[3] = group */
+  2,   /* field[2] = priority */
   1,   /* field[1] = task */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__notify_site_rank_progress_request__number_ranges[1 + 1] =
+static const ProtobufCIntRange notification__v1__notify_site_rank_progress_request__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 20, 2 },
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_site_rank_progress_request__descriptor =
 {
@@ -2472,10 +3165,10 @@ const ProtobufCMessageDescriptor notification__v1__notify_site_rank_progress_req
   "Notification__V1__NotifySiteRankProgressRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifySiteRankProgressRequest),
-  2,
+  4,
   notification__v1__notify_site_rank_progress_request__field_descriptors,
   notification__v1__notify_site_rank_progress_request__field_indices_by_name,
-  1,  notification__v1__notify_site_rank_progress_request__number_ranges,
+  2,  notification__v1__notify_site_rank_progress_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__notify_site_rank_progress_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -2543,7 +3236,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_site_rank_progress_res
   (ProtobufCMessageInit) notification__v1__notify_site_rank_progress_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_complete_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_complete_request__field_descriptors[4] =
 {
   {
     "user_id",
@@ -2569,15 +3262,42 @@ static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_complet
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "priority",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifySiteRankCompleteRequest, priority),
+    &notification__v1__priority__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifySiteRankCompleteRequest, group),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_site_rank_complete_request__field_indices_by_name[] = {
+  3,   /* field[3] = group */
+  2,   /* field[2] = priority */
   1,   /* field[1] = task */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__notify_site_rank_complete_request__number_ranges[1 + 1] =
+static const ProtobufCIntRange notification__v1__notify_site_rank_complete_request__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 20, 2 },
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_site_rank_complete_request__descriptor =
 {
@@ -2587,10 +3307,10 @@ const ProtobufCMessageDescriptor notification__v1__notify_site_rank_complete_req
   "Notification__V1__NotifySiteRankCompleteRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifySiteRankCompleteRequest),
-  2,
+  4,
   notification__v1__notify_site_rank_complete_request__field_descriptors,
   notification__v1__notify_site_rank_complete_request__field_indices_by_name,
-  1,  notification__v1__notify_site_rank_complete_request__number_ranges,
+  2,  notification__v1__notify_site_rank_complete_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__notify_site_rank_complete_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -2658,7 +3378,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_site_rank_complete_res
   (ProtobufCMessageInit) notification__v1__notify_site_rank_complete_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_start_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_start_request__field_descriptors[4] =
 {
   {
     "user_id",
@@ -2684,15 +3404,42 @@ static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_start_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "priority",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyChengelinkStartRequest, priority),
+    &notification__v1__priority__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyChengelinkStartRequest, group),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_chengelink_start_request__field_indices_by_name[] = {
+  3,   /* field[3] = group */
+  2,   /* field[2] = priority */
   1,   /* field[1] = task */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__notify_chengelink_start_request__number_ranges[1 + 1] =
+static const ProtobufCIntRange notification__v1__notify_chengelink_start_request__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 20, 2 },
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_chengelink_start_request__descriptor =
 {
@@ -2702,10 +3449,10 @@ const ProtobufCMessageDescriptor notification__v1__notify_chengelink_start_reque
   "Notification__V1__NotifyChengelinkStartRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifyChengelinkStartRequest),
-  2,
+  4,
   notification__v1__notify_chengelink_start_request__field_descriptors,
   notification__v1__notify_chengelink_start_request__field_indices_by_name,
-  1,  notification__v1__notify_chengelink_start_request__number_ranges,
+  2,  notification__v1__notify_chengelink_start_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__notify_chengelink_start_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -2773,7 +3520,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_chengelink_start_respo
   (ProtobufCMessageInit) notification__v1__notify_chengelink_start_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_progress_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_progress_request__field_descriptors[4] =
 {
   {
     "user_id",
@@ -2799,15 +3546,42 @@ static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_progre
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "priority",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyChengelinkProgressRequest, priority),
+    &notification__v1__priority__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyChengelinkProgressRequest, group),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_chengelink_progress_request__field_indices_by_name[] = {
+  3,   /* field[3] = group */
+  2,   /* field[2] = priority */
   1,   /* field[1] = task */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__notify_chengelink_progress_request__number_ranges[1 + 1] =
+static const ProtobufCIntRange notification__v1__notify_chengelink_progress_request__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 20, 2 },
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_chengelink_progress_request__descriptor =
 {
@@ -2817,10 +3591,10 @@ const ProtobufCMessageDescriptor notification__v1__notify_chengelink_progress_re
   "Notification__V1__NotifyChengelinkProgressRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifyChengelinkProgressRequest),
-  2,
+  4,
   notification__v1__notify_chengelink_progress_request__field_descriptors,
   notification__v1__notify_chengelink_progress_request__field_indices_by_name,
-  1,  notification__v1__notify_chengelink_progress_request__number_ranges,
+  2,  notification__v1__notify_chengelink_progress_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__notify_chengelink_progress_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -2888,7 +3662,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_chengelink_progress_re
   (ProtobufCMessageInit) notification__v1__notify_chengelink_progress_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_complete_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_complete_request__field_descriptors[4] =
 {
   {
     "user_id",
@@ -2914,15 +3688,42 @@ static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_comple
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "priority",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyChengelinkCompleteRequest, priority),
+    &notification__v1__priority__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyChengelinkCompleteRequest, group),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_chengelink_complete_request__field_indices_by_name[] = {
+  3,   /* field[3] = group */
+  2,   /* field[2] = priority */
   1,   /* field[1] = task */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__notify_chengelink_complete_request__number_ranges[1 + 1] =
+static const ProtobufCIntRange notification__v1__notify_chengelink_complete_request__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 20, 2 },
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_chengelink_complete_request__descriptor =
 {
@@ -2932,10 +3733,10 @@ const ProtobufCMessageDescriptor notification__v1__notify_chengelink_complete_re
   "Notification__V1__NotifyChengelinkCompleteRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifyChengelinkCompleteRequest),
-  2,
+  4,
   notification__v1__notify_chengelink_complete_request__field_descriptors,
   notification__v1__notify_chengelink_complete_request__field_indices_by_name,
-  1,  notification__v1__notify_chengelink_complete_request__number_ranges,
+  2,  notification__v1__notify_chengelink_complete_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__notify_chengelink_complete_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -3003,7 +3804,58 @@ const ProtobufCMessageDescriptor notification__v1__notify_chengelink_complete_re
   (ProtobufCMessageInit) notification__v1__notify_chengelink_complete_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__send_system_notification_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor notification__v1__send_system_notification_request__params_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__SendSystemNotificationRequest__ParamsEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__SendSystemNotificationRequest__ParamsEntry, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__send_system_notification_request__params_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange notification__v1__send_system_notification_request__params_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor notification__v1__send_system_notification_request__params_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.SendSystemNotificationRequest.ParamsEntry",
+  "ParamsEntry",
+  "Notification__V1__SendSystemNotificationRequest__ParamsEntry",
+  "notification.v1",
+  sizeof(Notification__V1__SendSystemNotificationRequest__ParamsEntry),
+  2,
+  notification__v1__send_system_notification_request__params_entry__field_descriptors,
+  notification__v1__send_system_notification_request__params_entry__field_indices_by_name,
+  1,  notification__v1__send_system_notification_request__params_entry__number_ranges,
+  (ProtobufCMessageInit) notification__v1__send_system_notification_request__params_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__send_system_notification_request__field_descriptors[10] =
 {
   {
     "user_id",
@@ -3077,19 +3929,72 @@ static const ProtobufCFieldDescriptor notification__v1__send_system_notification
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "priority",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__SendSystemNotificationRequest, priority),
+    &notification__v1__priority__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__SendSystemNotificationRequest, group),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "template_id",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__SendSystemNotificationRequest, template_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "params",
+    23,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Notification__V1__SendSystemNotificationRequest, n_params),
+    offsetof(Notification__V1__SendSystemNotificationRequest, params),
+    &notification__v1__send_system_notification_request__params_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__send_system_notification_request__field_indices_by_name[] = {
   4,   /* field[4] = action */
   5,   /* field[5] = action_url */
+  7,   /* field[7] = group */
   3,   /* field[3] = level */
   2,   /* field[2] = message */
+  9,   /* field[9] = params */
+  6,   /* field[6] = priority */
+  8,   /* field[8] = template_id */
   1,   /* field[1] = title */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__send_system_notification_request__number_ranges[1 + 1] =
+static const ProtobufCIntRange notification__v1__send_system_notification_request__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 20, 6 },
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor notification__v1__send_system_notification_request__descriptor =
 {
@@ -3099,10 +4004,10 @@ const ProtobufCMessageDescriptor notification__v1__send_system_notification_requ
   "Notification__V1__SendSystemNotificationRequest",
   "notification.v1",
   sizeof(Notification__V1__SendSystemNotificationRequest),
-  6,
+  10,
   notification__v1__send_system_notification_request__field_descriptors,
   notification__v1__send_system_notification_request__field_indices_by_name,
-  1,  notification__v1__send_system_notification_request__number_ranges,
+  2,  notification__v1__send_system_notification_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__send_system_notification_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -3170,7 +4075,58 @@ const ProtobufCMessageDescriptor notification__v1__send_system_notification_resp
   (ProtobufCMessageInit) notification__v1__send_system_notification_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_token_insufficient_request__field_descriptors[5] =
+static const ProtobufCFieldDescriptor notification__v1__notify_token_insufficient_request__params_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyTokenInsufficientRequest__ParamsEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyTokenInsufficientRequest__ParamsEntry, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__notify_token_insufficient_request__params_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange notification__v1__notify_token_insufficient_request__params_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor notification__v1__notify_token_insufficient_request__params_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.NotifyTokenInsufficientRequest.ParamsEntry",
+  "ParamsEntry",
+  "Notification__V1__NotifyTokenInsufficientRequest__ParamsEntry",
+  "notification.v1",
+  sizeof(Notification__V1__NotifyTokenInsufficientRequest__ParamsEntry),
+  2,
+  notification__v1__notify_token_insufficient_request__params_entry__field_descriptors,
+  notification__v1__notify_token_insufficient_request__params_entry__field_indices_by_name,
+  1,  notification__v1__notify_token_insufficient_request__params_entry__number_ranges,
+  (ProtobufCMessageInit) notification__v1__notify_token_insufficient_request__params_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__notify_token_insufficient_request__field_descriptors[9] =
 {
   {
     "user_id",
@@ -3232,18 +4188,71 @@ static const ProtobufCFieldDescriptor notification__v1__notify_token_insufficien
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "priority",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyTokenInsufficientRequest, priority),
+    &notification__v1__priority__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyTokenInsufficientRequest, group),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "template_id",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyTokenInsufficientRequest, template_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "params",
+    23,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Notification__V1__NotifyTokenInsufficientRequest, n_params),
+    offsetof(Notification__V1__NotifyTokenInsufficientRequest, params),
+    &notification__v1__notify_token_insufficient_request__params_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_token_insufficient_request__field_indices_by_name[] = {
   1,   /* field[1] = current_balance */
+  6,   /* field[6] = group */
   4,   /* field[4] = message */
+  8,   /* field[8] = params */
+  5,   /* field[5] = priority */
   2,   /* field[2] = required_tokens */
   3,   /* field[3] = task_type */
+  7,   /* field[7] = template_id */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__notify_token_insufficient_request__number_ranges[1 + 1] =
+static const ProtobufCIntRange notification__v1__notify_token_insufficient_request__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 20, 5 },
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_token_insufficient_request__descriptor =
 {
@@ -3253,10 +4262,10 @@ const ProtobufCMessageDescriptor notification__v1__notify_token_insufficient_req
   "Notification__V1__NotifyTokenInsufficientRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifyTokenInsufficientRequest),
-  5,
+  9,
   notification__v1__notify_token_insufficient_request__field_descriptors,
   notification__v1__notify_token_insufficient_request__field_indices_by_name,
-  1,  notification__v1__notify_token_insufficient_request__number_ranges,
+  2,  notification__v1__notify_token_insufficient_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__notify_token_insufficient_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -3324,7 +4333,58 @@ const ProtobufCMessageDescriptor notification__v1__notify_token_insufficient_res
   (ProtobufCMessageInit) notification__v1__notify_token_insufficient_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_plan_expiring_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor notification__v1__notify_plan_expiring_request__params_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyPlanExpiringRequest__ParamsEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyPlanExpiringRequest__ParamsEntry, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__notify_plan_expiring_request__params_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange notification__v1__notify_plan_expiring_request__params_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor notification__v1__notify_plan_expiring_request__params_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.NotifyPlanExpiringRequest.ParamsEntry",
+  "ParamsEntry",
+  "Notification__V1__NotifyPlanExpiringRequest__ParamsEntry",
+  "notification.v1",
+  sizeof(Notification__V1__NotifyPlanExpiringRequest__ParamsEntry),
+  2,
+  notification__v1__notify_plan_expiring_request__params_entry__field_descriptors,
+  notification__v1__notify_plan_expiring_request__params_entry__field_indices_by_name,
+  1,  notification__v1__notify_plan_expiring_request__params_entry__number_ranges,
+  (ProtobufCMessageInit) notification__v1__notify_plan_expiring_request__params_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__notify_plan_expiring_request__field_descriptors[10] =
 {
   {
     "user_id",
@@ -3398,19 +4458,72 @@ static const ProtobufCFieldDescriptor notification__v1__notify_plan_expiring_req
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "priority",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyPlanExpiringRequest, priority),
+    &notification__v1__priority__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyPlanExpiringRequest, group),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "template_id",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyPlanExpiringRequest, template_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "params",
+    23,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Notification__V1__NotifyPlanExpiringRequest, n_params),
+    offsetof(Notification__V1__NotifyPlanExpiringRequest, params),
+    &notification__v1__notify_plan_expiring_request__params_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_plan_expiring_request__field_indices_by_name[] = {
   2,   /* field[2] = days_left */
   3,   /* field[3] = expires_at */
+  7,   /* field[7] = group */
   4,   /* field[4] = message */
+  9,   /* field[9] = params */
   1,   /* field[1] = plan_name */
+  6,   /* field[6] = priority */
+  8,   /* field[8] = template_id */
   5,   /* field[5] = upgrade_url */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__notify_plan_expiring_request__number_ranges[1 + 1] =
+static const ProtobufCIntRange notification__v1__notify_plan_expiring_request__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 20, 6 },
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_plan_expiring_request__descriptor =
 {
@@ -3420,10 +4533,10 @@ const ProtobufCMessageDescriptor notification__v1__notify_plan_expiring_request_
   "Notification__V1__NotifyPlanExpiringRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifyPlanExpiringRequest),
-  6,
+  10,
   notification__v1__notify_plan_expiring_request__field_descriptors,
   notification__v1__notify_plan_expiring_request__field_indices_by_name,
-  1,  notification__v1__notify_plan_expiring_request__number_ranges,
+  2,  notification__v1__notify_plan_expiring_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__notify_plan_expiring_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -3491,7 +4604,58 @@ const ProtobufCMessageDescriptor notification__v1__notify_plan_expiring_response
   (ProtobufCMessageInit) notification__v1__notify_plan_expiring_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_plan_expired_request__field_descriptors[5] =
+static const ProtobufCFieldDescriptor notification__v1__notify_plan_expired_request__params_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyPlanExpiredRequest__ParamsEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyPlanExpiredRequest__ParamsEntry, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__notify_plan_expired_request__params_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange notification__v1__notify_plan_expired_request__params_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor notification__v1__notify_plan_expired_request__params_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.NotifyPlanExpiredRequest.ParamsEntry",
+  "ParamsEntry",
+  "Notification__V1__NotifyPlanExpiredRequest__ParamsEntry",
+  "notification.v1",
+  sizeof(Notification__V1__NotifyPlanExpiredRequest__ParamsEntry),
+  2,
+  notification__v1__notify_plan_expired_request__params_entry__field_descriptors,
+  notification__v1__notify_plan_expired_request__params_entry__field_indices_by_name,
+  1,  notification__v1__notify_plan_expired_request__params_entry__number_ranges,
+  (ProtobufCMessageInit) notification__v1__notify_plan_expired_request__params_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__notify_plan_expired_request__field_descriptors[9] =
 {
   {
     "user_id",
@@ -3553,18 +4717,71 @@ static const ProtobufCFieldDescriptor notification__v1__notify_plan_expired_requ
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "priority",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyPlanExpiredRequest, priority),
+    &notification__v1__priority__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyPlanExpiredRequest, group),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "template_id",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyPlanExpiredRequest, template_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "params",
+    23,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Notification__V1__NotifyPlanExpiredRequest, n_params),
+    offsetof(Notification__V1__NotifyPlanExpiredRequest, params),
+    &notification__v1__notify_plan_expired_request__params_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_plan_expired_request__field_indices_by_name[] = {
   2,   /* field[2] = expires_at */
+  6,   /* field[6] = group */
   3,   /* field[3] = message */
+  8,   /* field[8] = params */
   1,   /* field[1] = plan_name */
+  5,   /* field[5] = priority */
+  7,   /* field[7] = template_id */
   4,   /* field[4] = upgrade_url */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__notify_plan_expired_request__number_ranges[1 + 1] =
+static const ProtobufCIntRange notification__v1__notify_plan_expired_request__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 20, 5 },
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_plan_expired_request__descriptor =
 {
@@ -3574,10 +4791,10 @@ const ProtobufCMessageDescriptor notification__v1__notify_plan_expired_request__
   "Notification__V1__NotifyPlanExpiredRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifyPlanExpiredRequest),
-  5,
+  9,
   notification__v1__notify_plan_expired_request__field_descriptors,
   notification__v1__notify_plan_expired_request__field_indices_by_name,
-  1,  notification__v1__notify_plan_expired_request__number_ranges,
+  2,  notification__v1__notify_plan_expired_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__notify_plan_expired_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -3645,7 +4862,58 @@ const ProtobufCMessageDescriptor notification__v1__notify_plan_expired_response_
   (ProtobufCMessageInit) notification__v1__notify_plan_expired_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__broadcast_request__field_descriptors[5] =
+static const ProtobufCFieldDescriptor notification__v1__broadcast_request__params_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__BroadcastRequest__ParamsEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__BroadcastRequest__ParamsEntry, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__broadcast_request__params_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange notification__v1__broadcast_request__params_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor notification__v1__broadcast_request__params_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.BroadcastRequest.ParamsEntry",
+  "ParamsEntry",
+  "Notification__V1__BroadcastRequest__ParamsEntry",
+  "notification.v1",
+  sizeof(Notification__V1__BroadcastRequest__ParamsEntry),
+  2,
+  notification__v1__broadcast_request__params_entry__field_descriptors,
+  notification__v1__broadcast_request__params_entry__field_indices_by_name,
+  1,  notification__v1__broadcast_request__params_entry__number_ranges,
+  (ProtobufCMessageInit) notification__v1__broadcast_request__params_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__broadcast_request__field_descriptors[9] =
 {
   {
     "title",
@@ -3707,18 +4975,71 @@ static const ProtobufCFieldDescriptor notification__v1__broadcast_request__field
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "priority",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__BroadcastRequest, priority),
+    &notification__v1__priority__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__BroadcastRequest, group),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "template_id",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__BroadcastRequest, template_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "params",
+    23,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Notification__V1__BroadcastRequest, n_params),
+    offsetof(Notification__V1__BroadcastRequest, params),
+    &notification__v1__broadcast_request__params_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__broadcast_request__field_indices_by_name[] = {
   3,   /* field[3] = action */
   4,   /* field[4] = action_url */
+  6,   /* field[6] = group */
   2,   /* field[2] = level */
   1,   /* field[1] = message */
+  8,   /* field[8] = params */
+  5,   /* field[5] = priority */
+  7,   /* field[7] = template_id */
   0,   /* field[0] = title */
 };
-static const ProtobufCIntRange notification__v1__broadcast_request__number_ranges[1 + 1] =
+static const ProtobufCIntRange notification__v1__broadcast_request__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 20, 5 },
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor notification__v1__broadcast_request__descriptor =
 {
@@ -3728,10 +5049,10 @@ const ProtobufCMessageDescriptor notification__v1__broadcast_request__descriptor
   "Notification__V1__BroadcastRequest",
   "notification.v1",
   sizeof(Notification__V1__BroadcastRequest),
-  5,
+  9,
   notification__v1__broadcast_request__field_descriptors,
   notification__v1__broadcast_request__field_indices_by_name,
-  1,  notification__v1__broadcast_request__number_ranges,
+  2,  notification__v1__broadcast_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__broadcast_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -3799,7 +5120,7 @@ const ProtobufCMessageDescriptor notification__v1__broadcast_response__descripto
   (ProtobufCMessageInit) notification__v1__broadcast_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__send_test_message_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor notification__v1__send_test_message_request__field_descriptors[3] =
 {
   {
     "user_id",
@@ -3813,14 +5134,41 @@ static const ProtobufCFieldDescriptor notification__v1__send_test_message_reques
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "priority",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__SendTestMessageRequest, priority),
+    &notification__v1__priority__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__SendTestMessageRequest, group),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__send_test_message_request__field_indices_by_name[] = {
+  2,   /* field[2] = group */
+  1,   /* field[1] = priority */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__send_test_message_request__number_ranges[1 + 1] =
+static const ProtobufCIntRange notification__v1__send_test_message_request__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 20, 1 },
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor notification__v1__send_test_message_request__descriptor =
 {
@@ -3830,10 +5178,10 @@ const ProtobufCMessageDescriptor notification__v1__send_test_message_request__de
   "Notification__V1__SendTestMessageRequest",
   "notification.v1",
   sizeof(Notification__V1__SendTestMessageRequest),
-  1,
+  3,
   notification__v1__send_test_message_request__field_descriptors,
   notification__v1__send_test_message_request__field_indices_by_name,
-  1,  notification__v1__send_test_message_request__number_ranges,
+  2,  notification__v1__send_test_message_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__send_test_message_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -4124,6 +5472,677 @@ const ProtobufCMessageDescriptor notification__v1__is_user_online_response__desc
   (ProtobufCMessageInit) notification__v1__is_user_online_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor notification__v1__notify_users_request__params_entry__field_descriptors[2] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyUsersRequest__ParamsEntry, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyUsersRequest__ParamsEntry, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__notify_users_request__params_entry__field_indices_by_name[] = {
+  0,   /* field[0] = key */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange notification__v1__notify_users_request__params_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor notification__v1__notify_users_request__params_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.NotifyUsersRequest.ParamsEntry",
+  "ParamsEntry",
+  "Notification__V1__NotifyUsersRequest__ParamsEntry",
+  "notification.v1",
+  sizeof(Notification__V1__NotifyUsersRequest__ParamsEntry),
+  2,
+  notification__v1__notify_users_request__params_entry__field_descriptors,
+  notification__v1__notify_users_request__params_entry__field_indices_by_name,
+  1,  notification__v1__notify_users_request__params_entry__number_ranges,
+  (ProtobufCMessageInit) notification__v1__notify_users_request__params_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__notify_users_request__field_descriptors[10] =
+{
+  {
+    "user_ids",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Notification__V1__NotifyUsersRequest, n_user_ids),
+    offsetof(Notification__V1__NotifyUsersRequest, user_ids),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "title",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyUsersRequest, title),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "message",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyUsersRequest, message),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "level",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyUsersRequest, level),
+    &notification__v1__level__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "action",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyUsersRequest, action),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "action_url",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyUsersRequest, action_url),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "priority",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyUsersRequest, priority),
+    &notification__v1__priority__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyUsersRequest, group),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "template_id",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyUsersRequest, template_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "params",
+    23,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Notification__V1__NotifyUsersRequest, n_params),
+    offsetof(Notification__V1__NotifyUsersRequest, params),
+    &notification__v1__notify_users_request__params_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__notify_users_request__field_indices_by_name[] = {
+  4,   /* field[4] = action */
+  5,   /* field[5] = action_url */
+  7,   /* field[7] = group */
+  3,   /* field[3] = level */
+  2,   /* field[2] = message */
+  9,   /* field[9] = params */
+  6,   /* field[6] = priority */
+  8,   /* field[8] = template_id */
+  1,   /* field[1] = title */
+  0,   /* field[0] = user_ids */
+};
+static const ProtobufCIntRange notification__v1__notify_users_request__number_ranges[2 + 1] =
+{
+  { 1, 0 },
+  { 20, 6 },
+  { 0, 10 }
+};
+const ProtobufCMessageDescriptor notification__v1__notify_users_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.NotifyUsersRequest",
+  "NotifyUsersRequest",
+  "Notification__V1__NotifyUsersRequest",
+  "notification.v1",
+  sizeof(Notification__V1__NotifyUsersRequest),
+  10,
+  notification__v1__notify_users_request__field_descriptors,
+  notification__v1__notify_users_request__field_indices_by_name,
+  2,  notification__v1__notify_users_request__number_ranges,
+  (ProtobufCMessageInit) notification__v1__notify_users_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__notify_users_response__field_descriptors[5] =
+{
+  {
+    "message_ids",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Notification__V1__NotifyUsersResponse, n_message_ids),
+    offsetof(Notification__V1__NotifyUsersResponse, message_ids),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "users",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyUsersResponse, users),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reached",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyUsersResponse, reached),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stored",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyUsersResponse, stored),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "connections",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyUsersResponse, connections),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__notify_users_response__field_indices_by_name[] = {
+  4,   /* field[4] = connections */
+  0,   /* field[0] = message_ids */
+  2,   /* field[2] = reached */
+  3,   /* field[3] = stored */
+  1,   /* field[1] = users */
+};
+static const ProtobufCIntRange notification__v1__notify_users_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor notification__v1__notify_users_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.NotifyUsersResponse",
+  "NotifyUsersResponse",
+  "Notification__V1__NotifyUsersResponse",
+  "notification.v1",
+  sizeof(Notification__V1__NotifyUsersResponse),
+  5,
+  notification__v1__notify_users_response__field_descriptors,
+  notification__v1__notify_users_response__field_indices_by_name,
+  1,  notification__v1__notify_users_response__number_ranges,
+  (ProtobufCMessageInit) notification__v1__notify_users_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__template__field_descriptors[4] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__Template, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "title",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__Template, title),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "message",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__Template, message),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "updated_at",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__Template, updated_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__template__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+  2,   /* field[2] = message */
+  1,   /* field[1] = title */
+  3,   /* field[3] = updated_at */
+};
+static const ProtobufCIntRange notification__v1__template__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor notification__v1__template__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.Template",
+  "Template",
+  "Notification__V1__Template",
+  "notification.v1",
+  sizeof(Notification__V1__Template),
+  4,
+  notification__v1__template__field_descriptors,
+  notification__v1__template__field_indices_by_name,
+  1,  notification__v1__template__number_ranges,
+  (ProtobufCMessageInit) notification__v1__template__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__put_template_request__field_descriptors[1] =
+{
+  {
+    "template",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__PutTemplateRequest, template_),
+    &notification__v1__template__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__put_template_request__field_indices_by_name[] = {
+  0,   /* field[0] = template */
+};
+static const ProtobufCIntRange notification__v1__put_template_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor notification__v1__put_template_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.PutTemplateRequest",
+  "PutTemplateRequest",
+  "Notification__V1__PutTemplateRequest",
+  "notification.v1",
+  sizeof(Notification__V1__PutTemplateRequest),
+  1,
+  notification__v1__put_template_request__field_descriptors,
+  notification__v1__put_template_request__field_indices_by_name,
+  1,  notification__v1__put_template_request__number_ranges,
+  (ProtobufCMessageInit) notification__v1__put_template_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__put_template_response__field_descriptors[2] =
+{
+  {
+    "template",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__PutTemplateResponse, template_),
+    &notification__v1__template__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__PutTemplateResponse, created),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__put_template_response__field_indices_by_name[] = {
+  1,   /* field[1] = created */
+  0,   /* field[0] = template */
+};
+static const ProtobufCIntRange notification__v1__put_template_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor notification__v1__put_template_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.PutTemplateResponse",
+  "PutTemplateResponse",
+  "Notification__V1__PutTemplateResponse",
+  "notification.v1",
+  sizeof(Notification__V1__PutTemplateResponse),
+  2,
+  notification__v1__put_template_response__field_descriptors,
+  notification__v1__put_template_response__field_indices_by_name,
+  1,  notification__v1__put_template_response__number_ranges,
+  (ProtobufCMessageInit) notification__v1__put_template_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__get_template_request__field_descriptors[1] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__GetTemplateRequest, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__get_template_request__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+};
+static const ProtobufCIntRange notification__v1__get_template_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor notification__v1__get_template_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.GetTemplateRequest",
+  "GetTemplateRequest",
+  "Notification__V1__GetTemplateRequest",
+  "notification.v1",
+  sizeof(Notification__V1__GetTemplateRequest),
+  1,
+  notification__v1__get_template_request__field_descriptors,
+  notification__v1__get_template_request__field_indices_by_name,
+  1,  notification__v1__get_template_request__number_ranges,
+  (ProtobufCMessageInit) notification__v1__get_template_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__get_template_response__field_descriptors[1] =
+{
+  {
+    "template",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__GetTemplateResponse, template_),
+    &notification__v1__template__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__get_template_response__field_indices_by_name[] = {
+  0,   /* field[0] = template */
+};
+static const ProtobufCIntRange notification__v1__get_template_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor notification__v1__get_template_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.GetTemplateResponse",
+  "GetTemplateResponse",
+  "Notification__V1__GetTemplateResponse",
+  "notification.v1",
+  sizeof(Notification__V1__GetTemplateResponse),
+  1,
+  notification__v1__get_template_response__field_descriptors,
+  notification__v1__get_template_response__field_indices_by_name,
+  1,  notification__v1__get_template_response__number_ranges,
+  (ProtobufCMessageInit) notification__v1__get_template_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define notification__v1__list_templates_request__field_descriptors NULL
+#define notification__v1__list_templates_request__field_indices_by_name NULL
+#define notification__v1__list_templates_request__number_ranges NULL
+const ProtobufCMessageDescriptor notification__v1__list_templates_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.ListTemplatesRequest",
+  "ListTemplatesRequest",
+  "Notification__V1__ListTemplatesRequest",
+  "notification.v1",
+  sizeof(Notification__V1__ListTemplatesRequest),
+  0,
+  notification__v1__list_templates_request__field_descriptors,
+  notification__v1__list_templates_request__field_indices_by_name,
+  0,  notification__v1__list_templates_request__number_ranges,
+  (ProtobufCMessageInit) notification__v1__list_templates_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__list_templates_response__field_descriptors[1] =
+{
+  {
+    "templates",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Notification__V1__ListTemplatesResponse, n_templates),
+    offsetof(Notification__V1__ListTemplatesResponse, templates),
+    &notification__v1__template__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__list_templates_response__field_indices_by_name[] = {
+  0,   /* field[0] = templates */
+};
+static const ProtobufCIntRange notification__v1__list_templates_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor notification__v1__list_templates_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.ListTemplatesResponse",
+  "ListTemplatesResponse",
+  "Notification__V1__ListTemplatesResponse",
+  "notification.v1",
+  sizeof(Notification__V1__ListTemplatesResponse),
+  1,
+  notification__v1__list_templates_response__field_descriptors,
+  notification__v1__list_templates_response__field_indices_by_name,
+  1,  notification__v1__list_templates_response__number_ranges,
+  (ProtobufCMessageInit) notification__v1__list_templates_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__delete_template_request__field_descriptors[1] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__DeleteTemplateRequest, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__delete_template_request__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+};
+static const ProtobufCIntRange notification__v1__delete_template_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor notification__v1__delete_template_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.DeleteTemplateRequest",
+  "DeleteTemplateRequest",
+  "Notification__V1__DeleteTemplateRequest",
+  "notification.v1",
+  sizeof(Notification__V1__DeleteTemplateRequest),
+  1,
+  notification__v1__delete_template_request__field_descriptors,
+  notification__v1__delete_template_request__field_indices_by_name,
+  1,  notification__v1__delete_template_request__number_ranges,
+  (ProtobufCMessageInit) notification__v1__delete_template_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__delete_template_response__field_descriptors[1] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__DeleteTemplateResponse, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__delete_template_response__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+};
+static const ProtobufCIntRange notification__v1__delete_template_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor notification__v1__delete_template_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.DeleteTemplateResponse",
+  "DeleteTemplateResponse",
+  "Notification__V1__DeleteTemplateResponse",
+  "notification.v1",
+  sizeof(Notification__V1__DeleteTemplateResponse),
+  1,
+  notification__v1__delete_template_response__field_descriptors,
+  notification__v1__delete_template_response__field_indices_by_name,
+  1,  notification__v1__delete_template_response__number_ranges,
+  (ProtobufCMessageInit) notification__v1__delete_template_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue notification__v1__level__enum_values_by_number[5] =
 {
   { "LEVEL_UNSPECIFIED", "NOTIFICATION__V1__LEVEL__LEVEL_UNSPECIFIED", 0 },
@@ -4158,7 +6177,39 @@ const ProtobufCEnumDescriptor notification__v1__level__descriptor =
   notification__v1__level__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor notification__v1__notification_service__method_descriptors[18] =
+static const ProtobufCEnumValue notification__v1__priority__enum_values_by_number[4] =
+{
+  { "PRIORITY_UNSPECIFIED", "NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED", 0 },
+  { "PRIORITY_NORMAL", "NOTIFICATION__V1__PRIORITY__PRIORITY_NORMAL", 1 },
+  { "PRIORITY_HIGH", "NOTIFICATION__V1__PRIORITY__PRIORITY_HIGH", 2 },
+  { "PRIORITY_URGENT", "NOTIFICATION__V1__PRIORITY__PRIORITY_URGENT", 3 },
+};
+static const ProtobufCIntRange notification__v1__priority__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex notification__v1__priority__enum_values_by_name[4] =
+{
+  { "PRIORITY_HIGH", 2 },
+  { "PRIORITY_NORMAL", 1 },
+  { "PRIORITY_UNSPECIFIED", 0 },
+  { "PRIORITY_URGENT", 3 },
+};
+const ProtobufCEnumDescriptor notification__v1__priority__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "notification.v1.Priority",
+  "Priority",
+  "Notification__V1__Priority",
+  "notification.v1",
+  4,
+  notification__v1__priority__enum_values_by_number,
+  4,
+  notification__v1__priority__enum_values_by_name,
+  1,
+  notification__v1__priority__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor notification__v1__notification_service__method_descriptors[23] =
 {
   { "NotifyBatchGoStart", &notification__v1__notify_batch_go_start_request__descriptor, &notification__v1__notify_batch_go_start_response__descriptor },
   { "NotifyBatchGoProgress", &notification__v1__notify_batch_go_progress_request__descriptor, &notification__v1__notify_batch_go_progress_response__descriptor },
@@ -4178,11 +6229,19 @@ static const ProtobufCMethodDescriptor notification__v1__notification_service__m
   { "SendTestMessage", &notification__v1__send_test_message_request__descriptor, &notification__v1__send_test_message_response__descriptor },
   { "GetStats", &notification__v1__get_stats_request__descriptor, &notification__v1__get_stats_response__descriptor },
   { "IsUserOnline", &notification__v1__is_user_online_request__descriptor, &notification__v1__is_user_online_response__descriptor },
+  { "NotifyUsers", &notification__v1__notify_users_request__descriptor, &notification__v1__notify_users_response__descriptor },
+  { "PutTemplate", &notification__v1__put_template_request__descriptor, &notification__v1__put_template_response__descriptor },
+  { "GetTemplate", &notification__v1__get_template_request__descriptor, &notification__v1__get_template_response__descriptor },
+  { "ListTemplates", &notification__v1__list_templates_request__descriptor, &notification__v1__list_templates_response__descriptor },
+  { "DeleteTemplate", &notification__v1__delete_template_request__descriptor, &notification__v1__delete_template_response__descriptor },
 };
 const unsigned notification__v1__notification_service__method_indices_by_name[] = {
   14,        /* Broadcast */
+  22,        /* DeleteTemplate */
   16,        /* GetStats */
+  20,        /* GetTemplate */
   17,        /* IsUserOnline */
+  21,        /* ListTemplates */
   2,        /* NotifyBatchGoComplete */
   3,        /* NotifyBatchGoOpenUrl */
   1,        /* NotifyBatchGoProgress */
@@ -4196,6 +6255,8 @@ const unsigned notification__v1__notification_service__method_indices_by_name[] 
   5,        /* NotifySiteRankProgress */
   4,        /* NotifySiteRankStart */
   11,        /* NotifyTokenInsufficient */
+  18,        /* NotifyUsers */
+  19,        /* PutTemplate */
   10,        /* SendSystemNotification */
   15         /* SendTestMessage */
 };
@@ -4206,7 +6267,7 @@ const ProtobufCServiceDescriptor notification__v1__notification_service__descrip
   "NotificationService",
   "Notification__V1__NotificationService",
   "notification.v1",
-  18,
+  23,
   notification__v1__notification_service__method_descriptors,
   notification__v1__notification_service__method_indices_by_name
 };
@@ -4353,6 +6414,46 @@ void notification__v1__notification_service__is_user_online(ProtobufCService *se
 {
   assert(service->descriptor == &notification__v1__notification_service__descriptor);
   service->invoke(service, 17, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void notification__v1__notification_service__notify_users(ProtobufCService *service,
+                                                          const Notification__V1__NotifyUsersRequest *input,
+                                                          Notification__V1__NotifyUsersResponse_Closure closure,
+                                                          void *closure_data)
+{
+  assert(service->descriptor == &notification__v1__notification_service__descriptor);
+  service->invoke(service, 18, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void notification__v1__notification_service__put_template(ProtobufCService *service,
+                                                          const Notification__V1__PutTemplateRequest *input,
+                                                          Notification__V1__PutTemplateResponse_Closure closure,
+                                                          void *closure_data)
+{
+  assert(service->descriptor == &notification__v1__notification_service__descriptor);
+  service->invoke(service, 19, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void notification__v1__notification_service__get_template(ProtobufCService *service,
+                                                          const Notification__V1__GetTemplateRequest *input,
+                                                          Notification__V1__GetTemplateResponse_Closure closure,
+                                                          void *closure_data)
+{
+  assert(service->descriptor == &notification__v1__notification_service__descriptor);
+  service->invoke(service, 20, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void notification__v1__notification_service__list_templates(ProtobufCService *service,
+                                                            const Notification__V1__ListTemplatesRequest *input,
+                                                            Notification__V1__ListTemplatesResponse_Closure closure,
+                                                            void *closure_data)
+{
+  assert(service->descriptor == &notification__v1__notification_service__descriptor);
+  service->invoke(service, 21, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void notification__v1__notification_service__delete_template(ProtobufCService *service,
+                                                             const Notification__V1__DeleteTemplateRequest *input,
+                                                             Notification__V1__DeleteTemplateResponse_Closure closure,
+                                                             void *closure_data)
+{
+  assert(service->descriptor == &notification__v1__notification_service__descriptor);
+  service->invoke(service, 22, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void notification__v1__notification_service__init (Notification__V1__NotificationService_Service *service,
                                                    Notification__V1__NotificationService_ServiceDestroy destroy)

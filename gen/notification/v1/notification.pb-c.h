@@ -37,14 +37,19 @@ typedef struct Notification__V1__NotifyChengelinkProgressResponse Notification__
 typedef struct Notification__V1__NotifyChengelinkCompleteRequest Notification__V1__NotifyChengelinkCompleteRequest;
 typedef struct Notification__V1__NotifyChengelinkCompleteResponse Notification__V1__NotifyChengelinkCompleteResponse;
 typedef struct Notification__V1__SendSystemNotificationRequest Notification__V1__SendSystemNotificationRequest;
+typedef struct Notification__V1__SendSystemNotificationRequest__ParamsEntry Notification__V1__SendSystemNotificationRequest__ParamsEntry;
 typedef struct Notification__V1__SendSystemNotificationResponse Notification__V1__SendSystemNotificationResponse;
 typedef struct Notification__V1__NotifyTokenInsufficientRequest Notification__V1__NotifyTokenInsufficientRequest;
+typedef struct Notification__V1__NotifyTokenInsufficientRequest__ParamsEntry Notification__V1__NotifyTokenInsufficientRequest__ParamsEntry;
 typedef struct Notification__V1__NotifyTokenInsufficientResponse Notification__V1__NotifyTokenInsufficientResponse;
 typedef struct Notification__V1__NotifyPlanExpiringRequest Notification__V1__NotifyPlanExpiringRequest;
+typedef struct Notification__V1__NotifyPlanExpiringRequest__ParamsEntry Notification__V1__NotifyPlanExpiringRequest__ParamsEntry;
 typedef struct Notification__V1__NotifyPlanExpiringResponse Notification__V1__NotifyPlanExpiringResponse;
 typedef struct Notification__V1__NotifyPlanExpiredRequest Notification__V1__NotifyPlanExpiredRequest;
+typedef struct Notification__V1__NotifyPlanExpiredRequest__ParamsEntry Notification__V1__NotifyPlanExpiredRequest__ParamsEntry;
 typedef struct Notification__V1__NotifyPlanExpiredResponse Notification__V1__NotifyPlanExpiredResponse;
 typedef struct Notification__V1__BroadcastRequest Notification__V1__BroadcastRequest;
+typedef struct Notification__V1__BroadcastRequest__ParamsEntry Notification__V1__BroadcastRequest__ParamsEntry;
 typedef struct Notification__V1__BroadcastResponse Notification__V1__BroadcastResponse;
 typedef struct Notification__V1__SendTestMessageRequest Notification__V1__SendTestMessageRequest;
 typedef struct Notification__V1__SendTestMessageResponse Notification__V1__SendTestMessageResponse;
@@ -52,6 +57,18 @@ typedef struct Notification__V1__GetStatsRequest Notification__V1__GetStatsReque
 typedef struct Notification__V1__GetStatsResponse Notification__V1__GetStatsResponse;
 typedef struct Notification__V1__IsUserOnlineRequest Notification__V1__IsUserOnlineRequest;
 typedef struct Notification__V1__IsUserOnlineResponse Notification__V1__IsUserOnlineResponse;
+typedef struct Notification__V1__NotifyUsersRequest Notification__V1__NotifyUsersRequest;
+typedef struct Notification__V1__NotifyUsersRequest__ParamsEntry Notification__V1__NotifyUsersRequest__ParamsEntry;
+typedef struct Notification__V1__NotifyUsersResponse Notification__V1__NotifyUsersResponse;
+typedef struct Notification__V1__Template Notification__V1__Template;
+typedef struct Notification__V1__PutTemplateRequest Notification__V1__PutTemplateRequest;
+typedef struct Notification__V1__PutTemplateResponse Notification__V1__PutTemplateResponse;
+typedef struct Notification__V1__GetTemplateRequest Notification__V1__GetTemplateRequest;
+typedef struct Notification__V1__GetTemplateResponse Notification__V1__GetTemplateResponse;
+typedef struct Notification__V1__ListTemplatesRequest Notification__V1__ListTemplatesRequest;
+typedef struct Notification__V1__ListTemplatesResponse Notification__V1__ListTemplatesResponse;
+typedef struct Notification__V1__DeleteTemplateRequest Notification__V1__DeleteTemplateRequest;
+typedef struct Notification__V1__DeleteTemplateResponse Notification__V1__DeleteTemplateResponse;
 
 
 /* --- enums --- */
@@ -68,6 +85,20 @@ typedef enum _Notification__V1__Level {
   NOTIFICATION__V1__LEVEL__LEVEL_SUCCESS = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__LEVEL)
 } Notification__V1__Level;
+/*
+ * Priority is how a notification is treated on its way; delivered in the
+ * envelope as "priority": "high" or "urgent" (nothing when normal).
+ * Unspecified means normal. Urgent messages go to the front of each
+ * connection's queue, are never coalesced, and are kept for a user who is
+ * offline whatever their type; high marks the message for the client.
+ */
+typedef enum _Notification__V1__Priority {
+  NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED = 0,
+  NOTIFICATION__V1__PRIORITY__PRIORITY_NORMAL = 1,
+  NOTIFICATION__V1__PRIORITY__PRIORITY_HIGH = 2,
+  NOTIFICATION__V1__PRIORITY__PRIORITY_URGENT = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__PRIORITY)
+} Notification__V1__Priority;
 
 /* --- messages --- */
 
@@ -138,10 +169,19 @@ struct  Notification__V1__NotifyBatchGoStartRequest
    * The task state, delivered as `data`.
    */
   Notification__V1__TaskProgressData *task;
+  /*
+   * Delivery priority; unspecified means normal.
+   */
+  Notification__V1__Priority priority;
+  /*
+   * Optional grouping key, delivered in the envelope as "group" (clients
+   * collapse messages by it); at most 128 bytes.
+   */
+  char *group;
 };
 #define NOTIFICATION__V1__NOTIFY_BATCH_GO_START_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_batch_go_start_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL }
+    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -182,10 +222,19 @@ struct  Notification__V1__NotifyBatchGoProgressRequest
    * The task state, delivered as `data`.
    */
   Notification__V1__TaskProgressData *task;
+  /*
+   * Delivery priority; unspecified means normal.
+   */
+  Notification__V1__Priority priority;
+  /*
+   * Optional grouping key, delivered in the envelope as "group" (clients
+   * collapse messages by it); at most 128 bytes.
+   */
+  char *group;
 };
 #define NOTIFICATION__V1__NOTIFY_BATCH_GO_PROGRESS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_batch_go_progress_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL }
+    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -226,10 +275,19 @@ struct  Notification__V1__NotifyBatchGoCompleteRequest
    * The task state, delivered as `data`.
    */
   Notification__V1__TaskProgressData *task;
+  /*
+   * Delivery priority; unspecified means normal.
+   */
+  Notification__V1__Priority priority;
+  /*
+   * Optional grouping key, delivered in the envelope as "group" (clients
+   * collapse messages by it); at most 128 bytes.
+   */
+  char *group;
 };
 #define NOTIFICATION__V1__NOTIFY_BATCH_GO_COMPLETE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_batch_go_complete_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL }
+    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -279,10 +337,19 @@ struct  Notification__V1__NotifyBatchGoOpenUrlRequest
    * Milliseconds between two window.open calls, 0 to 600000.
    */
   int32_t delay;
+  /*
+   * Delivery priority; unspecified means normal.
+   */
+  Notification__V1__Priority priority;
+  /*
+   * Optional grouping key, delivered in the envelope as "group" (clients
+   * collapse messages by it); at most 128 bytes.
+   */
+  char *group;
 };
 #define NOTIFICATION__V1__NOTIFY_BATCH_GO_OPEN_URL_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_batch_go_open_url_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -323,10 +390,19 @@ struct  Notification__V1__NotifySiteRankStartRequest
    * The task state, delivered as `data`.
    */
   Notification__V1__TaskProgressData *task;
+  /*
+   * Delivery priority; unspecified means normal.
+   */
+  Notification__V1__Priority priority;
+  /*
+   * Optional grouping key, delivered in the envelope as "group" (clients
+   * collapse messages by it); at most 128 bytes.
+   */
+  char *group;
 };
 #define NOTIFICATION__V1__NOTIFY_SITE_RANK_START_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_site_rank_start_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL }
+    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -367,10 +443,19 @@ struct  Notification__V1__NotifySiteRankProgressRequest
    * The task state, delivered as `data`.
    */
   Notification__V1__TaskProgressData *task;
+  /*
+   * Delivery priority; unspecified means normal.
+   */
+  Notification__V1__Priority priority;
+  /*
+   * Optional grouping key, delivered in the envelope as "group" (clients
+   * collapse messages by it); at most 128 bytes.
+   */
+  char *group;
 };
 #define NOTIFICATION__V1__NOTIFY_SITE_RANK_PROGRESS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_site_rank_progress_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL }
+    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -411,10 +496,19 @@ struct  Notification__V1__NotifySiteRankCompleteRequest
    * The task state, delivered as `data`.
    */
   Notification__V1__TaskProgressData *task;
+  /*
+   * Delivery priority; unspecified means normal.
+   */
+  Notification__V1__Priority priority;
+  /*
+   * Optional grouping key, delivered in the envelope as "group" (clients
+   * collapse messages by it); at most 128 bytes.
+   */
+  char *group;
 };
 #define NOTIFICATION__V1__NOTIFY_SITE_RANK_COMPLETE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_site_rank_complete_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL }
+    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -455,10 +549,19 @@ struct  Notification__V1__NotifyChengelinkStartRequest
    * The task state, delivered as `data`.
    */
   Notification__V1__TaskProgressData *task;
+  /*
+   * Delivery priority; unspecified means normal.
+   */
+  Notification__V1__Priority priority;
+  /*
+   * Optional grouping key, delivered in the envelope as "group" (clients
+   * collapse messages by it); at most 128 bytes.
+   */
+  char *group;
 };
 #define NOTIFICATION__V1__NOTIFY_CHENGELINK_START_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_chengelink_start_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL }
+    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -499,10 +602,19 @@ struct  Notification__V1__NotifyChengelinkProgressRequest
    * The task state, delivered as `data`.
    */
   Notification__V1__TaskProgressData *task;
+  /*
+   * Delivery priority; unspecified means normal.
+   */
+  Notification__V1__Priority priority;
+  /*
+   * Optional grouping key, delivered in the envelope as "group" (clients
+   * collapse messages by it); at most 128 bytes.
+   */
+  char *group;
 };
 #define NOTIFICATION__V1__NOTIFY_CHENGELINK_PROGRESS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_chengelink_progress_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL }
+    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -543,10 +655,19 @@ struct  Notification__V1__NotifyChengelinkCompleteRequest
    * The task state, delivered as `data`.
    */
   Notification__V1__TaskProgressData *task;
+  /*
+   * Delivery priority; unspecified means normal.
+   */
+  Notification__V1__Priority priority;
+  /*
+   * Optional grouping key, delivered in the envelope as "group" (clients
+   * collapse messages by it); at most 128 bytes.
+   */
+  char *group;
 };
 #define NOTIFICATION__V1__NOTIFY_CHENGELINK_COMPLETE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_chengelink_complete_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL }
+    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -571,6 +692,17 @@ struct  Notification__V1__NotifyChengelinkCompleteResponse
 #define NOTIFICATION__V1__NOTIFY_CHENGELINK_COMPLETE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_chengelink_complete_response__descriptor) \
     , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Notification__V1__SendSystemNotificationRequest__ParamsEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  char *value;
+};
+#define NOTIFICATION__V1__SEND_SYSTEM_NOTIFICATION_REQUEST__PARAMS_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__send_system_notification_request__params_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -603,10 +735,30 @@ struct  Notification__V1__SendSystemNotificationRequest
    * Optional http:// or https:// link for the button, at most 2048 bytes.
    */
   char *action_url;
+  /*
+   * Delivery priority; unspecified means normal.
+   */
+  Notification__V1__Priority priority;
+  /*
+   * Optional grouping key, delivered in the envelope as "group" (clients
+   * collapse messages by it); at most 128 bytes.
+   */
+  char *group;
+  /*
+   * A template (see PutTemplate) to render instead of giving the text: its
+   * title and message are filled from `params` and {{user_id}}. At most 64
+   * bytes; the request's own title/message must then be empty.
+   */
+  char *template_id;
+  /*
+   * Values for the template's {{name}} placeholders, inserted as plain text.
+   */
+  size_t n_params;
+  Notification__V1__SendSystemNotificationRequest__ParamsEntry **params;
 };
 #define NOTIFICATION__V1__SEND_SYSTEM_NOTIFICATION_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__send_system_notification_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__LEVEL__LEVEL_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__LEVEL__LEVEL_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 /*
@@ -631,6 +783,17 @@ struct  Notification__V1__SendSystemNotificationResponse
 #define NOTIFICATION__V1__SEND_SYSTEM_NOTIFICATION_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__send_system_notification_response__descriptor) \
     , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Notification__V1__NotifyTokenInsufficientRequest__ParamsEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  char *value;
+};
+#define NOTIFICATION__V1__NOTIFY_TOKEN_INSUFFICIENT_REQUEST__PARAMS_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_token_insufficient_request__params_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -659,10 +822,30 @@ struct  Notification__V1__NotifyTokenInsufficientRequest
    * Optional text, at most 4096 bytes.
    */
   char *message;
+  /*
+   * Delivery priority; unspecified means normal.
+   */
+  Notification__V1__Priority priority;
+  /*
+   * Optional grouping key, delivered in the envelope as "group" (clients
+   * collapse messages by it); at most 128 bytes.
+   */
+  char *group;
+  /*
+   * A template (see PutTemplate) to render instead of giving the text: its
+   * title and message are filled from `params` and {{user_id}}. At most 64
+   * bytes; the request's own title/message must then be empty.
+   */
+  char *template_id;
+  /*
+   * Values for the template's {{name}} placeholders, inserted as plain text.
+   */
+  size_t n_params;
+  Notification__V1__NotifyTokenInsufficientRequest__ParamsEntry **params;
 };
 #define NOTIFICATION__V1__NOTIFY_TOKEN_INSUFFICIENT_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_token_insufficient_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 /*
@@ -687,6 +870,17 @@ struct  Notification__V1__NotifyTokenInsufficientResponse
 #define NOTIFICATION__V1__NOTIFY_TOKEN_INSUFFICIENT_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_token_insufficient_response__descriptor) \
     , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Notification__V1__NotifyPlanExpiringRequest__ParamsEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  char *value;
+};
+#define NOTIFICATION__V1__NOTIFY_PLAN_EXPIRING_REQUEST__PARAMS_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_plan_expiring_request__params_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -719,10 +913,30 @@ struct  Notification__V1__NotifyPlanExpiringRequest
    * Optional http:// or https:// link, at most 2048 bytes.
    */
   char *upgrade_url;
+  /*
+   * Delivery priority; unspecified means normal.
+   */
+  Notification__V1__Priority priority;
+  /*
+   * Optional grouping key, delivered in the envelope as "group" (clients
+   * collapse messages by it); at most 128 bytes.
+   */
+  char *group;
+  /*
+   * A template (see PutTemplate) to render instead of giving the text: its
+   * title and message are filled from `params` and {{user_id}}. At most 64
+   * bytes; the request's own title/message must then be empty.
+   */
+  char *template_id;
+  /*
+   * Values for the template's {{name}} placeholders, inserted as plain text.
+   */
+  size_t n_params;
+  Notification__V1__NotifyPlanExpiringRequest__ParamsEntry **params;
 };
 #define NOTIFICATION__V1__NOTIFY_PLAN_EXPIRING_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_plan_expiring_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 /*
@@ -747,6 +961,17 @@ struct  Notification__V1__NotifyPlanExpiringResponse
 #define NOTIFICATION__V1__NOTIFY_PLAN_EXPIRING_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_plan_expiring_response__descriptor) \
     , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Notification__V1__NotifyPlanExpiredRequest__ParamsEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  char *value;
+};
+#define NOTIFICATION__V1__NOTIFY_PLAN_EXPIRED_REQUEST__PARAMS_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_plan_expired_request__params_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -775,10 +1000,30 @@ struct  Notification__V1__NotifyPlanExpiredRequest
    * Optional http:// or https:// link, at most 2048 bytes.
    */
   char *upgrade_url;
+  /*
+   * Delivery priority; unspecified means normal.
+   */
+  Notification__V1__Priority priority;
+  /*
+   * Optional grouping key, delivered in the envelope as "group" (clients
+   * collapse messages by it); at most 128 bytes.
+   */
+  char *group;
+  /*
+   * A template (see PutTemplate) to render instead of giving the text: its
+   * title and message are filled from `params` and {{user_id}}. At most 64
+   * bytes; the request's own title/message must then be empty.
+   */
+  char *template_id;
+  /*
+   * Values for the template's {{name}} placeholders, inserted as plain text.
+   */
+  size_t n_params;
+  Notification__V1__NotifyPlanExpiredRequest__ParamsEntry **params;
 };
 #define NOTIFICATION__V1__NOTIFY_PLAN_EXPIRED_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_plan_expired_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 /*
@@ -803,6 +1048,17 @@ struct  Notification__V1__NotifyPlanExpiredResponse
 #define NOTIFICATION__V1__NOTIFY_PLAN_EXPIRED_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_plan_expired_response__descriptor) \
     , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Notification__V1__BroadcastRequest__ParamsEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  char *value;
+};
+#define NOTIFICATION__V1__BROADCAST_REQUEST__PARAMS_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__broadcast_request__params_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -831,10 +1087,30 @@ struct  Notification__V1__BroadcastRequest
    * Optional http:// or https:// link for the button, at most 2048 bytes.
    */
   char *action_url;
+  /*
+   * Delivery priority; unspecified means normal.
+   */
+  Notification__V1__Priority priority;
+  /*
+   * Optional grouping key, delivered in the envelope as "group" (clients
+   * collapse messages by it); at most 128 bytes.
+   */
+  char *group;
+  /*
+   * A template (see PutTemplate) to render instead of giving the text: its
+   * title and message are filled from `params` and {{user_id}}. At most 64
+   * bytes; the request's own title/message must then be empty.
+   */
+  char *template_id;
+  /*
+   * Values for the template's {{name}} placeholders, inserted as plain text.
+   */
+  size_t n_params;
+  Notification__V1__BroadcastRequest__ParamsEntry **params;
 };
 #define NOTIFICATION__V1__BROADCAST_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__broadcast_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__LEVEL__LEVEL_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__LEVEL__LEVEL_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
 
 
 /*
@@ -871,10 +1147,19 @@ struct  Notification__V1__SendTestMessageRequest
    * The addressed user: 1 to 128 bytes of [A-Za-z0-9_.@:-].
    */
   char *user_id;
+  /*
+   * Delivery priority; unspecified means normal.
+   */
+  Notification__V1__Priority priority;
+  /*
+   * Optional grouping key, delivered in the envelope as "group" (clients
+   * collapse messages by it); at most 128 bytes.
+   */
+  char *group;
 };
 #define NOTIFICATION__V1__SEND_TEST_MESSAGE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__send_test_message_request__descriptor) \
-    , (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
 
 
 /*
@@ -988,6 +1273,267 @@ struct  Notification__V1__IsUserOnlineResponse
 #define NOTIFICATION__V1__IS_USER_ONLINE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__is_user_online_response__descriptor) \
     , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Notification__V1__NotifyUsersRequest__ParamsEntry
+{
+  ProtobufCMessage base;
+  char *key;
+  char *value;
+};
+#define NOTIFICATION__V1__NOTIFY_USERS_REQUEST__PARAMS_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_users_request__params_entry__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * NotifyUsersRequest is one system notification for a list of users.
+ */
+struct  Notification__V1__NotifyUsersRequest
+{
+  ProtobufCMessage base;
+  /*
+   * 1 to 1000 users, each 1 to 128 bytes of [A-Za-z0-9_.@:-]; a user
+   * listed twice gets the message once.
+   */
+  size_t n_user_ids;
+  char **user_ids;
+  /*
+   * Heading, at most 256 bytes.
+   */
+  char *title;
+  /*
+   * Required text (unless template_id is given), at most 4096 bytes.
+   */
+  char *message;
+  /*
+   * Severity; unspecified means info.
+   */
+  Notification__V1__Level level;
+  /*
+   * Optional button text, at most 64 bytes.
+   */
+  char *action;
+  /*
+   * Optional http:// or https:// link for the button, at most 2048 bytes.
+   */
+  char *action_url;
+  /*
+   * Delivery priority; unspecified means normal.
+   */
+  Notification__V1__Priority priority;
+  /*
+   * Optional grouping key, delivered in the envelope as "group" (clients
+   * collapse messages by it); at most 128 bytes.
+   */
+  char *group;
+  /*
+   * A template (see PutTemplate) to render instead of giving the text: its
+   * title and message are filled from `params` and {{user_id}}. At most 64
+   * bytes; the request's own title/message must then be empty.
+   */
+  char *template_id;
+  /*
+   * Values for the template's {{name}} placeholders, inserted as plain text.
+   */
+  size_t n_params;
+  Notification__V1__NotifyUsersRequest__ParamsEntry **params;
+};
+#define NOTIFICATION__V1__NOTIFY_USERS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_users_request__descriptor) \
+    , 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__LEVEL__LEVEL_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
+
+
+/*
+ * NotifyUsersResponse says what became of the messages.
+ */
+struct  Notification__V1__NotifyUsersResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The id of each recipient's message, in the order of the distinct user_ids.
+   */
+  size_t n_message_ids;
+  char **message_ids;
+  /*
+   * The distinct users addressed.
+   */
+  int32_t users;
+  /*
+   * Users who had at least one connection the message was handed to now.
+   */
+  int32_t reached;
+  /*
+   * Users for whom the message was kept for their next connect.
+   */
+  int32_t stored;
+  /*
+   * Connections the messages were handed to now, in all.
+   */
+  int32_t connections;
+};
+#define NOTIFICATION__V1__NOTIFY_USERS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_users_response__descriptor) \
+    , 0,NULL, 0, 0, 0, 0 }
+
+
+/*
+ * Template is a reusable message text with {{name}} placeholders, filled
+ * per recipient from a notify request's `params`; {{user_id}} is always the
+ * recipient. Values are inserted as plain text, never as markup.
+ */
+struct  Notification__V1__Template
+{
+  ProtobufCMessage base;
+  /*
+   * 1 to 64 bytes of [A-Za-z0-9_.-].
+   */
+  char *id;
+  /*
+   * Heading, at most 256 bytes (placeholders allowed).
+   */
+  char *title;
+  /*
+   * Required text, at most 4096 bytes (placeholders allowed).
+   */
+  char *message;
+  /*
+   * Unix time (milliseconds) of the last change; set by the server.
+   */
+  int64_t updated_at;
+};
+#define NOTIFICATION__V1__TEMPLATE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__template__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * PutTemplateRequest creates or replaces `template` (its id names it).
+ */
+struct  Notification__V1__PutTemplateRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The template; updated_at is ignored.
+   */
+  Notification__V1__Template *template_;
+};
+#define NOTIFICATION__V1__PUT_TEMPLATE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__put_template_request__descriptor) \
+    , NULL }
+
+
+/*
+ * PutTemplateResponse is the template as kept.
+ */
+struct  Notification__V1__PutTemplateResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The template as kept, with updated_at set.
+   */
+  Notification__V1__Template *template_;
+  /*
+   * True when no template had this id before.
+   */
+  protobuf_c_boolean created;
+};
+#define NOTIFICATION__V1__PUT_TEMPLATE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__put_template_response__descriptor) \
+    , NULL, 0 }
+
+
+/*
+ * GetTemplateRequest names a template.
+ */
+struct  Notification__V1__GetTemplateRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The template's id.
+   */
+  char *id;
+};
+#define NOTIFICATION__V1__GET_TEMPLATE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__get_template_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+/*
+ * GetTemplateResponse carries the template.
+ */
+struct  Notification__V1__GetTemplateResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The template.
+   */
+  Notification__V1__Template *template_;
+};
+#define NOTIFICATION__V1__GET_TEMPLATE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__get_template_response__descriptor) \
+    , NULL }
+
+
+/*
+ * ListTemplatesRequest has no fields.
+ */
+struct  Notification__V1__ListTemplatesRequest
+{
+  ProtobufCMessage base;
+};
+#define NOTIFICATION__V1__LIST_TEMPLATES_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__list_templates_request__descriptor) \
+     }
+
+
+/*
+ * ListTemplatesResponse lists every template.
+ */
+struct  Notification__V1__ListTemplatesResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Every template, by id.
+   */
+  size_t n_templates;
+  Notification__V1__Template **templates;
+};
+#define NOTIFICATION__V1__LIST_TEMPLATES_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__list_templates_response__descriptor) \
+    , 0,NULL }
+
+
+/*
+ * DeleteTemplateRequest names a template.
+ */
+struct  Notification__V1__DeleteTemplateRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The template's id.
+   */
+  char *id;
+};
+#define NOTIFICATION__V1__DELETE_TEMPLATE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__delete_template_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+/*
+ * DeleteTemplateResponse confirms the removal.
+ */
+struct  Notification__V1__DeleteTemplateResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The id removed.
+   */
+  char *id;
+};
+#define NOTIFICATION__V1__DELETE_TEMPLATE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__delete_template_response__descriptor) \
+    , (char *)protobuf_c_empty_string }
 
 
 /* Notification__V1__TaskProgressData methods */
@@ -1389,6 +1935,9 @@ Notification__V1__NotifyChengelinkCompleteResponse *
 void   notification__v1__notify_chengelink_complete_response__free_unpacked
                      (Notification__V1__NotifyChengelinkCompleteResponse *message,
                       ProtobufCAllocator *allocator);
+/* Notification__V1__SendSystemNotificationRequest__ParamsEntry methods */
+void   notification__v1__send_system_notification_request__params_entry__init
+                     (Notification__V1__SendSystemNotificationRequest__ParamsEntry         *message);
 /* Notification__V1__SendSystemNotificationRequest methods */
 void   notification__v1__send_system_notification_request__init
                      (Notification__V1__SendSystemNotificationRequest         *message);
@@ -1427,6 +1976,9 @@ Notification__V1__SendSystemNotificationResponse *
 void   notification__v1__send_system_notification_response__free_unpacked
                      (Notification__V1__SendSystemNotificationResponse *message,
                       ProtobufCAllocator *allocator);
+/* Notification__V1__NotifyTokenInsufficientRequest__ParamsEntry methods */
+void   notification__v1__notify_token_insufficient_request__params_entry__init
+                     (Notification__V1__NotifyTokenInsufficientRequest__ParamsEntry         *message);
 /* Notification__V1__NotifyTokenInsufficientRequest methods */
 void   notification__v1__notify_token_insufficient_request__init
                      (Notification__V1__NotifyTokenInsufficientRequest         *message);
@@ -1465,6 +2017,9 @@ Notification__V1__NotifyTokenInsufficientResponse *
 void   notification__v1__notify_token_insufficient_response__free_unpacked
                      (Notification__V1__NotifyTokenInsufficientResponse *message,
                       ProtobufCAllocator *allocator);
+/* Notification__V1__NotifyPlanExpiringRequest__ParamsEntry methods */
+void   notification__v1__notify_plan_expiring_request__params_entry__init
+                     (Notification__V1__NotifyPlanExpiringRequest__ParamsEntry         *message);
 /* Notification__V1__NotifyPlanExpiringRequest methods */
 void   notification__v1__notify_plan_expiring_request__init
                      (Notification__V1__NotifyPlanExpiringRequest         *message);
@@ -1503,6 +2058,9 @@ Notification__V1__NotifyPlanExpiringResponse *
 void   notification__v1__notify_plan_expiring_response__free_unpacked
                      (Notification__V1__NotifyPlanExpiringResponse *message,
                       ProtobufCAllocator *allocator);
+/* Notification__V1__NotifyPlanExpiredRequest__ParamsEntry methods */
+void   notification__v1__notify_plan_expired_request__params_entry__init
+                     (Notification__V1__NotifyPlanExpiredRequest__ParamsEntry         *message);
 /* Notification__V1__NotifyPlanExpiredRequest methods */
 void   notification__v1__notify_plan_expired_request__init
                      (Notification__V1__NotifyPlanExpiredRequest         *message);
@@ -1541,6 +2099,9 @@ Notification__V1__NotifyPlanExpiredResponse *
 void   notification__v1__notify_plan_expired_response__free_unpacked
                      (Notification__V1__NotifyPlanExpiredResponse *message,
                       ProtobufCAllocator *allocator);
+/* Notification__V1__BroadcastRequest__ParamsEntry methods */
+void   notification__v1__broadcast_request__params_entry__init
+                     (Notification__V1__BroadcastRequest__ParamsEntry         *message);
 /* Notification__V1__BroadcastRequest methods */
 void   notification__v1__broadcast_request__init
                      (Notification__V1__BroadcastRequest         *message);
@@ -1693,6 +2254,218 @@ Notification__V1__IsUserOnlineResponse *
 void   notification__v1__is_user_online_response__free_unpacked
                      (Notification__V1__IsUserOnlineResponse *message,
                       ProtobufCAllocator *allocator);
+/* Notification__V1__NotifyUsersRequest__ParamsEntry methods */
+void   notification__v1__notify_users_request__params_entry__init
+                     (Notification__V1__NotifyUsersRequest__ParamsEntry         *message);
+/* Notification__V1__NotifyUsersRequest methods */
+void   notification__v1__notify_users_request__init
+                     (Notification__V1__NotifyUsersRequest         *message);
+size_t notification__v1__notify_users_request__get_packed_size
+                     (const Notification__V1__NotifyUsersRequest   *message);
+size_t notification__v1__notify_users_request__pack
+                     (const Notification__V1__NotifyUsersRequest   *message,
+                      uint8_t             *out);
+size_t notification__v1__notify_users_request__pack_to_buffer
+                     (const Notification__V1__NotifyUsersRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__NotifyUsersRequest *
+       notification__v1__notify_users_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__notify_users_request__free_unpacked
+                     (Notification__V1__NotifyUsersRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Notification__V1__NotifyUsersResponse methods */
+void   notification__v1__notify_users_response__init
+                     (Notification__V1__NotifyUsersResponse         *message);
+size_t notification__v1__notify_users_response__get_packed_size
+                     (const Notification__V1__NotifyUsersResponse   *message);
+size_t notification__v1__notify_users_response__pack
+                     (const Notification__V1__NotifyUsersResponse   *message,
+                      uint8_t             *out);
+size_t notification__v1__notify_users_response__pack_to_buffer
+                     (const Notification__V1__NotifyUsersResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__NotifyUsersResponse *
+       notification__v1__notify_users_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__notify_users_response__free_unpacked
+                     (Notification__V1__NotifyUsersResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Notification__V1__Template methods */
+void   notification__v1__template__init
+                     (Notification__V1__Template         *message);
+size_t notification__v1__template__get_packed_size
+                     (const Notification__V1__Template   *message);
+size_t notification__v1__template__pack
+                     (const Notification__V1__Template   *message,
+                      uint8_t             *out);
+size_t notification__v1__template__pack_to_buffer
+                     (const Notification__V1__Template   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__Template *
+       notification__v1__template__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__template__free_unpacked
+                     (Notification__V1__Template *message,
+                      ProtobufCAllocator *allocator);
+/* Notification__V1__PutTemplateRequest methods */
+void   notification__v1__put_template_request__init
+                     (Notification__V1__PutTemplateRequest         *message);
+size_t notification__v1__put_template_request__get_packed_size
+                     (const Notification__V1__PutTemplateRequest   *message);
+size_t notification__v1__put_template_request__pack
+                     (const Notification__V1__PutTemplateRequest   *message,
+                      uint8_t             *out);
+size_t notification__v1__put_template_request__pack_to_buffer
+                     (const Notification__V1__PutTemplateRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__PutTemplateRequest *
+       notification__v1__put_template_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__put_template_request__free_unpacked
+                     (Notification__V1__PutTemplateRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Notification__V1__PutTemplateResponse methods */
+void   notification__v1__put_template_response__init
+                     (Notification__V1__PutTemplateResponse         *message);
+size_t notification__v1__put_template_response__get_packed_size
+                     (const Notification__V1__PutTemplateResponse   *message);
+size_t notification__v1__put_template_response__pack
+                     (const Notification__V1__PutTemplateResponse   *message,
+                      uint8_t             *out);
+size_t notification__v1__put_template_response__pack_to_buffer
+                     (const Notification__V1__PutTemplateResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__PutTemplateResponse *
+       notification__v1__put_template_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__put_template_response__free_unpacked
+                     (Notification__V1__PutTemplateResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Notification__V1__GetTemplateRequest methods */
+void   notification__v1__get_template_request__init
+                     (Notification__V1__GetTemplateRequest         *message);
+size_t notification__v1__get_template_request__get_packed_size
+                     (const Notification__V1__GetTemplateRequest   *message);
+size_t notification__v1__get_template_request__pack
+                     (const Notification__V1__GetTemplateRequest   *message,
+                      uint8_t             *out);
+size_t notification__v1__get_template_request__pack_to_buffer
+                     (const Notification__V1__GetTemplateRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__GetTemplateRequest *
+       notification__v1__get_template_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__get_template_request__free_unpacked
+                     (Notification__V1__GetTemplateRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Notification__V1__GetTemplateResponse methods */
+void   notification__v1__get_template_response__init
+                     (Notification__V1__GetTemplateResponse         *message);
+size_t notification__v1__get_template_response__get_packed_size
+                     (const Notification__V1__GetTemplateResponse   *message);
+size_t notification__v1__get_template_response__pack
+                     (const Notification__V1__GetTemplateResponse   *message,
+                      uint8_t             *out);
+size_t notification__v1__get_template_response__pack_to_buffer
+                     (const Notification__V1__GetTemplateResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__GetTemplateResponse *
+       notification__v1__get_template_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__get_template_response__free_unpacked
+                     (Notification__V1__GetTemplateResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Notification__V1__ListTemplatesRequest methods */
+void   notification__v1__list_templates_request__init
+                     (Notification__V1__ListTemplatesRequest         *message);
+size_t notification__v1__list_templates_request__get_packed_size
+                     (const Notification__V1__ListTemplatesRequest   *message);
+size_t notification__v1__list_templates_request__pack
+                     (const Notification__V1__ListTemplatesRequest   *message,
+                      uint8_t             *out);
+size_t notification__v1__list_templates_request__pack_to_buffer
+                     (const Notification__V1__ListTemplatesRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__ListTemplatesRequest *
+       notification__v1__list_templates_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__list_templates_request__free_unpacked
+                     (Notification__V1__ListTemplatesRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Notification__V1__ListTemplatesResponse methods */
+void   notification__v1__list_templates_response__init
+                     (Notification__V1__ListTemplatesResponse         *message);
+size_t notification__v1__list_templates_response__get_packed_size
+                     (const Notification__V1__ListTemplatesResponse   *message);
+size_t notification__v1__list_templates_response__pack
+                     (const Notification__V1__ListTemplatesResponse   *message,
+                      uint8_t             *out);
+size_t notification__v1__list_templates_response__pack_to_buffer
+                     (const Notification__V1__ListTemplatesResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__ListTemplatesResponse *
+       notification__v1__list_templates_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__list_templates_response__free_unpacked
+                     (Notification__V1__ListTemplatesResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Notification__V1__DeleteTemplateRequest methods */
+void   notification__v1__delete_template_request__init
+                     (Notification__V1__DeleteTemplateRequest         *message);
+size_t notification__v1__delete_template_request__get_packed_size
+                     (const Notification__V1__DeleteTemplateRequest   *message);
+size_t notification__v1__delete_template_request__pack
+                     (const Notification__V1__DeleteTemplateRequest   *message,
+                      uint8_t             *out);
+size_t notification__v1__delete_template_request__pack_to_buffer
+                     (const Notification__V1__DeleteTemplateRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__DeleteTemplateRequest *
+       notification__v1__delete_template_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__delete_template_request__free_unpacked
+                     (Notification__V1__DeleteTemplateRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Notification__V1__DeleteTemplateResponse methods */
+void   notification__v1__delete_template_response__init
+                     (Notification__V1__DeleteTemplateResponse         *message);
+size_t notification__v1__delete_template_response__get_packed_size
+                     (const Notification__V1__DeleteTemplateResponse   *message);
+size_t notification__v1__delete_template_response__pack
+                     (const Notification__V1__DeleteTemplateResponse   *message,
+                      uint8_t             *out);
+size_t notification__v1__delete_template_response__pack_to_buffer
+                     (const Notification__V1__DeleteTemplateResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__DeleteTemplateResponse *
+       notification__v1__delete_template_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__delete_template_response__free_unpacked
+                     (Notification__V1__DeleteTemplateResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Notification__V1__TaskProgressData_Closure)
@@ -1758,11 +2531,17 @@ typedef void (*Notification__V1__NotifyChengelinkCompleteRequest_Closure)
 typedef void (*Notification__V1__NotifyChengelinkCompleteResponse_Closure)
                  (const Notification__V1__NotifyChengelinkCompleteResponse *message,
                   void *closure_data);
+typedef void (*Notification__V1__SendSystemNotificationRequest__ParamsEntry_Closure)
+                 (const Notification__V1__SendSystemNotificationRequest__ParamsEntry *message,
+                  void *closure_data);
 typedef void (*Notification__V1__SendSystemNotificationRequest_Closure)
                  (const Notification__V1__SendSystemNotificationRequest *message,
                   void *closure_data);
 typedef void (*Notification__V1__SendSystemNotificationResponse_Closure)
                  (const Notification__V1__SendSystemNotificationResponse *message,
+                  void *closure_data);
+typedef void (*Notification__V1__NotifyTokenInsufficientRequest__ParamsEntry_Closure)
+                 (const Notification__V1__NotifyTokenInsufficientRequest__ParamsEntry *message,
                   void *closure_data);
 typedef void (*Notification__V1__NotifyTokenInsufficientRequest_Closure)
                  (const Notification__V1__NotifyTokenInsufficientRequest *message,
@@ -1770,17 +2549,26 @@ typedef void (*Notification__V1__NotifyTokenInsufficientRequest_Closure)
 typedef void (*Notification__V1__NotifyTokenInsufficientResponse_Closure)
                  (const Notification__V1__NotifyTokenInsufficientResponse *message,
                   void *closure_data);
+typedef void (*Notification__V1__NotifyPlanExpiringRequest__ParamsEntry_Closure)
+                 (const Notification__V1__NotifyPlanExpiringRequest__ParamsEntry *message,
+                  void *closure_data);
 typedef void (*Notification__V1__NotifyPlanExpiringRequest_Closure)
                  (const Notification__V1__NotifyPlanExpiringRequest *message,
                   void *closure_data);
 typedef void (*Notification__V1__NotifyPlanExpiringResponse_Closure)
                  (const Notification__V1__NotifyPlanExpiringResponse *message,
                   void *closure_data);
+typedef void (*Notification__V1__NotifyPlanExpiredRequest__ParamsEntry_Closure)
+                 (const Notification__V1__NotifyPlanExpiredRequest__ParamsEntry *message,
+                  void *closure_data);
 typedef void (*Notification__V1__NotifyPlanExpiredRequest_Closure)
                  (const Notification__V1__NotifyPlanExpiredRequest *message,
                   void *closure_data);
 typedef void (*Notification__V1__NotifyPlanExpiredResponse_Closure)
                  (const Notification__V1__NotifyPlanExpiredResponse *message,
+                  void *closure_data);
+typedef void (*Notification__V1__BroadcastRequest__ParamsEntry_Closure)
+                 (const Notification__V1__BroadcastRequest__ParamsEntry *message,
                   void *closure_data);
 typedef void (*Notification__V1__BroadcastRequest_Closure)
                  (const Notification__V1__BroadcastRequest *message,
@@ -1805,6 +2593,42 @@ typedef void (*Notification__V1__IsUserOnlineRequest_Closure)
                   void *closure_data);
 typedef void (*Notification__V1__IsUserOnlineResponse_Closure)
                  (const Notification__V1__IsUserOnlineResponse *message,
+                  void *closure_data);
+typedef void (*Notification__V1__NotifyUsersRequest__ParamsEntry_Closure)
+                 (const Notification__V1__NotifyUsersRequest__ParamsEntry *message,
+                  void *closure_data);
+typedef void (*Notification__V1__NotifyUsersRequest_Closure)
+                 (const Notification__V1__NotifyUsersRequest *message,
+                  void *closure_data);
+typedef void (*Notification__V1__NotifyUsersResponse_Closure)
+                 (const Notification__V1__NotifyUsersResponse *message,
+                  void *closure_data);
+typedef void (*Notification__V1__Template_Closure)
+                 (const Notification__V1__Template *message,
+                  void *closure_data);
+typedef void (*Notification__V1__PutTemplateRequest_Closure)
+                 (const Notification__V1__PutTemplateRequest *message,
+                  void *closure_data);
+typedef void (*Notification__V1__PutTemplateResponse_Closure)
+                 (const Notification__V1__PutTemplateResponse *message,
+                  void *closure_data);
+typedef void (*Notification__V1__GetTemplateRequest_Closure)
+                 (const Notification__V1__GetTemplateRequest *message,
+                  void *closure_data);
+typedef void (*Notification__V1__GetTemplateResponse_Closure)
+                 (const Notification__V1__GetTemplateResponse *message,
+                  void *closure_data);
+typedef void (*Notification__V1__ListTemplatesRequest_Closure)
+                 (const Notification__V1__ListTemplatesRequest *message,
+                  void *closure_data);
+typedef void (*Notification__V1__ListTemplatesResponse_Closure)
+                 (const Notification__V1__ListTemplatesResponse *message,
+                  void *closure_data);
+typedef void (*Notification__V1__DeleteTemplateRequest_Closure)
+                 (const Notification__V1__DeleteTemplateRequest *message,
+                  void *closure_data);
+typedef void (*Notification__V1__DeleteTemplateResponse_Closure)
+                 (const Notification__V1__DeleteTemplateResponse *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -1885,6 +2709,26 @@ struct Notification__V1__NotificationService_Service
                          const Notification__V1__IsUserOnlineRequest *input,
                          Notification__V1__IsUserOnlineResponse_Closure closure,
                          void *closure_data);
+  void (*notify_users)(Notification__V1__NotificationService_Service *service,
+                       const Notification__V1__NotifyUsersRequest *input,
+                       Notification__V1__NotifyUsersResponse_Closure closure,
+                       void *closure_data);
+  void (*put_template)(Notification__V1__NotificationService_Service *service,
+                       const Notification__V1__PutTemplateRequest *input,
+                       Notification__V1__PutTemplateResponse_Closure closure,
+                       void *closure_data);
+  void (*get_template)(Notification__V1__NotificationService_Service *service,
+                       const Notification__V1__GetTemplateRequest *input,
+                       Notification__V1__GetTemplateResponse_Closure closure,
+                       void *closure_data);
+  void (*list_templates)(Notification__V1__NotificationService_Service *service,
+                         const Notification__V1__ListTemplatesRequest *input,
+                         Notification__V1__ListTemplatesResponse_Closure closure,
+                         void *closure_data);
+  void (*delete_template)(Notification__V1__NotificationService_Service *service,
+                          const Notification__V1__DeleteTemplateRequest *input,
+                          Notification__V1__DeleteTemplateResponse_Closure closure,
+                          void *closure_data);
 };
 typedef void (*Notification__V1__NotificationService_ServiceDestroy)(Notification__V1__NotificationService_Service *);
 void notification__v1__notification_service__init (Notification__V1__NotificationService_Service *service,
@@ -1910,7 +2754,12 @@ void notification__v1__notification_service__init (Notification__V1__Notificatio
       function_prefix__ ## broadcast,\
       function_prefix__ ## send_test_message,\
       function_prefix__ ## get_stats,\
-      function_prefix__ ## is_user_online  }
+      function_prefix__ ## is_user_online,\
+      function_prefix__ ## notify_users,\
+      function_prefix__ ## put_template,\
+      function_prefix__ ## get_template,\
+      function_prefix__ ## list_templates,\
+      function_prefix__ ## delete_template  }
 void notification__v1__notification_service__notify_batch_go_start(ProtobufCService *service,
                                                                    const Notification__V1__NotifyBatchGoStartRequest *input,
                                                                    Notification__V1__NotifyBatchGoStartResponse_Closure closure,
@@ -1983,10 +2832,31 @@ void notification__v1__notification_service__is_user_online(ProtobufCService *se
                                                             const Notification__V1__IsUserOnlineRequest *input,
                                                             Notification__V1__IsUserOnlineResponse_Closure closure,
                                                             void *closure_data);
+void notification__v1__notification_service__notify_users(ProtobufCService *service,
+                                                          const Notification__V1__NotifyUsersRequest *input,
+                                                          Notification__V1__NotifyUsersResponse_Closure closure,
+                                                          void *closure_data);
+void notification__v1__notification_service__put_template(ProtobufCService *service,
+                                                          const Notification__V1__PutTemplateRequest *input,
+                                                          Notification__V1__PutTemplateResponse_Closure closure,
+                                                          void *closure_data);
+void notification__v1__notification_service__get_template(ProtobufCService *service,
+                                                          const Notification__V1__GetTemplateRequest *input,
+                                                          Notification__V1__GetTemplateResponse_Closure closure,
+                                                          void *closure_data);
+void notification__v1__notification_service__list_templates(ProtobufCService *service,
+                                                            const Notification__V1__ListTemplatesRequest *input,
+                                                            Notification__V1__ListTemplatesResponse_Closure closure,
+                                                            void *closure_data);
+void notification__v1__notification_service__delete_template(ProtobufCService *service,
+                                                             const Notification__V1__DeleteTemplateRequest *input,
+                                                             Notification__V1__DeleteTemplateResponse_Closure closure,
+                                                             void *closure_data);
 
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    notification__v1__level__descriptor;
+extern const ProtobufCEnumDescriptor    notification__v1__priority__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__task_progress_data__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__notify_batch_go_start_request__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__notify_batch_go_start_response__descriptor;
@@ -2009,14 +2879,19 @@ extern const ProtobufCMessageDescriptor notification__v1__notify_chengelink_prog
 extern const ProtobufCMessageDescriptor notification__v1__notify_chengelink_complete_request__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__notify_chengelink_complete_response__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__send_system_notification_request__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__send_system_notification_request__params_entry__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__send_system_notification_response__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__notify_token_insufficient_request__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__notify_token_insufficient_request__params_entry__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__notify_token_insufficient_response__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__notify_plan_expiring_request__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__notify_plan_expiring_request__params_entry__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__notify_plan_expiring_response__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__notify_plan_expired_request__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__notify_plan_expired_request__params_entry__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__notify_plan_expired_response__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__broadcast_request__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__broadcast_request__params_entry__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__broadcast_response__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__send_test_message_request__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__send_test_message_response__descriptor;
@@ -2024,6 +2899,18 @@ extern const ProtobufCMessageDescriptor notification__v1__get_stats_request__des
 extern const ProtobufCMessageDescriptor notification__v1__get_stats_response__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__is_user_online_request__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__is_user_online_response__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__notify_users_request__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__notify_users_request__params_entry__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__notify_users_response__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__template__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__put_template_request__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__put_template_response__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__get_template_request__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__get_template_response__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__list_templates_request__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__list_templates_response__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__delete_template_request__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__delete_template_response__descriptor;
 extern const ProtobufCServiceDescriptor notification__v1__notification_service__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -10,20 +10,39 @@ LEVEL_INFO: Level
 LEVEL_SUCCESS: Level
 LEVEL_UNSPECIFIED: Level
 LEVEL_WARNING: Level
+PRIORITY_HIGH: Priority
+PRIORITY_NORMAL: Priority
+PRIORITY_UNSPECIFIED: Priority
+PRIORITY_URGENT: Priority
 
 class BroadcastRequest(_message.Message):
-    __slots__ = ["action", "action_url", "level", "message", "title"]
+    __slots__ = ["action", "action_url", "group", "level", "message", "params", "priority", "template_id", "title"]
+    class ParamsEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ACTION_FIELD_NUMBER: _ClassVar[int]
     ACTION_URL_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     action: str
     action_url: str
+    group: str
     level: Level
     message: str
+    params: _containers.ScalarMap[str, str]
+    priority: Priority
+    template_id: str
     title: str
-    def __init__(self, title: _Optional[str] = ..., message: _Optional[str] = ..., level: _Optional[_Union[Level, str]] = ..., action: _Optional[str] = ..., action_url: _Optional[str] = ...) -> None: ...
+    def __init__(self, title: _Optional[str] = ..., message: _Optional[str] = ..., level: _Optional[_Union[Level, str]] = ..., action: _Optional[str] = ..., action_url: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., template_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class BroadcastResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -34,6 +53,18 @@ class BroadcastResponse(_message.Message):
     message_id: str
     stored: bool
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
+
+class DeleteTemplateRequest(_message.Message):
+    __slots__ = ["id"]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class DeleteTemplateResponse(_message.Message):
+    __slots__ = ["id"]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
 
 class GetStatsRequest(_message.Message):
     __slots__ = []
@@ -55,6 +86,18 @@ class GetStatsResponse(_message.Message):
     uptime_seconds: int
     def __init__(self, total_connections: _Optional[int] = ..., connected_users: _Optional[_Iterable[str]] = ..., online_users: _Optional[int] = ..., uptime_seconds: _Optional[int] = ..., messages_total: _Optional[int] = ..., deliveries_total: _Optional[int] = ...) -> None: ...
 
+class GetTemplateRequest(_message.Message):
+    __slots__ = ["id"]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class GetTemplateResponse(_message.Message):
+    __slots__ = ["template"]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    template: Template
+    def __init__(self, template: _Optional[_Union[Template, _Mapping]] = ...) -> None: ...
+
 class IsUserOnlineRequest(_message.Message):
     __slots__ = ["user_id"]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -71,13 +114,27 @@ class IsUserOnlineResponse(_message.Message):
     user_id: str
     def __init__(self, user_id: _Optional[str] = ..., is_online: bool = ..., connections: _Optional[int] = ...) -> None: ...
 
+class ListTemplatesRequest(_message.Message):
+    __slots__ = []
+    def __init__(self) -> None: ...
+
+class ListTemplatesResponse(_message.Message):
+    __slots__ = ["templates"]
+    TEMPLATES_FIELD_NUMBER: _ClassVar[int]
+    templates: _containers.RepeatedCompositeFieldContainer[Template]
+    def __init__(self, templates: _Optional[_Iterable[_Union[Template, _Mapping]]] = ...) -> None: ...
+
 class NotifyBatchGoCompleteRequest(_message.Message):
-    __slots__ = ["task", "user_id"]
+    __slots__ = ["group", "priority", "task", "user_id"]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    priority: Priority
     task: TaskProgressData
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ...) -> None: ...
 
 class NotifyBatchGoCompleteResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -90,16 +147,20 @@ class NotifyBatchGoCompleteResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifyBatchGoOpenUrlRequest(_message.Message):
-    __slots__ = ["delay", "task_id", "urls", "user_id"]
+    __slots__ = ["delay", "group", "priority", "task_id", "urls", "user_id"]
     DELAY_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     URLS_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     delay: int
+    group: str
+    priority: Priority
     task_id: str
     urls: _containers.RepeatedScalarFieldContainer[str]
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., task_id: _Optional[str] = ..., urls: _Optional[_Iterable[str]] = ..., delay: _Optional[int] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., task_id: _Optional[str] = ..., urls: _Optional[_Iterable[str]] = ..., delay: _Optional[int] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ...) -> None: ...
 
 class NotifyBatchGoOpenUrlResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -112,12 +173,16 @@ class NotifyBatchGoOpenUrlResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifyBatchGoProgressRequest(_message.Message):
-    __slots__ = ["task", "user_id"]
+    __slots__ = ["group", "priority", "task", "user_id"]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    priority: Priority
     task: TaskProgressData
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ...) -> None: ...
 
 class NotifyBatchGoProgressResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -130,12 +195,16 @@ class NotifyBatchGoProgressResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifyBatchGoStartRequest(_message.Message):
-    __slots__ = ["task", "user_id"]
+    __slots__ = ["group", "priority", "task", "user_id"]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    priority: Priority
     task: TaskProgressData
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ...) -> None: ...
 
 class NotifyBatchGoStartResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -148,12 +217,16 @@ class NotifyBatchGoStartResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifyChengelinkCompleteRequest(_message.Message):
-    __slots__ = ["task", "user_id"]
+    __slots__ = ["group", "priority", "task", "user_id"]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    priority: Priority
     task: TaskProgressData
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ...) -> None: ...
 
 class NotifyChengelinkCompleteResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -166,12 +239,16 @@ class NotifyChengelinkCompleteResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifyChengelinkProgressRequest(_message.Message):
-    __slots__ = ["task", "user_id"]
+    __slots__ = ["group", "priority", "task", "user_id"]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    priority: Priority
     task: TaskProgressData
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ...) -> None: ...
 
 class NotifyChengelinkProgressResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -184,12 +261,16 @@ class NotifyChengelinkProgressResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifyChengelinkStartRequest(_message.Message):
-    __slots__ = ["task", "user_id"]
+    __slots__ = ["group", "priority", "task", "user_id"]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    priority: Priority
     task: TaskProgressData
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ...) -> None: ...
 
 class NotifyChengelinkStartResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -202,18 +283,33 @@ class NotifyChengelinkStartResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifyPlanExpiredRequest(_message.Message):
-    __slots__ = ["expires_at", "message", "plan_name", "upgrade_url", "user_id"]
+    __slots__ = ["expires_at", "group", "message", "params", "plan_name", "priority", "template_id", "upgrade_url", "user_id"]
+    class ParamsEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
     PLAN_NAME_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_ID_FIELD_NUMBER: _ClassVar[int]
     UPGRADE_URL_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     expires_at: int
+    group: str
     message: str
+    params: _containers.ScalarMap[str, str]
     plan_name: str
+    priority: Priority
+    template_id: str
     upgrade_url: str
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., plan_name: _Optional[str] = ..., expires_at: _Optional[int] = ..., message: _Optional[str] = ..., upgrade_url: _Optional[str] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., plan_name: _Optional[str] = ..., expires_at: _Optional[int] = ..., message: _Optional[str] = ..., upgrade_url: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., template_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class NotifyPlanExpiredResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -226,20 +322,35 @@ class NotifyPlanExpiredResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifyPlanExpiringRequest(_message.Message):
-    __slots__ = ["days_left", "expires_at", "message", "plan_name", "upgrade_url", "user_id"]
+    __slots__ = ["days_left", "expires_at", "group", "message", "params", "plan_name", "priority", "template_id", "upgrade_url", "user_id"]
+    class ParamsEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     DAYS_LEFT_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
     PLAN_NAME_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_ID_FIELD_NUMBER: _ClassVar[int]
     UPGRADE_URL_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     days_left: int
     expires_at: int
+    group: str
     message: str
+    params: _containers.ScalarMap[str, str]
     plan_name: str
+    priority: Priority
+    template_id: str
     upgrade_url: str
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., plan_name: _Optional[str] = ..., days_left: _Optional[int] = ..., expires_at: _Optional[int] = ..., message: _Optional[str] = ..., upgrade_url: _Optional[str] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., plan_name: _Optional[str] = ..., days_left: _Optional[int] = ..., expires_at: _Optional[int] = ..., message: _Optional[str] = ..., upgrade_url: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., template_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class NotifyPlanExpiringResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -252,12 +363,16 @@ class NotifyPlanExpiringResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifySiteRankCompleteRequest(_message.Message):
-    __slots__ = ["task", "user_id"]
+    __slots__ = ["group", "priority", "task", "user_id"]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    priority: Priority
     task: TaskProgressData
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ...) -> None: ...
 
 class NotifySiteRankCompleteResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -270,12 +385,16 @@ class NotifySiteRankCompleteResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifySiteRankProgressRequest(_message.Message):
-    __slots__ = ["task", "user_id"]
+    __slots__ = ["group", "priority", "task", "user_id"]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    priority: Priority
     task: TaskProgressData
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ...) -> None: ...
 
 class NotifySiteRankProgressResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -288,12 +407,16 @@ class NotifySiteRankProgressResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifySiteRankStartRequest(_message.Message):
-    __slots__ = ["task", "user_id"]
+    __slots__ = ["group", "priority", "task", "user_id"]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    priority: Priority
     task: TaskProgressData
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ...) -> None: ...
 
 class NotifySiteRankStartResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -306,18 +429,33 @@ class NotifySiteRankStartResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifyTokenInsufficientRequest(_message.Message):
-    __slots__ = ["current_balance", "message", "required_tokens", "task_type", "user_id"]
+    __slots__ = ["current_balance", "group", "message", "params", "priority", "required_tokens", "task_type", "template_id", "user_id"]
+    class ParamsEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     CURRENT_BALANCE_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     REQUIRED_TOKENS_FIELD_NUMBER: _ClassVar[int]
     TASK_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     current_balance: int
+    group: str
     message: str
+    params: _containers.ScalarMap[str, str]
+    priority: Priority
     required_tokens: int
     task_type: str
+    template_id: str
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., current_balance: _Optional[int] = ..., required_tokens: _Optional[int] = ..., task_type: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., current_balance: _Optional[int] = ..., required_tokens: _Optional[int] = ..., task_type: _Optional[str] = ..., message: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., template_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class NotifyTokenInsufficientResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -329,21 +467,95 @@ class NotifyTokenInsufficientResponse(_message.Message):
     stored: bool
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
-class SendSystemNotificationRequest(_message.Message):
-    __slots__ = ["action", "action_url", "level", "message", "title", "user_id"]
+class NotifyUsersRequest(_message.Message):
+    __slots__ = ["action", "action_url", "group", "level", "message", "params", "priority", "template_id", "title", "user_ids"]
+    class ParamsEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ACTION_FIELD_NUMBER: _ClassVar[int]
     ACTION_URL_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_ID_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    USER_IDS_FIELD_NUMBER: _ClassVar[int]
+    action: str
+    action_url: str
+    group: str
+    level: Level
+    message: str
+    params: _containers.ScalarMap[str, str]
+    priority: Priority
+    template_id: str
+    title: str
+    user_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, user_ids: _Optional[_Iterable[str]] = ..., title: _Optional[str] = ..., message: _Optional[str] = ..., level: _Optional[_Union[Level, str]] = ..., action: _Optional[str] = ..., action_url: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., template_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class NotifyUsersResponse(_message.Message):
+    __slots__ = ["connections", "message_ids", "reached", "stored", "users"]
+    CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_IDS_FIELD_NUMBER: _ClassVar[int]
+    REACHED_FIELD_NUMBER: _ClassVar[int]
+    STORED_FIELD_NUMBER: _ClassVar[int]
+    USERS_FIELD_NUMBER: _ClassVar[int]
+    connections: int
+    message_ids: _containers.RepeatedScalarFieldContainer[str]
+    reached: int
+    stored: int
+    users: int
+    def __init__(self, message_ids: _Optional[_Iterable[str]] = ..., users: _Optional[int] = ..., reached: _Optional[int] = ..., stored: _Optional[int] = ..., connections: _Optional[int] = ...) -> None: ...
+
+class PutTemplateRequest(_message.Message):
+    __slots__ = ["template"]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    template: Template
+    def __init__(self, template: _Optional[_Union[Template, _Mapping]] = ...) -> None: ...
+
+class PutTemplateResponse(_message.Message):
+    __slots__ = ["created", "template"]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    created: bool
+    template: Template
+    def __init__(self, template: _Optional[_Union[Template, _Mapping]] = ..., created: bool = ...) -> None: ...
+
+class SendSystemNotificationRequest(_message.Message):
+    __slots__ = ["action", "action_url", "group", "level", "message", "params", "priority", "template_id", "title", "user_id"]
+    class ParamsEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ACTION_URL_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     action: str
     action_url: str
+    group: str
     level: Level
     message: str
+    params: _containers.ScalarMap[str, str]
+    priority: Priority
+    template_id: str
     title: str
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., title: _Optional[str] = ..., message: _Optional[str] = ..., level: _Optional[_Union[Level, str]] = ..., action: _Optional[str] = ..., action_url: _Optional[str] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., title: _Optional[str] = ..., message: _Optional[str] = ..., level: _Optional[_Union[Level, str]] = ..., action: _Optional[str] = ..., action_url: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., template_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class SendSystemNotificationResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -356,10 +568,14 @@ class SendSystemNotificationResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class SendTestMessageRequest(_message.Message):
-    __slots__ = ["user_id"]
+    __slots__ = ["group", "priority", "user_id"]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    priority: Priority
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ...) -> None: ...
 
 class SendTestMessageResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -395,5 +611,20 @@ class TaskProgressData(_message.Message):
     total: int
     def __init__(self, task_id: _Optional[str] = ..., task_type: _Optional[str] = ..., status: _Optional[str] = ..., progress: _Optional[float] = ..., total: _Optional[int] = ..., completed: _Optional[int] = ..., failed: _Optional[int] = ..., message: _Optional[str] = ..., start_time: _Optional[int] = ..., end_time: _Optional[int] = ...) -> None: ...
 
+class Template(_message.Message):
+    __slots__ = ["id", "message", "title", "updated_at"]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    message: str
+    title: str
+    updated_at: int
+    def __init__(self, id: _Optional[str] = ..., title: _Optional[str] = ..., message: _Optional[str] = ..., updated_at: _Optional[int] = ...) -> None: ...
+
 class Level(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class Priority(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

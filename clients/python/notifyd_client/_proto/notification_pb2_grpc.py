@@ -105,6 +105,31 @@ class NotificationServiceStub(object):
                 request_serializer=notification_dot_v1_dot_notification__pb2.IsUserOnlineRequest.SerializeToString,
                 response_deserializer=notification_dot_v1_dot_notification__pb2.IsUserOnlineResponse.FromString,
                 )
+        self.NotifyUsers = channel.unary_unary(
+                '/notification.v1.NotificationService/NotifyUsers',
+                request_serializer=notification_dot_v1_dot_notification__pb2.NotifyUsersRequest.SerializeToString,
+                response_deserializer=notification_dot_v1_dot_notification__pb2.NotifyUsersResponse.FromString,
+                )
+        self.PutTemplate = channel.unary_unary(
+                '/notification.v1.NotificationService/PutTemplate',
+                request_serializer=notification_dot_v1_dot_notification__pb2.PutTemplateRequest.SerializeToString,
+                response_deserializer=notification_dot_v1_dot_notification__pb2.PutTemplateResponse.FromString,
+                )
+        self.GetTemplate = channel.unary_unary(
+                '/notification.v1.NotificationService/GetTemplate',
+                request_serializer=notification_dot_v1_dot_notification__pb2.GetTemplateRequest.SerializeToString,
+                response_deserializer=notification_dot_v1_dot_notification__pb2.GetTemplateResponse.FromString,
+                )
+        self.ListTemplates = channel.unary_unary(
+                '/notification.v1.NotificationService/ListTemplates',
+                request_serializer=notification_dot_v1_dot_notification__pb2.ListTemplatesRequest.SerializeToString,
+                response_deserializer=notification_dot_v1_dot_notification__pb2.ListTemplatesResponse.FromString,
+                )
+        self.DeleteTemplate = channel.unary_unary(
+                '/notification.v1.NotificationService/DeleteTemplate',
+                request_serializer=notification_dot_v1_dot_notification__pb2.DeleteTemplateRequest.SerializeToString,
+                response_deserializer=notification_dot_v1_dot_notification__pb2.DeleteTemplateResponse.FromString,
+                )
 
 
 class NotificationServiceServicer(object):
@@ -238,6 +263,42 @@ class NotificationServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def NotifyUsers(self, request, context):
+        """NotifyUsers delivers one `system_notification` to each of a list of users
+        (multicast): every recipient gets their own message_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutTemplate(self, request, context):
+        """PutTemplate creates or replaces a message template. Role admin only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTemplate(self, request, context):
+        """GetTemplate returns one template (NOT_FOUND if there is none). Role admin only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTemplates(self, request, context):
+        """ListTemplates returns every template, by id. Role admin only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteTemplate(self, request, context):
+        """DeleteTemplate removes a template (NOT_FOUND if there is none). Role admin only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NotificationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -330,6 +391,31 @@ def add_NotificationServiceServicer_to_server(servicer, server):
                     servicer.IsUserOnline,
                     request_deserializer=notification_dot_v1_dot_notification__pb2.IsUserOnlineRequest.FromString,
                     response_serializer=notification_dot_v1_dot_notification__pb2.IsUserOnlineResponse.SerializeToString,
+            ),
+            'NotifyUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.NotifyUsers,
+                    request_deserializer=notification_dot_v1_dot_notification__pb2.NotifyUsersRequest.FromString,
+                    response_serializer=notification_dot_v1_dot_notification__pb2.NotifyUsersResponse.SerializeToString,
+            ),
+            'PutTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutTemplate,
+                    request_deserializer=notification_dot_v1_dot_notification__pb2.PutTemplateRequest.FromString,
+                    response_serializer=notification_dot_v1_dot_notification__pb2.PutTemplateResponse.SerializeToString,
+            ),
+            'GetTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTemplate,
+                    request_deserializer=notification_dot_v1_dot_notification__pb2.GetTemplateRequest.FromString,
+                    response_serializer=notification_dot_v1_dot_notification__pb2.GetTemplateResponse.SerializeToString,
+            ),
+            'ListTemplates': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTemplates,
+                    request_deserializer=notification_dot_v1_dot_notification__pb2.ListTemplatesRequest.FromString,
+                    response_serializer=notification_dot_v1_dot_notification__pb2.ListTemplatesResponse.SerializeToString,
+            ),
+            'DeleteTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTemplate,
+                    request_deserializer=notification_dot_v1_dot_notification__pb2.DeleteTemplateRequest.FromString,
+                    response_serializer=notification_dot_v1_dot_notification__pb2.DeleteTemplateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -645,5 +731,90 @@ class NotificationService(object):
         return grpc.experimental.unary_unary(request, target, '/notification.v1.NotificationService/IsUserOnline',
             notification_dot_v1_dot_notification__pb2.IsUserOnlineRequest.SerializeToString,
             notification_dot_v1_dot_notification__pb2.IsUserOnlineResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def NotifyUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/notification.v1.NotificationService/NotifyUsers',
+            notification_dot_v1_dot_notification__pb2.NotifyUsersRequest.SerializeToString,
+            notification_dot_v1_dot_notification__pb2.NotifyUsersResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def PutTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/notification.v1.NotificationService/PutTemplate',
+            notification_dot_v1_dot_notification__pb2.PutTemplateRequest.SerializeToString,
+            notification_dot_v1_dot_notification__pb2.PutTemplateResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/notification.v1.NotificationService/GetTemplate',
+            notification_dot_v1_dot_notification__pb2.GetTemplateRequest.SerializeToString,
+            notification_dot_v1_dot_notification__pb2.GetTemplateResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListTemplates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/notification.v1.NotificationService/ListTemplates',
+            notification_dot_v1_dot_notification__pb2.ListTemplatesRequest.SerializeToString,
+            notification_dot_v1_dot_notification__pb2.ListTemplatesResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DeleteTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/notification.v1.NotificationService/DeleteTemplate',
+            notification_dot_v1_dot_notification__pb2.DeleteTemplateRequest.SerializeToString,
+            notification_dot_v1_dot_notification__pb2.DeleteTemplateResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
