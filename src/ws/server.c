@@ -125,6 +125,13 @@ static int64_t tick_ms(const struct nd_config *cfg)
     return t < 10 ? 10 : t > 1000 ? 1000 : t;
 }
 
+/* lws's own validity timer (a PING after 300 s of silence) would re-arm a
+ * per-connection timer on every PONG and handshake -- an insertion into one
+ * sorted list of every connection, O(connections) each time. Our heartbeat
+ * (the timer wheel) already does that job: no validity timer at all. */
+static const lws_retry_bo_t no_validity_timer = {.secs_since_valid_ping = 0,
+                                                 .secs_since_valid_hangup = 0};
+
 static void *run(void *arg)
 {
     struct ws_server *ws = arg;
@@ -140,6 +147,7 @@ static void *run(void *arg)
     info.max_http_header_data = 16384; /* a token in the URL or an Authorization header */
     info.max_http_header_pool = 64;    /* handshakes in flight */
     info.timeout_secs = 10;
+    info.retry_and_idle_policy = &no_validity_timer;
     /* lws's own loop poll()s every socket at each wake-up; on libev (epoll) a
      * wake-up costs what is ready, not how many are connected */
     struct ev_loop *loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV);
