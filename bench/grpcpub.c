@@ -40,6 +40,7 @@ static struct {
     int users, k, channels;
     double rate, duration, max_time;
     long max_calls;
+    int realistic; /* --realistic: broadcast a ~300-byte notification, not "t=<ns>" */
 } o;
 
 static grpc_channel *ch[MAX_CH];
@@ -67,9 +68,15 @@ static uint32_t xrand(void)
 static grpc_byte_buffer *make_request(void)
 {
     uint8_t buf[512];
-    char msg[48], user[32];
+    char msg[256], user[32];
     size_t len;
-    snprintf(msg, sizeof msg, "t=%lld", (long long)now_ns());
+    if (o.realistic) /* a notification as people write them: ~300 bytes of JSON delivered */
+        snprintf(msg, sizeof msg,
+                 "The dashboard is read-only from 02:00 to 02:30 UTC for a database "
+                 "upgrade; running tasks go on. (ref t=%lld)",
+                 (long long)now_ns());
+    else
+        snprintf(msg, sizeof msg, "t=%lld", (long long)now_ns());
     if (!warming && !strcmp(o.mode, "progress")) {
         Notification__V1__NotifyBatchGoProgressRequest r =
             NOTIFICATION__V1__NOTIFY_BATCH_GO_PROGRESS_REQUEST__INIT;
@@ -86,9 +93,14 @@ static grpc_byte_buffer *make_request(void)
         len = notification__v1__notify_batch_go_progress_request__pack(&r, buf);
     } else if (!warming && !strcmp(o.mode, "broadcast")) {
         Notification__V1__BroadcastRequest r = NOTIFICATION__V1__BROADCAST_REQUEST__INIT;
-        r.title = "bench";
+        r.title = o.realistic ? "Maintenance tonight" : "bench";
         r.message = msg;
-        r.level = NOTIFICATION__V1__LEVEL__LEVEL_INFO;
+        r.level = o.realistic ? NOTIFICATION__V1__LEVEL__LEVEL_WARNING
+                              : NOTIFICATION__V1__LEVEL__LEVEL_INFO;
+        if (o.realistic) {
+            r.action = "view_status";
+            r.action_url = "https://app.example.com/status";
+        }
         len = notification__v1__broadcast_request__pack(&r, buf);
     } else {
         Notification__V1__SendSystemNotificationRequest r =
@@ -268,23 +280,17 @@ static void usage(void)
     fprintf(stderr,
             "usage: grpcpub --target HOST:PORT --secret S [--mode unicast|broadcast|progress]\n"
             "  [--users 10000] [--rate R (0 = as fast as K allows)] [--outstanding K]\n"
-            "  [--duration 5] [--channels 1] [--max-calls N] [--max-time 120]\n");
+            "  [--duration 5] [--channels 1] [--max-calls N] [--max-time 120] [--realistic]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {{"target", 1, 0, 't'},
-                                       {"secret", 1, 0, 's'},
-                                       {"mode", 1, 0, 'm'},
-                                       {"users", 1, 0, 'u'},
-                                       {"rate", 1, 0, 'r'},
-                                       {"outstanding", 1, 0, 'k'},
-                                       {"duration", 1, 0, 'd'},
-                                       {"channels", 1, 0, 'c'},
-                                       {"max-calls", 1, 0, 'n'},
-                                       {"max-time", 1, 0, 'M'},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"target", 1, 0, 't'},   {"secret", 1, 0, 's'},    {"mode", 1, 0, 'm'},
+        {"users", 1, 0, 'u'},    {"rate", 1, 0, 'r'},      {"outstanding", 1, 0, 'k'},
+        {"duration", 1, 0, 'd'}, {"channels", 1, 0, 'c'},  {"max-calls", 1, 0, 'n'},
+        {"max-time", 1, 0, 'M'}, {"realistic", 0, 0, 'R'}, {0, 0, 0, 0}};
     snprintf(o.mode, sizeof o.mode, "unicast");
     o.users = 10000;
     o.k = 64;
@@ -305,6 +311,7 @@ int main(int argc, char **argv)
         case 'c': o.channels = atoi(optarg); break;
         case 'n': o.max_calls = atol(optarg); break;
         case 'M': o.max_time = atof(optarg); break;
+        case 'R': o.realistic = 1; break;
         default: usage();
         }
     }

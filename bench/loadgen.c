@@ -6,7 +6,10 @@
  *   SIGUSR1  mark: later reports count from here
  *   SIGUSR2  print a report (JSON line) of what arrived since the mark
  *   SIGTERM  stop the workers, print the final report, exit
- * and prints {"event":"ready",...} once every connection has been tried. */
+ * and prints {"event":"ready",...} once every connection has been tried.
+ * --deflate offers permessage-deflate (RFC 7692) like a browser does; frames
+ * with RSV1 are inflated (zlib, one inflater per connection, context kept) and
+ * what the client sends itself (pongs, --client-ready) goes out compressed. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "common.h"
 
@@ -28,6 +32,7 @@
 #define RX_BUF (256 * 1024)
 #define EVENTS 1024
 #define WS_KEY "dGhlIHNhbXBsZSBub25jZQ=="
+#define ZOUT (64 * 1024) /* inflate output chunk, per worker */
 
 enum target { T_NOTIFYD, T_NCHAN, T_RAW };
 enum cstate { C_IDLE, C_CONNECTING, C_SENDING, C_HANDSHAKE, C_OPEN, C_DONE };
@@ -41,6 +46,8 @@ struct opts {
     char secret[256];
     char sub_prefix[128];
     int linger0;
+    int deflate;      /* offer permessage-deflate */
+    int client_ready; /* send {"type":"client_ready"} once open */
 };
 
 /* one worker's counters; written only by that worker, read by the master */
@@ -62,6 +69,10 @@ struct wstats {
     uint64_t bytes;                      /* payload bytes of data messages */
     uint64_t pings;                      /* pings answered (WebSocket or {"type":"ping"}) */
     uint64_t drops;                      /* control replies the socket would not take */
+    uint64_t pmd;                        /* connections with permessage-deflate */
+    uint64_t raw_bytes;                  /* payload bytes of data messages, inflated */
+    uint64_t zmsgs;                      /* data messages that came compressed */
+    uint64_t zerr;                       /* inflate errors (connection dropped) */
     int64_t first_start_ns, last_est_ns; /* CLOCK_MONOTONIC: the connect phase */
     int64_t win_first_ns, win_last_ns; /* CLOCK_REALTIME: first/last timed message since the mark */
     uint64_t epoch_seen;
@@ -85,7 +96,11 @@ struct conn {
     uint8_t scan, scan_digits; /* t=<digits> scanner state */
     uint8_t found;
     uint8_t head_len, st_len;
-    uint8_t hs_match; /* bytes of "\r\n\r\n" matched */
+    uint8_t hs_match;  /* bytes of "\r\n\r\n" matched */
+    uint8_t ext_match; /* bytes of "permessage-deflate" matched in the answer */
+    uint8_t pmd;       /* permessage-deflate negotiated */
+    uint8_t zmsg;      /* the current data message is compressed (RSV1) */
+    z_stream *z;       /* this connection's inflater, made on first use */
     uint16_t req_off, req_len;
     uint32_t user, src;
     uint64_t remaining; /* payload bytes left in this frame */
@@ -99,6 +114,12 @@ struct conn {
 };
 
 static struct opts o;
+/* what the client sends, each compressed alone (valid whatever the server's
+ * context mode): made once in main() */
+static const char pong_text[] = "{\"type\":\"pong\"}";
+static const char ready_text[] = "{\"type\":\"client_ready\"}";
+static uint8_t z_pong[64], z_ready[64];
+static size_t z_pong_len, z_ready_len;
 static struct shared *sh;
 static volatile sig_atomic_t worker_stop;
 static pid_t master_pid;
@@ -124,9 +145,10 @@ struct worker {
     int id, ep;
     struct wstats *st;
     struct conn *c;
-    int n;        /* connections */
-    int next;     /* next to start */
-    int inflight; /* connecting / sending / handshaking */
+    uint8_t *zout; /* inflate output */
+    int n;         /* connections */
+    int next;      /* next to start */
+    int inflight;  /* connecting / sending / handshaking */
     uint8_t *rx;
     char *arena; /* requests */
     int64_t connect_deadline;
@@ -141,6 +163,11 @@ static void conn_finish(struct worker *w, struct conn *c, int linger0)
         }
         close(c->fd); /* also leaves the epoll set */
     }
+    if (c->z) {
+        inflateEnd(c->z);
+        free(c->z);
+        c->z = NULL;
+    }
     if (c->state == C_OPEN)
         atomic_fetch_sub_explicit((_Atomic uint64_t *)&w->st->open, 1, memory_order_relaxed);
     else if (c->state >= C_CONNECTING && c->state <= C_HANDSHAKE)
@@ -149,15 +176,16 @@ static void conn_finish(struct worker *w, struct conn *c, int linger0)
     c->state = C_DONE;
 }
 
-/* a masked client frame; control frames only (payload <= 125) */
-static void send_frame(struct worker *w, struct conn *c, int opcode, const uint8_t *p, size_t n)
+/* a masked client frame, payload <= 125; @rsv1: compressed (permessage-deflate) */
+static void send_frame(struct worker *w, struct conn *c, int opcode, int rsv1, const uint8_t *p,
+                       size_t n)
 {
     uint8_t f[2 + 4 + 125];
     uint32_t m = xrand();
     uint8_t mask[4] = {(uint8_t)m, (uint8_t)(m >> 8), (uint8_t)(m >> 16), (uint8_t)(m >> 24)};
     if (n > 125)
         n = 125;
-    f[0] = (uint8_t)(0x80 | opcode);
+    f[0] = (uint8_t)(0x80 | (rsv1 ? 0x40 : 0) | opcode);
     f[1] = (uint8_t)(0x80 | n);
     memcpy(f + 2, mask, 4);
     for (size_t i = 0; i < n; i++)
@@ -183,8 +211,10 @@ static void message_done(struct worker *w, struct conn *c)
         st->win_last_ns = now;
     } else if (o.target == T_NOTIFYD && c->head_len >= 15 &&
                !memcmp(c->head, "{\"type\":\"ping\"", 14)) {
-        static const char pong[] = "{\"type\":\"pong\"}";
-        send_frame(w, c, 1, (const uint8_t *)pong, sizeof pong - 1);
+        if (c->pmd)
+            send_frame(w, c, 1, 1, z_pong, z_pong_len);
+        else
+            send_frame(w, c, 1, 0, (const uint8_t *)pong_text, sizeof pong_text - 1);
         st->pings++;
     }
     c->scan = 0;
@@ -239,6 +269,43 @@ static void scan_payload(struct conn *c, const uint8_t *p, size_t n)
     }
 }
 
+/* inflates compressed payload bytes into the scanner; -1 (connection
+ * dropped) on a zlib error */
+static int inflate_feed(struct worker *w, struct conn *c, const uint8_t *p, size_t n)
+{
+    if (!c->z) {
+        c->z = calloc(1, sizeof *c->z);
+        if (!c->z || inflateInit2(c->z, -15) != Z_OK) {
+            free(c->z);
+            c->z = NULL;
+            w->st->zerr++;
+            conn_finish(w, c, 1);
+            return -1;
+        }
+    }
+    c->z->next_in = (Bytef *)p;
+    c->z->avail_in = (uInt)n;
+    /* bounded: each pass consumes input or fills the whole output chunk */
+    for (int pass = 0; pass < (1 << 20); pass++) {
+        c->z->next_out = w->zout;
+        c->z->avail_out = ZOUT;
+        int rc = inflate(c->z, Z_SYNC_FLUSH);
+        size_t got = ZOUT - c->z->avail_out;
+        if (got) {
+            scan_payload(c, w->zout, got);
+            w->st->raw_bytes += got;
+        }
+        if (rc != Z_OK && rc != Z_BUF_ERROR) {
+            w->st->zerr++;
+            conn_finish(w, c, 1);
+            return -1;
+        }
+        if (c->z->avail_out)
+            break; /* took all it could; a full output chunk may have more behind it */
+    }
+    return 0;
+}
+
 /* a whole frame arrived (payload already scanned or copied) */
 static int frame_done(struct worker *w, struct conn *c)
 {
@@ -254,21 +321,25 @@ static int frame_done(struct worker *w, struct conn *c)
                 st->close_1001++;
             else
                 st->close_other++;
-            send_frame(w, c, 8, c->ctrl, c->ctrl_len >= 2 ? 2 : 0);
+            send_frame(w, c, 8, 0, c->ctrl, c->ctrl_len >= 2 ? 2 : 0);
             conn_finish(w, c, 0);
             return -1;
         }
         if (c->opcode == 9) {
-            send_frame(w, c, 10, c->ctrl, c->ctrl_len);
+            send_frame(w, c, 10, 0, c->ctrl, c->ctrl_len);
             st->pings++;
         }
         c->ctrl_len = 0;
         return 0;
     }
-    if (c->fin)
+    if (c->fin) {
+        static const uint8_t trailer[4] = {0, 0, 0xff, 0xff}; /* RFC 7692 7.2.2 */
+        if (c->zmsg && inflate_feed(w, c, trailer, sizeof trailer) < 0)
+            return -1;
         message_done(w, c);
-    else
+    } else {
         c->in_frag = 1;
+    }
     return 0;
 }
 
@@ -304,6 +375,8 @@ static int parse_frames(struct worker *w, struct conn *c, const uint8_t *p, size
             }
             c->fin = c->hdr[0] >> 7;
             uint8_t op = c->hdr[0] & 0x0f;
+            if (op == 1 || op == 2) /* a new data message: RSV1 says compressed */
+                c->zmsg = c->pmd && (c->hdr[0] & 0x40);
             c->opcode = op == 0 ? 1 : op; /* continuation: part of a data message */
             c->remaining = len;
             c->ctrl_len = 0;
@@ -312,14 +385,22 @@ static int parse_frames(struct worker *w, struct conn *c, const uint8_t *p, size
                 conn_finish(w, c, 1);
                 return -1;
             }
-            if (c->opcode < 8)
+            if (c->opcode < 8) {
                 w->st->bytes += len;
+                if (!c->zmsg)
+                    w->st->raw_bytes += len;
+                else if (op)
+                    w->st->zmsgs++;
+            }
         }
         size_t take = c->remaining < n ? (size_t)c->remaining : n;
         if (take) {
             if (c->opcode >= 8) {
                 memcpy(c->ctrl + c->ctrl_len, p, take);
                 c->ctrl_len = (uint8_t)(c->ctrl_len + take);
+            } else if (c->zmsg) {
+                if (inflate_feed(w, c, p, take) < 0)
+                    return -1;
             } else {
                 scan_payload(c, p, take);
             }
@@ -398,7 +479,19 @@ static ssize_t read_handshake(struct worker *w, struct conn *c, const uint8_t *p
 {
     static const char end[] = "\r\n\r\n";
     size_t i = 0;
+    static const char ext[] = "permessage-deflate";
     for (; i < n; i++) {
+        if (o.deflate) { /* the extension named anywhere in the answer's headers */
+            char ch = (char)(p[i] | 0x20);
+            if (ch == ext[c->ext_match]) {
+                if (++c->ext_match == sizeof ext - 1) {
+                    c->pmd = 1;
+                    c->ext_match = 0;
+                }
+            } else {
+                c->ext_match = ch == ext[0];
+            }
+        }
         if (c->st_len < sizeof c->st)
             c->st[c->st_len++] = (char)p[i];
         if (p[i] == (uint8_t)end[c->hs_match])
@@ -419,6 +512,11 @@ static ssize_t read_handshake(struct worker *w, struct conn *c, const uint8_t *p
             w->inflight--;
             c->state = C_OPEN;
             atomic_fetch_add_explicit((_Atomic uint64_t *)&w->st->open, 1, memory_order_relaxed);
+            w->st->pmd += c->pmd;
+            if (o.client_ready && c->pmd)
+                send_frame(w, c, 1, 1, z_ready, z_ready_len);
+            else if (o.client_ready)
+                send_frame(w, c, 1, 0, (const uint8_t *)ready_text, sizeof ready_text - 1);
             return (ssize_t)i;
         }
     }
@@ -506,8 +604,11 @@ static int build_requests(struct worker *w, int first)
         int len = snprintf(r, per,
                            "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                            "Connection: Upgrade\r\nSec-WebSocket-Key: " WS_KEY "\r\n"
-                           "Sec-WebSocket-Version: 13\r\n\r\n",
-                           path, o.host, o.port);
+                           "Sec-WebSocket-Version: 13\r\n%s\r\n",
+                           path, o.host, o.port,
+                           o.deflate ? "Sec-WebSocket-Extensions: permessage-deflate; "
+                                       "client_max_window_bits\r\n"
+                                     : "");
         if (len < 0 || (size_t)len >= per)
             return -1;
         c->req = r;
@@ -539,8 +640,9 @@ static void worker_main(int id)
 
     w.c = calloc((size_t)w.n + 1, sizeof *w.c);
     w.rx = malloc(RX_BUF);
+    w.zout = malloc(ZOUT);
     w.ep = epoll_create1(EPOLL_CLOEXEC);
-    if (!w.c || !w.rx || w.ep < 0 || build_requests(&w, first) < 0) {
+    if (!w.c || !w.rx || !w.zout || w.ep < 0 || build_requests(&w, first) < 0) {
         fprintf(stderr, "loadgen worker %d: setup failed\n", id);
         _exit(2);
     }
@@ -696,7 +798,8 @@ static void report(const char *event, double cpu_s)
            "\"connect_s\":%.3f,\"connect_rate\":%.1f,%s,"
            "\"msgs\":%llu,\"timed\":%llu,\"bytes\":%llu,\"window_s\":%.3f,\"rate\":%.1f,%s,"
            "\"closes\":%llu,\"close_4001\":%llu,\"close_1001\":%llu,\"close_other\":%llu,"
-           "\"last_close_code\":%llu,\"eof\":%llu,\"pings\":%llu,\"drops\":%llu,\"cpu_s\":%.3f}\n",
+           "\"last_close_code\":%llu,\"eof\":%llu,\"pings\":%llu,\"drops\":%llu,\"pmd\":%llu,"
+           "\"raw_bytes\":%llu,\"zmsgs\":%llu,\"zerr\":%llu,\"cpu_s\":%.3f}\n",
            event, (mono_ns() - t_start_mono) / 1e9, o.conns, o.workers,
            (unsigned long long)SUM(open), (unsigned long long)hs_ok,
            (unsigned long long)SUM(hs_fail), (unsigned long long)SUM(conn_err),
@@ -706,7 +809,9 @@ static void report(const char *event, double cpu_s)
            (unsigned long long)SUM(closes), (unsigned long long)SUM(close_4001),
            (unsigned long long)SUM(close_1001), (unsigned long long)SUM(close_other),
            (unsigned long long)cur[0].last_close_code, (unsigned long long)SUM(eof),
-           (unsigned long long)SUM(pings), (unsigned long long)SUM(drops), cpu_s);
+           (unsigned long long)SUM(pings), (unsigned long long)SUM(drops),
+           (unsigned long long)SUM(pmd), (unsigned long long)SUMD(raw_bytes),
+           (unsigned long long)SUMD(zmsgs), (unsigned long long)SUM(zerr), cpu_s);
     fflush(stdout);
 }
 
@@ -716,6 +821,7 @@ static void usage(void)
                     "  --conns N --users U [--workers W] [--src-ips X] [--inflight M]\n"
                     "  [--secret S] (notifyd) [--sub-prefix /sub/] (nchan)\n"
                     "  [--connect-timeout 60] [--max-time 900] [--no-linger0]\n"
+                    "  [--deflate] (offer permessage-deflate) [--client-ready] (send one message)\n"
                     "signals: USR1 mark, USR2 report since mark, TERM final report + exit\n");
     exit(2);
 }
@@ -735,6 +841,8 @@ static int parse(int argc, char **argv)
                                        {"connect-timeout", 1, 0, 'C'},
                                        {"max-time", 1, 0, 'M'},
                                        {"no-linger0", 0, 0, 'L'},
+                                       {"deflate", 0, 0, 'D'},
+                                       {"client-ready", 0, 0, 'R'},
                                        {0, 0, 0, 0}};
     o.target = T_NOTIFYD;
     snprintf(o.host, sizeof o.host, "127.0.0.1");
@@ -769,6 +877,8 @@ static int parse(int argc, char **argv)
         case 'C': o.connect_timeout_s = atof(optarg); break;
         case 'M': o.max_time_s = atof(optarg); break;
         case 'L': o.linger0 = 0; break;
+        case 'D': o.deflate = 1; break;
+        case 'R': o.client_ready = 1; break;
         default: usage();
         }
     }
@@ -783,9 +893,32 @@ static int parse(int argc, char **argv)
     return 0;
 }
 
+/* @text deflated alone (RFC 7692: sync flush, the 00 00 ff ff tail dropped) */
+static size_t deflate_alone(const char *text, uint8_t *out, size_t cap)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return 0;
+    z.next_in = (Bytef *)text;
+    z.avail_in = (uInt)strlen(text);
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    int rc = deflate(&z, Z_SYNC_FLUSH);
+    size_t n = cap - z.avail_out;
+    deflateEnd(&z);
+    return rc == Z_OK && n > 4 && !z.avail_in ? n - 4 : 0;
+}
+
 int main(int argc, char **argv)
 {
     parse(argc, argv);
+    z_pong_len = deflate_alone(pong_text, z_pong, sizeof z_pong);
+    z_ready_len = deflate_alone(ready_text, z_ready, sizeof z_ready);
+    if (!z_pong_len || !z_ready_len) {
+        fprintf(stderr, "loadgen: zlib failed\n");
+        return 2;
+    }
     long nofile = raise_nofile();
     long per_worker_max = nofile - 64;
     if (o.workers <= 0)

@@ -22,6 +22,7 @@ enum opt_kind {
     OPT_SIZE,    /* int64_t bytes */
     OPT_ROLE,    /* char *: user, service or admin */
     OPT_COUNT,   /* int64_t whole number */
+    OPT_BOOL,    /* int 0/1: on/off (also true/false, yes/no, 1/0) */
 };
 
 #define MODE_SERVE (1u << CONFIG_SERVE)
@@ -68,6 +69,8 @@ static const struct option_def options[] = {
      "comma-separated Origins allowed to open /ws (https://app.example.com); unset: any"},
     {"--redis-url", "NOTIFYD_REDIS_URL", NULL, OPT_STR, OFF(redis_url), 0, 0, MODE_SERVE,
      "redis://[[user]:password@]host[:port][/db]: several instances act as one"},
+    {"--ws-deflate", "NOTIFYD_WS_DEFLATE", "off", OPT_BOOL, OFF(ws_deflate), 0, 0, MODE_SERVE,
+     "permessage-deflate (RFC 7692) for WebSocket clients that offer it: on or off"},
     {"--audit", "NOTIFYD_AUDIT", "all", OPT_STR, OFF(audit), 0, 0, MODE_SERVE,
      "audit log lines: all (every API call) or admin (broadcasts, test messages)"},
     {"--jwt-leeway", "NOTIFYD_JWT_LEEWAY", "30s", OPT_SECONDS, OFF(jwt_leeway_s), 0, 3600,
@@ -232,6 +235,19 @@ int config_parse_size(const char *s, int64_t *out)
     return parse_scaled(s, size_units, 1, out);
 }
 
+int config_parse_bool(const char *s, int *out)
+{
+    static const char *const yes[] = {"on", "true", "yes", "1"}, *const no[] = {"off", "false",
+                                                                                "no", "0"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        if (!strcasecmp(s, yes[i]) || !strcasecmp(s, no[i])) {
+            *out = !strcasecmp(s, yes[i]);
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
 /* applies one value; @source names where it came from, for the error line */
 static int apply(struct nd_config *cfg, const struct option_def *o, const char *v,
                  const char *source, char *err, size_t errlen)
@@ -272,6 +288,12 @@ static int apply(struct nd_config *cfg, const struct option_def *o, const char *
     case OPT_LEVEL:
         if (nd_log_level_parse(v, field) < 0) {
             fail(err, errlen, "%s: \"%s\" is not one of debug, info, warn, error", source, v);
+            return -EINVAL;
+        }
+        return 0;
+    case OPT_BOOL:
+        if (config_parse_bool(v, field) < 0) {
+            fail(err, errlen, "%s: \"%s\" is not one of on, off", source, v);
             return -EINVAL;
         }
         return 0;

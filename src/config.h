@@ -49,6 +49,7 @@ struct nd_config {
     int64_t offline_max_per_user;  /* NOTIFYD_OFFLINE_MAX_PER_USER: newest kept per user */
     int64_t history_size;          /* NOTIFYD_HISTORY_SIZE: recent messages kept per user */
     int64_t history_ttl_s;         /* NOTIFYD_HISTORY_TTL: how long they are kept */
+    int ws_deflate;                /* NOTIFYD_WS_DEFLATE: permessage-deflate when offered */
     /* `notifyd token` only */
     char *token_user;
     char *token_role;
@@ -92,6 +93,9 @@ int config_parse_addr(const char *s, struct nd_addr *out, char *err, size_t errl
 
 /** Parses a duration: "90" (seconds), "250ms", "30s", "15m", "12h", "7d" -> milliseconds. */
 int config_parse_duration_ms(const char *s, int64_t *out_ms);
+
+/** Parses a switch: on/off, true/false, yes/no, 1/0 (any case) -> 1 or 0; else -EINVAL. */
+int config_parse_bool(const char *s, int *out);
 
 /** Parses a size: "1048576", "64k"/"64KiB", "1m"/"1MiB" -> bytes. */
 int config_parse_size(const char *s, int64_t *out);

@@ -275,9 +275,10 @@ static int serve(int argc, char **argv)
     health_set(HEALTH_READY);
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
-    nd_log(ND_LOG_INFO, "listening", "{s:s, s:i, s:i, s:s, s:s, s:I, s:I}", "version", ND_VERSION,
-           "grpc_port", rpc_server_port(rpc), "http_port", ws_server_port(ws), "data_dir",
-           cfg.data_dir, "tls", cfg.tls_cert_file ? "on" : "off", "max_connections",
+    nd_log(ND_LOG_INFO, "listening", "{s:s, s:i, s:i, s:s, s:s, s:s, s:I, s:I}", "version",
+           ND_VERSION, "grpc_port", rpc_server_port(rpc), "http_port", ws_server_port(ws),
+           "data_dir", cfg.data_dir, "tls", cfg.tls_cert_file ? "on" : "off", "ws_deflate",
+           cfg.ws_deflate ? "on" : "off", "max_connections",
            (json_int_t)ws_server_max_connections(ws), "open_files_limit", (json_int_t)rl.rlim_cur);
     if (cfg.max_connections && (rlim_t)cfg.max_connections + 128 > rl.rlim_cur)
         nd_log(ND_LOG_WARN, "NOTIFYD_MAX_CONNECTIONS is above what the open-files limit allows",

@@ -21,6 +21,39 @@
 #include "ws/close_codes.h"
 #include "ws/ws_internal.h"
 
+#ifndef ND_DEFLATE_MEM_LEVEL
+#define ND_DEFLATE_MEM_LEVEL "4" /* zlib hash 4 KiB: cleared at each message's start */
+#endif
+
+/* permessage-deflate (RFC 7692), lws's own; only given to the vhost when
+ * NOTIFYD_WS_DEFLATE is on, so a client offering it otherwise gets a plain
+ * connection. client_offer is unused on a server. */
+static const struct lws_extension deflate_exts[] = {
+    {"permessage-deflate", lws_extension_callback_pm_deflate,
+     "permessage-deflate; client_max_window_bits"},
+    {NULL, NULL, NULL},
+};
+
+/* Per connection, before its first write. lws 4.1.6's server side reads the
+ * two context-takeover switches crosswise: "client_no_context_takeover" ends
+ * OUR compressor after each message, "server_no_context_takeover" ends OUR
+ * decompressor after each message. So: our compressor starts afresh for every
+ * message (always legal; an idle connection then holds no deflate state,
+ * measured in bench/), and our decompressor always keeps its context (always
+ * legal; ending it would break a client that offered server_no_context_takeover
+ * and keeps its own). Windows stay at 15 bits: lws inflates with the server's
+ * window and never answers client_max_window_bits, so clients compress with
+ * 15. Level 1 and a small mem_level keep each message's fresh start cheap. */
+static void deflate_setup(struct lws *wsi)
+{
+    static const char ext[] = "permessage-deflate";
+    if (lws_set_extension_option(wsi, ext, "client_no_context_takeover", NULL) < 0)
+        return; /* not negotiated on this connection */
+    lws_set_extension_option(wsi, ext, "server_no_context_takeover", "0");
+    lws_set_extension_option(wsi, ext, "compression_level", "1");
+    lws_set_extension_option(wsi, ext, "mem_level", ND_DEFLATE_MEM_LEVEL);
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
@@ -46,7 +79,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_WRITEABLE: return ws__http_writeable(ws, c, wsi);
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL: ws__http_release(c); break;
     case LWS_CALLBACK_CLOSED_HTTP: ws__http_release(c); break;
-    case LWS_CALLBACK_ESTABLISHED: return ws__conn_established(ws, c, wsi);
+    case LWS_CALLBACK_ESTABLISHED: deflate_setup(wsi); return ws__conn_established(ws, c, wsi);
     case LWS_CALLBACK_RECEIVE: return ws__conn_receive(ws, c, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE: return ws__conn_writeable(ws, c);
     case LWS_CALLBACK_RECEIVE_PONG: ws__conn_pong(ws, c); return 0;
@@ -159,6 +192,7 @@ static void *run(void *arg)
         (a->host[0] && !strchr(a->host, ':') && strspn(a->host, "0123456789.") == strlen(a->host)))
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.vhost_name = "notifyd";
+    info.extensions = ws->cfg->ws_deflate ? deflate_exts : NULL;
     if (ws->cfg->tls_cert_file) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = ws->cfg->tls_cert_file;

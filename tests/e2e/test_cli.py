@@ -45,6 +45,8 @@ def test_version():
     ([], {"NOTIFYD_LOG_LEVEL": "loud"}, "NOTIFYD_LOG_LEVEL"),
     ([], {"NOTIFYD_SHUTDOWN_GRACE_MS": "soon"}, "NOTIFYD_SHUTDOWN_GRACE_MS"),
     ([], {"NOTIFYD_MAX_FRAME_BYTES": "1"}, "NOTIFYD_MAX_FRAME_BYTES"),
+    ([], {"NOTIFYD_WS_DEFLATE": "maybe"}, "NOTIFYD_WS_DEFLATE"),
+    (["--ws-deflate", "enabled"], {}, "--ws-deflate"),
     (["--bogus"], {}, "--bogus"),
     (["--log-level"], {}, "--log-level"),
 ])

@@ -19,6 +19,7 @@ static const char *const env_names[] = {
     "NOTIFYD_GRPC_ADDR",         "NOTIFYD_HTTP_ADDR",       "NOTIFYD_DATA_DIR",
     "NOTIFYD_JWT_SECRET",        "NOTIFYD_JWT_LEEWAY",      "NOTIFYD_LOG_LEVEL",
     "NOTIFYD_SHUTDOWN_GRACE_MS", "NOTIFYD_MAX_FRAME_BYTES", "NOTIFYD_GRPC_MAX_MESSAGE_BYTES",
+    "NOTIFYD_WS_DEFLATE",
 };
 
 static int clear_env(void **state)
@@ -78,6 +79,7 @@ static void test_defaults_serve(void **state)
     assert_int_equal(cfg.shutdown_grace_ms, 10000);
     assert_int_equal(cfg.max_frame_bytes, 64 * 1024);
     assert_int_equal(cfg.grpc_max_message, 1024 * 1024);
+    assert_int_equal(cfg.ws_deflate, 0);
     /* token-only options stay unset in serve mode */
     assert_null(cfg.token_user);
     assert_null(cfg.token_role);
@@ -235,6 +237,41 @@ static void test_log_levels(void **state)
     }
     EXPECT_ERROR(CONFIG_SERVE, "verbose", "--log-level", "verbose");
     EXPECT_ERROR(CONFIG_SERVE, "--log-level", "--log-level=");
+}
+
+static void test_ws_deflate_switch(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int on;
+    } cases[] = {{"on", 1},    {"off", 0}, {"ON", 1}, {"Off", 0}, {"true", 1},
+                 {"false", 0}, {"yes", 1}, {"no", 0}, {"1", 1},   {"0", 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct nd_config cfg;
+        char err[256] = "";
+        assert_int_equal(PARSE(&cfg, CONFIG_SERVE, err, "--ws-deflate", (char *)cases[i].text),
+                         CONFIG_OK);
+        assert_int_equal(cfg.ws_deflate, cases[i].on);
+        config_free(&cfg);
+    }
+    struct nd_config cfg;
+    char err[256] = "";
+    setenv("NOTIFYD_WS_DEFLATE", "on", 1);
+    assert_int_equal(config_parse(&cfg, CONFIG_SERVE, 0, NULL, err, sizeof err), CONFIG_OK);
+    assert_int_equal(cfg.ws_deflate, 1);
+    config_free(&cfg);
+    assert_int_equal(PARSE(&cfg, CONFIG_SERVE, err, "--ws-deflate=off"), CONFIG_OK); /* flag wins */
+    assert_int_equal(cfg.ws_deflate, 0);
+    config_free(&cfg);
+    setenv("NOTIFYD_WS_DEFLATE", "maybe", 1);
+    EXPECT_ERROR(CONFIG_SERVE, "NOTIFYD_WS_DEFLATE: \"maybe\" is not one of on, off", "--data-dir",
+                 "/d");
+    unsetenv("NOTIFYD_WS_DEFLATE");
+    EXPECT_ERROR(CONFIG_SERVE, "--ws-deflate: \"2\"", "--ws-deflate", "2");
+    EXPECT_ERROR(CONFIG_SERVE, "--ws-deflate", "--ws-deflate", "");
+    EXPECT_ERROR(CONFIG_SERVE, "--ws-deflate needs a value", "--ws-deflate");
+    EXPECT_ERROR(CONFIG_TOKEN, "\"--ws-deflate\"", "--user", "u", "--ws-deflate", "on");
 }
 
 static void test_jwt_secret_env_only(void **state)
@@ -670,6 +707,8 @@ static void test_usage(void **state)
         "--max-frame-bytes",
         "--grpc-max-message-bytes",
         "NOTIFYD_GRPC_MAX_MESSAGE_BYTES",
+        "--ws-deflate",
+        "NOTIFYD_WS_DEFLATE",
     };
     for (size_t i = 0; i < sizeof serve_words / sizeof serve_words[0]; i++) {
         if (!strstr(s, serve_words[i]))
@@ -704,6 +743,7 @@ int main(void)
         T(test_number_ranges),       T(test_number_syntax),
         T(test_parse_duration),      T(test_parse_size),
         T(test_token_mode),          T(test_usage),
+        T(test_ws_deflate_switch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
