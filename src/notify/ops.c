@@ -125,10 +125,7 @@ const struct op_spec *ops_find(const char *name)
     return NULL;
 }
 
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int bad(char *err, size_t errlen, const char *fmt, ...)
+int ops_errorf(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -157,16 +154,16 @@ int ops_url_valid(const char *s)
 static int check_string(const struct field_spec *f, const json_t *v, char *err, size_t errlen)
 {
     if (!json_is_string(v))
-        return bad(err, errlen, "%s must be a string", f->name);
+        return ops_errorf(err, errlen, "%s must be a string", f->name);
     size_t len = json_string_length(v);
     if ((long long)len > f->max)
-        return bad(err, errlen, "%s is %zu bytes, the limit is %lld", f->name, len, f->max);
+        return ops_errorf(err, errlen, "%s is %zu bytes, the limit is %lld", f->name, len, f->max);
     if (memchr(json_string_value(v), 0, len))
-        return bad(err, errlen, "%s must not contain NUL characters", f->name);
+        return ops_errorf(err, errlen, "%s must not contain NUL characters", f->name);
     if (f->kind == FK_URL && len && !ops_url_valid(json_string_value(v)))
-        return bad(err, errlen, "%s must be an http:// or https:// URL", f->name);
+        return ops_errorf(err, errlen, "%s must be an http:// or https:// URL", f->name);
     if (f->required && len == 0)
-        return bad(err, errlen, "%s is required", f->name);
+        return ops_errorf(err, errlen, "%s is required", f->name);
     return 0;
 }
 
@@ -183,7 +180,7 @@ static int build_field(const struct op_spec *op, const struct field_spec *f, con
     case FK_URL:
         if (!v) {
             if (f->required)
-                return bad(err, errlen, "%s is required", f->name);
+                return ops_errorf(err, errlen, "%s is required", f->name);
             const char *def = (!strcmp(f->name, "task_type") && op->family) ? op->family : "";
             return json_object_set_new(data, f->name, json_string(def));
         }
@@ -196,14 +193,14 @@ static int build_field(const struct op_spec *op, const struct field_spec *f, con
     case FK_LEVEL: {
         const char *s = v ? json_string_value(v) : "info";
         if (!s)
-            return bad(err, errlen, "%s must be a string", f->name);
+            return ops_errorf(err, errlen, "%s must be a string", f->name);
         if (!s[0])
             s = "info";
         static const char *const levels[] = {"info", "warning", "error", "success"};
         for (size_t i = 0; i < 4; i++)
             if (!strcmp(s, levels[i]))
                 return json_object_set_new(data, f->name, json_string(levels[i]));
-        return bad(err, errlen, "%s must be one of info, warning, error, success", f->name);
+        return ops_errorf(err, errlen, "%s must be one of info, warning, error, success", f->name);
     }
 
     case FK_INT: {
@@ -215,11 +212,11 @@ static int build_field(const struct op_spec *op, const struct field_spec *f, con
             else if (json_is_real(v) && d == floor(d) && fabs(d) < 9e15)
                 n = (long long)d;
             else
-                return bad(err, errlen, "%s must be an integer", f->name);
+                return ops_errorf(err, errlen, "%s must be an integer", f->name);
         }
         if (n < f->min || n > f->max)
-            return bad(err, errlen, "%s is %lld, it must be from %lld to %lld", f->name, n, f->min,
-                       f->max);
+            return ops_errorf(err, errlen, "%s is %lld, it must be from %lld to %lld", f->name, n,
+                              f->min, f->max);
         return json_object_set_new(data, f->name, json_integer(n));
     }
 
@@ -227,40 +224,41 @@ static int build_field(const struct op_spec *op, const struct field_spec *f, con
         double d = 0;
         if (v) {
             if (!json_is_number(v))
-                return bad(err, errlen, "%s must be a number", f->name);
+                return ops_errorf(err, errlen, "%s must be a number", f->name);
             d = json_number_value(v);
         }
         if (!(d >= (double)f->min && d <= (double)f->max))
-            return bad(err, errlen, "%s is %g, it must be from %lld to %lld", f->name, d, f->min,
-                       f->max);
+            return ops_errorf(err, errlen, "%s is %g, it must be from %lld to %lld", f->name, d,
+                              f->min, f->max);
         return json_object_set_new(data, f->name, json_real(d));
     }
 
     case FK_URLS: {
         if (!v || (json_is_array(v) && json_array_size(v) == 0)) {
             if (f->required)
-                return bad(err, errlen, "%s needs at least one URL", f->name);
+                return ops_errorf(err, errlen, "%s needs at least one URL", f->name);
             return json_object_set_new(data, f->name, json_array());
         }
         if (!json_is_array(v))
-            return bad(err, errlen, "%s must be an array of URLs", f->name);
+            return ops_errorf(err, errlen, "%s must be an array of URLs", f->name);
         if ((long long)json_array_size(v) > f->max)
-            return bad(err, errlen, "%s has %zu URLs, the limit is %lld", f->name,
-                       json_array_size(v), f->max);
+            return ops_errorf(err, errlen, "%s has %zu URLs, the limit is %lld", f->name,
+                              json_array_size(v), f->max);
         size_t i;
         json_t *u;
         json_array_foreach (v, i, u) {
             if (!json_is_string(u))
-                return bad(err, errlen, "%s[%zu] must be a string", f->name, i);
+                return ops_errorf(err, errlen, "%s[%zu] must be a string", f->name, i);
             if (json_string_length(u) > 2048)
-                return bad(err, errlen, "%s[%zu] is longer than 2048 bytes", f->name, i);
+                return ops_errorf(err, errlen, "%s[%zu] is longer than 2048 bytes", f->name, i);
             if (!ops_url_valid(json_string_value(u)))
-                return bad(err, errlen, "%s[%zu] must be an http:// or https:// URL", f->name, i);
+                return ops_errorf(err, errlen, "%s[%zu] must be an http:// or https:// URL",
+                                  f->name, i);
         }
         return json_object_set(data, f->name, v);
     }
     }
-    return bad(err, errlen, "%s: unknown field kind", f->name);
+    return ops_errorf(err, errlen, "%s: unknown field kind", f->name);
 }
 
 const char *ops_priority_name(enum priority p)
@@ -275,13 +273,13 @@ static int build_delivery(const json_t *req, struct op_msg *out, char *err, size
     if (v && !json_is_null(v)) {
         const char *p = json_string_value(v);
         if (!p)
-            return bad(err, errlen, "priority must be a string: normal, high or urgent");
+            return ops_errorf(err, errlen, "priority must be a string: normal, high or urgent");
         if (!strcmp(p, "urgent"))
             out->priority = PRIORITY_URGENT;
         else if (!strcmp(p, "high"))
             out->priority = PRIORITY_HIGH;
         else if (strcmp(p, "normal") && p[0])
-            return bad(err, errlen, "priority must be one of normal, high, urgent");
+            return ops_errorf(err, errlen, "priority must be one of normal, high, urgent");
     }
     v = json_object_get(req, "group");
     if (v && !json_is_null(v)) {
@@ -299,19 +297,20 @@ static int build_users(const json_t *req, struct op_msg *out, char *err, size_t 
     json_t *v = json_object_get(req, "user_ids");
     json_t *one = json_object_get(req, "user_id");
     if (one && !json_is_null(one) && !(json_is_string(one) && !json_string_length(one)))
-        return bad(err, errlen, "give user_ids or user_id, not both");
+        return ops_errorf(err, errlen, "give user_ids or user_id, not both");
     if (!json_is_array(v))
-        return bad(err, errlen, "user_ids must be an array of user ids");
+        return ops_errorf(err, errlen, "user_ids must be an array of user ids");
     size_t n = json_array_size(v);
     if (n == 0)
-        return bad(err, errlen, "user_ids needs at least one user id");
+        return ops_errorf(err, errlen, "user_ids needs at least one user id");
     if (n > ND_MULTICAST_MAX)
-        return bad(err, errlen, "user_ids has %zu users, the limit is %d", n, ND_MULTICAST_MAX);
+        return ops_errorf(err, errlen, "user_ids has %zu users, the limit is %d", n,
+                          ND_MULTICAST_MAX);
     json_t *seen = json_object(), *ids = json_array();
     if (!seen || !ids) {
         json_decref(seen);
         json_decref(ids);
-        return bad(err, errlen, "out of memory");
+        return ops_errorf(err, errlen, "out of memory");
     }
     for (size_t i = 0; i < n; i++) {
         json_t *u = json_array_get(v, i);
@@ -319,9 +318,9 @@ static int build_users(const json_t *req, struct op_msg *out, char *err, size_t 
         if (!id || !token_user_id_valid(id, json_string_length(u))) {
             json_decref(seen);
             json_decref(ids);
-            return bad(err, errlen,
-                       "user_ids[%zu] must be 1 to %d characters of A-Z a-z 0-9 _ . @ : -", i,
-                       ND_USER_ID_MAX);
+            return ops_errorf(err, errlen,
+                              "user_ids[%zu] must be 1 to %d characters of A-Z a-z 0-9 _ . @ : -",
+                              i, ND_USER_ID_MAX);
         }
         if (json_object_get(seen, id))
             continue;
@@ -348,13 +347,14 @@ static int build_user(const struct op_spec *op, const json_t *req, struct op_msg
         len = (size_t)snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
         id = num;
     } else if (v && !json_is_null(v)) {
-        return bad(err, errlen, "user_id must be a string");
+        return ops_errorf(err, errlen, "user_id must be a string");
     }
     if (!id || len == 0)
-        return bad(err, errlen, "user_id is required");
+        return ops_errorf(err, errlen, "user_id is required");
     if (!token_user_id_valid(id, len))
-        return bad(err, errlen, "user_id must be 1 to %d characters of A-Z a-z 0-9 _ . @ : -",
-                   ND_USER_ID_MAX);
+        return ops_errorf(err, errlen,
+                          "user_id must be 1 to %d characters of A-Z a-z 0-9 _ . @ : -",
+                          ND_USER_ID_MAX);
     memcpy(out->user_id, id, len + 1);
     (void)op;
     return 0;
@@ -366,7 +366,7 @@ int ops_build(const struct op_spec *op, const json_t *req, struct op_msg *out, c
     memset(out, 0, sizeof *out);
     out->op = op;
     if (!json_is_object(req))
-        return bad(err, errlen, "the request must be a JSON object");
+        return ops_errorf(err, errlen, "the request must be a JSON object");
     if (op->flags & OP_MULTI) {
         if (build_users(req, out, err, errlen) < 0)
             return -EINVAL;
@@ -382,7 +382,7 @@ int ops_build(const struct op_spec *op, const json_t *req, struct op_msg *out, c
 
     out->data = op->fixed_data ? json_loads(op->fixed_data, 0, NULL) : json_object();
     if (!out->data)
-        return bad(err, errlen, "out of memory");
+        return ops_errorf(err, errlen, "out of memory");
     for (const struct field_spec *f = op->fields; f->name; f++) {
         if (build_field(op, f, req, out->data, err, errlen) < 0) {
             op_msg_clear(out);

@@ -112,6 +112,10 @@ void op_msg_clear(struct op_msg *msg);
 /** The envelope's name for @p: NULL for normal, "high", "urgent". */
 const char *ops_priority_name(enum priority p);
 
+/** Writes the message into @err and returns -EINVAL: how validators fail. */
+int ops_errorf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /** True when @s is an absolute http:// or https:// URL with a host and no spaces. */
 int ops_url_valid(const char *s);
 

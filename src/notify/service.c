@@ -194,6 +194,21 @@ static void stored_done(void *arg, int err, const char *why)
     inbox_post(ws_server_inbox(j->ws), &j->job);
 }
 
+/* nd-ws: puts @d in the store for its user until @expires_ms; @done runs on nd-store */
+static int keep_copy(struct ws_server *ws, struct store *store, struct delivery *d,
+                     int64_t expires_ms, store_done_fn done, void *arg)
+{
+    struct stored_msg m;
+    memset(&m, 0, sizeof m);
+    m.id = d->id;
+    memcpy(m.user_id, d->user_id, sizeof m.user_id);
+    m.expires_at_ms = expires_ms;
+    m.json = delivery_json(d);
+    m.len = d->len;
+    ws_note_stored(ws, d->user_id);
+    return store_put(store, &m, done, arg);
+}
+
 /* nd-ws: stamp the id, fan out, and keep an important message no live
  * non-ack connection took; answers now, or once the store has it */
 static void notify_run(struct service_job *j, struct ws_server *ws)
@@ -214,16 +229,9 @@ static void notify_run(struct service_job *j, struct ws_server *ws)
 
     struct store *store = ws_store(ws);
     if (keep && store) {
-        struct stored_msg m;
-        memset(&m, 0, sizeof m);
-        m.id = d->id;
-        memcpy(m.user_id, d->user_id, sizeof m.user_id);
-        m.expires_at_ms = envelope_now_ms() + j->svc->cfg->offline_ttl_s * 1000;
-        m.json = delivery_json(d);
-        m.len = d->len;
         j->ws = ws;
-        ws_note_stored(ws, d->user_id);
-        int rc = store_put(store, &m, stored_done, j);
+        int rc = keep_copy(ws, store, d, envelope_now_ms() + j->svc->cfg->offline_ttl_s * 1000,
+                           stored_done, j);
         delivery_unref(d);
         if (rc == 0)
             return; /* answered by stored_run() */
@@ -309,16 +317,8 @@ static void multi_run(struct service_job *j, struct ws_server *ws)
                                                              : OUTCOME_DROPPED],
                   1);
         if (keep) {
-            struct stored_msg m;
-            memset(&m, 0, sizeof m);
-            m.id = d->id;
-            memcpy(m.user_id, d->user_id, sizeof m.user_id);
-            m.expires_at_ms = expires;
-            m.json = delivery_json(d);
-            m.len = d->len;
-            ws_note_stored(ws, d->user_id);
             atomic_fetch_add(&j->pending, 1);
-            if (store_put(store, &m, multi_stored, j) < 0)
+            if (keep_copy(ws, store, d, expires, multi_stored, j) < 0)
                 multi_part_done(j, -EIO);
         }
         delivery_unref(d);

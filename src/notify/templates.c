@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,25 +246,14 @@ json_t *templates_list(struct templates *t)
     return list;
 }
 
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
-
 int templates_check_id(const json_t *req, char id[TEMPLATE_ID_MAX + 1], char *err, size_t errlen)
 {
     json_t *v = json_object_get(req, "id");
     if (!json_is_string(v) || !json_string_length(v))
-        return bad(err, errlen, "id is required");
+        return ops_errorf(err, errlen, "id is required");
     if (!id_valid(json_string_value(v), json_string_length(v)))
-        return bad(err, errlen, "id must be 1 to %d characters of A-Z a-z 0-9 _ . -",
-                   TEMPLATE_ID_MAX);
+        return ops_errorf(err, errlen, "id must be 1 to %d characters of A-Z a-z 0-9 _ . -",
+                          TEMPLATE_ID_MAX);
     memcpy(id, json_string_value(v), json_string_length(v) + 1);
     return 0;
 }
@@ -279,20 +267,20 @@ static int check_text(const json_t *req, const char *name, size_t max, int requi
     *out = "";
     if (!v || json_is_null(v)) {
         if (required)
-            return bad(err, errlen, "%s is required", name);
+            return ops_errorf(err, errlen, "%s is required", name);
         return 0;
     }
     if (!json_is_string(v))
-        return bad(err, errlen, "%s must be a string", name);
+        return ops_errorf(err, errlen, "%s must be a string", name);
     size_t len = json_string_length(v);
     if (len > max)
-        return bad(err, errlen, "%s is %zu bytes, the limit is %zu", name, len, max);
+        return ops_errorf(err, errlen, "%s is %zu bytes, the limit is %zu", name, len, max);
     if (required && len == 0)
-        return bad(err, errlen, "%s is required", name);
+        return ops_errorf(err, errlen, "%s is required", name);
     if (memchr(json_string_value(v), 0, len))
-        return bad(err, errlen, "%s must not contain NUL characters", name);
+        return ops_errorf(err, errlen, "%s must not contain NUL characters", name);
     if (template_check(json_string_value(v), len, why, sizeof why) < 0)
-        return bad(err, errlen, "%s: %s", name, why);
+        return ops_errorf(err, errlen, "%s: %s", name, why);
     *out = json_string_value(v);
     return 0;
 }
@@ -302,7 +290,7 @@ int templates_check_put(const json_t *req, int64_t now_ms, char id[TEMPLATE_ID_M
 {
     const char *title, *message;
     if (!json_is_object(req))
-        return bad(err, errlen, "the request must be a JSON object");
+        return ops_errorf(err, errlen, "the request must be a JSON object");
     if (templates_check_id(req, id, err, errlen) < 0 ||
         check_text(req, "title", TITLE_MAX, 0, &title, err, errlen) < 0 ||
         check_text(req, "message", MESSAGE_MAX, 1, &message, err, errlen) < 0)
@@ -323,10 +311,10 @@ static int text_params(const json_t *v, json_t **out, char *err, size_t errlen)
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_object(v))
-        return bad(err, errlen, "params must be an object of name: value");
+        return ops_errorf(err, errlen, "params must be an object of name: value");
     if (json_object_size(v) > TEMPLATE_PARAMS_MAX)
-        return bad(err, errlen, "params has %zu entries, the limit is %d", json_object_size(v),
-                   TEMPLATE_PARAMS_MAX);
+        return ops_errorf(err, errlen, "params has %zu entries, the limit is %d",
+                          json_object_size(v), TEMPLATE_PARAMS_MAX);
     const char *name;
     json_t *val;
     json_object_foreach ((json_t *)v, name, val) {
@@ -341,11 +329,12 @@ static int text_params(const json_t *v, json_t **out, char *err, size_t errlen)
         else if (json_is_boolean(val))
             s = json_is_true(val) ? "true" : "false";
         else
-            return bad(err, errlen, "params.%.64s must be a string, number or boolean", name);
+            return ops_errorf(err, errlen, "params.%.64s must be a string, number or boolean",
+                              name);
         size_t len = json_is_string(val) ? json_string_length(val) : strlen(s);
         if (len > PARAM_VALUE_MAX)
-            return bad(err, errlen, "params.%.64s is %zu bytes, the limit is %d", name, len,
-                       PARAM_VALUE_MAX);
+            return ops_errorf(err, errlen, "params.%.64s is %zu bytes, the limit is %d", name, len,
+                              PARAM_VALUE_MAX);
         json_object_set_new(*out, name, json_stringn(s, len));
     }
     return 0;
@@ -373,16 +362,17 @@ int templates_prepare(struct templates *t, const struct op_spec *op, const json_
     json_t *v = json_object_get(req, "template_id");
     if (!given(req, "template_id")) {
         if (given(req, "params"))
-            return bad(err, errlen, "params needs a template_id");
+            return ops_errorf(err, errlen, "params needs a template_id");
         return 0;
     }
     if (!(op->flags & OP_TEMPLATED))
-        return bad(err, errlen, "%s does not take a template_id", op->name);
+        return ops_errorf(err, errlen, "%s does not take a template_id", op->name);
     if (!json_is_string(v) || !id_valid(json_string_value(v), json_string_length(v)))
-        return bad(err, errlen, "template_id must be 1 to %d characters of A-Z a-z 0-9 _ . -",
-                   TEMPLATE_ID_MAX);
+        return ops_errorf(err, errlen,
+                          "template_id must be 1 to %d characters of A-Z a-z 0-9 _ . -",
+                          TEMPLATE_ID_MAX);
     if (given(req, "message") || given(req, "title"))
-        return bad(err, errlen, "give template_id or title/message, not both");
+        return ops_errorf(err, errlen, "give template_id or title/message, not both");
     const char *id = json_string_value(v);
     memcpy(use->id, id, json_string_length(v) + 1);
 
@@ -395,7 +385,7 @@ int templates_prepare(struct templates *t, const struct op_spec *op, const json_
     }
     pthread_rwlock_unlock(&t->lock);
     if (!x)
-        return bad(err, errlen, "template_id \"%s\": no such template", id);
+        return ops_errorf(err, errlen, "template_id \"%s\": no such template", id);
     int rc = -ENOMEM;
     if (!use->title || !use->message)
         goto fail;
@@ -405,8 +395,8 @@ int templates_prepare(struct templates *t, const struct op_spec *op, const json_
     use->per_user = template_uses(use->message, strlen(use->message), "user_id") ||
                     (use->has_title && template_uses(use->title, strlen(use->title), "user_id"));
     if (use->per_user && (op->flags & OP_TO_ALL)) {
-        rc =
-            bad(err, errlen, "template \"%s\" uses {{user_id}}, which a broadcast cannot fill", id);
+        rc = ops_errorf(err, errlen,
+                        "template \"%s\" uses {{user_id}}, which a broadcast cannot fill", id);
         goto fail;
     }
     return 1;
@@ -446,8 +436,9 @@ static int render_one(const struct template_use *use, const char *field, const c
     size_t len = 0;
     int rc = template_render(text, strlen(text), lookup, l, max, &out, &len, why, sizeof why);
     if (rc < 0)
-        return rc == -ENOMEM ? (snprintf(err, errlen, "out of memory"), -ENOMEM)
-                             : bad(err, errlen, "template \"%s\": %s %s", use->id, field, why);
+        return rc == -ENOMEM
+                   ? (snprintf(err, errlen, "out of memory"), -ENOMEM)
+                   : ops_errorf(err, errlen, "template \"%s\": %s %s", use->id, field, why);
     rc = json_object_set_new(req, field, json_stringn(out, len)) < 0 ? -ENOMEM : 0;
     free(out);
     return rc;
