@@ -870,9 +870,15 @@ int service_call(struct service *svc, const struct op_spec *op, const json_t *re
             goto fail;
         stats_add(&nd_stats.messages, op->flags & OP_MULTI ? (int64_t)j->n : 1);
     }
-    if (op->id == OP_BROADCAST || op->id == OP_TEST_MESSAGE || svc->audit_all)
+    if (op->id == OP_BROADCAST || op->id == OP_TEST_MESSAGE || svc->audit_all) {
+        char many[32];
+        snprintf(many, sizeof many, "%zu users", j->n);
         nd_log(ND_LOG_INFO, "audit", "{s:s, s:s, s:s}", "op", op->name, "caller",
-               caller ? caller->user_id : "", "target", msg.user_id[0] ? msg.user_id : "*");
+               caller ? caller->user_id : "", "target",
+               msg.user_id[0]           ? msg.user_id
+               : (op->flags & OP_MULTI) ? many
+                                        : "*");
+    }
     op_msg_clear(&msg);
     templates_use_clear(&use);
     json_decref(rendered);

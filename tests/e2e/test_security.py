@@ -284,6 +284,14 @@ def test_audit_lines():
                 headers={"Authorization": "Bearer " + SVC})
         a = s.wait_log(lambda r: r.get("msg") == "audit")
         assert (a["op"], a["caller"], a["target"]) == ("SendSystemNotification", "backend", "target-1")
+        nd.http(s, "POST", "/api/websocket/notification", {"user_ids": ["a", "b", "a"], "message": "m"},
+                headers={"Authorization": "Bearer " + SVC})
+        a = s.wait_log(lambda r: r.get("msg") == "audit" and r["op"] == "NotifyUsers")
+        assert (a["caller"], a["target"]) == ("backend", "2 users")
+        nd.http(s, "PUT", "/api/websocket/templates/t1", {"message": "hi"},
+                headers={"Authorization": "Bearer " + nd.token("ops", "admin")})
+        a = s.wait_log(lambda r: r.get("msg") == "audit" and r["op"] == "PutTemplate")
+        assert (a["caller"], a["target"]) == ("ops", "t1")
     with nd.Server(args=["--audit", "admin"]) as s:
         nd.http(s, "POST", "/api/websocket/notification", {"user_id": "t", "message": "m"},
                 headers={"Authorization": "Bearer " + SVC})
