@@ -6,6 +6,13 @@ import type { MulticastDelivery, Template } from '../../../clients/node/index.js
 const c = new NotifydClient({ url: 'ws://localhost:8080/ws', token: 't', ack: true, giveUpOn: [CloseCode.TOKEN_EXPIRED], getToken: async () => 'x' });
 c.on('batchgo_open_url', (data) => data.urls.forEach((u, i) => setTimeout(() => console.log(u), i * data.delay)));
 c.on('system_notification', async (data, msg) => { const l: string = data.level; console.log(l, msg.message_id); });
+const b = new NotifydClient({ token: 't', batch: true, ack: true });
+b.on('system_notification', (data, msg) => {
+  const p: 'normal' | 'high' | 'urgent' = msg.priority ?? 'normal';
+  const g: string | undefined = msg.group;
+  console.log(p, g, data.title);
+});
+b.connect().then((d) => console.log(d.batch === true));
 c.on('batchgo_progress', (d) => console.log(d.progress.toFixed(1)));
 c.on('reconnecting', (e) => console.log(e.attempt, e.delay, e.cap));
 c.on('close', (e) => console.log(e.code, e.willReconnect));
