@@ -25,6 +25,10 @@ export interface Envelope<T = any> {
   data: T;
   timestamp: number;
   message_id?: string;
+  /** set by the sender when not normal: absent means 'normal' */
+  priority?: 'high' | 'urgent';
+  /** the sender's grouping key, to collapse related notifications */
+  group?: string;
 }
 
 export interface ConnectedData {
@@ -37,6 +41,8 @@ export interface ConnectedData {
   server_time: number;
   token_expires_at?: number;
   ack?: boolean;
+  /** true when connected with ?batch=1 (option batch) */
+  batch?: boolean;
 }
 
 export interface TaskProgressData {
@@ -157,6 +163,10 @@ export interface NotifydClientOptions {
   ack?: boolean;
   /** which types to ack: default KEPT_TYPES (the others are never kept); 'all' acks everything */
   ackTypes?: readonly string[] | 'all';
+  /** connect with ?batch=1: notifyd may send several ready messages in one
+   *  {"type":"batch","data":{"messages":[...]}} frame; the client unpacks it, so handlers
+   *  (and dedupe, resume and acks) still see one message at a time, in order (default false) */
+  batch?: boolean;
   /** acks per second at most (burst 2x); 0 = no limit (default): notifyd does not count acks for messages it sent */
   ackRate?: number;
   /** reconnect when the connection is lost (default true) */

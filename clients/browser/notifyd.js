@@ -6,7 +6,10 @@
  * `close()`; it answers `ping` with `pong` by itself. On top of that it
  * reconnects with exponential backoff and full jitter, resumes with
  * `?since=<last message_id seen>`, drops duplicates by `message_id`, can ack
- * (`?ack=1`), refreshes tokens, and reports its state changes as events.
+ * (`?ack=1`), can take several messages per frame (`batch: true`, `?batch=1`;
+ * handlers still get one message at a time), refreshes tokens, and reports its
+ * state changes as events. A message's envelope carries `priority` ("high" or
+ * "urgent"; absent means normal) and `group` when the sender gave them.
  *
  *   import { NotifydClient } from './notifyd.js';
  *   const client = new NotifydClient({ url: 'ws://localhost:8080/ws', token });
@@ -49,6 +52,7 @@ const DEFAULTS = {
   WebSocket: undefined,
   ack: false,
   ackTypes: KEPT_TYPES,
+  batch: false,
   ackRate: 0,
   reconnect: true,
   backoffBaseMs: 500,
@@ -355,6 +359,7 @@ export class NotifydClient {
     if (token) u.searchParams.set('token', token);
     if (this.lastMessageId) u.searchParams.set('since', this.lastMessageId);
     if (this.options.ack) u.searchParams.set('ack', '1');
+    if (this.options.batch) u.searchParams.set('batch', '1');
     let ws;
     try {
       ws = new this.WebSocketImpl(u.href);
@@ -510,6 +515,24 @@ export class NotifydClient {
       this._clientError('bad_message', 'a server message without a type', msg);
       return;
     }
+    if (msg.type === 'batch' && msg.data && Array.isArray(msg.data.messages)) {
+      // ?batch=1: several envelopes in one frame; each goes through the same steps as a
+      // frame of its own (dedupe, lastMessageId, handlers, ack), in order
+      const ws = this._ws;
+      for (const m of msg.data.messages) {
+        if (this._ws !== ws) break; // a handler closed or replaced the connection: the rest comes again
+        if (!m || typeof m.type !== 'string') {
+          this._clientError('bad_message', 'a batched message without a type', m);
+          continue;
+        }
+        this._onMessage(m);
+      }
+      return;
+    }
+    this._onMessage(msg);
+  }
+
+  _onMessage(msg) {
     switch (msg.type) {
       case 'ping':
         this.send('pong', {});

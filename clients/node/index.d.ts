@@ -7,6 +7,9 @@ export declare const DEFAULT_ADDRESS: string;
 export declare const Status: Readonly<Record<string, number>>;
 export declare const Level: Readonly<{ UNSPECIFIED: 0; INFO: 1; WARNING: 2; ERROR: 3; SUCCESS: 4 }>;
 export type LevelLike = 'info' | 'warning' | 'error' | 'success' | number;
+export declare const Priority: Readonly<{ UNSPECIFIED: 0; NORMAL: 1; HIGH: 2; URGENT: 3 }>;
+/** 'urgent' goes to the front of each connection's queue, is never collapsed, and is kept for an offline user */
+export type PriorityLike = 'normal' | 'high' | 'urgent' | number;
 
 export declare class NotifydError extends Error {
   /** the gRPC status code (3 = INVALID_ARGUMENT, 16 = UNAUTHENTICATED, ...) */
@@ -29,6 +32,36 @@ export interface Delivery {
   stored: boolean;
 }
 
+/** What became of a multicast (notifyUsers). */
+export interface MulticastDelivery {
+  /** one per distinct user, in userIds order */
+  message_ids: string[];
+  /** distinct users addressed */
+  users: number;
+  /** users with a live connection the message was handed to now */
+  reached: number;
+  /** users for whom it was kept for their next connect */
+  stored: number;
+  /** connections it was handed to, in all */
+  connections: number;
+}
+
+/** A message template: title and message with {{name}} placeholders ({{user_id}}: the recipient). */
+export interface Template {
+  id: string;
+  title: string;
+  message: string;
+  /** last change, Unix milliseconds (set by the server) */
+  updated_at: number;
+}
+
+export interface TemplatePut {
+  /** the template as kept */
+  template: Template;
+  /** no template had this id before */
+  created: boolean;
+}
+
 export interface Stats {
   total_connections: number;
   connected_users: string[];
@@ -49,7 +82,25 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
-export interface TaskFields extends CallOptions {
+/** Every notify helper takes these. */
+export interface NotifyOptions extends CallOptions {
+  /** 'normal' (default), 'high' or 'urgent'; delivered in the envelope when not normal */
+  priority?: PriorityLike;
+  /** a grouping key (at most 128 bytes), delivered in the envelope as "group" */
+  group?: string;
+}
+
+/** Values for a template's {{name}} placeholders; numbers and booleans are sent as strings. */
+export type TemplateParams = Record<string, string | number | boolean>;
+
+/** The text-carrying helpers take a template instead of the text. */
+export interface TemplateOptions {
+  /** render this template (see putTemplate) instead of giving title/message */
+  template_id?: string;
+  params?: TemplateParams;
+}
+
+export interface TaskFields extends NotifyOptions {
   task_type?: string;
   status?: string;
   progress?: number;
@@ -61,11 +112,17 @@ export interface TaskFields extends CallOptions {
   end_time?: number;
 }
 
-export interface NotificationFields extends CallOptions {
+export interface NotificationFields extends NotifyOptions, TemplateOptions {
   title?: string;
   level?: LevelLike;
   action?: string;
   action_url?: string;
+}
+
+/** A system notification given as one object: the rendered template (or message) and the other fields. */
+export interface TemplatedNotification extends NotificationFields {
+  template_id: string;
+  params?: TemplateParams;
 }
 
 export interface NotifydClientOptions {
@@ -106,13 +163,26 @@ export declare class NotifydClient {
   notifyChengelinkStart(userId: string, taskId: string, fields?: TaskFields): Promise<Delivery>;
   notifyChengelinkProgress(userId: string, taskId: string, fields?: TaskFields): Promise<Delivery>;
   notifyChengelinkComplete(userId: string, taskId: string, fields?: TaskFields): Promise<Delivery>;
-  notifyBatchGoOpenUrl(userId: string, taskId: string, urls: readonly string[], options?: CallOptions & { delay?: number }): Promise<Delivery>;
+  notifyBatchGoOpenUrl(userId: string, taskId: string, urls: readonly string[], options?: NotifyOptions & { delay?: number }): Promise<Delivery>;
   sendSystemNotification(userId: string, message: string, options?: NotificationFields): Promise<Delivery>;
-  notifyTokenInsufficient(userId: string, currentBalance: number, requiredTokens: number, options?: CallOptions & { task_type?: string; message?: string }): Promise<Delivery>;
-  notifyPlanExpiring(userId: string, planName: string, daysLeft: number, expiresAt: number, options?: CallOptions & { message?: string; upgrade_url?: string }): Promise<Delivery>;
-  notifyPlanExpired(userId: string, planName: string, expiresAt: number, options?: CallOptions & { message?: string; upgrade_url?: string }): Promise<Delivery>;
+  sendSystemNotification(userId: string, templated: TemplatedNotification): Promise<Delivery>;
+  notifyTokenInsufficient(userId: string, currentBalance: number, requiredTokens: number, options?: NotifyOptions & TemplateOptions & { task_type?: string; message?: string }): Promise<Delivery>;
+  notifyPlanExpiring(userId: string, planName: string, daysLeft: number, expiresAt: number, options?: NotifyOptions & TemplateOptions & { message?: string; upgrade_url?: string }): Promise<Delivery>;
+  notifyPlanExpired(userId: string, planName: string, expiresAt: number, options?: NotifyOptions & TemplateOptions & { message?: string; upgrade_url?: string }): Promise<Delivery>;
   broadcast(message: string, options?: NotificationFields): Promise<Delivery>;
-  sendTestMessage(userId: string, options?: CallOptions): Promise<Delivery>;
+  broadcast(templated: TemplatedNotification): Promise<Delivery>;
+  /** one system_notification to each of userIds (1-1000), each with its own message_id */
+  notifyUsers(userIds: readonly string[], message: string, options?: NotificationFields): Promise<MulticastDelivery>;
+  notifyUsers(userIds: readonly string[], templated: TemplatedNotification): Promise<MulticastDelivery>;
+  sendTestMessage(userId: string, options?: NotifyOptions): Promise<Delivery>;
+  /** role admin only */
+  putTemplate(id: string, message: string, options?: CallOptions & { title?: string }): Promise<TemplatePut>;
+  /** role admin only; rejects with NOT_FOUND when absent */
+  getTemplate(id: string, options?: CallOptions): Promise<Template>;
+  /** role admin only; every template, by id */
+  listTemplates(options?: CallOptions): Promise<Template[]>;
+  /** role admin only; resolves with the id removed; rejects with NOT_FOUND when absent */
+  deleteTemplate(id: string, options?: CallOptions): Promise<string>;
   getStats(options?: CallOptions): Promise<Stats>;
   isUserOnline(userId: string, options?: CallOptions): Promise<Online>;
 }

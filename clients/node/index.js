@@ -49,6 +49,36 @@ function level(l) {
   return v;
 }
 
+/** Priority names accepted by every notify helper's `priority` option. */
+export const Priority = Object.freeze({ UNSPECIFIED: 0, NORMAL: 1, HIGH: 2, URGENT: 3 });
+
+function priority(p) {
+  if (p === undefined || p === null) return Priority.UNSPECIFIED;
+  if (typeof p === 'number') return p;
+  const v = Priority[String(p).trim().toUpperCase()];
+  if (v === undefined) throw new TypeError(`priority must be normal, high or urgent, not ${JSON.stringify(p)}`);
+  return v;
+}
+
+/** The fields every notify request takes: priority and group. */
+function common({ priority: p, group = '' } = {}) {
+  return { priority: priority(p), group };
+}
+
+/** template_id + params (values sent as strings: the proto's map<string, string>). */
+function templated({ template_id = '', params } = {}) {
+  if (params && Object.keys(params).length && !template_id) throw new TypeError('params needs a template_id');
+  const out = {};
+  for (const [k, v] of Object.entries(params || {})) out[k] = String(v);
+  return { template_id, params: out };
+}
+
+/** (message, options) or (options) with options.message: the templated helpers take either. */
+function textArgs(message, options) {
+  if (message !== null && typeof message === 'object') return [message.message ?? '', message];
+  return [message ?? '', options || {}];
+}
+
 let cachedDefinition = null;
 
 /** The loaded package definition (cached for the bundled proto). */
@@ -75,6 +105,7 @@ function taskOf(taskId, fields, defaults) {
 }
 
 const delivery = (r) => ({ message_id: r.message_id, connections: r.connections, stored: r.stored });
+const template = (t) => ({ id: t.id, title: t.title, message: t.message, updated_at: t.updated_at });
 
 export class NotifydClient {
   /**
@@ -136,8 +167,11 @@ export class NotifydClient {
   }
 
   _task(method, userId, taskId, fields = {}, defaults = {}) {
-    return this._deliver(method, { user_id: userId, task: taskOf(taskId, fields, defaults) }, fields);
+    return this._deliver(method, { user_id: userId, task: taskOf(taskId, fields, defaults), ...common(fields) }, fields);
   }
+
+  // Every notify helper's options also take `priority` ('normal' | 'high' | 'urgent' or a
+  // Priority) and `group` (a grouping key delivered in the envelope as "group").
 
   // ---- task progress: fields are task_type, status, progress, total, completed, failed, message, start_time, end_time ----
 
@@ -155,36 +189,82 @@ export class NotifydClient {
 
   /** batchgo_open_url: the browser opens each URL in a new tab, `delay` ms apart. */
   async notifyBatchGoOpenUrl(userId, taskId, urls, { delay = 1000, ...opts } = {}) {
-    return this._deliver('NotifyBatchGoOpenUrl', { user_id: userId, task_id: taskId, urls: [...urls], delay }, opts);
+    return this._deliver('NotifyBatchGoOpenUrl', { user_id: userId, task_id: taskId, urls: [...urls], delay, ...common(opts) }, opts);
   }
 
-  /** system_notification to one user; level 'info' | 'warning' | 'error' | 'success'. */
-  async sendSystemNotification(userId, message, { title = '', level: l, action = '', action_url = '', ...opts } = {}) {
-    return this._deliver('SendSystemNotification', { user_id: userId, title, message, level: level(l), action, action_url }, opts);
+  // The text-carrying helpers (sendSystemNotification, notifyTokenInsufficient, notifyPlanExpiring,
+  // notifyPlanExpired, broadcast, notifyUsers) take `template_id` + `params` instead of the text:
+  //   client.sendSystemNotification('u1', { template_id: 'welcome', params: { name: 'Ann' } })
+
+  /** system_notification to one user; level 'info' | 'warning' | 'error' | 'success'. (userId, message, options) or (userId, {template_id, params, ...}). */
+  async sendSystemNotification(userId, message, options) {
+    const [text, o] = textArgs(message, options);
+    const { title = '', level: l, action = '', action_url = '' } = o;
+    return this._deliver('SendSystemNotification', { user_id: userId, title, message: text, level: level(l), action, action_url, ...common(o), ...templated(o) }, o);
   }
 
-  async notifyTokenInsufficient(userId, currentBalance, requiredTokens, { task_type = '', message = '', ...opts } = {}) {
-    return this._deliver('NotifyTokenInsufficient', { user_id: userId, current_balance: currentBalance, required_tokens: requiredTokens, task_type, message }, opts);
+  async notifyTokenInsufficient(userId, currentBalance, requiredTokens, o = {}) {
+    const { task_type = '', message = '' } = o;
+    return this._deliver('NotifyTokenInsufficient', { user_id: userId, current_balance: currentBalance, required_tokens: requiredTokens, task_type, message, ...common(o), ...templated(o) }, o);
   }
 
   /** plan_expiring; expiresAt in Unix seconds. */
-  async notifyPlanExpiring(userId, planName, daysLeft, expiresAt, { message = '', upgrade_url = '', ...opts } = {}) {
-    return this._deliver('NotifyPlanExpiring', { user_id: userId, plan_name: planName, days_left: daysLeft, expires_at: expiresAt, message, upgrade_url }, opts);
+  async notifyPlanExpiring(userId, planName, daysLeft, expiresAt, o = {}) {
+    const { message = '', upgrade_url = '' } = o;
+    return this._deliver('NotifyPlanExpiring', { user_id: userId, plan_name: planName, days_left: daysLeft, expires_at: expiresAt, message, upgrade_url, ...common(o), ...templated(o) }, o);
   }
 
   /** plan_expired; expiresAt in Unix seconds. */
-  async notifyPlanExpired(userId, planName, expiresAt, { message = '', upgrade_url = '', ...opts } = {}) {
-    return this._deliver('NotifyPlanExpired', { user_id: userId, plan_name: planName, expires_at: expiresAt, message, upgrade_url }, opts);
+  async notifyPlanExpired(userId, planName, expiresAt, o = {}) {
+    const { message = '', upgrade_url = '' } = o;
+    return this._deliver('NotifyPlanExpired', { user_id: userId, plan_name: planName, expires_at: expiresAt, message, upgrade_url, ...common(o), ...templated(o) }, o);
   }
 
-  /** system_notification to every connection (not kept for offline users). */
-  async broadcast(message, { title = '', level: l, action = '', action_url = '', ...opts } = {}) {
-    return this._deliver('Broadcast', { title, message, level: level(l), action, action_url }, opts);
+  /** system_notification to every connection (not kept for offline users). (message, options) or ({template_id, params, ...}). */
+  async broadcast(message, options) {
+    const [text, o] = textArgs(message, options);
+    const { title = '', level: l, action = '', action_url = '' } = o;
+    return this._deliver('Broadcast', { title, message: text, level: level(l), action, action_url, ...common(o), ...templated(o) }, o);
+  }
+
+  /**
+   * One system_notification to each of userIds (1-1000; a repeat counts once), each with its own
+   * message_id. (userIds, message, options) or (userIds, {template_id, params, ...}); a template's
+   * {{user_id}} is filled per recipient.
+   */
+  async notifyUsers(userIds, message, options) {
+    const [text, o] = textArgs(message, options);
+    const { title = '', level: l, action = '', action_url = '' } = o;
+    const r = await this.call('NotifyUsers', { user_ids: [...userIds], title, message: text, level: level(l), action, action_url, ...common(o), ...templated(o) }, o);
+    return { message_ids: [...r.message_ids], users: r.users, reached: r.reached, stored: r.stored, connections: r.connections };
   }
 
   /** A test system_notification (data.test: true). */
   async sendTestMessage(userId, opts = {}) {
-    return this._deliver('SendTestMessage', { user_id: userId }, opts);
+    return this._deliver('SendTestMessage', { user_id: userId, ...common(opts) }, opts);
+  }
+
+  // ---- templates (role admin only: a service token gets PERMISSION_DENIED) ----
+
+  /** Creates or replaces a template ({{name}} placeholders; {{user_id}} is each recipient); resolves with {template, created}. */
+  async putTemplate(id, message, { title = '', ...opts } = {}) {
+    const r = await this.call('PutTemplate', { template: { id, title, message } }, opts);
+    return { template: template(r.template), created: r.created };
+  }
+
+  /** One template; rejects with NOT_FOUND when there is none. */
+  async getTemplate(id, opts = {}) {
+    return template((await this.call('GetTemplate', { id }, opts)).template);
+  }
+
+  /** Every template, by id. */
+  async listTemplates(opts = {}) {
+    return (await this.call('ListTemplates', {}, opts)).templates.map(template);
+  }
+
+  /** Removes a template, resolving with its id; rejects with NOT_FOUND when there is none. */
+  async deleteTemplate(id, opts = {}) {
+    return (await this.call('DeleteTemplate', { id }, opts)).id;
   }
 
   // ---- questions ----

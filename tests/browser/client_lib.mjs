@@ -40,7 +40,8 @@ export async function setup({ args = [] } = {}) {
 
 /**
  * Creates `window.clients[name]` in the page: a NotifydClient whose events and
- * messages are recorded in `window.rec[name]` = {events, msgs, sent, handled}.
+ * messages are recorded in `window.rec[name]` = {events, msgs, sent, dups, errors, frames, urls}
+ * (frames: every frame received, {type, ids}; urls: every URL the client connected to).
  * `opts` is JSON (url, token, backoff...); `handlers` is the source of a function
  * (client, rec) => void run in the page to add handlers.
  */
@@ -49,8 +50,21 @@ export async function makeClient(page, name, opts, handlers = '') {
     const { NotifydClient } = await import('/notifyd.js');
     window.clients = window.clients || {};
     window.rec = window.rec || {};
-    const rec = (window.rec[name] = { events: [], msgs: [], sent: [], dups: [], errors: [] });
+    const rec = (window.rec[name] = { events: [], msgs: [], sent: [], dups: [], errors: [], frames: [], urls: [] });
     class RecordingWebSocket extends WebSocket {
+      constructor(url, ...rest) {
+        super(url, ...rest);
+        rec.urls.push(url);
+        // each frame as it came off the wire: its type and the message ids in it
+        this.addEventListener('message', (e) => {
+          try {
+            const m = JSON.parse(e.data);
+            const ids = m.type === 'batch' ? m.data.messages.map((x) => x.message_id) : (m.message_id ? [m.message_id] : []);
+            rec.frames.push({ type: m.type, ids });
+          } catch { /* the client reports bad frames itself */ }
+        });
+      }
+
       send(d) {
         rec.sent.push(JSON.parse(d));
         super.send(d);

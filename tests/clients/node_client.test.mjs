@@ -1,6 +1,7 @@
 // The Node client (clients/node) against the real notifyd: the bundled proto is
-// proto/'s, every helper delivers its type, errors carry the gRPC code and
-// notifyd's text, and the examples run.
+// proto/'s, every helper delivers its type, multicast gives each user its own id,
+// priority and group reach the envelope, templates round-trip (NOT_FOUND), errors
+// carry the gRPC code and notifyd's text, and the examples run.
 //
 //   NOTIFYD_BIN=build/notifyd node --test tests/clients/node_client.test.mjs
 import assert from 'node:assert/strict';
@@ -10,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 
-import { Level, NotifydClient, NotifydError, Status } from '../../clients/node/index.js';
+import { Level, NotifydClient, NotifydError, Priority, Status } from '../../clients/node/index.js';
 import { Notifyd, TOP, openWs, token, waitFor } from './notifyd_harness.mjs';
 
 const run = promisify(execFile);
@@ -110,6 +111,101 @@ describe('helpers', { timeout: 60000 }, () => {
     nowhere.close();
   });
 
+  test('notifyUsers: one call, a distinct message id per user', async () => {
+    const other = await openWs(nd.wsUrl, token('js2'));
+    try {
+      const r = await client.notifyUsers(['js1', 'js2', 'js-off', 'js1'], 'Tonight 22:00-23:00', { title: 'Maintenance', level: 'warning', priority: 'high', group: 'maint' });
+      assert.deepEqual(Object.keys(r).sort(), ['connections', 'message_ids', 'reached', 'stored', 'users']);
+      assert.equal(r.users, 3, 'a repeated user counts once');
+      assert.equal(r.message_ids.length, 3);
+      assert.equal(new Set(r.message_ids).size, 3, 'distinct ids');
+      for (const id of r.message_ids) assert.match(id, /^[0-9a-f]{16}$/);
+      assert.deepEqual([r.reached, r.stored, r.connections], [2, 1, 2]);
+      const m1 = await byId(r.message_ids[0]);
+      const m2 = await waitFor(() => other.messages.find((m) => m.message_id === r.message_ids[1]), 5000, 'js2 message');
+      for (const [m, user] of [[m1, 'js1'], [m2, 'js2']]) {
+        assert.equal(m.type, 'system_notification');
+        assert.equal(m.user_id, user);
+        assert.equal(m.data.message, 'Tonight 22:00-23:00');
+        assert.equal(m.data.level, 'warning');
+        assert.equal(m.priority, 'high');
+        assert.equal(m.group, 'maint');
+      }
+      assert.ok(!ws.messages.some((m) => m.message_id === r.message_ids[1]), "js2's message not to js1");
+      const e = await client.notifyUsers([], 'nobody').catch((x) => x);
+      assert.equal(e.codeName, 'INVALID_ARGUMENT');
+    } finally {
+      await other.close();
+    }
+  });
+
+  test('priority and group arrive in the envelope', async () => {
+    let m = await byId((await client.sendSystemNotification('js1', 'Your account is locked', { priority: 'urgent', group: 'security' })).message_id);
+    assert.deepEqual([m.priority, m.group], ['urgent', 'security']);
+    m = await byId((await client.notifyBatchGoProgress('js1', 't1', { progress: 10, priority: Priority.HIGH, group: 'task:t1' })).message_id);
+    assert.deepEqual([m.type, m.data.progress, m.priority, m.group], ['batchgo_progress', 10, 'high', 'task:t1']);
+    for (const d of [
+      await client.notifyTokenInsufficient('js1', 1, 2, { priority: 3 }),
+      await client.notifyBatchGoOpenUrl('js1', 'b', ['https://example.com'], { priority: 'URGENT' }),
+      await client.sendTestMessage('js1', { priority: 'urgent', group: 't' }),
+    ]) assert.equal((await byId(d.message_id)).priority, 'urgent');
+    m = await byId((await client.sendSystemNotification('js1', 'plain', { priority: 'normal' })).message_id);
+    assert.ok(!('priority' in m) && !('group' in m), 'normal and no group: nothing in the envelope');
+    await assert.rejects(client.sendSystemNotification('js1', 'x', { priority: 'loud' }), /priority must be/);
+    const e = await client.sendSystemNotification('js1', 'x', { group: 'g'.repeat(129) }).catch((x) => x);
+    assert.equal(e.codeName, 'INVALID_ARGUMENT');
+    assert.match(e.details, /group/);
+  });
+
+  test('templates: put (admin), render for a user (service), list, delete, NOT_FOUND', async () => {
+    const admin = new NotifydClient({ address: nd.grpcAddr, token: token('ops', { role: 'admin' }), timeoutMs: 5000 });
+    try {
+      const put = await admin.putTemplate('js-welcome', 'Welcome {{name}}, you are {{user_id}} ({{days}} days)', { title: 'Hi {{name}}' });
+      assert.equal(put.created, true);
+      assert.deepEqual(Object.keys(put.template).sort(), ['id', 'message', 'title', 'updated_at']);
+      assert.equal(put.template.id, 'js-welcome');
+      assert.equal(typeof put.template.updated_at, 'number');
+      assert.ok(put.template.updated_at > 1600000000000, 'Unix milliseconds');
+      assert.equal((await admin.putTemplate('js-welcome', 'Welcome {{name}}, you are {{user_id}} ({{days}} days)', { title: 'Hi {{name}}' })).created, false);
+      const got = await admin.getTemplate('js-welcome');
+      assert.deepEqual([got.title, got.message], ['Hi {{name}}', 'Welcome {{name}}, you are {{user_id}} ({{days}} days)']);
+      assert.ok((await admin.listTemplates()).some((t) => t.id === 'js-welcome'));
+
+      // rendered per user with a service token; numbers are sent as strings
+      let m = await byId((await client.sendSystemNotification('js1', { template_id: 'js-welcome', params: { name: 'Ann "{{x}}"', days: 3 }, level: 'success' })).message_id);
+      assert.equal(m.data.title, 'Hi Ann "{{x}}"');
+      assert.equal(m.data.message, 'Welcome Ann "{{x}}", you are js1 (3 days)');
+      assert.equal(m.data.level, 'success');
+      const r = await client.notifyUsers(['js1', 'js-off'], { template_id: 'js-welcome', params: { name: 'all', days: 7 } });
+      assert.equal((await byId(r.message_ids[0])).data.message, 'Welcome all, you are js1 (7 days)');
+      m = await byId((await client.notifyPlanExpired('js1', 'pro', 1800000000, { template_id: 'js-welcome', params: { name: 'P', days: 0 } })).message_id);
+      assert.deepEqual([m.type, m.data.message], ['plan_expired', 'Welcome P, you are js1 (0 days)']);
+
+      let e = await client.sendSystemNotification('js1', { template_id: 'js-welcome', params: { name: 'no days' } }).catch((x) => x);
+      assert.equal(e.codeName, 'INVALID_ARGUMENT');
+      assert.match(e.details, /param "days"/);
+      e = await client.sendSystemNotification('js1', 'text too', { template_id: 'js-welcome', params: { name: 'x', days: 1 } }).catch((x) => x);
+      assert.match(e.details, /not both/);
+      e = await client.broadcast({ template_id: 'js-nope' }).catch((x) => x);
+      assert.match(e.details, /no such template/);
+      await assert.rejects(client.sendSystemNotification('js1', 'x', { params: { a: 'b' } }), /params needs a template_id/);
+      e = await client.putTemplate('js-svc', 'a service token may not').catch((x) => x);
+      assert.equal(e.codeName, 'PERMISSION_DENIED');
+
+      assert.equal(await admin.deleteTemplate('js-welcome'), 'js-welcome');
+      assert.ok(!(await admin.listTemplates()).some((t) => t.id === 'js-welcome'));
+      e = await admin.getTemplate('js-welcome').catch((x) => x);
+      assert.ok(e instanceof NotifydError);
+      assert.equal(e.code, Status.NOT_FOUND);
+      assert.equal(e.codeName, 'NOT_FOUND');
+      assert.equal(e.method, 'GetTemplate');
+      e = await admin.deleteTemplate('js-welcome').catch((x) => x);
+      assert.equal(e.codeName, 'NOT_FOUND');
+    } finally {
+      admin.close();
+    }
+  });
+
   test('a token function is called for every call', async () => {
     let calls = 0;
     const c = new NotifydClient({ address: nd.grpcAddr, token: async () => { calls++; return token('backend', { role: 'service' }); } });
@@ -138,6 +234,21 @@ describe('examples', { timeout: 60000 }, () => {
     const bad = await node('send_notification.mjs', ['--addr', nd.grpcAddr, '--token', svc, '--user', 'js1', '--url', 'javascript:x']).catch((x) => x);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /failed: INVALID_ARGUMENT: urls\[0\]/);
+  });
+
+  test('multicast_template.mjs: a template put by an admin, sent to several users', async () => {
+    const r = await node('multicast_template.mjs', ['--addr', nd.grpcAddr, '--token', svc, '--admin-token', token('ops', { role: 'admin' }),
+      '--param', 'plan=Pro', '--param', 'days=3', '--group', 'billing', 'js1', 'js-ex-off']);
+    assert.match(r.stdout, /^template plan-reminder (created|replaced)/);
+    assert.match(r.stdout, /2 user\(s\): 1 reached on 1 connection\(s\), 1 kept for later/);
+    const id = r.stdout.match(/^js1: message ([0-9a-f]{16})$/m)[1];
+    const m = await byId(id);
+    assert.equal(m.data.title, 'Pro ends soon');
+    assert.equal(m.data.message, 'Dear js1, your Pro plan ends in 3 days');
+    assert.equal(m.group, 'billing');
+    const bad = await node('multicast_template.mjs', ['--addr', nd.grpcAddr, '--token', svc, '--param', 'plan=Pro', 'js1']).catch((x) => x);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /failed: INVALID_ARGUMENT: .*days/);
   });
 
   test('task_progress.mjs: start, progress per item, complete', async () => {

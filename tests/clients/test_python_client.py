@@ -1,6 +1,7 @@
 """The Python client (clients/python) against the real notifyd: committed stubs are fresh,
-every helper delivers its message type, errors carry the gRPC code and notifyd's text,
-the examples run, and the package builds.
+every helper delivers its message type, multicast gives each user its own id, priority and
+group reach the envelope, templates round-trip (NOT_FOUND is NotFound), errors carry the gRPC
+code and notifyd's text, the examples run, and the package builds.
 
     NOTIFYD_BIN=build/notifyd /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/clients/test_python_client.py
 """
@@ -243,6 +244,113 @@ def test_token_callable_is_called_per_call(server):
     assert len(calls) == 2
 
 
+@pytest.fixture()
+def admin(server):
+    with nc.NotifydClient(server.addr, token=token("ops", "admin"), timeout=5) as c:
+        yield c
+
+
+def test_notify_users_multicast_gives_each_user_its_own_id(server, client):
+    a, b = Listener(server, "pm1"), Listener(server, "pm2")
+    try:
+        r = client.notify_users(["pm1", "pm2", "pm-off", "pm1"], "Tonight 22:00-23:00", title="Maintenance",
+                                level="warning", priority="high", group="maint")
+        assert isinstance(r, nc.MulticastDelivery)
+        assert r.users == 3, "a repeated user counts once"
+        assert len(r.message_ids) == 3 and len(set(r.message_ids)) == 3, r.message_ids
+        assert all(len(i) == 16 for i in r.message_ids)
+        assert (r.reached, r.stored, r.connections) == (2, 1, 2), r
+        for ws, user, message_id in ((a, "pm1", r.message_ids[0]), (b, "pm2", r.message_ids[1])):
+            m = ws.by_id(message_id)
+            assert m["type"] == "system_notification" and m["user_id"] == user
+            assert m["data"]["message"] == "Tonight 22:00-23:00" and m["data"]["level"] == "warning"
+            assert m["priority"] == "high" and m["group"] == "maint", m
+        assert not any(m.get("message_id") == r.message_ids[1] for m in a.messages), "pm2's message not to pm1"
+        with pytest.raises(nc.InvalidArgument):
+            client.notify_users([], "nobody")
+    finally:
+        a.close()
+        b.close()
+
+
+def test_priority_and_group_arrive_in_the_envelope(server, client):
+    ws = Listener(server, "pp1")
+    try:
+        d = client.send_system_notification("pp1", "Your account is locked", priority=nc.Priority.URGENT,
+                                            group="security")
+        m = ws.by_id(d.message_id)
+        assert (m["priority"], m["group"]) == ("urgent", "security"), m
+        d = client.notify_batchgo_progress("pp1", "t1", progress=10, priority="high", group="task:t1")
+        m = ws.by_id(d.message_id)
+        assert (m["type"], m["priority"], m["group"]) == ("batchgo_progress", "high", "task:t1"), m
+        for d in (client.notify_token_insufficient("pp1", 1, 2, priority=3),
+                  client.notify_batchgo_open_url("pp1", "b", ["https://example.com"], priority="URGENT"),
+                  client.send_test_message("pp1", priority="urgent", group="t")):
+            assert ws.by_id(d.message_id)["priority"] == "urgent"
+        d = client.send_system_notification("pp1", "plain", priority="normal")
+        m = ws.by_id(d.message_id)
+        assert "priority" not in m and "group" not in m, "normal and no group: nothing in the envelope"
+        with pytest.raises(ValueError, match="priority"):
+            client.send_system_notification("pp1", "x", priority="loud")
+        with pytest.raises(nc.InvalidArgument, match="group"):
+            client.send_system_notification("pp1", "x", group="g" * 129)
+    finally:
+        ws.close()
+
+
+def test_template_round_trip(server, client, admin):
+    ws = Listener(server, "pt1")
+    try:
+        put = admin.put_template("py-welcome", "Welcome {{name}}, you are {{user_id}} ({{days}} days)",
+                                 title="Hi {{name}}")
+        assert isinstance(put, nc.TemplatePut) and put.created is True
+        assert isinstance(put.template, nc.Template)
+        assert (put.template.id, put.template.title) == ("py-welcome", "Hi {{name}}")
+        assert put.template.updated_at > 1600000000000, "Unix milliseconds"
+        assert admin.put_template("py-welcome", "Welcome {{name}}, you are {{user_id}} ({{days}} days)",
+                                  title="Hi {{name}}").created is False, "replaced"
+        got = admin.get_template("py-welcome")
+        assert got.message == "Welcome {{name}}, you are {{user_id}} ({{days}} days)" and got.title == "Hi {{name}}"
+        assert "py-welcome" in [t.id for t in admin.list_templates()]
+
+        # rendered for a user with a service token; numbers are sent as strings
+        d = client.send_system_notification("pt1", template_id="py-welcome", params={"name": "Ann \"{{x}}\"", "days": 3})
+        m = ws.by_id(d.message_id)
+        assert m["data"]["title"] == 'Hi Ann "{{x}}"'
+        assert m["data"]["message"] == 'Welcome Ann "{{x}}", you are pt1 (3 days)'
+        # a multicast is personalized per recipient
+        r = client.notify_users(["pt1", "pt-off"], template_id="py-welcome", params={"name": "all", "days": "7"})
+        assert ws.by_id(r.message_ids[0])["data"]["message"] == "Welcome all, you are pt1 (7 days)"
+        d = client.notify_plan_expiring("pt1", "pro", 7, 1900000000, template_id="py-welcome",
+                                        params={"name": "P", "days": 7})
+        m = ws.by_id(d.message_id)
+        assert m["type"] == "plan_expiring" and m["data"]["message"] == "Welcome P, you are pt1 (7 days)"
+
+        with pytest.raises(nc.InvalidArgument, match="param"):
+            client.send_system_notification("pt1", template_id="py-welcome", params={"name": "no days"})
+        with pytest.raises(nc.InvalidArgument, match="not both"):
+            client.send_system_notification("pt1", "text too", template_id="py-welcome", params={"name": "x", "days": 1})
+        with pytest.raises(nc.InvalidArgument, match="no such template"):
+            client.send_system_notification("pt1", template_id="py-nope")
+        with pytest.raises(ValueError, match="template_id"):
+            client.send_system_notification("pt1", "x", params={"a": "b"})
+        with pytest.raises(nc.PermissionDenied):
+            client.put_template("py-svc", "a service token may not")
+        with pytest.raises(nc.PermissionDenied):
+            client.list_templates()
+
+        assert admin.delete_template("py-welcome") == "py-welcome"
+        assert "py-welcome" not in [t.id for t in admin.list_templates()]
+        with pytest.raises(nc.NotFound) as e:
+            admin.get_template("py-welcome")
+        assert e.value.code == grpc.StatusCode.NOT_FOUND and e.value.method == "GetTemplate"
+        assert isinstance(e.value, nc.NotifydError)
+        with pytest.raises(nc.NotFound):
+            admin.delete_template("py-welcome")
+    finally:
+        ws.close()
+
+
 def run_example(name, *args):
     return subprocess.run([PY, os.path.join(EXAMPLES, name)] + list(args), capture_output=True, text=True, timeout=60,
                           env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
@@ -282,6 +390,20 @@ def test_examples_run_against_notifyd(server):
 
         r = run_example("stats.py", "--addr", server.addr, "--token", token("u", "user"))
         assert r.returncode == 1 and "PERMISSION_DENIED" in r.stderr, r.stderr
+
+        r = run_example("multicast_template.py", "--addr", server.addr, "--token", svc,
+                        "--admin-token", token("ops", "admin"), "--param", "plan=Pro", "--param", "days=3",
+                        "--group", "billing", "py2", "py-ex-off")
+        assert r.returncode == 0, r.stderr
+        assert "template plan-reminder " in r.stdout, r.stdout
+        assert "2 user(s): 1 reached on 1 connection(s), 1 kept for later" in r.stdout, r.stdout
+        mid = [line.split()[2] for line in r.stdout.splitlines() if line.startswith("py2: message ")][0]
+        m = ws.by_id(mid)
+        assert m["data"]["title"] == "Pro ends soon" and m["group"] == "billing"
+        assert m["data"]["message"] == "Dear py2, your Pro plan ends in 3 days"
+
+        r = run_example("multicast_template.py", "--addr", server.addr, "--token", svc, "--param", "plan=Pro", "py2")
+        assert r.returncode == 2 and "days" in r.stderr, (r.returncode, r.stderr)
     finally:
         ws.close()
 

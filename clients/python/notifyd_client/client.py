@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import grpc
 
@@ -36,6 +36,49 @@ def _level(level: LevelLike) -> int:
     return int(level)
 
 
+class Priority(enum.IntEnum):
+    """How a notification is treated on its way; delivered in the envelope as ``"priority": "high"``
+    or ``"urgent"`` (nothing when normal). Urgent goes to the front of each connection's queue, is
+    never collapsed, and is kept for an offline user whatever its type."""
+
+    UNSPECIFIED = pb.PRIORITY_UNSPECIFIED
+    NORMAL = pb.PRIORITY_NORMAL
+    HIGH = pb.PRIORITY_HIGH
+    URGENT = pb.PRIORITY_URGENT
+
+
+PriorityLike = Union[Priority, int, str, None]
+
+
+def _priority(priority: PriorityLike) -> int:
+    if priority is None:
+        return int(Priority.UNSPECIFIED)
+    if isinstance(priority, str):
+        try:
+            return int(Priority[priority.strip().upper()])
+        except KeyError:
+            raise ValueError("priority must be normal, high or urgent, not %r" % priority) from None
+    return int(priority)
+
+
+def _common(priority: PriorityLike, group: str) -> Dict[str, Any]:
+    """The fields every notify request takes: priority and group."""
+    return {"priority": _priority(priority), "group": group}
+
+
+def _templated(template_id: str, params: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """template_id + params (values sent as strings, as the proto's map<string, string> wants)."""
+    if params and not template_id:
+        raise ValueError("params needs a template_id")
+    return {"template_id": template_id, "params": {str(k): _param(v) for k, v in (params or {}).items()}}
+
+
+def _param(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return v if isinstance(v, str) else str(v)
+
+
 @dataclass(frozen=True)
 class Delivery:
     """What became of a notification: its id, the connections it was handed to now, and
@@ -44,6 +87,42 @@ class Delivery:
     message_id: str
     connections: int
     stored: bool
+
+
+@dataclass(frozen=True)
+class MulticastDelivery:
+    """What became of a multicast (:meth:`NotifydClient.notify_users`): one message id per distinct
+    user (in ``user_ids`` order), the distinct ``users`` addressed, how many were ``reached`` on a
+    live connection now, for how many the message was ``stored``, and ``connections`` in all."""
+
+    message_ids: List[str]
+    users: int
+    reached: int
+    stored: int
+    connections: int
+
+
+@dataclass(frozen=True)
+class Template:
+    """A message template: ``title`` and ``message`` with ``{{name}}`` placeholders; ``updated_at``
+    is the last change in Unix milliseconds (set by the server)."""
+
+    id: str
+    message: str
+    title: str = ""
+    updated_at: int = 0
+
+
+@dataclass(frozen=True)
+class TemplatePut:
+    """The answer to :meth:`NotifydClient.put_template`: the template as kept, and whether it is new."""
+
+    template: Template
+    created: bool
+
+
+def _template(t: Any) -> Template:
+    return Template(id=t.id, message=t.message, title=t.title, updated_at=t.updated_at)
 
 
 @dataclass(frozen=True)
@@ -133,142 +212,217 @@ class NotifydClient:
 
     def _task(self, method: str, request_cls: Any, user_id: str, task_id: str, *, task_type: str, status: str,
               progress: float, total: int, completed: int, failed: int, message: str, start_time: int,
-              end_time: int, timeout: Optional[float]) -> Delivery:
+              end_time: int, priority: PriorityLike, group: str, timeout: Optional[float]) -> Delivery:
         task = pb.TaskProgressData(task_id=task_id, task_type=task_type, status=status, progress=progress,
                                    total=total, completed=completed, failed=failed, message=message,
                                    start_time=start_time, end_time=end_time)
-        return self._deliver(method, request_cls(user_id=user_id, task=task), timeout)
+        return self._deliver(method, request_cls(user_id=user_id, task=task, **_common(priority, group)), timeout)
 
     # ---- task progress: batchgo_*, siterank_*, chengelink_* ----
+    # Every notify method also takes priority= ("normal", "high", "urgent" or a Priority) and
+    # group= (a grouping key delivered in the envelope as "group").
 
     def notify_batchgo_start(self, user_id: str, task_id: str, *, task_type: str = "", status: str = "running",
                              progress: float = 0, total: int = 0, completed: int = 0, failed: int = 0,
                              message: str = "", start_time: int = 0, end_time: int = 0,
+                             priority: PriorityLike = None, group: str = "",
                              timeout: Optional[float] = None) -> Delivery:
         """``batchgo_start`` (live only: not kept for offline users)."""
         return self._task("NotifyBatchGoStart", pb.NotifyBatchGoStartRequest, user_id, task_id, task_type=task_type,
                           status=status, progress=progress, total=total, completed=completed, failed=failed,
-                          message=message, start_time=start_time, end_time=end_time, timeout=timeout)
+                          message=message, start_time=start_time, end_time=end_time, priority=priority,
+                          group=group, timeout=timeout)
 
     def notify_batchgo_progress(self, user_id: str, task_id: str, *, task_type: str = "", status: str = "running",
                                 progress: float = 0, total: int = 0, completed: int = 0, failed: int = 0,
                                 message: str = "", start_time: int = 0, end_time: int = 0,
+                                priority: PriorityLike = None, group: str = "",
                                 timeout: Optional[float] = None) -> Delivery:
         """``batchgo_progress`` (live only; a slow reader gets only the newest of a task)."""
         return self._task("NotifyBatchGoProgress", pb.NotifyBatchGoProgressRequest, user_id, task_id,
                           task_type=task_type, status=status, progress=progress, total=total, completed=completed,
-                          failed=failed, message=message, start_time=start_time, end_time=end_time, timeout=timeout)
+                          failed=failed, message=message, start_time=start_time, end_time=end_time,
+                          priority=priority, group=group, timeout=timeout)
 
     def notify_batchgo_complete(self, user_id: str, task_id: str, *, task_type: str = "", status: str = "completed",
                                 progress: float = 100, total: int = 0, completed: int = 0, failed: int = 0,
                                 message: str = "", start_time: int = 0, end_time: int = 0,
+                                priority: PriorityLike = None, group: str = "",
                                 timeout: Optional[float] = None) -> Delivery:
         """``batchgo_complete`` (kept for offline users)."""
         return self._task("NotifyBatchGoComplete", pb.NotifyBatchGoCompleteRequest, user_id, task_id,
                           task_type=task_type, status=status, progress=progress, total=total, completed=completed,
-                          failed=failed, message=message, start_time=start_time, end_time=end_time, timeout=timeout)
+                          failed=failed, message=message, start_time=start_time, end_time=end_time,
+                          priority=priority, group=group, timeout=timeout)
 
     def notify_siterank_start(self, user_id: str, task_id: str, *, task_type: str = "", status: str = "running",
                               progress: float = 0, total: int = 0, completed: int = 0, failed: int = 0,
                               message: str = "", start_time: int = 0, end_time: int = 0,
+                              priority: PriorityLike = None, group: str = "",
                               timeout: Optional[float] = None) -> Delivery:
         """``siterank_start``."""
         return self._task("NotifySiteRankStart", pb.NotifySiteRankStartRequest, user_id, task_id,
                           task_type=task_type, status=status, progress=progress, total=total, completed=completed,
-                          failed=failed, message=message, start_time=start_time, end_time=end_time, timeout=timeout)
+                          failed=failed, message=message, start_time=start_time, end_time=end_time,
+                          priority=priority, group=group, timeout=timeout)
 
     def notify_siterank_progress(self, user_id: str, task_id: str, *, task_type: str = "", status: str = "running",
                                  progress: float = 0, total: int = 0, completed: int = 0, failed: int = 0,
                                  message: str = "", start_time: int = 0, end_time: int = 0,
+                                 priority: PriorityLike = None, group: str = "",
                                  timeout: Optional[float] = None) -> Delivery:
         """``siterank_progress``."""
         return self._task("NotifySiteRankProgress", pb.NotifySiteRankProgressRequest, user_id, task_id,
                           task_type=task_type, status=status, progress=progress, total=total, completed=completed,
-                          failed=failed, message=message, start_time=start_time, end_time=end_time, timeout=timeout)
+                          failed=failed, message=message, start_time=start_time, end_time=end_time,
+                          priority=priority, group=group, timeout=timeout)
 
     def notify_siterank_complete(self, user_id: str, task_id: str, *, task_type: str = "", status: str = "completed",
                                  progress: float = 100, total: int = 0, completed: int = 0, failed: int = 0,
                                  message: str = "", start_time: int = 0, end_time: int = 0,
+                                 priority: PriorityLike = None, group: str = "",
                                  timeout: Optional[float] = None) -> Delivery:
         """``siterank_complete`` (kept for offline users)."""
         return self._task("NotifySiteRankComplete", pb.NotifySiteRankCompleteRequest, user_id, task_id,
                           task_type=task_type, status=status, progress=progress, total=total, completed=completed,
-                          failed=failed, message=message, start_time=start_time, end_time=end_time, timeout=timeout)
+                          failed=failed, message=message, start_time=start_time, end_time=end_time,
+                          priority=priority, group=group, timeout=timeout)
 
     def notify_chengelink_start(self, user_id: str, task_id: str, *, task_type: str = "", status: str = "running",
                                 progress: float = 0, total: int = 0, completed: int = 0, failed: int = 0,
                                 message: str = "", start_time: int = 0, end_time: int = 0,
+                                priority: PriorityLike = None, group: str = "",
                                 timeout: Optional[float] = None) -> Delivery:
         """``chengelink_start``."""
         return self._task("NotifyChengelinkStart", pb.NotifyChengelinkStartRequest, user_id, task_id,
                           task_type=task_type, status=status, progress=progress, total=total, completed=completed,
-                          failed=failed, message=message, start_time=start_time, end_time=end_time, timeout=timeout)
+                          failed=failed, message=message, start_time=start_time, end_time=end_time,
+                          priority=priority, group=group, timeout=timeout)
 
     def notify_chengelink_progress(self, user_id: str, task_id: str, *, task_type: str = "", status: str = "running",
                                    progress: float = 0, total: int = 0, completed: int = 0, failed: int = 0,
                                    message: str = "", start_time: int = 0, end_time: int = 0,
+                                   priority: PriorityLike = None, group: str = "",
                                    timeout: Optional[float] = None) -> Delivery:
         """``chengelink_progress``."""
         return self._task("NotifyChengelinkProgress", pb.NotifyChengelinkProgressRequest, user_id, task_id,
                           task_type=task_type, status=status, progress=progress, total=total, completed=completed,
-                          failed=failed, message=message, start_time=start_time, end_time=end_time, timeout=timeout)
+                          failed=failed, message=message, start_time=start_time, end_time=end_time,
+                          priority=priority, group=group, timeout=timeout)
 
     def notify_chengelink_complete(self, user_id: str, task_id: str, *, task_type: str = "",
                                    status: str = "completed", progress: float = 100, total: int = 0,
                                    completed: int = 0, failed: int = 0, message: str = "", start_time: int = 0,
-                                   end_time: int = 0, timeout: Optional[float] = None) -> Delivery:
+                                   end_time: int = 0, priority: PriorityLike = None, group: str = "",
+                                   timeout: Optional[float] = None) -> Delivery:
         """``chengelink_complete`` (kept for offline users)."""
         return self._task("NotifyChengelinkComplete", pb.NotifyChengelinkCompleteRequest, user_id, task_id,
                           task_type=task_type, status=status, progress=progress, total=total, completed=completed,
-                          failed=failed, message=message, start_time=start_time, end_time=end_time, timeout=timeout)
+                          failed=failed, message=message, start_time=start_time, end_time=end_time,
+                          priority=priority, group=group, timeout=timeout)
 
     # ---- the other notifications ----
+    # The text-carrying ones (send_system_notification, notify_token_insufficient,
+    # notify_plan_expiring, notify_plan_expired, broadcast, notify_users) also take
+    # template_id= + params= instead of title/message: leave message out, e.g.
+    #   client.send_system_notification("u1", template_id="welcome", params={"name": "Ann"})
 
     def notify_batchgo_open_url(self, user_id: str, task_id: str, urls: Sequence[str], *, delay: int = 1000,
+                                priority: PriorityLike = None, group: str = "",
                                 timeout: Optional[float] = None) -> Delivery:
         """``batchgo_open_url``: the browser opens each URL in a new tab, ``delay`` ms apart (1-100 http(s) URLs)."""
         return self._deliver("NotifyBatchGoOpenUrl", pb.NotifyBatchGoOpenUrlRequest(
-            user_id=user_id, task_id=task_id, urls=list(urls), delay=delay), timeout)
+            user_id=user_id, task_id=task_id, urls=list(urls), delay=delay, **_common(priority, group)), timeout)
 
-    def send_system_notification(self, user_id: str, message: str, *, title: str = "", level: LevelLike = Level.INFO,
-                                 action: str = "", action_url: str = "",
+    def send_system_notification(self, user_id: str, message: str = "", *, title: str = "",
+                                 level: LevelLike = Level.INFO, action: str = "", action_url: str = "",
+                                 priority: PriorityLike = None, group: str = "", template_id: str = "",
+                                 params: Optional[Mapping[str, Any]] = None,
                                  timeout: Optional[float] = None) -> Delivery:
-        """``system_notification`` to one user; ``level`` is "info", "warning", "error", "success" or a Level."""
+        """``system_notification`` to one user; ``level`` is "info", "warning", "error", "success" or a Level.
+        ``message`` is required unless ``template_id`` names a template (its title and message are then
+        rendered with ``params``)."""
         return self._deliver("SendSystemNotification", pb.SendSystemNotificationRequest(
             user_id=user_id, title=title, message=message, level=_level(level), action=action,
-            action_url=action_url), timeout)
+            action_url=action_url, **_common(priority, group), **_templated(template_id, params)), timeout)
 
     def notify_token_insufficient(self, user_id: str, current_balance: int, required_tokens: int, *,
-                                  task_type: str = "", message: str = "",
+                                  task_type: str = "", message: str = "", priority: PriorityLike = None,
+                                  group: str = "", template_id: str = "", params: Optional[Mapping[str, Any]] = None,
                                   timeout: Optional[float] = None) -> Delivery:
-        """``token_insufficient``."""
+        """``token_insufficient``; ``template_id`` + ``params`` render its message."""
         return self._deliver("NotifyTokenInsufficient", pb.NotifyTokenInsufficientRequest(
             user_id=user_id, current_balance=current_balance, required_tokens=required_tokens,
-            task_type=task_type, message=message), timeout)
+            task_type=task_type, message=message, **_common(priority, group), **_templated(template_id, params)),
+            timeout)
 
     def notify_plan_expiring(self, user_id: str, plan_name: str, days_left: int, expires_at: int, *,
-                             message: str = "", upgrade_url: str = "", timeout: Optional[float] = None) -> Delivery:
-        """``plan_expiring``; ``expires_at`` in Unix seconds."""
+                             message: str = "", upgrade_url: str = "", priority: PriorityLike = None,
+                             group: str = "", template_id: str = "", params: Optional[Mapping[str, Any]] = None,
+                             timeout: Optional[float] = None) -> Delivery:
+        """``plan_expiring``; ``expires_at`` in Unix seconds; ``template_id`` + ``params`` render its message."""
         return self._deliver("NotifyPlanExpiring", pb.NotifyPlanExpiringRequest(
             user_id=user_id, plan_name=plan_name, days_left=days_left, expires_at=expires_at, message=message,
-            upgrade_url=upgrade_url), timeout)
+            upgrade_url=upgrade_url, **_common(priority, group), **_templated(template_id, params)), timeout)
 
     def notify_plan_expired(self, user_id: str, plan_name: str, expires_at: int, *, message: str = "",
-                            upgrade_url: str = "", timeout: Optional[float] = None) -> Delivery:
-        """``plan_expired``; ``expires_at`` in Unix seconds."""
+                            upgrade_url: str = "", priority: PriorityLike = None, group: str = "",
+                            template_id: str = "", params: Optional[Mapping[str, Any]] = None,
+                            timeout: Optional[float] = None) -> Delivery:
+        """``plan_expired``; ``expires_at`` in Unix seconds; ``template_id`` + ``params`` render its message."""
         return self._deliver("NotifyPlanExpired", pb.NotifyPlanExpiredRequest(
             user_id=user_id, plan_name=plan_name, expires_at=expires_at, message=message,
-            upgrade_url=upgrade_url), timeout)
+            upgrade_url=upgrade_url, **_common(priority, group), **_templated(template_id, params)), timeout)
 
-    def broadcast(self, message: str, *, title: str = "", level: LevelLike = Level.INFO, action: str = "",
-                  action_url: str = "", timeout: Optional[float] = None) -> Delivery:
-        """``system_notification`` to every connection (not kept for offline users)."""
+    def broadcast(self, message: str = "", *, title: str = "", level: LevelLike = Level.INFO, action: str = "",
+                  action_url: str = "", priority: PriorityLike = None, group: str = "", template_id: str = "",
+                  params: Optional[Mapping[str, Any]] = None, timeout: Optional[float] = None) -> Delivery:
+        """``system_notification`` to every connection (not kept for offline users). A template used
+        here cannot use ``{{user_id}}``."""
         return self._deliver("Broadcast", pb.BroadcastRequest(
-            title=title, message=message, level=_level(level), action=action, action_url=action_url), timeout)
+            title=title, message=message, level=_level(level), action=action, action_url=action_url,
+            **_common(priority, group), **_templated(template_id, params)), timeout)
 
-    def send_test_message(self, user_id: str, *, timeout: Optional[float] = None) -> Delivery:
+    def notify_users(self, user_ids: Sequence[str], message: str = "", *, title: str = "",
+                     level: LevelLike = Level.INFO, action: str = "", action_url: str = "",
+                     priority: PriorityLike = None, group: str = "", template_id: str = "",
+                     params: Optional[Mapping[str, Any]] = None,
+                     timeout: Optional[float] = None) -> MulticastDelivery:
+        """One ``system_notification`` to each of ``user_ids`` (1-1000; a repeat counts once), each with
+        its own message id. With ``template_id``, ``{{user_id}}`` is filled per recipient."""
+        r = self.call("NotifyUsers", pb.NotifyUsersRequest(
+            user_ids=list(user_ids), title=title, message=message, level=_level(level), action=action,
+            action_url=action_url, **_common(priority, group), **_templated(template_id, params)), timeout)
+        return MulticastDelivery(message_ids=list(r.message_ids), users=r.users, reached=r.reached,
+                                 stored=r.stored, connections=r.connections)
+
+    def send_test_message(self, user_id: str, *, priority: PriorityLike = None, group: str = "",
+                          timeout: Optional[float] = None) -> Delivery:
         """A test ``system_notification`` (``data.test: true``) to one user."""
-        return self._deliver("SendTestMessage", pb.SendTestMessageRequest(user_id=user_id), timeout)
+        return self._deliver("SendTestMessage", pb.SendTestMessageRequest(user_id=user_id, **_common(priority, group)),
+                             timeout)
+
+    # ---- templates (role admin only: a service token gets PermissionDenied) ----
+
+    def put_template(self, template_id: str, message: str, *, title: str = "",
+                     timeout: Optional[float] = None) -> TemplatePut:
+        """Creates or replaces a template: ``title`` and ``message`` with ``{{name}}`` placeholders
+        (``{{user_id}}`` is each recipient's id)."""
+        r = self.call("PutTemplate", pb.PutTemplateRequest(
+            template=pb.Template(id=template_id, title=title, message=message)), timeout)
+        return TemplatePut(template=_template(r.template), created=r.created)
+
+    def get_template(self, template_id: str, *, timeout: Optional[float] = None) -> Template:
+        """One template; raises :class:`NotFound` when there is none."""
+        return _template(self.call("GetTemplate", pb.GetTemplateRequest(id=template_id), timeout).template)
+
+    def list_templates(self, *, timeout: Optional[float] = None) -> List[Template]:
+        """Every template, by id."""
+        return [_template(t) for t in self.call("ListTemplates", pb.ListTemplatesRequest(), timeout).templates]
+
+    def delete_template(self, template_id: str, *, timeout: Optional[float] = None) -> str:
+        """Removes a template and answers its id; raises :class:`NotFound` when there is none."""
+        return self.call("DeleteTemplate", pb.DeleteTemplateRequest(id=template_id), timeout).id
 
     # ---- questions ----
 

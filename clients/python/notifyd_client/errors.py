@@ -38,7 +38,11 @@ class Unauthenticated(NotifydError):
 
 
 class PermissionDenied(NotifydError):
-    """The token is valid but its role is neither ``admin`` nor ``service``."""
+    """The token is valid but its role is neither ``admin`` nor ``service`` (templates: not ``admin``)."""
+
+
+class NotFound(NotifydError):
+    """No such thing: ``GetTemplate`` / ``DeleteTemplate`` of a template that does not exist."""
 
 
 class ResourceExhausted(NotifydError):
@@ -57,6 +61,7 @@ _BY_CODE: Dict[grpc.StatusCode, Type[NotifydError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
     grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
     grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
+    grpc.StatusCode.NOT_FOUND: NotFound,
     grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhausted,
     grpc.StatusCode.UNAVAILABLE: Unavailable,
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
