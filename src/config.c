@@ -72,7 +72,8 @@ static const struct option_def options[] = {
     {"--ws-deflate", "NOTIFYD_WS_DEFLATE", "off", OPT_BOOL, OFF(ws_deflate), 0, 0, MODE_SERVE,
      "permessage-deflate (RFC 7692) for WebSocket clients that offer it: on or off"},
     {"--audit", "NOTIFYD_AUDIT", "all", OPT_STR, OFF(audit), 0, 0, MODE_SERVE,
-     "audit log lines: all (every API call) or admin (broadcasts, test messages)"},
+     "audit log lines: all (every API call) or admin (broadcasts, test messages, template "
+     "changes)"},
     {"--jwt-leeway", "NOTIFYD_JWT_LEEWAY", "30s", OPT_SECONDS, OFF(jwt_leeway_s), 0, 3600,
      MODE_SERVE, "clock slack allowed on exp/nbf"},
     {"--log-level", "NOTIFYD_LOG_LEVEL", "info", OPT_LEVEL, OFF(log_level), 0, 0, MODE_BOTH,
