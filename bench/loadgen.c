@@ -9,7 +9,10 @@
  * and prints {"event":"ready",...} once every connection has been tried.
  * --deflate offers permessage-deflate (RFC 7692) like a browser does; frames
  * with RSV1 are inflated (zlib, one inflater per connection, context kept) and
- * what the client sends itself (pongs, --client-ready) goes out compressed. */
+ * what the client sends itself (pongs, --client-ready) goes out compressed.
+ * --port2 P --port2-from U sends the connections of users u<U>.. to port P
+ * (a second server) and reports what arrived there apart (timed2, lat2_*;
+ * lat1_* for the first port). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,6 +51,8 @@ struct opts {
     int linger0;
     int deflate;      /* offer permessage-deflate */
     int client_ready; /* send {"type":"client_ready"} once open */
+    int port2;        /* users >= port2_from connect here (0: none) */
+    int port2_from;
 };
 
 /* one worker's counters; written only by that worker, read by the master */
@@ -77,8 +82,10 @@ struct wstats {
     int64_t win_first_ns, win_last_ns; /* CLOCK_REALTIME: first/last timed message since the mark */
     uint64_t epoch_seen;
     int64_t errno_last;
-    struct hist lat; /* delivery latency, us */
-    struct hist hs;  /* connect -> 101, us */
+    struct hist lat;  /* delivery latency, us */
+    struct hist hs;   /* connect -> 101, us */
+    uint64_t timed2;  /* timed messages on connections to --port2 */
+    struct hist lat2; /* their latency, us */
 };
 
 struct shared {
@@ -194,6 +201,16 @@ static void send_frame(struct worker *w, struct conn *c, int opcode, int rsv1, c
         w->st->drops++;
 }
 
+static int on_port2(const struct conn *c)
+{
+    return o.port2 > 0 && c->user >= (uint32_t)o.port2_from;
+}
+
+static int port_of(const struct conn *c)
+{
+    return on_port2(c) ? o.port2 : o.port;
+}
+
 static void message_done(struct worker *w, struct conn *c)
 {
     struct wstats *st = w->st;
@@ -206,6 +223,10 @@ static void message_done(struct worker *w, struct conn *c)
         int64_t now = now_ns();
         hist_add(&st->lat, (now - (int64_t)c->ts) / 1000);
         st->timed++;
+        if (on_port2(c)) {
+            hist_add(&st->lat2, (now - (int64_t)c->ts) / 1000);
+            st->timed2++;
+        }
         if (!st->win_first_ns)
             st->win_first_ns = now;
         st->win_last_ns = now;
@@ -436,7 +457,7 @@ static void start_connect(struct worker *w, struct conn *c)
     src.sin_addr.s_addr = htonl(0x7f000001u + c->src);
     if (bind(c->fd, (struct sockaddr *)&src, sizeof src) < 0)
         goto fail;
-    dst.sin_port = htons((uint16_t)o.port);
+    dst.sin_port = htons((uint16_t)port_of(c));
     inet_pton(AF_INET, o.host, &dst.sin_addr);
     if (connect(c->fd, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != EINPROGRESS)
         goto fail;
@@ -605,7 +626,7 @@ static int build_requests(struct worker *w, int first)
                            "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                            "Connection: Upgrade\r\nSec-WebSocket-Key: " WS_KEY "\r\n"
                            "Sec-WebSocket-Version: 13\r\n%s\r\n",
-                           path, o.host, o.port,
+                           path, o.host, port_of(c),
                            o.deflate ? "Sec-WebSocket-Extensions: permessage-deflate; "
                                        "client_max_window_bits\r\n"
                                      : "");
@@ -751,11 +772,13 @@ static void snapshot(struct wstats *dst)
 static void report(const char *event, double cpu_s)
 {
     static struct wstats cur[MAX_WORKERS];
-    static struct hist lat, hs;
+    static struct hist lat, hs, lat1, lat2;
     snapshot(cur);
 
     memset(&lat, 0, sizeof lat);
     memset(&hs, 0, sizeof hs);
+    memset(&lat1, 0, sizeof lat1);
+    memset(&lat2, 0, sizeof lat2);
     int64_t first = 0, last = 0, c_first = 0, c_last = 0;
     for (int i = 0; i < o.workers; i++) {
         for (int b = 0; b < HIST_BUCKETS; b++) {
@@ -765,8 +788,21 @@ static void report(const char *event, double cpu_s)
             if (d && hist_value(b) > lat.max)
                 lat.max = hist_value(b);
             hs.b[b] += cur[i].hs.b[b];
+            uint64_t d2 = cur[i].lat2.b[b] - mark_snap[i].lat2.b[b];
+            uint64_t d1 = d >= d2 ? d - d2 : 0; /* torn snapshot: never negative */
+            lat2.b[b] += d2;
+            lat2.n += d2;
+            if (d2 && hist_value(b) > lat2.max)
+                lat2.max = hist_value(b);
+            lat1.b[b] += d1;
+            lat1.n += d1;
+            if (d1 && hist_value(b) > lat1.max)
+                lat1.max = hist_value(b);
         }
         lat.sum += cur[i].lat.sum - mark_snap[i].lat.sum;
+        uint64_t s2 = cur[i].lat2.sum - mark_snap[i].lat2.sum;
+        lat2.sum += s2;
+        lat1.sum += cur[i].lat.sum - mark_snap[i].lat.sum - s2;
         hs.n += cur[i].hs.n;
         hs.sum += cur[i].hs.sum;
         if (cur[i].hs.max > hs.max)
@@ -786,12 +822,18 @@ static void report(const char *event, double cpu_s)
             true_max = cur[i].lat.max;
     if (lat.max > true_max)
         lat.max = true_max;
+    if (lat1.max > true_max)
+        lat1.max = true_max;
+    if (lat2.max > true_max)
+        lat2.max = true_max;
     uint64_t timed = SUMD(timed);
     double win = last > first ? (last - first) / 1e9 : 0;
     double connect_s = c_last > c_first ? (c_last - c_first) / 1e9 : 0;
     uint64_t hs_ok = SUM(hs_ok);
-    char latj[256], hsj[256];
+    char latj[256], hsj[256], lat1j[256], lat2j[256];
     hist_json(&lat, "lat_", latj, sizeof latj);
+    hist_json(&lat1, "lat1_", lat1j, sizeof lat1j);
+    hist_json(&lat2, "lat2_", lat2j, sizeof lat2j);
     hist_json(&hs, "hs_", hsj, sizeof hsj);
     printf("{\"event\":\"%s\",\"t\":%.3f,\"conns\":%d,\"workers\":%d,\"open\":%llu,"
            "\"hs_ok\":%llu,\"hs_fail\":%llu,\"conn_err\":%llu,\"errno_last\":%lld,"
@@ -799,7 +841,8 @@ static void report(const char *event, double cpu_s)
            "\"msgs\":%llu,\"timed\":%llu,\"bytes\":%llu,\"window_s\":%.3f,\"rate\":%.1f,%s,"
            "\"closes\":%llu,\"close_4001\":%llu,\"close_1001\":%llu,\"close_other\":%llu,"
            "\"last_close_code\":%llu,\"eof\":%llu,\"pings\":%llu,\"drops\":%llu,\"pmd\":%llu,"
-           "\"raw_bytes\":%llu,\"zmsgs\":%llu,\"zerr\":%llu,\"cpu_s\":%.3f}\n",
+           "\"raw_bytes\":%llu,\"zmsgs\":%llu,\"zerr\":%llu,\"timed2\":%llu,%s,%s,"
+           "\"cpu_s\":%.3f}\n",
            event, (mono_ns() - t_start_mono) / 1e9, o.conns, o.workers,
            (unsigned long long)SUM(open), (unsigned long long)hs_ok,
            (unsigned long long)SUM(hs_fail), (unsigned long long)SUM(conn_err),
@@ -811,7 +854,8 @@ static void report(const char *event, double cpu_s)
            (unsigned long long)cur[0].last_close_code, (unsigned long long)SUM(eof),
            (unsigned long long)SUM(pings), (unsigned long long)SUM(drops),
            (unsigned long long)SUM(pmd), (unsigned long long)SUMD(raw_bytes),
-           (unsigned long long)SUMD(zmsgs), (unsigned long long)SUM(zerr), cpu_s);
+           (unsigned long long)SUMD(zmsgs), (unsigned long long)SUM(zerr),
+           (unsigned long long)SUMD(timed2), lat1j, lat2j, cpu_s);
     fflush(stdout);
 }
 
@@ -822,6 +866,7 @@ static void usage(void)
                     "  [--secret S] (notifyd) [--sub-prefix /sub/] (nchan)\n"
                     "  [--connect-timeout 60] [--max-time 900] [--no-linger0]\n"
                     "  [--deflate] (offer permessage-deflate) [--client-ready] (send one message)\n"
+                    "  [--port2 P --port2-from U] (users uU.. connect to port P: a second server)\n"
                     "signals: USR1 mark, USR2 report since mark, TERM final report + exit\n");
     exit(2);
 }
@@ -843,6 +888,8 @@ static int parse(int argc, char **argv)
                                        {"no-linger0", 0, 0, 'L'},
                                        {"deflate", 0, 0, 'D'},
                                        {"client-ready", 0, 0, 'R'},
+                                       {"port2", 1, 0, 'q'},
+                                       {"port2-from", 1, 0, 'F'},
                                        {0, 0, 0, 0}};
     o.target = T_NOTIFYD;
     snprintf(o.host, sizeof o.host, "127.0.0.1");
@@ -879,10 +926,13 @@ static int parse(int argc, char **argv)
         case 'L': o.linger0 = 0; break;
         case 'D': o.deflate = 1; break;
         case 'R': o.client_ready = 1; break;
+        case 'q': o.port2 = atoi(optarg); break;
+        case 'F': o.port2_from = atoi(optarg); break;
         default: usage();
         }
     }
-    if (o.port <= 0 || o.conns <= 0 || o.src_ips < 1 || o.src_ips > 254 || o.inflight < 1)
+    if (o.port <= 0 || o.conns <= 0 || o.src_ips < 1 || o.src_ips > 254 || o.inflight < 1 ||
+        o.port2 < 0 || o.port2 > 65535 || o.port2_from < 0)
         usage();
     if (o.target == T_NOTIFYD && !o.secret[0]) {
         fprintf(stderr, "loadgen: --secret is needed for notifyd\n");
