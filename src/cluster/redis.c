@@ -11,6 +11,7 @@
 #include <hiredis/adapters/libev.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -46,6 +47,8 @@ struct cmd {
     struct cmd *next;
     struct cluster *c;
     enum cmd_kind kind;
+    const char *script; /* sent as EVALSHA; as EVAL once if Redis lost it (NOSCRIPT) */
+    int evaled;
     int argc;
     char **argv;
     size_t *argvlen;
@@ -143,6 +146,38 @@ static int parse_url(struct cluster *c, const char *url, char *err, size_t errle
     return 0;
 }
 
+/* --- the scripts: sent by SHA1 (EVALSHA), loaded at every connect --- */
+
+static struct script_sha {
+    const char *text;
+    char sha[2 * SHA_DIGEST_LENGTH + 1];
+} scripts[] = {
+    {SCRIPT_PUBLISH, ""},   {SCRIPT_PRESENCE, ""},       {SCRIPT_RESET, ""},
+    {SCRIPT_HEARTBEAT, ""}, {SCRIPT_JANITOR, ""},        {SCRIPT_LEAVE, ""},
+    {SCRIPT_STATS, ""},     {SCRIPT_ONLINE, ""},         {SCRIPT_RESUME, ""},
+    {SCRIPT_TEMPLATE, ""},  {SCRIPT_TEMPLATES_LOAD, ""},
+};
+#define N_SCRIPTS (sizeof scripts / sizeof scripts[0])
+static pthread_once_t scripts_once = PTHREAD_ONCE_INIT;
+
+static void hash_scripts(void)
+{
+    for (size_t i = 0; i < N_SCRIPTS; i++) {
+        unsigned char md[SHA_DIGEST_LENGTH];
+        SHA1((const unsigned char *)scripts[i].text, strlen(scripts[i].text), md);
+        for (int b = 0; b < SHA_DIGEST_LENGTH; b++)
+            snprintf(scripts[i].sha + 2 * b, 3, "%02x", md[b]);
+    }
+}
+
+static const char *sha_of(const char *script)
+{
+    for (size_t i = 0; i < N_SCRIPTS; i++)
+        if (scripts[i].text == script)
+            return scripts[i].sha;
+    return NULL;
+}
+
 /* --- commands from any thread --- */
 
 static void cmd_free(struct cmd *k)
@@ -163,12 +198,14 @@ static struct cmd *cmd_new(struct cluster *c, enum cmd_kind kind, const char *sc
         return NULL;
     k->c = c;
     k->kind = kind;
+    k->script = script;
     k->argc = n + 3;
     k->argv = calloc((size_t)k->argc, sizeof *k->argv);
     k->argvlen = calloc((size_t)k->argc, sizeof *k->argvlen);
     if (!k->argv || !k->argvlen)
         goto fail;
-    const char *fixed[3] = {"EVAL", script, "0"};
+    const char *sha = sha_of(script);
+    const char *fixed[3] = {sha ? "EVALSHA" : "EVAL", sha ? sha : script, "0"};
     for (int i = 0; i < k->argc; i++) {
         const char *s = i < 3 ? fixed[i] : args[i - 3];
         size_t len = i < 3 ? strlen(s) : lens ? lens[i - 3] : strlen(s);
@@ -326,11 +363,41 @@ static void templates_loaded(struct cluster *c, const redisReply *r)
         load_templates(c);
 }
 
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
+
+/* the script behind @k is not in Redis (SCRIPT FLUSH, a failover): send it whole, once */
+static int resend_as_eval(redisAsyncContext *ac, struct cmd *k)
+{
+    char *verb = strdup("EVAL"), *text = strdup(k->script);
+    if (!verb || !text) {
+        free(verb);
+        free(text);
+        return -1;
+    }
+    free(k->argv[0]);
+    free(k->argv[1]);
+    k->argv[0] = verb;
+    k->argvlen[0] = 4;
+    k->argv[1] = text;
+    k->argvlen[1] = strlen(text);
+    k->evaled = 1;
+    return redisAsyncCommandArgv(ac, on_reply, k, k->argc, (const char **)k->argv, k->argvlen) ==
+                   REDIS_OK
+               ? 0
+               : -1;
+}
+
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     struct cmd *k = privdata;
     const redisReply *r = reply;
-    (void)ac;
+    if (r && r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8) && !k->evaled &&
+        k->script) {
+        if (resend_as_eval(ac, k) == 0)
+            return;
+        fail_cmd(k, -ENOTCONN);
+        return;
+    }
     if (!r || r->type == REDIS_REPLY_ERROR) {
         if (r) {
             atomic_fetch_add(&k->c->errors, 1);
@@ -561,6 +628,17 @@ static void on_ready(redisAsyncContext *ac, void *reply, void *privdata)
 
 static void heartbeat_now(struct cluster *c);
 
+/* SCRIPT LOAD refused (an ACL without SCRIPT, say): every call then falls back to EVAL */
+static void on_script_loaded(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    const redisReply *r = reply;
+    (void)ac;
+    (void)privdata;
+    if (r && r->type == REDIS_REPLY_ERROR)
+        nd_log(ND_LOG_WARN, "redis refused SCRIPT LOAD: scripts are sent whole after a NOSCRIPT",
+               "{s:s}", "error", r->str);
+}
+
 static redisAsyncContext *open_one(struct cluster *c)
 {
     redisAsyncContext *ac = redisAsyncConnect(c->host, c->port);
@@ -592,6 +670,8 @@ static void connect_both(struct cluster *c)
         return;
     }
     redisAsyncCommand(c->cmd_ctx, on_auth, NULL, "SELECT %d", c->db);
+    for (size_t i = 0; i < N_SCRIPTS; i++) /* before the first EVALSHA */
+        redisAsyncCommand(c->cmd_ctx, on_script_loaded, NULL, "SCRIPT LOAD %s", scripts[i].text);
     heartbeat_now(c); /* before anyone can see us without one */
     redisAsyncCommand(c->cmd_ctx, on_ready, NULL, "PING");
     redisAsyncCommand(c->sub_ctx, on_message, NULL, "SUBSCRIBE notifyd:messages " TPL_CHANNEL);
@@ -695,6 +775,7 @@ struct cluster *cluster_start(const struct nd_config *cfg, const char *instance,
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    pthread_once(&scripts_once, hash_scripts);
     c->cfg = cfg;
     c->hooks = *hooks;
     snprintf(c->instance, sizeof c->instance, "%s", instance);

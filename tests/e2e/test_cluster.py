@@ -429,3 +429,35 @@ def test_templates_multicast_and_priority_across_instances(cluster):
         await ws.close()
 
     run(down())
+
+
+def redis_command(redis, *words):
+    """One command to the test's redis-server over a plain socket (RESP); the raw reply."""
+    payload = "*%d\r\n" % len(words) + "".join("$%d\r\n%s\r\n" % (len(w.encode()), w) for w in words)
+    with socket.create_connection(("127.0.0.1", redis.port), timeout=5) as s:
+        s.sendall(payload.encode())
+        return s.recv(4096)
+
+
+def test_scripts_go_by_sha_and_survive_a_script_flush(cluster):
+    redis, (a, b, c) = cluster
+    # loaded at connect: notifyd sends EVALSHA, never the whole script each time
+    assert redis_command(redis, "INFO", "commandstats").count(b"cmdstat_evalsha") == 1
+
+    async def go():
+        ws, _ = await b.connect(user="f1")
+        await settle(a, 1)
+        assert (await notify(a, "f1", "before")).connections == 1
+        assert (await recv(ws))["data"]["message"] == "before"
+        # Redis forgets every script (an operator's SCRIPT FLUSH, a failover to a fresh replica)
+        assert redis_command(redis, "SCRIPT", "FLUSH") == b"+OK\r\n"
+        r = await notify(a, "f1", "after")  # NOSCRIPT -> sent whole, once, and it works
+        assert r.connections == 1
+        assert (await recv(ws))["data"]["message"] == "after"
+        assert (await notify(a, "f1", "again")).connections == 1
+        assert (await recv(ws))["data"]["message"] == "again"
+        assert (await stats(c)).total_connections == 1
+        await ws.close()
+
+    run(go())
+    assert not [x for n in (a, b, c) for x in n.records() if x.get("msg") == "redis command failed"]
