@@ -3,15 +3,15 @@
  * queue other threads fill (mutex + ev_async). Every command is one of the
  * Lua scripts of scripts.h (atomic in Redis). On any disconnect both
  * connections are dropped and rebuilt with exponential backoff; while down,
- * calls fail at once so callers fall back to local delivery. */
-#include "cluster/cluster.h"
+ * calls fail at once so callers fall back to local delivery. The commands
+ * themselves and their replies are in redis_calls.c. */
+#include "cluster/redis_internal.h"
 
 #include <errno.h>
 #include <ev.h>
 #include <hiredis/adapters/libev.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -22,66 +22,6 @@
 #include "delivery/msgid.h"
 #include "log.h"
 #include "notify/ops.h"
-
-#define HEARTBEAT_S 2.0   /* alive key refresh */
-#define ALIVE_TTL_MS 8000 /* an instance silent this long is gone */
-#define JANITOR_S 5.0
-#define BACKOFF_MIN_S 0.1
-#define BACKOFF_MAX_S 5.0
-
-enum cmd_kind {
-    CMD_PUBLISH,
-    CMD_PRESENCE,
-    CMD_RESET,
-    CMD_STATS,
-    CMD_ONLINE,
-    CMD_RESUME,
-    CMD_FORGET,
-    CMD_HEARTBEAT,
-    CMD_JANITOR,
-    CMD_TEMPLATE,
-    CMD_TEMPLATES_LOAD
-};
-
-struct cmd {
-    struct cmd *next;
-    struct cluster *c;
-    enum cmd_kind kind;
-    const char *script; /* sent as EVALSHA; as EVAL once if Redis lost it (NOSCRIPT) */
-    int evaled;
-    int argc;
-    char **argv;
-    size_t *argvlen;
-    void *fn;
-    void *arg;
-};
-
-struct cluster {
-    const struct nd_config *cfg;
-    struct cluster_hooks hooks;
-    char instance[16];
-    char host[256];
-    int port;
-    int db;
-    char user[128];     /* ACL user, or "" */
-    char password[256]; /* or "" */
-    pthread_t thread;
-    int started;
-    struct ev_loop *loop;
-    ev_async wake;
-    ev_timer heartbeat, janitor, retry;
-    double backoff;
-    redisAsyncContext *cmd_ctx; /* nd-redis */
-    redisAsyncContext *sub_ctx; /* nd-redis */
-    int cmd_ready, sub_ready;   /* nd-redis */
-    atomic_int up;
-    atomic_int stopping;
-    uint64_t tpl_seen; /* nd-redis: the newest template change seen on the channel */
-    int tpl_loads;     /* nd-redis: reloads in a row (a change raced the last one) */
-    pthread_mutex_t lock;
-    struct cmd *head, **tail; /* {lock} */
-    _Atomic uint64_t reconnects, errors, received;
-};
 
 /* --- URL --- */
 
@@ -146,223 +86,6 @@ static int parse_url(struct cluster *c, const char *url, char *err, size_t errle
     return 0;
 }
 
-/* --- the scripts: sent by SHA1 (EVALSHA), loaded at every connect --- */
-
-static struct script_sha {
-    const char *text;
-    char sha[2 * SHA_DIGEST_LENGTH + 1];
-} scripts[] = {
-    {SCRIPT_PUBLISH, ""},   {SCRIPT_PRESENCE, ""},       {SCRIPT_RESET, ""},
-    {SCRIPT_HEARTBEAT, ""}, {SCRIPT_JANITOR, ""},        {SCRIPT_LEAVE, ""},
-    {SCRIPT_STATS, ""},     {SCRIPT_ONLINE, ""},         {SCRIPT_RESUME, ""},
-    {SCRIPT_TEMPLATE, ""},  {SCRIPT_TEMPLATES_LOAD, ""},
-};
-#define N_SCRIPTS (sizeof scripts / sizeof scripts[0])
-static pthread_once_t scripts_once = PTHREAD_ONCE_INIT;
-
-static void hash_scripts(void)
-{
-    for (size_t i = 0; i < N_SCRIPTS; i++) {
-        unsigned char md[SHA_DIGEST_LENGTH];
-        SHA1((const unsigned char *)scripts[i].text, strlen(scripts[i].text), md);
-        for (int b = 0; b < SHA_DIGEST_LENGTH; b++)
-            snprintf(scripts[i].sha + 2 * b, 3, "%02x", md[b]);
-    }
-}
-
-static const char *sha_of(const char *script)
-{
-    for (size_t i = 0; i < N_SCRIPTS; i++)
-        if (scripts[i].text == script)
-            return scripts[i].sha;
-    return NULL;
-}
-
-/* --- commands from any thread --- */
-
-static void cmd_free(struct cmd *k)
-{
-    for (int i = 0; i < k->argc; i++)
-        free(k->argv[i]);
-    free(k->argv);
-    free(k->argvlen);
-    free(k);
-}
-
-/* a command running @script with @n arguments (copied), numkeys 0 */
-static struct cmd *cmd_new(struct cluster *c, enum cmd_kind kind, const char *script, int n,
-                           const char *const *args, const size_t *lens)
-{
-    struct cmd *k = calloc(1, sizeof *k);
-    if (!k)
-        return NULL;
-    k->c = c;
-    k->kind = kind;
-    k->script = script;
-    k->argc = n + 3;
-    k->argv = calloc((size_t)k->argc, sizeof *k->argv);
-    k->argvlen = calloc((size_t)k->argc, sizeof *k->argvlen);
-    if (!k->argv || !k->argvlen)
-        goto fail;
-    const char *sha = sha_of(script);
-    const char *fixed[3] = {sha ? "EVALSHA" : "EVAL", sha ? sha : script, "0"};
-    for (int i = 0; i < k->argc; i++) {
-        const char *s = i < 3 ? fixed[i] : args[i - 3];
-        size_t len = i < 3 ? strlen(s) : lens ? lens[i - 3] : strlen(s);
-        if (!(k->argv[i] = malloc(len + 1)))
-            goto fail;
-        memcpy(k->argv[i], s, len);
-        k->argv[i][len] = 0;
-        k->argvlen[i] = len;
-    }
-    return k;
-fail:
-    k->argc = k->argv ? k->argc : 0;
-    cmd_free(k);
-    return NULL;
-}
-
-static void fail_cmd(struct cmd *k, int err);
-
-static int submit(struct cluster *c, struct cmd *k, void *fn, void *arg)
-{
-    if (!k)
-        return -ENOMEM;
-    k->fn = fn;
-    k->arg = arg;
-    if (!atomic_load(&c->up) || atomic_load(&c->stopping)) {
-        cmd_free(k);
-        return -ENOTCONN;
-    }
-    k->next = NULL;
-    pthread_mutex_lock(&c->lock);
-    *c->tail = k;
-    c->tail = &k->next;
-    pthread_mutex_unlock(&c->lock);
-    ev_async_send(c->loop, &c->wake);
-    return 0;
-}
-
-/* --- replies (nd-redis) --- */
-
-static int64_t reply_int(const redisReply *r)
-{
-    if (!r)
-        return 0;
-    if (r->type == REDIS_REPLY_INTEGER)
-        return r->integer;
-    if (r->type == REDIS_REPLY_STRING)
-        return strtoll(r->str, NULL, 10);
-    return 0;
-}
-
-/* "ms-seq" -> our 64-bit id */
-static uint64_t stream_id(const char *s)
-{
-    char *dash;
-    unsigned long long ms = strtoull(s, &dash, 10);
-    unsigned long long seq = *dash == '-' ? strtoull(dash + 1, NULL, 10) : 0;
-    return (uint64_t)ms << 16 | (seq & 0xffff);
-}
-
-/* a delivery from an XRANGE entry [id, [m, json]] */
-static struct delivery *entry_delivery(const redisReply *e, const char *user, int stored)
-{
-    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-        e->element[1]->type != REDIS_REPLY_ARRAY || e->element[1]->elements < 2)
-        return NULL;
-    const redisReply *json = e->element[1]->element[1];
-    struct delivery *d = delivery_new(json->len);
-    if (!d)
-        return NULL;
-    memcpy(delivery_json(d), json->str, json->len);
-    d->id = stream_id(e->element[0]->str);
-    d->stored = stored;
-    snprintf(d->user_id, sizeof d->user_id, "%s", user);
-    return d;
-}
-
-static int by_id(const void *a, const void *b)
-{
-    uint64_t x = (*(struct delivery *const *)a)->id, y = (*(struct delivery *const *)b)->id;
-    return x < y ? -1 : x > y;
-}
-
-static void resume_reply(struct cmd *k, const redisReply *r)
-{
-    struct cluster_resume res = {NULL, 0, 0, 0};
-    const char *user = k->argv[3];
-    size_t max = 0;
-    for (int part = 1; part <= 3; part++)
-        max += r->element[part]->type == REDIS_REPLY_ARRAY ? r->element[part]->elements : 0;
-    res.msgs = calloc(max + 1, sizeof *res.msgs);
-    res.complete = (int)reply_int(r->element[0]);
-    if (r->element[4]->type == REDIS_REPLY_STRING)
-        res.clock = stream_id(r->element[4]->str);
-    for (int part = 1; part <= 3 && res.msgs; part++) {
-        const redisReply *list = r->element[part];
-        for (size_t i = 0; list->type == REDIS_REPLY_ARRAY && i < list->elements; i++) {
-            struct delivery *d = entry_delivery(list->element[i], part == 3 ? "" : user, part == 1);
-            if (d)
-                res.msgs[res.n++] = d;
-        }
-    }
-    /* by id; a message both stored and in history once (the stored copy, listed first, wins) */
-    if (res.n)
-        qsort(res.msgs, res.n, sizeof *res.msgs, by_id);
-    size_t w = 0;
-    for (size_t i = 0; i < res.n; i++) {
-        if (w && res.msgs[w - 1]->id == res.msgs[i]->id) {
-            if (res.msgs[i]->stored) {
-                delivery_unref(res.msgs[w - 1]);
-                res.msgs[w - 1] = res.msgs[i];
-            } else {
-                delivery_unref(res.msgs[i]);
-            }
-            continue;
-        }
-        res.msgs[w++] = res.msgs[i];
-    }
-    res.n = w;
-    ((cluster_resume_fn)k->fn)(k->arg, res.msgs ? 0 : -ENOMEM, &res);
-}
-
-static int by_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static void load_templates(struct cluster *c);
-
-/* {version, [id, json, ...]}: the whole table, as of that change */
-static void templates_loaded(struct cluster *c, const redisReply *r)
-{
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-        r->element[1]->type != REDIS_REPLY_ARRAY) {
-        nd_log(ND_LOG_ERROR, "redis: unreadable answer loading the templates", NULL);
-        return;
-    }
-    uint64_t v = (uint64_t)reply_int(r->element[0]);
-    const redisReply *all = r->element[1];
-    size_t n = all->elements / 2;
-    const char **ids = calloc(n + 1, sizeof *ids), **jsons = calloc(n + 1, sizeof *jsons);
-    size_t *lens = calloc(n + 1, sizeof *lens);
-    for (size_t i = 0; ids && jsons && lens && i < n; i++) {
-        ids[i] = all->element[2 * i]->str;
-        jsons[i] = all->element[2 * i + 1]->str;
-        lens[i] = all->element[2 * i + 1]->len;
-    }
-    if (ids && jsons && lens && c->hooks.templates)
-        c->hooks.templates(c->hooks.templates_arg, v, ids, jsons, lens, n);
-    free(ids);
-    free(jsons);
-    free(lens);
-    /* a change published between the subscription and this read is in the
-     * table only if it is not newer than @v: read again to be sure */
-    if (c->tpl_seen > v && c->tpl_loads++ < 5)
-        load_templates(c);
-}
-
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
 
 /* the script behind @k is not in Redis (SCRIPT FLUSH, a failover): send it whole, once */
@@ -395,7 +118,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         k->script) {
         if (resend_as_eval(ac, k) == 0)
             return;
-        fail_cmd(k, -ENOTCONN);
+        cluster__fail(k, -ENOTCONN);
         return;
     }
     if (!r || r->type == REDIS_REPLY_ERROR) {
@@ -404,66 +127,10 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
             nd_log(ND_LOG_ERROR, "redis command failed", "{s:i, s:s}", "kind", (int)k->kind,
                    "error", r->str);
         }
-        fail_cmd(k, r ? -EIO : -ENOTCONN);
+        cluster__fail(k, r ? -EIO : -ENOTCONN);
         return;
     }
-    switch (k->kind) {
-    case CMD_PUBLISH: {
-        struct cluster_published p = {0, 0, 0};
-        uint64_t id = 0;
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-            msgid_parse(r->element[0]->str, &id) == 0) {
-            p.id = id;
-            p.stored = (int)reply_int(r->element[1]);
-            p.connections = (int)reply_int(r->element[2]);
-            ((cluster_published_fn)k->fn)(k->arg, 0, &p);
-        } else {
-            ((cluster_published_fn)k->fn)(k->arg, -EIO, NULL);
-        }
-        break;
-    }
-    case CMD_STATS: {
-        struct cluster_stats s = {0, NULL, 0};
-        const redisReply *users =
-            r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[1] : NULL;
-        s.total_connections = r->type == REDIS_REPLY_ARRAY ? reply_int(r->element[0]) : 0;
-        if (users && users->elements)
-            s.users = malloc(users->elements * sizeof *s.users);
-        for (size_t i = 0; s.users && i < users->elements; i++)
-            s.users[s.n_users++] = users->element[i]->str;
-        if (s.n_users)
-            qsort(s.users, s.n_users, sizeof *s.users, by_str);
-        ((cluster_stats_fn)k->fn)(k->arg, 0, &s);
-        free(s.users);
-        break;
-    }
-    case CMD_ONLINE: ((cluster_online_fn)k->fn)(k->arg, 0, (int)reply_int(r)); break;
-    case CMD_TEMPLATE: ((cluster_template_done_fn)k->fn)(k->arg, 0, (uint64_t)reply_int(r)); break;
-    case CMD_TEMPLATES_LOAD: templates_loaded(k->c, r); break;
-    case CMD_RESUME:
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 5)
-            resume_reply(k, r);
-        else
-            ((cluster_resume_fn)k->fn)(k->arg, -EIO, NULL);
-        break;
-    default: break; /* fire and forget */
-    }
-    cmd_free(k);
-}
-
-static void fail_cmd(struct cmd *k, int err)
-{
-    if (k->fn) {
-        switch (k->kind) {
-        case CMD_PUBLISH: ((cluster_published_fn)k->fn)(k->arg, err, NULL); break;
-        case CMD_STATS: ((cluster_stats_fn)k->fn)(k->arg, err, NULL); break;
-        case CMD_ONLINE: ((cluster_online_fn)k->fn)(k->arg, err, 0); break;
-        case CMD_RESUME: ((cluster_resume_fn)k->fn)(k->arg, err, NULL); break;
-        case CMD_TEMPLATE: ((cluster_template_done_fn)k->fn)(k->arg, err, 0); break;
-        default: break;
-        }
-    }
-    cmd_free(k);
+    cluster__reply(k, r);
 }
 
 /* nd-redis: once both connections answer, the instance is ready again. The hook runs
@@ -476,29 +143,11 @@ static void both_ready(struct cluster *c)
     if (c->hooks.state)
         c->hooks.state(c->hooks.arg, 1);
     c->tpl_loads = 0;
-    load_templates(c);
+    cluster__load_templates(c);
     nd_log(ND_LOG_INFO, "redis connected", "{s:s, s:i}", "host", c->host, "port", c->port);
 }
 
 /* --- the subscription --- */
-
-#define TPL_CHANNEL "notifyd:tpl"
-
-/* "version id\njson" (no json: deleted) -> the template table */
-static void template_changed(struct cluster *c, const char *p, const char *nl, size_t len)
-{
-    unsigned long long v = 0;
-    char id[72];
-    if (!nl || sscanf(p, "%llu %71s", &v, id) != 2) {
-        nd_log(ND_LOG_WARN, "redis: unreadable template change on the channel", NULL);
-        return;
-    }
-    size_t jlen = len - (size_t)(nl + 1 - p);
-    if (v > c->tpl_seen)
-        c->tpl_seen = v;
-    if (c->hooks.template_change)
-        c->hooks.template_change(c->hooks.templates_arg, v, id, jlen ? nl + 1 : NULL, jlen);
-}
 
 /* "hex op priority coalesce user\njson" -> a delivery for this instance's connections */
 static void on_message(redisAsyncContext *ac, void *reply, void *privdata)
@@ -518,7 +167,7 @@ static void on_message(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     const char *p = r->element[2]->str, *nl = memchr(p, '\n', r->element[2]->len);
     if (r->element[1]->type == REDIS_REPLY_STRING && !strcmp(r->element[1]->str, TPL_CHANNEL)) {
-        template_changed(c, p, nl, r->element[2]->len);
+        cluster__template_changed(c, p, nl, r->element[2]->len);
         return;
     }
     char hex[24], user[ND_USER_ID_MAX + 1];
@@ -670,8 +319,8 @@ static void connect_both(struct cluster *c)
         return;
     }
     redisAsyncCommand(c->cmd_ctx, on_auth, NULL, "SELECT %d", c->db);
-    for (size_t i = 0; i < N_SCRIPTS; i++) /* before the first EVALSHA */
-        redisAsyncCommand(c->cmd_ctx, on_script_loaded, NULL, "SCRIPT LOAD %s", scripts[i].text);
+    for (size_t i = 0; i < cluster__script_count(); i++) /* before the first EVALSHA */
+        redisAsyncCommand(c->cmd_ctx, on_script_loaded, NULL, "SCRIPT LOAD %s", cluster__script(i));
     heartbeat_now(c); /* before anyone can see us without one */
     redisAsyncCommand(c->cmd_ctx, on_ready, NULL, "PING");
     redisAsyncCommand(c->sub_ctx, on_message, NULL, "SUBSCRIBE notifyd:messages " TPL_CHANNEL);
@@ -693,7 +342,7 @@ static void issue(struct cluster *c, struct cmd *k)
     if (!c->cmd_ctx || !c->cmd_ready ||
         redisAsyncCommandArgv(c->cmd_ctx, on_reply, k, k->argc, (const char **)k->argv,
                               k->argvlen) != REDIS_OK)
-        fail_cmd(k, -ENOTCONN);
+        cluster__fail(k, -ENOTCONN);
 }
 
 static void heartbeat_now(struct cluster *c)
@@ -701,13 +350,13 @@ static void heartbeat_now(struct cluster *c)
     char ttl[16];
     snprintf(ttl, sizeof ttl, "%d", ALIVE_TTL_MS);
     const char *args[2] = {c->instance, ttl};
-    struct cmd *k = cmd_new(c, CMD_HEARTBEAT, SCRIPT_HEARTBEAT, 2, args, NULL);
+    struct cmd *k = cluster__cmd_new(c, CMD_HEARTBEAT, SCRIPT_HEARTBEAT, 2, args, NULL);
     if (k && c->cmd_ctx &&
         redisAsyncCommandArgv(c->cmd_ctx, on_reply, k, k->argc, (const char **)k->argv,
                               k->argvlen) == REDIS_OK)
         return;
     if (k)
-        cmd_free(k);
+        cluster__cmd_free(k);
 }
 
 static void on_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
@@ -725,7 +374,7 @@ static void on_janitor(struct ev_loop *loop, ev_timer *w, int revents)
     (void)loop;
     (void)revents;
     if (atomic_load(&c->up))
-        issue(c, cmd_new(c, CMD_JANITOR, SCRIPT_JANITOR, 0, NULL, NULL));
+        issue(c, cluster__cmd_new(c, CMD_JANITOR, SCRIPT_JANITOR, 0, NULL, NULL));
 }
 
 static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
@@ -745,7 +394,7 @@ static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
     if (atomic_load(&c->stopping)) {
         if (c->cmd_ctx && c->cmd_ready) { /* leave: our presence goes now, not at expiry */
             const char *args[1] = {c->instance};
-            issue(c, cmd_new(c, CMD_JANITOR, SCRIPT_LEAVE, 1, args, NULL));
+            issue(c, cluster__cmd_new(c, CMD_JANITOR, SCRIPT_LEAVE, 1, args, NULL));
         }
         ev_timer_stop(loop, &c->heartbeat);
         ev_timer_stop(loop, &c->janitor);
@@ -775,7 +424,7 @@ struct cluster *cluster_start(const struct nd_config *cfg, const char *instance,
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    pthread_once(&scripts_once, hash_scripts);
+    cluster__scripts_init();
     c->cfg = cfg;
     c->hooks = *hooks;
     snprintf(c->instance, sizeof c->instance, "%s", instance);
@@ -834,7 +483,7 @@ void cluster_stop(struct cluster *c)
     pthread_mutex_unlock(&c->lock);
     while (k) {
         struct cmd *next = k->next;
-        fail_cmd(k, -ESHUTDOWN);
+        cluster__fail(k, -ESHUTDOWN);
         k = next;
     }
     ev_loop_destroy(c->loop);
@@ -845,112 +494,6 @@ void cluster_stop(struct cluster *c)
 int cluster_up(const struct cluster *c)
 {
     return c && atomic_load(&c->up);
-}
-
-/* --- the API --- */
-
-int cluster_publish(struct cluster *c, const struct delivery *d, int op_id, int important,
-                    cluster_published_fn fn, void *arg)
-{
-    char hmax[24], httl[24], omax[24], ottl[24], op[16], key[24];
-    const struct nd_config *cfg = c->cfg;
-    snprintf(hmax, sizeof hmax, "%lld", (long long)cfg->history_size);
-    snprintf(httl, sizeof httl, "%lld", (long long)cfg->history_ttl_s * 1000);
-    snprintf(omax, sizeof omax, "%lld", (long long)cfg->offline_max_per_user);
-    snprintf(ottl, sizeof ottl, "%lld", (long long)cfg->offline_ttl_s * 1000);
-    snprintf(op, sizeof op, "%d %d", op_id, (int)d->priority); /* one field of the header */
-    snprintf(key, sizeof key, "%llx", (unsigned long long)d->coalesce_key);
-    const char *args[9] = {d->user_id,
-                           (const char *)d->buf + LWS_PRE,
-                           important ? "1" : "0",
-                           hmax,
-                           httl,
-                           omax,
-                           ottl,
-                           op,
-                           key};
-    size_t lens[9] = {strlen(d->user_id), d->len,       1,          strlen(hmax), strlen(httl),
-                      strlen(omax),       strlen(ottl), strlen(op), strlen(key)};
-    if (!d->id_off)
-        return -EINVAL;
-    return submit(c, cmd_new(c, CMD_PUBLISH, SCRIPT_PUBLISH, 9, args, lens), (void *)fn, arg);
-}
-
-int cluster_template(struct cluster *c, const char *id, const char *json,
-                     cluster_template_done_fn fn, void *arg)
-{
-    const char *args[2] = {id, json ? json : ""};
-    return submit(c, cmd_new(c, CMD_TEMPLATE, SCRIPT_TEMPLATE, 2, args, NULL), (void *)fn, arg);
-}
-
-static void load_templates(struct cluster *c)
-{
-    submit(c, cmd_new(c, CMD_TEMPLATES_LOAD, SCRIPT_TEMPLATES_LOAD, 0, NULL, NULL), NULL, NULL);
-}
-
-int cluster_presence(struct cluster *c, const char *user, int delta, int nonack)
-{
-    char dl[8];
-    snprintf(dl, sizeof dl, "%d", delta);
-    const char *args[4] = {user, c->instance, dl, nonack ? "1" : "0"};
-    return submit(c, cmd_new(c, CMD_PRESENCE, SCRIPT_PRESENCE, 4, args, NULL), NULL, NULL);
-}
-
-int cluster_presence_reset(struct cluster *c, const char **users, const int *conns,
-                           const int *nonack, size_t n)
-{
-    const char **args = calloc(1 + 3 * n, sizeof *args);
-    char(*nums)[12] = calloc(2 * n + 1, sizeof *nums);
-    int rc = -ENOMEM;
-    if (args && nums) {
-        args[0] = c->instance;
-        for (size_t i = 0; i < n; i++) {
-            snprintf(nums[2 * i], 12, "%d", conns[i]);
-            snprintf(nums[2 * i + 1], 12, "%d", nonack[i]);
-            args[1 + 3 * i] = users[i];
-            args[2 + 3 * i] = nums[2 * i];
-            args[3 + 3 * i] = nums[2 * i + 1];
-        }
-        rc = submit(c, cmd_new(c, CMD_RESET, SCRIPT_RESET, (int)(1 + 3 * n), args, NULL), NULL,
-                    NULL);
-    }
-    free(args);
-    free(nums);
-    return rc;
-}
-
-int cluster_stats(struct cluster *c, cluster_stats_fn fn, void *arg)
-{
-    return submit(c, cmd_new(c, CMD_STATS, SCRIPT_STATS, 0, NULL, NULL), (void *)fn, arg);
-}
-
-int cluster_online(struct cluster *c, const char *user, cluster_online_fn fn, void *arg)
-{
-    const char *args[1] = {user};
-    return submit(c, cmd_new(c, CMD_ONLINE, SCRIPT_ONLINE, 1, args, NULL), (void *)fn, arg);
-}
-
-int cluster_resume(struct cluster *c, const char *user, int has_since, uint64_t since,
-                   cluster_resume_fn fn, void *arg)
-{
-    char sid[48], httl[24], ottl[24];
-    snprintf(sid, sizeof sid, "%llu-%llu", (unsigned long long)(since >> 16),
-             (unsigned long long)(since & 0xffff));
-    snprintf(httl, sizeof httl, "%lld", (long long)c->cfg->history_ttl_s * 1000);
-    snprintf(ottl, sizeof ottl, "%lld", (long long)c->cfg->offline_ttl_s * 1000);
-    const char *args[6] = {user, has_since ? "1" : "0", sid, c->cfg->history_size ? "1" : "0", httl,
-                           ottl};
-    return submit(c, cmd_new(c, CMD_RESUME, SCRIPT_RESUME, 6, args, NULL), (void *)fn, arg);
-}
-
-int cluster_forget(struct cluster *c, const char *user, uint64_t id)
-{
-    static const char script[] = "return redis.call('XDEL','notifyd:o:'..ARGV[1],ARGV[2])\n";
-    char sid[48];
-    snprintf(sid, sizeof sid, "%llu-%llu", (unsigned long long)(id >> 16),
-             (unsigned long long)(id & 0xffff));
-    const char *args[2] = {user, sid};
-    return submit(c, cmd_new(c, CMD_FORGET, script, 2, args, NULL), NULL, NULL);
 }
 
 void cluster_metrics(struct cluster *c, FILE *f)

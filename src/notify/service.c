@@ -1,6 +1,7 @@
 /* service: validate -> encode once -> job on nd-ws -> fan out -> answer.
  * Jobs keep their inbox order, and the inbox stamps message ids in that
- * order, so a user sees ids increase. */
+ * order, so a user sees ids increase. Envelopes are built in
+ * service_encode.c, template operations run in service_templates.c. */
 #include "notify/service.h"
 
 #include <errno.h>
@@ -14,74 +15,19 @@
 #include "health.h"
 #include "log.h"
 #include "nd.h"
+#include "notify/service_internal.h"
 #include "notify/templates.h"
 #include "ratelimit.h"
 #include "stats.h"
 #include "store/store.h"
 #include "ws/server.h"
 
-#include <uthash.h>
+void service__post(struct service_job *j)
+{
+    inbox_post(ws_server_inbox(j->svc->ws), &j->job);
+}
 
-/* one caller's API budget, keyed by the token's user id */
-struct caller_budget {
-    struct ratelimit rl;
-    UT_hash_handle hh;
-    char id[];
-};
-
-#define MAX_BUDGETS 10000 /* distinct callers tracked; the table restarts beyond */
-
-struct service {
-    struct ws_server *ws;
-    const struct nd_config *cfg;
-    int audit_all;                 /* NOTIFYD_AUDIT=all: a line for every call */
-    struct cluster *cluster;       /* Redis scale-out, or NULL; set before ready */
-    pthread_mutex_t lock;          /* guards budgets: nd-grpc and nd-ws both call */
-    struct caller_budget *budgets; /* {lock} */
-    struct templates *templates;   /* borrowed; its own lock */
-};
-
-struct service_job {
-    struct inbox_job job;
-    const struct op_spec *op;
-    struct delivery *d; /* notify operations */
-    int important;      /* kept for an offline user: by type, or urgent */
-    /* NotifyUsers: one delivery per recipient, in user_ids order */
-    struct delivery **ds;
-    size_t n;
-    uint64_t *ids;            /* their message ids, once given */
-    int *conns;               /* each recipient's connections reached */
-    struct multi_part *parts; /* cluster: one callback argument per recipient */
-    _Atomic int pending;      /* stores / publishes not answered yet, + 1 while submitting */
-    _Atomic int stored_n;     /* how many were kept */
-    _Atomic int failed;       /* an -errno of one of them */
-    /* template operations */
-    char template_id[TEMPLATE_ID_MAX + 1];
-    char *template_json; /* PutTemplate: the persisted form; NULL for a delete */
-    int created;
-    json_t *body;                     /* the answer */
-    char user_id[ND_USER_ID_MAX + 1]; /* IsUserOnline */
-    service_done_fn done;
-    void *arg;
-    /* a notify answer waiting for the store */
-    char message_id[MSGID_LEN + 1];
-    int connections;
-    int store_err;
-    char why[160];
-    struct service *svc;
-    struct ws_server *ws;
-    /* answers from the cluster */
-    int stored;
-    char **users;
-    size_t n_users;
-};
-
-struct multi_part {
-    struct service_job *j;
-    size_t i;
-};
-
-static void job_free(struct service_job *j)
+void service__job_free(struct service_job *j)
 {
     for (size_t i = 0; j->ds && i < j->n; i++)
         if (j->ds[i])
@@ -158,6 +104,15 @@ static int within_budget(struct service *svc, const struct token_claims *caller)
     return ok;
 }
 
+/* one message's fate, for /metrics: kept, handed to a connection, or nobody's */
+static void count_outcome(const struct op_spec *op, int stored, int connections)
+{
+    stats_add(&nd_stats.by_op[op->id][stored        ? OUTCOME_STORED
+                                      : connections ? OUTCOME_DELIVERED
+                                                    : OUTCOME_DROPPED],
+              1);
+}
+
 static void answer(struct service_job *j, int stored)
 {
     struct service_result r;
@@ -169,7 +124,7 @@ static void answer(struct service_job *j, int stored)
     if (j->store_err)
         r.error = j->why;
     j->done(j->arg, &r);
-    job_free(j);
+    service__job_free(j);
 }
 
 /* nd-ws, once the store has the message */
@@ -222,10 +177,7 @@ static void notify_run(struct service_job *j, struct ws_server *ws)
     j->connections = f.connections;
     stats_add(&nd_stats.deliveries, f.connections);
     int keep = j->important && d->user_id[0] && f.nonack == 0;
-    stats_add(&nd_stats.by_op[j->op->id][keep && ws_store(ws) ? OUTCOME_STORED
-                                         : f.connections      ? OUTCOME_DELIVERED
-                                                              : OUTCOME_DROPPED],
-              1);
+    count_outcome(j->op, keep && ws_store(ws), f.connections);
 
     struct store *store = ws_store(ws);
     if (keep && store) {
@@ -270,7 +222,7 @@ static void multi_answer_run(struct inbox_job *job, void *ctx)
         r.error = j->why;
     }
     j->done(j->arg, &r);
-    job_free(j);
+    service__job_free(j);
 }
 
 /* one recipient's copy is done (any thread); the last one sends the answer from nd-ws */
@@ -280,7 +232,7 @@ static void multi_part_done(struct service_job *j, int err)
         atomic_store(&j->failed, err);
     if (atomic_fetch_sub(&j->pending, 1) == 1) {
         j->job.run = multi_answer_run;
-        inbox_post(ws_server_inbox(j->svc->ws), &j->job);
+        service__post(j);
     }
 }
 
@@ -312,10 +264,7 @@ static void multi_run(struct service_job *j, struct ws_server *ws)
         j->conns[i] = f.connections;
         stats_add(&nd_stats.deliveries, f.connections);
         int keep = j->important && f.nonack == 0 && store;
-        stats_add(&nd_stats.by_op[j->op->id][keep            ? OUTCOME_STORED
-                                             : f.connections ? OUTCOME_DELIVERED
-                                                             : OUTCOME_DROPPED],
-                  1);
+        count_outcome(j->op, keep, f.connections);
         if (keep) {
             atomic_fetch_add(&j->pending, 1);
             if (keep_copy(ws, store, d, expires, multi_stored, j) < 0)
@@ -358,7 +307,7 @@ static void cluster_answer_run(struct inbox_job *job, void *ctx)
     for (size_t i = 0; i < j->n_users; i++)
         free(j->users[i]);
     free(j->users);
-    job_free(j);
+    service__job_free(j);
 }
 
 /* nd-redis: each answer is handed to nd-ws, where every caller's callback runs */
@@ -371,7 +320,7 @@ static void back_to_ws(struct service_job *j, int err)
                  "delivered; retry");
     }
     j->job.run = cluster_answer_run;
-    inbox_post(ws_server_inbox(j->svc->ws), &j->job);
+    service__post(j);
 }
 
 static void published(void *arg, int err, const struct cluster_published *p)
@@ -381,10 +330,7 @@ static void published(void *arg, int err, const struct cluster_published *p)
         msgid_format(p->id, j->message_id);
         j->connections = p->connections;
         j->stored = p->stored;
-        stats_add(&nd_stats.by_op[j->op->id][p->stored        ? OUTCOME_STORED
-                                             : p->connections ? OUTCOME_DELIVERED
-                                                              : OUTCOME_DROPPED],
-                  1);
+        count_outcome(j->op, p->stored, p->connections);
     }
     back_to_ws(j, err);
 }
@@ -399,10 +345,7 @@ static void multi_published(void *arg, int err, const struct cluster_published *
         j->conns[part->i] = p->connections;
         if (p->stored)
             atomic_fetch_add(&j->stored_n, 1);
-        stats_add(&nd_stats.by_op[j->op->id][p->stored        ? OUTCOME_STORED
-                                             : p->connections ? OUTCOME_DELIVERED
-                                                              : OUTCOME_DROPPED],
-                  1);
+        count_outcome(j->op, p->stored, p->connections);
     }
     multi_part_done(j, err ? -EAGAIN : 0);
 }
@@ -501,284 +444,7 @@ static void job_run(struct inbox_job *job, void *ctx)
     }
     j->done(j->arg, &r);
     free((void *)r.users);
-    job_free(j);
-}
-
-/* FNV-1a of type and task id: queued progress updates of one task share it */
-static uint64_t coalesce_key(const char *type, const char *task_id)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = type; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    h = (h ^ 0xff) * 1099511628211ULL;
-    for (const char *p = task_id ? task_id : ""; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    return h ? h : 1;
-}
-
-/* ,"priority":"urgent","group":"..." -- the envelope members after data; NULL on ENOMEM */
-static char *envelope_extra(const struct op_msg *msg, size_t *len)
-{
-    const char *prio = ops_priority_name(msg->priority);
-    char *group = NULL;
-    size_t glen = 0;
-    if (msg->group[0]) {
-        json_t *g = json_string(msg->group);
-        group = g ? json_dumps(g, JSON_ENCODE_ANY) : NULL;
-        json_decref(g);
-        if (!group)
-            return NULL;
-        glen = strlen(group);
-    }
-    char *out = malloc(64 + glen);
-    if (out)
-        *len = (size_t)sprintf(out, "%s%s%s%s%s", prio ? ",\"priority\":\"" : "", prio ? prio : "",
-                               prio ? "\"" : "", group ? ",\"group\":" : "", group ? group : "");
-    free(group);
-    return out;
-}
-
-/* one recipient's envelope around @data (serialized once by the caller) */
-static struct delivery *encode_for(const struct op_msg *msg, const char *user_id, const char *data,
-                                   size_t dlen, const char *extra, size_t elen, int64_t now)
-{
-    const struct op_spec *op = msg->op;
-    struct envelope_parts parts = {op->type, user_id, data, dlen, extra, elen, now};
-    struct delivery *d = envelope_encode_parts(&parts, ENVELOPE_WITH_ID);
-    if (!d)
-        return NULL;
-    d->op = op;
-    d->priority = (uint8_t)msg->priority;
-    if ((op->flags & OP_PROGRESS) && msg->priority != PRIORITY_URGENT) /* urgent: never replaced */
-        d->coalesce_key =
-            coalesce_key(op->type, json_string_value(json_object_get(msg->data, "task_id")));
-    return d;
-}
-
-/* the title/message a per-recipient render changed, into a copy of @data; NULL on ENOMEM */
-static json_t *data_for(const json_t *data, const json_t *rendered)
-{
-    json_t *copy = json_copy((json_t *)data);
-    static const char *const fields[] = {"title", "message"};
-    for (size_t k = 0; copy && k < 2; k++) {
-        json_t *v = json_object_get(rendered, fields[k]);
-        if (v && json_object_get(copy, fields[k]) && json_object_set(copy, fields[k], v) < 0) {
-            json_decref(copy);
-            copy = NULL;
-        }
-    }
-    return copy;
-}
-
-/* NotifyUsers: each recipient's delivery, rendering per recipient when the template needs it */
-static int encode_multi(struct service_job *j, const struct op_msg *msg,
-                        const struct template_use *use, json_t *rendered, char *err, size_t errlen)
-{
-    size_t n = json_array_size(msg->user_ids), elen = 0, dlen = 0;
-    int64_t now = envelope_now_ms();
-    char *extra = envelope_extra(msg, &elen), *data = NULL;
-    j->n = n;
-    j->ds = calloc(n, sizeof *j->ds);
-    j->ids = calloc(n, sizeof *j->ids);
-    j->conns = calloc(n, sizeof *j->conns);
-    j->parts = calloc(n, sizeof *j->parts);
-    if (!extra || !j->ds || !j->ids || !j->conns || !j->parts)
-        goto nomem;
-    int per_user = use && use->per_user;
-    if (!per_user && !(data = envelope_data_json(msg->data, &dlen))) /* the same bytes for all */
-        goto nomem;
-    for (size_t i = 0; i < n; i++) {
-        const char *user = json_string_value(json_array_get(msg->user_ids, i));
-        if (per_user) {
-            int rc = templates_render(use, rendered, user, err, errlen);
-            if (rc < 0) {
-                free(extra);
-                return rc;
-            }
-            json_t *mine = data_for(msg->data, rendered);
-            data = mine ? envelope_data_json(mine, &dlen) : NULL;
-            json_decref(mine);
-            if (!data)
-                goto nomem;
-        }
-        j->ds[i] = encode_for(msg, user, data, dlen, extra, elen, now);
-        if (per_user) {
-            free(data);
-            data = NULL;
-        }
-        if (!j->ds[i])
-            goto nomem;
-    }
-    free(data);
-    free(extra);
-    return 0;
-nomem:
-    free(data);
-    free(extra);
-    snprintf(err, errlen, "out of memory");
-    return -ENOMEM;
-}
-
-/* the single recipient's (or a broadcast's) delivery */
-static int encode_one(struct service_job *j, const struct op_msg *msg, char *err, size_t errlen)
-{
-    size_t elen = 0, dlen = 0;
-    char *extra = envelope_extra(msg, &elen);
-    char *data = extra ? envelope_data_json(msg->data, &dlen) : NULL;
-    j->d = data ? encode_for(msg, msg->user_id, data, dlen, extra, elen, envelope_now_ms()) : NULL;
-    free(data);
-    free(extra);
-    if (!j->d) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    return 0;
-}
-
-/* --- templates: admins keep them; changes are durable before they are answered --- */
-
-/* nd-ws: the answer to a template operation */
-static void template_answer_run(struct inbox_job *job, void *ctx)
-{
-    struct service_job *j = ND_CONTAINER_OF(job, struct service_job, job);
-    struct service_result r;
-    (void)ctx;
-    memset(&r, 0, sizeof r);
-    r.op = j->op;
-    if (j->store_err)
-        r.error = j->why;
-    else if (j->op->id == OP_PUT_TEMPLATE)
-        j->body =
-            json_pack("{s:o?, s:b}", "template", templates_get(j->svc->templates, j->template_id),
-                      "created", j->created);
-    else if (j->op->id == OP_DELETE_TEMPLATE)
-        j->body = json_pack("{s:s}", "id", j->template_id);
-    r.body = j->body;
-    j->done(j->arg, &r);
-    job_free(j);
-}
-
-/* nd-store: the change is durable, or failed; the table follows it */
-static void template_kept(void *arg, int err, const char *why)
-{
-    struct service_job *j = arg;
-    struct templates *t = j->svc->templates;
-    if (err) {
-        j->store_err = err;
-        snprintf(j->why, sizeof j->why, "the template could not be %s: %s",
-                 j->template_json ? "stored" : "deleted", why ? why : "store error");
-    } else if (j->template_json) {
-        if (templates_set_json(t, j->template_id, j->template_json, strlen(j->template_json)) < 0) {
-            j->store_err = -ENOMEM;
-            snprintf(j->why, sizeof j->why, "out of memory");
-        }
-    } else {
-        templates_remove(t, j->template_id);
-    }
-    j->job.run = template_answer_run;
-    inbox_post(ws_server_inbox(j->svc->ws), &j->job);
-}
-
-/* nd-redis: Redis has change number @version; the table takes it unless a newer
- * change already came on the channel */
-static void template_published(void *arg, int err, uint64_t version)
-{
-    struct service_job *j = arg;
-    if (err) {
-        j->store_err = err;
-        snprintf(j->why, sizeof j->why, "the template could not be %s: %s",
-                 j->template_json ? "stored" : "deleted",
-                 err == -EIO ? "redis refused the command" : "redis became unavailable");
-    } else {
-        templates_apply(j->svc->templates, version, j->template_id, j->template_json,
-                        j->template_json ? strlen(j->template_json) : 0);
-    }
-    j->job.run = template_answer_run;
-    inbox_post(ws_server_inbox(j->svc->ws), &j->job);
-}
-
-static int template_persist(struct service *svc, struct service_job *j, char *err, size_t errlen)
-{
-    struct store *store = ws_store(svc->ws);
-    int rc;
-    if (svc->cluster)
-        rc =
-            cluster_template(svc->cluster, j->template_id, j->template_json, template_published, j);
-    else if (store)
-        rc = store_template(store, j->template_id, j->template_json, template_kept, j);
-    else
-        rc = -ENOTSUP;
-    if (rc == -ENOTCONN || rc == -ENOTSUP) {
-        snprintf(err, errlen, "redis is unreachable: templates cannot be changed until it is back");
-        return -ESHUTDOWN;
-    }
-    if (rc < 0) {
-        snprintf(err, errlen, "the template could not be queued for the store");
-        return -ENOMEM;
-    }
-    return 0;
-}
-
-/* who changed which template: logged before the change is submitted (then @j is not ours) */
-static void template_audit(struct service *svc, const struct service_job *j,
-                           const struct token_claims *caller)
-{
-    if (svc->audit_all || j->op->id == OP_PUT_TEMPLATE || j->op->id == OP_DELETE_TEMPLATE)
-        nd_log(ND_LOG_INFO, "audit", "{s:s, s:s, s:s}", "op", j->op->name, "caller",
-               caller ? caller->user_id : "", "target", j->template_id);
-}
-
-static int template_call(struct service *svc, struct service_job *j, const json_t *req,
-                         const struct token_claims *caller, char *err, size_t errlen)
-{
-    const struct op_spec *op = j->op;
-    int rc;
-    j->job.run = template_answer_run;
-    switch (op->id) {
-    case OP_PUT_TEMPLATE: {
-        json_t *t = json_object_get(req, "template");
-        if (t && !json_is_object(t)) {
-            snprintf(err, errlen, "template must be an object {id, title, message}");
-            return -EINVAL;
-        }
-        rc = templates_check_put(t ? t : req, envelope_now_ms(), j->template_id, &j->template_json,
-                                 err, errlen);
-        if (rc < 0)
-            return rc;
-        json_t *old = templates_get(svc->templates, j->template_id);
-        j->created = old == NULL;
-        json_decref(old);
-        template_audit(svc, j, caller);
-        return template_persist(svc, j, err, errlen);
-    }
-    case OP_DELETE_TEMPLATE:
-    case OP_GET_TEMPLATE: {
-        if ((rc = templates_check_id(req, j->template_id, err, errlen)) < 0)
-            return rc;
-        json_t *t = templates_get(svc->templates, j->template_id);
-        if (!t) {
-            snprintf(err, errlen, "template \"%s\" not found", j->template_id);
-            return -ENOENT;
-        }
-        if (op->id == OP_DELETE_TEMPLATE) {
-            json_decref(t);
-            template_audit(svc, j, caller);
-            return template_persist(svc, j, err, errlen);
-        }
-        j->body = json_pack("{s:o}", "template", t);
-        break;
-    }
-    default: /* OP_LIST_TEMPLATES */
-        j->body = json_pack("{s:o?}", "templates", templates_list(svc->templates));
-        break;
-    }
-    if (!j->body) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    template_audit(svc, j, caller);
-    inbox_post(ws_server_inbox(svc->ws), &j->job);
-    return 0;
+    service__job_free(j);
 }
 
 /* @req with the template rendered in (for @user_id), or NULL and -errno in *rc */
@@ -836,8 +502,8 @@ int service_call(struct service *svc, const struct op_spec *op, const json_t *re
     j->arg = arg;
     j->job.run = job_run;
     if (op->flags & OP_TEMPLATE) {
-        if ((rc = template_call(svc, j, req, caller, err, errlen)) < 0)
-            job_free(j); /* not submitted */
+        if ((rc = service__template_call(svc, j, req, caller, err, errlen)) < 0)
+            service__job_free(j); /* not submitted */
         return rc;
     }
 
@@ -864,8 +530,8 @@ int service_call(struct service *svc, const struct op_spec *op, const json_t *re
     if (op->flags & OP_NOTIFY) {
         j->important = (op->flags & OP_IMPORTANT) || msg.priority == PRIORITY_URGENT;
         rc = op->flags & OP_MULTI
-                 ? encode_multi(j, &msg, templated ? &use : NULL, rendered, err, errlen)
-                 : encode_one(j, &msg, err, errlen);
+                 ? service__encode_multi(j, &msg, templated ? &use : NULL, rendered, err, errlen)
+                 : service__encode_one(j, &msg, err, errlen);
         if (rc < 0)
             goto fail;
         stats_add(&nd_stats.messages, op->flags & OP_MULTI ? (int64_t)j->n : 1);
@@ -887,7 +553,7 @@ int service_call(struct service *svc, const struct op_spec *op, const json_t *re
     return 0;
 
 fail:
-    job_free(j);
+    service__job_free(j);
     op_msg_clear(&msg);
     templates_use_clear(&use);
     json_decref(rendered);
