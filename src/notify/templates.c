@@ -191,14 +191,9 @@ uint64_t templates_version(struct templates *t)
 
 void templates_remove(struct templates *t, const char *id)
 {
-    struct tmpl *x = NULL;
     pthread_rwlock_wrlock(&t->lock);
-    HASH_FIND_STR(t->all, id, x);
-    if (x)
-        HASH_DEL(t->all, x);
+    put_locked(t, id, NULL);
     pthread_rwlock_unlock(&t->lock);
-    if (x)
-        tmpl_free(x);
 }
 
 static json_t *show(const struct tmpl *x)

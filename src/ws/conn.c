@@ -475,6 +475,19 @@ static void written(struct ws_server *ws, struct conn *c, struct delivery *d)
         c->ack_credit++;
 }
 
+/* writes @d as its own frame and drops the caller's reference: 0, or -1 when lws failed */
+static int write_one(struct ws_server *ws, struct conn *c, struct delivery *d)
+{
+    size_t len = d->len;
+    int ok = lws_write(c->wsi, d->buf + LWS_PRE, len, LWS_WRITE_TEXT) >= (int)len;
+    if (ok) {
+        ws->m.frames++;
+        written(ws, c, d);
+    }
+    delivery_unref(d);
+    return ok ? 0 : -1;
+}
+
 #define BATCH_MAX 64            /* messages in one batch frame */
 #define BATCH_BYTES (64 * 1024) /* JSON bytes of the messages in one batch frame */
 #define BATCH_HEAD "{\"type\":\"batch\",\"data\":{\"messages\":["
@@ -492,19 +505,8 @@ static int write_batch(struct ws_server *ws, struct conn *c)
         ds[n++] = outq_pop(&c->q);
         bytes += d->len;
     }
-    if (n < 2) {
-        if (n) { /* one alone goes as itself */
-            size_t len = ds[0]->len;
-            int w = lws_write(c->wsi, ds[0]->buf + LWS_PRE, len, LWS_WRITE_TEXT);
-            if (w >= (int)len) {
-                ws->m.frames++;
-                written(ws, c, ds[0]);
-            }
-            delivery_unref(ds[0]);
-            return w >= (int)len ? 1 : -1;
-        }
-        return 0;
-    }
+    if (n < 2) /* one alone goes as itself */
+        return n ? (write_one(ws, c, ds[0]) < 0 ? -1 : 1) : 0;
     size_t len = sizeof BATCH_HEAD - 1 + bytes + (n - 1) + sizeof BATCH_TAIL - 1;
     unsigned char *buf = malloc(LWS_PRE + len);
     int ok = 0;
@@ -559,15 +561,7 @@ int ws__conn_writeable(struct ws_server *ws, struct conn *c)
             return -1;
         if (b > 0)
             continue;
-        struct delivery *d = outq_pop(&c->q);
-        size_t len = d->len;
-        int n = lws_write(c->wsi, d->buf + LWS_PRE, len, LWS_WRITE_TEXT);
-        if (n >= (int)len) {
-            ws->m.frames++;
-            written(ws, c, d);
-        }
-        delivery_unref(d);
-        if (n < (int)len)
+        if (write_one(ws, c, outq_pop(&c->q)) < 0)
             return -1;
     }
     if (outq_count(&c->q) || c->close_code)
