@@ -306,14 +306,9 @@ static void *run(void *arg)
     }
 }
 
-static void e_close(struct store *s)
+/* the statements, the database, the lock: once the thread is gone (or never started) */
+static void release(struct embedded *e)
 {
-    struct embedded *e = (struct embedded *)s;
-    pthread_mutex_lock(&e->lock);
-    e->closing = 1;
-    pthread_cond_signal(&e->cond);
-    pthread_mutex_unlock(&e->lock);
-    pthread_join(e->thread, NULL);
     sqlite3_finalize(e->ins);
     sqlite3_finalize(e->sel);
     sqlite3_finalize(e->del);
@@ -325,6 +320,17 @@ static void e_close(struct store *s)
     pthread_cond_destroy(&e->cond);
     pthread_mutex_destroy(&e->lock);
     free(e);
+}
+
+static void e_close(struct store *s)
+{
+    struct embedded *e = (struct embedded *)s;
+    pthread_mutex_lock(&e->lock);
+    e->closing = 1;
+    pthread_cond_signal(&e->cond);
+    pthread_mutex_unlock(&e->lock);
+    pthread_join(e->thread, NULL);
+    release(e);
 }
 
 static const struct store_ops embedded_ops = {"embedded", e_put,      e_load,
@@ -493,16 +499,6 @@ struct store *store_open_embedded(const struct nd_config *cfg, store_user_fn use
     }
     return &e->base;
 fail:
-    sqlite3_finalize(e->ins);
-    sqlite3_finalize(e->sel);
-    sqlite3_finalize(e->del);
-    sqlite3_finalize(e->trim);
-    sqlite3_finalize(e->sweep);
-    sqlite3_finalize(e->tpl_put);
-    sqlite3_finalize(e->tpl_del);
-    sqlite3_close(e->db);
-    pthread_cond_destroy(&e->cond);
-    pthread_mutex_destroy(&e->lock);
-    free(e);
+    release(e);
     return NULL;
 }
