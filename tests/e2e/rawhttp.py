@@ -127,10 +127,34 @@ class Reader:
             k, _, v = line.partition(":")
             headers[k.strip().lower()] = v.strip()
         status = int(parts[1])
-        n = 0 if head or status in (101, 204, 304) else int(headers.get("content-length", "0"))
-        self._need(lambda: len(self.buf) >= n, deadline)
-        body, self.buf = self.buf[:n], self.buf[n:]
-        return Response(status, parts[2] if len(parts) > 2 else "", headers, body)
+        reason = parts[2] if len(parts) > 2 else ""
+        if head or status in (101, 204, 304) or status < 200:
+            body = b""
+        elif "chunked" in headers.get("transfer-encoding", "").lower():
+            body = self._chunked(deadline)
+        elif "content-length" in headers:
+            n = int(headers["content-length"])
+            self._need(lambda: len(self.buf) >= n, deadline)
+            body, self.buf = self.buf[:n], self.buf[n:]
+        else:  # delimited by the close
+            while self._fill(deadline):
+                pass
+            body, self.buf = self.buf, b""
+        return Response(status, reason, headers, body)
+
+    def _chunked(self, deadline):
+        """A chunked body (trailers skipped)."""
+        body = b""
+        while True:
+            self._need(lambda: b"\r\n" in self.buf, deadline)
+            line, _, self.buf = self.buf.partition(b"\r\n")
+            n = int(line.split(b";")[0], 16)
+            if n == 0:
+                self._need(lambda: b"\r\n\r\n" in b"\r\n" + self.buf, deadline)
+                self.buf = (b"\r\n" + self.buf).partition(b"\r\n\r\n")[2]
+                return body
+            self._need(lambda: len(self.buf) >= n + 2, deadline)
+            body, self.buf = body + self.buf[:n], self.buf[n + 2:]
 
     def closed_within(self, timeout):
         """True when the server closes (EOF or reset) within timeout; extra
