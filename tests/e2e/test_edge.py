@@ -111,6 +111,20 @@ def test_pipelined_requests_in_one_write(names):
         check_still_serving(s)
 
 
+@pytest.mark.parametrize("names", [["healthz"] * 200, ["healthz", "notify"] * 50],
+                         ids=["200-gets", "100-with-bodies"])
+def test_long_pipeline(names):
+    """'Any number' of requests in one write: 200 GETs (fine today), and 100
+    alternating GET and POST-with-body (today: the freeze)."""
+    data, expected = pipeline(names)
+    with rh.serving() as s:
+        t0 = time.monotonic()
+        answers, _ = rh.exchange(s.http_port, data, len(expected), timeout=10)
+        print("%d answers in %.3f s" % (len(answers), time.monotonic() - t0))
+        check_answers(answers, expected, "%d pipelined" % len(names))
+        check_still_serving(s)
+
+
 def test_pipelined_one_byte_at_a_time():
     """The reported pair sent one byte per write: every parser state is cut."""
     data, expected = pipeline(["healthz", "root_post"])
