@@ -99,7 +99,8 @@ def _kill_leftovers():
 class Server:
     """One notifyd process. Use as a context manager or call start()/stop()."""
 
-    def __init__(self, args=(), env=None, data_dir=None, secret=SECRET, cwd=None, ports=None):
+    def __init__(self, args=(), env=None, data_dir=None, secret=SECRET, cwd=None, ports=None,
+                 preexec_fn=None):
         self.tmp = tempfile.TemporaryDirectory(prefix="notifyd-e2e-")
         self.data_dir = data_dir or os.path.join(self.tmp.name, "data")
         self.args = list(args)
@@ -111,6 +112,7 @@ class Server:
         self.env.update(env or {})
         self.cwd = cwd or self.tmp.name
         self.ports = ports  # None: ephemeral
+        self.preexec_fn = preexec_fn  # run in the child before exec (e.g. a lower RLIMIT_NOFILE)
         self.proc = None
         self.signalled = False
         self.lines = []
@@ -123,7 +125,8 @@ class Server:
             argv += ["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"]
         argv += ["--data-dir", self.data_dir] + self.args
         self.proc = subprocess.Popen(argv, cwd=self.cwd, env=self.env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True, errors="replace")
+                                     stderr=subprocess.PIPE, text=True, errors="replace",
+                                     preexec_fn=self.preexec_fn)
         _LIVE.add(self.proc)
         threading.Thread(target=self._read, daemon=True).start()
         line = self.wait_log(lambda r: r.get("msg") == "listening", timeout=60)
