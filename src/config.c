@@ -106,6 +106,16 @@ static const struct option_def options[] = {
     {"--max-connections", "NOTIFYD_MAX_CONNECTIONS", "0", OPT_COUNT, OFF(max_connections), 0,
      10000000, MODE_SERVE,
      "WebSockets in all (HTTP 503 beyond); 0 = the open-files limit less a reserve"},
+    {"--max-http-connections", "NOTIFYD_MAX_HTTP_CONNECTIONS", "1024", OPT_COUNT,
+     OFF(max_http_connections), 8, 1000000, MODE_SERVE,
+     "connections on the HTTP port that are not WebSockets (yet); beyond, the oldest still "
+     "sending its request head is closed"},
+    {"--http-header-timeout-ms", "NOTIFYD_HTTP_HEADER_TIMEOUT_MS", "10000", OPT_MILLIS,
+     OFF(http_header_timeout_ms), 100, 600000, MODE_SERVE,
+     "time a client has to send a request head, and between two pieces of a body (408 beyond)"},
+    {"--watchdog-ms", "NOTIFYD_WATCHDOG_MS", "10000", OPT_MILLIS, OFF(watchdog_ms), 0, 3600000,
+     MODE_SERVE,
+     "liveness fails when the WebSocket or gRPC loop has not turned for this long (0 = off)"},
     {"--client-msg-rate", "NOTIFYD_CLIENT_MSG_RATE", "20", OPT_COUNT, OFF(client_msg_rate), 0,
      1000000, MODE_SERVE,
      "messages per second a WebSocket client may send (burst 2x; 0 = no limit)"},
@@ -432,8 +442,8 @@ void config_unknown_env(void (*fn)(const char *name))
         name[len] = 0;
         if (strstr(name, "_SERVICE_") || strstr(name, "_PORT_") ||
             (len > 5 && !strcmp(name + len - 5, "_PORT")))
-            continue; /* Kubernetes service links */
-        int known = 0;
+            continue;                                     /* Kubernetes service links */
+        int known = !strcmp(name, "NOTIFYD_TEST_FAULTS"); /* read by fault.c, tests only */
         for (size_t i = 0; i < N_OPTIONS && !known; i++)
             known = options[i].env && !strcmp(options[i].env, name);
         if (!known)

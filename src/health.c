@@ -1,10 +1,30 @@
-/* health: two atomics. */
+/* health: atomics. A heartbeat is the monotonic time of the thread's last
+ * loop turn (0: not watched); a stall is a heartbeat older than the
+ * watchdog time. */
 #include "health.h"
 
+#include <jansson.h>
 #include <stdatomic.h>
+#include <time.h>
+
+#include "log.h"
 
 static _Atomic int state = HEALTH_STARTING;
 static atomic_int dependency_ok = 1;
+static atomic_int listener_ok[HEALTH_L__COUNT] = {1, 1};
+static _Atomic int64_t watchdog_ms;
+static _Atomic int64_t beat_ms[HEALTH_T__COUNT];
+static int reported[HEALTH_T__COUNT]; /* main thread only: a stall was logged */
+
+static const char *const thread_names[HEALTH_T__COUNT] = {"nd-ws", "nd-grpc", "nd-store",
+                                                          "nd-redis"};
+
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 void health_set(enum health_state s)
 {
@@ -21,9 +41,20 @@ void health_set_dependency(int ok)
     atomic_store(&dependency_ok, ok);
 }
 
+void health_set_listener(enum health_listener l, int accepting)
+{
+    atomic_store(&listener_ok[l], accepting);
+}
+
+int health_listener_ok(enum health_listener l)
+{
+    return atomic_load(&listener_ok[l]);
+}
+
 int health_ready(void)
 {
-    return health_get() == HEALTH_READY && atomic_load(&dependency_ok);
+    return health_get() == HEALTH_READY && atomic_load(&dependency_ok) &&
+           atomic_load(&listener_ok[HEALTH_L_HTTP]) && atomic_load(&listener_ok[HEALTH_L_GRPC]);
 }
 
 const char *health_status(void)
@@ -31,10 +62,71 @@ const char *health_status(void)
     enum health_state s = health_get();
     if (s == HEALTH_READY && !atomic_load(&dependency_ok))
         return "redis unreachable";
+    if (s == HEALTH_READY && !atomic_load(&listener_ok[HEALTH_L_HTTP]))
+        return "http listener not accepting";
+    if (s == HEALTH_READY && !atomic_load(&listener_ok[HEALTH_L_GRPC]))
+        return "grpc listener not accepting";
     return health_state_str(s);
 }
 
 const char *health_state_str(enum health_state s)
 {
     return s == HEALTH_READY ? "ready" : s == HEALTH_DRAINING ? "draining" : "starting";
+}
+
+void health_set_watchdog_ms(int64_t ms)
+{
+    atomic_store(&watchdog_ms, ms);
+}
+
+void health_beat(enum health_thread t)
+{
+    atomic_store_explicit(&beat_ms[t], now_ms(), memory_order_relaxed);
+}
+
+void health_unwatch(enum health_thread t)
+{
+    atomic_store(&beat_ms[t], 0);
+}
+
+const char *health_thread_name(enum health_thread t)
+{
+    return (unsigned)t < HEALTH_T__COUNT ? thread_names[t] : "?";
+}
+
+int64_t health_idle_ms(enum health_thread t)
+{
+    int64_t b = atomic_load_explicit(&beat_ms[t], memory_order_relaxed);
+    return b ? now_ms() - b : -1;
+}
+
+int health_stalled(int liveness, int64_t *ms)
+{
+    int64_t limit = atomic_load(&watchdog_ms);
+    if (limit <= 0)
+        return -1;
+    for (int t = 0; t < (liveness ? HEALTH_T_STORE : HEALTH_T__COUNT); t++) {
+        int64_t idle = health_idle_ms((enum health_thread)t);
+        if (idle >= limit) {
+            if (ms)
+                *ms = idle;
+            return t;
+        }
+    }
+    return -1;
+}
+
+void health_watchdog_check(void)
+{
+    int64_t limit = atomic_load(&watchdog_ms);
+    for (int t = 0; t < HEALTH_T__COUNT; t++) {
+        int64_t idle = health_idle_ms((enum health_thread)t);
+        int stalled = limit > 0 && idle >= limit;
+        if (stalled && !reported[t])
+            nd_log(ND_LOG_ERROR, "thread stalled", "{s:s, s:I, s:b}", "thread", thread_names[t],
+                   "ms", (json_int_t)idle, "liveness", t < HEALTH_T_STORE);
+        else if (!stalled && reported[t])
+            nd_log(ND_LOG_INFO, "thread recovered", "{s:s}", "thread", thread_names[t]);
+        reported[t] = stalled;
+    }
 }

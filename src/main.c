@@ -4,6 +4,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <grpc/grpc.h>
+#include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 #include "config.h"
 #include "delivery/envelope.h"
 #include "delivery/userset.h"
+#include "fault.h"
 #include "health.h"
 #include "log.h"
 #include "notify/service.h"
@@ -194,6 +197,75 @@ static void cluster_templates(void *arg, uint64_t v, const char *const *ids,
         nd_log(ND_LOG_ERROR, "out of memory loading the templates from redis", NULL);
 }
 
+/* the reaper: once SIGTERM has come, the process ends within @ms even if a
+ * thread is stuck (a loop that never comes back would block the join) */
+static void *reap(void *arg)
+{
+    int64_t ms = *(int64_t *)arg;
+    free(arg);
+    pthread_setname_np(pthread_self(), "nd-reaper");
+    struct timespec d = {ms / 1000, (ms % 1000) * 1000000};
+    while (nanosleep(&d, &d) < 0 && errno == EINTR)
+        ;
+    int64_t idle = 0;
+    int t = health_stalled(0, &idle);
+    nd_log(ND_LOG_ERROR, "shutdown timed out", "{s:s, s:I, s:I}", "stuck",
+           t >= 0 ? health_thread_name((enum health_thread)t) : "unknown", "stalled_ms",
+           (json_int_t)idle, "after_ms", (json_int_t)ms);
+    _exit(3);
+    return NULL;
+}
+
+static void start_reaper(int64_t ms)
+{
+    pthread_t t;
+    int64_t *arg = malloc(sizeof *arg);
+    if (!arg)
+        return;
+    *arg = ms;
+    if (pthread_create(&t, NULL, reap, arg) == 0)
+        pthread_detach(t);
+    else
+        free(arg);
+}
+
+/* waits for SIGTERM or SIGINT (returned); meanwhile reloads the JWT keys on
+ * SIGHUP, looks at the watchdog every second, and arms the test faults */
+static int wait_for_signal(const struct nd_config *cfg, struct token_keyring *keyring)
+{
+    char err[512];
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    if (fault_enabled()) {
+        sigaddset(&set, SIGUSR1);
+        sigaddset(&set, SIGUSR2);
+    }
+    const struct timespec second = {1, 0};
+    for (;;) {
+        int sig = sigtimedwait(&set, NULL, &second);
+        health_watchdog_check();
+        if (sig == SIGINT || sig == SIGTERM)
+            return sig;
+        if (sig == SIGUSR1 || sig == SIGUSR2) {
+            fault_arm(sig == SIGUSR1 ? FAULT_STALL_WS : FAULT_STALL_GRPC);
+            nd_log(ND_LOG_WARN, "test fault armed", "{s:s}", "stall",
+                   sig == SIGUSR1 ? "nd-ws" : "nd-grpc");
+        } else if (sig == SIGHUP) { /* reload the JWT keys */
+            struct token_keys *fresh = load_keys(cfg, err, sizeof err);
+            if (fresh) {
+                token_keyring_swap(keyring, fresh);
+                nd_log(ND_LOG_INFO, "jwt keys reloaded", NULL);
+            } else {
+                nd_log(ND_LOG_ERROR, "jwt keys not reloaded: keeping the old ones", "{s:s}",
+                       "error", err);
+            }
+        }
+    }
+}
+
 static int serve(int argc, char **argv)
 {
     struct nd_config cfg;
@@ -222,6 +294,10 @@ static int serve(int argc, char **argv)
     }
     nd_log_set_level(cfg.log_level);
     nd_log_capture_libraries();
+    health_set_watchdog_ms(cfg.watchdog_ms);
+    if (fault_enabled())
+        nd_log(ND_LOG_WARN,
+               "test fault switches are armed by SIGUSR1/SIGUSR2 (NOTIFYD_TEST_FAULTS)", NULL);
     config_unknown_env(warn_unknown);
     raise_fd_limit();
     atomic_store(&nd_stats.started_ms, envelope_now_ms());
@@ -285,23 +361,11 @@ static int serve(int argc, char **argv)
                "{s:I, s:I}", "max_connections", (json_int_t)cfg.max_connections, "open_files_limit",
                (json_int_t)rl.rlim_cur);
 
+    int sig = wait_for_signal(&cfg, &keyring);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    int sig = 0;
-    while (sigwait(&set, &sig) == 0 && sig == SIGHUP) { /* reload the JWT keys */
-        struct token_keys *fresh = load_keys(&cfg, err, sizeof err);
-        if (fresh) {
-            token_keyring_swap(&keyring, fresh);
-            nd_log(ND_LOG_INFO, "jwt keys reloaded", NULL);
-        } else {
-            nd_log(ND_LOG_ERROR, "jwt keys not reloaded: keeping the old ones", "{s:s}", "error",
-                   err);
-        }
-    }
-    sigdelset(&set, SIGHUP);
 
     /* a second signal ends the process at once -- explicitly: as PID 1 in a
      * container the kernel would ignore a signal left to its default action */
@@ -309,6 +373,7 @@ static int serve(int argc, char **argv)
     signal(SIGTERM, exit_now);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     health_set(HEALTH_DRAINING);
+    start_reaper(cfg.drain_delay_ms + cfg.shutdown_grace_ms + 2000);
     nd_log(ND_LOG_INFO, "draining", "{s:s, s:I}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
            "grace_ms", (json_int_t)cfg.shutdown_grace_ms);
     if (cfg.drain_delay_ms > 0) { /* not ready, still connected: load balancers catch up */
@@ -362,6 +427,8 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1); /* test faults only (fault.h); ignored otherwise */
+    sigaddset(&set, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 

@@ -20,6 +20,7 @@
 
 #include "cluster/scripts.h"
 #include "delivery/msgid.h"
+#include "health.h"
 #include "log.h"
 #include "notify/ops.h"
 
@@ -364,6 +365,7 @@ static void on_heartbeat(struct ev_loop *loop, ev_timer *w, int revents)
     struct cluster *c = w->data;
     (void)loop;
     (void)revents;
+    health_beat(HEALTH_T_REDIS);
     if (atomic_load(&c->up))
         heartbeat_now(c);
 }
@@ -411,8 +413,10 @@ static void *run(void *arg)
 {
     struct cluster *c = arg;
     pthread_setname_np(pthread_self(), "nd-redis");
+    health_beat(HEALTH_T_REDIS);
     connect_both(c);
     ev_run(c->loop, 0); /* ends when nothing is left to watch: after stop */
+    health_unwatch(HEALTH_T_REDIS);
     return NULL;
 }
 

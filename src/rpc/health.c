@@ -26,10 +26,11 @@ static int status_of(const struct rpc_server *s, const char *service)
     enum health_state st = health_get();
     if (atomic_load(&s->stopping) && st != HEALTH_DRAINING)
         st = HEALTH_DRAINING;
-    if (!service[0])
-        return st == HEALTH_DRAINING ? ST_NOT_SERVING : ST_SERVING;
+    if (!service[0]) /* liveness: not draining, and the WebSocket loop turns */
+        return st == HEALTH_DRAINING || health_stalled(1, NULL) >= 0 ? ST_NOT_SERVING : ST_SERVING;
     if (!strcmp(service, SERVICE_NAME))
-        return st == HEALTH_READY && health_ready() ? ST_SERVING : ST_NOT_SERVING;
+        return st == HEALTH_READY && health_ready() && health_stalled(1, NULL) < 0 ? ST_SERVING
+                                                                                   : ST_NOT_SERVING;
     return -1;
 }
 
@@ -149,7 +150,8 @@ void rpc__watch_event(struct rpc_tag *t, int success)
 
 void rpc__watch_tick(struct rpc_server *s)
 {
-    int stopping = atomic_load(&s->stopping);
+    /* stopping, or the server is being replaced: a watcher comes back */
+    int stopping = atomic_load(&s->stopping) || s->relisten != RELISTEN_NO;
     struct call *c, *tmp;
     DL_FOREACH_SAFE (s->watchers, c, tmp) {
         if (c->sending || c->finishing)

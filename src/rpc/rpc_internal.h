@@ -85,9 +85,18 @@ struct rpc_server {
     int shutdown_seen;     /* nd-grpc: the shutdown tag came back */
     int cq_shut;           /* nd-grpc: grpc_completion_queue_shutdown called */
     char shutdown_tag;     /* address used as the tag */
+    enum {
+        RELISTEN_NO,          /* the listener works */
+        RELISTEN_DRAINING,    /* it failed: the server is shutting down */
+        RELISTEN_DRAINED,     /* shut down: destroy it, open a new one */
+        RELISTEN_OPENING,     /* binding the port again (retried every second) */
+    } relisten;               /* {lock} written by nd-grpc */
+    char relisten_tag;        /* the old server's shutdown, as a tag */
+    int64_t relisten_next_ms; /* nd-grpc: no new attempt before */
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int stopped; /* {lock} nd-grpc has drained its queue */
+    /* s->server is replaced by nd-grpc (under lock) when its listener fails */
 };
 
 /** Sends @reply (may be NULL) and the final status of a unary call. Any thread. */

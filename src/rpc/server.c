@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fault.h"
 #include "grpc/health/v1/health.pb-c.h"
+#include "health.h"
 #include "log.h"
 #include "nd.h"
 #include "notification/v1/notification.pb-c.h"
@@ -292,6 +294,66 @@ static void maybe_shutdown_cq(struct rpc_server *s)
     }
 }
 
+static int open_server(struct rpc_server *s, char *err, size_t errlen);
+
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* gRPC 1.51 stops accepting for good when accept() fails with anything but
+ * EAGAIN (EMFILE: out of descriptors) and only logs it; log.c tells health,
+ * and this makes a new server on the same port: the old one is shut down
+ * (its open connections and calls finish), then the port is bound again,
+ * every second until it works. nd-grpc. */
+static void relisten(struct rpc_server *s)
+{
+    char err[300];
+    int stopping = atomic_load(&s->stopping);
+    if (s->relisten == RELISTEN_NO) {
+        if (stopping || health_listener_ok(HEALTH_L_GRPC))
+            return;
+        nd_log(ND_LOG_ERROR, "the gRPC listener stopped accepting: starting a new one", "{s:i}",
+               "port", s->port);
+        s->relisten = RELISTEN_DRAINING;
+        grpc_server_shutdown_and_notify(s->server, s->cq, &s->relisten_tag);
+        return;
+    }
+    if (s->relisten == RELISTEN_DRAINING || atomic_load(&s->live_calls) > 0 ||
+        mono_ms() < s->relisten_next_ms)
+        return;
+    if (s->relisten == RELISTEN_DRAINED) {
+        pthread_mutex_lock(&s->lock);
+        grpc_server_destroy(s->server);
+        s->server = NULL;
+        s->relisten = RELISTEN_OPENING;
+        pthread_mutex_unlock(&s->lock);
+    }
+    if (stopping) { /* rpc_server_stop() came meanwhile: it waits for this */
+        s->shutdown_seen = 1;
+        maybe_shutdown_cq(s);
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    int rc = open_server(s, err, sizeof err);
+    if (rc < 0 && s->server) {
+        grpc_server_shutdown_and_notify(s->server, s->cq, &s->relisten_tag);
+        s->relisten = RELISTEN_DRAINING; /* a failed server is shut down like the first */
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (rc < 0) {
+        s->relisten_next_ms = mono_ms() + 1000;
+        nd_log(ND_LOG_WARN, "the gRPC listener is not back yet: trying again in a second", "{s:s}",
+               "error", err);
+        return;
+    }
+    s->relisten = RELISTEN_NO;
+    health_set_listener(HEALTH_L_GRPC, 1);
+    nd_log(ND_LOG_INFO, "the gRPC listener accepts connections again", "{s:i}", "port", s->port);
+}
+
 static void *run(void *arg)
 {
     struct rpc_server *s = arg;
@@ -301,9 +363,12 @@ static void *run(void *arg)
         gpr_timespec deadline =
             gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(200, GPR_TIMESPAN));
         grpc_event ev = grpc_completion_queue_next(s->cq, deadline, NULL);
+        health_beat(HEALTH_T_GRPC);
+        fault_point(FAULT_STALL_GRPC);
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
         rpc__watch_tick(s); /* status changes, and finishing watches when stopping */
+        relisten(s);
         if (ev.type == GRPC_QUEUE_TIMEOUT) {
             maybe_shutdown_cq(s);
             continue;
@@ -311,6 +376,11 @@ static void *run(void *arg)
         if (ev.tag == &s->shutdown_tag) {
             s->shutdown_seen = 1;
             maybe_shutdown_cq(s);
+            continue;
+        }
+        if (ev.tag == &s->relisten_tag) { /* the old server has no calls left */
+            s->relisten = RELISTEN_DRAINED;
+            relisten(s);
             continue;
         }
         struct rpc_tag *t = ev.tag;
@@ -339,6 +409,7 @@ static void *run(void *arg)
             break;
         }
     }
+    health_unwatch(HEALTH_T_GRPC);
     pthread_mutex_lock(&s->lock);
     s->stopped = 1;
     pthread_cond_broadcast(&s->cond);
@@ -369,12 +440,21 @@ static int build_methods(struct rpc_server *s)
             nd_log(ND_LOG_ERROR, "no operation for rpc", "{s:s}", "rpc", m->path);
             return -EINVAL;
         }
+    }
+    s->unknown.name = "unknown";
+    return 0;
+}
+
+/* the methods, registered with the server being made */
+static int register_methods(struct rpc_server *s)
+{
+    for (size_t i = 0; i < s->n_methods; i++) {
+        struct method *m = &s->methods[i];
         m->handle = grpc_server_register_method(s->server, m->path, NULL,
                                                 GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
         if (!m->handle)
             return -EINVAL;
     }
-    s->unknown.name = "unknown";
     return 0;
 }
 
@@ -458,6 +538,57 @@ static grpc_server_credentials *server_credentials(const struct nd_config *cfg, 
     return creds;
 }
 
+/* a server on the configured address (the port bound first, once known),
+ * its methods registered and a request posted for each */
+static int open_server(struct rpc_server *s, char *err, size_t errlen)
+{
+    const struct nd_config *cfg = s->cfg;
+    grpc_arg args[3];
+    memset(args, 0, sizeof args);
+    args[0].type = GRPC_ARG_INTEGER;
+    args[0].key = GRPC_ARG_ALLOW_REUSEPORT; /* a second server on the port must fail */
+    args[0].value.integer = 0;
+    args[1].type = GRPC_ARG_INTEGER;
+    args[1].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    args[1].value.integer = (int)cfg->grpc_max_message;
+    args[2].type = GRPC_ARG_INTEGER; /* a connection that says nothing goes, as on the HTTP port */
+    args[2].key = GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS;
+    args[2].value.integer = (int)cfg->http_header_timeout_ms;
+    grpc_channel_args chargs = {ND_ARRAY_SIZE(args), args};
+
+    s->server = grpc_server_create(&chargs, NULL);
+    grpc_server_register_completion_queue(s->server, s->cq, NULL);
+    if (register_methods(s) < 0) {
+        snprintf(err, errlen, "cannot register the gRPC methods");
+        return -1;
+    }
+    char addr[ND_ADDR_MAX + 16];
+    const struct nd_addr *a = &cfg->grpc;
+    int port = s->port ? s->port : a->port;
+    if (!a->host[0])
+        snprintf(addr, sizeof addr, "[::]:%d", port);
+    else if (strchr(a->host, ':'))
+        snprintf(addr, sizeof addr, "[%s]:%d", a->host, port);
+    else
+        snprintf(addr, sizeof addr, "%s:%d", a->host, port);
+    grpc_server_credentials *creds = server_credentials(cfg, err, errlen);
+    if (!creds)
+        return -1;
+    port = grpc_server_add_http2_port(s->server, addr, creds);
+    grpc_server_credentials_release(creds);
+    if (port <= 0) {
+        snprintf(err, errlen, "cannot listen on %s for gRPC (address in use or not local)", addr);
+        return -1;
+    }
+    s->port = port;
+    grpc_server_start(s->server);
+    for (size_t i = 0; i < s->n_methods; i++)
+        for (int k = 0; k < REQUESTS_PER_METHOD; k++)
+            post_request(s, &s->methods[i]);
+    post_request(s, NULL); /* unregistered methods -> UNIMPLEMENTED */
+    return 0;
+}
+
 struct rpc_server *rpc_server_start(const struct nd_config *cfg, struct token_keyring *keys,
                                     struct service *svc, char *err, size_t errlen)
 {
@@ -472,46 +603,13 @@ struct rpc_server *rpc_server_start(const struct nd_config *cfg, struct token_ke
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
 
-    grpc_arg args[2];
-    memset(args, 0, sizeof args);
-    args[0].type = GRPC_ARG_INTEGER;
-    args[0].key = GRPC_ARG_ALLOW_REUSEPORT; /* a second server on the port must fail */
-    args[0].value.integer = 0;
-    args[1].type = GRPC_ARG_INTEGER;
-    args[1].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-    args[1].value.integer = (int)cfg->grpc_max_message;
-    grpc_channel_args chargs = {ND_ARRAY_SIZE(args), args};
-
     s->cq = grpc_completion_queue_create_for_next(NULL);
-    s->server = grpc_server_create(&chargs, NULL);
-    grpc_server_register_completion_queue(s->server, s->cq, NULL);
     if (build_methods(s) < 0) {
         snprintf(err, errlen, "cannot register the gRPC methods");
         goto fail;
     }
-
-    char addr[ND_ADDR_MAX + 16];
-    const struct nd_addr *a = &cfg->grpc;
-    if (!a->host[0])
-        snprintf(addr, sizeof addr, "[::]:%d", a->port);
-    else if (strchr(a->host, ':'))
-        snprintf(addr, sizeof addr, "[%s]:%d", a->host, a->port);
-    else
-        snprintf(addr, sizeof addr, "%s:%d", a->host, a->port);
-    grpc_server_credentials *creds = server_credentials(cfg, err, errlen);
-    if (!creds)
+    if (open_server(s, err, errlen) < 0)
         goto fail;
-    s->port = grpc_server_add_http2_port(s->server, addr, creds);
-    grpc_server_credentials_release(creds);
-    if (s->port <= 0) {
-        snprintf(err, errlen, "cannot listen on %s for gRPC (address in use or not local)", addr);
-        goto fail;
-    }
-    grpc_server_start(s->server);
-    for (size_t i = 0; i < s->n_methods; i++)
-        for (int k = 0; k < REQUESTS_PER_METHOD; k++)
-            post_request(s, &s->methods[i]);
-    post_request(s, NULL); /* unregistered methods -> UNIMPLEMENTED */
     if (pthread_create(&s->thread, NULL, run, s)) {
         snprintf(err, errlen, "cannot start the gRPC thread");
         goto fail;
@@ -519,10 +617,15 @@ struct rpc_server *rpc_server_start(const struct nd_config *cfg, struct token_ke
     return s;
 
 fail: /* shut down and drain on this thread */
-    grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
-    grpc_server_cancel_all_calls(s->server);
+    if (s->server) {
+        grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
+        grpc_server_cancel_all_calls(s->server);
+    } else {
+        grpc_completion_queue_shutdown(s->cq);
+    }
     run(s);
-    grpc_server_destroy(s->server);
+    if (s->server)
+        grpc_server_destroy(s->server);
     grpc_completion_queue_destroy(s->cq);
     free(s->methods);
     pthread_cond_destroy(&s->cond);
@@ -538,8 +641,11 @@ int rpc_server_port(const struct rpc_server *s)
 
 void rpc_server_stop(struct rpc_server *s, int64_t grace_ms)
 {
-    atomic_store(&s->stopping, 1); /* nd-grpc finishes open Watch streams */
-    grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
+    pthread_mutex_lock(&s->lock);
+    atomic_store(&s->stopping, 1);  /* nd-grpc finishes open Watch streams */
+    if (s->relisten == RELISTEN_NO) /* else nd-grpc ends the server being replaced */
+        grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
+    pthread_mutex_unlock(&s->lock);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += grace_ms / 1000;
@@ -552,7 +658,8 @@ void rpc_server_stop(struct rpc_server *s, int64_t grace_ms)
     while (!s->stopped) {
         if (pthread_cond_timedwait(&s->cond, &s->lock, &until) == ETIMEDOUT) {
             nd_log(ND_LOG_WARN, "grace period over: cancelling in-flight calls", NULL);
-            grpc_server_cancel_all_calls(s->server);
+            if (s->server)
+                grpc_server_cancel_all_calls(s->server);
             while (!s->stopped)
                 pthread_cond_wait(&s->cond, &s->lock);
         }
@@ -565,7 +672,8 @@ void rpc_server_free(struct rpc_server *s)
 {
     if (!s)
         return;
-    grpc_server_destroy(s->server);
+    if (s->server)
+        grpc_server_destroy(s->server);
     grpc_completion_queue_destroy(s->cq);
     free(s->methods);
     pthread_cond_destroy(&s->cond);

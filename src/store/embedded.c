@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "health.h"
 #include "log.h"
 #include "nd.h"
 #include "store/store.h"
@@ -282,11 +283,12 @@ static void *run(void *arg)
     struct embedded *e = arg;
     pthread_setname_np(pthread_self(), "nd-store");
     for (;;) {
+        health_beat(HEALTH_T_STORE);
         pthread_mutex_lock(&e->lock);
         while (!e->head && !e->closing) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += SWEEP_EVERY_MS / 1000;
+            until.tv_sec += 1; /* a heartbeat a second; run_batch() sweeps when due */
             if (pthread_cond_timedwait(&e->cond, &e->lock, &until) == ETIMEDOUT)
                 break;
         }
@@ -295,10 +297,13 @@ static void *run(void *arg)
         e->head = NULL;
         e->tail = &e->head;
         pthread_mutex_unlock(&e->lock);
-        if (!list && closing)
+        if (!list && closing) {
+            health_unwatch(HEALTH_T_STORE);
             return NULL;
-        if (!list) { /* idle: just sweep expired messages */
-            run_batch(e, NULL);
+        }
+        if (!list) { /* idle: sweep expired messages when it is time */
+            if (wall_ms() - e->last_sweep_ms >= SWEEP_EVERY_MS)
+                run_batch(e, NULL);
             continue;
         }
         while (list)

@@ -4,6 +4,7 @@
 
 enum nd_close_code {
     ND_CLOSE_GOING_AWAY = 1001,    /* server shutting down */
+    ND_CLOSE_PROTOCOL = 1002,      /* a frame or close code RFC 6455 forbids */
     ND_CLOSE_POLICY = 1008,        /* a client that keeps misbehaving */
     ND_CLOSE_TOO_BIG = 1009,       /* client message over the frame limit */
     ND_CLOSE_SLOW_READER = 4001,   /* outbound queue over its bound */

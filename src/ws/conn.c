@@ -14,6 +14,7 @@
 #include "stats.h"
 #include "ws/client_msg.h"
 #include "ws/close_codes.h"
+#include "ws/recv_guard.h"
 #include "ws/ws_internal.h"
 
 #define STRIKE_BURST 10 /* errors a client may cause at once before it is closed */
@@ -337,6 +338,8 @@ int ws__conn_established(struct ws_server *ws, struct conn *c, struct lws *wsi)
     c->batch_mode = ws->handoff.batch_mode;
     if (registry_add(ws->reg, ws->handoff.claims.user_id, &c->link) < 0)
         return -1;
+    c->guard_fd = lws_get_socket_fd(wsi);
+    recv_guard_watch(c->guard_fd, &c->guard, c); /* from here on, frames */
     c->id = ++ws->next_conn_id;
     c->token_exp_s = ws->handoff.claims.exp;
     c->last_rx_ms = now_ms();
@@ -569,8 +572,41 @@ int ws__conn_writeable(struct ws_server *ws, struct conn *c)
     return 0;
 }
 
+void ws__conn_bad_frame(void *arg)
+{
+    ws__conn_close(arg, ND_CLOSE_PROTOCOL, "client frames must be masked");
+}
+
+/* RFC 6455 §7.4: the codes a peer may send; lws 4.1.6 lets 3000-65535 and a
+ * one-byte payload through */
+static int close_code_ok(const unsigned char *p, size_t len)
+{
+    if (len == 0)
+        return 1;
+    if (len == 1)
+        return 0;
+    unsigned code = (unsigned)p[0] << 8 | p[1];
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+           (code >= 3000 && code <= 4999);
+}
+
+int ws__conn_peer_close(struct ws_server *ws, struct conn *c, void *in, size_t len)
+{
+    (void)ws;
+    if (close_code_ok(in, len))
+        return 0; /* lws echoes it */
+    static const char why[] = "invalid close code";
+    lws_close_reason(c->wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *)why, sizeof why - 1);
+    c->close_code = ND_CLOSE_PROTOCOL;
+    return -1;
+}
+
 void ws__conn_closed(struct ws_server *ws, struct conn *c)
 {
+    if (c->guard_fd) {
+        recv_guard_unwatch(c->guard_fd);
+        c->guard_fd = 0;
+    }
     if (c->link.user) {
         ws__presence(ws, c, -1);
         nd_log(ND_LOG_DEBUG, "websocket closed", "{s:s, s:I, s:i}", "user_id", c->link.user->id,

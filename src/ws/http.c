@@ -1,28 +1,21 @@
 /* http: plain HTTP on the WebSocket port -- /healthz, /readyz, the REST
- * routes (rest.c) and JSON errors for everything else. Every answer is
- * stored on the connection and written on its next writeable callback, so
- * an answer that arrives later (from a job) takes the same path.
- * nd-ws thread only. */
+ * routes (rest.c) and JSON errors for everything else. An answer is written
+ * whole the moment it is known (lws 4.1.6 parses a pipelined request as soon
+ * as the callback returns unless the exchange is completed, and never calls
+ * back a connection whose reading is paused): then the exchange ends, or the
+ * connection closes lingering. A REST call answered later (from a job)
+ * pauses reading until its answer is written. nd-ws thread only. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "assets.h"
+#include "edge/edge.h"
 #include "health.h"
 #include "log.h"
 #include "ws/ws_internal.h"
-
-struct http_state {
-    int status;
-    int close;        /* close the connection once written */
-    const char *type; /* content type (static string) */
-    int console;      /* a console page: add its security headers */
-    char hname[32];   /* one extra header ("allow:"), or "" */
-    char hvalue[64];
-    size_t len;
-    unsigned char buf[]; /* LWS_PRE, then the body */
-};
 
 static const char *const method_names[] = {"GET",    "POST",    "OPTIONS", "PUT",  "PATCH",
                                            "DELETE", "CONNECT", "HEAD",    ":path"};
@@ -32,23 +25,98 @@ const char *ws__http_method_name(int method)
     return method >= 0 && method < 9 ? method_names[method] : "?";
 }
 
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 426: return "Upgrade Required";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+    }
+}
+
+/* closes after an answer: the edge keeps reading (and dropping) what the
+ * client still sends -- an unread body, pipelined requests -- for a moment,
+ * so the close does not reset the connection before the answer is read */
+static void linger(struct ws_server *ws, struct lws *wsi)
+{
+    int fd = lws_get_socket_fd(wsi);
+    int dup_fd = fd >= 0 && ws->edge ? dup(fd) : -1;
+    if (dup_fd >= 0)
+        edge_linger(ws->edge, dup_fd);
+}
+
+/* the exchange is over: ready for the next request, or closing */
+static void finish(struct ws_server *ws, struct conn *c, int close)
+{
+    if (c->rx_paused) { /* a REST call answered from a job */
+        c->rx_paused = 0;
+        if (!close)
+            lws_rx_flow_control(c->wsi, 1);
+    }
+    if (!close && lws_http_transaction_completed(c->wsi) == 0)
+        return;
+    linger(ws, c->wsi);
+    if (c->in_http_cb)
+        c->http_close = 1; /* the callback returns -1 */
+    else
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+}
+
 int ws__http_respond_typed(struct conn *c, int status, const char *type, const void *body,
                            size_t len, const char *hname, const char *hvalue, int close)
 {
-    struct http_state *h = malloc(sizeof *h + LWS_PRE + len);
-    if (!h)
+    static const char csp[] = "default-src 'self'; connect-src 'self' ws: wss:; "
+                              "img-src 'self' data:; frame-ancestors 'none'";
+    struct ws_server *ws = lws_context_user(lws_get_context(c->wsi));
+    /* a success to a request whose body is still coming waits for the end
+     * of the body (lws completes an exchange only then); an error, or a body
+     * that is not read (chunked), ends the connection lingering */
+    int hold = c->body_pending && c->body_length && status < 300 && !close;
+    close |= (c->body_pending && !hold) || status >= 300;
+    char head[1024];
+    int n =
+        snprintf(head, sizeof head,
+                 "HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %zu\r\n%s%s%s%s%s%s%s\r\n",
+                 status, reason_phrase(status), type, len,
+                 c->console_answer ? "content-security-policy: " : "cache-control: no-store",
+                 c->console_answer ? csp : "",
+                 c->console_answer ? "\r\nx-content-type-options: nosniff\r\n" : "\r\n",
+                 hname && hname[0] ? hname : "", hname && hname[0] ? " " : "",
+                 hname && hname[0] ? hvalue : "", hname && hname[0] ? "\r\n" : "");
+    c->console_answer = 0;
+    if (n < 0 || (size_t)n >= sizeof head - 24)
         return -1;
-    h->status = status;
-    h->close = close;
-    h->type = type;
-    h->console = 0;
-    snprintf(h->hname, sizeof h->hname, "%s", hname ? hname : "");
-    snprintf(h->hvalue, sizeof h->hvalue, "%s", hvalue ? hvalue : "");
-    h->len = len;
-    memcpy(h->buf + LWS_PRE, body, len);
-    free(c->http);
-    c->http = h;
-    lws_callback_on_writable(c->wsi);
+    if (close)
+        n += snprintf(head + n - 2, sizeof head - (size_t)n + 2, "connection: close\r\n\r\n") - 2;
+    unsigned char *buf = malloc(LWS_PRE + (size_t)n + len);
+    if (!buf)
+        return -1;
+    memcpy(buf + LWS_PRE, head, (size_t)n);
+    memcpy(buf + LWS_PRE + n, body, len);
+    if (hold) {
+        free(c->held_answer);
+        c->held_answer = buf;
+        c->held_len = (size_t)n + len;
+        return 0;
+    }
+    if (c->rx_paused && !close) { /* reading resumes before the write: see finish() */
+        c->rx_paused = 0;
+        lws_rx_flow_control(c->wsi, 1);
+    }
+    int w = lws_write(c->wsi, buf + LWS_PRE, (size_t)n + len, LWS_WRITE_HTTP_FINAL);
+    free(buf);
+    finish(ws, c, close || w < 0);
     return 0;
 }
 
@@ -68,11 +136,9 @@ static int serve_asset(struct conn *c, const char *path)
         const struct nd_asset *a = &nd_assets[i];
         if (strcmp(a->path, path))
             continue;
-        if (ws__http_respond_typed(c, 200, a->type, a->data, a->len, "cache-control:", "no-cache",
-                                   0) < 0)
-            return -1;
-        c->http->console = 1;
-        return 0;
+        c->console_answer = 1; /* its security headers */
+        return ws__http_respond_typed(c, 200, a->type, a->data, a->len,
+                                      "cache-control:", "no-cache", 0);
     }
     return 1;
 }
@@ -103,14 +169,13 @@ int ws__http_error(struct conn *c, int status, const char *msg, const char *hnam
     return rc;
 }
 
-int ws__http_request(struct ws_server *ws, struct conn *c, struct lws *wsi, const char *path)
+static int route(struct ws_server *ws, struct conn *c, struct lws *wsi, const char *path)
 {
     char *uri;
     int ulen;
     int method = lws_http_get_uri_and_method(wsi, &uri, &ulen);
     char msg[300];
 
-    c->wsi = wsi;
     if (!strncmp(path, "/api/", 5))
         return ws__rest_request(ws, c, method, path);
     if (method == LWSHUMETH_GET && !strcmp(path, "/metrics"))
@@ -125,9 +190,15 @@ int ws__http_request(struct ws_server *ws, struct conn *c, struct lws *wsi, cons
             snprintf(msg, sizeof msg, "%s takes GET, not %s", path, ws__http_method_name(method));
             return ws__http_error(c, 405, msg, "allow:", "GET", 1);
         }
-        int ok = !strcmp(path, "/healthz") || health_ready();
-        snprintf(msg, sizeof msg, "{\"status\":\"%s\"}",
-                 !strcmp(path, "/healthz") ? "ok" : health_status());
+        int64_t idle = 0;
+        int stalled = health_stalled(1, &idle);
+        int ok = stalled < 0 && (!strcmp(path, "/healthz") || health_ready());
+        if (stalled >= 0) /* a loop has not turned for the watchdog time */
+            snprintf(msg, sizeof msg, "{\"status\":\"stalled\",\"thread\":\"%s\",\"ms\":%lld}",
+                     health_thread_name((enum health_thread)stalled), (long long)idle);
+        else
+            snprintf(msg, sizeof msg, "{\"status\":\"%s\"}",
+                     !strcmp(path, "/healthz") ? "ok" : health_status());
         return ws__http_respond(c, ok ? 200 : 503, msg, NULL, NULL, 0);
     }
     if (!strcmp(path, "/ws"))
@@ -137,46 +208,117 @@ int ws__http_request(struct ws_server *ws, struct conn *c, struct lws *wsi, cons
     return ws__http_error(c, 404, msg, NULL, NULL, method == LWSHUMETH_POST);
 }
 
-int ws__http_writeable(struct ws_server *ws, struct conn *c, struct lws *wsi)
+/* a body is on its way: a Content-Length above 0, or chunks */
+static int body_coming(struct lws *wsi)
 {
-    unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start,
-                                       *end = hdr + sizeof hdr - 1;
-    (void)ws;
-    struct http_state *h = c->http;
-    if (!h)
+    char cl[24];
+    return (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+            atoll(cl) != 0) ||
+           lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+}
+
+/* the body deadline: re-armed by every piece */
+static void body_deadline(struct ws_server *ws, struct conn *c)
+{
+    lws_set_timer_usecs(c->wsi, ws->cfg->http_header_timeout_ms * LWS_US_PER_MS);
+}
+
+static int on_request(struct ws_server *ws, struct conn *c, struct lws *wsi, const char *path)
+{
+    char msg[160];
+    int64_t length = body_coming(wsi);
+    c->wsi = wsi;
+    c->body_pending = length != 0;
+    c->body_length = length > 0 ? length : 0;
+    int rc = route(ws, c, wsi, path);
+    if (rc || !c->body_pending)
+        return rc;
+    if (c->held_answer && length > ws->cfg->max_body_bytes) { /* not worth reading to the end */
+        free(c->held_answer);
+        c->held_answer = NULL;
+        snprintf(msg, sizeof msg, "request body is %lld bytes, the limit is %lld",
+                 (long long)length, (long long)ws->cfg->max_body_bytes);
+        return ws__http_error(c, 413, msg, NULL, NULL, 1);
+    }
+    if (!c->http_close)
+        body_deadline(ws, c); /* the body is read to its end */
+    return 0;
+}
+
+/* the answer held until the body's end goes out now */
+static int write_held(struct ws_server *ws, struct conn *c)
+{
+    unsigned char *buf = c->held_answer;
+    c->held_answer = NULL;
+    int w = lws_write(c->wsi, buf + LWS_PRE, c->held_len, LWS_WRITE_HTTP_FINAL);
+    free(buf);
+    finish(ws, c, w < 0);
+    return 0;
+}
+
+static int on_body_done(struct ws_server *ws, struct conn *c)
+{
+    c->body_pending = 0;
+    lws_set_timer_usecs(c->wsi, LWS_SET_TIMER_USEC_CANCEL);
+    if (c->held_answer)
+        return write_held(ws, c);
+    if (ws__rest_waiting(c)) { /* a call that did not need the body: its answer comes */
+        ws__http_pause(c);
         return 0;
-    c->http = NULL;
-    int rc = -1;
-    static const char csp[] = "default-src 'self'; connect-src 'self' ws: wss:; "
-                              "img-src 'self' data:; frame-ancestors 'none'";
-    if (lws_add_http_common_headers(wsi, (unsigned)h->status, h->type, h->len, &p, end) ||
-        (h->console &&
-         (lws_add_http_header_by_name(wsi, (const unsigned char *)"content-security-policy:",
-                                      (const unsigned char *)csp, (int)strlen(csp), &p, end) ||
-          lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
-                                      (const unsigned char *)"nosniff", 7, &p, end))) ||
-        (!h->console &&
-         lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-                                     (const unsigned char *)"no-store", 8, &p, end)) ||
-        (h->hname[0] && lws_add_http_header_by_name(wsi, (const unsigned char *)h->hname,
-                                                    (const unsigned char *)h->hvalue,
-                                                    (int)strlen(h->hvalue), &p, end)) ||
-        (h->close && lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
-                                                 (const unsigned char *)"close", 5, &p, end)) ||
-        lws_finalize_write_http_header(wsi, start, &p, end))
-        goto done;
-    if (lws_write(wsi, h->buf + LWS_PRE, h->len, LWS_WRITE_HTTP_FINAL) < (int)h->len)
-        goto done;
-    rc = h->close ? -1 : (lws_http_transaction_completed(wsi) ? -1 : 0);
-done:
-    free(h);
-    return rc;
+    }
+    return ws__rest_body_done(ws, c);
+}
+
+int ws__http_callback(struct ws_server *ws, struct conn *c, struct lws *wsi, int reason, void *in,
+                      size_t len)
+{
+    int rc = 0;
+    c->in_http_cb = 1;
+    switch (reason) {
+    case LWS_CALLBACK_HTTP: rc = on_request(ws, c, wsi, in ? (const char *)in : "/"); break;
+    case LWS_CALLBACK_HTTP_BODY:
+        if (ws__rest_reading(c))
+            body_deadline(ws, c);
+        rc = ws__rest_body(ws, c, in, len);
+        break;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION: rc = on_body_done(ws, c); break;
+    case LWS_CALLBACK_TIMER: /* the body stopped coming */
+        if (c->body_pending && c->held_answer) {
+            free(c->held_answer);
+            c->held_answer = NULL;
+            rc = ws__http_error(c, 408, "the request body stopped coming", NULL, NULL, 1);
+        } else if (c->body_pending && ws__rest_reading(c)) {
+            rc = ws__rest_body_timeout(ws, c);
+        }
+        break;
+    default: break;
+    }
+    c->in_http_cb = 0;
+    if (c->http_close) {
+        c->http_close = 0;
+        return -1;
+    }
+    return rc < 0 ? -1 : rc;
+}
+
+int ws__http_drop(struct ws_server *ws, struct conn *c)
+{
+    linger(ws, c->wsi);
+    return -1;
+}
+
+/* a REST call goes on elsewhere: nothing more is read from this connection
+ * until its answer is written (ws__http_respond_typed resumes) */
+void ws__http_pause(struct conn *c)
+{
+    c->rx_paused = 1;
+    lws_rx_flow_control(c->wsi, 0);
 }
 
 void ws__http_release(struct conn *c)
 {
-    free(c->http);
-    c->http = NULL;
+    free(c->held_answer);
+    c->held_answer = NULL;
     ws__rest_release(c);
 }
 

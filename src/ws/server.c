@@ -16,9 +16,14 @@
 #include <unistd.h>
 
 #include "delivery/envelope.h"
+#include "edge/edge.h"
+#include "edge/head.h"
+#include "fault.h"
+#include "health.h"
 #include "log.h"
 #include "nd.h"
 #include "ws/close_codes.h"
+#include "ws/recv_guard.h"
 #include "ws/ws_internal.h"
 
 #ifndef ND_DEFLATE_MEM_LEVEL
@@ -67,22 +72,36 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             inbox_drain(ws->inbox, ws);
         return 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: return ws__conn_confirm_upgrade(ws, wsi);
+    case LWS_CALLBACK_WSI_CREATE: /* every connection is one the edge handed over */
+        if (ws && ws->edge)
+            edge_adopted(ws->edge, 1);
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (c && c->guard_fd) { /* closed without CLOSED: the descriptor is gone */
+            recv_guard_unwatch(c->guard_fd);
+            c->guard_fd = 0;
+        }
+        if (ws && ws->edge)
+            edge_adopted(ws->edge, -1);
+        return 0;
     default: break;
     }
     if (!c) /* no per-session data (yet) */
         return lws_callback_http_dummy(wsi, reason, user, in, len);
 
     switch (reason) {
-    case LWS_CALLBACK_HTTP: return ws__http_request(ws, c, wsi, in ? (const char *)in : "/");
-    case LWS_CALLBACK_HTTP_BODY: return ws__rest_body(ws, c, in, len);
-    case LWS_CALLBACK_HTTP_BODY_COMPLETION: return ws__rest_body_done(ws, c);
-    case LWS_CALLBACK_HTTP_WRITEABLE: return ws__http_writeable(ws, c, wsi);
+    case LWS_CALLBACK_HTTP:
+    case LWS_CALLBACK_HTTP_BODY:
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+    case LWS_CALLBACK_TIMER: return ws__http_callback(ws, c, wsi, (int)reason, in, len);
+    case LWS_CALLBACK_HTTP_WRITEABLE: return 0; /* answers are written when known */
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL: ws__http_release(c); break;
     case LWS_CALLBACK_CLOSED_HTTP: ws__http_release(c); break;
     case LWS_CALLBACK_ESTABLISHED: deflate_setup(wsi); return ws__conn_established(ws, c, wsi);
     case LWS_CALLBACK_RECEIVE: return ws__conn_receive(ws, c, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE: return ws__conn_writeable(ws, c);
     case LWS_CALLBACK_RECEIVE_PONG: ws__conn_pong(ws, c); return 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: return ws__conn_peer_close(ws, c, in, len);
     case LWS_CALLBACK_CLOSED: ws__conn_closed(ws, c); return 0;
     default: break;
     }
@@ -93,34 +112,6 @@ static const struct lws_protocols protocols[] = {
     {"notifyd", callback, sizeof(struct conn), 512, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
-
-/* checks the address is free, for a clear error (lws only logs a bind failure) */
-static int probe_bind(const struct nd_addr *a, char *err, size_t errlen)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *res = NULL;
-    char port[16];
-    snprintf(port, sizeof port, "%d", a->port);
-    int rc = getaddrinfo(a->host[0] ? a->host : NULL, port, &hints, &res);
-    if (rc) {
-        snprintf(err, errlen, "cannot listen on %s:%d: %s", a->host, a->port, gai_strerror(rc));
-        return -EINVAL;
-    }
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    rc = 0;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
-        rc = -errno;
-        snprintf(err, errlen, "cannot listen on %s:%d: %s", a->host, a->port, strerror(errno));
-    }
-    if (fd >= 0)
-        close(fd);
-    freeaddrinfo(res);
-    return rc;
-}
 
 static void start_done(struct ws_server *ws, int state)
 {
@@ -165,21 +156,66 @@ static int64_t tick_ms(const struct nd_config *cfg)
 static const lws_retry_bo_t no_validity_timer = {.secs_since_valid_ping = 0,
                                                  .secs_since_valid_hangup = 0};
 
+/* edge hooks (nd-ws): a connection whose head has arrived goes to lws */
+static void adopt(void *arg, int fd)
+{
+    struct ws_server *ws = arg;
+    if (ws->cfg->tls_cert_file)
+        recv_guard_unwatch(fd); /* whatever an earlier socket left there */
+    else
+        recv_guard_http(fd);               /* lws reads one request at a time */
+    lws_adopt_socket_vhost(ws->vhost, fd); /* closes @fd if it fails */
+}
+
+static int64_t websockets(void *arg)
+{
+    struct ws_server *ws = arg;
+    return (int64_t)registry_connections(ws->reg);
+}
+
+static void accepting(void *arg, int on)
+{
+    (void)arg;
+    health_set_listener(HEALTH_L_HTTP, on);
+}
+
+static int start_edge(struct ws_server *ws, struct ev_loop *loop)
+{
+    const struct nd_config *cfg = ws->cfg;
+    struct edge_config ec = {
+        .addr = &cfg->http,
+        .tls = cfg->tls_cert_file != NULL,
+        .header_timeout_ms = cfg->http_header_timeout_ms,
+        .max_http = cfg->max_http_connections,
+        .budget = ws->fd_budget,
+        .linger_bytes = 8 * cfg->max_body_bytes,
+    };
+    struct edge_hooks hooks = {adopt, websockets, accepting, ws};
+    ws->edge = edge_new(loop, &ec, &hooks, ws->start_err, sizeof ws->start_err);
+    return ws->edge ? 0 : -1;
+}
+
 static void *run(void *arg)
 {
     struct ws_server *ws = arg;
     struct lws_context_creation_info info;
-    const struct nd_addr *a = &ws->cfg->http;
+    const struct nd_config *cfg = ws->cfg;
 
     pthread_setname_np(pthread_self(), "nd-ws");
     memset(&info, 0, sizeof info);
-    info.port = a->port;
-    info.iface = a->host[0] && strcmp(a->host, "0.0.0.0") && strcmp(a->host, "::") ? a->host : NULL;
+    /* the edge (edge/edge.c) listens and hands each connection over once its
+     * head has arrived; lws never accepts */
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = protocols;
     info.user = ws;
-    info.max_http_header_data = 16384; /* a token in the URL or an Authorization header */
-    info.max_http_header_pool = 64;    /* handshakes in flight */
-    info.timeout_secs = 10;
+    info.max_http_header_data = ND_HEAD_MAX + 1024; /* any head the edge let through */
+    info.max_http_header_pool =
+        (unsigned short)(cfg->max_http_connections < 65535 ? cfg->max_http_connections : 65535);
+    /* a keep-alive request's head, and a stalled body, get the edge's deadline */
+    int secs = (int)((cfg->http_header_timeout_ms + 999) / 1000);
+    info.keepalive_timeout = secs;
+    info.timeout_secs_ah_idle = (unsigned)secs;
+    info.timeout_secs = (unsigned)secs + 5; /* after our own 408 (rest.c) */
     info.retry_and_idle_policy = &no_validity_timer;
     /* lws's own loop poll()s every socket at each wake-up; on libev (epoll) a
      * wake-up costs what is ready, not how many are connected */
@@ -188,24 +224,23 @@ static void *run(void *arg)
     info.foreign_loops = loops;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
                    LWS_SERVER_OPTION_LIBEV;
-    if (!strcmp(a->host, "0.0.0.0") ||
-        (a->host[0] && !strchr(a->host, ':') && strspn(a->host, "0123456789.") == strlen(a->host)))
-        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.vhost_name = "notifyd";
-    info.extensions = ws->cfg->ws_deflate ? deflate_exts : NULL;
-    if (ws->cfg->tls_cert_file) {
+    info.extensions = cfg->ws_deflate ? deflate_exts : NULL;
+    if (cfg->tls_cert_file) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-        info.ssl_cert_filepath = ws->cfg->tls_cert_file;
-        info.ssl_private_key_filepath = ws->cfg->tls_key_file;
+        info.ssl_cert_filepath = cfg->tls_cert_file;
+        info.ssl_private_key_filepath = cfg->tls_key_file;
         info.alpn = "http/1.1"; /* WebSockets and REST over HTTP/1.1, also with TLS */
     }
 
     ws->ctx = loop ? lws_create_context(&info) : NULL;
     if (ws->ctx)
         ws->vhost = lws_create_vhost(ws->ctx, &info);
-    if (!ws->ctx || !ws->vhost) {
-        snprintf(ws->start_err, sizeof ws->start_err, "cannot listen on %.255s:%d (see log)",
-                 a->host, a->port);
+    if (!ws->ctx || !ws->vhost || start_edge(ws, loop) < 0) {
+        if (!ws->edge)
+            snprintf(ws->start_err + strlen(ws->start_err),
+                     sizeof ws->start_err - strlen(ws->start_err), "%s",
+                     ws->start_err[0] ? "" : "cannot start libwebsockets (see log)");
         if (ws->ctx)
             lws_context_destroy(ws->ctx);
         ws->ctx = NULL;
@@ -214,20 +249,29 @@ static void *run(void *arg)
         start_done(ws, -1);
         return NULL;
     }
-    ws->port = lws_get_vhost_listen_port(ws->vhost);
+    ws->port = edge_port(ws->edge);
     lws_sul_schedule(ws->ctx, 0, &ws->tick_sul, tick, ws->wheel.tick_ms * LWS_US_PER_MS);
+    health_beat(HEALTH_T_WS);
+    if (recv_guard_thread_start(ws__conn_bad_frame) < 0)
+        nd_log(ND_LOG_WARN, "out of memory: client frames are not checked for masking", NULL);
     start_done(ws, 1);
 
     while (!ws->stop_now) {
         ev_run(loop, EVRUN_ONCE);
+        health_beat(HEALTH_T_WS);
+        fault_point(FAULT_STALL_WS);
         if (atomic_load(&ws->stopping) && registry_connections(ws->reg) == 0)
             ws->stop_now = 1;
     }
+    health_unwatch(HEALTH_T_WS);
     lws_sul_cancel(&ws->stop_sul);
     lws_sul_cancel(&ws->tick_sul);
     inbox_set_wake(ws->inbox, NULL, NULL); /* later jobs wait for ws_server_free() */
-    lws_context_destroy(ws->ctx);
+    lws_context_destroy(ws->ctx);          /* its sockets leave the edge's count */
     ws->ctx = NULL;
+    recv_guard_thread_end();
+    edge_free(ws->edge);
+    ws->edge = NULL;
     ev_loop_destroy(loop);
     inbox_drain(ws->inbox, ws); /* jobs posted while stopping still answer their callers */
     return NULL;
@@ -253,8 +297,6 @@ struct ws_server *ws_server_start(const struct nd_config *cfg, struct token_keyr
     RAND_bytes(r, sizeof r);
     snprintf(ws->instance, sizeof ws->instance, "%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
 
-    if (cfg->http.port && probe_bind(&cfg->http, err, errlen) < 0)
-        goto fail;
     const char *files[] = {cfg->tls_cert_file, cfg->tls_key_file};
     for (size_t i = 0; i < ND_ARRAY_SIZE(files); i++) {
         if (files[i] && access(files[i], R_OK) < 0) {
@@ -262,15 +304,18 @@ struct ws_server *ws_server_start(const struct nd_config *cfg, struct token_keyr
             goto fail;
         }
     }
+    /* the HTTP port's sockets stay within the open-files limit less a reserve
+     * for gRPC, the store and Redis: a flood on the public port never takes
+     * the descriptors the other listener needs */
+    struct rlimit rl;
+    int64_t limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                        ? (int64_t)rl.rlim_cur
+                        : 1 << 20;
+    int64_t reserve = limit / 2 < ND_FD_RESERVE ? limit / 2 : ND_FD_RESERVE;
+    ws->fd_budget = limit - reserve;
     ws->max_connections = cfg->max_connections;
-    if (!ws->max_connections) { /* what the open-files limit allows, less a reserve */
-        struct rlimit rl;
-        ws->max_connections = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-                                  ? (int64_t)rl.rlim_cur - 128
-                                  : 100000;
-        if (ws->max_connections < 16)
-            ws->max_connections = 16;
-    }
+    if (!ws->max_connections) /* what the open-files limit allows, less the reserve */
+        ws->max_connections = ws->fd_budget < 16 ? 16 : ws->fd_budget;
     ws->reg = registry_new();
     ws->inbox = inbox_new(wake, ws);
     ws->history = history_new((size_t)cfg->history_size, cfg->history_ttl_s * 1000,
@@ -375,6 +420,7 @@ static void stop_run(struct inbox_job *job, void *ctx)
     struct ws_server *ws = ctx;
     struct stop_job *s = ND_CONTAINER_OF(job, struct stop_job, job);
     atomic_store(&ws->stopping, 1);
+    edge_stop(ws->edge); /* no new connections */
     if (ws->ctx) {
         registry_each_user(ws->reg, close_user, NULL);
         lws_sul_schedule(ws->ctx, 0, &ws->stop_sul, stop_deadline, s->grace_ms * LWS_US_PER_MS);

@@ -17,12 +17,13 @@
 #include "delivery/userset.h"
 #include "ratelimit.h"
 #include "store/store.h"
+#include "ws/frame_guard.h"
 #include "ws/outq.h"
 #include "ws/registry.h"
 #include "ws/wheel.h"
 
-struct http_state; /* http.c: a response being written */
-struct rest_req;   /* rest.c: a REST call in progress */
+struct edge;
+struct rest_req; /* rest.c: a REST call in progress */
 
 /* why WebSockets closed and upgrades were refused; delivery latency */
 enum ws_closed_reason {
@@ -69,22 +70,31 @@ struct conn {
     int64_t next_ping_ms;     /* monotonic ms of the next ping */
     struct ratelimit rx_rate; /* messages the client may send */
     struct ratelimit strikes; /* errors the client may cause before it is closed */
+    struct frame_guard guard; /* headers of the client's frames (recv_guard.c) */
+    int guard_fd;             /* the descriptor watched, or 0 (never a client's) */
     struct outq q;            /* messages waiting to be written */
     struct outq held;         /* live messages held back while stored ones load */
     uint64_t live_floor;      /* cluster: ids up to this were in the replay, or not owed */
     char *rx;                 /* a fragmented client message being reassembled */
     size_t rx_len;
-    unsigned resume_asked : 1; /* connected with ?since= */
-    unsigned ack_mode : 1;     /* connected with ?ack=1: stored messages wait for acks */
-    unsigned batch_mode : 1;   /* connected with ?batch=1: ready messages go out together */
-    unsigned replaying : 1;    /* stored messages are loading: hold live ones */
-    unsigned ping_due : 1;     /* write a WebSocket PING next */
-    unsigned close_flush : 1;  /* write what is queued before closing */
-    uint16_t close_code;       /* nonzero: close with this code on the next write */
-    uint16_t ack_credit;       /* ack mode: acks owed for messages written, free of rx_rate */
-    const char *close_reason;  /* static string */
-    struct http_state *http;   /* HTTP answer waiting to be written */
-    struct rest_req *rest;     /* REST call being read or answered */
+    unsigned resume_asked : 1;   /* connected with ?since= */
+    unsigned ack_mode : 1;       /* connected with ?ack=1: stored messages wait for acks */
+    unsigned batch_mode : 1;     /* connected with ?batch=1: ready messages go out together */
+    unsigned replaying : 1;      /* stored messages are loading: hold live ones */
+    unsigned ping_due : 1;       /* write a WebSocket PING next */
+    unsigned close_flush : 1;    /* write what is queued before closing */
+    unsigned body_pending : 1;   /* HTTP: the request's body has not all arrived */
+    unsigned rx_paused : 1;      /* HTTP: reading stopped while a REST call goes on */
+    unsigned in_http_cb : 1;     /* HTTP: inside an lws callback for this connection */
+    unsigned http_close : 1;     /* HTTP: the callback returns -1 (close) */
+    unsigned console_answer : 1; /* HTTP: the answer is a console page (its headers) */
+    uint16_t close_code;         /* nonzero: close with this code on the next write */
+    uint16_t ack_credit;         /* ack mode: acks owed for messages written, free of rx_rate */
+    const char *close_reason;    /* static string */
+    struct rest_req *rest;       /* REST call being read or answered */
+    unsigned char *held_answer;  /* HTTP: written at the body's end (LWS_PRE first) */
+    size_t held_len;
+    int64_t body_length; /* HTTP: the request's Content-Length */
 };
 
 struct ws_server {
@@ -92,6 +102,8 @@ struct ws_server {
     struct token_keyring *keys;
     struct lws_context *ctx;
     struct lws_vhost *vhost;
+    struct edge *edge; /* the HTTP port's listener and front door (nd-ws) */
+    int64_t fd_budget; /* sockets the HTTP port may hold */
     struct inbox *inbox;
     struct registry *reg;
     struct service *_Atomic svc; /* set by main before it reports ready */
@@ -139,6 +151,10 @@ int ws__conn_confirm_upgrade(struct ws_server *ws, struct lws *wsi);
 int ws__conn_established(struct ws_server *ws, struct conn *c, struct lws *wsi);
 int ws__conn_receive(struct ws_server *ws, struct conn *c, const void *in, size_t len);
 int ws__conn_writeable(struct ws_server *ws, struct conn *c);
+/** The client sent a close frame (its payload @in, @len): 0 echoes it, -1 fails with 1002. */
+int ws__conn_peer_close(struct ws_server *ws, struct conn *c, void *in, size_t len);
+/** recv_guard: a frame of @arg (a struct conn) broke RFC 6455 (unmasked). */
+void ws__conn_bad_frame(void *arg);
 /** A WebSocket-level PONG: a sign of life. */
 void ws__conn_pong(struct ws_server *ws, struct conn *c);
 /** Runs the wheel up to now: pings, heartbeat timeouts, token expiry. */
@@ -188,19 +204,25 @@ int ws__cluster_replay(struct ws_server *ws, struct conn *c);
 /** Queues the `connected` message. */
 void ws__conn_connected(struct ws_server *ws, struct conn *c, int recovered);
 
-/* http.c: plain HTTP routes on the same port */
-int ws__http_request(struct ws_server *ws, struct conn *c, struct lws *wsi, const char *path);
-int ws__http_writeable(struct ws_server *ws, struct conn *c, struct lws *wsi);
+/* http.c: plain HTTP routes on the same port. Answers are written whole
+ * when known and end the exchange, so pipelined requests wait their turn */
+/** LWS_CALLBACK_HTTP, _HTTP_BODY, _HTTP_BODY_COMPLETION and _TIMER. */
+int ws__http_callback(struct ws_server *ws, struct conn *c, struct lws *wsi, int reason, void *in,
+                      size_t len);
+/** Closes without an answer (lingering); returns -1 for the callback. */
+int ws__http_drop(struct ws_server *ws, struct conn *c);
+/** A REST call answers later: stop reading the connection until then. */
+void ws__http_pause(struct conn *c);
 /** Frees what a connection's HTTP side holds (answer, REST call). */
 void ws__http_release(struct conn *c);
-/** Queues an answer with JSON @body, one optional extra header; written when writeable. */
+/** Writes an answer with JSON @body and one optional extra header, now; ends the exchange. */
 int ws__http_respond(struct conn *c, int status, const char *body, const char *hname,
                      const char *hvalue, int close);
-/** Queues {"code": @status, "message": @msg}. */
+/** Writes {"code": @status, "message": @msg}. */
 int ws__http_error(struct conn *c, int status, const char *msg, const char *hname,
                    const char *hvalue, int close);
 const char *ws__http_method_name(int method);
-/** Queues an answer of @len bytes of @type (a static string). */
+/** Writes an answer of @len bytes of @type (a static string). */
 int ws__http_respond_typed(struct conn *c, int status, const char *type, const void *body,
                            size_t len, const char *hname, const char *hvalue, int close);
 
@@ -217,6 +239,12 @@ void ws__rest_metrics(FILE *out);
 int ws__rest_request(struct ws_server *ws, struct conn *c, int method, const char *path);
 int ws__rest_body(struct ws_server *ws, struct conn *c, const void *in, size_t len);
 int ws__rest_body_done(struct ws_server *ws, struct conn *c);
+/** True while a REST call is with the service (its answer comes later). */
+int ws__rest_waiting(const struct conn *c);
+/** True while a REST call waits for its body (nothing answered yet). */
+int ws__rest_reading(const struct conn *c);
+/** The body stopped arriving: 408, naming how much came. */
+int ws__rest_body_timeout(struct ws_server *ws, struct conn *c);
 void ws__rest_release(struct conn *c);
 /** Writes a complete raw HTTP/1.1 response (used to refuse an upgrade); returns 1. */
 int ws__http_raw_reply(struct lws *wsi, int status, const char *reason, const char *json_body);

@@ -1,0 +1,33 @@
+/* fault: one atomic flag per switch; a stalled thread sleeps forever. */
+#include "fault.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static atomic_int armed[FAULT__COUNT];
+
+int fault_enabled(void)
+{
+#ifdef ND_TEST_FAULTS
+    const char *v = getenv("NOTIFYD_TEST_FAULTS");
+    return v && !strcmp(v, "1");
+#else
+    return 0;
+#endif
+}
+
+void fault_arm(enum fault f)
+{
+    if (fault_enabled())
+        atomic_store(&armed[f], 1);
+}
+
+void fault_point(enum fault f)
+{
+    if (!atomic_load_explicit(&armed[f], memory_order_relaxed))
+        return;
+    for (;;)
+        sleep(60);
+}
