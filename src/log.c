@@ -2,8 +2,6 @@
  * write(2) so lines from different threads never interleave. */
 #include "log.h"
 
-#include "health.h"
-
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -93,11 +91,18 @@ void nd_log(enum nd_log_level level, const char *msg, const char *fields, ...)
     json_decref(obj);
 }
 
+static void (*_Atomic grpc_error_hook)(const char *message);
+
+void nd_log_watch_grpc_errors(void (*hook)(const char *message))
+{
+    atomic_store(&grpc_error_hook, hook);
+}
+
 static void grpc_log(gpr_log_func_args *args)
 {
-    /* gRPC 1.51 gives up its listener after this (rpc/server.c makes a new one) */
-    if (!strncmp(args->message, "Failed accept4", 14))
-        health_set_listener(HEALTH_L_GRPC, 0);
+    void (*hook)(const char *) = atomic_load(&grpc_error_hook);
+    if (hook && args->severity == GPR_LOG_SEVERITY_ERROR)
+        hook(args->message);
     enum nd_log_level level = args->severity == GPR_LOG_SEVERITY_ERROR  ? ND_LOG_ERROR
                               : args->severity == GPR_LOG_SEVERITY_INFO ? ND_LOG_INFO
                                                                         : ND_LOG_DEBUG;

@@ -20,6 +20,9 @@ int nd_log_level_parse(const char *s, enum nd_log_level *out);
  */
 void nd_log(enum nd_log_level level, const char *msg, const char *fields, ...);
 
+/** @hook(message) sees every error gRPC core logs (any thread). NULL: none. */
+void nd_log_watch_grpc_errors(void (*hook)(const char *message));
+
 /** Routes gRPC core and libwebsockets diagnostics into nd_log(). Call once, early. */
 void nd_log_capture_libraries(void);
 

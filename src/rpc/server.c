@@ -296,6 +296,13 @@ static void maybe_shutdown_cq(struct rpc_server *s)
 
 static int open_server(struct rpc_server *s, char *err, size_t errlen);
 
+/* gRPC 1.51 gives up its listener after this line (relisten() makes a new one) */
+static void watch_grpc_errors(const char *message)
+{
+    if (!strncmp(message, "Failed accept4", 14))
+        health_set_listener(HEALTH_L_GRPC, 0);
+}
+
 static int64_t mono_ms(void)
 {
     struct timespec t;
@@ -603,6 +610,7 @@ struct rpc_server *rpc_server_start(const struct nd_config *cfg, struct token_ke
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
 
+    nd_log_watch_grpc_errors(watch_grpc_errors);
     s->cq = grpc_completion_queue_create_for_next(NULL);
     if (build_methods(s) < 0) {
         snprintf(err, errlen, "cannot register the gRPC methods");

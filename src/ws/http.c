@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "assets.h"
@@ -56,7 +57,10 @@ static void linger(struct ws_server *ws, struct lws *wsi)
         edge_linger(ws->edge, dup_fd);
 }
 
-/* the exchange is over: ready for the next request, or closing */
+/* the exchange is over: ready for the next request, or closing. Inside an
+ * lws callback for this connection the callback ends it (ws__http_callback):
+ * completing an exchange frees and remakes @c (lws binds the protocol
+ * afresh), so nothing may touch it after that */
 static void finish(struct ws_server *ws, struct conn *c, int close)
 {
     if (c->rx_paused) { /* a REST call answered from a job */
@@ -64,13 +68,17 @@ static void finish(struct ws_server *ws, struct conn *c, int close)
         if (!close)
             lws_rx_flow_control(c->wsi, 1);
     }
+    if (c->in_http_cb) {
+        if (close)
+            c->http_close = 1;
+        else
+            c->http_done = 1;
+        return;
+    }
     if (!close && lws_http_transaction_completed(c->wsi) == 0)
         return;
     linger(ws, c->wsi);
-    if (c->in_http_cb)
-        c->http_close = 1; /* the callback returns -1 */
-    else
-        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 }
 
 int ws__http_respond_typed(struct conn *c, int status, const char *type, const void *body,
@@ -240,8 +248,18 @@ static int on_request(struct ws_server *ws, struct conn *c, struct lws *wsi, con
                  (long long)length, (long long)ws->cfg->max_body_bytes);
         return ws__http_error(c, 413, msg, NULL, NULL, 1);
     }
-    if (!c->http_close)
-        body_deadline(ws, c); /* the body is read to its end */
+    if (c->http_close)
+        return 0;
+    body_deadline(ws, c); /* the body is read to its end */
+    char expect[24];
+    if (ws__rest_reading(c) &&
+        lws_hdr_copy(wsi, expect, sizeof expect, WSI_TOKEN_HTTP_EXPECT) > 0 &&
+        !strcasecmp(expect, "100-continue")) { /* the client waits for a word before its body */
+        unsigned char go[LWS_PRE + 32];
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        memcpy(go + LWS_PRE, cont, sizeof cont - 1);
+        lws_write(wsi, go + LWS_PRE, sizeof cont - 1, LWS_WRITE_HTTP_HEADERS);
+    }
     return 0;
 }
 
@@ -293,17 +311,23 @@ int ws__http_callback(struct ws_server *ws, struct conn *c, struct lws *wsi, int
         break;
     default: break;
     }
-    c->in_http_cb = 0;
-    if (c->http_close) {
-        c->http_close = 0;
+    int close = c->http_close || rc < 0, done = c->http_done;
+    c->in_http_cb = c->http_close = c->http_done = 0;
+    if (close) {
+        linger(ws, wsi);
         return -1;
     }
-    return rc < 0 ? -1 : rc;
+    if (done && lws_http_transaction_completed(wsi)) { /* frees c: not touched after */
+        linger(ws, wsi);
+        return -1;
+    }
+    return rc;
 }
 
 int ws__http_drop(struct ws_server *ws, struct conn *c)
 {
-    linger(ws, c->wsi);
+    (void)ws;
+    c->http_close = 1; /* ws__http_callback closes it, lingering */
     return -1;
 }
 

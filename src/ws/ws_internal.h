@@ -87,6 +87,7 @@ struct conn {
     unsigned rx_paused : 1;      /* HTTP: reading stopped while a REST call goes on */
     unsigned in_http_cb : 1;     /* HTTP: inside an lws callback for this connection */
     unsigned http_close : 1;     /* HTTP: the callback returns -1 (close) */
+    unsigned http_done : 1;      /* HTTP: the callback completes the exchange */
     unsigned console_answer : 1; /* HTTP: the answer is a console page (its headers) */
     uint16_t close_code;         /* nonzero: close with this code on the next write */
     uint16_t ack_credit;         /* ack mode: acks owed for messages written, free of rx_rate */

@@ -264,6 +264,70 @@ def test_descriptor_exhaustion_recovers():
         assert not problems, "; ".join(problems)
 
 
+def test_head_senders_past_the_descriptor_budget_are_bounded():
+    """400 clients that each send the start of a head (so the kernel hands
+    them over: an idle socket never leaves TCP_DEFER_ACCEPT) to a notifyd
+    limited to 256 descriptors: the oldest are closed to make room, the log
+    stays short, and normal requests keep being answered."""
+    with rh.serving(preexec_fn=low_nofile) as s:
+        since = len(s.lines)
+        socks, failed = [], 0
+        for _ in range(400):
+            try:
+                c = socket.create_connection((rh.HOST, s.http_port), timeout=0.5)
+                c.sendall(b"GET /healthz HTTP/1.1\r\n")
+                socks.append(c)
+            except OSError:
+                failed += 1
+        t0 = time.monotonic()
+        a = rh.get(s.http_port, "/healthz", 3.0)
+        took = time.monotonic() - t0
+        hits, nbytes = accept_error_lines(s, since)
+        print("%d head senders (%d failed to connect); /healthz %s in %.3f s; %d log lines"
+              % (len(socks), failed, a.status if a else None, took, len(hits)))
+        for c in socks:
+            c.close()
+        assert a is not None and a.status == 200
+        assert len(hits) <= 50, hits[:5]
+        assert not recovery_problems(s, t_closed=time.monotonic())
+
+
+def idle_grpc_flood(port, n):
+    """n idle TCP connections to the gRPC port (gRPC accepts them all)."""
+    return open_idle(port, n)
+
+
+def test_grpc_listener_comes_back_after_emfile():
+    """Idle connections to the gRPC port use up the 256 descriptors: gRPC
+    1.51 stops accepting for good after "Failed accept4"; notifyd notices,
+    says not ready, makes a new listener on the same port once descriptors
+    are free, and both ports serve again."""
+    with rh.serving(preexec_fn=low_nofile, env={"NOTIFYD_HTTP_HEADER_TIMEOUT_MS": "20000"}) as s:
+        since = len(s.lines)
+        socks, failed = idle_grpc_flood(s.grpc_port, 300)
+        lost, _ = rh.poll(lambda: any("stopped accepting" in (l or "") for l in s.lines[since:]),
+                          5.0, interval=0.1)
+        try:
+            ready = rh.get(s.http_port, "/readyz", 2.0)
+        except (OSError, rh.Closed, TimeoutError):
+            ready = None  # no descriptor for it: refused, which is fine too
+        print("%d idle gRPC connections (%d failed); listener lost: %s; /readyz %s"
+              % (len(socks), failed, lost, ready.status if ready else None))
+        for c in socks:
+            c.close()
+        t_closed = time.monotonic()
+        hits, nbytes = accept_error_lines(s, since)
+        assert lost, "notifyd did not notice the gRPC listener failing"
+        assert ready is None or ready.status == 503, "ready while gRPC cannot accept"
+        assert len(hits) <= 50, hits[:5]
+        back, took = rh.poll(
+            lambda: any("accepts connections again" in (l or "") for l in s.lines[since:]),
+            10.0, interval=0.1)
+        assert back, "no new gRPC listener"
+        print("gRPC listener back %.2f s after the flood went" % (time.monotonic() - t_closed))
+        assert not recovery_problems(s, t_closed=time.monotonic())
+
+
 def recovery_problems(s, t_closed, within=5.0):
     """What does not work again within `within` s of the flood going:
     /healthz, /readyz, gRPC on a new channel, a WebSocket delivery."""
