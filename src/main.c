@@ -20,6 +20,7 @@
 #include "delivery/userset.h"
 #include "health.h"
 #include "log.h"
+#include "nd.h"
 #include "notify/service.h"
 #include "notify/templates.h"
 #include "rpc/server.h"
@@ -224,7 +225,7 @@ static int serve(int argc, char **argv)
     nd_log_capture_libraries();
     config_unknown_env(warn_unknown);
     raise_fd_limit();
-    atomic_store(&nd_stats.started_ms, envelope_now_ms());
+    atomic_store(&nd_stats.started_ms, nd_wall_ms());
 
     keys = load_keys(&cfg, err, sizeof err);
     if (!keys)
@@ -316,11 +317,9 @@ static int serve(int argc, char **argv)
         while (nanosleep(&d, &d) < 0 && errno == EINTR)
             ;
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t t0 = nd_mono_ms();
     rpc_server_stop(rpc, cfg.shutdown_grace_ms);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    int64_t spent = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    int64_t spent = nd_mono_ms() - t0;
     int64_t left = cfg.shutdown_grace_ms - spent;
     ws_server_stop(ws, left < 1000 ? (left > 0 ? left : 1) : 1000);
     cluster_stop(cluster); /* leaves the cluster; its last answers run in ws_server_free() */

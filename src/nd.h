@@ -1,10 +1,54 @@
-/* nd: the few macros every module uses. */
+/* nd: the few macros, limits and clocks every module uses -- the bottom of
+ * the include graph (it includes only the C library). Any thread. */
 #ifndef NOTIFYD_ND_H
 #define NOTIFYD_ND_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 #define ND_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 #define ND_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define ND_USER_ID_MAX 128 /* bytes; user ids are [A-Za-z0-9_.@:-]+ */
+#define ND_TOKEN_MAX 8192  /* longer tokens are refused unread */
+#define ND_WS_HEADROOM 16  /* bytes before a frame's payload for its header: lws's LWS_PRE */
+#define ND_OPS_MAX 32      /* room for the operations of notify/ops.h (it checks) */
+
+/** Unix time in microseconds (CLOCK_REALTIME): timestamps, message ids, expiry. */
+static inline int64_t nd_wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/** Unix time in milliseconds. */
+static inline int64_t nd_wall_ms(void)
+{
+    return nd_wall_us() / 1000;
+}
+
+/** Monotonic microseconds (CLOCK_MONOTONIC): durations, timers, rate limits. */
+static inline int64_t nd_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/** Monotonic milliseconds. */
+static inline int64_t nd_mono_ms(void)
+{
+    return nd_mono_us() / 1000;
+}
+
+/** The wall-clock instant @ms from now, as pthread_cond_timedwait() takes it. */
+static inline struct timespec nd_wall_deadline(int64_t ms)
+{
+    int64_t us = nd_wall_us() + ms * 1000;
+    struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+    return ts;
+}
 
 #endif

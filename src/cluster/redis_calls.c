@@ -331,7 +331,7 @@ int cluster_publish(struct cluster *c, const struct delivery *d, int op_id, int 
     snprintf(op, sizeof op, "%d %d", op_id, (int)d->priority); /* one field of the header */
     snprintf(key, sizeof key, "%llx", (unsigned long long)d->coalesce_key);
     const char *args[9] = {d->user_id,
-                           (const char *)d->buf + LWS_PRE,
+                           delivery_json((struct delivery *)d),
                            important ? "1" : "0",
                            hmax,
                            httl,

@@ -5,9 +5,9 @@
 
 #include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "delivery/msgid.h"
+#include "nd.h"
 
 struct inbox {
     pthread_mutex_t lock;
@@ -55,9 +55,7 @@ void inbox_post(struct inbox *in, struct inbox_job *job)
 
 void inbox_post_n(struct inbox *in, struct inbox_job *job, unsigned n)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t now_ms = nd_wall_ms();
 
     job->next = NULL;
     pthread_mutex_lock(&in->lock);

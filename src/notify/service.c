@@ -99,7 +99,7 @@ static int within_budget(struct service *svc, const struct token_claims *caller)
         }
     }
     if (b)
-        ok = ratelimit_take(&b->rl, rate, rate, ratelimit_now_us());
+        ok = ratelimit_take(&b->rl, rate, rate, nd_mono_us());
     pthread_mutex_unlock(&svc->lock);
     return ok;
 }
@@ -182,7 +182,7 @@ static void notify_run(struct service_job *j, struct ws_server *ws)
     struct store *store = ws_store(ws);
     if (keep && store) {
         j->ws = ws;
-        int rc = keep_copy(ws, store, d, envelope_now_ms() + j->svc->cfg->offline_ttl_s * 1000,
+        int rc = keep_copy(ws, store, d, nd_wall_ms() + j->svc->cfg->offline_ttl_s * 1000,
                            stored_done, j);
         delivery_unref(d);
         if (rc == 0)
@@ -252,7 +252,7 @@ static void multi_stored(void *arg, int err, const char *why)
 static void multi_run(struct service_job *j, struct ws_server *ws)
 {
     struct store *store = ws_store(ws);
-    int64_t expires = envelope_now_ms() + j->svc->cfg->offline_ttl_s * 1000;
+    int64_t expires = nd_wall_ms() + j->svc->cfg->offline_ttl_s * 1000;
     atomic_store(&j->pending, 1);
     for (size_t i = 0; i < j->n; i++) {
         struct delivery *d = j->ds[i];
@@ -295,7 +295,7 @@ static void cluster_answer_run(struct inbox_job *job, void *ctx)
         r.online_users = (int)j->n_users;
         r.users = (const char **)j->users;
         r.n_users = j->n_users;
-        r.uptime_seconds = (envelope_now_ms() - stats_get(&nd_stats.started_ms)) / 1000;
+        r.uptime_seconds = (nd_wall_ms() - stats_get(&nd_stats.started_ms)) / 1000;
         r.messages_total = stats_get(&nd_stats.messages);
         r.deliveries_total = stats_get(&nd_stats.deliveries);
     } else {
@@ -413,7 +413,7 @@ static void stats_run(struct ws_server *ws, struct service_result *r)
     r->total_connections = (int)registry_connections(reg);
     r->online_users = (int)registry_users(reg);
     r->users = registry_user_ids(reg, &r->n_users);
-    r->uptime_seconds = (envelope_now_ms() - stats_get(&nd_stats.started_ms)) / 1000;
+    r->uptime_seconds = (nd_wall_ms() - stats_get(&nd_stats.started_ms)) / 1000;
     r->messages_total = stats_get(&nd_stats.messages);
     r->deliveries_total = stats_get(&nd_stats.deliveries);
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/token.h"
 #include "config.h"
 #include "delivery/msgid.h"
 #include "notify/ops.h"

@@ -79,7 +79,7 @@ int service__encode_multi(struct service_job *j, const struct op_msg *msg,
                           size_t errlen)
 {
     size_t n = json_array_size(msg->user_ids), elen, dlen = 0;
-    int64_t now = envelope_now_ms();
+    int64_t now = nd_wall_ms();
     char extra[EXTRA_MAX], *data = NULL;
     int xlen = envelope_extra(msg, extra);
     elen = xlen > 0 ? (size_t)xlen : 0;
@@ -128,8 +128,8 @@ int service__encode_one(struct service_job *j, const struct op_msg *msg, char *e
     char extra[EXTRA_MAX];
     int elen = envelope_extra(msg, extra);
     char *data = elen >= 0 ? envelope_data_json(msg->data, &dlen) : NULL;
-    j->d = data ? encode_for(msg, msg->user_id, data, dlen, extra, (size_t)elen, envelope_now_ms())
-                : NULL;
+    j->d =
+        data ? encode_for(msg, msg->user_id, data, dlen, extra, (size_t)elen, nd_wall_ms()) : NULL;
     free(data);
     if (!j->d) {
         snprintf(err, errlen, "out of memory");

@@ -117,8 +117,8 @@ int service__template_call(struct service *svc, struct service_job *j, const jso
             snprintf(err, errlen, "template must be an object {id, title, message}");
             return -EINVAL;
         }
-        rc = templates_check_put(t ? t : req, envelope_now_ms(), j->template_id, &j->template_json,
-                                 err, errlen);
+        rc = templates_check_put(t ? t : req, nd_wall_ms(), j->template_id, &j->template_json, err,
+                                 errlen);
         if (rc < 0)
             return rc;
         json_t *old = templates_get(svc->templates, j->template_id);

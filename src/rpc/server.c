@@ -98,10 +98,7 @@ static const char *status_name(grpc_status_code code)
 static void account(struct call *c, grpc_status_code code)
 {
     struct method *m = c->m ? c->m : &c->srv->unknown;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    int64_t us =
-        (now.tv_sec - c->started.tv_sec) * 1000000 + (now.tv_nsec - c->started.tv_nsec) / 1000;
+    int64_t us = nd_mono_us() - c->started_us;
     int i = 0;
     while (i < RPC_DURATION_BUCKETS && (double)us / 1e6 > duration_le[i])
         i++;
@@ -332,7 +329,7 @@ static void *run(void *arg)
                 break;
             }
             atomic_fetch_add(&s->live_calls, 1);
-            clock_gettime(CLOCK_MONOTONIC, &c->started);
+            c->started_us = nd_mono_us();
             if (!s->shutdown_seen)
                 post_request(s, c->m);
             handle(c);
@@ -540,14 +537,7 @@ void rpc_server_stop(struct rpc_server *s, int64_t grace_ms)
 {
     atomic_store(&s->stopping, 1); /* nd-grpc finishes open Watch streams */
     grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += grace_ms / 1000;
-    until.tv_nsec += (grace_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = nd_wall_deadline(grace_ms);
     pthread_mutex_lock(&s->lock);
     while (!s->stopped) {
         if (pthread_cond_timedwait(&s->cond, &s->lock, &until) == ETIMEDOUT) {

@@ -54,13 +54,6 @@ struct embedded {
     int64_t last_sweep_ms;
 };
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void enqueue(struct embedded *e, struct op *o)
 {
     o->next = NULL;
@@ -172,7 +165,7 @@ static int exec_put(struct embedded *e, struct op *o)
 static int exec_load(struct embedded *e, struct op *o)
 {
     sqlite3_bind_text(e->sel, 1, o->user_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(e->sel, 2, wall_ms());
+    sqlite3_bind_int64(e->sel, 2, nd_wall_ms());
     int rc;
     while ((rc = sqlite3_step(e->sel)) == SQLITE_ROW) {
         if (o->n_rows == o->cap_rows) {
@@ -255,7 +248,7 @@ static struct op *run_batch(struct embedded *e, struct op *list)
         case OPK_TEMPLATE: o->err = exec_template(e, o); break;
         }
     }
-    int64_t now = wall_ms();
+    int64_t now = nd_wall_ms();
     if (!err && now - e->last_sweep_ms >= SWEEP_EVERY_MS) {
         sqlite3_bind_int64(e->sweep, 1, now);
         step_done(e->sweep);
@@ -284,9 +277,7 @@ static void *run(void *arg)
     for (;;) {
         pthread_mutex_lock(&e->lock);
         while (!e->head && !e->closing) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += SWEEP_EVERY_MS / 1000;
+            struct timespec until = nd_wall_deadline(SWEEP_EVERY_MS);
             if (pthread_cond_timedwait(&e->cond, &e->lock, &until) == ETIMEDOUT)
                 break;
         }
@@ -435,7 +426,7 @@ static int list_users(struct embedded *e, store_user_fn users, void *arg, char *
         snprintf(err, errlen, "cannot read %s: %s", e->path, sqlite3_errmsg(e->db));
         return -EIO;
     }
-    sqlite3_bind_int64(st, 1, wall_ms());
+    sqlite3_bind_int64(st, 1, nd_wall_ms());
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         if (users)

@@ -11,6 +11,7 @@
 #include "delivery/envelope.h"
 #include "health.h"
 #include "nd.h"
+#include "notify/ops.h"
 #include "stats.h"
 #include "ws/close_codes.h"
 #include "ws/ws_internal.h"

@@ -21,6 +21,8 @@
 #include "ws/close_codes.h"
 #include "ws/ws_internal.h"
 
+_Static_assert(ND_WS_HEADROOM == LWS_PRE, "deliveries keep LWS_PRE bytes before the JSON");
+
 #ifndef ND_DEFLATE_MEM_LEVEL
 #define ND_DEFLATE_MEM_LEVEL "4" /* zlib hash 4 KiB: cleared at each message's start */
 #endif
@@ -274,11 +276,10 @@ struct ws_server *ws_server_start(const struct nd_config *cfg, struct token_keyr
     ws->reg = registry_new();
     ws->inbox = inbox_new(wake, ws);
     ws->history = history_new((size_t)cfg->history_size, cfg->history_ttl_s * 1000,
-                              (uint64_t)envelope_now_ms() << 16);
+                              (uint64_t)nd_wall_ms() << 16);
     int64_t tick = tick_ms(cfg);
     if (!ws->reg || !ws->inbox || !ws->history || !ws->stored_users ||
-        wheel_init(&ws->wheel, tick, cfg->heartbeat_interval_ms + tick, ratelimit_now_us() / 1000) <
-            0) {
+        wheel_init(&ws->wheel, tick, cfg->heartbeat_interval_ms + tick, nd_mono_us() / 1000) < 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
