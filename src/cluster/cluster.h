@@ -32,8 +32,11 @@
 
 struct cluster;
 
-/** A message published by some instance, arriving here (nd-redis; @d is the callee's). */
-typedef void (*cluster_message_fn)(void *arg, struct delivery *d);
+/**
+ * A message published by some instance, arriving here: @d (the callee's) and
+ * the name of its operation (wire.h; "" when the sender named none). nd-redis.
+ */
+typedef void (*cluster_message_fn)(void *arg, struct delivery *d, const char *op);
 
 /** Redis reachable again (1) or lost (0). nd-redis. */
 typedef void (*cluster_state_fn)(void *arg, int up);
@@ -95,10 +98,11 @@ typedef void (*cluster_published_fn)(void *arg, int err, const struct cluster_pu
 
 /**
  * Publishes @d (its JSON with the message_id placeholder; borrowed during
- * the call): id, history, offline when @important and no non-ack connection
- * of the user is present, then the channel. 0 or -errno (@fn never runs).
+ * the call) as operation @op (its RPC name, named on the wire): id, history,
+ * offline when @important and no non-ack connection of the user is present,
+ * then the channel. 0 or -errno (@fn never runs).
  */
-int cluster_publish(struct cluster *c, const struct delivery *d, int op_id, int important,
+int cluster_publish(struct cluster *c, struct delivery *d, const char *op, int important,
                     cluster_published_fn fn, void *arg);
 
 /** Counts a connection of @user on this instance in or out (@delta +1/-1). Fire and forget. */

@@ -19,9 +19,9 @@
 #include <strings.h>
 
 #include "cluster/scripts.h"
-#include "delivery/msgid.h"
+#include "cluster/wire.h"
 #include "log.h"
-#include "notify/ops.h"
+#include "nd.h"
 
 /* --- URL --- */
 
@@ -149,7 +149,7 @@ static void both_ready(struct cluster *c)
 
 /* --- the subscription --- */
 
-/* "hex op priority coalesce user\njson" -> a delivery for this instance's connections */
+/* a message of the channel (wire.h) -> a delivery for this instance's connections */
 static void on_message(redisAsyncContext *ac, void *reply, void *privdata)
 {
     struct cluster *c = ac->data;
@@ -170,27 +170,23 @@ static void on_message(redisAsyncContext *ac, void *reply, void *privdata)
         cluster__template_changed(c, p, nl, r->element[2]->len);
         return;
     }
-    char hex[24], user[ND_USER_ID_MAX + 1];
-    int op = 0, prio = 0;
-    unsigned long long key = 0;
-    uint64_t id;
-    if (!nl || sscanf(p, "%17s %d %d %llx %128s", hex, &op, &prio, &key, user) != 5 ||
-        msgid_parse(hex, &id) < 0) {
+    struct wire_msg m;
+    if (wire_decode(p, r->element[2]->len, &m) < 0) {
         nd_log(ND_LOG_WARN, "redis: unreadable message on the channel", NULL);
         return;
     }
-    size_t len = r->element[2]->len - (size_t)(nl + 1 - p);
-    struct delivery *d = delivery_new(len);
+    struct delivery *d = delivery_new(m.len);
     if (!d)
         return;
-    memcpy(delivery_json(d), nl + 1, len);
-    d->id = id;
-    d->coalesce_key = key;
-    d->priority = (uint8_t)(prio >= 0 && prio <= PRIORITY_URGENT ? prio : 0);
-    d->op = op >= 0 && op < OP__COUNT ? ops_get((enum op_id)op) : NULL;
-    snprintf(d->user_id, sizeof d->user_id, "%s", strcmp(user, "*") ? user : "");
+    memcpy(delivery_json(d), m.json, m.len);
+    d->id = m.id;
+    d->coalesce_key = m.coalesce_key;
+    d->priority = (uint8_t)m.priority;
+    /* the latency runs from the sender's accept; a v1 sender does not say: from now */
+    d->accepted_us = nd_mono_us() - wire_age_us(m.accepted_us, nd_wall_us());
+    memcpy(d->user_id, m.user_id, sizeof d->user_id);
     atomic_fetch_add(&c->received, 1);
-    c->hooks.message(c->hooks.arg, d);
+    c->hooks.message(c->hooks.arg, d, m.op);
 }
 
 /* --- connections (nd-redis) --- */

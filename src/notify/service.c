@@ -384,7 +384,7 @@ static int cluster_call(struct service *svc, struct service_job *j)
         atomic_store(&j->pending, (int)j->n + 1);
         for (size_t i = 0; i < j->n; i++) {
             j->parts[i] = (struct multi_part){j, i};
-            if (cluster_publish(c, j->ds[i], (int)j->op->id, j->important, multi_published,
+            if (cluster_publish(c, j->ds[i], j->op->name, j->important, multi_published,
                                 &j->parts[i]) < 0)
                 multi_part_done(j, -EAGAIN);
         }
@@ -394,7 +394,7 @@ static int cluster_call(struct service *svc, struct service_job *j)
     if (j->d) {
         struct delivery *d = j->d;
         j->d = NULL;
-        rc = cluster_publish(c, d, (int)j->op->id, j->important, published, j);
+        rc = cluster_publish(c, d, j->op->name, j->important, published, j);
         if (rc == 0)
             delivery_unref(d); /* Redis has its bytes; the copy comes back on the channel */
         else

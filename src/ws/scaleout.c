@@ -11,6 +11,7 @@
 #include "health.h"
 #include "log.h"
 #include "nd.h"
+#include "notify/ops.h"
 #include "stats.h"
 #include "ws/server.h"
 #include "ws/ws_internal.h"
@@ -30,10 +31,22 @@ static void remote_run(struct inbox_job *job, void *ctx)
     free(j);
 }
 
-/* nd-redis: a message published by some instance (this one included) */
-void ws_cluster_message(void *arg, struct delivery *d)
+/* nd-redis: a message published by some instance (this one included). An
+ * operation this version does not know (a newer instance sent it) is skipped,
+ * not guessed at; said once. */
+void ws_cluster_message(void *arg, struct delivery *d, const char *op)
 {
+    static atomic_int told;
     struct ws_server *ws = arg;
+    d->op = op[0] ? ops_find(op) : NULL;
+    if (op[0] && !d->op) {
+        if (!atomic_exchange(&told, 1))
+            nd_log(ND_LOG_WARN,
+                   "redis: skipping messages of an operation this version does not know", "{s:s}",
+                   "op", op);
+        delivery_unref(d);
+        return;
+    }
     struct remote_job *j = calloc(1, sizeof *j);
     if (!j) {
         delivery_unref(d);

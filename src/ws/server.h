@@ -44,7 +44,7 @@ struct service;
 void ws_server_set_cluster(struct ws_server *ws, struct cluster *c);
 
 /** cluster hooks (nd-redis): a published message; Redis up or down. @arg is the ws_server. */
-void ws_cluster_message(void *arg, struct delivery *d);
+void ws_cluster_message(void *arg, struct delivery *d, const char *op);
 void ws_cluster_state(void *arg, int up);
 
 /** Gives the REST routes their service; before the server reports ready. Main thread. */
