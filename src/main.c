@@ -239,8 +239,8 @@ static int serve(int argc, char **argv)
         goto fail;
     }
     /* in a cluster, messages owed to users live in Redis; alone, in the data dir */
-    if (!cfg.redis_url && !(store = store_open_embedded(&cfg, add_user, stored_users, load_template,
-                                                        templates, err, sizeof err))) {
+    if (!cfg.redis_url && !(store = store_open(&cfg, add_user, stored_users, load_template,
+                                               templates, err, sizeof err))) {
         userset_free(stored_users);
         goto fail;
     }
