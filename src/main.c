@@ -14,18 +14,15 @@
 #include <unistd.h>
 
 #include "auth/token.h"
-#include "cluster/cluster.h"
+#include "backend/backend.h"
 #include "config.h"
-#include "delivery/envelope.h"
-#include "delivery/userset.h"
 #include "health.h"
 #include "log.h"
 #include "nd.h"
-#include "notify/service.h"
 #include "notify/templates.h"
 #include "rpc/server.h"
+#include "service/service.h"
 #include "stats.h"
-#include "store/store.h"
 #include "ws/server.h"
 
 /* reads a small text file (a PEM key) into a malloc'd string */
@@ -115,12 +112,6 @@ static void exit_now(int sig)
     _exit(128 + sig);
 }
 
-/* store_user_fn: the users the store holds messages for */
-static void add_user(void *arg, const char *user_id)
-{
-    userset_add(arg, user_id);
-}
-
 static int token_main(int argc, char **argv)
 {
     struct nd_config cfg;
@@ -175,26 +166,6 @@ static void raise_fd_limit(void)
     }
 }
 
-/* the store's templates at open, and Redis's as they change: into the table */
-static void load_template(void *arg, const char *id, const char *json, size_t len)
-{
-    if (templates_set_json(arg, id, json, len) < 0)
-        nd_log(ND_LOG_WARN, "a stored template is unreadable and was skipped", "{s:s}", "id", id);
-}
-
-static void cluster_template_change(void *arg, uint64_t v, const char *id, const char *json,
-                                    size_t len)
-{
-    templates_apply(arg, v, id, json, len);
-}
-
-static void cluster_templates(void *arg, uint64_t v, const char *const *ids,
-                              const char *const *jsons, const size_t *lens, size_t n)
-{
-    if (templates_replace(arg, v, ids, jsons, lens, n) < 0)
-        nd_log(ND_LOG_ERROR, "out of memory loading the templates from redis", NULL);
-}
-
 static int serve(int argc, char **argv)
 {
     struct nd_config cfg;
@@ -207,9 +178,7 @@ static int serve(int argc, char **argv)
     token_keyring_init(&keyring, NULL);
     struct service *svc = NULL;
     struct rpc_server *rpc = NULL;
-    struct store *store = NULL;
-    struct cluster *cluster = NULL;
-    struct userset *stored_users = NULL;
+    struct backend *backend = NULL;
     struct templates *templates = NULL;
 
     enum config_result r = config_parse(&cfg, CONFIG_SERVE, argc, argv, err, sizeof err);
@@ -231,43 +200,28 @@ static int serve(int argc, char **argv)
     if (!keys)
         goto fail;
     token_keyring_swap(&keyring, keys); /* the keyring owns them */
-    stored_users = userset_new();
     templates = templates_new();
-    if (!stored_users || !templates) {
-        userset_free(stored_users);
+    if (!templates) {
         snprintf(err, sizeof err, "out of memory");
         goto fail;
     }
     /* in a cluster, messages owed to users live in Redis; alone, in the data dir */
-    if (!cfg.redis_url && !(store = store_open(&cfg, add_user, stored_users, load_template,
-                                               templates, err, sizeof err))) {
-        userset_free(stored_users);
+    backend = cfg.redis_url ? backend_redis_new(&cfg, templates, err, sizeof err)
+                            : backend_embedded_new(&cfg, templates, err, sizeof err);
+    if (!backend)
         goto fail;
-    }
     grpc_init();
-    ws = ws_server_start(&cfg, &keyring, store, stored_users, err, sizeof err);
-    if (!ws)
-        goto fail_grpc;
-    svc = service_new(ws, &cfg, templates);
+    svc = service_new(&cfg, backend, templates);
     if (!svc) {
         snprintf(err, sizeof err, "out of memory");
         goto fail_grpc;
     }
+    ws = ws_server_start(&cfg, &keyring, backend, err, sizeof err);
+    if (!ws)
+        goto fail_grpc;
     ws_server_set_service(ws, svc);
-    if (cfg.redis_url) {
-        struct cluster_hooks hooks = {ws_cluster_message,      ws_cluster_state,  ws,
-                                      cluster_template_change, cluster_templates, templates};
-        cluster = cluster_start(&cfg, ws_server_instance(ws), &hooks, err, sizeof err);
-        if (!cluster)
-            goto fail_grpc;
-        ws_server_set_cluster(ws, cluster);
-        service_set_cluster(svc, cluster);
-        health_set_dependency(0); /* not ready until Redis answers */
-        if (cluster_connect(cluster) < 0) {
-            snprintf(err, sizeof err, "cannot start the redis thread");
-            goto fail_grpc;
-        }
-    }
+    if (backend_start(backend, err, sizeof err) < 0)
+        goto fail_grpc;
     rpc = rpc_server_start(&cfg, &keyring, svc, err, sizeof err);
     if (!rpc)
         goto fail_grpc;
@@ -322,10 +276,8 @@ static int serve(int argc, char **argv)
     int64_t spent = nd_mono_ms() - t0;
     int64_t left = cfg.shutdown_grace_ms - spent;
     ws_server_stop(ws, left < 1000 ? (left > 0 ? left : 1) : 1000);
-    cluster_stop(cluster); /* leaves the cluster; its last answers run in ws_server_free() */
-    cluster = NULL;
-    store_close(store); /* flushes; likewise */
-    store = NULL;
+    backend_stop(
+        backend); /* flushes, leaves the cluster; its last answers run in ws_server_free() */
     rc = 0;
     nd_log(ND_LOG_INFO, "stopped", NULL);
     goto done;
@@ -334,14 +286,14 @@ fail_grpc:
     fprintf(stderr, "notifyd: %s\n", err);
     if (ws)
         ws_server_stop(ws, 1);
+    backend_stop(backend);
 done:
-    cluster_stop(cluster);
-    store_close(store);
     rpc_server_free(rpc);
     ws_server_free(ws);
     service_free(svc);
-    templates_free(templates);
     grpc_shutdown();
+    backend_free(backend);
+    templates_free(templates);
     token_keyring_free(&keyring);
     config_free(&cfg);
     return rc;

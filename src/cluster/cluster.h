@@ -69,21 +69,28 @@ int cluster_template(struct cluster *c, const char *id, const char *json,
                      cluster_template_done_fn fn, void *arg);
 
 /**
- * Prepares the client for @cfg->redis_url as instance @instance (8 hex
- * digits); nothing connects until cluster_connect(). NULL with a one-line
- * reason in @err for a bad URL. Main thread.
+ * Prepares the client for @cfg->redis_url; nothing connects until
+ * cluster_connect(). NULL with a one-line reason in @err for a bad URL.
+ * Main thread.
  */
-struct cluster *cluster_start(const struct nd_config *cfg, const char *instance,
-                              const struct cluster_hooks *hooks, char *err, size_t errlen);
+struct cluster *cluster_new(const struct nd_config *cfg, const struct cluster_hooks *hooks,
+                            char *err, size_t errlen);
 
-/** Starts nd-redis; the connection comes up in the background (state hook). Main thread. */
-int cluster_connect(struct cluster *c);
+/**
+ * Starts nd-redis as instance @instance (8 hex digits, copied); the
+ * connection comes up in the background (state hook). 0 or -EAGAIN. Main thread.
+ */
+int cluster_connect(struct cluster *c, const char *instance);
 
 /**
  * Stops nd-redis: queued commands are sent, this instance leaves the
- * presence, then the connections close (pending callbacks fail). Main thread.
+ * presence, then the connections close (pending callbacks fail); later
+ * calls fail at once. No-op when never connected. Main thread.
  */
 void cluster_stop(struct cluster *c);
+
+/** Frees the client, after cluster_stop() (or when never connected). Main thread. */
+void cluster_free(struct cluster *c);
 
 /** 1 while both connections are up. Any thread. */
 int cluster_up(const struct cluster *c);

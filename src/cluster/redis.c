@@ -412,8 +412,8 @@ static void *run(void *arg)
     return NULL;
 }
 
-struct cluster *cluster_start(const struct nd_config *cfg, const char *instance,
-                              const struct cluster_hooks *hooks, char *err, size_t errlen)
+struct cluster *cluster_new(const struct nd_config *cfg, const struct cluster_hooks *hooks,
+                            char *err, size_t errlen)
 {
     struct cluster *c = calloc(1, sizeof *c);
     if (!c) {
@@ -423,7 +423,6 @@ struct cluster *cluster_start(const struct nd_config *cfg, const char *instance,
     cluster__scripts_init();
     c->cfg = cfg;
     c->hooks = *hooks;
-    snprintf(c->instance, sizeof c->instance, "%s", instance);
     c->backoff = BACKOFF_MIN_S;
     c->tail = &c->head;
     pthread_mutex_init(&c->lock, NULL);
@@ -452,8 +451,9 @@ fail:
     return NULL;
 }
 
-int cluster_connect(struct cluster *c)
+int cluster_connect(struct cluster *c, const char *instance)
 {
+    snprintf(c->instance, sizeof c->instance, "%s", instance);
     if (pthread_create(&c->thread, NULL, run, c))
         return -EAGAIN;
     c->started = 1;
@@ -462,15 +462,10 @@ int cluster_connect(struct cluster *c)
 
 void cluster_stop(struct cluster *c)
 {
-    if (!c)
+    atomic_store(&c->stopping, 1); /* calls fail at once from here on */
+    if (!c->started)
         return;
-    if (!c->started) {
-        ev_loop_destroy(c->loop);
-        pthread_mutex_destroy(&c->lock);
-        free(c);
-        return;
-    }
-    atomic_store(&c->stopping, 1);
+    c->started = 0;
     ev_async_send(c->loop, &c->wake);
     pthread_join(c->thread, NULL);
     pthread_mutex_lock(&c->lock); /* anything queued after the last wake-up */
@@ -482,6 +477,12 @@ void cluster_stop(struct cluster *c)
         cluster__fail(k, -ESHUTDOWN);
         k = next;
     }
+}
+
+void cluster_free(struct cluster *c)
+{
+    if (!c)
+        return;
     ev_loop_destroy(c->loop);
     pthread_mutex_destroy(&c->lock);
     free(c);

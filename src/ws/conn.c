@@ -158,11 +158,7 @@ void ws__conn_tick(struct ws_server *ws)
 {
     ws->now_ms = now_ms();
     wheel_advance(&ws->wheel, ws->now_ms, timer_fired, ws);
-    int64_t wall = nd_wall_ms();
-    if (wall - ws->history_swept_ms >= 1000) { /* once a second is plenty */
-        history_expire(ws->history, wall);
-        ws->history_swept_ms = wall;
-    }
+    backend_tick(ws->backend, nd_wall_ms());
     delivery_unref(ws->ping);
     ws->ping = NULL;
 }
@@ -344,16 +340,11 @@ int ws__conn_established(struct ws_server *ws, struct conn *c, struct lws *wsi)
     c->next_ping_ms = c->last_rx_ms + ws->cfg->heartbeat_interval_ms;
     schedule(ws, c);
     stats_add(&nd_stats.connections_opened, 1);
-    ws__presence(ws, c, +1);
+    backend_presence(ws->backend, conn_user(c), +1, !c->ack_mode);
     nd_log(ND_LOG_DEBUG, "websocket connected", "{s:s, s:I}", "user_id", conn_user(c), "conn",
            (json_int_t)c->id);
-    if (ws__cluster_replay(ws, c) < 0) { /* not in a cluster (or Redis is down): from here */
-        struct ws_replay replay;
-        if (ws__replay_collect(ws, c, &replay) < 0)
-            return -1;
-        ws__conn_connected(ws, c, replay.complete);
-        ws__replay_start(ws, c, &replay);
-    }
+    if (ws__replay_start(ws, c) < 0)
+        return -1;
     if (atomic_load(&ws->stopping))
         ws__conn_close(c, ND_CLOSE_GOING_AWAY, "server shutting down");
     return 0;
@@ -415,7 +406,7 @@ static void message(struct ws_server *ws, struct conn *c, const char *text, size
     case CM_PING: send_control(ws, c, "pong", json_object()); break;
     case CM_ALIVE: break; /* pong, client_ready: signs of life, nothing to answer */
     case CM_ACK:
-        ws__forget(ws, conn_user(c), m.ack_id); /* delivered: no longer owed */
+        backend_forget(ws->backend, conn_user(c), m.ack_id); /* delivered: no longer owed */
         break;
     case CM_REFRESH: refresh(ws, c, m.token); break;
     }
@@ -471,7 +462,7 @@ static void written(struct ws_server *ws, struct conn *c, struct delivery *d)
         ws__metrics_written(ws, nd_mono_us() - d->accepted_us);
     /* a client that does not ack has a stored message once it is written */
     if (d->stored && !c->ack_mode)
-        ws__forget(ws, conn_user(c), d->id);
+        backend_forget(ws->backend, conn_user(c), d->id);
     if (c->ack_mode && d->id && c->ack_credit < UINT16_MAX) /* a message, not control */
         c->ack_credit++;
 }
@@ -573,7 +564,7 @@ int ws__conn_writeable(struct ws_server *ws, struct conn *c)
 void ws__conn_closed(struct ws_server *ws, struct conn *c)
 {
     if (c->link.user) {
-        ws__presence(ws, c, -1);
+        backend_presence(ws->backend, c->link.user->id, -1, !c->ack_mode);
         nd_log(ND_LOG_DEBUG, "websocket closed", "{s:s, s:I, s:i}", "user_id", c->link.user->id,
                "conn", (json_int_t)c->id, "code", (int)c->close_code);
         registry_remove(ws->reg, &c->link);

@@ -201,8 +201,6 @@ void ws__metrics_render(struct ws_server *ws, FILE *f)
         (double)q.bytes);
     one(f, "notifyd_outbound_queue_messages", "gauge",
         "Messages waiting to be written, all connections.", (double)q.messages);
-    one(f, "notifyd_history_messages", "gauge", "Messages remembered for resume.",
-        (double)history_count(ws->history));
     one(f, "notifyd_client_errors_total", "counter", "Error messages sent to WebSocket clients.",
         (double)stats_get(&nd_stats.client_errors));
     one(f, "notifyd_auth_failures_total", "counter", "Refused tokens (WebSocket, gRPC, REST).",
@@ -210,8 +208,7 @@ void ws__metrics_render(struct ws_server *ws, FILE *f)
     one(f, "notifyd_api_rate_limited_total", "counter", "API calls refused by the rate limit.",
         (double)stats_get(&nd_stats.api_rate_limited));
     ws__rest_metrics(f);
-    if (ws->cluster)
-        cluster_metrics(ws->cluster, f);
+    backend_metrics(ws->backend, f);
     if (ws->metrics_hook && health_get() != HEALTH_STARTING) /* set before "ready" */
         ws->metrics_hook(ws->metrics_hook_arg, f);
 }

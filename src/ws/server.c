@@ -236,19 +236,16 @@ static void *run(void *arg)
 }
 
 struct ws_server *ws_server_start(const struct nd_config *cfg, struct token_keyring *keys,
-                                  struct store *store, struct userset *stored_users, char *err,
-                                  size_t errlen)
+                                  struct backend *backend, char *err, size_t errlen)
 {
     struct ws_server *ws = calloc(1, sizeof *ws);
     if (!ws) {
         snprintf(err, errlen, "out of memory");
-        userset_free(stored_users);
         return NULL;
     }
     ws->cfg = cfg;
     ws->keys = keys;
-    ws->store = store;
-    ws->stored_users = stored_users;
+    ws->backend = backend;
     pthread_mutex_init(&ws->start_lock, NULL);
     pthread_cond_init(&ws->start_cond, NULL);
     unsigned char r[4];
@@ -275,14 +272,15 @@ struct ws_server *ws_server_start(const struct nd_config *cfg, struct token_keyr
     }
     ws->reg = registry_new();
     ws->inbox = inbox_new(wake, ws);
-    ws->history = history_new((size_t)cfg->history_size, cfg->history_ttl_s * 1000,
-                              (uint64_t)nd_wall_ms() << 16);
     int64_t tick = tick_ms(cfg);
-    if (!ws->reg || !ws->inbox || !ws->history || !ws->stored_users ||
+    if (!ws->reg || !ws->inbox ||
         wheel_init(&ws->wheel, tick, cfg->heartbeat_interval_ms + tick, nd_mono_us() / 1000) < 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    struct backend_local local;
+    ws__local(ws, &local);
+    backend_attach(backend, &local); /* before nd-ws runs: it delivers here from then on */
     if (pthread_create(&ws->thread, NULL, run, ws)) {
         snprintf(err, errlen, "cannot start the WebSocket thread");
         goto fail;
@@ -302,8 +300,6 @@ fail:
     inbox_free(ws->inbox, ws);
     registry_free(ws->reg);
     wheel_free(&ws->wheel);
-    history_free(ws->history);
-    userset_free(ws->stored_users);
     pthread_cond_destroy(&ws->start_cond);
     pthread_mutex_destroy(&ws->start_lock);
     free(ws);
@@ -325,11 +321,6 @@ int64_t ws_server_max_connections(const struct ws_server *ws)
     return ws->max_connections;
 }
 
-void ws_server_set_cluster(struct ws_server *ws, struct cluster *c)
-{
-    ws->cluster = c;
-}
-
 void ws_server_set_metrics_hook(struct ws_server *ws, void (*fn)(void *arg, FILE *out), void *arg)
 {
     ws->metrics_hook_arg = arg;
@@ -340,22 +331,6 @@ void ws_server_set_service(struct ws_server *ws, struct service *svc)
 {
     atomic_store(&ws->svc, svc);
 }
-
-struct inbox *ws_server_inbox(struct ws_server *ws)
-{
-    return ws->inbox;
-}
-
-struct registry *ws_registry(struct ws_server *ws)
-{
-    return ws->reg;
-}
-
-struct conn_iter {
-    struct ws_server *ws;
-    struct delivery *d;
-    struct ws_fanout *out;
-};
 
 static int close_user(struct reg_user *u, void *arg)
 {
@@ -404,49 +379,7 @@ void ws_server_free(struct ws_server *ws)
     inbox_free(ws->inbox, ws);
     registry_free(ws->reg);
     wheel_free(&ws->wheel);
-    history_free(ws->history);
-    userset_free(ws->stored_users);
     pthread_cond_destroy(&ws->start_cond);
     pthread_mutex_destroy(&ws->start_lock);
     free(ws);
-}
-
-static int deliver_user(struct reg_user *u, void *arg)
-{
-    struct conn_iter *it = arg;
-    for (struct reg_link *l = u->conns; l; l = l->next) {
-        struct conn *c = ND_CONTAINER_OF(l, struct conn, link);
-        if (ws__conn_push(it->ws, c, it->d) == 0) {
-            it->out->connections++;
-            it->out->nonack += !c->ack_mode;
-        }
-    }
-    return 0;
-}
-
-void ws_deliver(struct ws_server *ws, struct delivery *d, struct ws_fanout *out)
-{
-    struct conn_iter it = {ws, d, out};
-    out->connections = out->nonack = 0;
-    if (!ws->ctx)
-        return;                /* stopped: nobody to deliver to */
-    if (d->op && !ws->cluster) /* in a cluster the history is in Redis */
-        history_add(ws->history, d->user_id, d);
-    if (!d->user_id[0]) {
-        registry_each_user(ws->reg, deliver_user, &it);
-    } else {
-        struct reg_user *u = registry_find(ws->reg, d->user_id);
-        if (u)
-            deliver_user(u, &it);
-    }
-}
-
-struct store *ws_store(struct ws_server *ws)
-{
-    return ws->store;
-}
-
-void ws_note_stored(struct ws_server *ws, const char *user_id)
-{
-    userset_add(ws->stored_users, user_id);
 }
