@@ -406,6 +406,7 @@ static void message(struct ws_server *ws, struct conn *c, const char *text, size
     case CM_PING: send_control(ws, c, "pong", json_object()); break;
     case CM_ALIVE: break; /* pong, client_ready: signs of life, nothing to answer */
     case CM_ACK:
+        ws->m.acks++;
         backend_forget(ws->backend, conn_user(c), m.ack_id); /* delivered: no longer owed */
         break;
     case CM_REFRESH: refresh(ws, c, m.token); break;

@@ -176,6 +176,8 @@ void ws__metrics_render(struct ws_server *ws, FILE *f)
         (double)stats_get(&nd_stats.deliveries));
     one(f, "notifyd_frames_written_total", "counter", "Messages written to sockets.",
         (double)ws->m.frames);
+    one(f, "notifyd_acks_total", "counter", "Acks received from clients in ack mode.",
+        (double)ws->m.acks);
     one(f, "notifyd_replayed_messages_total", "counter",
         "Stored or history messages queued for a connecting client.",
         (double)stats_get(&nd_stats.replayed));

@@ -50,6 +50,7 @@ struct ws_metrics {
     uint64_t latency_count;
     double latency_sum; /* seconds */
     uint64_t frames;    /* messages written */
+    uint64_t acks;      /* acks received (ack mode) */
 };
 
 /* Per-connection state: lws allocates it (zeroed) for every connection bound

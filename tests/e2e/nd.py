@@ -333,6 +333,24 @@ def metric(server_or_metrics, name, **labels):
     return m.get((name, frozenset(labels.items())), 0.0)
 
 
+async def offline(server, user, timeout=TIMEOUT):
+    """Waits until @server no longer counts a connection of @user (closes are processed
+    asynchronously): what is sent to the user from then on is for an offline user."""
+    async def gone():
+        async with server.channel() as ch:
+            r = await pbg.NotificationServiceStub(ch).IsUserOnline(
+                pb.IsUserOnlineRequest(user_id=user), metadata=bearer(token("backend", "service")),
+                timeout=TIMEOUT)
+        return not r.is_online
+    await until_async(gone, timeout, what="%s offline" % user)
+
+
+def acks_seen(server, n, timeout=TIMEOUT):
+    """Waits until @server has received @n acks in all (notifyd_acks_total): from then on what
+    those acks forget is forgotten for every later connect."""
+    until(lambda: metric(server, "notifyd_acks_total") >= n, timeout, what="%d acks" % n)
+
+
 def run(coro):
     """Runs a test coroutine with an overall bound."""
     return asyncio.run(asyncio.wait_for(coro, 120))

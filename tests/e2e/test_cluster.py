@@ -182,8 +182,14 @@ def test_ids_rise_whichever_instance_accepts(cluster):
     run(go())
 
 
+def offline_drained(redis, user):
+    """Waits until Redis holds no offline message for @user (forgetting one is asynchronous)."""
+    nd.until(lambda: redis_command(redis, "XLEN", "notifyd:o:" + user) == b":0\r\n",
+             what="the offline stream of %s empty" % user)
+
+
 def test_offline_message_via_a_arrives_on_connect_to_c(cluster):
-    _, (a, b, c) = cluster
+    redis, (a, b, c) = cluster
 
     async def go():
         r = await notify(a, "away", "kept")
@@ -195,7 +201,7 @@ def test_offline_message_via_a_arrives_on_connect_to_c(cluster):
         assert m["message_id"] == r.message_id and m["data"]["message"] == "kept"
         await nothing(ws, 0.3)
         await ws.close()
-        await asyncio.sleep(0.2)
+        offline_drained(redis, "away")  # written: Redis forgot its copy
         ws, _ = await b.connect(user="away")  # delivered once: not again elsewhere
         await nothing(ws, 0.3)
         await ws.close()
@@ -227,7 +233,7 @@ def test_resume_across_instances(cluster):
 
 
 def test_ack_mode_across_instances(cluster):
-    _, (a, b, _) = cluster
+    redis, (a, b, _) = cluster
 
     async def go():
         ws, _ = await a.connect(user="acker", query="&ack=1")
@@ -240,7 +246,7 @@ def test_ack_mode_across_instances(cluster):
         m = await recv(ws)
         assert m["message_id"] == r.message_id  # not acked: again
         await ws.send('{"type":"ack","data":{"message_id":"%s"}}' % m["message_id"])
-        await asyncio.sleep(0.3)
+        offline_drained(redis, "acker")  # the ack reached Redis
         await ws.close()
         ws, _ = await a.connect(user="acker", query="&ack=1")
         await nothing(ws, 0.3)
