@@ -15,12 +15,18 @@
 #define ND_WS_HEADROOM 16  /* bytes before a frame's payload for its header: lws's LWS_PRE */
 #define ND_OPS_MAX 32      /* room for the operations of notify/ops.h (it checks) */
 
+/** @clock in microseconds: the one reader of the clocks below. */
+static inline int64_t nd_clock_us(clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /** Unix time in microseconds (CLOCK_REALTIME): timestamps, message ids, expiry. */
 static inline int64_t nd_wall_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return nd_clock_us(CLOCK_REALTIME);
 }
 
 /** Unix time in milliseconds. */
@@ -32,9 +38,7 @@ static inline int64_t nd_wall_ms(void)
 /** Monotonic microseconds (CLOCK_MONOTONIC): durations, timers, rate limits. */
 static inline int64_t nd_mono_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return nd_clock_us(CLOCK_MONOTONIC);
 }
 
 /** Monotonic milliseconds. */

@@ -53,22 +53,24 @@ void backend_publish(struct backend *b, struct backend_publish *p)
     b->ops->publish(b, p);
 }
 
-int backend_stats(struct backend *b, struct backend_query *q)
+static void begin_query(struct backend *b, struct backend_query *q)
 {
     begin(b, &q->req);
-    q->user_id[0] = 0;
     q->connections = 0;
     q->users = NULL;
     q->n_users = 0;
+}
+
+int backend_stats(struct backend *b, struct backend_query *q)
+{
+    begin_query(b, q);
+    q->user_id[0] = 0;
     return b->ops->stats(b, q);
 }
 
 int backend_online(struct backend *b, struct backend_query *q)
 {
-    begin(b, &q->req);
-    q->connections = 0;
-    q->users = NULL;
-    q->n_users = 0;
+    begin_query(b, q);
     return b->ops->online(b, q);
 }
 
