@@ -7,7 +7,7 @@
  *
  * Data in Redis (prefix notifyd:):
  *   clock               hash {ms, seq}: the cluster's message-id clock
- *   messages            the pub/sub channel every instance subscribes to
+ *   messages            the pub/sub channel every instance subscribes to (wire.h)
  *   h:<user>, h:*       history streams (per user, broadcasts), trimmed by
  *                       count and age; entry field m = the envelope
  *   o:<user>            offline stream: messages kept for the user
