@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "nd.h"
 
 static _Atomic int state = HEALTH_STARTING;
 static atomic_int dependency_ok = 1;
@@ -18,13 +19,6 @@ static int reported[HEALTH_T__COUNT]; /* main thread only: a stall was logged */
 
 static const char *const thread_names[HEALTH_T__COUNT] = {"nd-ws", "nd-grpc", "nd-store",
                                                           "nd-redis"};
-
-static int64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 void health_set(enum health_state s)
 {
@@ -81,7 +75,7 @@ void health_set_watchdog_ms(int64_t ms)
 
 void health_beat(enum health_thread t)
 {
-    atomic_store_explicit(&beat_ms[t], now_ms(), memory_order_relaxed);
+    atomic_store_explicit(&beat_ms[t], nd_mono_ms(), memory_order_relaxed);
 }
 
 void health_unwatch(enum health_thread t)
@@ -97,7 +91,7 @@ const char *health_thread_name(enum health_thread t)
 int64_t health_idle_ms(enum health_thread t)
 {
     int64_t b = atomic_load_explicit(&beat_ms[t], memory_order_relaxed);
-    return b ? now_ms() - b : -1;
+    return b ? nd_mono_ms() - b : -1;
 }
 
 int health_stalled(int liveness, int64_t *ms)

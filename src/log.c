@@ -15,6 +15,8 @@
 #include <jansson.h>
 #include <libwebsockets.h>
 
+#include "nd.h"
+
 static _Atomic int min_level = ND_LOG_INFO;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
@@ -46,15 +48,14 @@ int nd_log_level_parse(const char *s, enum nd_log_level *out)
 
 static void emit(enum nd_log_level level, const char *msg, json_t *fields)
 {
-    struct timespec ts;
     struct tm tm;
     char when[64];
+    int64_t now_ms = nd_wall_ms();
+    time_t secs = (time_t)(now_ms / 1000);
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
+    gmtime_r(&secs, &tm);
     snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             (int)(ts.tv_nsec / 1000000));
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(now_ms % 1000));
 
     json_t *line = json_pack("{s:s, s:s, s:s}", "ts", when, "level", level_names[level], "msg",
                              msg ? msg : "");

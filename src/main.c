@@ -1,6 +1,7 @@
-/* main: parse the configuration, start the modules in order (WebSocket side,
- * then gRPC), wait for SIGTERM/SIGINT, stop them in reverse. Signals are
- * blocked in every thread and taken here with sigwait(). */
+/* main: parse the configuration, start the modules in order (one start
+ * table: keys, templates, the backend engine, the service, the WebSocket
+ * side, then gRPC), wait for SIGTERM/SIGINT, stop them in reverse. Signals
+ * are blocked in every thread and taken here with sigwait(). */
 #include <ctype.h>
 #include <errno.h>
 #include <grpc/grpc.h>
@@ -16,18 +17,16 @@
 #include <unistd.h>
 
 #include "auth/token.h"
-#include "cluster/cluster.h"
+#include "backend/backend.h"
 #include "config.h"
-#include "delivery/envelope.h"
-#include "delivery/userset.h"
 #include "fault.h"
 #include "health.h"
 #include "log.h"
-#include "notify/service.h"
+#include "nd.h"
 #include "notify/templates.h"
 #include "rpc/server.h"
+#include "service/service.h"
 #include "stats.h"
-#include "store/store.h"
 #include "ws/server.h"
 
 /* reads a small text file (a PEM key) into a malloc'd string */
@@ -117,12 +116,6 @@ static void exit_now(int sig)
     _exit(128 + sig);
 }
 
-/* store_user_fn: the users the store holds messages for */
-static void add_user(void *arg, const char *user_id)
-{
-    userset_add(arg, user_id);
-}
-
 static int token_main(int argc, char **argv)
 {
     struct nd_config cfg;
@@ -177,24 +170,200 @@ static void raise_fd_limit(void)
     }
 }
 
-/* the store's templates at open, and Redis's as they change: into the table */
-static void load_template(void *arg, const char *id, const char *json, size_t len)
+/* --- the start table: one row per module, started in order; whatever started
+ * is stopped, then freed, in reverse --- */
+
+struct app {
+    const struct nd_config *cfg;
+    struct token_keyring *keyring;
+    struct templates *templates;
+    struct backend *backend; /* the engine, chosen once: NOTIFYD_REDIS_URL or the data dir */
+    struct service *svc;
+    struct ws_server *ws;
+    struct rpc_server *rpc;
+    int64_t stop_by_ms; /* monotonic: the grace period's end, once stopping */
+    char *err;          /* a failed start says why here */
+    size_t errlen;
+};
+
+static int keys_start(struct app *a)
 {
-    if (templates_set_json(arg, id, json, len) < 0)
-        nd_log(ND_LOG_WARN, "a stored template is unreadable and was skipped", "{s:s}", "id", id);
+    struct token_keys *keys = load_keys(a->cfg, a->err, a->errlen);
+    if (!keys)
+        return -1;
+    token_keyring_swap(a->keyring, keys); /* the keyring owns them */
+    return 0;
 }
 
-static void cluster_template_change(void *arg, uint64_t v, const char *id, const char *json,
-                                    size_t len)
+static void keys_free(struct app *a)
 {
-    templates_apply(arg, v, id, json, len);
+    token_keyring_free(a->keyring);
 }
 
-static void cluster_templates(void *arg, uint64_t v, const char *const *ids,
-                              const char *const *jsons, const size_t *lens, size_t n)
+static int templates_start(struct app *a)
 {
-    if (templates_replace(arg, v, ids, jsons, lens, n) < 0)
-        nd_log(ND_LOG_ERROR, "out of memory loading the templates from redis", NULL);
+    if (!(a->templates = templates_new()))
+        snprintf(a->err, a->errlen, "out of memory");
+    return a->templates ? 0 : -1;
+}
+
+static void templates_free_(struct app *a)
+{
+    templates_free(a->templates);
+}
+
+/* in a cluster, messages owed to users live in Redis; alone, in the data dir */
+static int backend_open(struct app *a)
+{
+    a->backend = a->cfg->redis_url ? backend_redis_new(a->cfg, a->templates, a->err, a->errlen)
+                                   : backend_embedded_new(a->cfg, a->templates, a->err, a->errlen);
+    return a->backend ? 0 : -1;
+}
+
+static void backend_stop_(struct app *a)
+{
+    backend_stop(a->backend); /* flushes, leaves the cluster; its last answers run in ws_free */
+}
+
+static void backend_free_(struct app *a)
+{
+    backend_free(a->backend);
+}
+
+static int grpc_start(struct app *a)
+{
+    (void)a;
+    grpc_init();
+    return 0;
+}
+
+static void grpc_free(struct app *a)
+{
+    (void)a;
+    grpc_shutdown();
+}
+
+static int service_start(struct app *a)
+{
+    if (!(a->svc = service_new(a->cfg, a->backend, a->templates)))
+        snprintf(a->err, a->errlen, "out of memory");
+    return a->svc ? 0 : -1;
+}
+
+static void service_free_(struct app *a)
+{
+    service_free(a->svc);
+}
+
+static int ws_start(struct app *a)
+{
+    a->ws = ws_server_start(a->cfg, a->keyring, a->backend, a->err, a->errlen);
+    if (!a->ws)
+        return -1;
+    ws_server_set_service(a->ws, a->svc);
+    return 0;
+}
+
+static int64_t grace_left_ms(const struct app *a)
+{
+    return a->stop_by_ms - nd_mono_ms();
+}
+
+static void ws_stop(struct app *a)
+{
+    int64_t left = grace_left_ms(a); /* what the gRPC calls left of the grace period */
+    ws_server_stop(a->ws, left < 1000 ? (left > 0 ? left : 1) : 1000);
+}
+
+static void ws_free(struct app *a)
+{
+    ws_server_free(a->ws);
+}
+
+/* after the WebSocket side is there to deliver into: Redis connects */
+static int backend_run(struct app *a)
+{
+    return backend_start(a->backend, a->err, a->errlen) < 0 ? -1 : 0;
+}
+
+static int rpc_start(struct app *a)
+{
+    a->rpc = rpc_server_start(a->cfg, a->keyring, a->svc, a->err, a->errlen);
+    if (!a->rpc)
+        return -1;
+    ws_server_set_metrics_hook(a->ws, rpc_server_metrics, a->rpc);
+    return 0;
+}
+
+static void rpc_stop(struct app *a)
+{
+    rpc_server_stop(a->rpc, grace_left_ms(a)); /* in-flight calls finish; nd-ws still answers */
+}
+
+static void rpc_free(struct app *a)
+{
+    rpc_server_free(a->rpc);
+}
+
+static const struct module {
+    const char *name;            /* for the log */
+    int (*start)(struct app *a); /* 0, or -1 with a reason in a->err (leaving nothing behind) */
+    void (*stop)(struct app *a); /* NULL: nothing runs */
+    void (*free)(struct app *a); /* NULL: nothing held */
+} modules[] = {
+    {"keys", keys_start, NULL, keys_free},
+    {"templates", templates_start, NULL, templates_free_},
+    {"backend", backend_open, backend_stop_, backend_free_},
+    {"grpc", grpc_start, NULL, grpc_free},
+    {"service", service_start, NULL, service_free_},
+    {"ws", ws_start, ws_stop, ws_free},
+    {"backend start", backend_run, NULL, NULL},
+    {"rpc", rpc_start, rpc_stop, rpc_free},
+};
+
+/* starts the modules in order; returns how many started */
+static size_t start_all(struct app *a)
+{
+    size_t n = 0;
+    while (n < ND_ARRAY_SIZE(modules) && modules[n].start(a) == 0)
+        n++;
+    return n;
+}
+
+/* the one teardown: stops the first @n modules in reverse, then frees them in reverse */
+static void stop_all(struct app *a, size_t n)
+{
+    for (size_t i = n; i-- > 0;) {
+        if (!modules[i].stop)
+            continue;
+        nd_log(ND_LOG_DEBUG, "stopping", "{s:s, s:I}", "module", modules[i].name, "grace_left_ms",
+               (json_int_t)grace_left_ms(a));
+        modules[i].stop(a);
+    }
+}
+
+static void free_all(struct app *a, size_t n)
+{
+    for (size_t i = n; i-- > 0;)
+        if (modules[i].free)
+            modules[i].free(a);
+}
+
+static void log_listening(const struct app *a)
+{
+    const struct nd_config *cfg = a->cfg;
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    nd_log(ND_LOG_INFO, "listening", "{s:s, s:i, s:i, s:s, s:s, s:s, s:I, s:I, s:s}", "version",
+           ND_VERSION, "grpc_port", rpc_server_port(a->rpc), "http_port", ws_server_port(a->ws),
+           "data_dir", cfg->data_dir, "tls", cfg->tls_cert_file ? "on" : "off", "ws_deflate",
+           cfg->ws_deflate ? "on" : "off", "max_connections",
+           (json_int_t)ws_server_max_connections(a->ws), "open_files_limit",
+           (json_int_t)rl.rlim_cur, "backend", backend_name(a->backend));
+    if (cfg->max_connections && (rlim_t)cfg->max_connections + 128 > rl.rlim_cur)
+        nd_log(ND_LOG_WARN, "NOTIFYD_MAX_CONNECTIONS is above what the open-files limit allows",
+               "{s:I, s:I}", "max_connections", (json_int_t)cfg->max_connections,
+               "open_files_limit", (json_int_t)rl.rlim_cur);
 }
 
 /* the reaper: once SIGTERM has come, the process ends within @ms even if a
@@ -269,19 +438,8 @@ static int wait_for_signal(const struct nd_config *cfg, struct token_keyring *ke
 static int serve(int argc, char **argv)
 {
     struct nd_config cfg;
-    char err[512];
-    int rc = 1;
-    struct token_keys *keys;
     struct token_keyring keyring;
-    struct ws_server *ws = NULL;
-
-    token_keyring_init(&keyring, NULL);
-    struct service *svc = NULL;
-    struct rpc_server *rpc = NULL;
-    struct store *store = NULL;
-    struct cluster *cluster = NULL;
-    struct userset *stored_users = NULL;
-    struct templates *templates = NULL;
+    char err[512];
 
     enum config_result r = config_parse(&cfg, CONFIG_SERVE, argc, argv, err, sizeof err);
     if (r == CONFIG_HELP) {
@@ -300,66 +458,21 @@ static int serve(int argc, char **argv)
                "test fault switches are armed by SIGUSR1/SIGUSR2 (NOTIFYD_TEST_FAULTS)", NULL);
     config_unknown_env(warn_unknown);
     raise_fd_limit();
-    atomic_store(&nd_stats.started_ms, envelope_now_ms());
+    atomic_store(&nd_stats.started_ms, nd_wall_ms());
+    token_keyring_init(&keyring, NULL);
 
-    keys = load_keys(&cfg, err, sizeof err);
-    if (!keys)
-        goto fail;
-    token_keyring_swap(&keyring, keys); /* the keyring owns them */
-    stored_users = userset_new();
-    templates = templates_new();
-    if (!stored_users || !templates) {
-        userset_free(stored_users);
-        snprintf(err, sizeof err, "out of memory");
-        goto fail;
+    struct app app = {.cfg = &cfg, .keyring = &keyring, .err = err, .errlen = sizeof err};
+    size_t started = start_all(&app);
+    if (started < ND_ARRAY_SIZE(modules)) {
+        fprintf(stderr, "notifyd: %s\n", err);
+        app.stop_by_ms = nd_mono_ms(); /* no grace: nothing was served */
+        stop_all(&app, started);
+        free_all(&app, started);
+        config_free(&cfg);
+        return 1;
     }
-    /* in a cluster, messages owed to users live in Redis; alone, in the data dir */
-    if (!cfg.redis_url && !(store = store_open_embedded(&cfg, add_user, stored_users, load_template,
-                                                        templates, err, sizeof err))) {
-        userset_free(stored_users);
-        goto fail;
-    }
-    grpc_init();
-    ws = ws_server_start(&cfg, &keyring, store, stored_users, err, sizeof err);
-    if (!ws)
-        goto fail_grpc;
-    svc = service_new(ws, &cfg, templates);
-    if (!svc) {
-        snprintf(err, sizeof err, "out of memory");
-        goto fail_grpc;
-    }
-    ws_server_set_service(ws, svc);
-    if (cfg.redis_url) {
-        struct cluster_hooks hooks = {ws_cluster_message,      ws_cluster_state,  ws,
-                                      cluster_template_change, cluster_templates, templates};
-        cluster = cluster_start(&cfg, ws_server_instance(ws), &hooks, err, sizeof err);
-        if (!cluster)
-            goto fail_grpc;
-        ws_server_set_cluster(ws, cluster);
-        service_set_cluster(svc, cluster);
-        health_set_dependency(0); /* not ready until Redis answers */
-        if (cluster_connect(cluster) < 0) {
-            snprintf(err, sizeof err, "cannot start the redis thread");
-            goto fail_grpc;
-        }
-    }
-    rpc = rpc_server_start(&cfg, &keyring, svc, err, sizeof err);
-    if (!rpc)
-        goto fail_grpc;
-
-    ws_server_set_metrics_hook(ws, rpc_server_metrics, rpc);
     health_set(HEALTH_READY);
-    struct rlimit rl;
-    getrlimit(RLIMIT_NOFILE, &rl);
-    nd_log(ND_LOG_INFO, "listening", "{s:s, s:i, s:i, s:s, s:s, s:s, s:I, s:I}", "version",
-           ND_VERSION, "grpc_port", rpc_server_port(rpc), "http_port", ws_server_port(ws),
-           "data_dir", cfg.data_dir, "tls", cfg.tls_cert_file ? "on" : "off", "ws_deflate",
-           cfg.ws_deflate ? "on" : "off", "max_connections",
-           (json_int_t)ws_server_max_connections(ws), "open_files_limit", (json_int_t)rl.rlim_cur);
-    if (cfg.max_connections && (rlim_t)cfg.max_connections + 128 > rl.rlim_cur)
-        nd_log(ND_LOG_WARN, "NOTIFYD_MAX_CONNECTIONS is above what the open-files limit allows",
-               "{s:I, s:I}", "max_connections", (json_int_t)cfg.max_connections, "open_files_limit",
-               (json_int_t)rl.rlim_cur);
+    log_listening(&app);
 
     int sig = wait_for_signal(&cfg, &keyring);
     sigset_t set;
@@ -381,42 +494,13 @@ static int serve(int argc, char **argv)
         while (nanosleep(&d, &d) < 0 && errno == EINTR)
             ;
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    rpc_server_stop(rpc, cfg.shutdown_grace_ms);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    int64_t spent = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-    int64_t left = cfg.shutdown_grace_ms - spent;
-    ws_server_stop(ws, left < 1000 ? (left > 0 ? left : 1) : 1000);
-    cluster_stop(cluster); /* leaves the cluster; its last answers run in ws_server_free() */
-    cluster = NULL;
-    store_close(store); /* flushes; likewise */
-    store = NULL;
-    rc = 0;
+    /* in reverse: in-flight RPCs finish, WebSockets get 1001, the backend flushes */
+    app.stop_by_ms = nd_mono_ms() + cfg.shutdown_grace_ms;
+    stop_all(&app, started);
     nd_log(ND_LOG_INFO, "stopped", NULL);
-    goto done;
-
-fail_grpc:
-    fprintf(stderr, "notifyd: %s\n", err);
-    if (ws)
-        ws_server_stop(ws, 1);
-done:
-    cluster_stop(cluster);
-    store_close(store);
-    rpc_server_free(rpc);
-    ws_server_free(ws);
-    service_free(svc);
-    templates_free(templates);
-    grpc_shutdown();
-    token_keyring_free(&keyring);
+    free_all(&app, started);
     config_free(&cfg);
-    return rc;
-fail:
-    fprintf(stderr, "notifyd: %s\n", err);
-    templates_free(templates);
-    token_keyring_free(&keyring);
-    config_free(&cfg);
-    return 1;
+    return 0;
 }
 
 int main(int argc, char **argv)

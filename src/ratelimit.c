@@ -1,8 +1,6 @@
 /* ratelimit: the classic token bucket, refilled lazily on each take. */
 #include "ratelimit.h"
 
-#include <time.h>
-
 int ratelimit_take(struct ratelimit *b, double rate, double burst, int64_t now_us)
 {
     if (rate <= 0)
@@ -19,11 +17,4 @@ int ratelimit_take(struct ratelimit *b, double rate, double burst, int64_t now_u
         return 0;
     b->tokens -= 1;
     return 1;
-}
-
-int64_t ratelimit_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

@@ -1,5 +1,5 @@
 /* ratelimit: token buckets. A bucket is plain data; whoever owns it calls
- * ratelimit_take() (the caller provides any locking). */
+ * ratelimit_take() (the caller provides any locking) with nd_mono_us(). */
 #ifndef NOTIFYD_RATELIMIT_H
 #define NOTIFYD_RATELIMIT_H
 
@@ -16,8 +16,5 @@ struct ratelimit {
  * A @rate of 0 means unlimited.
  */
 int ratelimit_take(struct ratelimit *b, double rate, double burst, int64_t now_us);
-
-/** Monotonic clock in microseconds. */
-int64_t ratelimit_now_us(void);
 
 #endif

@@ -6,7 +6,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "notify/ops.h"
+#include "nd.h"
 
 enum stats_outcome {
     OUTCOME_DELIVERED, /* handed to at least one live connection */
@@ -27,7 +27,7 @@ struct nd_stats {
     _Atomic int64_t stored;           /* messages put in the store */
     _Atomic int64_t replayed;         /* stored or history messages queued on connect */
     _Atomic int64_t api_rate_limited; /* calls refused by NOTIFYD_API_RATE_LIMIT */
-    _Atomic int64_t by_op[OP__COUNT][OUTCOME__COUNT]; /* messages by operation and outcome */
+    _Atomic int64_t by_op[ND_OPS_MAX][OUTCOME__COUNT]; /* by enum op_id and outcome */
 };
 
 extern struct nd_stats nd_stats;

@@ -8,8 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ND_USER_ID_MAX 128 /* bytes; user ids are [A-Za-z0-9_.@:-]+ */
-#define ND_TOKEN_MAX 8192  /* longer tokens are refused unread */
+#include "nd.h"
 
 enum token_role {
     TOKEN_ROLE_USER = 1u << 0,    /* a browser: may connect to /ws */

@@ -7,7 +7,7 @@
  *
  * Data in Redis (prefix notifyd:):
  *   clock               hash {ms, seq}: the cluster's message-id clock
- *   messages            the pub/sub channel every instance subscribes to
+ *   messages            the pub/sub channel every instance subscribes to (wire.h)
  *   h:<user>, h:*       history streams (per user, broadcasts), trimmed by
  *                       count and age; entry field m = the envelope
  *   o:<user>            offline stream: messages kept for the user
@@ -32,8 +32,11 @@
 
 struct cluster;
 
-/** A message published by some instance, arriving here (nd-redis; @d is the callee's). */
-typedef void (*cluster_message_fn)(void *arg, struct delivery *d);
+/**
+ * A message published by some instance, arriving here: @d (the callee's) and
+ * the name of its operation (wire.h; "" when the sender named none). nd-redis.
+ */
+typedef void (*cluster_message_fn)(void *arg, struct delivery *d, const char *op);
 
 /** Redis reachable again (1) or lost (0). nd-redis. */
 typedef void (*cluster_state_fn)(void *arg, int up);
@@ -66,21 +69,28 @@ int cluster_template(struct cluster *c, const char *id, const char *json,
                      cluster_template_done_fn fn, void *arg);
 
 /**
- * Prepares the client for @cfg->redis_url as instance @instance (8 hex
- * digits); nothing connects until cluster_connect(). NULL with a one-line
- * reason in @err for a bad URL. Main thread.
+ * Prepares the client for @cfg->redis_url; nothing connects until
+ * cluster_connect(). NULL with a one-line reason in @err for a bad URL.
+ * Main thread.
  */
-struct cluster *cluster_start(const struct nd_config *cfg, const char *instance,
-                              const struct cluster_hooks *hooks, char *err, size_t errlen);
+struct cluster *cluster_new(const struct nd_config *cfg, const struct cluster_hooks *hooks,
+                            char *err, size_t errlen);
 
-/** Starts nd-redis; the connection comes up in the background (state hook). Main thread. */
-int cluster_connect(struct cluster *c);
+/**
+ * Starts nd-redis as instance @instance (8 hex digits, copied); the
+ * connection comes up in the background (state hook). 0 or -EAGAIN. Main thread.
+ */
+int cluster_connect(struct cluster *c, const char *instance);
 
 /**
  * Stops nd-redis: queued commands are sent, this instance leaves the
- * presence, then the connections close (pending callbacks fail). Main thread.
+ * presence, then the connections close (pending callbacks fail); later
+ * calls fail at once. No-op when never connected. Main thread.
  */
 void cluster_stop(struct cluster *c);
+
+/** Frees the client, after cluster_stop() (or when never connected). Main thread. */
+void cluster_free(struct cluster *c);
 
 /** 1 while both connections are up. Any thread. */
 int cluster_up(const struct cluster *c);
@@ -95,10 +105,11 @@ typedef void (*cluster_published_fn)(void *arg, int err, const struct cluster_pu
 
 /**
  * Publishes @d (its JSON with the message_id placeholder; borrowed during
- * the call): id, history, offline when @important and no non-ack connection
- * of the user is present, then the channel. 0 or -errno (@fn never runs).
+ * the call) as operation @op (its RPC name, named on the wire): id, history,
+ * offline when @important and no non-ack connection of the user is present,
+ * then the channel. 0 or -errno (@fn never runs).
  */
-int cluster_publish(struct cluster *c, const struct delivery *d, int op_id, int important,
+int cluster_publish(struct cluster *c, struct delivery *d, const char *op, int important,
                     cluster_published_fn fn, void *arg);
 
 /** Counts a connection of @user on this instance in or out (@delta +1/-1). Fire and forget. */

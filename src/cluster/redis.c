@@ -19,10 +19,11 @@
 #include <strings.h>
 
 #include "cluster/scripts.h"
+#include "cluster/wire.h"
 #include "delivery/msgid.h"
 #include "health.h"
 #include "log.h"
-#include "notify/ops.h"
+#include "nd.h"
 
 /* --- URL --- */
 
@@ -150,7 +151,7 @@ static void both_ready(struct cluster *c)
 
 /* --- the subscription --- */
 
-/* "hex op priority coalesce user\njson" -> a delivery for this instance's connections */
+/* a message of the channel (wire.h) -> a delivery for this instance's connections */
 static void on_message(redisAsyncContext *ac, void *reply, void *privdata)
 {
     struct cluster *c = ac->data;
@@ -171,27 +172,23 @@ static void on_message(redisAsyncContext *ac, void *reply, void *privdata)
         cluster__template_changed(c, p, nl, r->element[2]->len);
         return;
     }
-    char hex[24], user[ND_USER_ID_MAX + 1];
-    int op = 0, prio = 0;
-    unsigned long long key = 0;
-    uint64_t id;
-    if (!nl || sscanf(p, "%17s %d %d %llx %128s", hex, &op, &prio, &key, user) != 5 ||
-        msgid_parse(hex, &id) < 0) {
+    struct wire_msg m;
+    if (wire_decode(p, r->element[2]->len, &m) < 0) {
         nd_log(ND_LOG_WARN, "redis: unreadable message on the channel", NULL);
         return;
     }
-    size_t len = r->element[2]->len - (size_t)(nl + 1 - p);
-    struct delivery *d = delivery_new(len);
+    struct delivery *d = delivery_new(m.len);
     if (!d)
         return;
-    memcpy(delivery_json(d), nl + 1, len);
-    d->id = id;
-    d->coalesce_key = key;
-    d->priority = (uint8_t)(prio >= 0 && prio <= PRIORITY_URGENT ? prio : 0);
-    d->op = op >= 0 && op < OP__COUNT ? ops_get((enum op_id)op) : NULL;
-    snprintf(d->user_id, sizeof d->user_id, "%s", strcmp(user, "*") ? user : "");
+    memcpy(delivery_json(d), m.json, m.len);
+    d->id = m.id;
+    d->coalesce_key = m.coalesce_key;
+    d->priority = (uint8_t)m.priority;
+    /* the latency runs from the sender's accept; a v1 sender does not say: from now */
+    d->accepted_us = nd_mono_us() - wire_age_us(m.accepted_us, nd_wall_us());
+    memcpy(d->user_id, m.user_id, sizeof d->user_id);
     atomic_fetch_add(&c->received, 1);
-    c->hooks.message(c->hooks.arg, d);
+    c->hooks.message(c->hooks.arg, d, m.op);
 }
 
 /* --- connections (nd-redis) --- */
@@ -420,8 +417,8 @@ static void *run(void *arg)
     return NULL;
 }
 
-struct cluster *cluster_start(const struct nd_config *cfg, const char *instance,
-                              const struct cluster_hooks *hooks, char *err, size_t errlen)
+struct cluster *cluster_new(const struct nd_config *cfg, const struct cluster_hooks *hooks,
+                            char *err, size_t errlen)
 {
     struct cluster *c = calloc(1, sizeof *c);
     if (!c) {
@@ -431,7 +428,6 @@ struct cluster *cluster_start(const struct nd_config *cfg, const char *instance,
     cluster__scripts_init();
     c->cfg = cfg;
     c->hooks = *hooks;
-    snprintf(c->instance, sizeof c->instance, "%s", instance);
     c->backoff = BACKOFF_MIN_S;
     c->tail = &c->head;
     pthread_mutex_init(&c->lock, NULL);
@@ -460,8 +456,9 @@ fail:
     return NULL;
 }
 
-int cluster_connect(struct cluster *c)
+int cluster_connect(struct cluster *c, const char *instance)
 {
+    snprintf(c->instance, sizeof c->instance, "%s", instance);
     if (pthread_create(&c->thread, NULL, run, c))
         return -EAGAIN;
     c->started = 1;
@@ -470,15 +467,10 @@ int cluster_connect(struct cluster *c)
 
 void cluster_stop(struct cluster *c)
 {
-    if (!c)
+    atomic_store(&c->stopping, 1); /* calls fail at once from here on */
+    if (!c->started)
         return;
-    if (!c->started) {
-        ev_loop_destroy(c->loop);
-        pthread_mutex_destroy(&c->lock);
-        free(c);
-        return;
-    }
-    atomic_store(&c->stopping, 1);
+    c->started = 0;
     ev_async_send(c->loop, &c->wake);
     pthread_join(c->thread, NULL);
     pthread_mutex_lock(&c->lock); /* anything queued after the last wake-up */
@@ -490,6 +482,12 @@ void cluster_stop(struct cluster *c)
         cluster__fail(k, -ESHUTDOWN);
         k = next;
     }
+}
+
+void cluster_free(struct cluster *c)
+{
+    if (!c)
+        return;
     ev_loop_destroy(c->loop);
     pthread_mutex_destroy(&c->lock);
     free(c);

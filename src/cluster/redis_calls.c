@@ -9,6 +9,7 @@
 
 #include "cluster/redis_internal.h"
 #include "cluster/scripts.h"
+#include "cluster/wire.h"
 #include "delivery/msgid.h"
 #include "log.h"
 
@@ -319,30 +320,26 @@ void cluster__template_changed(struct cluster *c, const char *p, const char *nl,
 
 /* --- the API --- */
 
-int cluster_publish(struct cluster *c, const struct delivery *d, int op_id, int important,
+int cluster_publish(struct cluster *c, struct delivery *d, const char *op, int important,
                     cluster_published_fn fn, void *arg)
 {
-    char hmax[24], httl[24], omax[24], ottl[24], op[16], key[24];
+    char hmax[24], httl[24], omax[24], ottl[24];
+    struct wire_fields w;
     const struct nd_config *cfg = c->cfg;
+    /* when it was accepted, on the wall clock every instance shares */
+    int64_t at = nd_wall_us() - (nd_mono_us() - d->accepted_us);
+    if (!d->id_off || wire_encode(op, d->priority, d->coalesce_key, at, &w) < 0)
+        return -EINVAL;
     snprintf(hmax, sizeof hmax, "%lld", (long long)cfg->history_size);
     snprintf(httl, sizeof httl, "%lld", (long long)cfg->history_ttl_s * 1000);
     snprintf(omax, sizeof omax, "%lld", (long long)cfg->offline_max_per_user);
     snprintf(ottl, sizeof ottl, "%lld", (long long)cfg->offline_ttl_s * 1000);
-    snprintf(op, sizeof op, "%d %d", op_id, (int)d->priority); /* one field of the header */
-    snprintf(key, sizeof key, "%llx", (unsigned long long)d->coalesce_key);
-    const char *args[9] = {d->user_id,
-                           (const char *)d->buf + LWS_PRE,
-                           important ? "1" : "0",
-                           hmax,
-                           httl,
-                           omax,
-                           ottl,
-                           op,
-                           key};
-    size_t lens[9] = {strlen(d->user_id), d->len,       1,          strlen(hmax), strlen(httl),
-                      strlen(omax),       strlen(ottl), strlen(op), strlen(key)};
-    if (!d->id_off)
-        return -EINVAL;
+    const char *args[9] = {
+        d->user_id, delivery_json(d), important ? "1" : "0", hmax, httl, omax, ottl, w.head,
+        w.tail};
+    size_t lens[9] = {strlen(d->user_id), d->len,         1,
+                      strlen(hmax),       strlen(httl),   strlen(omax),
+                      strlen(ottl),       strlen(w.head), strlen(w.tail)};
     return cluster__submit(c, cluster__cmd_new(c, CMD_PUBLISH, SCRIPT_PUBLISH, 9, args, lens),
                            (void *)fn, arg);
 }

@@ -11,9 +11,6 @@
 #define LUA_NOW                                                                                    \
     "local t=redis.call('TIME') local now=tonumber(t[1])*1000+math.floor(tonumber(t[2])/1000)\n"
 
-/* ARGV: user ("" = everyone), envelope ending in the message_id placeholder,
- * important, history max, history ttl ms, offline max, offline ttl ms, op,
- * coalesce key. Returns {hex id, stored, connections}. */
 /* ARGV: template id, its JSON ("" = delete). Change numbers order the
  * changes; every instance applies them from the channel. Returns the number. */
 static const char SCRIPT_TEMPLATE[] =
@@ -27,6 +24,10 @@ static const char SCRIPT_TEMPLATE[] =
 static const char SCRIPT_TEMPLATES_LOAD[] = "return {redis.call('HGET','notifyd:tv','v') or "
                                             "'0',redis.call('HGETALL','notifyd:templates')}\n";
 
+/* ARGV: user ("" = everyone), envelope ending in the message_id placeholder,
+ * important, history max, history ttl ms, offline max, offline ttl ms, the
+ * header's fields before the user and after it (wire.h). Returns {hex id,
+ * stored, connections}. */
 static const char SCRIPT_PUBLISH[] = LUA_NOW LUA_ALIVE
     "local user,json=ARGV[1],ARGV[2]\n"
     "local c=redis.call('HMGET','notifyd:clock','ms','seq')\n"
@@ -68,7 +69,7 @@ static const char SCRIPT_PUBLISH[] = LUA_NOW LUA_ALIVE
     "  stored=1\n"
     "end\n"
     "redis.call('PUBLISH','notifyd:messages',"
-    "hex..' '..ARGV[8]..' '..ARGV[9]..' '..(user~='' and user or '*')..'\\n'..json)\n"
+    "hex..' '..ARGV[8]..' '..(user~='' and user or '*')..ARGV[9]..'\\n'..json)\n"
     "return {hex,stored,conns}\n";
 
 /* ARGV: user, instance, delta, nonack (1/0). Keeps p:<user>, u:<inst>, i:<inst>. */

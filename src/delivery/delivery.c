@@ -6,13 +6,13 @@
 
 struct delivery *delivery_new(size_t json_len)
 {
-    struct delivery *d = malloc(sizeof *d + LWS_PRE + json_len + 1);
+    struct delivery *d = malloc(sizeof *d + ND_WS_HEADROOM + json_len + 1);
     if (!d)
         return NULL;
     memset(d, 0, sizeof *d);
     atomic_init(&d->refs, 1);
     d->len = json_len;
-    d->buf[LWS_PRE + json_len] = 0;
+    d->buf[ND_WS_HEADROOM + json_len] = 0;
     return d;
 }
 

@@ -1,19 +1,25 @@
 /* delivery: one encoded message, immutable once handed to connections and
  * shared by all of them through a reference count. Built on any thread,
- * fanned out on the WebSocket thread. The JSON sits
- * after LWS_PRE bytes of headroom so lws_write() can frame it in place. */
+ * fanned out on the WebSocket thread. The JSON sits after ND_WS_HEADROOM
+ * bytes (lws's LWS_PRE) so lws_write() can frame it in place. */
 #ifndef NOTIFYD_DELIVERY_DELIVERY_H
 #define NOTIFYD_DELIVERY_DELIVERY_H
 
-#include <libwebsockets.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "auth/token.h"
 #include "delivery/msgid.h"
+#include "nd.h"
 
 struct op_spec;
+
+/* how a message travels: urgent goes before everything else queued and is never coalesced */
+enum priority {
+    PRIORITY_NORMAL,
+    PRIORITY_HIGH,
+    PRIORITY_URGENT,
+};
 
 struct delivery {
     _Atomic unsigned refs;
@@ -27,7 +33,7 @@ struct delivery {
     uint64_t coalesce_key; /* nonzero: a newer message with this key replaces a queued one */
     int stored;            /* read from the store: forget it there once written */
     uint8_t priority;      /* enum priority: urgent goes to the front of a queue */
-    unsigned char buf[];   /* LWS_PRE headroom, the JSON, a NUL */
+    unsigned char buf[];   /* ND_WS_HEADROOM bytes, the JSON, a NUL */
 };
 
 /** Allocates room for @json_len bytes of JSON; refs = 1. NULL on ENOMEM. */
@@ -46,7 +52,7 @@ void delivery_unref(struct delivery *d);
 /** The JSON text (len bytes, NUL-terminated). */
 static inline char *delivery_json(struct delivery *d)
 {
-    return (char *)d->buf + LWS_PRE;
+    return (char *)d->buf + ND_WS_HEADROOM;
 }
 
 /** Writes @id into the reserved message_id slot. Before the message is shared. */

@@ -6,17 +6,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define ID_PLACEHOLDER "0000000000000000"
 #define ID_TAIL "\"message_id\":\"" ID_PLACEHOLDER "\"}"
-
-int64_t envelope_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 char *envelope_data_json(const json_t *data, size_t *len)
 {
@@ -101,9 +93,7 @@ struct delivery *envelope_encode_parts(const struct envelope_parts *p, unsigned 
     *w = 0;
     d->len = (size_t)(w - delivery_json(d));
     d->timestamp_ms = p->timestamp_ms;
-    struct timespec mono;
-    clock_gettime(CLOCK_MONOTONIC, &mono);
-    d->accepted_us = (int64_t)mono.tv_sec * 1000000 + mono.tv_nsec / 1000;
+    d->accepted_us = nd_mono_us();
     if (p->user_id)
         strncpy(d->user_id, p->user_id, sizeof d->user_id - 1);
 out:

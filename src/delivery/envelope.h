@@ -38,7 +38,4 @@ struct delivery *envelope_encode_parts(const struct envelope_parts *p, unsigned 
 /** @data as the compact JSON envelopes carry (NULL: "{}"); caller frees. NULL on ENOMEM. */
 char *envelope_data_json(const json_t *data, size_t *len);
 
-/** Unix time in milliseconds. */
-int64_t envelope_now_ms(void);
-
 #endif

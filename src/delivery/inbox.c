@@ -5,9 +5,9 @@
 
 #include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "delivery/msgid.h"
+#include "nd.h"
 
 struct inbox {
     pthread_mutex_t lock;
@@ -55,9 +55,7 @@ void inbox_post(struct inbox *in, struct inbox_job *job)
 
 void inbox_post_n(struct inbox *in, struct inbox_job *job, unsigned n)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t now_ms = nd_wall_ms();
 
     job->next = NULL;
     pthread_mutex_lock(&in->lock);
@@ -67,11 +65,11 @@ void inbox_post_n(struct inbox *in, struct inbox_job *job, unsigned n)
     int was_empty = in->head == NULL;
     *in->tail = job;
     in->tail = &job->next;
-    void (*wake)(void *) = was_empty ? in->wake : NULL;
-    void *wake_arg = in->wake_arg;
+    /* woken under the lock: inbox_set_wake(NULL) then waits for a wake-up
+     * in progress, so the owner may destroy what the wake-up touches */
+    if (was_empty && in->wake)
+        in->wake(in->wake_arg);
     pthread_mutex_unlock(&in->lock);
-    if (wake)
-        wake(wake_arg);
 }
 
 size_t inbox_drain(struct inbox *in, void *ctx)

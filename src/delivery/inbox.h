@@ -18,13 +18,19 @@ struct inbox_job {
 
 struct inbox;
 
-/** Makes an inbox; @wake(@wake_arg) is called from posting threads. NULL on ENOMEM. */
+/**
+ * Makes an inbox; @wake(@wake_arg) is called from posting threads, under the
+ * inbox's lock (so it must not post). NULL on ENOMEM.
+ */
 struct inbox *inbox_new(void (*wake)(void *arg), void *wake_arg);
 
 /** Frees the inbox; jobs still queued are run with @ctx first. Owner thread. */
 void inbox_free(struct inbox *in, void *ctx);
 
-/** Replaces the wake-up (NULL: none, e.g. once the owner's loop is gone). Any thread. */
+/**
+ * Replaces the wake-up (NULL: none, e.g. before the owner's loop is gone);
+ * once it returns, the old one is not running and will not run. Any thread.
+ */
 void inbox_set_wake(struct inbox *in, void (*wake)(void *arg), void *wake_arg);
 
 /** Queues @job (the inbox does not copy it), stamps job->id, wakes the owner. Any thread. */

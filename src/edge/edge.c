@@ -73,13 +73,6 @@ struct edge {
     char scratch[BUF_MAX]; /* peeks at heads, reads of lingering sockets */
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static const char *const trouble_msg[T__COUNT] = {
     "out of file descriptors: new HTTP connections are refused (503)",
     "descriptor budget of the HTTP port reached: not accepting until connections close",
@@ -90,7 +83,7 @@ static const char *const trouble_msg[T__COUNT] = {
 /* counts a kind of trouble; one log line per LOG_EVERY_MS with the count */
 static void trouble(struct edge *e, enum trouble t, int err)
 {
-    int64_t now = now_ms();
+    int64_t now = nd_mono_ms();
     e->trouble[t].count++;
     if (now < e->trouble[t].next_ms)
         return;
@@ -229,7 +222,7 @@ static void linger_fd(struct edge *e, struct hold *h, int fd)
         low_water(fd, 1);
     }
     h->lingering = 1;
-    h->deadline_ms = now_ms() + LINGER_MS;
+    h->deadline_ms = nd_mono_ms() + LINGER_MS;
     ev_io_init(&h->io, on_linger_read, fd, EV_READ);
     ev_io_start(e->loop, &h->io);
     list_add(&e->lingering, h);
@@ -347,7 +340,7 @@ static void wait_for_head(struct edge *e, int fd, size_t seen, const struct head
     h->seen = seen;
     if (seen)
         low_water(fd, seen + 1);
-    h->deadline_ms = now_ms() + e->cfg.header_timeout_ms;
+    h->deadline_ms = nd_mono_ms() + e->cfg.header_timeout_ms;
     ev_io_init(&h->io, on_head_read, fd, EV_READ);
     ev_io_start(e->loop, &h->io);
     list_add(&e->waiting, h);
@@ -457,7 +450,7 @@ static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct edge *e = ND_CONTAINER_OF(w, struct edge, sweep);
     (void)revents;
-    int64_t now = now_ms();
+    int64_t now = nd_mono_ms();
     while (e->waiting.head && e->waiting.head->deadline_ms <= now) {
         struct hold *h = e->waiting.head;
         refuse(e, h, h->io.fd, 408);

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/token.h"
+
 #define I32 2147483647LL
 #define TIME_MAX 32503680000LL /* year 3000 in unix seconds */
 
@@ -68,6 +70,8 @@ static const struct field_spec no_fields[] = {{NULL, 0, 0, 0, 0}};
     {                                                                                              \
         ID, NAME, TYPE, FAM, OP_NOTIFY | (FL), task_fields, NULL                                   \
     }
+
+_Static_assert(OP__COUNT <= ND_OPS_MAX, "stats.h counts by operation: raise ND_OPS_MAX");
 
 static const struct op_spec specs[OP__COUNT] = {
     TASK(OP_BATCHGO_START, "NotifyBatchGoStart", "batchgo_start", "batchgo", 0),

@@ -7,7 +7,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "auth/token.h"
+#include "delivery/delivery.h"
+#include "nd.h"
 
 enum op_id {
     OP_BATCHGO_START,
@@ -45,12 +46,6 @@ enum op_flag {
     OP_TEMPLATED = 1u << 5, /* may give template_id + params instead of title/message */
     OP_TEMPLATE = 1u << 6,  /* manages templates */
     OP_ADMIN = 1u << 7,     /* role admin only (others: admin or service) */
-};
-
-enum priority {
-    PRIORITY_NORMAL,
-    PRIORITY_HIGH,
-    PRIORITY_URGENT,
 };
 
 #define ND_GROUP_MAX 128      /* bytes of a group key */

@@ -10,6 +10,7 @@
 #include "grpc/health/v1/health.pb-c.h"
 #include "health.h"
 #include "log.h"
+#include "nd.h"
 #include "rpc/rpc_internal.h"
 
 #define SERVICE_NAME "notification.v1.NotificationService"
@@ -72,7 +73,9 @@ static void send_update(struct call *c, int status, int first)
     c->last_sent = status;
     c->sending = 1;
     c->tag.kind = TAG_WATCH_SENT;
-    if (grpc_call_start_batch(c->call, ops, n, &c->tag, NULL) != GRPC_CALL_OK) {
+    grpc_call *call = c->call;
+    ND_HANDOFF_SEND(c);
+    if (grpc_call_start_batch(call, ops, n, &c->tag, NULL) != GRPC_CALL_OK) {
         c->sending = 0;
         grpc_byte_buffer_destroy(c->reply);
         c->reply = NULL;
@@ -89,7 +92,9 @@ static void send_final(struct call *c)
     c->finishing = 2;
     c->sending = 1;
     c->tag.kind = TAG_WATCH_SENT;
-    if (grpc_call_start_batch(c->call, &op, 1, &c->tag, NULL) != GRPC_CALL_OK)
+    grpc_call *call = c->call;
+    ND_HANDOFF_SEND(c);
+    if (grpc_call_start_batch(call, &op, 1, &c->tag, NULL) != GRPC_CALL_OK)
         c->sending = 0;
 }
 
@@ -112,7 +117,9 @@ void rpc__health_watch(struct call *c)
     memset(&op, 0, sizeof op);
     op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     op.data.recv_close_on_server.cancelled = &c->cancelled;
-    if (grpc_call_start_batch(c->call, &op, 1, &c->close_tag, NULL) != GRPC_CALL_OK) {
+    grpc_call *call = c->call;
+    ND_HANDOFF_SEND(c);
+    if (grpc_call_start_batch(call, &op, 1, &c->close_tag, NULL) != GRPC_CALL_OK) {
         rpc__finish(c, GRPC_STATUS_INTERNAL, "cannot watch", NULL);
         return;
     }

@@ -58,7 +58,7 @@ struct call {
     grpc_slice status_details;
     int has_details;
     int cancelled;
-    struct timespec started;
+    int64_t started_us; /* monotonic, when accepted */
     /* Watch */
     struct call *prev, *next; /* in srv->watchers */
     char *service;            /* the service watched */

@@ -58,6 +58,7 @@ static int post_request(struct rpc_server *s, struct method *m)
     c->last_sent = -1;
     grpc_metadata_array_init(&c->md);
     grpc_call_error e;
+    ND_HANDOFF_SEND(c);
     if (m) {
         e = grpc_server_request_registered_call(s->server, m->handle, &c->call, &c->deadline,
                                                 &c->md, &c->payload, s->cq, s->cq, &c->tag);
@@ -100,10 +101,7 @@ static const char *status_name(grpc_status_code code)
 static void account(struct call *c, grpc_status_code code)
 {
     struct method *m = c->m ? c->m : &c->srv->unknown;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    int64_t us =
-        (now.tv_sec - c->started.tv_sec) * 1000000 + (now.tv_nsec - c->started.tv_nsec) / 1000;
+    int64_t us = nd_mono_us() - c->started_us;
     int i = 0;
     while (i < RPC_DURATION_BUCKETS && (double)us / 1e6 > duration_le[i])
         i++;
@@ -140,7 +138,9 @@ void rpc__finish(struct call *c, grpc_status_code code, const char *msg, grpc_by
     if (code != GRPC_STATUS_OK)
         nd_log(ND_LOG_DEBUG, "rpc error", "{s:s}", "error", msg ? msg : "");
     c->tag.kind = TAG_DONE;
-    grpc_call_error e = grpc_call_start_batch(c->call, ops, n, &c->tag, NULL);
+    grpc_call *call = c->call;
+    ND_HANDOFF_SEND(c); /* to nd-grpc, which frees it on completion: not read after */
+    grpc_call_error e = grpc_call_start_batch(call, ops, n, &c->tag, NULL);
     if (e != GRPC_CALL_OK) {
         nd_log(ND_LOG_ERROR, "grpc_call_start_batch failed", "{s:i}", "error", (int)e);
         rpc__call_free(c);
@@ -303,33 +303,39 @@ static void watch_grpc_errors(const char *message)
         health_set_listener(HEALTH_L_GRPC, 0);
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* gRPC 1.51 stops accepting for good when accept() fails with anything but
  * EAGAIN (EMFILE: out of descriptors) and only logs it; log.c tells health,
  * and this makes a new server on the same port: the old one is shut down
  * (its open connections and calls finish), then the port is bound again,
  * every second until it works. nd-grpc. */
+static void set_relisten(struct rpc_server *s, int state)
+{
+    pthread_mutex_lock(&s->lock); /* rpc_server_stop() reads it under the lock */
+    s->relisten = state;
+    pthread_mutex_unlock(&s->lock);
+}
+
 static void relisten(struct rpc_server *s)
 {
     char err[300];
-    int stopping = atomic_load(&s->stopping);
     if (s->relisten == RELISTEN_NO) {
-        if (stopping || health_listener_ok(HEALTH_L_GRPC))
+        if (health_listener_ok(HEALTH_L_GRPC))
             return;
-        nd_log(ND_LOG_ERROR, "the gRPC listener stopped accepting: starting a new one", "{s:i}",
-               "port", s->port);
-        s->relisten = RELISTEN_DRAINING;
-        grpc_server_shutdown_and_notify(s->server, s->cq, &s->relisten_tag);
+        pthread_mutex_lock(&s->lock);
+        int go = !atomic_load(&s->stopping); /* stopping: its shutdown ends this server */
+        if (go) {
+            s->relisten = RELISTEN_DRAINING;
+            grpc_server_shutdown_and_notify(s->server, s->cq, &s->relisten_tag);
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (go)
+            nd_log(ND_LOG_ERROR, "the gRPC listener stopped accepting: starting a new one", "{s:i}",
+                   "port", s->port);
         return;
     }
+    int stopping = atomic_load(&s->stopping);
     if (s->relisten == RELISTEN_DRAINING || atomic_load(&s->live_calls) > 0 ||
-        mono_ms() < s->relisten_next_ms)
+        nd_mono_ms() < s->relisten_next_ms)
         return;
     if (s->relisten == RELISTEN_DRAINED) {
         pthread_mutex_lock(&s->lock);
@@ -351,12 +357,12 @@ static void relisten(struct rpc_server *s)
     }
     pthread_mutex_unlock(&s->lock);
     if (rc < 0) {
-        s->relisten_next_ms = mono_ms() + 1000;
+        s->relisten_next_ms = nd_mono_ms() + 1000;
         nd_log(ND_LOG_WARN, "the gRPC listener is not back yet: trying again in a second", "{s:s}",
                "error", err);
         return;
     }
-    s->relisten = RELISTEN_NO;
+    set_relisten(s, RELISTEN_NO);
     health_set_listener(HEALTH_L_GRPC, 1);
     nd_log(ND_LOG_INFO, "the gRPC listener accepts connections again", "{s:i}", "port", s->port);
 }
@@ -386,12 +392,13 @@ static void *run(void *arg)
             continue;
         }
         if (ev.tag == &s->relisten_tag) { /* the old server has no calls left */
-            s->relisten = RELISTEN_DRAINED;
+            set_relisten(s, RELISTEN_DRAINED);
             relisten(s);
             continue;
         }
         struct rpc_tag *t = ev.tag;
         struct call *c = t->c;
+        ND_HANDOFF_RECV(c);
         switch (t->kind) {
         case TAG_DONE:
             rpc__call_free(c);
@@ -409,7 +416,7 @@ static void *run(void *arg)
                 break;
             }
             atomic_fetch_add(&s->live_calls, 1);
-            clock_gettime(CLOCK_MONOTONIC, &c->started);
+            c->started_us = nd_mono_us();
             if (!s->shutdown_seen)
                 post_request(s, c->m);
             handle(c);
@@ -587,7 +594,8 @@ static int open_server(struct rpc_server *s, char *err, size_t errlen)
         snprintf(err, errlen, "cannot listen on %s for gRPC (address in use or not local)", addr);
         return -1;
     }
-    s->port = port;
+    if (s->port != port) /* once: a new listener (relisten) binds the same port */
+        s->port = port;
     grpc_server_start(s->server);
     for (size_t i = 0; i < s->n_methods; i++)
         for (int k = 0; k < REQUESTS_PER_METHOD; k++)
@@ -654,14 +662,7 @@ void rpc_server_stop(struct rpc_server *s, int64_t grace_ms)
     if (s->relisten == RELISTEN_NO) /* else nd-grpc ends the server being replaced */
         grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
     pthread_mutex_unlock(&s->lock);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += grace_ms / 1000;
-    until.tv_nsec += (grace_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = nd_wall_deadline(grace_ms);
     pthread_mutex_lock(&s->lock);
     while (!s->stopped) {
         if (pthread_cond_timedwait(&s->cond, &s->lock, &until) == ETIMEDOUT) {

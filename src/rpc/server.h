@@ -12,7 +12,7 @@
 
 #include "auth/token.h"
 #include "config.h"
-#include "notify/service.h"
+#include "service/service.h"
 
 struct rpc_server;
 

@@ -1,16 +1,16 @@
-/* store: where messages owed to users are kept durably -- offline messages
- * (seed 离线消息) and messages waiting for an ack -- and the message templates. One interface,
- * several engines: embedded.c (SQLite in the data dir) now, Redis for scale-out. Calls may come
- * from any thread; each engine has its own thread(s) and runs callbacks there, so callers hand
- * results back to their own thread. */
+/* store: the embedded engine's durable part (backend/embedded.c) -- messages
+ * owed to users (offline, or waiting for an ack) and the message templates,
+ * in SQLite under the data dir. Calls may come from any thread; one thread,
+ * nd-store, runs them and their callbacks, so callers hand results back to
+ * their own thread. */
 #ifndef NOTIFYD_STORE_STORE_H
 #define NOTIFYD_STORE_STORE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "auth/token.h"
 #include "config.h"
+#include "nd.h"
 
 struct stored_msg {
     uint64_t id;                      /* message id */
@@ -34,64 +34,33 @@ typedef void (*store_template_fn)(void *arg, const char *id, const char *json, s
 
 struct store;
 
-struct store_ops {
-    const char *name;
-    int (*put)(struct store *s, const struct stored_msg *m, store_done_fn done, void *arg);
-    int (*load)(struct store *s, const char *user_id, store_load_fn fn, void *arg);
-    int (*remove)(struct store *s, const char *user_id, uint64_t id);
-    int (*template)(struct store *s, const char *id, const char *json, store_done_fn done,
-                    void *arg);
-    void (*close)(struct store *s);
-};
-
-struct store {
-    const struct store_ops *ops;
-};
-
 /**
- * Opens the embedded store in cfg->data_dir (messages.db), checking it is a
- * readable notifyd store; @users (may be NULL) is called for each user who
- * has messages, @templates (may be NULL) for each template. NULL with a
- * one-line reason naming the file in @err.
+ * Opens the store in cfg->data_dir (messages.db), checking it is a readable
+ * notifyd store, and starts nd-store; @users (may be NULL) is called for
+ * each user who has messages, @templates (may be NULL) for each template.
+ * NULL with a one-line reason naming the file in @err.
  */
-struct store *store_open_embedded(const struct nd_config *cfg, store_user_fn users, void *users_arg,
-                                  store_template_fn templates, void *templates_arg, char *err,
-                                  size_t errlen);
+struct store *store_open(const struct nd_config *cfg, store_user_fn users, void *users_arg,
+                         store_template_fn templates, void *templates_arg, char *err,
+                         size_t errlen);
 
 /** Makes @m durable, then calls @done. 0, or -errno when not queued (done never runs). */
-static inline int store_put(struct store *s, const struct stored_msg *m, store_done_fn done,
-                            void *arg)
-{
-    return s->ops->put(s, m, done, arg);
-}
+int store_put(struct store *s, const struct stored_msg *m, store_done_fn done, void *arg);
 
 /** Loads @user_id's unexpired messages, oldest first, then calls @fn. 0 or -errno. */
-static inline int store_load(struct store *s, const char *user_id, store_load_fn fn, void *arg)
-{
-    return s->ops->load(s, user_id, fn, arg);
-}
+int store_load(struct store *s, const char *user_id, store_load_fn fn, void *arg);
 
 /** Forgets message @id of @user_id (idempotent). 0 or -errno. */
-static inline int store_remove(struct store *s, const char *user_id, uint64_t id)
-{
-    return s->ops->remove(s, user_id, id);
-}
+int store_remove(struct store *s, const char *user_id, uint64_t id);
 
 /**
  * Keeps template @id as @json (NUL-terminated), or forgets it when @json is
  * NULL; @done runs once that is durable. 0, or -errno (done never runs).
  */
-static inline int store_template(struct store *s, const char *id, const char *json,
-                                 store_done_fn done, void *arg)
-{
-    return s->ops->template(s, id, json, done, arg);
-}
+int store_template(struct store *s, const char *id, const char *json, store_done_fn done,
+                   void *arg);
 
-/** Finishes every queued operation (running its callback), then frees the store. */
-static inline void store_close(struct store *s)
-{
-    if (s)
-        s->ops->close(s);
-}
+/** Finishes every queued operation (running its callback), then frees the store. NULL: no-op. */
+void store_close(struct store *s);
 
 #endif

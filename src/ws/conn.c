@@ -11,6 +11,7 @@
 #include "delivery/envelope.h"
 #include "log.h"
 #include "nd.h"
+#include "notify/ops.h"
 #include "stats.h"
 #include "ws/client_msg.h"
 #include "ws/close_codes.h"
@@ -22,7 +23,7 @@
 
 static int64_t now_ms(void)
 {
-    return ratelimit_now_us() / 1000;
+    return nd_mono_ms();
 }
 
 static const char *conn_user(const struct conn *c)
@@ -73,7 +74,7 @@ int ws__conn_push(struct ws_server *ws, struct conn *c, struct delivery *d)
 /* sends a control frame (no message_id) with @data (consumed) */
 static void send_control(struct ws_server *ws, struct conn *c, const char *type, json_t *data)
 {
-    struct delivery *d = envelope_encode(type, conn_user(c), data, envelope_now_ms(), 0);
+    struct delivery *d = envelope_encode(type, conn_user(c), data, nd_wall_ms(), 0);
     json_decref(data);
     if (!d) {
         ws__conn_close(c, 1011, "out of memory");
@@ -87,7 +88,7 @@ static void send_control(struct ws_server *ws, struct conn *c, const char *type,
 static void send_error(struct ws_server *ws, struct conn *c, const char *code, const char *message)
 {
     stats_add(&nd_stats.client_errors, 1);
-    if (!ratelimit_take(&c->strikes, STRIKE_RATE, STRIKE_BURST, ratelimit_now_us())) {
+    if (!ratelimit_take(&c->strikes, STRIKE_RATE, STRIKE_BURST, nd_mono_us())) {
         ws__conn_close_flush(c, ND_CLOSE_POLICY, "too many bad messages");
         return;
     }
@@ -113,14 +114,14 @@ static int64_t exp_to_mono(int64_t exp)
 {
     if (!exp)
         return 0;
-    int64_t left = exp * 1000 - envelope_now_ms();
+    int64_t left = exp * 1000 - nd_wall_ms();
     return now_ms() + (left > 0 ? left : 0);
 }
 
 static void shared_ping(struct ws_server *ws, struct conn *c)
 {
     if (!ws->ping) /* one encoding per tick, shared by every connection pinged in it */
-        ws->ping = envelope_encode("ping", NULL, NULL, envelope_now_ms(), 0);
+        ws->ping = envelope_encode("ping", NULL, NULL, nd_wall_ms(), 0);
     if (ws->ping)
         ws__conn_push(ws, c, ws->ping);
     c->ping_due = 1; /* and a WebSocket PING: standard clients answer it by themselves */
@@ -158,11 +159,7 @@ void ws__conn_tick(struct ws_server *ws)
 {
     ws->now_ms = now_ms();
     wheel_advance(&ws->wheel, ws->now_ms, timer_fired, ws);
-    int64_t wall = envelope_now_ms();
-    if (wall - ws->history_swept_ms >= 1000) { /* once a second is plenty */
-        history_expire(ws->history, wall);
-        ws->history_swept_ms = wall;
-    }
+    backend_tick(ws->backend, nd_wall_ms());
     delivery_unref(ws->ping);
     ws->ping = NULL;
 }
@@ -313,7 +310,7 @@ void ws__conn_connected(struct ws_server *ws, struct conn *c, int recovered)
         json_pack("{s:s, s:s, s:I, s:I, s:b, s:I}", "client_id", client_id, "user_id", conn_user(c),
                   "heartbeat_interval", (json_int_t)ws->cfg->heartbeat_interval_ms,
                   "heartbeat_timeout", (json_int_t)ws->cfg->heartbeat_timeout_ms, "recovered",
-                  recovered, "server_time", (json_int_t)envelope_now_ms());
+                  recovered, "server_time", (json_int_t)nd_wall_ms());
     if (data && c->token_exp_s)
         json_object_set_new(data, "token_expires_at", json_integer(c->token_exp_s));
     if (data && c->ack_mode)
@@ -346,16 +343,11 @@ int ws__conn_established(struct ws_server *ws, struct conn *c, struct lws *wsi)
     c->next_ping_ms = c->last_rx_ms + ws->cfg->heartbeat_interval_ms;
     schedule(ws, c);
     stats_add(&nd_stats.connections_opened, 1);
-    ws__presence(ws, c, +1);
+    backend_presence(ws->backend, conn_user(c), +1, !c->ack_mode);
     nd_log(ND_LOG_DEBUG, "websocket connected", "{s:s, s:I}", "user_id", conn_user(c), "conn",
            (json_int_t)c->id);
-    if (ws__cluster_replay(ws, c) < 0) { /* not in a cluster (or Redis is down): from here */
-        struct ws_replay replay;
-        if (ws__replay_collect(ws, c, &replay) < 0)
-            return -1;
-        ws__conn_connected(ws, c, replay.complete);
-        ws__replay_start(ws, c, &replay);
-    }
+    if (ws__replay_start(ws, c) < 0)
+        return -1;
     if (atomic_load(&ws->stopping))
         ws__conn_close(c, ND_CLOSE_GOING_AWAY, "server shutting down");
     return 0;
@@ -407,7 +399,7 @@ static void message(struct ws_server *ws, struct conn *c, const char *text, size
     double rate = (double)ws->cfg->client_msg_rate;
     if (m.type == CM_ACK && c->ack_credit > 0) {
         c->ack_credit--;
-    } else if (!ratelimit_take(&c->rx_rate, rate, 2 * rate, ratelimit_now_us())) {
+    } else if (!ratelimit_take(&c->rx_rate, rate, 2 * rate, nd_mono_us())) {
         client_msg_clear(&m);
         send_error(ws, c, "rate_limited", "too many messages: slow down");
         return;
@@ -417,7 +409,8 @@ static void message(struct ws_server *ws, struct conn *c, const char *text, size
     case CM_PING: send_control(ws, c, "pong", json_object()); break;
     case CM_ALIVE: break; /* pong, client_ready: signs of life, nothing to answer */
     case CM_ACK:
-        ws__forget(ws, conn_user(c), m.ack_id); /* delivered: no longer owed */
+        ws->m.acks++;
+        backend_forget(ws->backend, conn_user(c), m.ack_id); /* delivered: no longer owed */
         break;
     case CM_REFRESH: refresh(ws, c, m.token); break;
     }
@@ -470,10 +463,10 @@ void ws__conn_pong(struct ws_server *ws, struct conn *c)
 static void written(struct ws_server *ws, struct conn *c, struct delivery *d)
 {
     if (d->op && !d->stored)
-        ws__metrics_written(ws, ratelimit_now_us() - d->accepted_us);
+        ws__metrics_written(ws, nd_mono_us() - d->accepted_us);
     /* a client that does not ack has a stored message once it is written */
     if (d->stored && !c->ack_mode)
-        ws__forget(ws, conn_user(c), d->id);
+        backend_forget(ws->backend, conn_user(c), d->id);
     if (c->ack_mode && d->id && c->ack_credit < UINT16_MAX) /* a message, not control */
         c->ack_credit++;
 }
@@ -608,7 +601,7 @@ void ws__conn_closed(struct ws_server *ws, struct conn *c)
         c->guard_fd = 0;
     }
     if (c->link.user) {
-        ws__presence(ws, c, -1);
+        backend_presence(ws->backend, c->link.user->id, -1, !c->ack_mode);
         nd_log(ND_LOG_DEBUG, "websocket closed", "{s:s, s:I, s:i}", "user_id", c->link.user->id,
                "conn", (json_int_t)c->id, "code", (int)c->close_code);
         registry_remove(ws->reg, &c->link);

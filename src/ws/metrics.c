@@ -11,6 +11,7 @@
 #include "delivery/envelope.h"
 #include "health.h"
 #include "nd.h"
+#include "notify/ops.h"
 #include "stats.h"
 #include "ws/close_codes.h"
 #include "ws/ws_internal.h"
@@ -175,6 +176,8 @@ void ws__metrics_render(struct ws_server *ws, FILE *f)
         (double)stats_get(&nd_stats.deliveries));
     one(f, "notifyd_frames_written_total", "counter", "Messages written to sockets.",
         (double)ws->m.frames);
+    one(f, "notifyd_acks_total", "counter", "Acks received from clients in ack mode.",
+        (double)ws->m.acks);
     one(f, "notifyd_replayed_messages_total", "counter",
         "Stored or history messages queued for a connecting client.",
         (double)stats_get(&nd_stats.replayed));
@@ -200,8 +203,6 @@ void ws__metrics_render(struct ws_server *ws, FILE *f)
         (double)q.bytes);
     one(f, "notifyd_outbound_queue_messages", "gauge",
         "Messages waiting to be written, all connections.", (double)q.messages);
-    one(f, "notifyd_history_messages", "gauge", "Messages remembered for resume.",
-        (double)history_count(ws->history));
     one(f, "notifyd_client_errors_total", "counter", "Error messages sent to WebSocket clients.",
         (double)stats_get(&nd_stats.client_errors));
     one(f, "notifyd_auth_failures_total", "counter", "Refused tokens (WebSocket, gRPC, REST).",
@@ -209,8 +210,7 @@ void ws__metrics_render(struct ws_server *ws, FILE *f)
     one(f, "notifyd_api_rate_limited_total", "counter", "API calls refused by the rate limit.",
         (double)stats_get(&nd_stats.api_rate_limited));
     ws__rest_metrics(f);
-    if (ws->cluster)
-        cluster_metrics(ws->cluster, f);
+    backend_metrics(ws->backend, f);
     if (ws->metrics_hook && health_get() != HEALTH_STARTING) /* set before "ready" */
         ws->metrics_hook(ws->metrics_hook_arg, f);
 }

@@ -6,8 +6,6 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "notify/ops.h"
-
 #define MASK(q) ((q)->cap - 1)
 
 static void compact(struct outq *q)

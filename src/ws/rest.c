@@ -12,7 +12,7 @@
 
 #include "health.h"
 #include "log.h"
-#include "notify/service.h"
+#include "service/service.h"
 #include "stats.h"
 #include "ws/ws_internal.h"
 

@@ -26,6 +26,8 @@
 #include "ws/recv_guard.h"
 #include "ws/ws_internal.h"
 
+_Static_assert(ND_WS_HEADROOM == LWS_PRE, "deliveries keep LWS_PRE bytes before the JSON");
+
 #ifndef ND_DEFLATE_MEM_LEVEL
 #define ND_DEFLATE_MEM_LEVEL "4" /* zlib hash 4 KiB: cleared at each message's start */
 #endif
@@ -250,6 +252,8 @@ static void *run(void *arg)
         return NULL;
     }
     ws->port = edge_port(ws->edge);
+    inbox_set_wake(ws->inbox, wake, ws);
+    lws_cancel_service(ws->ctx); /* for what was posted before */
     lws_sul_schedule(ws->ctx, 0, &ws->tick_sul, tick, ws->wheel.tick_ms * LWS_US_PER_MS);
     health_beat(HEALTH_T_WS);
     if (recv_guard_thread_start(ws__conn_bad_frame) < 0)
@@ -278,19 +282,16 @@ static void *run(void *arg)
 }
 
 struct ws_server *ws_server_start(const struct nd_config *cfg, struct token_keyring *keys,
-                                  struct store *store, struct userset *stored_users, char *err,
-                                  size_t errlen)
+                                  struct backend *backend, char *err, size_t errlen)
 {
     struct ws_server *ws = calloc(1, sizeof *ws);
     if (!ws) {
         snprintf(err, errlen, "out of memory");
-        userset_free(stored_users);
         return NULL;
     }
     ws->cfg = cfg;
     ws->keys = keys;
-    ws->store = store;
-    ws->stored_users = stored_users;
+    ws->backend = backend;
     pthread_mutex_init(&ws->start_lock, NULL);
     pthread_cond_init(&ws->start_cond, NULL);
     unsigned char r[4];
@@ -317,16 +318,16 @@ struct ws_server *ws_server_start(const struct nd_config *cfg, struct token_keyr
     if (!ws->max_connections) /* what the open-files limit allows, less the reserve */
         ws->max_connections = ws->fd_budget < 16 ? 16 : ws->fd_budget;
     ws->reg = registry_new();
-    ws->inbox = inbox_new(wake, ws);
-    ws->history = history_new((size_t)cfg->history_size, cfg->history_ttl_s * 1000,
-                              (uint64_t)envelope_now_ms() << 16);
+    ws->inbox = inbox_new(NULL, NULL); /* woken once the lws context exists (run()) */
     int64_t tick = tick_ms(cfg);
-    if (!ws->reg || !ws->inbox || !ws->history || !ws->stored_users ||
-        wheel_init(&ws->wheel, tick, cfg->heartbeat_interval_ms + tick, ratelimit_now_us() / 1000) <
-            0) {
+    if (!ws->reg || !ws->inbox ||
+        wheel_init(&ws->wheel, tick, cfg->heartbeat_interval_ms + tick, nd_mono_us() / 1000) < 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    struct backend_local local;
+    ws__local(ws, &local);
+    backend_attach(backend, &local); /* before nd-ws runs: it delivers here from then on */
     if (pthread_create(&ws->thread, NULL, run, ws)) {
         snprintf(err, errlen, "cannot start the WebSocket thread");
         goto fail;
@@ -346,8 +347,6 @@ fail:
     inbox_free(ws->inbox, ws);
     registry_free(ws->reg);
     wheel_free(&ws->wheel);
-    history_free(ws->history);
-    userset_free(ws->stored_users);
     pthread_cond_destroy(&ws->start_cond);
     pthread_mutex_destroy(&ws->start_lock);
     free(ws);
@@ -369,11 +368,6 @@ int64_t ws_server_max_connections(const struct ws_server *ws)
     return ws->max_connections;
 }
 
-void ws_server_set_cluster(struct ws_server *ws, struct cluster *c)
-{
-    ws->cluster = c;
-}
-
 void ws_server_set_metrics_hook(struct ws_server *ws, void (*fn)(void *arg, FILE *out), void *arg)
 {
     ws->metrics_hook_arg = arg;
@@ -385,22 +379,6 @@ void ws_server_set_service(struct ws_server *ws, struct service *svc)
     atomic_store(&ws->svc, svc);
 }
 
-struct inbox *ws_server_inbox(struct ws_server *ws)
-{
-    return ws->inbox;
-}
-
-struct registry *ws_registry(struct ws_server *ws)
-{
-    return ws->reg;
-}
-
-struct conn_iter {
-    struct ws_server *ws;
-    struct delivery *d;
-    struct ws_fanout *out;
-};
-
 static int close_user(struct reg_user *u, void *arg)
 {
     (void)arg;
@@ -410,35 +388,24 @@ static int close_user(struct reg_user *u, void *arg)
     return 0;
 }
 
-struct stop_job {
-    struct inbox_job job;
-    int64_t grace_ms;
-};
-
 static void stop_run(struct inbox_job *job, void *ctx)
 {
     struct ws_server *ws = ctx;
-    struct stop_job *s = ND_CONTAINER_OF(job, struct stop_job, job);
+    (void)job;
     atomic_store(&ws->stopping, 1);
     edge_stop(ws->edge); /* no new connections */
     if (ws->ctx) {
         registry_each_user(ws->reg, close_user, NULL);
-        lws_sul_schedule(ws->ctx, 0, &ws->stop_sul, stop_deadline, s->grace_ms * LWS_US_PER_MS);
+        lws_sul_schedule(ws->ctx, 0, &ws->stop_sul, stop_deadline,
+                         ws->stop_grace_ms * LWS_US_PER_MS);
     }
-    free(s);
 }
 
 void ws_server_stop(struct ws_server *ws, int64_t grace_ms)
 {
-    struct stop_job *s = calloc(1, sizeof *s);
-    if (s) {
-        s->job.run = stop_run;
-        s->grace_ms = grace_ms > 0 ? grace_ms : 1;
-        inbox_post(ws->inbox, &s->job);
-    } else {
-        ws->stop_now = 1; /* best effort: the loop notices at its next wake-up */
-        wake(ws);
-    }
+    ws->stop_grace_ms = grace_ms > 0 ? grace_ms : 1; /* read by nd-ws after the post */
+    ws->stop_job.run = stop_run;
+    inbox_post(ws->inbox, &ws->stop_job);
     pthread_join(ws->thread, NULL);
 }
 
@@ -449,49 +416,7 @@ void ws_server_free(struct ws_server *ws)
     inbox_free(ws->inbox, ws);
     registry_free(ws->reg);
     wheel_free(&ws->wheel);
-    history_free(ws->history);
-    userset_free(ws->stored_users);
     pthread_cond_destroy(&ws->start_cond);
     pthread_mutex_destroy(&ws->start_lock);
     free(ws);
-}
-
-static int deliver_user(struct reg_user *u, void *arg)
-{
-    struct conn_iter *it = arg;
-    for (struct reg_link *l = u->conns; l; l = l->next) {
-        struct conn *c = ND_CONTAINER_OF(l, struct conn, link);
-        if (ws__conn_push(it->ws, c, it->d) == 0) {
-            it->out->connections++;
-            it->out->nonack += !c->ack_mode;
-        }
-    }
-    return 0;
-}
-
-void ws_deliver(struct ws_server *ws, struct delivery *d, struct ws_fanout *out)
-{
-    struct conn_iter it = {ws, d, out};
-    out->connections = out->nonack = 0;
-    if (!ws->ctx)
-        return;                /* stopped: nobody to deliver to */
-    if (d->op && !ws->cluster) /* in a cluster the history is in Redis */
-        history_add(ws->history, d->user_id, d);
-    if (!d->user_id[0]) {
-        registry_each_user(ws->reg, deliver_user, &it);
-    } else {
-        struct reg_user *u = registry_find(ws->reg, d->user_id);
-        if (u)
-            deliver_user(u, &it);
-    }
-}
-
-struct store *ws_store(struct ws_server *ws)
-{
-    return ws->store;
-}
-
-void ws_note_stored(struct ws_server *ws, const char *user_id)
-{
-    userset_add(ws->stored_users, user_id);
 }

@@ -9,14 +9,11 @@
 #include <stdio.h>
 
 #include "auth/token.h"
-#include "cluster/cluster.h"
+#include "backend/backend.h"
 #include "config.h"
 #include "delivery/delivery.h"
-#include "delivery/history.h"
 #include "delivery/inbox.h"
-#include "delivery/userset.h"
 #include "ratelimit.h"
-#include "store/store.h"
 #include "ws/frame_guard.h"
 #include "ws/outq.h"
 #include "ws/registry.h"
@@ -54,6 +51,7 @@ struct ws_metrics {
     uint64_t latency_count;
     double latency_sum; /* seconds */
     uint64_t frames;    /* messages written */
+    uint64_t acks;      /* acks received (ack mode) */
 };
 
 /* Per-connection state: lws allocates it (zeroed) for every connection bound
@@ -74,7 +72,7 @@ struct conn {
     int guard_fd;             /* the descriptor watched, or 0 (never a client's) */
     struct outq q;            /* messages waiting to be written */
     struct outq held;         /* live messages held back while stored ones load */
-    uint64_t live_floor;      /* cluster: ids up to this were in the replay, or not owed */
+    uint64_t live_floor;      /* ids up to this were in the replay, or are not owed */
     char *rx;                 /* a fragmented client message being reassembled */
     size_t rx_len;
     unsigned resume_asked : 1;   /* connected with ?since= */
@@ -126,13 +124,11 @@ struct ws_server {
     struct ws_metrics m;                        /* nd-ws counters for /metrics */
     void (*metrics_hook)(void *arg, FILE *out); /* more lines (the gRPC side) */
     void *metrics_hook_arg;
-    struct history *history;      /* recent messages for ?since= */
-    int64_t history_swept_ms;     /* last history_expire(), wall clock */
-    struct store *store;          /* durable messages (any thread) */
-    struct cluster *cluster;      /* Redis scale-out, or NULL; set before ready */
-    struct userset *stored_users; /* users who may have stored messages */
-    atomic_int stopping;          /* 1: closing connections; set from main via a job */
-    int stop_now;                 /* nd-ws: leave the service loop */
+    struct backend *backend;   /* where messages go; borrowed, set before nd-ws starts */
+    atomic_int stopping;       /* 1: closing connections; set from main via a job */
+    int stop_now;              /* nd-ws: leave the service loop */
+    struct inbox_job stop_job; /* ws_server_stop()'s, posted once */
+    int64_t stop_grace_ms;     /* written by main before it posts stop_job */
     int64_t stop_deadline_us;
     lws_sorted_usec_list_t stop_sul;
     struct wheel wheel; /* every WebSocket's timer */
@@ -177,29 +173,17 @@ const char *ws__urlarg(struct ws_server *ws, struct lws *wsi, const char *name, 
                        size_t outlen);
 
 /* replay.c: what a connecting client missed */
-struct ws_replay {
-    struct delivery **hist; /* history after ?since= (refs), oldest first */
-    size_t n_hist;
-    int complete; /* nothing after ?since= was forgotten */
-};
-/** Collects the history part for @c (registered) from ws->handoff. 0 or -ENOMEM. */
-int ws__replay_collect(struct ws_server *ws, struct conn *c, struct ws_replay *r);
-/** Queues @r and the user's stored messages (loaded first) ahead of live ones; consumes @r. */
-void ws__replay_start(struct ws_server *ws, struct conn *c, struct ws_replay *r);
-/** Queues @n messages (taking over their refs) at the end of @c's queue, unbounded. */
-void ws__replay_push(struct ws_server *ws, struct conn *c, struct delivery **ds, size_t n);
-/** Ends replaying: the live messages held meanwhile follow. */
-void ws__replay_release(struct ws_server *ws, struct conn *c);
-/** @user_id's connection number @conn_id, or NULL if it has gone. */
-struct conn *ws__find_conn(struct ws_server *ws, const char *user_id, uint64_t conn_id);
+/**
+ * Asks the backend what @c (registered) missed -- from ws->handoff's
+ * ?since= -- and holds live messages back until it answers; then `connected`
+ * (saying whether the recovery was complete), the missed messages, the held
+ * ones. The answer may come before this returns. 0, or -1 (ENOMEM).
+ */
+int ws__replay_start(struct ws_server *ws, struct conn *c);
 
-/* scaleout.c: the cluster (Redis) side */
-/** Counts @c in (+1) or out (-1) of the cluster presence. */
-void ws__presence(struct ws_server *ws, struct conn *c, int delta);
-/** A stored message was written (no ack mode) or acked: the store forgets it. */
-void ws__forget(struct ws_server *ws, const char *user, uint64_t id);
-/** Starts @c's replay from Redis; `connected` is sent when it answers. -1: not in cluster mode. */
-int ws__cluster_replay(struct ws_server *ws, struct conn *c);
+/* local.c: what the backend sees of this instance's connections */
+/** Fills @out: this instance's connections, for backend_attach(). Main thread. */
+void ws__local(struct ws_server *ws, struct backend_local *out);
 
 /* conn.c */
 /** Queues the `connected` message. */

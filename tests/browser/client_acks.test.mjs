@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 
-import { connect, makeClient, notes, rec, setup, token, waitRec } from './client_lib.mjs';
-import { TcpProxy, sleep } from '../clients/notifyd_harness.mjs';
+import { acksReceived, connect, makeClient, notes, rec, settle, setup, token, waitRec } from './client_lib.mjs';
+import { TcpProxy } from '../clients/notifyd_harness.mjs';
 
 const ctx = await setup();
 after(async () => {
@@ -17,13 +17,13 @@ const opens = (x) => x.events.filter((e) => e.ev === 'open').length;
 const acked = (x) => x.sent.filter((s) => s.type === 'ack').map((s) => s.data.message_id);
 const count = (x, id) => x.msgs.filter((m) => m.message_id === id).length;
 
-/** reconnect() and wait until the replay had time to arrive */
+/** reconnect() -- once notifyd has the acks sent so far -- and wait until the replay has arrived */
 async function reconnect(page, name) {
+  await acksReceived(page, ctx.nd);
   const n = opens(await rec(page, name));
   await page.evaluate((c) => window.clients[c].reconnect(), name);
   await waitRec(page, name, (x) => opens(x) > n, 10000, `${name} reconnected`);
-  await sleep(400);
-  return rec(page, name);
+  return settle(page, name);
 }
 
 describe('browser module: acks', { skip: !ctx && 'chromium or playwright-core missing', timeout: 120000 }, () => {
@@ -40,7 +40,10 @@ describe('browser module: acks', { skip: !ctx && 'chromium or playwright-core mi
           rec.failOnce.add(msg.message_id);
           throw new Error('handler failed on purpose');
         }
-        if (data.message === 'slow') await new Promise((resolve) => { window.releaseSlow = resolve; });
+        if (data.message === 'slow') {
+          await new Promise((resolve) => { window.releaseSlow = resolve; });
+          rec.slowDone = msg.message_id; // the ack is tried next, in this turn
+        }
       });
     });
     const d = await connect(page, 'k');
@@ -78,14 +81,12 @@ describe('browser module: acks', { skip: !ctx && 'chromium or playwright-core mi
     proxy.block(); // the connection dies while the handler runs
     await waitRec(page, 'k', (r) => closes(r) > closed, 5000, 'cut off');
     await page.evaluate(() => window.releaseSlow()); // the handler ends: no socket for its ack
-    await sleep(100);
-    let x = await rec(page, 'k');
+    let x = await waitRec(page, 'k', (r) => r.slowDone === n3, 5000, 'the slow handler ended');
     assert.ok(!acked(x).includes(n3), 'its ack could not be sent');
     const before = opens(x);
     proxy.unblock();
-    x = await waitRec(page, 'k', (r) => opens(r) > before && r.dups.includes(n3), 10000, 'n3 redelivered and dropped');
-    await sleep(300);
-    x = await rec(page, 'k');
+    await waitRec(page, 'k', (r) => opens(r) > before && r.dups.includes(n3), 10000, 'n3 redelivered and dropped');
+    x = await waitRec(page, 'k', (r) => acked(r).includes(n3), 5000, 'n3 acked on the new connection');
     assert.equal(x.calls[n3], 1, 'the handler did not run twice');
     assert.equal(count(x, n3), 1, "'message' handlers did not see it twice");
     assert.ok(acked(x).includes(n3), 'acked on the new connection');

@@ -7,8 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 
-import { connect, makeClient, notes, rec, setup, token, waitRec } from './client_lib.mjs';
-import { sleep } from '../clients/notifyd_harness.mjs';
+import { acksReceived, connect, makeClient, notes, rec, settle, setup, token, waitRec } from './client_lib.mjs';
 
 const ctx = await setup();
 after(async () => {
@@ -19,13 +18,13 @@ const opens = (x) => x.events.filter((e) => e.ev === 'open').length;
 const acked = (x) => x.sent.filter((s) => s.type === 'ack').map((s) => s.data.message_id);
 const batches = (x) => x.frames.filter((f) => f.type === 'batch');
 
-/** reconnect() and wait until the replay had time to arrive */
+/** reconnect() -- once notifyd has the acks sent so far -- and wait until the replay has arrived */
 async function reconnect(page, name) {
+  await acksReceived(page, ctx.nd);
   const n = opens(await rec(page, name));
   await page.evaluate((c) => window.clients[c].reconnect(), name);
   await waitRec(page, name, (x) => opens(x) > n, 10000, `${name} reconnected`);
-  await sleep(400);
-  return rec(page, name);
+  return settle(page, name);
 }
 
 /** records every notification a type handler got: {id, type, text, priority, group} */

@@ -96,6 +96,30 @@ export async function waitRec(page, name, pred, ms, what) {
   }, ms, what, 50);
 }
 
+/**
+ * Waits until this client got everything notifyd had queued for its connection: a ping's
+ * `pong` comes after it on the same connection -- after a replay too, which notifyd sends
+ * before anything live. No sleep: returns rec as soon as the pong is in.
+ */
+export async function settle(page, name, ms = 5000) {
+  const pongs = (r) => r.msgs.filter((m) => m.type === 'pong').length;
+  const n = pongs(await rec(page, name));
+  const sent = await page.evaluate((c) => window.clients[c].send('ping', {}), name);
+  if (!sent) throw new Error(`${name}: not connected, no ping sent`);
+  return waitRec(page, name, (r) => pongs(r) > n, ms, `${name}'s pong`);
+}
+
+/**
+ * Waits until notifyd has received every ack the page's clients sent (notifyd_acks_total):
+ * what they forget is then forgotten for any later connect -- a new connection can
+ * overtake the frames still in flight on the old one.
+ */
+export async function acksReceived(page, nd, ms = 5000) {
+  const want = await page.evaluate(() => Object.values(window.rec || {})
+    .flatMap((r) => r.sent).filter((s) => s.type === 'ack').length);
+  return waitFor(async () => (await nd.metric('notifyd_acks_total')) >= want, ms, `notifyd to have ${want} acks`);
+}
+
 /** The notification messages (with a message_id) in arrival order. */
 export const notes = (r) => r.msgs.filter((m) => m.message_id);
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 
-import { connect, makeClient, notes, rec, setup, token, waitRec } from './client_lib.mjs';
+import { connect, makeClient, notes, rec, settle, setup, token, waitRec } from './client_lib.mjs';
 import { TcpProxy, sleep } from '../clients/notifyd_harness.mjs';
 
 const ctx = await setup();
@@ -89,7 +89,7 @@ describe('browser module: reconnect and resume', { skip: !ctx && 'chromium or pl
     assert.equal(m3.stored, true);
     proxy.unblock();
     const got = await waitRec(page, 'p', (x) => opened(x, 2) && notes(x).length >= 3, 10000, 'the kept messages');
-    await sleep(300);
+    // m4 comes after anything still queued on the connection: a late duplicate would be seen
     const m4 = (await nd.notify('rp', 'm4 live')).message_id;
     const fin = await waitRec(page, 'p', (x) => x.msgs.some((m) => m.message_id === m4), 5000, 'm4');
     assertExactlyOnce(notes(fin).map((m) => m.message_id), [m1, m2.message_id, m3.message_id, m4]);
@@ -125,8 +125,7 @@ describe('browser module: reconnect and resume', { skip: !ctx && 'chromium or pl
       await sleep(15);
     }
     got = await waitRec(page, 's', (x) => notes(x).length >= expected.length && x.msgs.some((m) => m.message_id === expected[expected.length - 1]), 15000, 'every message');
-    await sleep(500); // any late duplicate would show up now
-    got = await rec(page, 's');
+    got = await settle(page, 's'); // anything still queued, a late duplicate too, is in now
     const ids = notes(got).map((m) => m.message_id);
     assertExactlyOnce(ids, expected);
     assert.equal(ids.length, expected.length, `got ${ids.length} of ${expected.length}`);

@@ -155,7 +155,8 @@ class Notifyd {
     const argv = ['--http-addr', '127.0.0.1:8080', '--grpc-addr', '127.0.0.1:0', '--data-dir', path.join(this.tmp, 'data')];
     const proc = spawn(BIN, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
-    this.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+    // 'close': the process has exited and its stderr is read to the end
+    this.exited = new Promise((resolve) => proc.on('close', (code, signal) => resolve({ code, signal })));
     proc.stdout.resume();
     proc.stderr.setEncoding('utf8');
     let pending = '';
@@ -519,8 +520,7 @@ describe('the seed\'s AutoAdsWebSocket in headless Chromium against notifyd', { 
   test('notifyd exits 0 on SIGTERM, the page sees the close, and notifyd\'s log is clean', async () => {
     // observe the close code without touching the seed's handlers
     await page.evaluate(() => wsClient.ws.addEventListener('close', (e) => { window.closeSeen = { code: e.code, reason: e.reason }; }));
-    const res = await nd.terminate();
-    await sleep(50); // the last stderr chunk
+    const res = await nd.terminate(); // after the whole log is in
     assert.deepEqual(res, { code: 0, signal: null }, `notifyd's exit; log:\n${nd.log}`);
     for (const m of SANITIZER_MARKERS) assert.ok(!nd.log.includes(m), `"${m}" in notifyd's stderr:\n${nd.log}`);
     await waitFor(() => sockets[0].closed !== null, 5000, 'the page\'s WebSocket to close');

@@ -95,7 +95,8 @@ export class Notifyd {
     this.log = '';
     const proc = spawn(BIN, argv, { env, stdio: ['ignore', 'ignore', 'pipe'] });
     this.proc = proc;
-    this.exited = new Promise((resolve) => proc.on('exit', (code, sig) => resolve({ code, sig })));
+    // 'close': the process has exited and its stderr is read to the end
+    this.exited = new Promise((resolve) => proc.on('close', (code, sig) => resolve({ code, sig })));
     proc.stderr.setEncoding('utf8');
     let pending = '';
     const listening = new Promise((resolve, reject) => {
@@ -139,7 +140,6 @@ export class Notifyd {
       proc.kill('SIGKILL');
       throw e;
     }
-    await sleep(20); // let the last stderr chunk arrive
     for (const m of SANITIZER_MARKERS) {
       if (this.log.includes(m)) throw new Error(`sanitizer report in notifyd's log:\n${this.log}`);
     }
@@ -185,6 +185,13 @@ export class Notifyd {
     });
     if (r.status !== 200) throw new Error(`progress: ${r.status} ${JSON.stringify(r.body)}`);
     return r.body.data;
+  }
+
+  /** One unlabelled value of /metrics (0 when absent). */
+  async metric(name) {
+    const res = await withTimeout(fetch(this.httpUrl + '/metrics'), 10000, 'GET /metrics');
+    const line = (await res.text()).split('\n').find((l) => l.startsWith(name + ' '));
+    return line ? Number(line.slice(name.length + 1)) : 0;
   }
 
   async stats() {

@@ -67,7 +67,8 @@ class Notifyd:
                     ready.set()
             ready.set()
 
-        threading.Thread(target=read, daemon=True).start()
+        self.reader = threading.Thread(target=read, daemon=True)
+        self.reader.start()
         if not ready.wait(60) or not hasattr(self, "grpc_port"):
             self.proc.kill()
             raise AssertionError("notifyd did not start:\n" + "".join(self.log))
@@ -80,7 +81,7 @@ class Notifyd:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise
-        time.sleep(0.05)
+        self.reader.join(10)  # the log read to its end
         log = "".join(self.log)
         self.tmp.cleanup()
         assert "AddressSanitizer" not in log and "runtime error:" not in log, log

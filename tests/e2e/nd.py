@@ -100,7 +100,7 @@ class Server:
     """One notifyd process. Use as a context manager or call start()/stop()."""
 
     def __init__(self, args=(), env=None, data_dir=None, secret=SECRET, cwd=None, ports=None,
-                 preexec_fn=None):
+                 preexec_fn=None, bin=None):
         self.tmp = tempfile.TemporaryDirectory(prefix="notifyd-e2e-")
         self.data_dir = data_dir or os.path.join(self.tmp.name, "data")
         self.args = list(args)
@@ -113,6 +113,7 @@ class Server:
         self.cwd = cwd or self.tmp.name
         self.ports = ports  # None: ephemeral
         self.preexec_fn = preexec_fn  # run in the child before exec (e.g. a lower RLIMIT_NOFILE)
+        self.bin = bin or BIN  # another build: an older version, say
         self.proc = None
         self.signalled = False
         self.lines = []
@@ -120,7 +121,7 @@ class Server:
         self.grpc_port = self.http_port = None
 
     def start(self):
-        argv = [BIN]
+        argv = [self.bin]
         if self.ports is None:
             argv += ["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"]
         argv += ["--data-dir", self.data_dir] + self.args
@@ -286,6 +287,71 @@ def http(server, method, path, body=None, headers=None, timeout=TIMEOUT):
     except ValueError:
         parsed = raw.decode(errors="replace")
     return r.status, {k.lower(): v for k, v in r.getheaders()}, parsed
+
+
+def until(fn, timeout=TIMEOUT, every=0.02, what="a condition"):
+    """Polls fn() until it returns something true and returns that: the way to wait for
+    the server to have done something (a log line, a metric, an answer), never a sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("%s not reached in %ss (last: %r)" % (what, timeout, v))
+        time.sleep(every)
+
+
+async def until_async(fn, timeout=TIMEOUT, every=0.02, what="a condition"):
+    """until() for coroutines: fn is awaited each round."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = await fn()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("%s not reached in %ss (last: %r)" % (what, timeout, v))
+        await asyncio.sleep(every)
+
+
+_METRIC = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
+
+
+def metrics(server):
+    """/metrics as {(name, frozenset(labels)): value} (test_operations checks the syntax)."""
+    st, _, text = http(server, "GET", "/metrics")
+    assert st == 200, text
+    out = {}
+    for line in text.splitlines():
+        m = _METRIC.match(line)
+        if m and not line.startswith("#"):
+            labels = frozenset(re.findall(r'(\w+)="([^"]*)"', m.group(3) or ""))
+            out[(m.group(1), labels)] = float(m.group(4))
+    return out
+
+
+def metric(server_or_metrics, name, **labels):
+    """One value of /metrics (0 when absent): from a server, or from what metrics() returned."""
+    m = server_or_metrics if isinstance(server_or_metrics, dict) else metrics(server_or_metrics)
+    return m.get((name, frozenset(labels.items())), 0.0)
+
+
+async def offline(server, user, timeout=TIMEOUT):
+    """Waits until @server no longer counts a connection of @user (closes are processed
+    asynchronously): what is sent to the user from then on is for an offline user."""
+    async def gone():
+        async with server.channel() as ch:
+            r = await pbg.NotificationServiceStub(ch).IsUserOnline(
+                pb.IsUserOnlineRequest(user_id=user), metadata=bearer(token("backend", "service")),
+                timeout=TIMEOUT)
+        return not r.is_online
+    await until_async(gone, timeout, what="%s offline" % user)
+
+
+def acks_seen(server, n, timeout=TIMEOUT):
+    """Waits until @server has received @n acks in all (notifyd_acks_total): from then on what
+    those acks forget is forgotten for every later connect."""
+    until(lambda: metric(server, "notifyd_acks_total") >= n, timeout, what="%d acks" % n)
 
 
 def run(coro):

@@ -182,8 +182,14 @@ def test_ids_rise_whichever_instance_accepts(cluster):
     run(go())
 
 
+def offline_drained(redis, user):
+    """Waits until Redis holds no offline message for @user (forgetting one is asynchronous)."""
+    nd.until(lambda: redis_command(redis, "XLEN", "notifyd:o:" + user) == b":0\r\n",
+             what="the offline stream of %s empty" % user)
+
+
 def test_offline_message_via_a_arrives_on_connect_to_c(cluster):
-    _, (a, b, c) = cluster
+    redis, (a, b, c) = cluster
 
     async def go():
         r = await notify(a, "away", "kept")
@@ -195,7 +201,7 @@ def test_offline_message_via_a_arrives_on_connect_to_c(cluster):
         assert m["message_id"] == r.message_id and m["data"]["message"] == "kept"
         await nothing(ws, 0.3)
         await ws.close()
-        await asyncio.sleep(0.2)
+        offline_drained(redis, "away")  # written: Redis forgot its copy
         ws, _ = await b.connect(user="away")  # delivered once: not again elsewhere
         await nothing(ws, 0.3)
         await ws.close()
@@ -227,7 +233,7 @@ def test_resume_across_instances(cluster):
 
 
 def test_ack_mode_across_instances(cluster):
-    _, (a, b, _) = cluster
+    redis, (a, b, _) = cluster
 
     async def go():
         ws, _ = await a.connect(user="acker", query="&ack=1")
@@ -240,7 +246,7 @@ def test_ack_mode_across_instances(cluster):
         m = await recv(ws)
         assert m["message_id"] == r.message_id  # not acked: again
         await ws.send('{"type":"ack","data":{"message_id":"%s"}}' % m["message_id"])
-        await asyncio.sleep(0.3)
+        offline_drained(redis, "acker")  # the ack reached Redis
         await ws.close()
         ws, _ = await a.connect(user="acker", query="&ack=1")
         await nothing(ws, 0.3)
@@ -461,3 +467,109 @@ def test_scripts_go_by_sha_and_survive_a_script_flush(cluster):
 
     run(go())
     assert not [x for n in (a, b, c) for x in n.records() if x.get("msg") == "redis command failed"]
+
+
+def test_latency_through_redis_counts_from_the_accept(cluster):
+    """A delivery that crossed Redis is timed from when the accepting instance took it:
+    every one in a finite bucket, and the sum is the deliveries' time, not the host's uptime."""
+    _, (a, b, _) = cluster
+    n = 5
+
+    async def go():
+        far, _ = await b.connect(user="lat-far")  # accepted on a, written by b
+        near, _ = await a.connect(user="lat-near")  # accepted on a, back to a through the channel
+        await settle(a, 2)
+        for i in range(n):
+            await notify(a, "lat-far", "f%d" % i)
+            await notify(a, "lat-near", "n%d" % i)
+        for ws in (far, near):
+            for i in range(n):
+                assert (await recv(ws))["data"]["message"][1:] == str(i)
+            await ws.close()
+
+    run(go())
+    for node in (a, b):
+        m = nd.until(lambda: (lambda x: x if nd.metric(x, "notifyd_delivery_latency_seconds_count") >= n
+                              else None)(nd.metrics(node)), what="latency counted")
+        count = nd.metric(m, "notifyd_delivery_latency_seconds_count")
+        assert count == n
+        assert nd.metric(m, "notifyd_delivery_latency_seconds_bucket", le="+Inf") == count
+        assert nd.metric(m, "notifyd_delivery_latency_seconds_bucket", le="5") == count
+        assert nd.metric(m, "notifyd_delivery_latency_seconds_sum") < n * 1.0
+
+
+def channel_line(user, text, head="10 0 0", tail=""):
+    """A message as an instance puts it on the channel (cluster/wire.h), with a fresh id."""
+    msgid = "%012x%04x" % (int(time.time() * 1000), 1)
+    env = '{"type":"system_notification","user_id":"%s","data":{"message":"%s"},"timestamp":%d,' \
+          '"message_id":"%s"}' % (user, text, int(time.time() * 1000), msgid)
+    return "%s %s %s%s\n%s" % (msgid, head, user, tail, env)
+
+
+def test_the_channel_reads_v1_lines_and_skips_unknown_operations(cluster):
+    """Mixed versions in a rolling deploy: a line as notifyd 0.1 wrote it (the operation as a
+    number) is delivered; an operation named by a newer version that this one does not know is
+    skipped -- not delivered as something else -- and said once per instance."""
+    redis, nodes = cluster
+
+    async def go():
+        ws, _ = await nodes[1].connect(user="mixed")
+        await settle(nodes[0], 1)
+        assert redis_command(redis, "PUBLISH", "notifyd:messages", channel_line("mixed", "from v1")) == b":3\r\n"
+        m = await recv(ws)
+        assert m["data"]["message"] == "from v1" and m["type"] == "system_notification"
+        for i in range(2):
+            redis_command(redis, "PUBLISH", "notifyd:messages",
+                          channel_line("mixed", "future %d" % i, head="-1 0 0", tail=" op=NotifyFromTheFuture at=1"))
+        redis_command(redis, "PUBLISH", "notifyd:messages",
+                      channel_line("mixed", "named", head="-1 0 0", tail=" op=SendSystemNotification x=y"))
+        assert (await recv(ws))["data"]["message"] == "named"  # the two before it were skipped
+        await nothing(ws, 0.1)
+        await ws.close()
+
+    run(go())
+    for n in nodes:
+        said = lambda: [x for x in n.records() if x.get("op") == "NotifyFromTheFuture"]
+        nd.until(said, what="the unknown operation logged")
+        assert len(said()) == 1
+
+
+OLD_BIN = os.environ.get("NOTIFYD_OLD_BIN")
+
+
+@pytest.mark.skipif(not OLD_BIN, reason="NOTIFYD_OLD_BIN (a build of the previous version) not given")
+def test_a_rolling_deploy_mixes_versions():
+    """An instance of the previous version and one of this version share a Redis: each
+    delivers what the other accepted, with its type, id and priority intact."""
+    r = Redis().start()
+    env = {"NOTIFYD_REDIS_URL": r.url}
+    with contextlib.ExitStack() as stack:
+        stack.callback(r.stop)
+        old = stack.enter_context(nd.Server(env=env, bin=OLD_BIN))
+        new = stack.enter_context(nd.Server(env=env))
+        for n in (old, new):
+            n.wait_log(lambda x: x.get("msg") == "redis connected")
+
+        async def go():
+            on_old, _ = await old.connect(user="o")
+            on_new, _ = await new.connect(user="n")
+            await settle(new, 2)
+            for src, user, ws in ((new, "o", on_old), (old, "n", on_new)):
+                sent = await notify(src, user, "hello " + user)
+                m = await recv(ws)
+                assert (m["type"], m["message_id"], m["data"]["message"]) == \
+                    ("system_notification", sent.message_id, "hello " + user)
+                await call(src, "NotifyBatchGoProgress", pb.NotifyBatchGoProgressRequest(
+                    user_id=user, task=pb.TaskProgressData(task_id="t"), priority=pb.PRIORITY_URGENT))
+                m = await recv(ws)
+                assert m["type"] == "batchgo_progress" and m["priority"] == "urgent"
+            r2 = await call(new, "NotifyUsers", pb.NotifyUsersRequest(user_ids=["o", "n"], message="both"))
+            assert [(await recv(ws))["message_id"] for ws in (on_old, on_new)] == list(r2.message_ids)
+            for ws in (on_old, on_new):
+                await ws.close()
+
+        run(go())
+        m = nd.metrics(new)
+        assert nd.metric(m, "notifyd_delivery_latency_seconds_bucket", le="5") == \
+            nd.metric(m, "notifyd_delivery_latency_seconds_count") > 0
+        assert not [x for x in new.records() + old.records() if "unreadable" in x.get("msg", "")]

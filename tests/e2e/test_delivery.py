@@ -162,7 +162,7 @@ def test_resume_since_replays_exactly_what_was_missed(server):
         got = [await recv(ws) for _ in first]
         last_seen = got[-1]["message_id"]
         await ws.close()
-        await asyncio.sleep(0.1)
+        await nd.offline(server, "res")  # so b0 and b1 are also kept for the user
         missed = [await notify(server, "res", "b0"), await notify(server, "res", "t9", rpc="progress"),
                   await notify(server, "res", "b1")]
         async with server.channel() as ch:  # a broadcast while away is missed too
@@ -188,7 +188,7 @@ def test_resume_too_old_says_not_recovered():
             m = await notify(s, "h", "start")
             await recv(ws)
             await ws.close()
-            await asyncio.sleep(0.1)
+            await nd.offline(s, "h")
             for i in range(6):
                 await notify(s, "h", "p%d" % i, rpc="progress")
             ws, hello = await s.connect(user="h", query="&since=" + m.message_id)
@@ -219,7 +219,7 @@ def test_ack_mode_redelivers_until_acked(server):
         got = [await recv(ws) for _ in sent]
         for m in got[:2]:
             await ws.send('{"type":"ack","data":{"message_id":"%s"}}' % m["message_id"])
-        await asyncio.sleep(0.2)
+        nd.acks_seen(server, 2)
         await ws.close()
         ws, _ = await server.connect(user="acker", query="&ack=1")
         again = [await recv(ws) for _ in range(2)]
@@ -227,7 +227,7 @@ def test_ack_mode_redelivers_until_acked(server):
         await nothing(ws, 0.3)
         for m in again:
             await ws.send('{"type":"ack","data":{"message_id":"%s"}}' % m["message_id"])
-        await asyncio.sleep(0.2)
+        nd.acks_seen(server, 4)
         await ws.close()
         ws, _ = await server.connect(user="acker", query="&ack=1")
         await nothing(ws, 0.3)

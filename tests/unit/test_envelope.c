@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include <libwebsockets.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "delivery/delivery.h"
 #include "delivery/envelope.h"
 #include "delivery/msgid.h"
+#include "nd.h"
 
 #define TS 1700000000123LL
 
@@ -248,6 +250,7 @@ static void test_headroom(void **state)
 {
     (void)state;
     struct delivery *d = envelope_encode("t", "u", NULL, 1, ENVELOPE_WITH_ID);
+    assert_int_equal(ND_WS_HEADROOM, LWS_PRE);
     assert_ptr_equal(delivery_json(d), (char *)d->buf + LWS_PRE);
     assert_int_equal(strlen(delivery_json(d)), d->len);
     /* the headroom is writable (lws_write frames in place) */
@@ -263,6 +266,7 @@ static void test_headroom(void **state)
         assert_int_equal(d->id, 0);
         assert_int_equal(d->id_off, 0);
         assert_string_equal(d->user_id, "");
+        assert_int_equal(ND_WS_HEADROOM, LWS_PRE);
         assert_ptr_equal(delivery_json(d), (char *)d->buf + LWS_PRE);
         assert_int_equal(delivery_json(d)[n], 0);
         memset(d->buf, 'x', LWS_PRE + n); /* all of it is ours */
@@ -343,13 +347,20 @@ static void test_now_ms(void **state)
     (void)state;
     struct timespec a, b;
     clock_gettime(CLOCK_REALTIME, &a);
-    int64_t now = envelope_now_ms();
+    int64_t now = nd_wall_ms();
     clock_gettime(CLOCK_REALTIME, &b);
     int64_t lo = (int64_t)a.tv_sec * 1000 + a.tv_nsec / 1000000;
     int64_t hi = (int64_t)b.tv_sec * 1000 + b.tv_nsec / 1000000;
     assert_true(now >= lo);
     assert_true(now <= hi);
     assert_true(now > 1600000000000LL); /* milliseconds, not seconds */
+    /* the monotonic clock never goes back; the deadline is ahead of the wall clock */
+    int64_t m0 = nd_mono_us(), m1 = nd_mono_us();
+    assert_true(m1 >= m0 && m0 > 0);
+    struct timespec dl = nd_wall_deadline(1500);
+    int64_t dl_ms = (int64_t)dl.tv_sec * 1000 + dl.tv_nsec / 1000000;
+    assert_true(dl_ms >= now + 1500 && dl_ms < nd_wall_ms() + 1600);
+    assert_true(dl.tv_nsec >= 0 && dl.tv_nsec < 1000000000);
 }
 
 int main(void)

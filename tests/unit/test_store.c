@@ -134,7 +134,7 @@ static void test_put_load_remove_and_reopen(void **state)
 {
     (void)state;
     char err[512];
-    struct store *s = store_open_embedded(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    struct store *s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
     assert_non_null(s);
     int64_t later = wall_ms() + 60000;
     put(s, "alice", 30, "{\"n\":3}", later);
@@ -155,7 +155,7 @@ static void test_put_load_remove_and_reopen(void **state)
     store_close(s);
 
     int users = 0;
-    s = store_open_embedded(&cfg, count_user, &users, NULL, NULL, err, sizeof err);
+    s = store_open(&cfg, count_user, &users, NULL, NULL, err, sizeof err);
     assert_non_null(s);
     assert_int_equal(users, 2);
     load(s, "alice", &w);
@@ -170,7 +170,7 @@ static void test_expired_messages_are_not_loaded(void **state)
 {
     (void)state;
     char err[512];
-    struct store *s = store_open_embedded(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    struct store *s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
     put(s, "c", 1, "{}", wall_ms() - 1);
     put(s, "c", 2, "{}", wall_ms() + 60000);
     struct waiter w;
@@ -185,7 +185,7 @@ static void test_per_user_bound_keeps_the_newest(void **state)
     (void)state;
     char err[512];
     cfg.offline_max_per_user = 3;
-    struct store *s = store_open_embedded(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    struct store *s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
     for (uint64_t id = 1; id <= 7; id++)
         put(s, "d", id, "{}", wall_ms() + 60000);
     struct waiter w;
@@ -201,7 +201,7 @@ static void test_close_finishes_queued_puts(void **state)
 {
     (void)state;
     char err[512];
-    struct store *s = store_open_embedded(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    struct store *s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
     struct waiter w[20];
     for (int i = 0; i < 20; i++) {
         struct stored_msg m = {
@@ -217,7 +217,7 @@ static void test_close_finishes_queued_puts(void **state)
         pthread_cond_destroy(&w[i].cond);
         pthread_mutex_destroy(&w[i].lock);
     }
-    s = store_open_embedded(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
     struct waiter lw;
     load(s, "e", &lw);
     assert_int_equal(lw.n, 20);
@@ -252,7 +252,7 @@ static void test_templates_are_kept_replaced_and_deleted(void **state)
 {
     (void)state;
     char err[512];
-    struct store *s = store_open_embedded(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    struct store *s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
     assert_non_null(s);
     keep_template(s, "a", "{\"v\":1}");
     keep_template(s, "b", "{\"v\":2}");
@@ -261,7 +261,7 @@ static void test_templates_are_kept_replaced_and_deleted(void **state)
     keep_template(s, "zz", NULL);       /* deleting what is not there: fine */
     store_close(s);
     struct seen_templates t = {0};
-    s = store_open_embedded(&cfg, NULL, NULL, saw_template, &t, err, sizeof err);
+    s = store_open(&cfg, NULL, NULL, saw_template, &t, err, sizeof err);
     assert_non_null(s);
     assert_int_equal(t.n, 1);
     assert_string_equal(t.ids[0], "a");
@@ -274,7 +274,7 @@ static void test_schema_1_is_upgraded(void **state)
 {
     (void)state;
     char err[512], cmd[256];
-    struct store *s = store_open_embedded(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    struct store *s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
     put(s, "alice", 10, "{\"n\":1}", wall_ms() + 60000);
     store_close(s);
     snprintf(cmd, sizeof cmd,
@@ -283,7 +283,7 @@ static void test_schema_1_is_upgraded(void **state)
     if (system(cmd) != 0)
         skip(); /* the sqlite3 shell is not installed */
     int users = 0;
-    s = store_open_embedded(&cfg, count_user, &users, NULL, NULL, err, sizeof err);
+    s = store_open(&cfg, count_user, &users, NULL, NULL, err, sizeof err);
     assert_non_null(s);
     assert_int_equal(users, 1); /* the messages are still there */
     keep_template(s, "t", "{}");
@@ -299,7 +299,7 @@ static void test_corrupt_file_is_named(void **state)
     for (int i = 0; i < 200; i++)
         fputs("not a database at all ", f);
     fclose(f);
-    struct store *s = store_open_embedded(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    struct store *s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
     assert_null(s);
     assert_non_null(strstr(err, path));
     assert_non_null(strstr(err, "corrupt"));
@@ -309,12 +309,12 @@ static void test_foreign_schema_is_refused(void **state)
 {
     (void)state;
     char err[512], cmd[256];
-    struct store *s = store_open_embedded(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    struct store *s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
     store_close(s);
     snprintf(cmd, sizeof cmd, "sqlite3 %s/messages.db 'PRAGMA user_version=7' 2>/dev/null", dir);
     if (system(cmd) != 0)
         skip(); /* the sqlite3 shell is not installed */
-    s = store_open_embedded(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
     assert_null(s);
     assert_non_null(strstr(err, "schema version 7"));
 }

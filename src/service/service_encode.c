@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "delivery/envelope.h"
-#include "notify/service_internal.h"
+#include "service/service_internal.h"
 
 /* FNV-1a of type and task id: queued progress updates of one task share it */
 static uint64_t coalesce_key(const char *type, const char *task_id)
@@ -74,21 +74,15 @@ static json_t *data_for(const json_t *data, const json_t *rendered)
 }
 
 /* NotifyUsers: each recipient's delivery, rendering per recipient when the template needs it */
-int service__encode_multi(struct service_job *j, const struct op_msg *msg,
-                          const struct template_use *use, json_t *rendered, char *err,
-                          size_t errlen)
+int service__encode_multi(const struct op_msg *msg, const struct template_use *use,
+                          json_t *rendered, struct backend_copy *copies, char *err, size_t errlen)
 {
     size_t n = json_array_size(msg->user_ids), elen, dlen = 0;
-    int64_t now = envelope_now_ms();
+    int64_t now = nd_wall_ms();
     char extra[EXTRA_MAX], *data = NULL;
     int xlen = envelope_extra(msg, extra);
     elen = xlen > 0 ? (size_t)xlen : 0;
-    j->n = n;
-    j->ds = calloc(n, sizeof *j->ds);
-    j->ids = calloc(n, sizeof *j->ids);
-    j->conns = calloc(n, sizeof *j->conns);
-    j->parts = calloc(n, sizeof *j->parts);
-    if (xlen < 0 || !j->ds || !j->ids || !j->conns || !j->parts)
+    if (xlen < 0)
         goto nomem;
     int per_user = use && use->per_user;
     if (!per_user && !(data = envelope_data_json(msg->data, &dlen))) /* the same bytes for all */
@@ -105,12 +99,12 @@ int service__encode_multi(struct service_job *j, const struct op_msg *msg,
             if (!data)
                 goto nomem;
         }
-        j->ds[i] = encode_for(msg, user, data, dlen, extra, elen, now);
+        copies[i].d = encode_for(msg, user, data, dlen, extra, elen, now);
         if (per_user) {
             free(data);
             data = NULL;
         }
-        if (!j->ds[i])
+        if (!copies[i].d)
             goto nomem;
     }
     free(data);
@@ -122,16 +116,16 @@ nomem:
 }
 
 /* the single recipient's (or a broadcast's) delivery */
-int service__encode_one(struct service_job *j, const struct op_msg *msg, char *err, size_t errlen)
+int service__encode_one(const struct op_msg *msg, struct delivery **out, char *err, size_t errlen)
 {
     size_t dlen = 0;
     char extra[EXTRA_MAX];
     int elen = envelope_extra(msg, extra);
     char *data = elen >= 0 ? envelope_data_json(msg->data, &dlen) : NULL;
-    j->d = data ? encode_for(msg, msg->user_id, data, dlen, extra, (size_t)elen, envelope_now_ms())
-                : NULL;
+    *out =
+        data ? encode_for(msg, msg->user_id, data, dlen, extra, (size_t)elen, nd_wall_ms()) : NULL;
     free(data);
-    if (!j->d) {
+    if (!*out) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }

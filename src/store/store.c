@@ -1,8 +1,7 @@
-/* store/embedded: the store in SQLite (WAL, synchronous=FULL) under the data
- * dir. One thread, "nd-store", owns the database: callers queue operations,
- * the thread runs everything queued in one transaction (group commit, so one
- * fsync covers many messages), then runs the callbacks. A put's callback
- * therefore means "on disk". */
+/* store: SQLite (WAL, synchronous=FULL) under the data dir. One thread, "nd-store", owns the
+ * database: callers queue operations, the thread runs everything queued in one transaction (group
+ * commit, so one fsync covers many messages), then runs the callbacks. A put's callback therefore
+ * means "on disk". */
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -40,8 +39,7 @@ struct op {
     size_t n_rows, cap_rows;
 };
 
-struct embedded {
-    struct store base;
+struct store {
     const struct nd_config *cfg;
     char path[4200];
     sqlite3 *db;
@@ -55,14 +53,7 @@ struct embedded {
     int64_t last_sweep_ms;
 };
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void enqueue(struct embedded *e, struct op *o)
+static void enqueue(struct store *e, struct op *o)
 {
     o->next = NULL;
     pthread_mutex_lock(&e->lock);
@@ -85,9 +76,8 @@ static struct op *new_op(enum op_kind kind, const char *user_id)
     return o;
 }
 
-static int e_put(struct store *s, const struct stored_msg *m, store_done_fn done, void *arg)
+int store_put(struct store *e, const struct stored_msg *m, store_done_fn done, void *arg)
 {
-    struct embedded *e = (struct embedded *)s;
     struct op *o = new_op(OPK_PUT, m->user_id);
     if (!o)
         return -ENOMEM;
@@ -106,29 +96,28 @@ static int e_put(struct store *s, const struct stored_msg *m, store_done_fn done
     return 0;
 }
 
-static int e_load(struct store *s, const char *user_id, store_load_fn fn, void *arg)
+int store_load(struct store *s, const char *user_id, store_load_fn fn, void *arg)
 {
     struct op *o = new_op(OPK_LOAD, user_id);
     if (!o)
         return -ENOMEM;
     o->load = fn;
     o->arg = arg;
-    enqueue((struct embedded *)s, o);
+    enqueue(s, o);
     return 0;
 }
 
-static int e_remove(struct store *s, const char *user_id, uint64_t id)
+int store_remove(struct store *s, const char *user_id, uint64_t id)
 {
     struct op *o = new_op(OPK_REMOVE, user_id);
     if (!o)
         return -ENOMEM;
     o->id = id;
-    enqueue((struct embedded *)s, o);
+    enqueue(s, o);
     return 0;
 }
 
-static int e_template(struct store *s, const char *id, const char *json, store_done_fn done,
-                      void *arg)
+int store_template(struct store *s, const char *id, const char *json, store_done_fn done, void *arg)
 {
     struct op *o = new_op(OPK_TEMPLATE, id);
     if (!o)
@@ -142,7 +131,7 @@ static int e_template(struct store *s, const char *id, const char *json, store_d
     }
     o->done = done;
     o->arg = arg;
-    enqueue((struct embedded *)s, o);
+    enqueue(s, o);
     return 0;
 }
 
@@ -156,7 +145,7 @@ static int step_done(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
-static int exec_put(struct embedded *e, struct op *o)
+static int exec_put(struct store *e, struct op *o)
 {
     sqlite3_bind_text(e->ins, 1, o->user_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(e->ins, 2, (sqlite3_int64)o->id);
@@ -170,10 +159,10 @@ static int exec_put(struct embedded *e, struct op *o)
     return step_done(e->trim);
 }
 
-static int exec_load(struct embedded *e, struct op *o)
+static int exec_load(struct store *e, struct op *o)
 {
     sqlite3_bind_text(e->sel, 1, o->user_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(e->sel, 2, wall_ms());
+    sqlite3_bind_int64(e->sel, 2, nd_wall_ms());
     int rc;
     while ((rc = sqlite3_step(e->sel)) == SQLITE_ROW) {
         if (o->n_rows == o->cap_rows) {
@@ -207,14 +196,14 @@ static int exec_load(struct embedded *e, struct op *o)
     return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
-static int exec_remove(struct embedded *e, struct op *o)
+static int exec_remove(struct store *e, struct op *o)
 {
     sqlite3_bind_text(e->del, 1, o->user_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(e->del, 2, (sqlite3_int64)o->id);
     return step_done(e->del);
 }
 
-static int exec_template(struct embedded *e, struct op *o)
+static int exec_template(struct store *e, struct op *o)
 {
     sqlite3_stmt *st = o->json ? e->tpl_put : e->tpl_del;
     sqlite3_bind_text(st, 1, o->user_id, -1, SQLITE_STATIC);
@@ -223,7 +212,7 @@ static int exec_template(struct embedded *e, struct op *o)
     return step_done(st);
 }
 
-static void finish_op(struct embedded *e, struct op *o, int commit_err)
+static void finish_op(struct store *e, struct op *o, int commit_err)
 {
     int err = o->err ? o->err : commit_err;
     const char *why = err ? sqlite3_errmsg(e->db) : NULL;
@@ -239,7 +228,7 @@ static void finish_op(struct embedded *e, struct op *o, int commit_err)
 }
 
 /* runs one batch in one transaction; returns the ops still to run */
-static struct op *run_batch(struct embedded *e, struct op *list)
+static struct op *run_batch(struct store *e, struct op *list)
 {
     int n = 0, err = 0;
     struct op *o = list, *last = NULL;
@@ -256,7 +245,7 @@ static struct op *run_batch(struct embedded *e, struct op *list)
         case OPK_TEMPLATE: o->err = exec_template(e, o); break;
         }
     }
-    int64_t now = wall_ms();
+    int64_t now = nd_wall_ms();
     if (!err && now - e->last_sweep_ms >= SWEEP_EVERY_MS) {
         sqlite3_bind_int64(e->sweep, 1, now);
         step_done(e->sweep);
@@ -280,15 +269,14 @@ static struct op *run_batch(struct embedded *e, struct op *list)
 
 static void *run(void *arg)
 {
-    struct embedded *e = arg;
+    struct store *e = arg;
     pthread_setname_np(pthread_self(), "nd-store");
     for (;;) {
         health_beat(HEALTH_T_STORE);
         pthread_mutex_lock(&e->lock);
         while (!e->head && !e->closing) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += 1; /* a heartbeat a second; run_batch() sweeps when due */
+            /* a heartbeat a second; run_batch() sweeps when it is due */
+            struct timespec until = nd_wall_deadline(1000);
             if (pthread_cond_timedwait(&e->cond, &e->lock, &until) == ETIMEDOUT)
                 break;
         }
@@ -302,7 +290,7 @@ static void *run(void *arg)
             return NULL;
         }
         if (!list) { /* idle: sweep expired messages when it is time */
-            if (wall_ms() - e->last_sweep_ms >= SWEEP_EVERY_MS)
+            if (nd_wall_ms() - e->last_sweep_ms >= SWEEP_EVERY_MS)
                 run_batch(e, NULL);
             continue;
         }
@@ -312,7 +300,7 @@ static void *run(void *arg)
 }
 
 /* the statements, the database, the lock: once the thread is gone (or never started) */
-static void release(struct embedded *e)
+static void release(struct store *e)
 {
     sqlite3_finalize(e->ins);
     sqlite3_finalize(e->sel);
@@ -327,9 +315,10 @@ static void release(struct embedded *e)
     free(e);
 }
 
-static void e_close(struct store *s)
+void store_close(struct store *e)
 {
-    struct embedded *e = (struct embedded *)s;
+    if (!e)
+        return;
     pthread_mutex_lock(&e->lock);
     e->closing = 1;
     pthread_cond_signal(&e->cond);
@@ -337,9 +326,6 @@ static void e_close(struct store *s)
     pthread_join(e->thread, NULL);
     release(e);
 }
-
-static const struct store_ops embedded_ops = {"embedded", e_put,      e_load,
-                                              e_remove,   e_template, e_close};
 
 /* --- opening: schema and sanity checks, with errors that name the file --- */
 
@@ -355,7 +341,7 @@ static int pragma_text(sqlite3 *db, const char *sql, char *out, size_t outlen)
     return rc;
 }
 
-static int open_db(struct embedded *e, char *err, size_t errlen)
+static int open_db(struct store *e, char *err, size_t errlen)
 {
     char text[256] = "";
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
@@ -432,7 +418,7 @@ static int open_db(struct embedded *e, char *err, size_t errlen)
     return 0;
 }
 
-static int list_users(struct embedded *e, store_user_fn users, void *arg, char *err, size_t errlen)
+static int list_users(struct store *e, store_user_fn users, void *arg, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(e->db, "SELECT DISTINCT user_id FROM offline WHERE expires_at > ?", -1,
@@ -440,7 +426,7 @@ static int list_users(struct embedded *e, store_user_fn users, void *arg, char *
         snprintf(err, errlen, "cannot read %s: %s", e->path, sqlite3_errmsg(e->db));
         return -EIO;
     }
-    sqlite3_bind_int64(st, 1, wall_ms());
+    sqlite3_bind_int64(st, 1, nd_wall_ms());
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         if (users)
@@ -453,7 +439,7 @@ static int list_users(struct embedded *e, store_user_fn users, void *arg, char *
     return 0;
 }
 
-static int list_templates(struct embedded *e, store_template_fn fn, void *arg, char *err,
+static int list_templates(struct store *e, store_template_fn fn, void *arg, char *err,
                           size_t errlen)
 {
     sqlite3_stmt *st = NULL;
@@ -475,16 +461,14 @@ static int list_templates(struct embedded *e, store_template_fn fn, void *arg, c
     return 0;
 }
 
-struct store *store_open_embedded(const struct nd_config *cfg, store_user_fn users, void *users_arg,
-                                  store_template_fn templates, void *templates_arg, char *err,
-                                  size_t errlen)
+struct store *store_open(const struct nd_config *cfg, store_user_fn users, void *users_arg,
+                         store_template_fn templates, void *templates_arg, char *err, size_t errlen)
 {
-    struct embedded *e = calloc(1, sizeof *e);
+    struct store *e = calloc(1, sizeof *e);
     if (!e) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    e->base.ops = &embedded_ops;
     e->cfg = cfg;
     e->tail = &e->head;
     e->last_sweep_ms = 0;
@@ -502,7 +486,7 @@ struct store *store_open_embedded(const struct nd_config *cfg, store_user_fn use
         snprintf(err, errlen, "cannot start the store thread");
         goto fail;
     }
-    return &e->base;
+    return e;
 fail:
     release(e);
     return NULL;

@@ -1,0 +1,216 @@
+/* backend: where notifications go and what is remembered about them -- one
+ * table of operations (as nchan's nchan_store_t) and two engines, picked
+ * once by main:
+ *   embedded (backend/embedded.c): this instance alone. Messages owed to
+ *       users (offline, or waiting for an ack) in SQLite (store/), the recent
+ *       history in memory, message ids from the local inbox.
+ *   redis (backend/redis.c, over cluster/): several instances share ids,
+ *       history, offline messages, presence and templates in Redis, and every
+ *       delivery comes back on its channel. While Redis is unreachable: this
+ *       instance's connections only, nothing kept.
+ * Callers never ask which one runs.
+ *
+ * The local side. The thread that owns this instance's connections (nd-ws,
+ * "the local thread") is described by a struct backend_local, attached
+ * before that thread starts: engines deliver into it and run every callback
+ * there.
+ *
+ * Requests. Each call takes a request of the caller's memory that embeds
+ * struct backend_req (which embeds the inbox job an engine comes back to the
+ * local thread with). From a call returning 0 until its done runs, the
+ * request is the engine's; done runs exactly once, on the local thread, and
+ * may free it. A call that returns -errno never runs done. */
+#ifndef NOTIFYD_BACKEND_BACKEND_H
+#define NOTIFYD_BACKEND_BACKEND_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "delivery/delivery.h"
+#include "delivery/inbox.h"
+#include "nd.h"
+
+struct backend;
+struct templates;
+
+/** Where a message went on this instance: connections queued, those not in ack mode. */
+struct backend_fanout {
+    int connections;
+    int nonack;
+};
+
+/** This instance's connections, as the local thread sees them (ws/local.c fills it). */
+struct backend_local {
+    struct inbox *inbox;  /* jobs posted here run on the local thread */
+    const char *instance; /* this instance's id: 8 hex digits */
+    void *ctx;            /* the first argument of the functions below */
+    /** Queues @d (borrowed) on every connection it is addressed to. Local thread. */
+    void (*deliver)(void *ctx, struct delivery *d, struct backend_fanout *out);
+    /** Connections of @user_id here; NULL: all. Local thread. */
+    int (*connections)(void *ctx, const char *user_id);
+    /** Sorted ids of the users connected here, borrowed until the next connect or
+     *  close; the caller frees the array. NULL with *n = 0 when none. Local thread. */
+    const char **(*users)(void *ctx, size_t *n);
+    /** Calls @fn for each user connected here. Local thread. */
+    void (*each_user)(void *ctx, void (*fn)(void *arg, const char *user_id, int conns, int nonack),
+                      void *arg);
+};
+
+/** The head of every request. */
+struct backend_req {
+    struct inbox_job job;                /* the engine's, until done */
+    struct backend *backend;             /* set by the call */
+    void (*done)(struct backend_req *r); /* local thread, once */
+    _Atomic int err;                     /* in done: 0, or -errno of the first thing that failed */
+    char why[160]; /* in done, with err: what failed, a sentence for the caller */
+};
+
+/** One copy of a message: for one recipient, or for every connection (a broadcast). */
+struct backend_copy {
+    struct delivery *d;           /* encoded, id not stamped: the engine takes this reference */
+    uint64_t id;                  /* in done: the message id it was given; 0 when not placed */
+    int connections;              /* in done: connections it reached (redis: cluster-wide) */
+    int stored;                   /* in done: kept for the user's next connect */
+    struct backend_publish *_pub; /* the engine's */
+};
+
+struct backend_publish {
+    struct backend_req req;
+    int important;               /* keep for a user with no live connection outside ack mode */
+    size_t n;                    /* copies: 1, or a multicast's recipients (consecutive ids) */
+    struct backend_copy *copies; /* n, the caller's */
+    _Atomic int _pending;        /* the engine's */
+};
+
+/** GetStats (user_id "") or IsUserOnline. */
+struct backend_query {
+    struct backend_req req;
+    char user_id[ND_USER_ID_MAX + 1];
+    int connections;    /* in done: the user's, or everyone's (redis: cluster-wide) */
+    const char **users; /* in done, stats: sorted ids of the users online, valid during done */
+    size_t n_users;
+};
+
+/** A template change: kept where templates persist, then in the table. */
+struct backend_template {
+    struct backend_req req;
+    const char *id;   /* borrowed until done */
+    const char *json; /* its persisted form (borrowed until done), or NULL to delete it */
+};
+
+/** What a connecting client missed. */
+struct backend_resume {
+    struct backend_req req;
+    char user_id[ND_USER_ID_MAX + 1];
+    int has_since; /* ?since= given */
+    uint64_t since;
+    struct delivery **msgs; /* in done: kept and (with since) history, by id, no duplicates;
+                               the caller's (each a reference, and the array) */
+    size_t n;
+    int complete;   /* in done: nothing after since was forgotten (1 without since) */
+    uint64_t floor; /* in done: live copies with ids up to this are in msgs, or not owed */
+};
+
+/** The table every engine fills. Calls go through the functions below. */
+struct backend_ops {
+    const char *name;
+    int (*start)(struct backend *b, char *err, size_t errlen);
+    void (*stop)(struct backend *b);
+    void (*free)(struct backend *b);
+    void (*publish)(struct backend *b, struct backend_publish *p);
+    int (*stats)(struct backend *b, struct backend_query *q);
+    int (*online)(struct backend *b, struct backend_query *q);
+    int (*template_put)(struct backend *b, struct backend_template *t);
+    int (*resume)(struct backend *b, struct backend_resume *r);
+    void (*forget)(struct backend *b, const char *user_id, uint64_t id);
+    void (*presence)(struct backend *b, const char *user_id, int delta, int nonack);
+    void (*tick)(struct backend *b, int64_t now_ms);
+    void (*metrics)(struct backend *b, FILE *out);
+};
+
+/**
+ * The embedded engine: opens the store in cfg->data_dir and loads its
+ * templates into @templates (borrowed, kept current from then on). NULL with
+ * a one-line reason naming the file in @err. Main thread.
+ */
+struct backend *backend_embedded_new(const struct nd_config *cfg, struct templates *templates,
+                                     char *err, size_t errlen);
+
+/**
+ * The redis engine for cfg->redis_url; nothing connects before
+ * backend_start(). @templates as above. NULL with a one-line reason in @err
+ * (a bad URL). Main thread.
+ */
+struct backend *backend_redis_new(const struct nd_config *cfg, struct templates *templates,
+                                  char *err, size_t errlen);
+
+/** "embedded" or "redis": for logs. */
+const char *backend_name(const struct backend *b);
+
+/**
+ * Delivers into @local (copied) from now on. Main thread, before the local
+ * thread starts (ws_server_start() calls it).
+ */
+void backend_attach(struct backend *b, const struct backend_local *local);
+
+/**
+ * Starts what the engine runs in the background (Redis connects, and says
+ * when on /readyz). After backend_attach(). 0 or -errno with a reason in
+ * @err. Main thread.
+ */
+int backend_start(struct backend *b, char *err, size_t errlen);
+
+/**
+ * Stops the engine's threads after finishing what is queued (the store
+ * flushes; this instance leaves the cluster); answers still owed go to the
+ * local inbox. After the local side stopped accepting work. Main thread.
+ */
+void backend_stop(struct backend *b);
+
+/** Frees the engine (after backend_stop, and after the local inbox ran its last jobs). */
+void backend_free(struct backend *b);
+
+/**
+ * Routes @p's copies: gives each its id, queues it on the connections it is
+ * addressed to (on every instance) and keeps it for a user who needs that
+ * (@p->important). Never fails: where the engine cannot reach what it
+ * shares, it delivers locally and done says so (err, why). Any thread.
+ */
+void backend_publish(struct backend *b, struct backend_publish *p);
+
+/** Connections and users online (q->user_id ""). 0 or -ENOMEM. Any thread. */
+int backend_stats(struct backend *b, struct backend_query *q);
+
+/** Connections of q->user_id. 0 or -ENOMEM. Any thread. */
+int backend_online(struct backend *b, struct backend_query *q);
+
+/**
+ * Keeps template t->id as t->json (NULL: deletes it), then updates the
+ * table. 0; -ENOTCONN while what it is shared through is unreachable; -ENOMEM.
+ * Any thread.
+ */
+int backend_template_put(struct backend *b, struct backend_template *t);
+
+/** What r->user_id missed (see struct backend_resume). done may run before this returns.
+ *  0 or -ENOMEM. Local thread. */
+int backend_resume(struct backend *b, struct backend_resume *r);
+
+/** Message @id of @user_id was written (no ack mode) or acked: no longer owed. Local thread. */
+void backend_forget(struct backend *b, const char *user_id, uint64_t id);
+
+/** A connection of @user_id opened (+1) or closed (-1); @nonack: outside ack mode. Local thread. */
+void backend_presence(struct backend *b, const char *user_id, int delta, int nonack);
+
+/** Upkeep (the history forgets what is too old): at least once a second. Local thread. */
+void backend_tick(struct backend *b, int64_t now_ms);
+
+/** The engine's lines of /metrics. Local thread. */
+void backend_metrics(struct backend *b, FILE *out);
+
+/** Runs @job on the local thread, after what was posted before it. Any thread. */
+void backend_defer(struct backend *b, struct inbox_job *job);
+
+#endif

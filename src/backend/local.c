@@ -1,0 +1,90 @@
+/* local: notifications on this instance alone -- the embedded engine's one
+ * path, and the redis engine's while Redis is unreachable. A publish is one
+ * job on the local thread: the inbox gives it a block of ids in queue
+ * order (a user sees ids rise), the history remembers each copy (when the
+ * engine has one), the copies go to the connections, and a copy nobody
+ * outside ack mode took is kept (when the engine keeps copies). The answer
+ * follows at once, or when the last kept copy is durable. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "backend/backend_internal.h"
+#include "delivery/history.h"
+#include "nd.h"
+
+/* local thread: copy i gets id job.id + i */
+static void publish_run(struct inbox_job *job, void *ctx)
+{
+    struct backend_publish *p = ND_CONTAINER_OF(job, struct backend_publish, req.job);
+    struct backend *b = p->req.backend;
+    (void)ctx;
+    atomic_store(&p->_pending, 1); /* this run, until every copy is placed */
+    for (size_t i = 0; i < p->n; i++) {
+        struct backend_copy *c = &p->copies[i];
+        struct delivery *d = c->d;
+        struct backend_fanout f;
+        c->d = NULL;
+        c->id = job->id + i;
+        delivery_stamp(d, c->id);
+        if (b->history)
+            history_add(b->history, d->user_id, d);
+        b->local.deliver(b->local.ctx, d, &f);
+        c->connections = f.connections;
+        if (p->important && d->user_id[0] && f.nonack == 0 && b->keep) {
+            atomic_fetch_add(&p->_pending, 1);
+            int rc = b->keep(b, c, d);
+            if (rc < 0)
+                backend__copy_kept(c, rc, "out of memory");
+        }
+        delivery_unref(d);
+    }
+    backend__part_done(p, 1);
+}
+
+void backend__local_publish(struct backend *b, struct backend_publish *p)
+{
+    p->req.job.run = publish_run;
+    inbox_post_n(b->local.inbox, &p->req.job, p->n ? (unsigned)p->n : 1);
+}
+
+void backend__copy_kept(struct backend_copy *c, int err, const char *why)
+{
+    struct backend_publish *p = c->_pub;
+    if (err)
+        backend__fail(&p->req, -EIO, "the message could not be stored: %s",
+                      why ? why : "store error");
+    else
+        c->stored = 1;
+    backend__part_done(p, 0);
+}
+
+static void stats_run(struct inbox_job *job, void *ctx)
+{
+    struct backend_query *q = ND_CONTAINER_OF(job, struct backend_query, req.job);
+    const struct backend_local *l = &q->req.backend->local;
+    (void)ctx;
+    q->connections = l->connections(l->ctx, NULL);
+    q->users = l->users(l->ctx, &q->n_users);
+    backend__query_answer(q);
+}
+
+static void online_run(struct inbox_job *job, void *ctx)
+{
+    struct backend_query *q = ND_CONTAINER_OF(job, struct backend_query, req.job);
+    const struct backend_local *l = &q->req.backend->local;
+    (void)ctx;
+    q->connections = l->connections(l->ctx, q->user_id);
+    backend__query_answer(q);
+}
+
+void backend__local_stats(struct backend *b, struct backend_query *q)
+{
+    q->req.job.run = stats_run;
+    inbox_post(b->local.inbox, &q->req.job);
+}
+
+void backend__local_online(struct backend *b, struct backend_query *q)
+{
+    q->req.job.run = online_run;
+    inbox_post(b->local.inbox, &q->req.job);
+}

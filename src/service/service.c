@@ -1,0 +1,183 @@
+/* service: the checks every call passes (draining, role, the caller's rate
+ * budget), then the call's own kind: notifications (service_notify.c),
+ * templates (service_templates.c), and the two queries here. Each kind is a
+ * small job that travels in its backend request and answers on nd-ws. */
+#include "service/service.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "health.h"
+#include "log.h"
+#include "nd.h"
+#include "service/service_internal.h"
+#include "stats.h"
+
+struct service *service_new(const struct nd_config *cfg, struct backend *backend,
+                            struct templates *templates)
+{
+    struct service *svc = calloc(1, sizeof *svc);
+    if (!svc)
+        return NULL;
+    svc->cfg = cfg;
+    svc->backend = backend;
+    svc->audit_all = !strcmp(cfg->audit, "all");
+    svc->templates = templates;
+    pthread_mutex_init(&svc->lock, NULL);
+    return svc;
+}
+
+static void clear_budgets(struct service *svc)
+{
+    struct caller_budget *b, *tmp;
+    HASH_ITER (hh, svc->budgets, b, tmp) {
+        HASH_DEL(svc->budgets, b);
+        free(b);
+    }
+}
+
+void service_free(struct service *svc)
+{
+    if (!svc)
+        return;
+    clear_budgets(svc);
+    pthread_mutex_destroy(&svc->lock);
+    free(svc);
+}
+
+/* 1 when @caller may make one more call now */
+static int within_budget(struct service *svc, const struct token_claims *caller)
+{
+    double rate = (double)svc->cfg->api_rate_limit;
+    if (rate <= 0 || !caller)
+        return 1;
+    int ok = 1;
+    pthread_mutex_lock(&svc->lock);
+    struct caller_budget *b = NULL;
+    HASH_FIND_STR(svc->budgets, caller->user_id, b);
+    if (!b) {
+        if (HASH_COUNT(svc->budgets) >= MAX_BUDGETS)
+            clear_budgets(svc);
+        size_t len = strlen(caller->user_id);
+        b = calloc(1, sizeof *b + len + 1);
+        if (b) {
+            memcpy(b->id, caller->user_id, len + 1);
+            HASH_ADD_KEYPTR(hh, svc->budgets, b->id, len, b);
+        }
+    }
+    if (b)
+        ok = ratelimit_take(&b->rl, rate, rate, nd_mono_us());
+    pthread_mutex_unlock(&svc->lock);
+    return ok;
+}
+
+void service__reply(const struct service_reply *to, json_t *body, const char *error)
+{
+    struct service_result r = {to->op, body, error};
+    to->done(to->arg, &r);
+    json_decref(body);
+}
+
+json_t *service_result_json(const struct service_result *r)
+{
+    return json_incref(r->body);
+}
+
+void service__audit(struct service *svc, const struct op_spec *op,
+                    const struct token_claims *caller, const char *target)
+{
+    /* what changes what everyone gets is always written; the rest with NOTIFYD_AUDIT=all */
+    int always = op->id == OP_BROADCAST || op->id == OP_TEST_MESSAGE || op->id == OP_PUT_TEMPLATE ||
+                 op->id == OP_DELETE_TEMPLATE;
+    if (always || svc->audit_all)
+        nd_log(ND_LOG_INFO, "audit", "{s:s, s:s, s:s}", "op", op->name, "caller",
+               caller ? caller->user_id : "", "target", target);
+}
+
+/* --- GetStats and IsUserOnline: counted by the backend (cluster-wide in a cluster) --- */
+
+struct query_job {
+    struct backend_query q;
+    struct service_reply to;
+};
+
+static void stats_answer(struct backend_req *r)
+{
+    struct query_job *j = ND_CONTAINER_OF(r, struct query_job, q.req);
+    json_t *users = json_array(), *body = NULL;
+    for (size_t i = 0; users && i < j->q.n_users; i++)
+        json_array_append_new(users, json_string(j->q.users[i]));
+    if (!atomic_load(&r->err))
+        body =
+            json_pack("{s:i, s:o, s:i, s:I, s:I, s:I}", "total_connections", j->q.connections,
+                      "connected_users", users, "online_users", (int)j->q.n_users, "uptime_seconds",
+                      (json_int_t)((nd_wall_ms() - stats_get(&nd_stats.started_ms)) / 1000),
+                      "messages_total", (json_int_t)stats_get(&nd_stats.messages),
+                      "deliveries_total", (json_int_t)stats_get(&nd_stats.deliveries));
+    else
+        json_decref(users);
+    service__reply(&j->to, body, atomic_load(&r->err) ? r->why : NULL);
+    free(j);
+}
+
+static void online_answer(struct backend_req *r)
+{
+    struct query_job *j = ND_CONTAINER_OF(r, struct query_job, q.req);
+    json_t *body = json_pack("{s:s, s:b, s:i}", "user_id", j->q.user_id, "is_online",
+                             j->q.connections > 0, "connections", j->q.connections);
+    service__reply(&j->to, body, atomic_load(&r->err) ? r->why : NULL);
+    free(j);
+}
+
+static int query_call(struct service *svc, const struct service_reply *to, const json_t *req,
+                      const struct token_claims *caller, char *err, size_t errlen)
+{
+    struct op_msg msg;
+    memset(&msg, 0, sizeof msg);
+    if (ops_build(to->op, req, &msg, err, errlen) < 0)
+        return -EINVAL;
+    struct query_job *j = calloc(1, sizeof *j);
+    int stats = to->op->id == OP_GET_STATS, rc = -ENOMEM;
+    if (j) {
+        j->to = *to;
+        j->q.req.done = stats ? stats_answer : online_answer;
+        snprintf(j->q.user_id, sizeof j->q.user_id, "%s", msg.user_id);
+        service__audit(svc, to->op, caller, msg.user_id[0] ? msg.user_id : "*");
+        rc = stats ? backend_stats(svc->backend, &j->q) : backend_online(svc->backend, &j->q);
+        if (rc < 0)
+            free(j);
+    }
+    op_msg_clear(&msg);
+    if (rc < 0)
+        snprintf(err, errlen, "out of memory");
+    return rc;
+}
+
+int service_call(struct service *svc, const struct op_spec *op, const json_t *req,
+                 const struct token_claims *caller, service_done_fn done, void *arg, char *err,
+                 size_t errlen)
+{
+    if (health_get() == HEALTH_DRAINING) {
+        snprintf(err, errlen, "server is shutting down");
+        return -ESHUTDOWN;
+    }
+    if ((op->flags & OP_ADMIN) && !(caller && (caller->roles & TOKEN_ROLE_ADMIN))) {
+        snprintf(err, errlen, "%s needs a token with role admin", op->name);
+        return -EPERM;
+    }
+    if (!within_budget(svc, caller)) {
+        stats_add(&nd_stats.api_rate_limited, 1);
+        snprintf(err, errlen, "rate limit: at most %lld calls per second per caller",
+                 (long long)svc->cfg->api_rate_limit);
+        return -EAGAIN;
+    }
+    struct service_reply to = {op, done, arg};
+    if (op->flags & OP_TEMPLATE)
+        return service__template_call(svc, &to, req, caller, err, errlen);
+    if (op->flags & OP_NOTIFY)
+        return service__notify_call(svc, &to, req, caller, err, errlen);
+    return query_call(svc, &to, req, caller, err, errlen);
+}

@@ -1,0 +1,61 @@
+/* service: the one function per operation that gRPC and REST both call.
+ * It validates the request (ops_build), encodes the message once and hands
+ * it to the backend; the answer comes back through a callback that runs on
+ * the local thread (nd-ws). service_call() may be called from any thread. */
+#ifndef NOTIFYD_SERVICE_SERVICE_H
+#define NOTIFYD_SERVICE_SERVICE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "auth/token.h"
+#include "config.h"
+#include "notify/ops.h"
+
+/** The answer to one operation, borrowed for the callback only. */
+struct service_result {
+    const struct op_spec *op;
+    /* the answer as a JSON object with the proto's response field names -- the
+     * one rendering both REST (as `data`) and gRPC (packed by name) send;
+     * NULL on ENOMEM */
+    json_t *body;
+    /* set when the operation ran but failed (the message could not be kept, or
+     * what the instances share became unreachable): the body is then not an answer */
+    const char *error;
+};
+
+/** r->body with a reference for the caller (who decrefs); NULL on ENOMEM. */
+json_t *service_result_json(const struct service_result *r);
+
+/** Runs once on nd-ws with the answer of an accepted call. */
+typedef void (*service_done_fn)(void *arg, const struct service_result *res);
+
+struct service;
+struct backend;
+struct templates;
+
+/**
+ * Makes the service over @backend, @cfg and @templates (all borrowed; the
+ * backend's answers must reach its local thread). NULL on ENOMEM. Main thread.
+ */
+struct service *service_new(const struct nd_config *cfg, struct backend *backend,
+                            struct templates *templates);
+void service_free(struct service *svc);
+
+/**
+ * Runs @op with @req, a flat JSON object of the operation's fields (borrowed),
+ * for @caller (whose token was checked; named in the audit log).
+ * Returns 0 when accepted: @done(@arg, result) will run exactly once, on nd-ws.
+ * Otherwise @done never runs and the return says why, with a message in @err:
+ *   -EINVAL    a field is missing or invalid (the message names it)
+ *   -EPERM     the caller's role may not run @op (templates: admin only)
+ *   -ENOENT    Get/DeleteTemplate: no such template
+ *   -EAGAIN    the caller is over NOTIFYD_API_RATE_LIMIT
+ *   -ESHUTDOWN the server is draining (or, for a template change, Redis is unreachable)
+ *   -ENOMEM    out of memory
+ */
+int service_call(struct service *svc, const struct op_spec *op, const json_t *req,
+                 const struct token_claims *caller, service_done_fn done, void *arg, char *err,
+                 size_t errlen);
+
+#endif

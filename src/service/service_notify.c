@@ -1,0 +1,200 @@
+/* service_notify: the notify operations. A request is validated (rendered
+ * from its template first, when it names one), encoded once per recipient
+ * (service_encode.c) and handed to the backend as one publish: a single
+ * recipient or a broadcast (notify_job), or NotifyUsers' recipients in
+ * order with consecutive ids (multi_job). Each kind answers with what the
+ * backend gave its copies. Calls from any thread; answers on nd-ws. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nd.h"
+#include "service/service_internal.h"
+#include "stats.h"
+
+/* one message's fate, for /metrics: kept, handed to a connection, or nobody's */
+static void count_outcome(const struct op_spec *op, const struct backend_copy *c)
+{
+    if (!c->id) /* never placed */
+        return;
+    stats_add(&nd_stats.by_op[op->id][c->stored        ? OUTCOME_STORED
+                                      : c->connections ? OUTCOME_DELIVERED
+                                                       : OUTCOME_DROPPED],
+              1);
+}
+
+/* --- one recipient, or every connection --- */
+
+struct notify_job {
+    struct backend_publish pub;
+    struct service_reply to;
+    struct backend_copy copy;
+};
+
+static void notify_answer(struct backend_req *r)
+{
+    struct notify_job *j = ND_CONTAINER_OF(r, struct notify_job, pub.req);
+    char id[MSGID_LEN + 1];
+    int err = atomic_load(&r->err);
+    count_outcome(j->to.op, &j->copy);
+    msgid_format(j->copy.id, id);
+    json_t *body = err ? NULL
+                       : json_pack("{s:s, s:i, s:b}", "message_id", id, "connections",
+                                   j->copy.connections, "stored", j->copy.stored);
+    service__reply(&j->to, body, err ? r->why : NULL);
+    free(j);
+}
+
+static struct backend_publish *notify_new(const struct service_reply *to, const struct op_msg *msg,
+                                          char *err, size_t errlen)
+{
+    struct notify_job *j = calloc(1, sizeof *j);
+    if (!j || service__encode_one(msg, &j->copy.d, err, errlen) < 0) {
+        free(j);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    j->to = *to;
+    j->pub.req.done = notify_answer;
+    j->pub.n = 1;
+    j->pub.copies = &j->copy;
+    return &j->pub;
+}
+
+/* --- NotifyUsers: a copy per recipient, in user_ids order --- */
+
+struct multi_job {
+    struct backend_publish pub;
+    struct service_reply to;
+    struct backend_copy copies[];
+};
+
+static void multi_answer(struct backend_req *r)
+{
+    struct multi_job *j = ND_CONTAINER_OF(r, struct multi_job, pub.req);
+    json_t *ids = json_array();
+    int connections = 0, reached = 0, stored = 0;
+    for (size_t i = 0; i < j->pub.n; i++) {
+        const struct backend_copy *c = &j->copies[i];
+        char id[MSGID_LEN + 1];
+        count_outcome(j->to.op, c);
+        msgid_format(c->id, id);
+        json_array_append_new(ids, json_string(id));
+        connections += c->connections;
+        reached += c->connections > 0;
+        stored += c->stored;
+    }
+    char why[sizeof r->why + 160];
+    if (atomic_load(&r->err))
+        snprintf(why, sizeof why,
+                 "%s: not every recipient's copy could be placed (%s); the message ids of the "
+                 "others were given",
+                 j->to.op->name, r->why);
+    json_t *body =
+        json_pack("{s:o, s:i, s:i, s:i, s:i}", "message_ids", ids, "users", (int)j->pub.n,
+                  "reached", reached, "stored", stored, "connections", connections);
+    service__reply(&j->to, body, atomic_load(&r->err) ? why : NULL);
+    free(j);
+}
+
+static struct backend_publish *multi_new(const struct service_reply *to, const struct op_msg *msg,
+                                         const struct template_use *use, json_t *rendered, int *rc,
+                                         char *err, size_t errlen)
+{
+    size_t n = json_array_size(msg->user_ids);
+    struct multi_job *j = calloc(1, sizeof *j + n * sizeof j->copies[0]);
+    if (!j) {
+        *rc = -ENOMEM;
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if ((*rc = service__encode_multi(msg, use, rendered, j->copies, err, errlen)) < 0) {
+        for (size_t i = 0; i < n; i++)
+            if (j->copies[i].d)
+                delivery_unref(j->copies[i].d);
+        free(j);
+        return NULL;
+    }
+    j->to = *to;
+    j->pub.req.done = multi_answer;
+    j->pub.n = n;
+    j->pub.copies = j->copies;
+    return &j->pub;
+}
+
+/* --- the call --- */
+
+/* @req with the template rendered in (for @user_id), or NULL and -errno in *rc */
+static json_t *rendered_request(const json_t *req, const struct template_use *use,
+                                const char *user_id, int *rc, char *err, size_t errlen)
+{
+    json_t *copy = json_copy((json_t *)req);
+    if (!copy) {
+        *rc = -ENOMEM;
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    json_object_del(copy, "template_id");
+    json_object_del(copy, "params");
+    if ((*rc = templates_render(use, copy, user_id, err, errlen)) < 0) {
+        json_decref(copy);
+        return NULL;
+    }
+    return copy;
+}
+
+/* the job of its kind for a validated @msg: its answer set, its copies encoded */
+static struct backend_publish *publish_new(const struct service_reply *to, const struct op_msg *msg,
+                                           const struct template_use *use, json_t *rendered,
+                                           int *rc, char *err, size_t errlen)
+{
+    if (msg->op->flags & OP_MULTI)
+        return multi_new(to, msg, use, rendered, rc, err, errlen);
+    *rc = -ENOMEM;
+    return notify_new(to, msg, err, errlen);
+}
+
+int service__notify_call(struct service *svc, const struct service_reply *to, const json_t *req,
+                         const struct token_claims *caller, char *err, size_t errlen)
+{
+    const struct op_spec *op = to->op;
+    struct op_msg msg;
+    struct template_use use;
+    json_t *rendered = NULL;
+    memset(&use, 0, sizeof use);
+    memset(&msg, 0, sizeof msg);
+    int templated = templates_prepare(svc->templates, op, req, &use, err, errlen), rc = templated;
+    if (templated > 0) {
+        /* validated with the first recipient's text; a multicast renders each one later */
+        const json_t *first =
+            op->flags & OP_MULTI ? json_array_get(json_object_get(req, "user_ids"), 0) : NULL;
+        const char *user = json_string_value(first ? first : json_object_get(req, "user_id"));
+        rendered = rendered_request(req, &use, user ? user : "", &rc, err, errlen);
+    }
+    if (rc < 0 || (templated > 0 && !rendered))
+        goto out;
+    if (ops_build(op, rendered ? rendered : req, &msg, err, errlen) < 0) {
+        rc = -EINVAL;
+        goto out;
+    }
+    struct backend_publish *p =
+        publish_new(to, &msg, templated > 0 ? &use : NULL, rendered, &rc, err, errlen);
+    if (!p)
+        goto out;
+    p->important = (op->flags & OP_IMPORTANT) || msg.priority == PRIORITY_URGENT;
+    stats_add(&nd_stats.messages, (int64_t)p->n);
+    char many[32];
+    snprintf(many, sizeof many, "%zu users", p->n);
+    service__audit(svc, op, caller,
+                   msg.user_id[0]           ? msg.user_id
+                   : (op->flags & OP_MULTI) ? many
+                                            : "*");
+    backend_publish(svc->backend, p); /* @p is the backend's until its answer */
+    rc = 0;
+out:
+    op_msg_clear(&msg);
+    templates_use_clear(&use);
+    json_decref(rendered);
+    return rc < 0 && rc != -ENOMEM ? -EINVAL : rc;
+}
