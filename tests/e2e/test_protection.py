@@ -350,7 +350,8 @@ def test_second_signal_exits_at_once():
         t0 = time.monotonic()
         s.send_signal(signal.SIGTERM)
         rc = s.proc.wait(5)
-        assert time.monotonic() - t0 < 1.0
+        # at once, not after the 20 s grace (ThreadSanitizer delays signals a little)
+        assert time.monotonic() - t0 < 5.0
         assert rc == 128 + signal.SIGTERM  # _exit: works as PID 1 in a container too
         s.proc = None
         stuck.close()
