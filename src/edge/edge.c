@@ -498,7 +498,11 @@ static int listen_on(const struct nd_addr *a, int *port, char *err, size_t errle
     freeaddrinfo(res);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", a->host, a->port, strerror(errno));
+        close(fd);
+        return -1;
+    }
     *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                            : ((struct sockaddr_in *)&ss)->sin_port);
     return fd;
