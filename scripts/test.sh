@@ -2,7 +2,8 @@
 # Installs what is missing, builds notifyd twice -- plain (-Werror) and with
 # AddressSanitizer + UndefinedBehaviorSanitizer -- and runs every test
 # (unit, generated-code freshness, proto lint, format, fuzz corpus replay,
-# end to end) on both, then fuzzes each libFuzzer target for FUZZ_SECONDS.
+# end to end) on both, clang-tidy on the plain one, then fuzzes each
+# libFuzzer target for FUZZ_SECONDS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
