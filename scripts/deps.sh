@@ -11,7 +11,7 @@ build_pkgs=(gcc make cmake pkg-config ca-certificates
   libjansson-dev libssl-dev uthash-dev libcmocka-dev libsqlite3-dev
   libhiredis-dev libev-dev)
 test_pkgs=(python3 python3-grpcio python3-grpc-tools python3-websockets python3-pytest
-  python3-jwt python3-cryptography openssl clang-format curl prometheus clang-14 libclang-rt-14-dev yamllint redis-server
+  python3-jwt python3-cryptography openssl clang-format clang-tidy curl prometheus clang-14 libclang-rt-14-dev yamllint redis-server
   chromium protobuf-compiler protobuf-compiler-grpc python3-pip python3-setuptools python3-wheel)
 
 pkgs=("${build_pkgs[@]}")

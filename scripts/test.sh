@@ -2,8 +2,9 @@
 # Installs what is missing, builds notifyd three times -- plain (-Werror),
 # with AddressSanitizer + UndefinedBehaviorSanitizer, and with
 # ThreadSanitizer -- and runs every test (unit, generated-code freshness,
-# proto lint, format, fuzz corpus replay, end to end, browser, clients) on the
-# first two and the unit and end-to-end suites on the third, then fuzzes each
+# proto lint, format, clang-tidy, fuzz corpus replay, end to end, browser,
+# clients) on the first (clang-tidy only there), the same on the second and
+# the unit and end-to-end suites on the third, then fuzzes each
 # libFuzzer target for FUZZ_SECONDS.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -131,7 +131,7 @@ static const struct option_def options[] = {
      "messages kept per offline user (the oldest go first)"},
     {"--history-size", "NOTIFYD_HISTORY_SIZE", "50", OPT_COUNT, OFF(history_size), 0, 100000,
      MODE_SERVE, "recent messages kept per user for resume (?since=); 0 = none"},
-    {"--history-ttl", "NOTIFYD_HISTORY_TTL", "5m", OPT_SECONDS, OFF(history_ttl_s), 1, 7 * 86400,
+    {"--history-ttl", "NOTIFYD_HISTORY_TTL", "5m", OPT_SECONDS, OFF(history_ttl_s), 1, 7LL * 86400,
      MODE_SERVE, "how long recent messages are kept for resume"},
     {"--user", NULL, NULL, OPT_STR, OFF(token_user), 0, 0, MODE_TOKEN,
      "user id put in the token (required)"},

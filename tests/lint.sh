@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Static checks: the proto passes buf's STANDARD lint and format, and the C
-# sources follow .clang-format.
+# Static checks: the proto passes buf's STANDARD lint and format, the C
+# sources follow .clang-format, and clang-tidy finds nothing (.clang-tidy).
+# Usage: tests/lint.sh proto|format|tidy [build dir, for tidy: default build]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -16,5 +17,24 @@ format)
   [ -n "$files" ] || files=$(find src tests -name '*.[ch]')
   clang-format --dry-run -Werror $files
   echo "format: clean"
+  ;;
+tidy)
+  # the flags of each file come from the CMake build's compile_commands.json
+  build=${2:-build}
+  command -v clang-tidy >/dev/null || { echo "clang-tidy missing: run scripts/deps.sh test" >&2; exit 1; }
+  [ -f "$build/compile_commands.json" ] || {
+    echo "tidy: no $build/compile_commands.json: configure $build with cmake first" >&2
+    exit 1
+  }
+  files=$(git ls-files 'src/*.c' 2>/dev/null || true)
+  [ -n "$files" ] || files=$(find src -name '*.c')
+  # one file per run, two at a time; a file's findings are printed together
+  # shellcheck disable=SC2016
+  if ! printf '%s\n' "$files" | xargs -P2 -n1 sh -c \
+    'out=$(clang-tidy -p "$0" --quiet "$1" 2>&1) || { printf "%s\n" "$out" | grep -v " generated\.$"; exit 1; }' "$build"; then
+    echo "tidy: findings above (a false positive: // NOLINT(check-name): why)" >&2
+    exit 1
+  fi
+  echo "tidy: clean"
   ;;
 esac

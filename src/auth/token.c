@@ -300,7 +300,7 @@ static enum token_result check_header(const char *token, jwt_alg_t *alg_out)
     unsigned char raw[1032];
     size_t m = 0;
     for (size_t i = 0; i < n && token[i] != '='; i++)
-        b64[m++] = token[i] == '-' ? '+' : token[i] == '_' ? '/' : token[i];
+        b64[m++] = (char)(token[i] == '-' ? '+' : token[i] == '_' ? '/' : token[i]);
     while (m % 4)
         b64[m++] = '=';
     int len = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)m);

@@ -32,7 +32,7 @@ static void hash_scripts(void)
     for (size_t i = 0; i < N_SCRIPTS; i++) {
         unsigned char md[SHA_DIGEST_LENGTH];
         SHA1((const unsigned char *)scripts[i].text, strlen(scripts[i].text), md);
-        for (int b = 0; b < SHA_DIGEST_LENGTH; b++)
+        for (size_t b = 0; b < SHA_DIGEST_LENGTH; b++)
             snprintf(scripts[i].sha + 2 * b, 3, "%02x", md[b]);
     }
 }

@@ -68,7 +68,7 @@ struct delivery *envelope_encode_parts(const struct envelope_parts *p, unsigned 
         goto out;
     char *w = delivery_json(d);
 #define PUT(src, n) (memcpy(w, (src), (n)), w += (n))
-#define PUTS(lit) PUT(lit, sizeof lit - 1)
+#define PUTS(lit) PUT(lit, sizeof(lit) - 1)
     PUTS("{\"type\":");
     PUT(type, tlen);
     if (with_user) {

@@ -95,6 +95,7 @@ void history_free(struct history *h)
         return;
     struct hist_user *u, *tmp;
     HASH_ITER (hh, h->users, u, tmp) {
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false, a uthash head's hh.prev is NULL */
         HASH_DEL(h->users, u);
         ring_clear(h, &u->r);
         free(u);

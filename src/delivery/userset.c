@@ -27,6 +27,7 @@ void userset_free(struct userset *s)
         return;
     struct member *m, *tmp;
     HASH_ITER (hh, s->members, m, tmp) {
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false, a uthash head's hh.prev is NULL */
         HASH_DEL(s->members, m);
         free(m);
     }

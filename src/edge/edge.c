@@ -40,7 +40,6 @@ struct hold {
     ev_io io;
     int64_t deadline_ms;
     struct hold *prev, *next; /* in e->waiting or e->lingering, oldest first */
-    int lingering;            /* answered: reading and dropping until it goes */
     struct head_scan scan;
     size_t seen;    /* waiting: bytes of the head in the socket at the last look */
     size_t drained; /* lingering: bytes dropped */
@@ -110,14 +109,14 @@ static void list_add(struct list *l, struct hold *h)
 
 static void list_del(struct list *l, struct hold *h)
 {
-    if (h->prev)
-        h->prev->next = h->next;
-    else
+    if (l->head == h)
         l->head = h->next;
-    if (h->next)
-        h->next->prev = h->prev;
     else
+        h->prev->next = h->next;
+    if (l->tail == h)
         l->tail = h->prev;
+    else
+        h->next->prev = h->prev;
     h->prev = h->next = NULL;
     l->n--;
 }
@@ -164,19 +163,18 @@ static void maybe_resume(struct edge *e)
         set_paused(e, 0);
 }
 
-static void hold_free(struct hold *h)
+/* @h is in @l, e->waiting or e->lingering */
+static void hold_free(struct edge *e, struct list *l, struct hold *h)
 {
-    struct edge *e = h->e;
     ev_io_stop(e->loop, &h->io);
-    list_del(h->lingering ? &e->lingering : &e->waiting, h);
+    list_del(l, h);
     free(h);
 }
 
-static void hold_close(struct hold *h)
+static void hold_close(struct edge *e, struct list *l, struct hold *h)
 {
-    struct edge *e = h->e;
     close(h->io.fd);
-    hold_free(h);
+    hold_free(e, l, h);
     maybe_resume(e);
 }
 
@@ -199,7 +197,7 @@ static void on_linger_read(struct ev_loop *loop, ev_io *w, int revents)
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             return;
         if (n <= 0 || (h->drained += (size_t)n) > (size_t)h->e->cfg.linger_bytes) {
-            hold_close(h);
+            hold_close(h->e, &h->e->lingering, h);
             return;
         }
     }
@@ -221,7 +219,6 @@ static void linger_fd(struct edge *e, struct hold *h, int fd)
         list_del(&e->waiting, h);
         low_water(fd, 1);
     }
-    h->lingering = 1;
     h->deadline_ms = nd_mono_ms() + LINGER_MS;
     ev_io_init(&h->io, on_linger_read, fd, EV_READ);
     ev_io_start(e->loop, &h->io);
@@ -320,7 +317,7 @@ static void on_head_read(struct ev_loop *loop, ev_io *w, int revents)
     (void)revents;
     ssize_t n = judge(h->e, h, w->fd, &h->scan);
     if (n == -1) {
-        hold_close(h); /* gone before its head was complete */
+        hold_close(h->e, &h->e->waiting, h); /* gone before its head was complete */
     } else if (n >= 0) {
         h->seen = (size_t)n;
         low_water(w->fd, (size_t)n + 1);
@@ -373,7 +370,7 @@ static int evict_oldest(struct edge *e)
     if (!h)
         return 0;
     trouble(e, T_EVICTED, 0);
-    hold_close(h);
+    hold_close(e, &e->waiting, h);
     return 1;
 }
 
@@ -456,7 +453,7 @@ static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
         refuse(e, h, h->io.fd, 408);
     }
     while (e->lingering.head && e->lingering.head->deadline_ms <= now)
-        hold_close(e->lingering.head);
+        hold_close(e, &e->lingering, e->lingering.head);
     if (!e->waiting.n && !e->lingering.n)
         ev_timer_stop(loop, w);
 }
@@ -496,11 +493,18 @@ static int listen_on(const struct nd_addr *a, int *port, char *err, size_t errle
         return -1;
     }
     freeaddrinfo(res);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
-    *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                           : ((struct sockaddr_in *)&ss)->sin_port);
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } bound = {0}; /* zeroed: clang-analyzer does not see getsockname fill it */
+    socklen_t sl = sizeof bound;
+    if (getsockname(fd, &bound.sa, &sl) < 0) {
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", a->host, a->port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(bound.sa.sa_family == AF_INET6 ? bound.in6.sin6_port : bound.in.sin_port);
     return fd;
 }
 
@@ -547,7 +551,7 @@ void edge_stop(struct edge *e)
     ev_io_stop(e->loop, &e->listen_io);
     ev_timer_stop(e->loop, &e->backoff);
     while (e->waiting.head)
-        hold_close(e->waiting.head);
+        hold_close(e, &e->waiting, e->waiting.head);
 }
 
 void edge_free(struct edge *e)
@@ -556,7 +560,7 @@ void edge_free(struct edge *e)
         return;
     edge_stop(e);
     while (e->lingering.head)
-        hold_close(e->lingering.head);
+        hold_close(e, &e->lingering, e->lingering.head);
     ev_timer_stop(e->loop, &e->sweep);
     close(e->fd);
     if (e->reserve >= 0)

@@ -109,7 +109,7 @@ int template_render(const char *text, size_t len, template_lookup_fn lookup, voi
         rc = append(&buf, &used, &cap, text + from, at - from, max);
         if (rc == 0)
             rc = placeholder(text, len, at, &name, &nlen, &end, err, errlen);
-        if (rc < 0)
+        if (rc != 0)
             break;
         size_t vlen = 0;
         const char *v = lookup(arg, text + name, nlen, &vlen);

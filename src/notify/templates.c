@@ -47,6 +47,7 @@ void templates_clear(struct templates *t)
     struct tmpl *x, *tmp;
     pthread_rwlock_wrlock(&t->lock);
     HASH_ITER (hh, t->all, x, tmp) {
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false, a uthash head's hh.prev is NULL */
         HASH_DEL(t->all, x);
         tmpl_free(x);
     }
@@ -175,6 +176,7 @@ int templates_replace(struct templates *t, uint64_t version, const char *const *
     all = old;
 nomem:
     HASH_ITER (hh, all, x, tmp) {
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false, a uthash head's hh.prev is NULL */
         HASH_DEL(all, x);
         tmpl_free(x);
     }

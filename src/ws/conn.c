@@ -484,8 +484,8 @@ static int write_one(struct ws_server *ws, struct conn *c, struct delivery *d)
     return ok ? 0 : -1;
 }
 
-#define BATCH_MAX 64            /* messages in one batch frame */
-#define BATCH_BYTES (64 * 1024) /* JSON bytes of the messages in one batch frame */
+#define BATCH_MAX 64                    /* messages in one batch frame */
+#define BATCH_BYTES ((size_t)64 * 1024) /* JSON bytes of the messages in one batch frame */
 #define BATCH_HEAD "{\"type\":\"batch\",\"data\":{\"messages\":["
 #define BATCH_TAIL "]}}"
 
@@ -541,10 +541,12 @@ int ws__conn_writeable(struct ws_server *ws, struct conn *c)
     int writes = 0;
     if (c->ping_due) {
         /* lws 4.1 reports only PONGs with a payload, so the PING carries one */
-        unsigned char ping[LWS_PRE + 8];
-        memcpy(ping + LWS_PRE, "notifyd", 7);
+        static const char payload[] = "notifyd"; /* sent without its NUL */
+        unsigned char ping[LWS_PRE + sizeof payload];
+        memcpy(ping + LWS_PRE, payload, sizeof payload);
         c->ping_due = 0;
-        if (lws_write(c->wsi, ping + LWS_PRE, 7, LWS_WRITE_PING) < 7)
+        if (lws_write(c->wsi, ping + LWS_PRE, sizeof payload - 1, LWS_WRITE_PING) <
+            (int)sizeof payload - 1)
             return -1;
         writes++;
     }

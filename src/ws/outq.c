@@ -22,7 +22,7 @@ static void compact(struct outq *q)
 static int grow(struct outq *q)
 {
     uint32_t cap = q->cap ? q->cap * 2 : 8;
-    struct delivery **ring = malloc(cap * sizeof *ring);
+    struct delivery **ring = calloc(cap, sizeof *ring); /* no slot is ever garbage */
     if (!ring)
         return -ENOMEM;
     for (uint32_t i = 0; i < q->len; i++)

@@ -59,6 +59,18 @@ static void resolve(void)
     *(void **)&real_ssl_read = dlsym(RTLD_NEXT, "SSL_read");
 }
 
+/* the real recv; ENOSYS if there is none after us (never with glibc) */
+static ssize_t next_recv(int fd, void *buf, size_t len, int flags)
+{
+    if (!real_recv)
+        pthread_once(&once, resolve);
+    if (!real_recv) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return real_recv(fd, buf, len, flags);
+}
+
 int recv_guard_thread_start(void (*bad)(void *arg))
 {
     pthread_once(&once, resolve);
@@ -133,7 +145,7 @@ static size_t check_frames(struct slot *s, const void *buf, size_t n)
 /* M_HTTP, P_HEAD: is a whole head waiting? Then frame its request. */
 static int frame_head(int fd, struct slot *s)
 {
-    ssize_t n = real_recv(fd, table->peek, sizeof table->peek, MSG_PEEK | MSG_DONTWAIT);
+    ssize_t n = next_recv(fd, table->peek, sizeof table->peek, MSG_PEEK | MSG_DONTWAIT);
     if (n <= 0)
         return 0; /* nothing, the end, or an error: the real read tells lws */
     struct head_scan scan = {0};
@@ -164,8 +176,8 @@ static ssize_t recv_http(int fd, struct slot *s, void *buf, size_t len, int flag
     if (s->phase == P_HEAD && frame_head(fd, s) < 0)
         return -1;
     if (s->phase != P_REQUEST)
-        return real_recv(fd, buf, len, flags);
-    ssize_t n = real_recv(fd, buf, len < s->left ? len : (size_t)s->left, flags);
+        return next_recv(fd, buf, len, flags);
+    ssize_t n = next_recv(fd, buf, len < s->left ? len : (size_t)s->left, flags);
     if (n > 0 && (s->left -= (uint64_t)n) == 0)
         s->phase = P_HEAD;
     return n;
@@ -173,14 +185,12 @@ static ssize_t recv_http(int fd, struct slot *s, void *buf, size_t len, int flag
 
 ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
-    if (!real_recv)
-        pthread_once(&once, resolve);
     struct slot *s = flags & MSG_PEEK ? NULL : slot_of(fd);
     if (!s || s->mode == M_NONE)
-        return real_recv(fd, buf, len, flags);
+        return next_recv(fd, buf, len, flags);
     if (s->mode == M_HTTP)
         return recv_http(fd, s, buf, len, flags);
-    ssize_t n = real_recv(fd, buf, len, flags);
+    ssize_t n = next_recv(fd, buf, len, flags);
     if (n <= 0)
         return n;
     size_t ok = check_frames(s, buf, (size_t)n);
@@ -195,6 +205,8 @@ int SSL_read(SSL *ssl, void *buf, int num)
 {
     if (!real_ssl_read)
         pthread_once(&once, resolve);
+    if (!real_ssl_read)
+        return -1; /* none after us: not with libssl linked in, as it is */
     int n = real_ssl_read(ssl, buf, num);
     struct slot *s = n > 0 ? slot_of(SSL_get_fd(ssl)) : NULL;
     if (!s || s->mode != M_FRAMES)

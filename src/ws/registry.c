@@ -24,6 +24,7 @@ void registry_free(struct registry *reg)
         return;
     struct reg_user *u, *tmp;
     HASH_ITER (hh, reg->users, u, tmp) {
+        /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): false, a uthash head's hh.prev is NULL */
         HASH_DEL(reg->users, u);
         free(u);
     }

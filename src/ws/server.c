@@ -97,7 +97,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
     case LWS_CALLBACK_TIMER: return ws__http_callback(ws, c, wsi, (int)reason, in, len);
     case LWS_CALLBACK_HTTP_WRITEABLE: return 0; /* answers are written when known */
-    case LWS_CALLBACK_HTTP_DROP_PROTOCOL: ws__http_release(c); break;
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP: ws__http_release(c); break;
     case LWS_CALLBACK_ESTABLISHED: deflate_setup(wsi); return ws__conn_established(ws, c, wsi);
     case LWS_CALLBACK_RECEIVE: return ws__conn_receive(ws, c, in, len);
