@@ -106,6 +106,10 @@ static const struct option_def options[] = {
     {"--max-connections", "NOTIFYD_MAX_CONNECTIONS", "0", OPT_COUNT, OFF(max_connections), 0,
      10000000, MODE_SERVE,
      "WebSockets in all (HTTP 503 beyond); 0 = the open-files limit less a reserve"},
+    {"--max-pending-calls", "NOTIFYD_MAX_PENDING_CALLS", "20000", OPT_COUNT, OFF(max_pending_calls),
+     1, 10000000, MODE_SERVE,
+     "API calls accepted and not answered yet, at most; beyond, RESOURCE_EXHAUSTED / 503 "
+     "(back-pressure)"},
     {"--max-http-connections", "NOTIFYD_MAX_HTTP_CONNECTIONS", "1024", OPT_COUNT,
      OFF(max_http_connections), 8, 1000000, MODE_SERVE,
      "connections on the HTTP port that are not WebSockets (yet); beyond, the oldest still "

@@ -27,6 +27,7 @@ struct nd_stats {
     _Atomic int64_t stored;           /* messages put in the store */
     _Atomic int64_t replayed;         /* stored or history messages queued on connect */
     _Atomic int64_t api_rate_limited; /* calls refused by NOTIFYD_API_RATE_LIMIT */
+    _Atomic int64_t api_busy;         /* calls refused: NOTIFYD_MAX_PENDING_CALLS were waiting */
     _Atomic int64_t by_op[ND_OPS_MAX][OUTCOME__COUNT]; /* by enum op_id and outcome */
 };
 

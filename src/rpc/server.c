@@ -280,7 +280,7 @@ static void handle(struct call *c)
         rpc__finish(c, GRPC_STATUS_PERMISSION_DENIED, err, NULL);
     else if (rc == -ESHUTDOWN)
         rpc__finish(c, GRPC_STATUS_UNAVAILABLE, err, NULL);
-    else if (rc == -EAGAIN)
+    else if (rc == -EAGAIN || rc == -EBUSY)
         rpc__finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, err, NULL);
     else if (rc < 0)
         rpc__finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory", NULL);

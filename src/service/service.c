@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,8 +80,14 @@ static int within_budget(struct service *svc, const struct token_claims *caller)
 void service__reply(const struct service_reply *to, json_t *body, const char *error)
 {
     struct service_result r = {to->op, body, error};
+    atomic_fetch_sub(to->in_flight, 1);
     to->done(to->arg, &r);
     json_decref(body);
+}
+
+int64_t service_in_flight(const struct service *svc)
+{
+    return atomic_load(&svc->in_flight);
 }
 
 json_t *service_result_json(const struct service_result *r)
@@ -176,10 +183,20 @@ int service_call(struct service *svc, const struct op_spec *op, const json_t *re
                  (long long)svc->cfg->api_rate_limit);
         return -EAGAIN;
     }
-    struct service_reply to = {op, done, arg};
-    if (op->flags & OP_TEMPLATE)
-        return service__template_call(svc, &to, req, caller, err, errlen);
-    if (op->flags & OP_NOTIFY)
-        return service__notify_call(svc, &to, req, caller, err, errlen);
-    return query_call(svc, &to, req, caller, err, errlen);
+    /* back-pressure: calls wait on nd-ws (and Redis, the store) in a queue
+     * that must not grow without end when they come faster than it drains */
+    if (atomic_fetch_add(&svc->in_flight, 1) >= svc->cfg->max_pending_calls) {
+        atomic_fetch_sub(&svc->in_flight, 1);
+        stats_add(&nd_stats.api_busy, 1);
+        snprintf(err, errlen, "server busy: %lld calls are waiting; try again shortly",
+                 (long long)svc->cfg->max_pending_calls);
+        return -EBUSY;
+    }
+    struct service_reply to = {op, done, arg, &svc->in_flight};
+    int rc = op->flags & OP_TEMPLATE ? service__template_call(svc, &to, req, caller, err, errlen)
+             : op->flags & OP_NOTIFY ? service__notify_call(svc, &to, req, caller, err, errlen)
+                                     : query_call(svc, &to, req, caller, err, errlen);
+    if (rc < 0) /* refused: its answer never comes */
+        atomic_fetch_sub(&svc->in_flight, 1);
+    return rc;
 }

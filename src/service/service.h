@@ -51,9 +51,13 @@ void service_free(struct service *svc);
  *   -EPERM     the caller's role may not run @op (templates: admin only)
  *   -ENOENT    Get/DeleteTemplate: no such template
  *   -EAGAIN    the caller is over NOTIFYD_API_RATE_LIMIT
+ *   -EBUSY     NOTIFYD_MAX_PENDING_CALLS calls wait already (back-pressure)
  *   -ESHUTDOWN the server is draining (or, for a template change, Redis is unreachable)
  *   -ENOMEM    out of memory
  */
+/** Calls accepted and not answered yet. Any thread. */
+int64_t service_in_flight(const struct service *svc);
+
 int service_call(struct service *svc, const struct op_spec *op, const json_t *req,
                  const struct token_claims *caller, service_done_fn done, void *arg, char *err,
                  size_t errlen);

@@ -33,6 +33,7 @@ struct service {
     pthread_mutex_t lock;          /* guards budgets: nd-grpc and nd-ws both call */
     struct caller_budget *budgets; /* {lock} */
     struct templates *templates;   /* borrowed; its own lock */
+    _Atomic int64_t in_flight;     /* calls accepted and not answered yet */
 };
 
 /** Who gets an answer: every job embeds one. */
@@ -40,6 +41,7 @@ struct service_reply {
     const struct op_spec *op;
     service_done_fn done;
     void *arg;
+    _Atomic int64_t *in_flight; /* the service's count of calls not answered yet */
 };
 
 /** Answers @to with @body (consumed; NULL on ENOMEM) or @error. nd-ws. */

@@ -209,6 +209,9 @@ void ws__metrics_render(struct ws_server *ws, FILE *f)
         (double)stats_get(&nd_stats.auth_failures));
     one(f, "notifyd_api_rate_limited_total", "counter", "API calls refused by the rate limit.",
         (double)stats_get(&nd_stats.api_rate_limited));
+    one(f, "notifyd_api_busy_total", "counter",
+        "API calls refused because NOTIFYD_MAX_PENDING_CALLS calls were waiting.",
+        (double)stats_get(&nd_stats.api_busy));
     ws__rest_metrics(f);
     backend_metrics(ws->backend, f);
     if (ws->metrics_hook && health_get() != HEALTH_STARTING) /* set before "ready" */

@@ -189,6 +189,7 @@ static int call(struct ws_server *ws, struct conn *c, const struct op_spec *op, 
                 : rc == -EPERM     ? 403
                 : rc == -ENOENT    ? 404
                 : rc == -EAGAIN    ? 429
+                : rc == -EBUSY     ? 503
                 : rc == -ESHUTDOWN ? 503
                                    : 500,
                 err, 0);

@@ -367,6 +367,35 @@ static void test_rate_limit(void **state)
                      0); /* per caller */
 }
 
+/* back-pressure: calls not answered yet are counted; past the bound, -EBUSY */
+static void test_pending_calls_are_bounded(void **state)
+{
+    struct world *w = *state;
+    char *argv[] = {"--max-pending-calls", "2"};
+    char err[256];
+    teardown(state);
+    w = malloc(sizeof *w);
+    setup_with(w, 2, argv);
+    *state = w;
+    json_t *req = json_loads("{}", 0, NULL);
+    const struct op_spec *op = ops_find("GetStats");
+    assert_int_equal(service_call(w->svc, op, req, &service_caller, done, w, err, sizeof err), 0);
+    assert_int_equal(service_call(w->svc, op, req, &service_caller, done, w, err, sizeof err), 0);
+    assert_int_equal(service_in_flight(w->svc), 2);
+    assert_int_equal(service_call(w->svc, op, req, &service_caller, done, w, err, sizeof err),
+                     -EBUSY);
+    assert_non_null(strstr(err, "busy"));
+    inbox_drain(w->inbox, NULL); /* the two answer */
+    assert_int_equal(w->answers, 2);
+    assert_int_equal(service_in_flight(w->svc), 0);
+    assert_int_equal(service_call(w->svc, op, req, &service_caller, done, w, err, sizeof err), 0);
+    inbox_drain(w->inbox, NULL);
+    /* refused calls (bad input) never count */
+    assert_int_equal(call(w, "SendSystemNotification", "{}"), -EINVAL);
+    assert_int_equal(service_in_flight(w->svc), 0);
+    json_decref(req);
+}
+
 static void test_engine_failures_are_answers(void **state)
 {
     struct world *w = *state;
@@ -443,6 +472,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_multicast_personalized, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_before_the_backend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pending_calls_are_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_failures_are_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_and_online, setup, teardown),
         cmocka_unit_test_setup_teardown(test_templates, setup, teardown),
