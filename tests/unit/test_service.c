@@ -211,6 +211,16 @@ static int teardown(void **state)
     return 0;
 }
 
+/* the world again, with the flags @argv (the test's own settings) */
+static struct world *restart(void **state, int argc, char **argv)
+{
+    teardown(state);
+    struct world *w = malloc(sizeof *w);
+    setup_with(w, argc, argv);
+    *state = w;
+    return w;
+}
+
 static void done(void *arg, const struct service_result *res)
 {
     struct world *w = arg;
@@ -354,13 +364,9 @@ static void test_refused_before_the_backend(void **state)
 
 static void test_rate_limit(void **state)
 {
-    struct world *w = *state;
     char *argv[] = {"--api-rate-limit", "1"};
     char err[256];
-    teardown(state);
-    w = malloc(sizeof *w);
-    setup_with(w, 2, argv);
-    *state = w;
+    struct world *w = restart(state, 2, argv);
     assert_int_equal(call(w, "GetStats", "{}"), 0);
     assert_int_equal(call_as(w, &service_caller, "GetStats", "{}", err, sizeof err), -EAGAIN);
     assert_int_equal(call_as(w, &admin_caller, "GetStats", "{}", err, sizeof err),
@@ -370,13 +376,9 @@ static void test_rate_limit(void **state)
 /* back-pressure: calls not answered yet are counted; past the bound, -EBUSY */
 static void test_pending_calls_are_bounded(void **state)
 {
-    struct world *w = *state;
     char *argv[] = {"--max-pending-calls", "2"};
     char err[256];
-    teardown(state);
-    w = malloc(sizeof *w);
-    setup_with(w, 2, argv);
-    *state = w;
+    struct world *w = restart(state, 2, argv);
     json_t *req = json_loads("{}", 0, NULL);
     const struct op_spec *op = ops_find("GetStats");
     assert_int_equal(service_call(w->svc, op, req, &service_caller, done, w, err, sizeof err), 0);
