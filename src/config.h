@@ -49,6 +49,7 @@ struct nd_config {
     int64_t max_queue_messages;     /* NOTIFYD_MAX_QUEUE_MESSAGES: per connection */
     int64_t max_queue_bytes;        /* NOTIFYD_MAX_QUEUE_BYTES: per connection */
     int64_t offline_ttl_s;          /* NOTIFYD_OFFLINE_TTL: how long offline messages are kept */
+    int64_t command_ttl_s;          /* NOTIFYD_COMMAND_TTL: the same for browser commands */
     int64_t offline_max_per_user;   /* NOTIFYD_OFFLINE_MAX_PER_USER: newest kept per user */
     int64_t history_size;           /* NOTIFYD_HISTORY_SIZE: recent messages kept per user */
     int64_t history_ttl_s;          /* NOTIFYD_HISTORY_TTL: how long they are kept */

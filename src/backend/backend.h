@@ -80,6 +80,7 @@ struct backend_copy {
 struct backend_publish {
     struct backend_req req;
     int important;               /* keep for a user with no live connection outside ack mode */
+    int64_t ttl_ms;              /* how long a kept copy waits; 0: NOTIFYD_OFFLINE_TTL (not more) */
     size_t n;                    /* copies: 1, or a multicast's recipients (consecutive ids) */
     struct backend_copy *copies; /* n, the caller's */
     _Atomic int _pending;        /* the engine's */

@@ -45,7 +45,8 @@ static int keep(struct backend *b, struct backend_copy *c, struct delivery *d)
     memset(&m, 0, sizeof m);
     m.id = d->id;
     memcpy(m.user_id, d->user_id, sizeof m.user_id);
-    m.expires_at_ms = nd_wall_ms() + b->cfg->offline_ttl_s * 1000;
+    int64_t ttl = b->cfg->offline_ttl_s * 1000, mine = c->_pub->ttl_ms;
+    m.expires_at_ms = nd_wall_ms() + (mine > 0 && mine < ttl ? mine : ttl);
     m.json = delivery_json(d);
     m.len = d->len;
     userset_add(e->stored_users, d->user_id);

@@ -173,7 +173,8 @@ static void r_publish(struct backend *b, struct backend_publish *p)
         struct backend_copy *c = &p->copies[i];
         struct delivery *d = c->d;
         c->d = NULL;
-        if (cluster_publish(cl, d, d->op ? d->op->name : NULL, p->important, published, c) < 0) {
+        if (cluster_publish(cl, d, d->op ? d->op->name : NULL, p->important, p->ttl_ms, published,
+                            c) < 0) {
             if (p->n == 1) { /* not submitted: deliver it here */
                 c->d = d;
                 backend__local_publish(b, p);

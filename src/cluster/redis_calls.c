@@ -321,9 +321,9 @@ void cluster__template_changed(struct cluster *c, const char *p, const char *nl,
 /* --- the API --- */
 
 int cluster_publish(struct cluster *c, struct delivery *d, const char *op, int important,
-                    cluster_published_fn fn, void *arg)
+                    int64_t ttl_ms, cluster_published_fn fn, void *arg)
 {
-    char hmax[24], httl[24], omax[24], ottl[24];
+    char hmax[24], httl[24], omax[24], ottl[24], mine[24];
     struct wire_fields w;
     const struct nd_config *cfg = c->cfg;
     /* when it was accepted, on the wall clock every instance shares */
@@ -333,14 +333,18 @@ int cluster_publish(struct cluster *c, struct delivery *d, const char *op, int i
     snprintf(hmax, sizeof hmax, "%lld", (long long)cfg->history_size);
     snprintf(httl, sizeof httl, "%lld", (long long)cfg->history_ttl_s * 1000);
     snprintf(omax, sizeof omax, "%lld", (long long)cfg->offline_max_per_user);
-    snprintf(ottl, sizeof ottl, "%lld", (long long)cfg->offline_ttl_s * 1000);
-    const char *args[9] = {
-        d->user_id, delivery_json(d), important ? "1" : "0", hmax, httl, omax, ottl, w.head,
-        w.tail};
-    size_t lens[9] = {strlen(d->user_id), d->len,         1,
-                      strlen(hmax),       strlen(httl),   strlen(omax),
-                      strlen(ottl),       strlen(w.head), strlen(w.tail)};
-    return cluster__submit(c, cluster__cmd_new(c, CMD_PUBLISH, SCRIPT_PUBLISH, 9, args, lens),
+    int64_t ottl_ms = cfg->offline_ttl_s * 1000;
+    snprintf(ottl, sizeof ottl, "%lld", (long long)ottl_ms);
+    snprintf(mine, sizeof mine, "%lld",
+             (long long)(ttl_ms > 0 && ttl_ms < ottl_ms ? ttl_ms : ottl_ms));
+    const char *args[10] = {
+        d->user_id, delivery_json(d), important ? "1" : "0", hmax, httl, omax, ottl, w.head, w.tail,
+        mine};
+    size_t lens[10] = {strlen(d->user_id), d->len,         1,
+                       strlen(hmax),       strlen(httl),   strlen(omax),
+                       strlen(ottl),       strlen(w.head), strlen(w.tail),
+                       strlen(mine)};
+    return cluster__submit(c, cluster__cmd_new(c, CMD_PUBLISH, SCRIPT_PUBLISH, 10, args, lens),
                            (void *)fn, arg);
 }
 

@@ -91,7 +91,7 @@ void service__audit(struct service *svc, const struct op_spec *op,
 {
     /* what changes what everyone gets is always written; the rest with NOTIFYD_AUDIT=all */
     int always = op->id == OP_BROADCAST || op->id == OP_TEST_MESSAGE || op->id == OP_PUT_TEMPLATE ||
-                 op->id == OP_DELETE_TEMPLATE;
+                 op->id == OP_DELETE_TEMPLATE || (op->id == OP_PUBLISH && !strcmp(target, "*"));
     if (always || svc->audit_all)
         nd_log(ND_LOG_INFO, "audit", "{s:s, s:s, s:s}", "op", op->name, "caller",
                caller ? caller->user_id : "", "target", target);

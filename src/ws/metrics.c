@@ -122,6 +122,14 @@ static void process_metrics(FILE *f)
         (double)stats_get(&nd_stats.started_ms) / 1000.0);
 }
 
+/* one type of the callers' own (Publish), or "other" for those past the bound */
+static void custom_type(void *arg, const char *type, const int64_t *by_outcome)
+{
+    for (int o = 0; o < OUTCOME__COUNT; o++)
+        fprintf(arg, "notifyd_messages_total{type=\"%s\",outcome=\"%s\"} %lld\n", type,
+                outcome_names[o], (long long)by_outcome[o]);
+}
+
 static void message_metrics(FILE *f)
 {
     head(f, "notifyd_messages_total", "counter",
@@ -146,6 +154,7 @@ static void message_metrics(FILE *f)
                     outcome_names[o], (long long)n);
         }
     }
+    stats_types_each(custom_type, f); /* bounded: STATS_TYPES_MAX names, then "other" */
 }
 
 void ws__metrics_render(struct ws_server *ws, FILE *f)

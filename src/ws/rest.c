@@ -12,6 +12,7 @@
 
 #include "health.h"
 #include "log.h"
+#include "notify/jsontext.h"
 #include "service/service.h"
 #include "stats.h"
 #include "ws/ws_internal.h"
@@ -44,6 +45,7 @@ static const struct route routes[] = {
     {"/broadcast", LWSHUMETH_POST, R_BODY, OP_BROADCAST, "广播成功"},
     {"/stats", LWSHUMETH_GET, R_NONE, OP_GET_STATS, "获取成功"},
     {"/user/", LWSHUMETH_GET, R_PATH_USER, OP_IS_USER_ONLINE, "检查完成"},
+    {"/publish", LWSHUMETH_POST, R_BODY, OP_PUBLISH, "发送成功"},
     {"/test", LWSHUMETH_GET, R_QUERY_USER, OP_TEST_MESSAGE, "测试消息已发送"},
     {"/templates", LWSHUMETH_GET, R_NONE, OP_LIST_TEMPLATES, "获取成功"},
     {"/templates/", LWSHUMETH_GET, R_TEMPLATE, OP_GET_TEMPLATE, "获取成功"},
@@ -364,6 +366,19 @@ int ws__rest_body(struct ws_server *ws, struct conn *c, const void *in, size_t l
     return 0;
 }
 
+/* Publish's data goes on as the caller wrote it: the member's text replaces
+ * the parsed value (the validator parses it again and checks it is an
+ * object). 0, or -ENOMEM */
+static int publish_data_as_written(const struct rest_req *q, json_t *req)
+{
+    size_t off, n;
+    json_t *v = json_object_get(req, "data");
+    if (!v || json_is_null(v) || jsontext_member(q->body, q->len, "data", &off, &n) != 1)
+        return 0;
+    json_t *text = json_stringn(q->body + off, n);
+    return text ? json_object_set_new(req, "data", text) : -ENOMEM;
+}
+
 int ws__rest_body_done(struct ws_server *ws, struct conn *c)
 {
     struct rest_req *q = c->rest;
@@ -372,6 +387,8 @@ int ws__rest_body_done(struct ws_server *ws, struct conn *c)
         return 0;
     json_error_t jerr;
     json_t *req = json_loadb(q->body ? q->body : "", q->len, 0, &jerr);
+    if (!req && q->route->op == OP_PUBLISH) /* integers past 64 bits are JSON: data may hold them */
+        req = json_loadb(q->body ? q->body : "", q->len, JSON_DECODE_INT_AS_REAL, &jerr);
     if (!json_is_object(req)) {
         if (q->len == 0)
             snprintf(msg, sizeof msg, "the request body is empty: send a JSON object");
@@ -391,7 +408,11 @@ int ws__rest_body_done(struct ws_server *ws, struct conn *c)
     }
     if (op->id == OP_SYSTEM_NOTIFICATION && json_object_get(req, "user_ids"))
         op = ops_get(OP_NOTIFY_USERS); /* one notification to a list of users */
-    if (op->id == OP_PUT_TEMPLATE) {   /* the id is the path's */
+    if (op->id == OP_PUBLISH && publish_data_as_written(q, req) < 0) {
+        json_decref(req);
+        return fail(c, 500, "out of memory", 0);
+    }
+    if (op->id == OP_PUT_TEMPLATE) { /* the id is the path's */
         const char *id = json_string_value(json_object_get(req, "id"));
         if (json_object_get(req, "id") && (!id || strcmp(id, q->template_id))) {
             snprintf(msg, sizeof msg, "id in the body differs from the path's \"%.72s\"",

@@ -534,6 +534,34 @@ def test_the_channel_reads_v1_lines_and_skips_unknown_operations(cluster):
         assert len(said()) == 1
 
 
+def test_publish_and_its_ttl_across_instances(cluster):
+    """Publish through Redis: delivered elsewhere as written; a kept copy waits its own
+    ttl_ms in the offline stream (its expiry is stored with it), not the offline TTL."""
+    _, (a, b, c) = cluster
+
+    async def go():
+        ws, _ = await b.connect(user="pub")
+        await settle(a, 1)
+        data = b'{"price": 0.1, "n": 123456789012345678901234567890}'
+        r = await call(a, "Publish", pb.PublishRequest(type="order.paid", user_id="pub", data=data))
+        assert r.connections == 1
+        text = await asyncio.wait_for(ws.recv(), nd.TIMEOUT)
+        assert '"type":"order.paid"' in text and ('"data":' + data.decode() + ",") in text
+        await ws.close()
+        await settle(a, 0)
+        brief = await call(a, "Publish", pb.PublishRequest(type="flash", user_id="pub", store=pb.STORE_ALWAYS,
+                                                           ttl_ms=300))
+        kept = await call(c, "Publish", pb.PublishRequest(type="flash", user_id="pub", store=pb.STORE_ALWAYS))
+        assert brief.stored and kept.stored
+        await asyncio.sleep(0.6)  # past the 300 ms
+        ws, _ = await b.connect(user="pub")
+        assert (await recv(ws))["message_id"] == kept.message_id
+        await nothing(ws, 0.3)
+        await ws.close()
+
+    run(go())
+
+
 OLD_BIN = os.environ.get("NOTIFYD_OLD_BIN")
 
 

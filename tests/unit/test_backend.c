@@ -2,7 +2,8 @@
  * local side (the test thread drains its inbox): ids in queue order, the
  * history, a copy kept for an offline user and given back on resume --
  * merged with the history, once -- forgotten when written or acked, stats
- * and online from the local side, templates kept and in the table. */
+ * and online from the local side, templates kept and in the table, a copy
+ * kept for its own TTL. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -133,8 +134,10 @@ static void pub_done(struct backend_req *r)
     j->w->answered++;
 }
 
-/* publishes a system notification for @user ("" = everyone); returns the copy as answered */
-static struct backend_copy publish(struct world *w, const char *user, const char *text)
+/* publishes a system notification for @user ("" = everyone), kept @ttl_ms (0: the offline
+ * TTL) when the user is offline; returns the copy as answered */
+static struct backend_copy publish_ttl(struct world *w, const char *user, const char *text,
+                                       int64_t ttl_ms)
 {
     struct pub j;
     memset(&j, 0, sizeof j);
@@ -146,6 +149,7 @@ static struct backend_copy publish(struct world *w, const char *user, const char
     j.w = w;
     j.p.req.done = pub_done;
     j.p.important = 1;
+    j.p.ttl_ms = ttl_ms;
     j.p.n = 1;
     j.p.copies = &j.copy;
     int before = w->answered;
@@ -153,6 +157,11 @@ static struct backend_copy publish(struct world *w, const char *user, const char
     wait_answer(w, before);
     assert_int_equal(atomic_load(&j.p.req.err), 0);
     return j.copy;
+}
+
+static struct backend_copy publish(struct world *w, const char *user, const char *text)
+{
+    return publish_ttl(w, user, text, 0);
 }
 
 struct res {
@@ -241,6 +250,19 @@ static void test_ack_mode_keeps_until_acked(void **state)
     assert_int_equal(resume(w, "carol", 0, got, 8), 101);
     backend_forget(w->b, "carol", c.id);
     assert_int_equal(resume(w, "carol", 0, got, 8), 100);
+}
+
+static void test_a_copy_waits_its_own_ttl(void **state)
+{
+    struct world *w = *state;
+    char got[8][16];
+    struct backend_copy brief = publish_ttl(w, "frank", "brief", 1); /* 1 ms */
+    struct backend_copy kept = publish_ttl(w, "frank", "kept", 0);
+    assert_int_equal(brief.stored, 1);
+    assert_int_equal(kept.stored, 1);
+    usleep(20 * 1000); /* the 1 ms has passed; the offline TTL (7 days) has not */
+    assert_int_equal(resume(w, "frank", 0, got, 8), 101);
+    assert_string_equal(got[0], "kept");
 }
 
 struct q {
@@ -335,6 +357,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stats_and_online, setup, teardown),
         cmocka_unit_test_setup_teardown(test_templates_are_kept_then_in_the_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history_line_in_metrics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_copy_waits_its_own_ttl, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -82,8 +82,8 @@ static void test_table(void **state)
         assert_ptr_equal(ops_find(op->name), op);
         for (int k = 0; k < i; k++)
             assert_string_not_equal(ops_get((enum op_id)k)->name, op->name);
-        /* deliverers have a type, queries don't */
-        if (op->flags & OP_NOTIFY)
+        /* deliverers have a type (Publish: the caller's), queries don't */
+        if ((op->flags & OP_NOTIFY) && !(op->flags & OP_ANY_TYPE))
             assert_non_null(op->type);
         else
             assert_null(op->type);
@@ -684,8 +684,8 @@ static void test_key_order(void **state)
     int checked = 0;
     for (int i = 0; i < OP__COUNT; i++) {
         const struct op_spec *op = ops_get((enum op_id)i);
-        if (!(op->flags & OP_NOTIFY) || op->fixed_data)
-            continue;
+        if (!(op->flags & OP_NOTIFY) || op->fixed_data || (op->flags & OP_ANY_TYPE))
+            continue; /* Publish: data as written (test_publish_data) */
         assert_non_null(reqs[i]);
         struct op_msg m;
         build_ok((enum op_id)i, reqs[i], &m);
@@ -739,6 +739,165 @@ static void test_request_not_modified(void **state)
     json_decref(r);
 }
 
+/* --- Publish ----------------------------------------------------------- */
+
+static void test_publish_type(void **state)
+{
+    (void)state;
+    struct op_msg m;
+    static const char *const good[] = {
+        "a", "order.shipped", "chat:message", "x-1_2.3:4", "system_notification",
+        /* 64 bytes */
+        "a123456789012345678901234567890123456789012345678901234567890123"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char text[256];
+        snprintf(text, sizeof text, "{\"type\":\"%s\",\"user_id\":\"u1\"}", good[i]);
+        build_ok(OP_PUBLISH, text, &m);
+        assert_string_equal(m.type, good[i]);
+        assert_string_equal(m.data_text, "{}"); /* no data: an empty object */
+        op_msg_clear(&m);
+    }
+    build_bad(OP_PUBLISH, "{\"user_id\":\"u1\"}", "type is required");
+    build_bad(OP_PUBLISH, "{\"type\":\"\",\"user_id\":\"u1\"}", "type is required");
+    build_bad(OP_PUBLISH, "{\"type\":7,\"user_id\":\"u1\"}", "type must be a string");
+    static const char *const malformed[] = {"Order", "1abc",       "_x",        "a b",
+                                            "a/b",   "caf\\u00e9", "a\\u0000b", "x\\\"y"};
+    for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
+        char text[256];
+        snprintf(text, sizeof text, "{\"type\":\"%s\",\"user_id\":\"u1\"}", malformed[i]);
+        build_bad(OP_PUBLISH, text, "type must be 1 to 64 characters");
+    }
+    build_bad(OP_PUBLISH,
+              "{\"type\":\"a1234567890123456789012345678901234567890123456789012345678901234\","
+              "\"user_id\":\"u1\"}",
+              "type is 65 bytes, the limit is 64");
+    static const char *const reserved[] = {"connected",    "ping",      "pong",  "error",
+                                           "disconnected", "refreshed", "batch", "feed_update"};
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
+        char text[256], needle[128];
+        snprintf(text, sizeof text, "{\"type\":\"%s\",\"broadcast\":true}", reserved[i]);
+        snprintf(needle, sizeof needle, "type \"%s\" is one of notifyd's own", reserved[i]);
+        build_bad(OP_PUBLISH, text, needle);
+    }
+}
+
+static void test_publish_target(void **state)
+{
+    (void)state;
+    struct op_msg m;
+    build_ok(OP_PUBLISH, "{\"type\":\"t\",\"user_id\":\"u1\",\"user_ids\":[],\"broadcast\":false}",
+             &m);
+    assert_string_equal(m.user_id, "u1"); /* gRPC's empty fields are no target */
+    assert_null(m.user_ids);
+    op_msg_clear(&m);
+    build_ok(OP_PUBLISH, "{\"type\":\"t\",\"user_id\":\"\",\"user_ids\":[\"a\",\"b\",\"a\"]}", &m);
+    assert_int_equal(json_array_size(m.user_ids), 2);
+    op_msg_clear(&m);
+    build_ok(OP_PUBLISH, "{\"type\":\"t\",\"broadcast\":true}", &m);
+    assert_string_equal(m.user_id, "");
+    assert_null(m.user_ids);
+    op_msg_clear(&m);
+    build_bad(OP_PUBLISH, "{\"type\":\"t\"}", "exactly one target: user_id, user_ids or broadcast");
+    build_bad(OP_PUBLISH, "{\"type\":\"t\",\"user_id\":\"u\",\"broadcast\":true}",
+              "more than one was given");
+    build_bad(OP_PUBLISH, "{\"type\":\"t\",\"user_id\":\"u\",\"user_ids\":[\"v\"]}",
+              "more than one");
+    build_bad(OP_PUBLISH, "{\"type\":\"t\",\"broadcast\":\"yes\"}",
+              "broadcast must be true or false");
+    build_bad(OP_PUBLISH, "{\"type\":\"t\",\"user_id\":\"bad id\"}", "user_id must be");
+    build_bad(OP_PUBLISH, "{\"type\":\"t\",\"user_ids\":[\"ok\",\"bad id\"]}", "user_ids[1]");
+    build_bad(OP_PUBLISH, "{\"type\":\"t\",\"user_ids\":\"u1\"}", "user_ids must be an array");
+}
+
+static void test_publish_data(void **state)
+{
+    (void)state;
+    struct op_msg m;
+    /* text kept exactly; an object (a caller of ops_build's own) serialized */
+    build_ok(OP_PUBLISH,
+             "{\"type\":\"t\",\"broadcast\":true,\"data\":\" {\\\"z\\\":1,\\\"a\\\":2.50} \"}", &m);
+    assert_string_equal(m.data_text, " {\"z\":1,\"a\":2.50} ");
+    assert_true(json_is_object(m.data));
+    op_msg_clear(&m);
+    build_ok(OP_PUBLISH, "{\"type\":\"t\",\"broadcast\":true,\"data\":{\"z\":1,\"a\":[null]}}", &m);
+    assert_string_equal(m.data_text, "{\"z\":1,\"a\":[null]}");
+    op_msg_clear(&m);
+    build_ok(OP_PUBLISH, "{\"type\":\"t\",\"broadcast\":true,\"data\":null}", &m);
+    assert_string_equal(m.data_text, "{}");
+    op_msg_clear(&m);
+
+    build_bad(OP_PUBLISH, "{\"type\":\"t\",\"broadcast\":true,\"data\":[1]}",
+              "data must be a JSON object, not an array");
+    build_bad(OP_PUBLISH, "{\"type\":\"t\",\"broadcast\":true,\"data\":5}", "not a number");
+    build_bad(OP_PUBLISH, "{\"type\":\"t\",\"broadcast\":true,\"data\":true}", "not a boolean");
+    build_bad(OP_PUBLISH, "{\"type\":\"t\",\"broadcast\":true,\"data\":\"\\\"text\\\"\"}",
+              "data must be a JSON object, not a string");
+    build_bad(OP_PUBLISH, "{\"type\":\"t\",\"broadcast\":true,\"data\":\"{\\\"a\\\":}\"}",
+              "data is not valid JSON");
+    build_bad(OP_PUBLISH, "{\"type\":\"t\",\"broadcast\":true,\"data\":\"{} {}\"}",
+              "data is not valid JSON");
+    /* at most 64 KiB, counted as written */
+    json_t *r = req("{\"type\":\"t\",\"broadcast\":true}");
+    size_t n = ND_DATA_MAX;
+    char *big = malloc(n + 2);
+    memset(big, ' ', n + 1);
+    memcpy(big, "{}", 2);
+    big[n] = 0; /* exactly the limit: fine */
+    json_object_set_new(r, "data", json_string(big));
+    struct op_msg ok;
+    char err[256];
+    assert_int_equal(ops_build(ops_get(OP_PUBLISH), r, &ok, err, sizeof err), 0);
+    assert_int_equal(ok.data_len, ND_DATA_MAX);
+    op_msg_clear(&ok);
+    big[n] = ' ';
+    big[n + 1] = 0;
+    json_object_set_new(r, "data", json_string(big));
+    build_bad_json(OP_PUBLISH, r, "data is 65537 bytes, the limit is 65536");
+    json_decref(r);
+    free(big);
+}
+
+static void test_publish_store_and_ttl(void **state)
+{
+    (void)state;
+    struct op_msg m;
+    build_ok(OP_PUBLISH,
+             "{\"type\":\"t\",\"user_id\":\"u\",\"store\":\"always\",\"ttl_ms\":60000,"
+             "\"priority\":\"urgent\",\"group\":\"g\"}",
+             &m);
+    assert_int_equal(m.store, STORE_ALWAYS);
+    assert_int_equal(m.ttl_ms, 60000);
+    assert_int_equal(m.priority, PRIORITY_URGENT);
+    assert_string_equal(m.group, "g");
+    op_msg_clear(&m);
+    build_ok(OP_PUBLISH, "{\"type\":\"t\",\"user_id\":\"u\",\"store\":\"never\",\"ttl_ms\":0}", &m);
+    assert_int_equal(m.store, STORE_NEVER);
+    assert_int_equal(m.ttl_ms, 0);
+    op_msg_clear(&m);
+    build_ok(OP_PUBLISH, "{\"type\":\"t\",\"user_id\":\"u\",\"store\":\"\"}", &m);
+    assert_int_equal(m.store, STORE_AUTO);
+    op_msg_clear(&m);
+    build_bad(OP_PUBLISH, "{\"type\":\"t\",\"user_id\":\"u\",\"store\":\"sometimes\"}",
+              "store must be one of auto, always, never");
+    build_bad(OP_PUBLISH, "{\"type\":\"t\",\"broadcast\":true,\"store\":\"always\"}",
+              "store: always needs user_id or user_ids");
+    build_bad(OP_PUBLISH, "{\"type\":\"t\",\"user_id\":\"u\",\"ttl_ms\":-1}", "ttl_ms is -1");
+    build_bad(OP_PUBLISH, "{\"type\":\"t\",\"user_id\":\"u\",\"ttl_ms\":1.5}",
+              "ttl_ms must be an integer");
+    build_bad(OP_PUBLISH, "{\"type\":\"t\",\"user_id\":\"u\",\"ttl_ms\":\"5s\"}",
+              "ttl_ms must be an integer");
+    build_bad(OP_PUBLISH, "{\"type\":\"t\",\"user_id\":\"u\",\"priority\":\"asap\"}", "priority");
+}
+
+static void test_publish_known_types(void **state)
+{
+    (void)state;
+    assert_ptr_equal(ops_find_type("system_notification"), ops_get(OP_SYSTEM_NOTIFICATION));
+    assert_ptr_equal(ops_find_type("batchgo_open_url"), ops_get(OP_BATCHGO_OPEN_URL));
+    assert_true(ops_get(OP_BATCHGO_OPEN_URL)->flags & OP_COMMAND);
+    assert_null(ops_find_type("order.shipped"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -761,6 +920,11 @@ int main(void)
         cmocka_unit_test(test_key_order),
         cmocka_unit_test(test_extra_keys_ignored),
         cmocka_unit_test(test_request_not_modified),
+        cmocka_unit_test(test_publish_type),
+        cmocka_unit_test(test_publish_target),
+        cmocka_unit_test(test_publish_data),
+        cmocka_unit_test(test_publish_store_and_ttl),
+        cmocka_unit_test(test_publish_known_types),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
