@@ -70,6 +70,12 @@ static int e_online(struct backend *b, struct backend_query *q)
     return 0;
 }
 
+static int e_disconnect(struct backend *b, struct backend_disconnect *d)
+{
+    backend__local_disconnect(b, d);
+    return 0;
+}
+
 /* --- templates: durable first, then the table (nd-store) --- */
 
 static void template_kept(void *arg, int err, const char *why)
@@ -258,6 +264,7 @@ static const struct backend_ops embedded_ops = {
     .stats = e_stats,
     .online = e_online,
     .template_put = e_template_put,
+    .disconnect = e_disconnect,
     .resume = e_resume,
     .forget = e_forget,
     .presence = e_presence,

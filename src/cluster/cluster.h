@@ -114,6 +114,18 @@ typedef void (*cluster_published_fn)(void *arg, int err, const struct cluster_pu
 int cluster_publish(struct cluster *c, struct delivery *d, const char *op, int important,
                     int64_t ttl_ms, cluster_published_fn fn, void *arg);
 
+/** @op is on the channel (err 0): @connections of the user on live instances. nd-redis. */
+typedef void (*cluster_tell_fn)(void *arg, int err, int connections);
+
+/**
+ * Tells every instance (this one too) operation @op about @user's
+ * connections, with @payload (@len bytes, copied): a line of the channel
+ * with id 0 and no history or offline copy; the message hook gets it as a
+ * delivery of @payload. 0 or -errno (@fn never runs).
+ */
+int cluster_tell(struct cluster *c, const char *user, const char *op, const char *payload,
+                 size_t len, cluster_tell_fn fn, void *arg);
+
 /** Counts a connection of @user on this instance in or out (@delta +1/-1). Fire and forget. */
 int cluster_presence(struct cluster *c, const char *user, int delta, int nonack);
 

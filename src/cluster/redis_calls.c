@@ -22,7 +22,7 @@ static struct script_sha {
     {SCRIPT_PUBLISH, ""},   {SCRIPT_PRESENCE, ""},       {SCRIPT_RESET, ""},
     {SCRIPT_HEARTBEAT, ""}, {SCRIPT_JANITOR, ""},        {SCRIPT_LEAVE, ""},
     {SCRIPT_STATS, ""},     {SCRIPT_ONLINE, ""},         {SCRIPT_RESUME, ""},
-    {SCRIPT_TEMPLATE, ""},  {SCRIPT_TEMPLATES_LOAD, ""},
+    {SCRIPT_TEMPLATE, ""},  {SCRIPT_TEMPLATES_LOAD, ""}, {SCRIPT_TELL, ""},
 };
 #define N_SCRIPTS (sizeof scripts / sizeof scripts[0])
 static pthread_once_t scripts_once = PTHREAD_ONCE_INIT;
@@ -274,6 +274,11 @@ void cluster__reply(struct cmd *k, const redisReply *r)
         break;
     }
     case CMD_ONLINE: ((cluster_online_fn)k->fn)(k->arg, 0, (int)reply_int(r)); break;
+    case CMD_TELL:
+        if (k->fn)
+            ((cluster_tell_fn)k->fn)(k->arg, r->type == REDIS_REPLY_INTEGER ? 0 : -EIO,
+                                     (int)reply_int(r));
+        break;
     case CMD_TEMPLATE: ((cluster_template_done_fn)k->fn)(k->arg, 0, (uint64_t)reply_int(r)); break;
     case CMD_TEMPLATES_LOAD: templates_loaded(k->c, r); break;
     case CMD_RESUME:
@@ -294,6 +299,7 @@ void cluster__fail(struct cmd *k, int err)
         case CMD_PUBLISH: ((cluster_published_fn)k->fn)(k->arg, err, NULL); break;
         case CMD_STATS: ((cluster_stats_fn)k->fn)(k->arg, err, NULL); break;
         case CMD_ONLINE: ((cluster_online_fn)k->fn)(k->arg, err, 0); break;
+        case CMD_TELL: ((cluster_tell_fn)k->fn)(k->arg, err, 0); break;
         case CMD_RESUME: ((cluster_resume_fn)k->fn)(k->arg, err, NULL); break;
         case CMD_TEMPLATE: ((cluster_template_done_fn)k->fn)(k->arg, err, 0); break;
         default: break;
@@ -346,6 +352,18 @@ int cluster_publish(struct cluster *c, struct delivery *d, const char *op, int i
                        strlen(mine)};
     return cluster__submit(c, cluster__cmd_new(c, CMD_PUBLISH, SCRIPT_PUBLISH, 10, args, lens),
                            (void *)fn, arg);
+}
+
+int cluster_tell(struct cluster *c, const char *user, const char *op, const char *payload,
+                 size_t len, cluster_tell_fn fn, void *arg)
+{
+    struct wire_fields w;
+    if (!user[0] || wire_encode(op, 0, 0, nd_wall_us(), &w) < 0)
+        return -EINVAL;
+    const char *args[4] = {user, payload, w.head, w.tail};
+    size_t lens[4] = {strlen(user), len, strlen(w.head), strlen(w.tail)};
+    return cluster__submit(c, cluster__cmd_new(c, CMD_TELL, SCRIPT_TELL, 4, args, lens), (void *)fn,
+                           arg);
 }
 
 int cluster_template(struct cluster *c, const char *id, const char *json,

@@ -74,6 +74,21 @@ static const char SCRIPT_PUBLISH[] = LUA_NOW LUA_ALIVE
     "hex..' '..ARGV[8]..' '..(user~='' and user or '*')..ARGV[9]..'\\n'..json)\n"
     "return {hex,stored,conns}\n";
 
+/* ARGV: user, payload, the header's fields before the user and after it
+ * (wire.h). An operation for every instance about one user's connections,
+ * not a message: no id (zeros), history or offline copy. Returns the user's
+ * connections on live instances. */
+static const char SCRIPT_TELL[] =
+    LUA_ALIVE "local user,n=ARGV[1],0\n"
+              "local p=redis.call('HGETALL','notifyd:p:'..user)\n"
+              "for i=1,#p,2 do\n"
+              "  local inst,x=string.match(p[i],'^([^:]+)(:?n?)$')\n"
+              "  if inst and x=='' and alive(inst) then n=n+tonumber(p[i+1]) end\n"
+              "end\n"
+              "redis.call('PUBLISH','notifyd:messages',"
+              "'0000000000000000 '..ARGV[3]..' '..user..ARGV[4]..'\\n'..ARGV[2])\n"
+              "return n\n";
+
 /* ARGV: user, instance, delta, nonack (1/0). Keeps p:<user>, u:<inst>, i:<inst>. */
 static const char SCRIPT_PRESENCE[] =
     "local p,inst,d='notifyd:p:'..ARGV[1],ARGV[2],tonumber(ARGV[3])\n"

@@ -116,6 +116,7 @@ static const struct op_spec specs[OP__COUNT] = {
     {OP_DELETE_TEMPLATE, "DeleteTemplate", NULL, NULL, OP_TO_ALL | OP_TEMPLATE | OP_ADMIN,
      no_fields, NULL},
     {OP_PUBLISH, "Publish", NULL, NULL, OP_NOTIFY | OP_ANY_TYPE, no_fields, NULL},
+    {OP_DISCONNECT_USER, "DisconnectUser", NULL, NULL, OP_CLOSES | OP_ADMIN, no_fields, NULL},
 };
 
 const struct op_spec *ops_get(enum op_id id)
@@ -547,6 +548,29 @@ static int build_publish(const struct op_spec *op, const json_t *req, struct op_
     return 0;
 }
 
+/* --- DisconnectUser --- */
+
+static int build_disconnect(const struct op_spec *op, const json_t *req, struct op_msg *out,
+                            char *err, size_t errlen)
+{
+    static const struct field_spec reason = {"reason", FK_STRING, 0, 0, ND_REASON_MAX};
+    if (build_user(op, req, out, err, errlen) < 0)
+        return -EINVAL;
+    json_t *v = json_object_get(req, "reason");
+    if (v && !json_is_null(v)) {
+        if (check_string(&reason, v, err, errlen) < 0)
+            return -EINVAL;
+        memcpy(out->reason, json_string_value(v), json_string_length(v) + 1);
+    }
+    if (!out->reason[0])
+        snprintf(out->reason, sizeof out->reason, "disconnected by the server");
+    v = json_object_get(req, "reconnect");
+    if (v && !json_is_null(v) && !json_is_boolean(v))
+        return ops_errorf(err, errlen, "reconnect must be true or false");
+    out->reconnect = json_is_true(v);
+    return 0;
+}
+
 int ops_build(const struct op_spec *op, const json_t *req, struct op_msg *out, char *err,
               size_t errlen)
 {
@@ -556,6 +580,8 @@ int ops_build(const struct op_spec *op, const json_t *req, struct op_msg *out, c
         return ops_errorf(err, errlen, "the request must be a JSON object");
     if (op->flags & OP_ANY_TYPE)
         return build_publish(op, req, out, err, errlen);
+    if (op->flags & OP_CLOSES)
+        return build_disconnect(op, req, out, err, errlen);
     if (op->type)
         snprintf(out->type, sizeof out->type, "%s", op->type);
     if (op->flags & OP_MULTI) {

@@ -35,6 +35,7 @@ enum op_id {
     OP_LIST_TEMPLATES,
     OP_DELETE_TEMPLATE,
     OP_PUBLISH,
+    OP_DISCONNECT_USER,
     OP__COUNT
 };
 
@@ -49,6 +50,7 @@ enum op_flag {
     OP_ADMIN = 1u << 7,     /* role admin only (others: admin or service) */
     OP_COMMAND = 1u << 8,   /* a browser command: kept only NOTIFYD_COMMAND_TTL for the offline */
     OP_ANY_TYPE = 1u << 9,  /* Publish: the caller names the type and one target; data as given */
+    OP_CLOSES = 1u << 10,   /* closes a user's connections */
 };
 
 #define ND_GROUP_MAX 128      /* bytes of a group key */
@@ -114,9 +116,11 @@ struct op_msg {
     char *data_text;  /* Publish: data as the caller wrote it (owned), or NULL */
     size_t data_len;
     enum priority priority;
-    char group[ND_GROUP_MAX + 1]; /* "" for none */
-    enum store_policy store;      /* Publish; others: auto */
-    int64_t ttl_ms;               /* Publish: how long a kept copy waits; 0: the type's own */
+    char group[ND_GROUP_MAX + 1];   /* "" for none */
+    enum store_policy store;        /* Publish; others: auto */
+    int64_t ttl_ms;                 /* Publish: how long a kept copy waits; 0: the type's own */
+    char reason[ND_REASON_MAX + 1]; /* DisconnectUser */
+    int reconnect;                  /* DisconnectUser: the client may come back */
 };
 
 /**

@@ -739,7 +739,7 @@ static void test_request_not_modified(void **state)
     json_decref(r);
 }
 
-/* --- Publish ----------------------------------------------------------- */
+/* --- Publish and DisconnectUser ----------------------------------------------------------- */
 
 static void test_publish_type(void **state)
 {
@@ -889,9 +889,27 @@ static void test_publish_store_and_ttl(void **state)
     build_bad(OP_PUBLISH, "{\"type\":\"t\",\"user_id\":\"u\",\"priority\":\"asap\"}", "priority");
 }
 
-static void test_publish_known_types(void **state)
+static void test_disconnect_fields(void **state)
 {
     (void)state;
+    struct op_msg m;
+    build_ok(OP_DISCONNECT_USER, "{\"user_id\":\"u1\"}", &m);
+    assert_string_equal(m.reason, "disconnected by the server");
+    assert_int_equal(m.reconnect, 0);
+    op_msg_clear(&m);
+    build_ok(OP_DISCONNECT_USER, "{\"user_id\":\"u1\",\"reason\":\"moved\",\"reconnect\":true}",
+             &m);
+    assert_string_equal(m.reason, "moved");
+    assert_int_equal(m.reconnect, 1);
+    op_msg_clear(&m);
+    build_bad(OP_DISCONNECT_USER, "{}", "user_id is required");
+    build_bad(OP_DISCONNECT_USER, "{\"user_id\":\"u1\",\"reconnect\":1}",
+              "reconnect must be true or false");
+    build_bad(OP_DISCONNECT_USER,
+              "{\"user_id\":\"u1\",\"reason\":\"123456789012345678901234567890123456789012345"
+              "67890123456789012345678901234567890123456789012345678901234567890123456789012345\"}",
+              "reason is 125 bytes, the limit is 123");
+    assert_true(ops_get(OP_DISCONNECT_USER)->flags & OP_ADMIN);
     assert_ptr_equal(ops_find_type("system_notification"), ops_get(OP_SYSTEM_NOTIFICATION));
     assert_ptr_equal(ops_find_type("batchgo_open_url"), ops_get(OP_BATCHGO_OPEN_URL));
     assert_true(ops_get(OP_BATCHGO_OPEN_URL)->flags & OP_COMMAND);
@@ -924,7 +942,7 @@ int main(void)
         cmocka_unit_test(test_publish_target),
         cmocka_unit_test(test_publish_data),
         cmocka_unit_test(test_publish_store_and_ttl),
-        cmocka_unit_test(test_publish_known_types),
+        cmocka_unit_test(test_disconnect_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

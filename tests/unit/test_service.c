@@ -39,6 +39,9 @@ struct fake {
     char tpl_id[TEMPLATE_ID_MAX + 1];
     int tpl_deleted;
     uint64_t next_id;
+    char closed_user[ND_USER_ID_MAX + 1]; /* the last disconnect's */
+    char closed_reason[ND_REASON_MAX + 1];
+    int closed_reconnect;
 };
 
 static int connections_of(const char *user)
@@ -119,6 +122,19 @@ static int f_template_put(struct backend *b, struct backend_template *t)
     return 0;
 }
 
+static int f_disconnect(struct backend *b, struct backend_disconnect *d)
+{
+    struct fake *f = (struct fake *)b;
+    snprintf(f->closed_user, sizeof f->closed_user, "%s", d->user_id);
+    snprintf(f->closed_reason, sizeof f->closed_reason, "%s", d->reason);
+    f->closed_reconnect = d->reconnect;
+    d->closed = connections_of(d->user_id);
+    if (f->fail)
+        backend__fail(&d->req, f->fail, "the fake engine failed");
+    backend__answer(&d->req, 0);
+    return 0;
+}
+
 static int f_resume(struct backend *b, struct backend_resume *r)
 {
     (void)b;
@@ -166,6 +182,7 @@ static const struct backend_ops fake_ops = {
     .stats = f_stats,
     .online = f_online,
     .template_put = f_template_put,
+    .disconnect = f_disconnect,
     .resume = f_resume,
     .forget = f_forget,
     .presence = f_presence,
@@ -344,7 +361,7 @@ static void test_multicast_personalized(void **state)
     assert_non_null(strstr(w->fake.json[1], "\"message\":\"hi bob\""));
 }
 
-/* --- Publish --- */
+/* --- Publish and DisconnectUser --- */
 
 static void test_publish_one_user(void **state)
 {
@@ -432,6 +449,34 @@ static void test_publish_many_and_everyone(void **state)
     assert_non_null(strstr(w->fake.json[0], "{\"type\":\"promo\",\"data\":{},"));
     assert_int_equal(json_integer_value(field(w, "connections")), 5);
     assert_true(json_is_false(field(w, "stored")));
+}
+
+static void test_disconnect_user(void **state)
+{
+    struct world *w = *state;
+    char err[256];
+    /* admin only */
+    assert_int_equal(
+        call_as(w, &service_caller, "DisconnectUser", "{\"user_id\":\"alice\"}", err, sizeof err),
+        -EPERM);
+    assert_string_equal(w->fake.closed_user, "");
+    assert_int_equal(call_as(w, &admin_caller, "DisconnectUser",
+                             "{\"user_id\":\"alice\",\"reason\":\"account suspended\"}", err,
+                             sizeof err),
+                     0);
+    assert_string_equal(w->fake.closed_user, "alice");
+    assert_string_equal(w->fake.closed_reason, "account suspended");
+    assert_int_equal(w->fake.closed_reconnect, 0);
+    assert_string_equal(json_string_value(field(w, "user_id")), "alice");
+    assert_int_equal(json_integer_value(field(w, "closed")), 2);
+    /* the defaults; an engine failure is an answer with the reason */
+    w->fake.fail = -EAGAIN;
+    assert_int_equal(call_as(w, &admin_caller, "DisconnectUser",
+                             "{\"user_id\":\"bob\",\"reconnect\":true}", err, sizeof err),
+                     0);
+    assert_string_equal(w->fake.closed_reason, "disconnected by the server");
+    assert_int_equal(w->fake.closed_reconnect, 1);
+    assert_non_null(strstr(w->error, "the fake engine failed"));
 }
 
 static void test_refused_before_the_backend(void **state)
@@ -547,6 +592,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_publish_one_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_publish_keeping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_publish_many_and_everyone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disconnect_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_before_the_backend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_failures_are_answers, setup, teardown),

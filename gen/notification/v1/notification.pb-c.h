@@ -71,6 +71,8 @@ typedef struct Notification__V1__DeleteTemplateRequest Notification__V1__DeleteT
 typedef struct Notification__V1__DeleteTemplateResponse Notification__V1__DeleteTemplateResponse;
 typedef struct Notification__V1__PublishRequest Notification__V1__PublishRequest;
 typedef struct Notification__V1__PublishResponse Notification__V1__PublishResponse;
+typedef struct Notification__V1__DisconnectUserRequest Notification__V1__DisconnectUserRequest;
+typedef struct Notification__V1__DisconnectUserResponse Notification__V1__DisconnectUserResponse;
 
 
 /* --- enums --- */
@@ -1664,6 +1666,54 @@ struct  Notification__V1__PublishResponse
     , (char *)protobuf_c_empty_string, 0, 0, 0,NULL, 0, 0, 0 }
 
 
+/*
+ * DisconnectUserRequest names the user whose connections are closed.
+ */
+struct  Notification__V1__DisconnectUserRequest
+{
+  ProtobufCMessage base;
+  /*
+   * 1 to 128 bytes of [A-Za-z0-9_.@:-].
+   */
+  char *user_id;
+  /*
+   * Why, shown to the user: sent in the `disconnected` message and as the
+   * close frame's reason; at most 123 bytes of UTF-8. Empty means
+   * "disconnected by the server".
+   */
+  char *reason;
+  /*
+   * False (the default) tells the client not to connect again; true lets
+   * it reconnect at once (to move it to another instance, say).
+   */
+  protobuf_c_boolean reconnect;
+};
+#define NOTIFICATION__V1__DISCONNECT_USER_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__disconnect_user_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * DisconnectUserResponse says how many connections were closed.
+ */
+struct  Notification__V1__DisconnectUserResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The user.
+   */
+  char *user_id;
+  /*
+   * The user's connections on every instance when the call ran, each now
+   * closed (0 when the user was offline).
+   */
+  int32_t closed;
+};
+#define NOTIFICATION__V1__DISCONNECT_USER_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__disconnect_user_response__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
 /* Notification__V1__TaskProgressData methods */
 void   notification__v1__task_progress_data__init
                      (Notification__V1__TaskProgressData         *message);
@@ -2632,6 +2682,44 @@ Notification__V1__PublishResponse *
 void   notification__v1__publish_response__free_unpacked
                      (Notification__V1__PublishResponse *message,
                       ProtobufCAllocator *allocator);
+/* Notification__V1__DisconnectUserRequest methods */
+void   notification__v1__disconnect_user_request__init
+                     (Notification__V1__DisconnectUserRequest         *message);
+size_t notification__v1__disconnect_user_request__get_packed_size
+                     (const Notification__V1__DisconnectUserRequest   *message);
+size_t notification__v1__disconnect_user_request__pack
+                     (const Notification__V1__DisconnectUserRequest   *message,
+                      uint8_t             *out);
+size_t notification__v1__disconnect_user_request__pack_to_buffer
+                     (const Notification__V1__DisconnectUserRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__DisconnectUserRequest *
+       notification__v1__disconnect_user_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__disconnect_user_request__free_unpacked
+                     (Notification__V1__DisconnectUserRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Notification__V1__DisconnectUserResponse methods */
+void   notification__v1__disconnect_user_response__init
+                     (Notification__V1__DisconnectUserResponse         *message);
+size_t notification__v1__disconnect_user_response__get_packed_size
+                     (const Notification__V1__DisconnectUserResponse   *message);
+size_t notification__v1__disconnect_user_response__pack
+                     (const Notification__V1__DisconnectUserResponse   *message,
+                      uint8_t             *out);
+size_t notification__v1__disconnect_user_response__pack_to_buffer
+                     (const Notification__V1__DisconnectUserResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__DisconnectUserResponse *
+       notification__v1__disconnect_user_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__disconnect_user_response__free_unpacked
+                     (Notification__V1__DisconnectUserResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Notification__V1__TaskProgressData_Closure)
@@ -2802,6 +2890,12 @@ typedef void (*Notification__V1__PublishRequest_Closure)
 typedef void (*Notification__V1__PublishResponse_Closure)
                  (const Notification__V1__PublishResponse *message,
                   void *closure_data);
+typedef void (*Notification__V1__DisconnectUserRequest_Closure)
+                 (const Notification__V1__DisconnectUserRequest *message,
+                  void *closure_data);
+typedef void (*Notification__V1__DisconnectUserResponse_Closure)
+                 (const Notification__V1__DisconnectUserResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -2905,6 +2999,10 @@ struct Notification__V1__NotificationService_Service
                   const Notification__V1__PublishRequest *input,
                   Notification__V1__PublishResponse_Closure closure,
                   void *closure_data);
+  void (*disconnect_user)(Notification__V1__NotificationService_Service *service,
+                          const Notification__V1__DisconnectUserRequest *input,
+                          Notification__V1__DisconnectUserResponse_Closure closure,
+                          void *closure_data);
 };
 typedef void (*Notification__V1__NotificationService_ServiceDestroy)(Notification__V1__NotificationService_Service *);
 void notification__v1__notification_service__init (Notification__V1__NotificationService_Service *service,
@@ -2936,7 +3034,8 @@ void notification__v1__notification_service__init (Notification__V1__Notificatio
       function_prefix__ ## get_template,\
       function_prefix__ ## list_templates,\
       function_prefix__ ## delete_template,\
-      function_prefix__ ## publish  }
+      function_prefix__ ## publish,\
+      function_prefix__ ## disconnect_user  }
 void notification__v1__notification_service__notify_batch_go_start(ProtobufCService *service,
                                                                    const Notification__V1__NotifyBatchGoStartRequest *input,
                                                                    Notification__V1__NotifyBatchGoStartResponse_Closure closure,
@@ -3033,6 +3132,10 @@ void notification__v1__notification_service__publish(ProtobufCService *service,
                                                      const Notification__V1__PublishRequest *input,
                                                      Notification__V1__PublishResponse_Closure closure,
                                                      void *closure_data);
+void notification__v1__notification_service__disconnect_user(ProtobufCService *service,
+                                                             const Notification__V1__DisconnectUserRequest *input,
+                                                             Notification__V1__DisconnectUserResponse_Closure closure,
+                                                             void *closure_data);
 
 /* --- descriptors --- */
 
@@ -3095,6 +3198,8 @@ extern const ProtobufCMessageDescriptor notification__v1__delete_template_reques
 extern const ProtobufCMessageDescriptor notification__v1__delete_template_response__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__publish_request__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__publish_response__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__disconnect_user_request__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__disconnect_user_response__descriptor;
 extern const ProtobufCServiceDescriptor notification__v1__notification_service__descriptor;
 
 PROTOBUF_C__END_DECLS
