@@ -14,7 +14,7 @@ jobs=$(nproc)
 status=0
 # ThreadSanitizer: races inside gRPC and abseil (not built with it) are left
 # out by tests/tsan.supp; any report in notifyd's own code fails the test
-export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp halt_on_error=0 second_deadlock_stack=1"
+export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp halt_on_error=0 second_deadlock_stack=1 atexit_sleep_ms=0"
 for variant in build build-asan build-tsan; do
   flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
   select=()

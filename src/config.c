@@ -130,6 +130,10 @@ static const struct option_def options[] = {
      1 << 30, MODE_SERVE, "bytes queued for one slow WebSocket before it is closed (4001)"},
     {"--offline-ttl", "NOTIFYD_OFFLINE_TTL", "7d", OPT_SECONDS, OFF(offline_ttl_s), 1,
      10LL * 365 * 86400, MODE_SERVE, "how long a message kept for an offline user waits"},
+    {"--command-ttl", "NOTIFYD_COMMAND_TTL", "5m", OPT_SECONDS, OFF(command_ttl_s), 1,
+     10LL * 365 * 86400, MODE_SERVE,
+     "how long a browser command (batchgo_open_url) kept for an offline user waits (at most "
+     "the offline TTL)"},
     {"--offline-max-per-user", "NOTIFYD_OFFLINE_MAX_PER_USER", "1000", OPT_COUNT,
      OFF(offline_max_per_user), 1, 1000000, MODE_SERVE,
      "messages kept per offline user (the oldest go first)"},

@@ -42,7 +42,7 @@ struct nd_config {
     int64_t heartbeat_timeout_ms;   /* NOTIFYD_HEARTBEAT_TIMEOUT_MS: close after this silence */
     int64_t max_conns_per_user;     /* NOTIFYD_MAX_CONNS_PER_USER */
     int64_t max_connections;        /* NOTIFYD_MAX_CONNECTIONS: 0 = from the open-files limit */
-    int64_t max_pending_calls;     /* NOTIFYD_MAX_PENDING_CALLS: calls not answered yet */
+    int64_t max_pending_calls;      /* NOTIFYD_MAX_PENDING_CALLS: calls not answered yet */
     int64_t max_http_connections;   /* NOTIFYD_MAX_HTTP_CONNECTIONS: not (yet) WebSockets */
     int64_t http_header_timeout_ms; /* NOTIFYD_HTTP_HEADER_TIMEOUT_MS: head / body deadline */
     int64_t watchdog_ms;            /* NOTIFYD_WATCHDOG_MS: a loop stalled this long = not live */
@@ -50,6 +50,7 @@ struct nd_config {
     int64_t max_queue_messages;     /* NOTIFYD_MAX_QUEUE_MESSAGES: per connection */
     int64_t max_queue_bytes;        /* NOTIFYD_MAX_QUEUE_BYTES: per connection */
     int64_t offline_ttl_s;          /* NOTIFYD_OFFLINE_TTL: how long offline messages are kept */
+    int64_t command_ttl_s;          /* NOTIFYD_COMMAND_TTL: the same for browser commands */
     int64_t offline_max_per_user;   /* NOTIFYD_OFFLINE_MAX_PER_USER: newest kept per user */
     int64_t history_size;           /* NOTIFYD_HISTORY_SIZE: recent messages kept per user */
     int64_t history_ttl_s;          /* NOTIFYD_HISTORY_TTL: how long they are kept */

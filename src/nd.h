@@ -13,6 +13,8 @@
 #define ND_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #define ND_USER_ID_MAX 128 /* bytes; user ids are [A-Za-z0-9_.@:-]+ */
+#define ND_TYPE_MAX 64     /* bytes of a message type: ^[a-z][a-z0-9_.:-]{0,63}$ */
+#define ND_REASON_MAX 123  /* bytes of a close frame's reason (RFC 6455: 125 less the code) */
 #define ND_TOKEN_MAX 8192  /* longer tokens are refused unread */
 #define ND_WS_HEADROOM 16  /* bytes before a frame's payload for its header: lws's LWS_PRE */
 #define ND_OPS_MAX 32      /* room for the operations of notify/ops.h (it checks) */

@@ -33,6 +33,19 @@ struct nd_stats {
 
 extern struct nd_stats nd_stats;
 
+#define STATS_TYPES_MAX 64 /* message types of callers' own (Publish) counted by name */
+
+/**
+ * Counts @n messages of @type (a Publish type that is not one of notifyd's)
+ * with outcome @o: the first STATS_TYPES_MAX types by name, the rest (and a
+ * type named "other") as "other", so /metrics stays bounded. Any thread.
+ */
+void stats_type_add(const char *type, enum stats_outcome o, int64_t n);
+
+/** Calls @fn for each type counted by name, then for "other". Any thread. */
+void stats_types_each(void (*fn)(void *arg, const char *type, const int64_t *by_outcome),
+                      void *arg);
+
 static inline void stats_add(_Atomic int64_t *counter, int64_t n)
 {
     atomic_fetch_add_explicit(counter, n, memory_order_relaxed);

@@ -1,6 +1,7 @@
-// notifyd web console: live counts and online users (GET /api/websocket/stats),
-// a form to send a system notification or a test message, and a live log of
-// one user's messages over /ws through the browser client (./notifyd.js).
+// notifyd web console: live counts and online users (GET /api/websocket/stats)
+// with a disconnect button each, a form to send a system notification or a
+// test message, one to publish an event of any type, and a live log of one
+// user's messages over /ws through the browser client (./notifyd.js).
 // No build step; everything from the server is shown with textContent.
 import { NotifydClient, decodeToken } from './notifyd.js';
 
@@ -32,13 +33,15 @@ function applySettings() {
   restartPolling();
 }
 
+/** A REST call; @body is an object, or JSON text sent as it is. */
 async function api(method, route, body) {
   const headers = { accept: 'application/json' };
   if (state.adminToken) headers.authorization = `Bearer ${state.adminToken}`;
   if (body) headers['content-type'] = 'application/json';
+  const text = typeof body === 'string' ? body : body ? JSON.stringify(body) : undefined;
   let res;
   try {
-    res = await fetch(state.base + route, { method, headers, body: body ? JSON.stringify(body) : undefined, cache: 'no-store' });
+    res = await fetch(state.base + route, { method, headers, body: text, cache: 'no-store' });
   } catch (e) {
     return { ok: false, status: 0, message: `cannot reach ${state.base}: ${e.message}` };
   }
@@ -86,14 +89,21 @@ function renderStats(s) {
     name.textContent = u;
     const pick = document.createElement('button');
     pick.type = 'button';
-    pick.className = 'small';
+    pick.className = 'small pick';
     pick.textContent = 'send…';
-    pick.title = `fill the form with ${u}`;
+    pick.title = `fill the forms with ${u}`;
     pick.addEventListener('click', () => {
       $('send-user').value = u;
+      $('publish-to').value = u;
       $('send-message').focus();
     });
-    li.append(name, pick);
+    const kick = document.createElement('button');
+    kick.type = 'button';
+    kick.className = 'small kick';
+    kick.textContent = 'disconnect';
+    kick.title = `close every connection of ${u} (4004; told not to reconnect; role admin)`;
+    kick.addEventListener('click', () => disconnectUser(u));
+    li.append(name, pick, kick);
     return li;
   });
   list.replaceChildren(...items);
@@ -176,6 +186,59 @@ async function sendTest() {
   showResult('sending…', true);
   const r = await api('GET', `/api/websocket/test?user_id=${encodeURIComponent(user)}`);
   showResult(describeSend('test message', r), r.ok);
+}
+
+// ---- your own events, and closing a user's connections ----
+
+function showPublishResult(text, ok) {
+  const el = $('publish-result');
+  el.textContent = text;
+  el.dataset.ok = ok ? 'true' : 'false';
+}
+
+async function publish(ev) {
+  ev.preventDefault();
+  const dataText = $('publish-data').value.trim() || '{}';
+  try {
+    const v = JSON.parse(dataText);
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('it must be a JSON object');
+  } catch (e) {
+    showPublishResult(`data is not a JSON object: ${e.message}`, false);
+    return;
+  }
+  const fields = { type: $('publish-type').value.trim() };
+  const to = $('publish-to').value.split(',').map((x) => x.trim()).filter(Boolean);
+  if ($('publish-everyone').checked) fields.broadcast = true;
+  else if (to.length > 1) fields.user_ids = to;
+  else fields.user_id = to[0] || '';
+  fields.store = $('publish-store').value;
+  const ttl = $('publish-ttl').value.trim();
+  if (ttl) fields.ttl_ms = Number(ttl);
+  fields.priority = $('publish-priority').value;
+  const group = $('publish-group').value.trim();
+  if (group) fields.group = group;
+  // data goes as written: the body is built around its text
+  const body = `${JSON.stringify(fields).slice(0, -1)},"data":${dataText}}`;
+  showPublishResult('publishing…', true);
+  const r = await api('POST', '/api/websocket/publish', body);
+  if (!r.ok) {
+    showPublishResult(`publish failed: ${r.status ? `HTTP ${r.status}: ` : ''}${r.message}`, false);
+    return;
+  }
+  const d = r.data || {};
+  showPublishResult(d.message_ids
+    ? `${fields.type} to ${d.users} user(s): ${d.reached} reached on ${d.connections} connection(s), ${d.stored_users} kept for later (${d.message_ids.join(' ')})`
+    : `${fields.type} ${d.message_id} reached ${d.connections} connection(s)${d.stored ? ', kept for later' : ''}`, true);
+  pollOnce();
+}
+
+async function disconnectUser(user) {
+  const el = $('online-result');
+  const r = await api('POST', `/api/websocket/user/${encodeURIComponent(user)}/disconnect`,
+    { reason: 'disconnected from the notifyd console', reconnect: false });
+  el.textContent = r.ok ? `${user}: ${r.data.closed} connection(s) closed` : `disconnect ${user} failed: ${r.status ? `HTTP ${r.status}: ` : ''}${r.message}`;
+  el.dataset.ok = r.ok ? 'true' : 'false';
+  if (r.ok) pollOnce();
 }
 
 // ---- live log ----
@@ -288,6 +351,7 @@ function init() {
   });
   $('send-form').addEventListener('submit', sendNotification);
   $('send-test').addEventListener('click', sendTest);
+  $('publish-form').addEventListener('submit', publish);
   $('live-form').addEventListener('submit', connectLive);
   $('live-disconnect').addEventListener('click', () => {
     disconnectLive();

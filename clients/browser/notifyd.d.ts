@@ -16,7 +16,17 @@ export declare const CloseCode: {
   readonly SLOW_READER: 4001;
   readonly HEARTBEAT_TIMEOUT: 4002;
   readonly TOKEN_EXPIRED: 4003;
+  readonly DISCONNECTED: 4004;
 };
+
+/** `disconnected`: sent by the server just before it closes a connection. */
+export interface DisconnectedData {
+  /** the close code that follows: 1001, 4001, 4002, 4003 or 4004 */
+  code: number;
+  reason: string;
+  /** false: do not reconnect (DisconnectUser's default); the client then stops */
+  reconnect: boolean;
+}
 
 /** Every server message: the design's envelope. Control messages have no message_id. */
 export interface Envelope<T = any> {
@@ -128,8 +138,10 @@ export interface CloseEvent {
   /** the client closed it (close(), reconnect(), connect or heartbeat timeout) */
   byClient?: boolean;
   willReconnect: boolean;
-  /** the code is in giveUpOn */
+  /** the code is in giveUpOn, or the server said reconnect: false */
   giveUp?: boolean;
+  /** what the server said before closing (the `disconnected` message), when it did */
+  disconnected?: DisconnectedData;
 }
 export interface ReconnectingEvent {
   /** 1 for the first retry after a connection was lost; grows until a connection stays up stableAfterMs */
@@ -248,6 +260,7 @@ export declare class NotifydClient {
     handler: (data: TaskProgressData, msg: Envelope<TaskProgressData>) => MaybePromise,
   ): Unsubscribe;
   on(type: 'refreshed', handler: (data: { expires_at: number | null }, msg: Envelope) => MaybePromise): Unsubscribe;
+  on(type: 'disconnected', handler: (data: DisconnectedData, msg: Envelope<DisconnectedData>) => MaybePromise): Unsubscribe;
   /** every server message (after duplicates are dropped) */
   on(type: 'message', handler: (msg: Envelope) => MaybePromise): Unsubscribe;
   /** a message dropped because its message_id was seen before */

@@ -9,7 +9,10 @@
  * (`?ack=1`), can take several messages per frame (`batch: true`, `?batch=1`;
  * handlers still get one message at a time), refreshes tokens, and reports its
  * state changes as events. A message's envelope carries `priority` ("high" or
- * "urgent"; absent means normal) and `group` when the sender gave them.
+ * "urgent"; absent means normal) and `group` when the sender gave them. When
+ * the server closes a connection it says why first (`disconnected`: code,
+ * reason, reconnect); on `reconnect: false` the client stops instead of
+ * reconnecting and the `close` event carries the server's reason.
  *
  *   import { NotifydClient } from './notifyd.js';
  *   const client = new NotifydClient({ url: 'ws://localhost:8080/ws', token });
@@ -40,6 +43,7 @@ export const CloseCode = Object.freeze({
   SLOW_READER: 4001,
   HEARTBEAT_TIMEOUT: 4002,
   TOKEN_EXPIRED: 4003,
+  DISCONNECTED: 4004, // DisconnectUser: an operator closed the user's connections
 });
 
 const OPEN = 1;
@@ -130,6 +134,7 @@ export class NotifydClient {
     this._seenOrder = [];
     this._ws = null;
     this._timers = { retry: null, idle: null, connect: null, refresh: null, stable: null, ack: null };
+    this._farewell = null; // the `disconnected` message of the current socket
     this._acks = [];
     this._ackTokens = Math.max(1, this.options.ackRate * 2);
     this._ackRefillAt = Date.now();
@@ -244,6 +249,7 @@ export class NotifydClient {
 
   /** Closes for good (no reconnect). `disconnect()` is the same. */
   close(code = 1000, reason = 'client closed') {
+    this._farewell = null;
     const wasOpen = !!this._ws;
     this._clearTimers();
     this._acks = [];
@@ -417,7 +423,15 @@ export class NotifydClient {
     this._timers.ack = null;
     this._acks = [];
     this._failRefreshes('closed', 'the connection closed');
-    const giveUp = (this.options.giveUpOn || []).includes(info.code);
+    // what the server said before closing this socket, if it did
+    const said = this._farewell;
+    this._farewell = null;
+    if (said && !info.byClient) {
+      info = { ...info, disconnected: said };
+      if (!info.reason && typeof said.reason === 'string') info.reason = said.reason;
+    }
+    const told = !!(said && !info.byClient && said.reconnect === false); // the server said: do not come back
+    const giveUp = told || (this.options.giveUpOn || []).includes(info.code);
     const stop = !this.options.reconnect || giveUp || (!immediate && this.attempt + 1 > this.options.maxAttempts);
     this._emitSafe('close', { ...info, willReconnect: !stop, giveUp });
     if (stop) {
@@ -542,6 +556,9 @@ export class NotifydClient {
         break;
       case 'refreshed':
         this._onRefreshed(msg);
+        break;
+      case 'disconnected': // the server is about to close this socket: why, and whether to come back
+        if (msg.data && typeof msg.data === 'object') this._farewell = msg.data;
         break;
       case 'error':
         this._onServerError(msg);

@@ -10,6 +10,9 @@ export type LevelLike = 'info' | 'warning' | 'error' | 'success' | number;
 export declare const Priority: Readonly<{ UNSPECIFIED: 0; NORMAL: 1; HIGH: 2; URGENT: 3 }>;
 /** 'urgent' goes to the front of each connection's queue, is never collapsed, and is kept for an offline user */
 export type PriorityLike = 'normal' | 'high' | 'urgent' | number;
+export declare const Store: Readonly<{ UNSPECIFIED: 0; AUTO: 1; ALWAYS: 2; NEVER: 3 }>;
+/** auto: kept as its type is (notifyd's kept types, or urgent); always; never (even urgent) */
+export type StoreLike = 'auto' | 'always' | 'never' | number;
 
 export declare class NotifydError extends Error {
   /** the gRPC status code (3 = INVALID_ARGUMENT, 16 = UNAUTHENTICATED, ...) */
@@ -30,6 +33,25 @@ export interface Delivery {
   connections: number;
   /** kept on disk for the user's next connect */
   stored: boolean;
+}
+
+/** Publish's target (exactly one) and options. */
+export interface PublishOptions extends NotifyOptions {
+  user_id?: string;
+  /** 1-1000 users, each with its own message_id */
+  user_ids?: readonly string[];
+  broadcast?: boolean;
+  store?: StoreLike;
+  /** how long a kept copy waits, ms; 0: the type's own (at most NOTIFYD_OFFLINE_TTL) */
+  ttl_ms?: number;
+}
+
+/** What became of a published event: Delivery's fields, and a multicast's for user_ids. */
+export interface Published extends Delivery {
+  message_ids: string[];
+  users: number;
+  reached: number;
+  stored_users: number;
 }
 
 /** What became of a multicast (notifyUsers). */
@@ -175,6 +197,10 @@ export declare class NotifydClient {
   notifyUsers(userIds: readonly string[], message: string, options?: NotificationFields): Promise<MulticastDelivery>;
   notifyUsers(userIds: readonly string[], templated: TemplatedNotification): Promise<MulticastDelivery>;
   sendTestMessage(userId: string, options?: NotifyOptions): Promise<Delivery>;
+  /** your own event: any type, data an object or JSON text (delivered as written), one target */
+  publish(type: string, data: Record<string, unknown> | string | Uint8Array | null | undefined, options: PublishOptions): Promise<Published>;
+  /** role admin only: close every connection of the user (close 4004; reconnect false tells it to stay away) */
+  disconnectUser(userId: string, options?: CallOptions & { reason?: string; reconnect?: boolean }): Promise<{ user_id: string; closed: number }>;
   /** role admin only */
   putTemplate(id: string, message: string, options?: CallOptions & { title?: string }): Promise<TemplatePut>;
   /** role admin only; rejects with NOT_FOUND when absent */

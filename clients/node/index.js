@@ -2,6 +2,8 @@
 //
 //   import { NotifydClient } from 'notifyd-client';
 //   const client = new NotifydClient({ address: 'localhost:50051', token: serviceJwt });
+//   // your own event: any type, any JSON object as data
+//   const p = await client.publish('order.shipped', { order_id: 'A-1001' }, { user_id: '42' });
 //   const r = await client.notifyBatchGoOpenUrl('42', 'batch_001', ['https://example.com'], { delay: 1000 });
 //   console.log(r.message_id, r.connections, r.stored);
 //   client.close();
@@ -58,6 +60,25 @@ function priority(p) {
   const v = Priority[String(p).trim().toUpperCase()];
   if (v === undefined) throw new TypeError(`priority must be normal, high or urgent, not ${JSON.stringify(p)}`);
   return v;
+}
+
+/** Store names accepted by publish's `store` option. */
+export const Store = Object.freeze({ UNSPECIFIED: 0, AUTO: 1, ALWAYS: 2, NEVER: 3 });
+
+function store(s) {
+  if (s === undefined || s === null) return Store.UNSPECIFIED;
+  if (typeof s === 'number') return s;
+  const v = Store[String(s).trim().toUpperCase()];
+  if (v === undefined) throw new TypeError(`store must be auto, always or never, not ${JSON.stringify(s)}`);
+  return v;
+}
+
+/** Publish's data: an object is serialized; a string or Buffer is JSON text, sent as written. */
+function jsonBytes(data) {
+  if (data === undefined || data === null) return Buffer.alloc(0);
+  if (Buffer.isBuffer(data) || data instanceof Uint8Array) return Buffer.from(data);
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  return Buffer.from(JSON.stringify(data), 'utf8');
 }
 
 /** The fields every notify request takes: priority and group. */
@@ -168,6 +189,37 @@ export class NotifydClient {
 
   _task(method, userId, taskId, fields = {}, defaults = {}) {
     return this._deliver(method, { user_id: userId, task: taskOf(taskId, fields, defaults), ...common(fields) }, fields);
+  }
+
+  // ---- your own events ----
+
+  /**
+   * Sends an event of your own `type` (^[a-z][a-z0-9_.:-]{0,63}$, not one of notifyd's own) with
+   * `data` (an object, serialized; or JSON text as a string/Buffer, delivered exactly as written;
+   * at most 64 KiB) to exactly one of `user_id`, `user_ids` (1-1000) or `broadcast: true`.
+   * Options: store ('auto' | 'always' | 'never'), ttl_ms (0: the type's own), priority, group.
+   * Resolves with {message_id, connections, stored} (and message_ids, users, reached,
+   * stored_users for user_ids).
+   */
+  async publish(type, data, o = {}) {
+    const { user_id = '', user_ids = [], broadcast = false, store: st, ttl_ms = 0 } = o;
+    const r = await this.call('Publish', {
+      type, data: jsonBytes(data), user_id, user_ids: [...user_ids], broadcast, store: store(st), ttl_ms, ...common(o),
+    }, o);
+    return {
+      message_id: r.message_id, connections: r.connections, stored: r.stored, message_ids: [...r.message_ids],
+      users: r.users, reached: r.reached, stored_users: r.stored_users,
+    };
+  }
+
+  /**
+   * Closes every connection of userId on every instance (role admin): each gets a `disconnected`
+   * message {code: 4004, reason, reconnect}, then close 4004. reconnect false (default) tells the
+   * client not to come back. Resolves with {user_id, closed}.
+   */
+  async disconnectUser(userId, { reason = '', reconnect = false, ...opts } = {}) {
+    const r = await this.call('DisconnectUser', { user_id: userId, reason, reconnect }, opts);
+    return { user_id: r.user_id, closed: r.closed };
   }
 
   // Every notify helper's options also take `priority` ('normal' | 'high' | 'urgent' or a

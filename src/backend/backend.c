@@ -80,6 +80,13 @@ int backend_template_put(struct backend *b, struct backend_template *t)
     return b->ops->template_put(b, t);
 }
 
+int backend_disconnect(struct backend *b, struct backend_disconnect *d)
+{
+    begin(b, &d->req);
+    d->closed = 0;
+    return b->ops->disconnect(b, d);
+}
+
 int backend_resume(struct backend *b, struct backend_resume *r)
 {
     begin(b, &r->req);

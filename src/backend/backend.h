@@ -57,6 +57,9 @@ struct backend_local {
     /** Calls @fn for each user connected here. Local thread. */
     void (*each_user)(void *ctx, void (*fn)(void *arg, const char *user_id, int conns, int nonack),
                       void *arg);
+    /** Closes @user_id's connections here (see struct backend_disconnect); how many. Local
+     *  thread. */
+    int (*disconnect)(void *ctx, const char *user_id, const char *reason, int reconnect);
 };
 
 /** The head of every request. */
@@ -80,6 +83,7 @@ struct backend_copy {
 struct backend_publish {
     struct backend_req req;
     int important;               /* keep for a user with no live connection outside ack mode */
+    int64_t ttl_ms;              /* how long a kept copy waits; 0: NOTIFYD_OFFLINE_TTL (not more) */
     size_t n;                    /* copies: 1, or a multicast's recipients (consecutive ids) */
     struct backend_copy *copies; /* n, the caller's */
     _Atomic int _pending;        /* the engine's */
@@ -99,6 +103,19 @@ struct backend_template {
     struct backend_req req;
     const char *id;   /* borrowed until done */
     const char *json; /* its persisted form (borrowed until done), or NULL to delete it */
+};
+
+/**
+ * DisconnectUser: every connection of user_id, on every instance, gets a
+ * `disconnected` message {code 4004, reason, reconnect} and is closed with
+ * 4004 and the reason once what is queued for it is written.
+ */
+struct backend_disconnect {
+    struct backend_req req;
+    char user_id[ND_USER_ID_MAX + 1];
+    char reason[ND_REASON_MAX + 1];
+    int reconnect; /* the client may come back */
+    int closed;    /* in done: the user's connections (redis: cluster-wide) */
 };
 
 /** What a connecting client missed. */
@@ -124,6 +141,7 @@ struct backend_ops {
     int (*stats)(struct backend *b, struct backend_query *q);
     int (*online)(struct backend *b, struct backend_query *q);
     int (*template_put)(struct backend *b, struct backend_template *t);
+    int (*disconnect)(struct backend *b, struct backend_disconnect *d);
     int (*resume)(struct backend *b, struct backend_resume *r);
     void (*forget)(struct backend *b, const char *user_id, uint64_t id);
     void (*presence)(struct backend *b, const char *user_id, int delta, int nonack);
@@ -193,6 +211,13 @@ int backend_online(struct backend *b, struct backend_query *q);
  * Any thread.
  */
 int backend_template_put(struct backend *b, struct backend_template *t);
+
+/**
+ * Closes d->user_id's connections everywhere (see struct backend_disconnect).
+ * 0 or -ENOMEM. Where the engine cannot reach the other instances, it closes
+ * this instance's and done says so (err, why). Any thread.
+ */
+int backend_disconnect(struct backend *b, struct backend_disconnect *d);
 
 /** What r->user_id missed (see struct backend_resume). done may run before this returns.
  *  0 or -ENOMEM. Local thread. */

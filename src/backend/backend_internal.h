@@ -43,6 +43,9 @@ void backend__local_publish(struct backend *b, struct backend_publish *p);
 void backend__local_stats(struct backend *b, struct backend_query *q);
 void backend__local_online(struct backend *b, struct backend_query *q);
 
+/** Closes d->user_id's connections here, then answers. Any thread. */
+void backend__local_disconnect(struct backend *b, struct backend_disconnect *d);
+
 /** A kept copy is durable (err 0) or failed (-errno, @why); from the keeper's thread. */
 void backend__copy_kept(struct backend_copy *c, int err, const char *why);
 

@@ -45,7 +45,8 @@ static int keep(struct backend *b, struct backend_copy *c, struct delivery *d)
     memset(&m, 0, sizeof m);
     m.id = d->id;
     memcpy(m.user_id, d->user_id, sizeof m.user_id);
-    m.expires_at_ms = nd_wall_ms() + b->cfg->offline_ttl_s * 1000;
+    int64_t ttl = b->cfg->offline_ttl_s * 1000, mine = c->_pub->ttl_ms;
+    m.expires_at_ms = nd_wall_ms() + (mine > 0 && mine < ttl ? mine : ttl);
     m.json = delivery_json(d);
     m.len = d->len;
     userset_add(e->stored_users, d->user_id);
@@ -66,6 +67,12 @@ static int e_stats(struct backend *b, struct backend_query *q)
 static int e_online(struct backend *b, struct backend_query *q)
 {
     backend__local_online(b, q);
+    return 0;
+}
+
+static int e_disconnect(struct backend *b, struct backend_disconnect *d)
+{
+    backend__local_disconnect(b, d);
     return 0;
 }
 
@@ -257,6 +264,7 @@ static const struct backend_ops embedded_ops = {
     .stats = e_stats,
     .online = e_online,
     .template_put = e_template_put,
+    .disconnect = e_disconnect,
     .resume = e_resume,
     .forget = e_forget,
     .presence = e_presence,

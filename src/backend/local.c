@@ -88,3 +88,18 @@ void backend__local_online(struct backend *b, struct backend_query *q)
     q->req.job.run = online_run;
     inbox_post(b->local.inbox, &q->req.job);
 }
+
+static void disconnect_run(struct inbox_job *job, void *ctx)
+{
+    struct backend_disconnect *d = ND_CONTAINER_OF(job, struct backend_disconnect, req.job);
+    const struct backend_local *l = &d->req.backend->local;
+    (void)ctx;
+    d->closed = l->disconnect(l->ctx, d->user_id, d->reason, d->reconnect);
+    backend__answer(&d->req, 1);
+}
+
+void backend__local_disconnect(struct backend *b, struct backend_disconnect *d)
+{
+    d->req.job.run = disconnect_run;
+    inbox_post(b->local.inbox, &d->req.job);
+}

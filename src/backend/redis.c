@@ -14,11 +14,13 @@
 
 #include "backend/backend_internal.h"
 #include "cluster/cluster.h"
+#include "delivery/envelope.h"
 #include "health.h"
 #include "log.h"
 #include "nd.h"
 #include "notify/ops.h"
 #include "notify/templates.h"
+#include "ws/close_codes.h"
 
 struct redis_engine {
     struct backend base;
@@ -46,6 +48,24 @@ static void remote_run(struct inbox_job *job, void *ctx)
     free(j);
 }
 
+/* local thread: DisconnectUser told by some instance (this one too); its
+ * payload is the `disconnected` message {data: {code, reason, reconnect}} */
+static void disconnect_run(struct inbox_job *job, void *ctx)
+{
+    struct remote_job *j = ND_CONTAINER_OF(job, struct remote_job, job);
+    json_t *m = json_loadb(delivery_json(j->d), j->d->len, 0, NULL);
+    json_t *data = json_object_get(m, "data");
+    const char *reason = json_string_value(json_object_get(data, "reason"));
+    (void)ctx;
+    if (j->d->user_id[0]) /* never everyone */
+        j->b->local.disconnect(j->b->local.ctx, j->d->user_id,
+                               reason ? reason : "disconnected by the server",
+                               json_is_true(json_object_get(data, "reconnect")));
+    json_decref(m);
+    delivery_unref(j->d);
+    free(j);
+}
+
 /* a message some instance (this one too) published. An operation this
  * version does not know (a newer instance sent it) is skipped, not guessed
  * at; said once. */
@@ -69,7 +89,7 @@ static void on_message(void *arg, struct delivery *d, const char *op)
     }
     j->b = b;
     j->d = d;
-    j->job.run = remote_run;
+    j->job.run = d->op && (d->op->flags & OP_CLOSES) ? disconnect_run : remote_run;
     inbox_post(b->local.inbox, &j->job);
 }
 
@@ -173,7 +193,8 @@ static void r_publish(struct backend *b, struct backend_publish *p)
         struct backend_copy *c = &p->copies[i];
         struct delivery *d = c->d;
         c->d = NULL;
-        if (cluster_publish(cl, d, d->op ? d->op->name : NULL, p->important, published, c) < 0) {
+        if (cluster_publish(cl, d, d->op ? d->op->name : NULL, p->important, p->ttl_ms, published,
+                            c) < 0) {
             if (p->n == 1) { /* not submitted: deliver it here */
                 c->d = d;
                 backend__local_publish(b, p);
@@ -185,6 +206,44 @@ static void r_publish(struct backend *b, struct backend_publish *p)
         delivery_unref(d); /* Redis has its bytes; the copy comes back on the channel */
     }
     backend__part_done(p, 0);
+}
+
+/* --- DisconnectUser: told to every instance through the channel --- */
+
+/* nd-redis: every instance will close the user's connections; this many were there */
+static void told(void *arg, int err, int connections)
+{
+    struct backend_disconnect *d = arg;
+    if (err) { /* it may not have reached the channel: this instance closes its own */
+        backend__fail(&d->req, -EAGAIN,
+                      UNAVAILABLE ": the connections may not all be closed; retry");
+        backend__local_disconnect(d->req.backend, d);
+        return;
+    }
+    d->closed = connections;
+    backend__answer(&d->req, 0);
+}
+
+static int r_disconnect(struct backend *b, struct backend_disconnect *d)
+{
+    struct cluster *cl = ENGINE(b)->c;
+    json_t *data = json_pack("{s:i, s:s, s:b}", "code", ND_CLOSE_DISCONNECTED, "reason", d->reason,
+                             "reconnect", d->reconnect);
+    struct delivery *m =
+        data ? envelope_encode("disconnected", d->user_id, data, nd_wall_ms(), 0) : NULL;
+    json_decref(data);
+    if (!m)
+        return -ENOMEM;
+    int rc = cluster_up(cl) ? cluster_tell(cl, d->user_id, ops_get(OP_DISCONNECT_USER)->name,
+                                           delivery_json(m), m->len, told, d)
+                            : -ENOTCONN;
+    delivery_unref(m);
+    if (rc < 0) { /* this instance alone until Redis is back */
+        backend__fail(&d->req, -EAGAIN,
+                      "redis is unreachable: only this instance's connections were closed; retry");
+        backend__local_disconnect(b, d);
+    }
+    return 0;
 }
 
 /* --- stats and online: cluster-wide --- */
@@ -349,6 +408,7 @@ static const struct backend_ops redis_ops = {
     .stats = r_stats,
     .online = r_online,
     .template_put = r_template_put,
+    .disconnect = r_disconnect,
     .resume = r_resume,
     .forget = r_forget,
     .presence = r_presence,

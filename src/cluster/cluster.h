@@ -10,7 +10,8 @@
  *   messages            the pub/sub channel every instance subscribes to (wire.h)
  *   h:<user>, h:*       history streams (per user, broadcasts), trimmed by
  *                       count and age; entry field m = the envelope
- *   o:<user>            offline stream: messages kept for the user
+ *   o:<user>            offline stream: messages kept for the user (m = the
+ *                       envelope, x = its expiry in unix ms)
  *   p:<user>            presence hash: <instance> -> connections,
  *                       <instance>:n -> connections not in ack mode
  *   u:<instance>        users connected to an instance (a set)
@@ -106,11 +107,24 @@ typedef void (*cluster_published_fn)(void *arg, int err, const struct cluster_pu
 /**
  * Publishes @d (its JSON with the message_id placeholder; borrowed during
  * the call) as operation @op (its RPC name, named on the wire): id, history,
- * offline when @important and no non-ack connection of the user is present,
- * then the channel. 0 or -errno (@fn never runs).
+ * offline when @important and no non-ack connection of the user is present
+ * (kept @ttl_ms, at most NOTIFYD_OFFLINE_TTL; 0: that), then the channel.
+ * 0 or -errno (@fn never runs).
  */
 int cluster_publish(struct cluster *c, struct delivery *d, const char *op, int important,
-                    cluster_published_fn fn, void *arg);
+                    int64_t ttl_ms, cluster_published_fn fn, void *arg);
+
+/** @op is on the channel (err 0): @connections of the user on live instances. nd-redis. */
+typedef void (*cluster_tell_fn)(void *arg, int err, int connections);
+
+/**
+ * Tells every instance (this one too) operation @op about @user's
+ * connections, with @payload (@len bytes, copied): a line of the channel
+ * with id 0 and no history or offline copy; the message hook gets it as a
+ * delivery of @payload. 0 or -errno (@fn never runs).
+ */
+int cluster_tell(struct cluster *c, const char *user, const char *op, const char *payload,
+                 size_t len, cluster_tell_fn fn, void *arg);
 
 /** Counts a connection of @user on this instance in or out (@delta +1/-1). Fire and forget. */
 int cluster_presence(struct cluster *c, const char *user, int delta, int nonack);

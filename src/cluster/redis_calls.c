@@ -22,7 +22,7 @@ static struct script_sha {
     {SCRIPT_PUBLISH, ""},   {SCRIPT_PRESENCE, ""},       {SCRIPT_RESET, ""},
     {SCRIPT_HEARTBEAT, ""}, {SCRIPT_JANITOR, ""},        {SCRIPT_LEAVE, ""},
     {SCRIPT_STATS, ""},     {SCRIPT_ONLINE, ""},         {SCRIPT_RESUME, ""},
-    {SCRIPT_TEMPLATE, ""},  {SCRIPT_TEMPLATES_LOAD, ""},
+    {SCRIPT_TEMPLATE, ""},  {SCRIPT_TEMPLATES_LOAD, ""}, {SCRIPT_TELL, ""},
 };
 #define N_SCRIPTS (sizeof scripts / sizeof scripts[0])
 static pthread_once_t scripts_once = PTHREAD_ONCE_INIT;
@@ -274,6 +274,11 @@ void cluster__reply(struct cmd *k, const redisReply *r)
         break;
     }
     case CMD_ONLINE: ((cluster_online_fn)k->fn)(k->arg, 0, (int)reply_int(r)); break;
+    case CMD_TELL:
+        if (k->fn)
+            ((cluster_tell_fn)k->fn)(k->arg, r->type == REDIS_REPLY_INTEGER ? 0 : -EIO,
+                                     (int)reply_int(r));
+        break;
     case CMD_TEMPLATE: ((cluster_template_done_fn)k->fn)(k->arg, 0, (uint64_t)reply_int(r)); break;
     case CMD_TEMPLATES_LOAD: templates_loaded(k->c, r); break;
     case CMD_RESUME:
@@ -294,6 +299,7 @@ void cluster__fail(struct cmd *k, int err)
         case CMD_PUBLISH: ((cluster_published_fn)k->fn)(k->arg, err, NULL); break;
         case CMD_STATS: ((cluster_stats_fn)k->fn)(k->arg, err, NULL); break;
         case CMD_ONLINE: ((cluster_online_fn)k->fn)(k->arg, err, 0); break;
+        case CMD_TELL: ((cluster_tell_fn)k->fn)(k->arg, err, 0); break;
         case CMD_RESUME: ((cluster_resume_fn)k->fn)(k->arg, err, NULL); break;
         case CMD_TEMPLATE: ((cluster_template_done_fn)k->fn)(k->arg, err, 0); break;
         default: break;
@@ -321,9 +327,9 @@ void cluster__template_changed(struct cluster *c, const char *p, const char *nl,
 /* --- the API --- */
 
 int cluster_publish(struct cluster *c, struct delivery *d, const char *op, int important,
-                    cluster_published_fn fn, void *arg)
+                    int64_t ttl_ms, cluster_published_fn fn, void *arg)
 {
-    char hmax[24], httl[24], omax[24], ottl[24];
+    char hmax[24], httl[24], omax[24], ottl[24], mine[24];
     struct wire_fields w;
     const struct nd_config *cfg = c->cfg;
     /* when it was accepted, on the wall clock every instance shares */
@@ -333,15 +339,31 @@ int cluster_publish(struct cluster *c, struct delivery *d, const char *op, int i
     snprintf(hmax, sizeof hmax, "%lld", (long long)cfg->history_size);
     snprintf(httl, sizeof httl, "%lld", (long long)cfg->history_ttl_s * 1000);
     snprintf(omax, sizeof omax, "%lld", (long long)cfg->offline_max_per_user);
-    snprintf(ottl, sizeof ottl, "%lld", (long long)cfg->offline_ttl_s * 1000);
-    const char *args[9] = {
-        d->user_id, delivery_json(d), important ? "1" : "0", hmax, httl, omax, ottl, w.head,
-        w.tail};
-    size_t lens[9] = {strlen(d->user_id), d->len,         1,
-                      strlen(hmax),       strlen(httl),   strlen(omax),
-                      strlen(ottl),       strlen(w.head), strlen(w.tail)};
-    return cluster__submit(c, cluster__cmd_new(c, CMD_PUBLISH, SCRIPT_PUBLISH, 9, args, lens),
+    int64_t ottl_ms = cfg->offline_ttl_s * 1000;
+    snprintf(ottl, sizeof ottl, "%lld", (long long)ottl_ms);
+    snprintf(mine, sizeof mine, "%lld",
+             (long long)(ttl_ms > 0 && ttl_ms < ottl_ms ? ttl_ms : ottl_ms));
+    const char *args[10] = {
+        d->user_id, delivery_json(d), important ? "1" : "0", hmax, httl, omax, ottl, w.head, w.tail,
+        mine};
+    size_t lens[10] = {strlen(d->user_id), d->len,         1,
+                       strlen(hmax),       strlen(httl),   strlen(omax),
+                       strlen(ottl),       strlen(w.head), strlen(w.tail),
+                       strlen(mine)};
+    return cluster__submit(c, cluster__cmd_new(c, CMD_PUBLISH, SCRIPT_PUBLISH, 10, args, lens),
                            (void *)fn, arg);
+}
+
+int cluster_tell(struct cluster *c, const char *user, const char *op, const char *payload,
+                 size_t len, cluster_tell_fn fn, void *arg)
+{
+    struct wire_fields w;
+    if (!user[0] || wire_encode(op, 0, 0, nd_wall_us(), &w) < 0)
+        return -EINVAL;
+    const char *args[4] = {user, payload, w.head, w.tail};
+    size_t lens[4] = {strlen(user), len, strlen(w.head), strlen(w.tail)};
+    return cluster__submit(c, cluster__cmd_new(c, CMD_TELL, SCRIPT_TELL, 4, args, lens), (void *)fn,
+                           arg);
 }
 
 int cluster_template(struct cluster *c, const char *id, const char *json,

@@ -30,7 +30,8 @@ enum cmd_kind {
     CMD_HEARTBEAT,
     CMD_JANITOR,
     CMD_TEMPLATE,
-    CMD_TEMPLATES_LOAD
+    CMD_TEMPLATES_LOAD,
+    CMD_TELL
 };
 
 struct cmd {

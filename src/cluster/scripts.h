@@ -26,8 +26,10 @@ static const char SCRIPT_TEMPLATES_LOAD[] = "return {redis.call('HGET','notifyd:
 
 /* ARGV: user ("" = everyone), envelope ending in the message_id placeholder,
  * important, history max, history ttl ms, offline max, offline ttl ms, the
- * header's fields before the user and after it (wire.h). Returns {hex id,
- * stored, connections}. */
+ * header's fields before the user and after it (wire.h), this message's
+ * offline ttl ms (at most the offline ttl: the stream is trimmed by that).
+ * An offline entry carries its expiry (x, unix ms) after the envelope (m).
+ * Returns {hex id, stored, connections}. */
 static const char SCRIPT_PUBLISH[] = LUA_NOW LUA_ALIVE
     "local user,json=ARGV[1],ARGV[2]\n"
     "local c=redis.call('HMGET','notifyd:clock','ms','seq')\n"
@@ -63,7 +65,7 @@ static const char SCRIPT_PUBLISH[] = LUA_NOW LUA_ALIVE
     "local stored=0\n"
     "if ARGV[3]=='1' and user~='' and nonack==0 then\n"
     "  local off='notifyd:o:'..user\n"
-    "  redis.call('XADD',off,'MAXLEN',tonumber(ARGV[6]),sid,'m',json)\n"
+    "  redis.call('XADD',off,'MAXLEN',tonumber(ARGV[6]),sid,'m',json,'x',now+tonumber(ARGV[10]))\n"
     "  redis.call('XTRIM',off,'MINID',(now-tonumber(ARGV[7]))..'-0')\n"
     "  redis.call('PEXPIRE',off,tonumber(ARGV[7]))\n"
     "  stored=1\n"
@@ -71,6 +73,21 @@ static const char SCRIPT_PUBLISH[] = LUA_NOW LUA_ALIVE
     "redis.call('PUBLISH','notifyd:messages',"
     "hex..' '..ARGV[8]..' '..(user~='' and user or '*')..ARGV[9]..'\\n'..json)\n"
     "return {hex,stored,conns}\n";
+
+/* ARGV: user, payload, the header's fields before the user and after it
+ * (wire.h). An operation for every instance about one user's connections,
+ * not a message: no id (zeros), history or offline copy. Returns the user's
+ * connections on live instances. */
+static const char SCRIPT_TELL[] =
+    LUA_ALIVE "local user,n=ARGV[1],0\n"
+              "local p=redis.call('HGETALL','notifyd:p:'..user)\n"
+              "for i=1,#p,2 do\n"
+              "  local inst,x=string.match(p[i],'^([^:]+)(:?n?)$')\n"
+              "  if inst and x=='' and alive(inst) then n=n+tonumber(p[i+1]) end\n"
+              "end\n"
+              "redis.call('PUBLISH','notifyd:messages',"
+              "'0000000000000000 '..ARGV[3]..' '..user..ARGV[4]..'\\n'..ARGV[2])\n"
+              "return n\n";
 
 /* ARGV: user, instance, delta, nonack (1/0). Keeps p:<user>, u:<inst>, i:<inst>. */
 static const char SCRIPT_PRESENCE[] =
@@ -157,7 +174,8 @@ static const char SCRIPT_ONLINE[] =
               "return n\n";
 
 /* ARGV: user, has since (1/0), since "ms-seq", history on (1/0), history ttl
- * ms, offline ttl ms. Returns {complete, offline entries, user history,
+ * ms, offline ttl ms. Returns {complete, offline entries (not past their own
+ * expiry), user history,
  * broadcast history, clock}: entries as XRANGE gives them; clock = the last
  * id given out, so anything at or below it that is not listed here was
  * published before this read and is not owed. */
@@ -165,7 +183,13 @@ static const char SCRIPT_RESUME[] =
     LUA_NOW "local user=ARGV[1]\n"
             "local c=redis.call('HMGET','notifyd:clock','ms','seq')\n"
             "local clock=(c[1] or '0')..'-'..(c[2] or '0')\n"
-            "local off=redis.call('XRANGE','notifyd:o:'..user,(now-tonumber(ARGV[6]))..'-0','+')\n"
+            "local off={}\n"
+            "for _,e in "
+            "ipairs(redis.call('XRANGE','notifyd:o:'..user,(now-tonumber(ARGV[6]))..'-0','+')) do\n"
+            "  local f,live=e[2],true\n"
+            "  for i=1,#f,2 do if f[i]=='x' and tonumber(f[i+1])<=now then live=false end end\n"
+            "  if live then table.insert(off,e) end\n"
+            "end\n"
             "if ARGV[2]~='1' then return {1,off,{},{},clock} end\n"
             "if ARGV[4]~='1' then return {0,off,{},{},clock} end\n"
             "local since=ARGV[3]\n"

@@ -12,7 +12,13 @@
  *   at=<unix us>   when the message was accepted (the delivery latency)
  * Readers skip names they do not know; new fields go after these. The
  * publish script of scripts.h joins the parts (it gives the id). Pure; any
- * thread. */
+ * thread.
+ *
+ * Not every operation is a message: DisconnectUser (cluster_tell) goes out
+ * with id 0 and the `disconnected` message as its envelope; every instance
+ * closes the user's connections it holds. A v1 reader (number -1) delivers
+ * that message to the user's connections there and closes none; a reader
+ * that knows names but not this one skips it. */
 #ifndef NOTIFYD_CLUSTER_WIRE_H
 #define NOTIFYD_CLUSTER_WIRE_H
 

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -78,7 +79,7 @@ static const struct op_spec specs[OP__COUNT] = {
     TASK(OP_BATCHGO_PROGRESS, "NotifyBatchGoProgress", "batchgo_progress", "batchgo", OP_PROGRESS),
     TASK(OP_BATCHGO_COMPLETE, "NotifyBatchGoComplete", "batchgo_complete", "batchgo", OP_IMPORTANT),
     {OP_BATCHGO_OPEN_URL, "NotifyBatchGoOpenUrl", "batchgo_open_url", NULL,
-     OP_NOTIFY | OP_IMPORTANT, open_url_fields, NULL},
+     OP_NOTIFY | OP_IMPORTANT | OP_COMMAND, open_url_fields, NULL},
     TASK(OP_SITERANK_START, "NotifySiteRankStart", "siterank_start", "siterank", 0),
     TASK(OP_SITERANK_PROGRESS, "NotifySiteRankProgress", "siterank_progress", "siterank",
          OP_PROGRESS),
@@ -114,6 +115,8 @@ static const struct op_spec specs[OP__COUNT] = {
      NULL},
     {OP_DELETE_TEMPLATE, "DeleteTemplate", NULL, NULL, OP_TO_ALL | OP_TEMPLATE | OP_ADMIN,
      no_fields, NULL},
+    {OP_PUBLISH, "Publish", NULL, NULL, OP_NOTIFY | OP_ANY_TYPE, no_fields, NULL},
+    {OP_DISCONNECT_USER, "DisconnectUser", NULL, NULL, OP_CLOSES | OP_ADMIN, no_fields, NULL},
 };
 
 const struct op_spec *ops_get(enum op_id id)
@@ -127,6 +130,45 @@ const struct op_spec *ops_find(const char *name)
         if (!strcmp(specs[i].name, name))
             return &specs[i];
     return NULL;
+}
+
+const struct op_spec *ops_find_type(const char *type)
+{
+    for (int i = 0; i < OP__COUNT; i++)
+        if (specs[i].type && !(specs[i].flags & (OP_TO_ALL | OP_MULTI)) &&
+            !strcmp(specs[i].type, type))
+            return &specs[i];
+    return NULL;
+}
+
+/* the types notifyd sends by itself: a client could not tell a published one from them */
+static const char *const reserved_types[] = {
+    "connected", "ping", "pong", "error", "disconnected", "refreshed", "batch", "feed_update",
+};
+
+int ops_type_valid(const char *type, char *err, size_t errlen)
+{
+    size_t n = strlen(type);
+    int ok = n >= 1 && n <= ND_TYPE_MAX && type[0] >= 'a' && type[0] <= 'z';
+    for (size_t i = 1; ok && i < n; i++)
+        ok = (type[i] >= 'a' && type[i] <= 'z') || (type[i] >= '0' && type[i] <= '9') ||
+             strchr("_.:-", type[i]);
+    if (!ok) {
+        ops_errorf(err, errlen,
+                   "type must be 1 to %d characters of a-z 0-9 _ . : -, starting with a letter "
+                   "(^[a-z][a-z0-9_.:-]{0,63}$)",
+                   ND_TYPE_MAX);
+        return 0;
+    }
+    for (size_t i = 0; i < ND_ARRAY_SIZE(reserved_types); i++)
+        if (!strcmp(type, reserved_types[i])) {
+            ops_errorf(err, errlen,
+                       "type \"%s\" is one of notifyd's own message types; name yours "
+                       "differently",
+                       type);
+            return 0;
+        }
+    return 1;
 }
 
 int ops_errorf(char *err, size_t errlen, const char *fmt, ...)
@@ -364,6 +406,171 @@ static int build_user(const struct op_spec *op, const json_t *req, struct op_msg
     return 0;
 }
 
+/* --- Publish: a type of the caller's, data as given, one target --- */
+
+/* exactly one of user_id, user_ids (non-empty) and broadcast: true */
+static int build_target(const struct op_spec *op, const json_t *req, struct op_msg *out, char *err,
+                        size_t errlen)
+{
+    json_t *one = json_object_get(req, "user_id"), *many = json_object_get(req, "user_ids");
+    json_t *all = json_object_get(req, "broadcast");
+    int has_one = one && !json_is_null(one) && !(json_is_string(one) && !json_string_length(one));
+    int has_many = many && !json_is_null(many) && !(json_is_array(many) && !json_array_size(many));
+    if (all && !json_is_null(all) && !json_is_boolean(all))
+        return ops_errorf(err, errlen, "broadcast must be true or false");
+    int n = has_one + has_many + json_is_true(all);
+    if (n != 1)
+        return ops_errorf(err, errlen,
+                          "%s needs exactly one target: user_id, user_ids or broadcast: true (%s)",
+                          op->name, n ? "more than one was given" : "none was given");
+    if (has_many)
+        return build_users(req, out, err, errlen);
+    return has_one ? build_user(op, req, out, err, errlen) : 0;
+}
+
+static const char *json_kind(const json_t *v)
+{
+    return json_is_array(v)     ? "an array"
+           : json_is_string(v)  ? "a string"
+           : json_is_number(v)  ? "a number"
+           : json_is_boolean(v) ? "a boolean"
+                                : "null";
+}
+
+/* data: JSON text (gRPC's bytes; REST's member as written) or an object; kept as text */
+static int build_data(const json_t *req, struct op_msg *out, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(req, "data");
+    const char *text = "{}";
+    size_t len = 2;
+    char *dumped = NULL;
+    if (json_is_string(v) && json_string_length(v)) {
+        text = json_string_value(v);
+        len = json_string_length(v);
+    } else if (json_is_object(v)) {
+        if (!(dumped = json_dumps(v, JSON_COMPACT)))
+            return ops_errorf(err, errlen, "out of memory");
+        text = dumped;
+        len = strlen(dumped);
+    } else if (v && !json_is_null(v) && !json_is_string(v)) {
+        return ops_errorf(err, errlen, "data must be a JSON object, not %s", json_kind(v));
+    }
+    int rc = -EINVAL;
+    json_error_t je;
+    json_t *obj = NULL;
+    if (len > ND_DATA_MAX) {
+        ops_errorf(err, errlen, "data is %zu bytes, the limit is %d", len, ND_DATA_MAX);
+        goto out;
+    }
+    /* numbers past 64 bits are valid JSON: checked as reals, delivered as written */
+    obj = json_loadb(text, len, JSON_DECODE_ANY, &je);
+    if (!obj && !(obj = json_loadb(text, len, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &je))) {
+        ops_errorf(err, errlen, "data is not valid JSON: %s (line %d, column %d)", je.text, je.line,
+                   je.column);
+        goto out;
+    }
+    if (!json_is_object(obj)) {
+        ops_errorf(err, errlen, "data must be a JSON object, not %s", json_kind(obj));
+        goto out;
+    }
+    if (!(out->data_text = malloc(len + 1))) {
+        ops_errorf(err, errlen, "out of memory");
+        goto out;
+    }
+    memcpy(out->data_text, text, len);
+    out->data_text[len] = 0;
+    out->data_len = len;
+    out->data = obj;
+    obj = NULL;
+    rc = 0;
+out:
+    json_decref(obj);
+    free(dumped);
+    return rc;
+}
+
+/* store (auto, always, never) and ttl_ms (0: the type's own) */
+static int build_keeping(const json_t *req, struct op_msg *out, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(req, "store");
+    if (v && !json_is_null(v)) {
+        const char *s = json_string_value(v);
+        if (s && (!s[0] || !strcmp(s, "auto")))
+            out->store = STORE_AUTO;
+        else if (s && !strcmp(s, "always"))
+            out->store = STORE_ALWAYS;
+        else if (s && !strcmp(s, "never"))
+            out->store = STORE_NEVER;
+        else
+            return ops_errorf(err, errlen, "store must be one of auto, always, never");
+    }
+    if (out->store == STORE_ALWAYS && !out->user_id[0] && !out->user_ids)
+        return ops_errorf(err, errlen,
+                          "store: always needs user_id or user_ids; a broadcast is never kept");
+    v = json_object_get(req, "ttl_ms");
+    if (v && !json_is_null(v)) {
+        double d = json_is_real(v) ? json_real_value(v) : -1;
+        if (json_is_integer(v))
+            out->ttl_ms = json_integer_value(v);
+        else if (json_is_real(v) && d == floor(d) && d >= 0 && d < 9e15)
+            out->ttl_ms = (int64_t)d;
+        else
+            return ops_errorf(err, errlen, "ttl_ms must be an integer (milliseconds)");
+        if (out->ttl_ms < 0)
+            return ops_errorf(err, errlen, "ttl_ms is %lld, it must be 0 (the type's own) or more",
+                              (long long)out->ttl_ms);
+    }
+    return 0;
+}
+
+static int build_publish(const struct op_spec *op, const json_t *req, struct op_msg *out, char *err,
+                         size_t errlen)
+{
+    json_t *t = json_object_get(req, "type");
+    if (!t || json_is_null(t) || (json_is_string(t) && !json_string_length(t)))
+        return ops_errorf(err, errlen, "type is required");
+    if (!json_is_string(t))
+        return ops_errorf(err, errlen, "type must be a string");
+    if (json_string_length(t) > ND_TYPE_MAX)
+        return ops_errorf(err, errlen, "type is %zu bytes, the limit is %d", json_string_length(t),
+                          ND_TYPE_MAX);
+    if (strlen(json_string_value(t)) != json_string_length(t)) /* a NUL inside */
+        return ops_errorf(err, errlen, "type must be 1 to %d characters of a-z 0-9 _ . : -",
+                          ND_TYPE_MAX);
+    if (!ops_type_valid(json_string_value(t), err, errlen))
+        return -EINVAL;
+    memcpy(out->type, json_string_value(t), json_string_length(t) + 1);
+    if (build_target(op, req, out, err, errlen) < 0 || build_data(req, out, err, errlen) < 0 ||
+        build_keeping(req, out, err, errlen) < 0 || build_delivery(req, out, err, errlen) < 0) {
+        op_msg_clear(out);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* --- DisconnectUser --- */
+
+static int build_disconnect(const struct op_spec *op, const json_t *req, struct op_msg *out,
+                            char *err, size_t errlen)
+{
+    static const struct field_spec reason = {"reason", FK_STRING, 0, 0, ND_REASON_MAX};
+    if (build_user(op, req, out, err, errlen) < 0)
+        return -EINVAL;
+    json_t *v = json_object_get(req, "reason");
+    if (v && !json_is_null(v)) {
+        if (check_string(&reason, v, err, errlen) < 0)
+            return -EINVAL;
+        memcpy(out->reason, json_string_value(v), json_string_length(v) + 1);
+    }
+    if (!out->reason[0])
+        snprintf(out->reason, sizeof out->reason, "disconnected by the server");
+    v = json_object_get(req, "reconnect");
+    if (v && !json_is_null(v) && !json_is_boolean(v))
+        return ops_errorf(err, errlen, "reconnect must be true or false");
+    out->reconnect = json_is_true(v);
+    return 0;
+}
+
 int ops_build(const struct op_spec *op, const json_t *req, struct op_msg *out, char *err,
               size_t errlen)
 {
@@ -371,6 +578,12 @@ int ops_build(const struct op_spec *op, const json_t *req, struct op_msg *out, c
     out->op = op;
     if (!json_is_object(req))
         return ops_errorf(err, errlen, "the request must be a JSON object");
+    if (op->flags & OP_ANY_TYPE)
+        return build_publish(op, req, out, err, errlen);
+    if (op->flags & OP_CLOSES)
+        return build_disconnect(op, req, out, err, errlen);
+    if (op->type)
+        snprintf(out->type, sizeof out->type, "%s", op->type);
     if (op->flags & OP_MULTI) {
         if (build_users(req, out, err, errlen) < 0)
             return -EINVAL;
@@ -400,6 +613,8 @@ void op_msg_clear(struct op_msg *msg)
 {
     json_decref(msg->data);
     msg->data = NULL;
+    free(msg->data_text);
+    msg->data_text = NULL;
     json_decref(msg->user_ids);
     msg->user_ids = NULL;
 }

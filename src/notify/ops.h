@@ -34,6 +34,8 @@ enum op_id {
     OP_GET_TEMPLATE,
     OP_LIST_TEMPLATES,
     OP_DELETE_TEMPLATE,
+    OP_PUBLISH,
+    OP_DISCONNECT_USER,
     OP__COUNT
 };
 
@@ -46,10 +48,21 @@ enum op_flag {
     OP_TEMPLATED = 1u << 5, /* may give template_id + params instead of title/message */
     OP_TEMPLATE = 1u << 6,  /* manages templates */
     OP_ADMIN = 1u << 7,     /* role admin only (others: admin or service) */
+    OP_COMMAND = 1u << 8,   /* a browser command: kept only NOTIFYD_COMMAND_TTL for the offline */
+    OP_ANY_TYPE = 1u << 9,  /* Publish: the caller names the type and one target; data as given */
+    OP_CLOSES = 1u << 10,   /* closes a user's connections */
 };
 
 #define ND_GROUP_MAX 128      /* bytes of a group key */
 #define ND_MULTICAST_MAX 1000 /* users in one NotifyUsers call */
+#define ND_DATA_MAX 65536     /* bytes of Publish's data */
+
+/* Publish's store: whether a copy is kept for an offline recipient */
+enum store_policy {
+    STORE_AUTO,   /* as the type is kept (OP_IMPORTANT), or when urgent */
+    STORE_ALWAYS, /* always */
+    STORE_NEVER,  /* never, urgent or not */
+};
 
 enum field_kind {
     FK_STRING, /* max = bytes */
@@ -83,21 +96,39 @@ const struct op_spec *ops_get(enum op_id id);
 /** The spec whose RPC name is @name, or NULL. */
 const struct op_spec *ops_find(const char *name);
 
+/**
+ * The operation that delivers @type to one user (SendSystemNotification for
+ * "system_notification"), or NULL for a type of the caller's own: how
+ * Publish treats a type notifyd knows.
+ */
+const struct op_spec *ops_find_type(const char *type);
+
+/** 1 when @type may be published: the pattern, and not one of the server's own types. */
+int ops_type_valid(const char *type, char *err, size_t errlen);
+
 /** A message ready to encode: who gets it, its data, how it travels. */
 struct op_msg {
     const struct op_spec *op;
-    char user_id[ND_USER_ID_MAX + 1]; /* "" for OP_TO_ALL and OP_MULTI */
-    json_t *user_ids;                 /* OP_MULTI: distinct ids, in order (owned) */
-    json_t *data;                     /* owned; NULL for queries */
+    char type[ND_TYPE_MAX + 1];       /* the type delivered (the op's, or Publish's); "" none */
+    char user_id[ND_USER_ID_MAX + 1]; /* "" for OP_TO_ALL, OP_MULTI, a broadcast */
+    json_t *user_ids; /* OP_MULTI, Publish to a list: distinct ids in order, owned */
+    json_t *data;     /* owned; NULL for queries */
+    char *data_text;  /* Publish: data as the caller wrote it (owned), or NULL */
+    size_t data_len;
     enum priority priority;
-    char group[ND_GROUP_MAX + 1]; /* "" for none */
+    char group[ND_GROUP_MAX + 1];   /* "" for none */
+    enum store_policy store;        /* Publish; others: auto */
+    int64_t ttl_ms;                 /* Publish: how long a kept copy waits; 0: the type's own */
+    char reason[ND_REASON_MAX + 1]; /* DisconnectUser */
+    int reconnect;                  /* DisconnectUser: the client may come back */
 };
 
 /**
  * Checks @req (flat object: user_id or user_ids, priority, group and data
- * fields; other keys ignored) against @op and fills @out. Returns 0, or
- * -EINVAL with a message naming the field in @err. Release @out with
- * op_msg_clear().
+ * fields; Publish: type, data as JSON text (a string) or an object, one
+ * target, store, ttl_ms; other keys ignored) against @op and fills @out.
+ * Returns 0, or -EINVAL with a message naming the field in @err. Release
+ * @out with op_msg_clear().
  */
 int ops_build(const struct op_spec *op, const json_t *req, struct op_msg *out, char *err,
               size_t errlen);

@@ -39,7 +39,13 @@ static json_t *scalar(const ProtobufCFieldDescriptor *f, const void *p)
         lower[n] = 0;
         return json_string(lower);
     }
-    default: return NULL; /* bytes and groups have no place in a notification */
+    case PROTOBUF_C_TYPE_BYTES: {
+        /* JSON text (Publish's data): a string the validator parses; bytes that are not
+         * UTF-8 stay as they are and fail there, naming the field */
+        const ProtobufCBinaryData *b = p;
+        return json_stringn_nocheck(b->len ? (const char *)b->data : "", b->len);
+    }
+    default: return NULL; /* groups have no place in a notification */
     }
 }
 

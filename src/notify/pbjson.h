@@ -11,7 +11,8 @@
  * messages are merged into the top level (TaskProgressData -> task_id, ...);
  * enums become the lowercase value name without its prefix (LEVEL_INFO ->
  * "info"), and the zero value is left out; a map<string, string> becomes an
- * object. NULL on ENOMEM.
+ * object; bytes become a string of those bytes, unchecked (JSON text: the
+ * validator parses it). NULL on ENOMEM.
  */
 json_t *pbjson_from_message(const ProtobufCMessage *msg);
 

@@ -1,6 +1,6 @@
 /* service: the checks every call passes (draining, role, the caller's rate
  * budget), then the call's own kind: notifications (service_notify.c),
- * templates (service_templates.c), and the two queries here. Each kind is a
+ * templates (service_templates.c), and the two queries and DisconnectUser here. Each kind is a
  * small job that travels in its backend request and answers on nd-ws. */
 #include "service/service.h"
 
@@ -100,7 +100,7 @@ void service__audit(struct service *svc, const struct op_spec *op,
 {
     /* what changes what everyone gets is always written; the rest with NOTIFYD_AUDIT=all */
     int always = op->id == OP_BROADCAST || op->id == OP_TEST_MESSAGE || op->id == OP_PUT_TEMPLATE ||
-                 op->id == OP_DELETE_TEMPLATE;
+                 op->id == OP_DELETE_TEMPLATE || (op->id == OP_PUBLISH && !strcmp(target, "*"));
     if (always || svc->audit_all)
         nd_log(ND_LOG_INFO, "audit", "{s:s, s:s, s:s}", "op", op->name, "caller",
                caller ? caller->user_id : "", "target", target);
@@ -165,6 +165,48 @@ static int query_call(struct service *svc, const struct service_reply *to, const
     return rc;
 }
 
+/* --- DisconnectUser: closed on every instance by the backend --- */
+
+struct disconnect_job {
+    struct backend_disconnect d;
+    struct service_reply to;
+};
+
+static void disconnect_answer(struct backend_req *r)
+{
+    struct disconnect_job *j = ND_CONTAINER_OF(r, struct disconnect_job, d.req);
+    json_t *body = json_pack("{s:s, s:i}", "user_id", j->d.user_id, "closed", j->d.closed);
+    service__reply(&j->to, body, atomic_load(&r->err) ? r->why : NULL);
+    free(j);
+}
+
+static int disconnect_call(struct service *svc, const struct service_reply *to, const json_t *req,
+                           const struct token_claims *caller, char *err, size_t errlen)
+{
+    struct op_msg msg;
+    if (ops_build(to->op, req, &msg, err, errlen) < 0)
+        return -EINVAL;
+    struct disconnect_job *j = calloc(1, sizeof *j);
+    int rc = -ENOMEM;
+    if (j) {
+        j->to = *to;
+        j->d.req.done = disconnect_answer;
+        memcpy(j->d.user_id, msg.user_id, sizeof j->d.user_id);
+        memcpy(j->d.reason, msg.reason, sizeof j->d.reason);
+        j->d.reconnect = msg.reconnect;
+        /* always written: an operator acted on a user */
+        nd_log(ND_LOG_INFO, "audit", "{s:s, s:s, s:s, s:s, s:b}", "op", to->op->name, "caller",
+               caller ? caller->user_id : "", "target", msg.user_id, "reason", msg.reason,
+               "reconnect", msg.reconnect);
+        if ((rc = backend_disconnect(svc->backend, &j->d)) < 0)
+            free(j);
+    }
+    op_msg_clear(&msg);
+    if (rc < 0)
+        snprintf(err, errlen, "out of memory");
+    return rc;
+}
+
 int service_call(struct service *svc, const struct op_spec *op, const json_t *req,
                  const struct token_claims *caller, service_done_fn done, void *arg, char *err,
                  size_t errlen)
@@ -195,6 +237,7 @@ int service_call(struct service *svc, const struct op_spec *op, const json_t *re
     struct service_reply to = {op, done, arg, &svc->in_flight};
     int rc = op->flags & OP_TEMPLATE ? service__template_call(svc, &to, req, caller, err, errlen)
              : op->flags & OP_NOTIFY ? service__notify_call(svc, &to, req, caller, err, errlen)
+             : op->flags & OP_CLOSES ? disconnect_call(svc, &to, req, caller, err, errlen)
                                      : query_call(svc, &to, req, caller, err, errlen);
     if (rc < 0) /* refused: its answer never comes */
         atomic_fetch_sub(&svc->in_flight, 1);

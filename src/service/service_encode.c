@@ -41,12 +41,26 @@ static int envelope_extra(const struct op_msg *msg, char out[EXTRA_MAX])
     return n;
 }
 
+/* the data as envelopes carry it: Publish's as the caller wrote it, else
+ * serialized compact (caller frees); NULL on ENOMEM */
+static char *data_json(const struct op_msg *msg, size_t *len)
+{
+    if (!msg->data_text)
+        return envelope_data_json(msg->data, len);
+    char *copy = malloc(msg->data_len + 1);
+    if (copy) {
+        memcpy(copy, msg->data_text, msg->data_len + 1);
+        *len = msg->data_len;
+    }
+    return copy;
+}
+
 /* one recipient's envelope around @data (serialized once by the caller) */
 static struct delivery *encode_for(const struct op_msg *msg, const char *user_id, const char *data,
                                    size_t dlen, const char *extra, size_t elen, int64_t now)
 {
     const struct op_spec *op = msg->op;
-    struct envelope_parts parts = {op->type, user_id, data, dlen, extra, elen, now};
+    struct envelope_parts parts = {msg->type, user_id, data, dlen, extra, elen, now};
     struct delivery *d = envelope_encode_parts(&parts, ENVELOPE_WITH_ID);
     if (!d)
         return NULL;
@@ -54,7 +68,7 @@ static struct delivery *encode_for(const struct op_msg *msg, const char *user_id
     d->priority = (uint8_t)msg->priority;
     if ((op->flags & OP_PROGRESS) && msg->priority != PRIORITY_URGENT) /* urgent: never replaced */
         d->coalesce_key =
-            coalesce_key(op->type, json_string_value(json_object_get(msg->data, "task_id")));
+            coalesce_key(msg->type, json_string_value(json_object_get(msg->data, "task_id")));
     return d;
 }
 
@@ -85,7 +99,7 @@ int service__encode_multi(const struct op_msg *msg, const struct template_use *u
     if (xlen < 0)
         goto nomem;
     int per_user = use && use->per_user;
-    if (!per_user && !(data = envelope_data_json(msg->data, &dlen))) /* the same bytes for all */
+    if (!per_user && !(data = data_json(msg, &dlen))) /* the same bytes for all */
         goto nomem;
     for (size_t i = 0; i < n; i++) {
         const char *user = json_string_value(json_array_get(msg->user_ids, i));
@@ -121,7 +135,7 @@ int service__encode_one(const struct op_msg *msg, struct delivery **out, char *e
     size_t dlen = 0;
     char extra[EXTRA_MAX];
     int elen = envelope_extra(msg, extra);
-    char *data = elen >= 0 ? envelope_data_json(msg->data, &dlen) : NULL;
+    char *data = elen >= 0 ? data_json(msg, &dlen) : NULL;
     *out =
         data ? encode_for(msg, msg->user_id, data, dlen, extra, (size_t)elen, nd_wall_ms()) : NULL;
     free(data);

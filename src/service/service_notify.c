@@ -13,15 +13,20 @@
 #include "service/service_internal.h"
 #include "stats.h"
 
-/* one message's fate, for /metrics: kept, handed to a connection, or nobody's */
-static void count_outcome(const struct op_spec *op, const struct backend_copy *c)
+/* one message's fate, for /metrics: kept, handed to a connection, or nobody's.
+ * By type: a type of notifyd's own with its operation, any other by name (bounded) */
+static void count_outcome(const struct op_spec *op, const char *type, const struct backend_copy *c)
 {
     if (!c->id) /* never placed */
         return;
-    stats_add(&nd_stats.by_op[op->id][c->stored        ? OUTCOME_STORED
-                                      : c->connections ? OUTCOME_DELIVERED
-                                                       : OUTCOME_DROPPED],
-              1);
+    enum stats_outcome o = c->stored        ? OUTCOME_STORED
+                           : c->connections ? OUTCOME_DELIVERED
+                                            : OUTCOME_DROPPED;
+    const struct op_spec *as = op->flags & OP_ANY_TYPE ? ops_find_type(type) : op;
+    if (as)
+        stats_add(&nd_stats.by_op[as->id][o], 1);
+    else
+        stats_type_add(type, o, 1);
 }
 
 /* --- one recipient, or every connection --- */
@@ -29,6 +34,7 @@ static void count_outcome(const struct op_spec *op, const struct backend_copy *c
 struct notify_job {
     struct backend_publish pub;
     struct service_reply to;
+    char type[ND_TYPE_MAX + 1]; /* delivered, for /metrics */
     struct backend_copy copy;
 };
 
@@ -37,7 +43,7 @@ static void notify_answer(struct backend_req *r)
     struct notify_job *j = ND_CONTAINER_OF(r, struct notify_job, pub.req);
     char id[MSGID_LEN + 1];
     int err = atomic_load(&r->err);
-    count_outcome(j->to.op, &j->copy);
+    count_outcome(j->to.op, j->type, &j->copy);
     msgid_format(j->copy.id, id);
     json_t *body = err ? NULL
                        : json_pack("{s:s, s:i, s:b}", "message_id", id, "connections",
@@ -56,6 +62,7 @@ static struct backend_publish *notify_new(const struct service_reply *to, const 
         return NULL;
     }
     j->to = *to;
+    snprintf(j->type, sizeof j->type, "%s", msg->type);
     j->pub.req.done = notify_answer;
     j->pub.n = 1;
     j->pub.copies = &j->copy;
@@ -67,6 +74,7 @@ static struct backend_publish *notify_new(const struct service_reply *to, const 
 struct multi_job {
     struct backend_publish pub;
     struct service_reply to;
+    char type[ND_TYPE_MAX + 1]; /* delivered, for /metrics */
     struct backend_copy copies[];
 };
 
@@ -78,7 +86,7 @@ static void multi_answer(struct backend_req *r)
     for (size_t i = 0; i < j->pub.n; i++) {
         const struct backend_copy *c = &j->copies[i];
         char id[MSGID_LEN + 1];
-        count_outcome(j->to.op, c);
+        count_outcome(j->to.op, j->type, c);
         msgid_format(c->id, id);
         json_array_append_new(ids, json_string(id));
         connections += c->connections;
@@ -91,9 +99,14 @@ static void multi_answer(struct backend_req *r)
                  "%s: not every recipient's copy could be placed (%s); the message ids of the "
                  "others were given",
                  j->to.op->name, r->why);
+    /* Publish's answer has one shape for every target: how many were kept is stored_users */
     json_t *body =
-        json_pack("{s:o, s:i, s:i, s:i, s:i}", "message_ids", ids, "users", (int)j->pub.n,
-                  "reached", reached, "stored", stored, "connections", connections);
+        j->to.op->flags & OP_ANY_TYPE
+            ? json_pack("{s:o, s:i, s:i, s:i, s:b, s:i}", "message_ids", ids, "users",
+                        (int)j->pub.n, "reached", reached, "stored_users", stored, "stored",
+                        stored > 0, "connections", connections)
+            : json_pack("{s:o, s:i, s:i, s:i, s:i}", "message_ids", ids, "users", (int)j->pub.n,
+                        "reached", reached, "stored", stored, "connections", connections);
     service__reply(&j->to, body, atomic_load(&r->err) ? why : NULL);
     free(j);
 }
@@ -117,6 +130,7 @@ static struct backend_publish *multi_new(const struct service_reply *to, const s
         return NULL;
     }
     j->to = *to;
+    snprintf(j->type, sizeof j->type, "%s", msg->type);
     j->pub.req.done = multi_answer;
     j->pub.n = n;
     j->pub.copies = j->copies;
@@ -124,6 +138,34 @@ static struct backend_publish *multi_new(const struct service_reply *to, const s
 }
 
 /* --- the call --- */
+
+/* kept for a recipient with no live connection outside ack mode: Publish's
+ * store says, else the type's own rule (Publish: of the operation that
+ * delivers that type), or urgency */
+static int keeps(const struct op_msg *msg)
+{
+    const struct op_spec *as = msg->op->flags & OP_ANY_TYPE ? ops_find_type(msg->type) : msg->op;
+    if (msg->store != STORE_AUTO)
+        return msg->store == STORE_ALWAYS;
+    return (as && (as->flags & OP_IMPORTANT)) || msg->priority == PRIORITY_URGENT;
+}
+
+/* how long a kept copy waits (0: NOTIFYD_OFFLINE_TTL): Publish's ttl_ms, or
+ * NOTIFYD_COMMAND_TTL for a browser command; -EINVAL past the offline TTL */
+static int64_t keep_ms(const struct service *svc, const struct op_msg *msg, char *err,
+                       size_t errlen)
+{
+    const struct op_spec *as = msg->op->flags & OP_ANY_TYPE ? ops_find_type(msg->type) : msg->op;
+    int64_t offline = svc->cfg->offline_ttl_s * 1000, command = svc->cfg->command_ttl_s * 1000;
+    if (msg->ttl_ms > offline)
+        return ops_errorf(err, errlen,
+                          "ttl_ms is %lld, it must be at most %lld (NOTIFYD_OFFLINE_TTL); 0 is "
+                          "the type's own",
+                          (long long)msg->ttl_ms, (long long)offline);
+    if (msg->ttl_ms)
+        return msg->ttl_ms;
+    return as && (as->flags & OP_COMMAND) ? (command < offline ? command : offline) : 0;
+}
 
 /* @req with the template rendered in (for @user_id), or NULL and -errno in *rc */
 static json_t *rendered_request(const json_t *req, const struct template_use *use,
@@ -149,7 +191,7 @@ static struct backend_publish *publish_new(const struct service_reply *to, const
                                            const struct template_use *use, json_t *rendered,
                                            int *rc, char *err, size_t errlen)
 {
-    if (msg->op->flags & OP_MULTI)
+    if (msg->user_ids)
         return multi_new(to, msg, use, rendered, rc, err, errlen);
     *rc = -ENOMEM;
     return notify_new(to, msg, err, errlen);
@@ -178,18 +220,21 @@ int service__notify_call(struct service *svc, const struct service_reply *to, co
         rc = -EINVAL;
         goto out;
     }
+    int64_t ttl_ms = keep_ms(svc, &msg, err, errlen);
+    if (ttl_ms < 0) {
+        rc = -EINVAL;
+        goto out;
+    }
     struct backend_publish *p =
         publish_new(to, &msg, templated > 0 ? &use : NULL, rendered, &rc, err, errlen);
     if (!p)
         goto out;
-    p->important = (op->flags & OP_IMPORTANT) || msg.priority == PRIORITY_URGENT;
+    p->important = keeps(&msg);
+    p->ttl_ms = ttl_ms;
     stats_add(&nd_stats.messages, (int64_t)p->n);
     char many[32];
     snprintf(many, sizeof many, "%zu users", p->n);
-    service__audit(svc, op, caller,
-                   msg.user_id[0]           ? msg.user_id
-                   : (op->flags & OP_MULTI) ? many
-                                            : "*");
+    service__audit(svc, op, caller, msg.user_id[0] ? msg.user_id : msg.user_ids ? many : "*");
     backend_publish(svc->backend, p); /* @p is the backend's until its answer */
     rc = 0;
 out:

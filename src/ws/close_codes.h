@@ -1,4 +1,5 @@
-/* close_codes: WebSocket close codes notifyd sends, with their reasons. */
+/* close_codes: WebSocket close codes notifyd sends, with their reasons. Any
+ * module may name them (the redis engine tells other instances 4004). */
 #ifndef NOTIFYD_WS_CLOSE_CODES_H
 #define NOTIFYD_WS_CLOSE_CODES_H
 
@@ -10,6 +11,7 @@ enum nd_close_code {
     ND_CLOSE_SLOW_READER = 4001,   /* outbound queue over its bound */
     ND_CLOSE_HEARTBEAT = 4002,     /* nothing received for the heartbeat timeout */
     ND_CLOSE_TOKEN_EXPIRED = 4003, /* the token's exp passed without a refresh */
+    ND_CLOSE_DISCONNECTED = 4004,  /* DisconnectUser: an operator closed the user's connections */
 };
 
 #endif

@@ -48,6 +48,16 @@ void ws__conn_close_flush(struct conn *c, uint16_t code, const char *reason)
     ws__conn_close(c, code, reason);
 }
 
+void ws__conn_disconnect(struct conn *c, const char *reason, int reconnect)
+{
+    if (c->close_code)
+        return;
+    c->close_text = strdup(reason);
+    c->close_reconnect = reconnect != 0;
+    ws__conn_close_flush(c, ND_CLOSE_DISCONNECTED,
+                         c->close_text ? c->close_text : "disconnected by the server");
+}
+
 int ws__conn_push(struct ws_server *ws, struct conn *c, struct delivery *d)
 {
     int coalesced = 0;
@@ -530,9 +540,43 @@ static int write_batch(struct ws_server *ws, struct conn *c)
     return ok ? 1 : -1;
 }
 
+/* The `disconnected` message before a close the server starts, where the
+ * socket can still take it (a slow reader's may not): 1 written, 0 none. */
+static int farewell(struct conn *c)
+{
+    int reconnect = 1; /* come back: after a restart, with a fresh token, resuming */
+    switch (c->close_code) {
+    case ND_CLOSE_DISCONNECTED: reconnect = c->close_reconnect; break;
+    case ND_CLOSE_GOING_AWAY:
+    case ND_CLOSE_SLOW_READER:
+    case ND_CLOSE_HEARTBEAT:
+    case ND_CLOSE_TOKEN_EXPIRED: break;
+    default: return 0; /* what the client did wrong (1002, 1008, 1009): the close says it */
+    }
+    if (lws_send_pipe_choked(c->wsi))
+        return 0;
+    json_t *data = json_pack("{s:i, s:s, s:b}", "code", (int)c->close_code, "reason",
+                             c->close_reason ? c->close_reason : "", "reconnect", reconnect);
+    struct delivery *d =
+        data ? envelope_encode("disconnected", conn_user(c), data, nd_wall_ms(), 0) : NULL;
+    json_decref(data);
+    if (!d)
+        return 0;
+    int ok = lws_write(c->wsi, d->buf + LWS_PRE, d->len, LWS_WRITE_TEXT) >= (int)d->len;
+    delivery_unref(d);
+    return ok;
+}
+
 int ws__conn_writeable(struct ws_server *ws, struct conn *c)
 {
     if (c->close_code && (!c->close_flush || !outq_count(&c->q))) {
+        if (!c->farewell_done) { /* the close frame follows on the next write */
+            c->farewell_done = 1;
+            if (farewell(c)) {
+                lws_callback_on_writable(c->wsi);
+                return 0;
+            }
+        }
         const char *r = c->close_reason ? c->close_reason : "";
         lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, (unsigned char *)r,
                          strlen(r));
@@ -613,6 +657,9 @@ void ws__conn_closed(struct ws_server *ws, struct conn *c)
     wheel_remove(&ws->wheel, &c->timer);
     outq_clear(&c->q);
     outq_clear(&c->held);
+    free(c->close_text);
+    c->close_text = NULL;
+    c->close_reason = NULL;
     free(c->rx);
     c->rx = NULL;
     c->rx_len = 0;

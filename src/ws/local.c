@@ -83,6 +83,18 @@ static void each_user(void *ctx, void (*fn)(void *arg, const char *user_id, int 
     registry_each_user(ws->reg, each_one, &e);
 }
 
+/* DisconnectUser here: every connection of @user_id, closing already or not */
+static int disconnect(void *ctx, const char *user_id, const char *reason, int reconnect)
+{
+    struct ws_server *ws = ctx;
+    struct reg_user *u = ws->ctx ? registry_find(ws->reg, user_id) : NULL;
+    if (!u)
+        return 0;
+    for (struct reg_link *l = u->conns; l; l = l->next)
+        ws__conn_disconnect(ND_CONTAINER_OF(l, struct conn, link), reason, reconnect);
+    return u->n_conns;
+}
+
 void ws__local(struct ws_server *ws, struct backend_local *out)
 {
     out->inbox = ws->inbox;
@@ -92,4 +104,5 @@ void ws__local(struct ws_server *ws, struct backend_local *out)
     out->connections = connections;
     out->users = users;
     out->each_user = each_user;
+    out->disconnect = disconnect;
 }

@@ -21,8 +21,8 @@ static const double latency_le[WS_LATENCY_BUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5};
 
 static const char *const closed_names[CLOSED__COUNT] = {
-    "client",      "shutdown",          "policy",        "too_big",
-    "slow_reader", "heartbeat_timeout", "token_expired", "error"};
+    "client",        "shutdown",     "policy", "too_big", "slow_reader", "heartbeat_timeout",
+    "token_expired", "disconnected", "error"};
 static const char *const refused_names[REFUSED__COUNT] = {"auth",     "user_limit",  "server_limit",
                                                           "draining", "bad_request", "origin"};
 static const char *const outcome_names[OUTCOME__COUNT] = {"delivered", "stored", "dropped",
@@ -50,6 +50,7 @@ void ws__metrics_closed(struct ws_server *ws, uint16_t code)
     case ND_CLOSE_SLOW_READER: r = CLOSED_SLOW; break;
     case ND_CLOSE_HEARTBEAT: r = CLOSED_HEARTBEAT; break;
     case ND_CLOSE_TOKEN_EXPIRED: r = CLOSED_TOKEN_EXPIRED; break;
+    case ND_CLOSE_DISCONNECTED: r = CLOSED_DISCONNECTED; break;
     default: r = CLOSED_ERROR; break;
     }
     ws->m.closed[r]++;
@@ -122,6 +123,14 @@ static void process_metrics(FILE *f)
         (double)stats_get(&nd_stats.started_ms) / 1000.0);
 }
 
+/* one type of the callers' own (Publish), or "other" for those past the bound */
+static void custom_type(void *arg, const char *type, const int64_t *by_outcome)
+{
+    for (int o = 0; o < OUTCOME__COUNT; o++)
+        fprintf(arg, "notifyd_messages_total{type=\"%s\",outcome=\"%s\"} %lld\n", type,
+                outcome_names[o], (long long)by_outcome[o]);
+}
+
 static void message_metrics(FILE *f)
 {
     head(f, "notifyd_messages_total", "counter",
@@ -146,6 +155,7 @@ static void message_metrics(FILE *f)
                     outcome_names[o], (long long)n);
         }
     }
+    stats_types_each(custom_type, f); /* bounded: STATS_TYPES_MAX names, then "other" */
 }
 
 void ws__metrics_render(struct ws_server *ws, FILE *f)

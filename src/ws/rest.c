@@ -12,6 +12,7 @@
 
 #include "health.h"
 #include "log.h"
+#include "notify/jsontext.h"
 #include "service/service.h"
 #include "stats.h"
 #include "ws/ws_internal.h"
@@ -24,10 +25,11 @@ enum route_kind {
     R_PATH_USER,  /* GET: user_id from /user/{user_id}/online */
     R_QUERY_USER, /* GET: user_id from ?user_id= */
     R_TEMPLATE,   /* GET, PUT (body), DELETE /templates/{id} */
+    R_USER_BODY,  /* POST: user_id from /user/{user_id}/<path>, the rest from a body (or none) */
 };
 
 struct route {
-    const char *path; /* after PREFIX; "/user/" is matched as /user/{id}/online */
+    const char *path; /* after PREFIX; R_PATH_USER, R_USER_BODY: /user/{user_id}<path> */
     int method;       /* LWSHUMETH_*; R_TEMPLATE: GET, PUT or DELETE */
     enum route_kind kind;
     enum op_id op;  /* OP__COUNT: task/progress, chosen by task_type */
@@ -44,6 +46,8 @@ static const struct route routes[] = {
     {"/broadcast", LWSHUMETH_POST, R_BODY, OP_BROADCAST, "广播成功"},
     {"/stats", LWSHUMETH_GET, R_NONE, OP_GET_STATS, "获取成功"},
     {"/user/", LWSHUMETH_GET, R_PATH_USER, OP_IS_USER_ONLINE, "检查完成"},
+    {"/disconnect", LWSHUMETH_POST, R_USER_BODY, OP_DISCONNECT_USER, "断开成功"},
+    {"/publish", LWSHUMETH_POST, R_BODY, OP_PUBLISH, "发送成功"},
     {"/test", LWSHUMETH_GET, R_QUERY_USER, OP_TEST_MESSAGE, "测试消息已发送"},
     {"/templates", LWSHUMETH_GET, R_NONE, OP_LIST_TEMPLATES, "获取成功"},
     {"/templates/", LWSHUMETH_GET, R_TEMPLATE, OP_GET_TEMPLATE, "获取成功"},
@@ -53,14 +57,25 @@ struct rest_req {
     struct conn *c; /* NULL once the connection has gone */
     const struct route *route;
     struct token_claims caller;
-    const struct op_spec *op; /* NULL: from the route (task/progress: from task_type) */
-    const char *ok;           /* the success message */
-    char template_id[72];     /* R_TEMPLATE: the {id} of the path */
-    int waiting;              /* the service holds this request until it answers */
-    int responded;            /* an error was queued: ignore the rest of the body */
+    const struct op_spec *op;           /* NULL: from the route (task/progress: from task_type) */
+    const char *ok;                     /* the success message */
+    char template_id[72];               /* R_TEMPLATE: the {id} of the path */
+    char path_user[ND_USER_ID_MAX + 8]; /* R_USER_BODY: the {user_id} of the path */
+    int waiting;                        /* the service holds this request until it answers */
+    int responded;                      /* an error was queued: ignore the rest of the body */
     char *body;
     size_t len;
 };
+
+/* /user/{user_id}<tail>: the id's length, or 0 */
+static size_t user_path(const char *rest, const char *tail)
+{
+    size_t n = strlen(rest), t = strlen(tail);
+    if (strncmp(rest, "/user/", 6) || n <= 6 + t || strcmp(rest + n - t, tail) ||
+        memchr(rest + 6, '/', n - 6 - t))
+        return 0;
+    return n - 6 - t;
+}
 
 static const struct route *find_route(const char *path, int *path_ok)
 {
@@ -70,10 +85,8 @@ static const struct route *find_route(const char *path, int *path_ok)
         return NULL;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const struct route *r = &routes[i];
-        if (r->kind == R_PATH_USER) {
-            size_t n = strlen(rest);
-            if (!strncmp(rest, "/user/", 6) && n > 13 && !strcmp(rest + n - 7, "/online") &&
-                !memchr(rest + 6, '/', n - 13)) {
+        if (r->kind == R_PATH_USER || r->kind == R_USER_BODY) {
+            if (user_path(rest, r->kind == R_PATH_USER ? "/online" : r->path)) {
                 *path_ok = 1;
                 return r;
             }
@@ -125,9 +138,10 @@ void ws__rest_metrics(FILE *f)
                                                            : routes[i].path;
         for (size_t k = 0; k < N_STATUSES; k++)
             if (answers[i][k] || (i < N_ROUTES && statuses[k] == 200))
-                fprintf(f, "notifyd_rest_requests_total{route=\"%s%s\",status=\"%d\"} %llu\n",
-                        i == N_ROUTES ? "" : PREFIX, path, statuses[k],
-                        (unsigned long long)answers[i][k]);
+                fprintf(f, "notifyd_rest_requests_total{route=\"%s%s%s\",status=\"%d\"} %llu\n",
+                        i == N_ROUTES ? "" : PREFIX,
+                        i < N_ROUTES && routes[i].kind == R_USER_BODY ? "/user/{user_id}" : "",
+                        path, statuses[k], (unsigned long long)answers[i][k]);
     }
 }
 
@@ -265,6 +279,12 @@ int ws__rest_request(struct ws_server *ws, struct conn *c, int method, const cha
         return fail(c, 404, msg, body_pending);
     }
     c->rest->ok = r->ok;
+    if (r->kind == R_USER_BODY) {
+        const char *id = path + strlen(PREFIX) + 6;
+        size_t n = user_path(path + strlen(PREFIX), r->path);
+        snprintf(c->rest->path_user, sizeof c->rest->path_user, "%.*s",
+                 (int)(n < sizeof c->rest->path_user ? n : sizeof c->rest->path_user - 1), id);
+    }
     if (r->kind == R_TEMPLATE) {
         const char *id = path + strlen(PREFIX) + 11;
         snprintf(c->rest->template_id, sizeof c->rest->template_id, "%s", id);
@@ -294,7 +314,7 @@ int ws__rest_request(struct ws_server *ws, struct conn *c, int method, const cha
     if (rc)
         return rc < 0 ? -1 : 0;
 
-    if (r->kind == R_BODY || method == LWSHUMETH_PUT) {
+    if (r->kind == R_BODY || r->kind == R_USER_BODY || method == LWSHUMETH_PUT) {
         char cl[24];
         long long declared = -1;
         if (lws_hdr_copy(c->wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
@@ -365,6 +385,19 @@ int ws__rest_body(struct ws_server *ws, struct conn *c, const void *in, size_t l
     return 0;
 }
 
+/* Publish's data goes on as the caller wrote it: the member's text replaces
+ * the parsed value (the validator parses it again and checks it is an
+ * object). 0, or -ENOMEM */
+static int publish_data_as_written(const struct rest_req *q, json_t *req)
+{
+    size_t off, n;
+    json_t *v = json_object_get(req, "data");
+    if (!v || json_is_null(v) || jsontext_member(q->body, q->len, "data", &off, &n) != 1)
+        return 0;
+    json_t *text = json_stringn(q->body + off, n);
+    return text ? json_object_set_new(req, "data", text) : -ENOMEM;
+}
+
 int ws__rest_body_done(struct ws_server *ws, struct conn *c)
 {
     struct rest_req *q = c->rest;
@@ -372,7 +405,11 @@ int ws__rest_body_done(struct ws_server *ws, struct conn *c)
     if (!q || q->responded || q->waiting)
         return 0;
     json_error_t jerr;
-    json_t *req = json_loadb(q->body ? q->body : "", q->len, 0, &jerr);
+    json_t *req = q->len == 0 && q->route->kind == R_USER_BODY /* the body is optional */
+                      ? json_object()
+                      : json_loadb(q->body ? q->body : "", q->len, 0, &jerr);
+    if (!req && q->route->op == OP_PUBLISH) /* integers past 64 bits are JSON: data may hold them */
+        req = json_loadb(q->body ? q->body : "", q->len, JSON_DECODE_INT_AS_REAL, &jerr);
     if (!json_is_object(req)) {
         if (q->len == 0)
             snprintf(msg, sizeof msg, "the request body is empty: send a JSON object");
@@ -391,8 +428,22 @@ int ws__rest_body_done(struct ws_server *ws, struct conn *c)
         return fail(c, 400, msg, 0);
     }
     if (op->id == OP_SYSTEM_NOTIFICATION && json_object_get(req, "user_ids"))
-        op = ops_get(OP_NOTIFY_USERS); /* one notification to a list of users */
-    if (op->id == OP_PUT_TEMPLATE) {   /* the id is the path's */
+        op = ops_get(OP_NOTIFY_USERS);   /* one notification to a list of users */
+    if (q->route->kind == R_USER_BODY) { /* the user is the path's */
+        const char *id = json_string_value(json_object_get(req, "user_id"));
+        if (json_object_get(req, "user_id") && (!id || strcmp(id, q->path_user))) {
+            snprintf(msg, sizeof msg, "user_id in the body differs from the path's \"%.136s\"",
+                     q->path_user);
+            json_decref(req);
+            return fail(c, 400, msg, 0);
+        }
+        json_object_set_new(req, "user_id", json_string(q->path_user));
+    }
+    if (op->id == OP_PUBLISH && publish_data_as_written(q, req) < 0) {
+        json_decref(req);
+        return fail(c, 500, "out of memory", 0);
+    }
+    if (op->id == OP_PUT_TEMPLATE) { /* the id is the path's */
         const char *id = json_string_value(json_object_get(req, "id"));
         if (json_object_get(req, "id") && (!id || strcmp(id, q->template_id))) {
             snprintf(msg, sizeof msg, "id in the body differs from the path's \"%.72s\"",

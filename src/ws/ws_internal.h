@@ -31,6 +31,7 @@ enum ws_closed_reason {
     CLOSED_SLOW,
     CLOSED_HEARTBEAT,
     CLOSED_TOKEN_EXPIRED,
+    CLOSED_DISCONNECTED,
     CLOSED_ERROR,
     CLOSED__COUNT
 };
@@ -75,23 +76,26 @@ struct conn {
     uint64_t live_floor;      /* ids up to this were in the replay, or are not owed */
     char *rx;                 /* a fragmented client message being reassembled */
     size_t rx_len;
-    unsigned resume_asked : 1;   /* connected with ?since= */
-    unsigned ack_mode : 1;       /* connected with ?ack=1: stored messages wait for acks */
-    unsigned batch_mode : 1;     /* connected with ?batch=1: ready messages go out together */
-    unsigned replaying : 1;      /* stored messages are loading: hold live ones */
-    unsigned ping_due : 1;       /* write a WebSocket PING next */
-    unsigned close_flush : 1;    /* write what is queued before closing */
-    unsigned body_pending : 1;   /* HTTP: the request's body has not all arrived */
-    unsigned rx_paused : 1;      /* HTTP: reading stopped while a REST call goes on */
-    unsigned in_http_cb : 1;     /* HTTP: inside an lws callback for this connection */
-    unsigned http_close : 1;     /* HTTP: the callback returns -1 (close) */
-    unsigned http_done : 1;      /* HTTP: the callback completes the exchange */
-    unsigned console_answer : 1; /* HTTP: the answer is a console page (its headers) */
-    uint16_t close_code;         /* nonzero: close with this code on the next write */
-    uint16_t ack_credit;         /* ack mode: acks owed for messages written, free of rx_rate */
-    const char *close_reason;    /* static string */
-    struct rest_req *rest;       /* REST call being read or answered */
-    unsigned char *held_answer;  /* HTTP: written at the body's end (LWS_PRE first) */
+    unsigned resume_asked : 1;    /* connected with ?since= */
+    unsigned ack_mode : 1;        /* connected with ?ack=1: stored messages wait for acks */
+    unsigned batch_mode : 1;      /* connected with ?batch=1: ready messages go out together */
+    unsigned replaying : 1;       /* stored messages are loading: hold live ones */
+    unsigned ping_due : 1;        /* write a WebSocket PING next */
+    unsigned close_flush : 1;     /* write what is queued before closing */
+    unsigned body_pending : 1;    /* HTTP: the request's body has not all arrived */
+    unsigned rx_paused : 1;       /* HTTP: reading stopped while a REST call goes on */
+    unsigned in_http_cb : 1;      /* HTTP: inside an lws callback for this connection */
+    unsigned http_close : 1;      /* HTTP: the callback returns -1 (close) */
+    unsigned http_done : 1;       /* HTTP: the callback completes the exchange */
+    unsigned console_answer : 1;  /* HTTP: the answer is a console page (its headers) */
+    unsigned close_reconnect : 1; /* the `disconnected` message says reconnect: true */
+    unsigned farewell_done : 1;   /* the `disconnected` message was written (or skipped) */
+    uint16_t close_code;          /* nonzero: close with this code on the next write */
+    uint16_t ack_credit;          /* ack mode: acks owed for messages written, free of rx_rate */
+    const char *close_reason;     /* static string, or close_text */
+    char *close_text;             /* DisconnectUser's reason (owned), or NULL */
+    struct rest_req *rest;        /* REST call being read or answered */
+    unsigned char *held_answer;   /* HTTP: written at the body's end (LWS_PRE first) */
     size_t held_len;
     int64_t body_length; /* HTTP: the request's Content-Length */
 };
@@ -163,6 +167,8 @@ int ws__conn_push(struct ws_server *ws, struct conn *c, struct delivery *d);
 void ws__conn_close(struct conn *c, uint16_t code, const char *reason);
 /** Closes @c with @code and a static @reason once what is queued has been written. */
 void ws__conn_close_flush(struct conn *c, uint16_t code, const char *reason);
+/** DisconnectUser: closes @c with 4004 and @reason (copied) once what is queued is written. */
+void ws__conn_disconnect(struct conn *c, const char *reason, int reconnect);
 
 /**
  * The value of URL argument @name ("since=") copied to @out, or NULL when

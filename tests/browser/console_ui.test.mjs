@@ -101,8 +101,9 @@ describe('web console', { skip: !browser && 'chromium or playwright-core missing
   });
 
   test('the form sends a system notification that reaches the user\'s connections', async () => {
-    await page.locator('#online-users li', { hasText: 'alice' }).locator('button').click();
+    await page.locator('#online-users li', { hasText: 'alice' }).locator('button.pick').click();
     assert.equal(await page.inputValue('#send-user'), 'alice');
+    assert.equal(await page.inputValue('#publish-to'), 'alice');
     await page.fill('#send-title-input', '系统通知');
     await page.fill('#send-message', 'maintenance at 22:00 <b>tonight</b>');
     await page.selectOption('#send-level', 'warning');
@@ -171,6 +172,48 @@ describe('web console', { skip: !browser && 'chromium or playwright-core missing
     const dave = await openWs(nd.wsUrl, token('dave'));
     sockets.push(dave);
     await waitFor(() => dave.messages.some((m) => m.message_id === id), 5000, 'the kept message on dave\'s own connection');
+    assert.deepEqual(pageErrors.map(String), []);
+  });
+
+  test('the publish form sends an event of any type, data as written', async () => {
+    const [a1, a2] = sockets;
+    await page.fill('#publish-type', 'order.shipped');
+    await page.fill('#publish-to', 'alice');
+    await page.fill('#publish-data', '{"order": "A-1", "price": 0.10, "n": 12345678901234567890}');
+    await page.selectOption('#publish-priority', 'high');
+    await page.fill('#publish-group', 'orders');
+    await page.click('#publish-send');
+    await waitFor(async () => /reached/.test(await text(page, '#publish-result')), 5000, 'the publish result');
+    const result = await text(page, '#publish-result');
+    assert.match(result, /^order\.shipped [0-9a-f]{16} reached 2 connection\(s\)/);
+    const id = result.match(/[0-9a-f]{16}/)[0];
+    for (const s of [a1, a2]) {
+      const m = await waitFor(() => s.messages.find((x) => x.message_id === id), 5000, 'alice to get the event');
+      assert.deepEqual([m.type, m.priority, m.group, m.data.order, m.data.price], ['order.shipped', 'high', 'orders', 'A-1', 0.1]);
+    }
+    // several users; a reserved type and data that is not an object come back with the words
+    await page.fill('#publish-to', 'alice, nobody-here');
+    await page.selectOption('#publish-store', 'always');
+    await page.click('#publish-send');
+    await waitFor(async () => /to 2 user\(s\): 1 reached on 2 connection\(s\), 1 kept for later/.test(await text(page, '#publish-result')), 5000, 'the multicast result');
+    await page.fill('#publish-type', 'ping');
+    await page.click('#publish-send');
+    await waitFor(async () => /publish failed: HTTP 400: type "ping" is one of notifyd's own/.test(await text(page, '#publish-result')), 5000, 'the 400 shown');
+    await page.fill('#publish-type', 'order.shipped');
+    await page.fill('#publish-data', '[1, 2]');
+    await page.click('#publish-send');
+    await waitFor(async () => /data is not a JSON object/.test(await text(page, '#publish-result')), 5000, 'the data error shown');
+  });
+
+  test('the disconnect button closes every connection of that user with 4004', async () => {
+    const bob = sockets[2];
+    const closed = new Promise((r) => bob.ws.once('close', (code, reason) => r([code, reason.toString()])));
+    await page.locator('#online-users li', { hasText: 'bob' }).locator('button.kick').click();
+    await waitFor(async () => /bob: 1 connection\(s\) closed/.test(await text(page, '#online-result')), 5000, 'the disconnect result');
+    assert.deepEqual(await withTimeout(closed, 5000, 'bob closed'), [4004, 'disconnected from the notifyd console']);
+    const m = bob.messages.find((x) => x.type === 'disconnected');
+    assert.deepEqual(m.data, { code: 4004, reason: 'disconnected from the notifyd console', reconnect: false });
+    await waitFor(async () => !(await page.locator('#online-users .user').allTextContents()).includes('bob'), 8000, 'bob gone from the list');
     assert.deepEqual(pageErrors.map(String), []);
   });
 });

@@ -1,5 +1,6 @@
 // The Node client (clients/node) against the real notifyd: the bundled proto is
-// proto/'s, every helper delivers its type, multicast gives each user its own id,
+// proto/'s, every helper delivers its type, publish sends the caller's own types,
+// disconnectUser closes a user's tabs, multicast gives each user its own id,
 // priority and group reach the envelope, templates round-trip (NOT_FOUND), errors
 // carry the gRPC code and notifyd's text, and the examples run.
 //
@@ -157,6 +158,38 @@ describe('helpers', { timeout: 60000 }, () => {
     assert.match(e.details, /group/);
   });
 
+  test('publish: your own type, data as given, each target; disconnectUser (admin)', async () => {
+    let r = await client.publish('order.shipped', { order_id: 'A-1001', price: 0.1 }, { user_id: 'js1', priority: 'high', group: 'orders' });
+    let m = await byId(r.message_id);
+    assert.deepEqual([m.type, m.priority, m.group], ['order.shipped', 'high', 'orders']);
+    assert.deepEqual(m.data, { order_id: 'A-1001', price: 0.1 });
+    assert.equal(r.connections, 1);
+    r = await client.publish('chat:message', '{"text": "hi"}', { user_ids: ['js1', 'js-pub-off'], store: 'always', ttl_ms: 60000 });
+    assert.deepEqual([r.users, r.reached, r.stored_users, r.stored, r.message_ids.length], [2, 1, 1, true, 2]);
+    assert.deepEqual((await byId(r.message_ids[0])).data, { text: 'hi' });
+    r = await client.publish('maintenance', null, { broadcast: true });
+    assert.deepEqual((await byId(r.message_id)).data, {});
+    let e = await client.publish('ping', {}, { user_id: 'js1' }).catch((x) => x);
+    assert.equal(e.codeName, 'INVALID_ARGUMENT');
+    assert.match(e.details, /one of notifyd's own/);
+    e = await client.publish('t', [1], { user_id: 'js1' }).catch((x) => x);
+    assert.match(e.details, /data must be a JSON object, not an array/);
+    await assert.rejects(client.publish('t', {}, { user_id: 'js1', store: 'maybe' }), /store must be/);
+
+    const gone = await openWs(nd.wsUrl, token('js-dis'));
+    e = await client.disconnectUser('js-dis').catch((x) => x);
+    assert.equal(e.codeName, 'PERMISSION_DENIED');
+    const admin = new NotifydClient({ address: nd.grpcAddr, token: token('ops', { role: 'admin' }) });
+    try {
+      assert.deepEqual(await admin.disconnectUser('js-dis', { reason: 'account suspended' }), { user_id: 'js-dis', closed: 1 });
+      m = await waitFor(() => gone.messages.find((x) => x.type === 'disconnected'), 5000, 'the disconnected message');
+      assert.deepEqual(m.data, { code: 4004, reason: 'account suspended', reconnect: false });
+    } finally {
+      admin.close();
+      await gone.close();
+    }
+  });
+
   test('templates: put (admin), render for a user (service), list, delete, NOT_FOUND', async () => {
     const admin = new NotifydClient({ address: nd.grpcAddr, token: token('ops', { role: 'admin' }), timeoutMs: 5000 });
     try {
@@ -234,6 +267,17 @@ describe('examples', { timeout: 60000 }, () => {
     const bad = await node('send_notification.mjs', ['--addr', nd.grpcAddr, '--token', svc, '--user', 'js1', '--url', 'javascript:x']).catch((x) => x);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /failed: INVALID_ARGUMENT: urls\[0\]/);
+  });
+
+  test('publish_event.mjs: your own event', async () => {
+    const r = await node('publish_event.mjs', ['--addr', nd.grpcAddr, '--token', svc, '--user', 'js1', '--type', 'order.shipped', '--data', '{"order_id": "A-1001"}']);
+    assert.match(r.stdout, /^message [0-9a-f]{16} reached 1 connection\(s\)/);
+    const m = await byId(r.stdout.split(' ')[1]);
+    assert.equal(m.type, 'order.shipped');
+    assert.deepEqual(m.data, { order_id: 'A-1001' });
+    const bad = await node('publish_event.mjs', ['--addr', nd.grpcAddr, '--token', svc, '--user', 'js1', '--type', 'Bad Type']).catch((x) => x);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /failed: INVALID_ARGUMENT: type must be/);
   });
 
   test('multicast_template.mjs: a template put by an admin, sent to several users', async () => {

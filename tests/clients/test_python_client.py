@@ -1,6 +1,7 @@
 """The Python client (clients/python) against the real notifyd: committed stubs are fresh,
-every helper delivers its message type, multicast gives each user its own id, priority and
-group reach the envelope, templates round-trip (NOT_FOUND is NotFound), errors carry the gRPC
+every helper delivers its message type, publish sends the caller's own types, disconnect_user
+closes a user's connections, multicast gives each user its own id, priority and group reach the
+envelope, templates round-trip (NOT_FOUND is NotFound), errors carry the gRPC
 code and notifyd's text, the examples run, and the package builds.
 
     NOTIFYD_BIN=build/notifyd /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/clients/test_python_client.py
@@ -357,6 +358,47 @@ def run_example(name, *args):
                           env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
 
 
+def test_publish_your_own_event(server, client):
+    ws = Listener(server, "ppub1")
+    try:
+        p = client.publish("order.shipped", {"order_id": "A-1001", "price": 0.1, "tags": ["新"]}, user_id="ppub1",
+                           priority="high", group="orders")
+        assert isinstance(p, nc.Published) and p.connections == 1 and not p.stored and not p.message_ids
+        m = ws.by_id(p.message_id)
+        assert m["type"] == "order.shipped" and m["data"] == {"order_id": "A-1001", "price": 0.1, "tags": ["新"]}
+        assert (m["priority"], m["group"]) == ("high", "orders")
+        # JSON text goes as written; user_ids answer per user; store and ttl_ms
+        p = client.publish("chat:message", b'{"text": "hi", "n": 12345678901234567890}',
+                           user_ids=["ppub1", "ppub-off"], store=nc.Store.ALWAYS, ttl_ms=60000)
+        assert (p.users, p.reached, p.stored_users, p.stored) == (2, 1, 1, True) and len(p.message_ids) == 2
+        assert ws.by_id(p.message_ids[0])["data"]["n"] == 12345678901234567890
+        p = client.publish("maintenance", broadcast=True)
+        assert p.connections >= 1 and ws.by_id(p.message_id)["data"] == {}
+        with pytest.raises(nc.InvalidArgument, match="one of notifyd's own"):
+            client.publish("ping", user_id="ppub1")
+        with pytest.raises(nc.InvalidArgument, match="data must be a JSON object"):
+            client.publish("t", "[1]", user_id="ppub1")
+        with pytest.raises(nc.InvalidArgument, match="exactly one target"):
+            client.publish("t", {})
+        with pytest.raises(ValueError, match="store"):
+            client.publish("t", {}, user_id="ppub1", store="sometimes")
+    finally:
+        ws.close()
+
+
+def test_disconnect_user(server, client, admin):
+    ws = Listener(server, "pdis1")
+    try:
+        with pytest.raises(nc.PermissionDenied):
+            client.disconnect_user("pdis1")  # a service token
+        r = admin.disconnect_user("pdis1", "account suspended")
+        assert r == nc.Disconnected(user_id="pdis1", closed=1)
+        m = ws.wait(lambda m: m["type"] == "disconnected")
+        assert m["data"] == {"code": 4004, "reason": "account suspended", "reconnect": False}
+    finally:
+        ws.close()
+
+
 def test_examples_run_against_notifyd(server):
     svc = token("backend", "service")
     ws = Listener(server, "py2")
@@ -405,6 +447,15 @@ def test_examples_run_against_notifyd(server):
 
         r = run_example("multicast_template.py", "--addr", server.addr, "--token", svc, "--param", "plan=Pro", "py2")
         assert r.returncode == 2 and "days" in r.stderr, (r.returncode, r.stderr)
+
+        r = run_example("publish_event.py", "--addr", server.addr, "--token", svc, "--user", "py2",
+                        "--type", "order.shipped", "--data", '{"order_id": "A-1001", "carrier": "DHL"}')
+        assert r.returncode == 0, r.stderr
+        assert "reached 1 connection(s)" in r.stdout, r.stdout
+        m = ws.by_id(r.stdout.split()[1])
+        assert m["type"] == "order.shipped" and m["data"] == {"order_id": "A-1001", "carrier": "DHL"}
+        r = run_example("publish_event.py", "--addr", server.addr, "--token", svc, "--user", "py2", "--type", "pong")
+        assert r.returncode == 2 and "refused: type" in r.stderr, (r.returncode, r.stderr)
     finally:
         ws.close()
 

@@ -13,6 +13,7 @@ import time
 
 import grpc
 import pytest
+import websockets
 
 import nd
 from nd import pb, pbg, recv, nothing, run
@@ -532,6 +533,80 @@ def test_the_channel_reads_v1_lines_and_skips_unknown_operations(cluster):
         said = lambda: [x for x in n.records() if x.get("op") == "NotifyFromTheFuture"]
         nd.until(said, what="the unknown operation logged")
         assert len(said()) == 1
+
+
+async def farewell(ws):
+    """The messages until the close; the last must be `disconnected`: returns it."""
+    seen = []
+    with pytest.raises(websockets.exceptions.ConnectionClosed):
+        while True:
+            seen.append(await recv(ws))
+    assert seen and seen[-1]["type"] == "disconnected", seen
+    return seen[-1]
+
+
+def test_disconnect_user_closes_the_user_on_every_instance(cluster):
+    """DisconnectUser on one instance reaches the user's tabs on the others through Redis
+    (an operation on the channel, not a message: no id, history or offline copy)."""
+    redis, (a, b, c) = cluster
+
+    async def go():
+        tabs = [(await b.connect(user="gone"))[0], (await c.connect(user="gone"))[0],
+                (await c.connect(user="gone"))[0]]
+        other, _ = await c.connect(user="stays")
+        await settle(a, 4)
+        r = await call(a, "DisconnectUser", pb.DisconnectUserRequest(user_id="gone", reason="bye"), tok=ADMIN)
+        assert (r.user_id, r.closed) == ("gone", 3)
+        for ws in tabs:
+            m = await farewell(ws)
+            assert m["data"] == {"code": 4004, "reason": "bye", "reconnect": False}
+            assert (ws.close_code, ws.close_reason) == (4004, "bye")
+        await settle(a, 1)
+        n = await notify(b, "stays", "still here")
+        assert n.connections == 1 and (await recv(other))["data"]["message"] == "still here"
+        # a reconnecting tab does not get the disconnect again: it was never kept
+        ws, hello = await b.connect(user="gone", query="&since=" + "0" * 15 + "1")
+        await nothing(ws, 0.3)
+        await ws.close()
+        await other.close()
+        # REST on another instance, reconnect passed on
+        again, _ = await a.connect(user="gone")
+        await settle(c, 1)
+        st, _, ans = nd.http(c, "POST", "/api/websocket/user/gone/disconnect", {"reconnect": True},
+                             headers={"authorization": "Bearer " + ADMIN})
+        assert st == 200 and ans["data"] == {"user_id": "gone", "closed": 1}, ans
+        assert (await farewell(again))["data"]["reconnect"] is True
+
+    run(go())
+    assert redis_command(redis, "EXISTS", "notifyd:h:gone") == b":0\r\n"  # not in any history
+
+
+def test_publish_and_its_ttl_across_instances(cluster):
+    """Publish through Redis: delivered elsewhere as written; a kept copy waits its own
+    ttl_ms in the offline stream (its expiry is stored with it), not the offline TTL."""
+    _, (a, b, c) = cluster
+
+    async def go():
+        ws, _ = await b.connect(user="pub")
+        await settle(a, 1)
+        data = b'{"price": 0.1, "n": 123456789012345678901234567890}'
+        r = await call(a, "Publish", pb.PublishRequest(type="order.paid", user_id="pub", data=data))
+        assert r.connections == 1
+        text = await asyncio.wait_for(ws.recv(), nd.TIMEOUT)
+        assert '"type":"order.paid"' in text and ('"data":' + data.decode() + ",") in text
+        await ws.close()
+        await settle(a, 0)
+        brief = await call(a, "Publish", pb.PublishRequest(type="flash", user_id="pub", store=pb.STORE_ALWAYS,
+                                                           ttl_ms=300))
+        kept = await call(c, "Publish", pb.PublishRequest(type="flash", user_id="pub", store=pb.STORE_ALWAYS))
+        assert brief.stored and kept.stored
+        await asyncio.sleep(0.6)  # past the 300 ms
+        ws, _ = await b.connect(user="pub")
+        assert (await recv(ws))["message_id"] == kept.message_id
+        await nothing(ws, 0.3)
+        await ws.close()
+
+    run(go())
 
 
 OLD_BIN = os.environ.get("NOTIFYD_OLD_BIN")

@@ -2,7 +2,8 @@
  * local side (the test thread drains its inbox): ids in queue order, the
  * history, a copy kept for an offline user and given back on resume --
  * merged with the history, once -- forgotten when written or acked, stats
- * and online from the local side, templates kept and in the table. */
+ * and online from the local side, templates kept and in the table, a copy
+ * kept for its own TTL, DisconnectUser on the local side. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,6 +31,8 @@ struct side {
     int ack_mode;       /* that user's one connection is in ack mode */
     int delivered;      /* copies queued on a connection */
     uint64_t last_id;
+    char closed_reason[ND_REASON_MAX + 1]; /* the last disconnect's */
+    int closed_reconnect;
 };
 
 static void deliver(void *ctx, struct delivery *d, struct backend_fanout *out)
@@ -65,6 +68,17 @@ static void each_user(void *ctx, void (*fn)(void *, const char *, int, int), voi
         fn(arg, s->online, 1, !s->ack_mode);
 }
 
+static int disconnect(void *ctx, const char *user_id, const char *reason, int reconnect)
+{
+    struct side *s = ctx;
+    if (!s->online || strcmp(s->online, user_id))
+        return 0;
+    snprintf(s->closed_reason, sizeof s->closed_reason, "%s", reason);
+    s->closed_reconnect = reconnect;
+    s->online = NULL;
+    return 1;
+}
+
 /* --- the world: a data dir, the engine, requests answered on this thread --- */
 
 struct world {
@@ -88,8 +102,8 @@ static int setup(void **state)
     assert_non_null(w->b);
     assert_string_equal(backend_name(w->b), "embedded");
     w->side.inbox = inbox_new(NULL, NULL);
-    struct backend_local local = {w->side.inbox, "00000000", &w->side, deliver,
-                                  connections,   users,      each_user};
+    struct backend_local local = {w->side.inbox, "00000000", &w->side,  deliver,
+                                  connections,   users,      each_user, disconnect};
     backend_attach(w->b, &local);
     assert_int_equal(backend_start(w->b, err, sizeof err), 0);
     *state = w;
@@ -133,8 +147,10 @@ static void pub_done(struct backend_req *r)
     j->w->answered++;
 }
 
-/* publishes a system notification for @user ("" = everyone); returns the copy as answered */
-static struct backend_copy publish(struct world *w, const char *user, const char *text)
+/* publishes a system notification for @user ("" = everyone), kept @ttl_ms (0: the offline
+ * TTL) when the user is offline; returns the copy as answered */
+static struct backend_copy publish_ttl(struct world *w, const char *user, const char *text,
+                                       int64_t ttl_ms)
 {
     struct pub j;
     memset(&j, 0, sizeof j);
@@ -146,6 +162,7 @@ static struct backend_copy publish(struct world *w, const char *user, const char
     j.w = w;
     j.p.req.done = pub_done;
     j.p.important = 1;
+    j.p.ttl_ms = ttl_ms;
     j.p.n = 1;
     j.p.copies = &j.copy;
     int before = w->answered;
@@ -153,6 +170,11 @@ static struct backend_copy publish(struct world *w, const char *user, const char
     wait_answer(w, before);
     assert_int_equal(atomic_load(&j.p.req.err), 0);
     return j.copy;
+}
+
+static struct backend_copy publish(struct world *w, const char *user, const char *text)
+{
+    return publish_ttl(w, user, text, 0);
 }
 
 struct res {
@@ -241,6 +263,54 @@ static void test_ack_mode_keeps_until_acked(void **state)
     assert_int_equal(resume(w, "carol", 0, got, 8), 101);
     backend_forget(w->b, "carol", c.id);
     assert_int_equal(resume(w, "carol", 0, got, 8), 100);
+}
+
+static void test_a_copy_waits_its_own_ttl(void **state)
+{
+    struct world *w = *state;
+    char got[8][16];
+    struct backend_copy brief = publish_ttl(w, "frank", "brief", 1); /* 1 ms */
+    struct backend_copy kept = publish_ttl(w, "frank", "kept", 0);
+    assert_int_equal(brief.stored, 1);
+    assert_int_equal(kept.stored, 1);
+    usleep(20 * 1000); /* the 1 ms has passed; the offline TTL (7 days) has not */
+    assert_int_equal(resume(w, "frank", 0, got, 8), 101);
+    assert_string_equal(got[0], "kept");
+}
+
+struct disc {
+    struct backend_disconnect d;
+    struct world *w;
+};
+
+static void disc_done(struct backend_req *r)
+{
+    ND_CONTAINER_OF(r, struct disc, d.req)->w->answered++;
+}
+
+static void test_disconnect_closes_the_users_connections_here(void **state)
+{
+    struct world *w = *state;
+    struct disc j;
+    memset(&j, 0, sizeof j);
+    j.w = w;
+    j.d.req.done = disc_done;
+    snprintf(j.d.user_id, sizeof j.d.user_id, "gina");
+    snprintf(j.d.reason, sizeof j.d.reason, "account suspended");
+    w->side.online = "gina";
+    int before = w->answered;
+    assert_int_equal(backend_disconnect(w->b, &j.d), 0);
+    wait_answer(w, before);
+    assert_int_equal(atomic_load(&j.d.req.err), 0);
+    assert_int_equal(j.d.closed, 1);
+    assert_string_equal(w->side.closed_reason, "account suspended");
+    assert_int_equal(w->side.closed_reconnect, 0);
+    /* nobody left: nothing closed, not an error */
+    j.d.reconnect = 1;
+    assert_int_equal(backend_disconnect(w->b, &j.d), 0);
+    wait_answer(w, before + 1);
+    assert_int_equal(atomic_load(&j.d.req.err), 0);
+    assert_int_equal(j.d.closed, 0);
 }
 
 struct q {
@@ -335,6 +405,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stats_and_online, setup, teardown),
         cmocka_unit_test_setup_teardown(test_templates_are_kept_then_in_the_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history_line_in_metrics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_copy_waits_its_own_ttl, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disconnect_closes_the_users_connections_here, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

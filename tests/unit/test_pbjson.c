@@ -343,6 +343,48 @@ static void test_open_url_to_ops(void **state)
     json_decref(j);
 }
 
+static void test_publish_data_bytes(void **state)
+{
+    (void)state;
+    static const char text[] = "{\"n\": 12345678901234567890, \"x\": 0.1}";
+    Notification__V1__PublishRequest r = NOTIFICATION__V1__PUBLISH_REQUEST__INIT;
+    r.type = "order.paid";
+    r.user_id = "u9";
+    r.data.data = (uint8_t *)text;
+    r.data.len = sizeof text - 1;
+    r.store = NOTIFICATION__V1__STORE__STORE_NEVER;
+    r.ttl_ms = 5000;
+    json_t *j = pbjson_from_message(&r.base);
+    assert_string_equal(json_string_value(json_object_get(j, "data")), text);
+    assert_string_equal(json_string_value(json_object_get(j, "store")), "never");
+    struct op_msg m;
+    char err[256] = "";
+    assert_int_equal(ops_build(ops_get(OP_PUBLISH), j, &m, err, sizeof err), 0);
+    assert_string_equal(m.type, "order.paid");
+    assert_string_equal(m.user_id, "u9");
+    assert_memory_equal(m.data_text, text, sizeof text - 1); /* as written: 64-bit+ and 0.1 */
+    assert_int_equal(m.data_len, sizeof text - 1);
+    assert_int_equal(m.store, STORE_NEVER);
+    assert_int_equal(m.ttl_ms, 5000);
+    op_msg_clear(&m);
+    json_decref(j);
+
+    /* bytes that are not UTF-8, or not an object: refused naming data */
+    static const unsigned char bad[] = {'{', '"', 0xff, '"', ':', '1', '}'};
+    r.data.data = (uint8_t *)bad;
+    r.data.len = sizeof bad;
+    j = pbjson_from_message(&r.base);
+    assert_int_equal(ops_build(ops_get(OP_PUBLISH), j, &m, err, sizeof err), -EINVAL);
+    assert_non_null(strstr(err, "data is not valid JSON"));
+    json_decref(j);
+    r.data.data = (uint8_t *)"[1]";
+    r.data.len = 3;
+    j = pbjson_from_message(&r.base);
+    assert_int_equal(ops_build(ops_get(OP_PUBLISH), j, &m, err, sizeof err), -EINVAL);
+    assert_non_null(strstr(err, "data must be a JSON object, not an array"));
+    json_decref(j);
+}
+
 /* appends the flattened field names of @d (nested messages merged) to @names */
 static void flat_names(const ProtobufCMessageDescriptor *d, json_t *names)
 {
@@ -366,7 +408,12 @@ static void test_requests_match_ops(void **state)
         assert_non_null(op);
         json_t *proto = json_array(), *spec = json_array();
         flat_names(svc->methods[i].input, proto);
-        if (op->flags & OP_MULTI)
+        if (op->id == OP_PUBLISH) { /* its own fields: a type, data as text, one target */
+            static const char *const t[] = {"type",      "data",  "user_id", "user_ids",
+                                            "broadcast", "store", "ttl_ms"};
+            for (size_t k = 0; k < ND_ARRAY_SIZE(t); k++)
+                json_array_append_new(spec, json_string(t[k]));
+        } else if (op->flags & OP_MULTI)
             json_array_append_new(spec, json_string("user_ids"));
         else if (!(op->flags & OP_TO_ALL))
             json_array_append_new(spec, json_string("user_id"));
@@ -387,6 +434,10 @@ static void test_requests_match_ops(void **state)
         }
         if (op->id == OP_GET_TEMPLATE || op->id == OP_DELETE_TEMPLATE)
             json_array_append_new(spec, json_string("id"));
+        if (op->id == OP_DISCONNECT_USER) {
+            json_array_append_new(spec, json_string("reason"));
+            json_array_append_new(spec, json_string("reconnect"));
+        }
         if (!json_equal(proto, spec)) {
             char *a = json_dumps(proto, JSON_COMPACT), *b = json_dumps(spec, JSON_COMPACT);
             print_error("%s: proto %s, op %s\n", op->name, a, b);
@@ -403,6 +454,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_progress_flattened),
+        cmocka_unit_test(test_publish_data_bytes),
         cmocka_unit_test(test_defaults_kept),
         cmocka_unit_test(test_repeated_urls),
         cmocka_unit_test(test_enum_levels),

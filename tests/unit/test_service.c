@@ -30,6 +30,7 @@ struct fake {
     struct backend base;
     int publishes;
     int important;                              /* of the last publish */
+    int64_t ttl_ms;                             /* of the last publish */
     size_t n;                                   /* its copies */
     char users[MAX_COPIES][ND_USER_ID_MAX + 1]; /* each copy's user_id */
     char json[MAX_COPIES][512];                 /* each copy's envelope */
@@ -38,6 +39,9 @@ struct fake {
     char tpl_id[TEMPLATE_ID_MAX + 1];
     int tpl_deleted;
     uint64_t next_id;
+    char closed_user[ND_USER_ID_MAX + 1]; /* the last disconnect's */
+    char closed_reason[ND_REASON_MAX + 1];
+    int closed_reconnect;
 };
 
 static int connections_of(const char *user)
@@ -50,6 +54,7 @@ static void f_publish(struct backend *b, struct backend_publish *p)
     struct fake *f = (struct fake *)b;
     f->publishes++;
     f->important = p->important;
+    f->ttl_ms = p->ttl_ms;
     f->n = p->n;
     for (size_t i = 0; i < p->n; i++) {
         struct backend_copy *c = &p->copies[i];
@@ -117,6 +122,19 @@ static int f_template_put(struct backend *b, struct backend_template *t)
     return 0;
 }
 
+static int f_disconnect(struct backend *b, struct backend_disconnect *d)
+{
+    struct fake *f = (struct fake *)b;
+    snprintf(f->closed_user, sizeof f->closed_user, "%s", d->user_id);
+    snprintf(f->closed_reason, sizeof f->closed_reason, "%s", d->reason);
+    f->closed_reconnect = d->reconnect;
+    d->closed = connections_of(d->user_id);
+    if (f->fail)
+        backend__fail(&d->req, f->fail, "the fake engine failed");
+    backend__answer(&d->req, 0);
+    return 0;
+}
+
 static int f_resume(struct backend *b, struct backend_resume *r)
 {
     (void)b;
@@ -156,8 +174,20 @@ static void f_nothing(struct backend *b)
 }
 
 static const struct backend_ops fake_ops = {
-    "fake",         f_start,  f_nothing, f_nothing,  f_publish, f_stats,   f_online,
-    f_template_put, f_resume, f_forget,  f_presence, f_tick,    f_metrics,
+    .name = "fake",
+    .start = f_start,
+    .stop = f_nothing,
+    .free = f_nothing,
+    .publish = f_publish,
+    .stats = f_stats,
+    .online = f_online,
+    .template_put = f_template_put,
+    .disconnect = f_disconnect,
+    .resume = f_resume,
+    .forget = f_forget,
+    .presence = f_presence,
+    .tick = f_tick,
+    .metrics = f_metrics,
 };
 
 /* --- the test's world --- */
@@ -341,6 +371,124 @@ static void test_multicast_personalized(void **state)
     assert_non_null(strstr(w->fake.json[1], "\"message\":\"hi bob\""));
 }
 
+/* --- Publish and DisconnectUser --- */
+
+static void test_publish_one_user(void **state)
+{
+    struct world *w = *state;
+    assert_int_equal(call(w, "Publish",
+                          "{\"type\":\"order.shipped\",\"user_id\":\"alice\","
+                          "\"data\":\"{ \\\"order\\\": 7, \\\"price\\\": 0.1 }\","
+                          "\"group\":\"orders\"}"),
+                     0);
+    assert_int_equal(w->fake.n, 1);
+    assert_string_equal(w->fake.users[0], "alice");
+    /* the type as named, data byte for byte as written */
+    assert_non_null(strstr(w->fake.json[0], "{\"type\":\"order.shipped\",\"user_id\":\"alice\","
+                                            "\"data\":{ \"order\": 7, \"price\": 0.1 },"));
+    assert_non_null(strstr(w->fake.json[0], "\"group\":\"orders\""));
+    assert_false(w->fake.important); /* a type of the caller's own: live only (store auto) */
+    assert_int_equal(w->fake.ttl_ms, 0);
+    assert_string_equal(json_string_value(field(w, "message_id")), "0000000000000001");
+    assert_int_equal(json_integer_value(field(w, "connections")), 2);
+    assert_true(json_is_false(field(w, "stored")));
+    assert_null(json_object_get(w->body, "message_ids"));
+}
+
+static void test_publish_keeping(void **state)
+{
+    struct world *w = *state;
+    static const struct {
+        const char *req;
+        int important;
+        int64_t ttl_ms;
+    } cases[] = {
+        {"{\"type\":\"x\",\"user_id\":\"bob\",\"store\":\"always\"}", 1, 0},
+        {"{\"type\":\"x\",\"user_id\":\"bob\",\"priority\":\"urgent\"}", 1, 0},
+        {"{\"type\":\"x\",\"user_id\":\"bob\",\"priority\":\"urgent\",\"store\":\"never\"}", 0, 0},
+        {"{\"type\":\"system_notification\",\"user_id\":\"bob\"}", 1, 0},
+        {"{\"type\":\"system_notification\",\"user_id\":\"bob\",\"store\":\"never\"}", 0, 0},
+        {"{\"type\":\"batchgo_open_url\",\"user_id\":\"bob\"}", 1, 300000}, /* the command TTL */
+        {"{\"type\":\"batchgo_open_url\",\"user_id\":\"bob\",\"ttl_ms\":9000}", 1, 9000},
+        {"{\"type\":\"x\",\"user_id\":\"bob\",\"store\":\"always\",\"ttl_ms\":1500}", 1, 1500},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(call(w, "Publish", cases[i].req), 0);
+        if (w->fake.important != cases[i].important || w->fake.ttl_ms != cases[i].ttl_ms)
+            print_error("%s: important %d ttl %lld\n", cases[i].req, w->fake.important,
+                        (long long)w->fake.ttl_ms);
+        assert_int_equal(w->fake.important, cases[i].important);
+        assert_int_equal(w->fake.ttl_ms, cases[i].ttl_ms);
+    }
+    /* NotifyBatchGoOpenUrl: the command TTL too */
+    assert_int_equal(
+        call(w, "NotifyBatchGoOpenUrl",
+             "{\"user_id\":\"bob\",\"task_id\":\"t\",\"urls\":[\"https://a.example\"]}"),
+        0);
+    assert_int_equal(w->fake.ttl_ms, 300000);
+    assert_int_equal(call(w, "SendSystemNotification", "{\"user_id\":\"bob\",\"message\":\"m\"}"),
+                     0);
+    assert_int_equal(w->fake.ttl_ms, 0); /* the offline TTL */
+    /* past the offline TTL (7 days): refused, naming the field and the bound */
+    char err[256];
+    assert_int_equal(call_as(w, &service_caller, "Publish",
+                             "{\"type\":\"x\",\"user_id\":\"bob\",\"ttl_ms\":604800001}", err,
+                             sizeof err),
+                     -EINVAL);
+    assert_non_null(strstr(err, "ttl_ms is 604800001, it must be at most 604800000"));
+}
+
+static void test_publish_many_and_everyone(void **state)
+{
+    struct world *w = *state;
+    assert_int_equal(call(w, "Publish",
+                          "{\"type\":\"promo\",\"user_ids\":[\"alice\",\"bob\",\"alice\"],"
+                          "\"data\":{\"b\":1,\"a\":[true]},\"store\":\"always\"}"),
+                     0);
+    assert_int_equal(w->fake.n, 2);
+    assert_non_null(strstr(w->fake.json[1], "\"user_id\":\"bob\",\"data\":{\"b\":1,\"a\":[true]}"));
+    assert_int_equal(json_array_size(field(w, "message_ids")), 2);
+    assert_int_equal(json_integer_value(field(w, "users")), 2);
+    assert_int_equal(json_integer_value(field(w, "reached")), 1);
+    assert_int_equal(json_integer_value(field(w, "stored_users")), 1);
+    assert_true(json_is_true(field(w, "stored")));
+    assert_int_equal(json_integer_value(field(w, "connections")), 2);
+
+    assert_int_equal(call(w, "Publish", "{\"type\":\"promo\",\"broadcast\":true}"), 0);
+    assert_string_equal(w->fake.users[0], "");
+    assert_non_null(strstr(w->fake.json[0], "{\"type\":\"promo\",\"data\":{},"));
+    assert_int_equal(json_integer_value(field(w, "connections")), 5);
+    assert_true(json_is_false(field(w, "stored")));
+}
+
+static void test_disconnect_user(void **state)
+{
+    struct world *w = *state;
+    char err[256];
+    /* admin only */
+    assert_int_equal(
+        call_as(w, &service_caller, "DisconnectUser", "{\"user_id\":\"alice\"}", err, sizeof err),
+        -EPERM);
+    assert_string_equal(w->fake.closed_user, "");
+    assert_int_equal(call_as(w, &admin_caller, "DisconnectUser",
+                             "{\"user_id\":\"alice\",\"reason\":\"account suspended\"}", err,
+                             sizeof err),
+                     0);
+    assert_string_equal(w->fake.closed_user, "alice");
+    assert_string_equal(w->fake.closed_reason, "account suspended");
+    assert_int_equal(w->fake.closed_reconnect, 0);
+    assert_string_equal(json_string_value(field(w, "user_id")), "alice");
+    assert_int_equal(json_integer_value(field(w, "closed")), 2);
+    /* the defaults; an engine failure is an answer with the reason */
+    w->fake.fail = -EAGAIN;
+    assert_int_equal(call_as(w, &admin_caller, "DisconnectUser",
+                             "{\"user_id\":\"bob\",\"reconnect\":true}", err, sizeof err),
+                     0);
+    assert_string_equal(w->fake.closed_reason, "disconnected by the server");
+    assert_int_equal(w->fake.closed_reconnect, 1);
+    assert_non_null(strstr(w->error, "the fake engine failed"));
+}
+
 static void test_refused_before_the_backend(void **state)
 {
     struct world *w = *state;
@@ -472,6 +620,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_broadcast, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multicast, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multicast_personalized, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_publish_one_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_publish_keeping, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_publish_many_and_everyone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disconnect_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_before_the_backend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pending_calls_are_bounded, setup, teardown),

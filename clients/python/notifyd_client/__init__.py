@@ -3,9 +3,13 @@
     from notifyd_client import NotifydClient
 
     with NotifydClient("localhost:50051", token=service_jwt) as client:
+        # your own event: any type, any JSON object as data
+        p = client.publish("order.shipped", {"order_id": "A-1001", "carrier": "DHL"}, user_id="42")
+        print(p.message_id, p.connections, p.stored)
         d = client.send_system_notification("42", "您有新的消息", title="系统通知", level="info")
-        print(d.message_id, d.connections, d.stored)
 
+``publish`` sends an event of your own type (to ``user_id``, ``user_ids`` or ``broadcast=True``,
+with ``store=`` and ``ttl_ms=``); ``disconnect_user`` (admin) closes a user's connections.
 Every RPC of ``notification.v1.NotificationService`` has a method (``notify_users`` for a
 multicast, ``put_template``/``get_template``/``list_templates``/``delete_template``; every
 notify method takes ``priority=`` and ``group=``, the text-carrying ones ``template_id=`` +
@@ -16,15 +20,15 @@ with the gRPC code and notifyd's message. The generated messages and stub are ``
 """
 from ._proto import notification_pb2 as pb
 from ._proto import notification_pb2_grpc as pb_grpc
-from .client import (DEFAULT_TARGET, Delivery, Level, MulticastDelivery, NotifydClient, Online, Priority, Stats,
-                     Template, TemplatePut)
+from .client import (DEFAULT_TARGET, Delivery, Disconnected, Level, MulticastDelivery, NotifydClient, Online,
+                     Priority, Published, Stats, Store, Template, TemplatePut)
 from .errors import (DeadlineExceeded, InvalidArgument, NotFound, NotifydError, PermissionDenied,
                      ResourceExhausted, Unauthenticated, Unavailable)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEFAULT_TARGET", "Delivery", "Level", "MulticastDelivery", "NotifydClient", "Online", "Priority", "Stats",
-    "Template", "TemplatePut", "NotifydError", "InvalidArgument", "Unauthenticated", "PermissionDenied", "NotFound",
+    "DEFAULT_TARGET", "Delivery", "Disconnected", "Level", "MulticastDelivery", "NotifydClient", "Online",
+    "Priority", "Published", "Stats", "Store", "Template", "TemplatePut", "NotifydError", "InvalidArgument", "Unauthenticated", "PermissionDenied", "NotFound",
     "ResourceExhausted", "Unavailable", "DeadlineExceeded", "pb", "pb_grpc",
 ]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -61,6 +62,41 @@ def _priority(priority: PriorityLike) -> int:
     return int(priority)
 
 
+class Store(enum.IntEnum):
+    """Whether a published event is kept for an offline recipient: AUTO (its type's rule: notifyd's
+    kept types, or urgent; the caller's own types are live only), ALWAYS, NEVER (even urgent)."""
+
+    UNSPECIFIED = pb.STORE_UNSPECIFIED
+    AUTO = pb.STORE_AUTO
+    ALWAYS = pb.STORE_ALWAYS
+    NEVER = pb.STORE_NEVER
+
+
+StoreLike = Union[Store, int, str, None]
+
+
+def _store(store: StoreLike) -> int:
+    if store is None:
+        return int(Store.UNSPECIFIED)
+    if isinstance(store, str):
+        try:
+            return int(Store[store.strip().upper()])
+        except KeyError:
+            raise ValueError("store must be auto, always or never, not %r" % store) from None
+    return int(store)
+
+
+def _json_bytes(data: Union[Mapping[str, Any], bytes, str, None]) -> bytes:
+    """Publish's data: a mapping is serialized (compact, UTF-8); bytes and str go as written."""
+    if data is None:
+        return b""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 def _common(priority: PriorityLike, group: str) -> Dict[str, Any]:
     """The fields every notify request takes: priority and group."""
     return {"priority": _priority(priority), "group": group}
@@ -100,6 +136,30 @@ class MulticastDelivery:
     reached: int
     stored: int
     connections: int
+
+
+@dataclass(frozen=True)
+class Published:
+    """What became of a published event (:meth:`NotifydClient.publish`). To ``user_id`` or
+    ``broadcast``: ``message_id``, ``connections`` reached now, ``stored``. To ``user_ids``: also
+    ``message_ids`` (one per distinct user, in order), ``users``, ``reached`` and ``stored_users``
+    (``message_id`` is then empty and ``stored`` says whether any copy was kept)."""
+
+    message_id: str
+    connections: int
+    stored: bool
+    message_ids: List[str] = field(default_factory=list)
+    users: int = 0
+    reached: int = 0
+    stored_users: int = 0
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    """The answer to :meth:`NotifydClient.disconnect_user`: the user's connections that were closed."""
+
+    user_id: str
+    closed: int
 
 
 @dataclass(frozen=True)
@@ -217,6 +277,35 @@ class NotifydClient:
                                    total=total, completed=completed, failed=failed, message=message,
                                    start_time=start_time, end_time=end_time)
         return self._deliver(method, request_cls(user_id=user_id, task=task, **_common(priority, group)), timeout)
+
+    # ---- your own events ----
+
+    def publish(self, type: str, data: Union[Mapping[str, Any], bytes, str, None] = None, *, user_id: str = "",
+                user_ids: Optional[Sequence[str]] = None, broadcast: bool = False, store: StoreLike = None,
+                ttl_ms: int = 0, priority: PriorityLike = None, group: str = "",
+                timeout: Optional[float] = None) -> Published:
+        """Sends an event of your own ``type`` (``^[a-z][a-z0-9_.:-]{0,63}$``, not one of notifyd's
+        own: connected, ping, pong, error, disconnected, refreshed, batch, feed_update) with ``data``:
+        a dict (serialized), or JSON text (bytes/str, delivered exactly as written); at most 64 KiB.
+        Give exactly one of ``user_id``, ``user_ids`` (1-1000) or ``broadcast=True``. ``store``:
+        "auto" (default), "always" or "never"; ``ttl_ms``: how long a kept copy waits (0: the
+        type's own; at most the server's NOTIFYD_OFFLINE_TTL)."""
+        r = self.call("Publish", pb.PublishRequest(
+            type=type, data=_json_bytes(data), user_id=user_id, user_ids=list(user_ids or ()),
+            broadcast=broadcast, store=_store(store), ttl_ms=ttl_ms, **_common(priority, group)), timeout)
+        return Published(message_id=r.message_id, connections=r.connections, stored=r.stored,
+                         message_ids=list(r.message_ids), users=r.users, reached=r.reached,
+                         stored_users=r.stored_users)
+
+    def disconnect_user(self, user_id: str, reason: str = "", *, reconnect: bool = False,
+                        timeout: Optional[float] = None) -> Disconnected:
+        """Closes every connection of ``user_id`` on every instance (role admin): each gets a
+        ``disconnected`` message with ``reason`` (at most 123 bytes) and ``reconnect``, then close
+        code 4004. ``reconnect=False`` (default) tells the client not to come back. Not a ban:
+        a client with a valid token may connect again."""
+        r = self.call("DisconnectUser", pb.DisconnectUserRequest(user_id=user_id, reason=reason,
+                                                                 reconnect=reconnect), timeout)
+        return Disconnected(user_id=r.user_id, closed=r.closed)
 
     # ---- task progress: batchgo_*, siterank_*, chengelink_* ----
     # Every notify method also takes priority= ("normal", "high", "urgent" or a Priority) and

@@ -2203,6 +2203,186 @@ void   notification__v1__delete_template_response__free_unpacked
   assert(message->base.descriptor == &notification__v1__delete_template_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   notification__v1__publish_request__init
+                     (Notification__V1__PublishRequest         *message)
+{
+  static const Notification__V1__PublishRequest init_value = NOTIFICATION__V1__PUBLISH_REQUEST__INIT;
+  *message = init_value;
+}
+size_t notification__v1__publish_request__get_packed_size
+                     (const Notification__V1__PublishRequest *message)
+{
+  assert(message->base.descriptor == &notification__v1__publish_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__publish_request__pack
+                     (const Notification__V1__PublishRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__publish_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__publish_request__pack_to_buffer
+                     (const Notification__V1__PublishRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__publish_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__PublishRequest *
+       notification__v1__publish_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__PublishRequest *)
+     protobuf_c_message_unpack (&notification__v1__publish_request__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__publish_request__free_unpacked
+                     (Notification__V1__PublishRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__publish_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   notification__v1__publish_response__init
+                     (Notification__V1__PublishResponse         *message)
+{
+  static const Notification__V1__PublishResponse init_value = NOTIFICATION__V1__PUBLISH_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t notification__v1__publish_response__get_packed_size
+                     (const Notification__V1__PublishResponse *message)
+{
+  assert(message->base.descriptor == &notification__v1__publish_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__publish_response__pack
+                     (const Notification__V1__PublishResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__publish_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__publish_response__pack_to_buffer
+                     (const Notification__V1__PublishResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__publish_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__PublishResponse *
+       notification__v1__publish_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__PublishResponse *)
+     protobuf_c_message_unpack (&notification__v1__publish_response__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__publish_response__free_unpacked
+                     (Notification__V1__PublishResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__publish_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   notification__v1__disconnect_user_request__init
+                     (Notification__V1__DisconnectUserRequest         *message)
+{
+  static const Notification__V1__DisconnectUserRequest init_value = NOTIFICATION__V1__DISCONNECT_USER_REQUEST__INIT;
+  *message = init_value;
+}
+size_t notification__v1__disconnect_user_request__get_packed_size
+                     (const Notification__V1__DisconnectUserRequest *message)
+{
+  assert(message->base.descriptor == &notification__v1__disconnect_user_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__disconnect_user_request__pack
+                     (const Notification__V1__DisconnectUserRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__disconnect_user_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__disconnect_user_request__pack_to_buffer
+                     (const Notification__V1__DisconnectUserRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__disconnect_user_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__DisconnectUserRequest *
+       notification__v1__disconnect_user_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__DisconnectUserRequest *)
+     protobuf_c_message_unpack (&notification__v1__disconnect_user_request__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__disconnect_user_request__free_unpacked
+                     (Notification__V1__DisconnectUserRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__disconnect_user_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   notification__v1__disconnect_user_response__init
+                     (Notification__V1__DisconnectUserResponse         *message)
+{
+  static const Notification__V1__DisconnectUserResponse init_value = NOTIFICATION__V1__DISCONNECT_USER_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t notification__v1__disconnect_user_response__get_packed_size
+                     (const Notification__V1__DisconnectUserResponse *message)
+{
+  assert(message->base.descriptor == &notification__v1__disconnect_user_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__disconnect_user_response__pack
+                     (const Notification__V1__DisconnectUserResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__disconnect_user_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__disconnect_user_response__pack_to_buffer
+                     (const Notification__V1__DisconnectUserResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__disconnect_user_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__DisconnectUserResponse *
+       notification__v1__disconnect_user_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__DisconnectUserResponse *)
+     protobuf_c_message_unpack (&notification__v1__disconnect_user_response__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__disconnect_user_response__free_unpacked
+                     (Notification__V1__DisconnectUserResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__disconnect_user_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor notification__v1__task_progress_data__field_descriptors[10] =
 {
   {
@@ -6143,6 +6323,380 @@ const ProtobufCMessageDescriptor notification__v1__delete_template_response__des
   (ProtobufCMessageInit) notification__v1__delete_template_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor notification__v1__publish_request__field_descriptors[9] =
+{
+  {
+    "type",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__PublishRequest, type),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "data",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__PublishRequest, data),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "user_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__PublishRequest, user_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "user_ids",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Notification__V1__PublishRequest, n_user_ids),
+    offsetof(Notification__V1__PublishRequest, user_ids),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "broadcast",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__PublishRequest, broadcast),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "store",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__PublishRequest, store),
+    &notification__v1__store__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ttl_ms",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__PublishRequest, ttl_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "priority",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__PublishRequest, priority),
+    &notification__v1__priority__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__PublishRequest, group),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__publish_request__field_indices_by_name[] = {
+  4,   /* field[4] = broadcast */
+  1,   /* field[1] = data */
+  8,   /* field[8] = group */
+  7,   /* field[7] = priority */
+  5,   /* field[5] = store */
+  6,   /* field[6] = ttl_ms */
+  0,   /* field[0] = type */
+  2,   /* field[2] = user_id */
+  3,   /* field[3] = user_ids */
+};
+static const ProtobufCIntRange notification__v1__publish_request__number_ranges[2 + 1] =
+{
+  { 1, 0 },
+  { 20, 7 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor notification__v1__publish_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.PublishRequest",
+  "PublishRequest",
+  "Notification__V1__PublishRequest",
+  "notification.v1",
+  sizeof(Notification__V1__PublishRequest),
+  9,
+  notification__v1__publish_request__field_descriptors,
+  notification__v1__publish_request__field_indices_by_name,
+  2,  notification__v1__publish_request__number_ranges,
+  (ProtobufCMessageInit) notification__v1__publish_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__publish_response__field_descriptors[7] =
+{
+  {
+    "message_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__PublishResponse, message_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "connections",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__PublishResponse, connections),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stored",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__PublishResponse, stored),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "message_ids",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Notification__V1__PublishResponse, n_message_ids),
+    offsetof(Notification__V1__PublishResponse, message_ids),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "users",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__PublishResponse, users),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reached",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__PublishResponse, reached),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stored_users",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__PublishResponse, stored_users),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__publish_response__field_indices_by_name[] = {
+  1,   /* field[1] = connections */
+  0,   /* field[0] = message_id */
+  3,   /* field[3] = message_ids */
+  5,   /* field[5] = reached */
+  2,   /* field[2] = stored */
+  6,   /* field[6] = stored_users */
+  4,   /* field[4] = users */
+};
+static const ProtobufCIntRange notification__v1__publish_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor notification__v1__publish_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.PublishResponse",
+  "PublishResponse",
+  "Notification__V1__PublishResponse",
+  "notification.v1",
+  sizeof(Notification__V1__PublishResponse),
+  7,
+  notification__v1__publish_response__field_descriptors,
+  notification__v1__publish_response__field_indices_by_name,
+  1,  notification__v1__publish_response__number_ranges,
+  (ProtobufCMessageInit) notification__v1__publish_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__disconnect_user_request__field_descriptors[3] =
+{
+  {
+    "user_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__DisconnectUserRequest, user_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__DisconnectUserRequest, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reconnect",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__DisconnectUserRequest, reconnect),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__disconnect_user_request__field_indices_by_name[] = {
+  1,   /* field[1] = reason */
+  2,   /* field[2] = reconnect */
+  0,   /* field[0] = user_id */
+};
+static const ProtobufCIntRange notification__v1__disconnect_user_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor notification__v1__disconnect_user_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.DisconnectUserRequest",
+  "DisconnectUserRequest",
+  "Notification__V1__DisconnectUserRequest",
+  "notification.v1",
+  sizeof(Notification__V1__DisconnectUserRequest),
+  3,
+  notification__v1__disconnect_user_request__field_descriptors,
+  notification__v1__disconnect_user_request__field_indices_by_name,
+  1,  notification__v1__disconnect_user_request__number_ranges,
+  (ProtobufCMessageInit) notification__v1__disconnect_user_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__disconnect_user_response__field_descriptors[2] =
+{
+  {
+    "user_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__DisconnectUserResponse, user_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "closed",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__DisconnectUserResponse, closed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__disconnect_user_response__field_indices_by_name[] = {
+  1,   /* field[1] = closed */
+  0,   /* field[0] = user_id */
+};
+static const ProtobufCIntRange notification__v1__disconnect_user_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor notification__v1__disconnect_user_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.DisconnectUserResponse",
+  "DisconnectUserResponse",
+  "Notification__V1__DisconnectUserResponse",
+  "notification.v1",
+  sizeof(Notification__V1__DisconnectUserResponse),
+  2,
+  notification__v1__disconnect_user_response__field_descriptors,
+  notification__v1__disconnect_user_response__field_indices_by_name,
+  1,  notification__v1__disconnect_user_response__number_ranges,
+  (ProtobufCMessageInit) notification__v1__disconnect_user_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue notification__v1__level__enum_values_by_number[5] =
 {
   { "LEVEL_UNSPECIFIED", "NOTIFICATION__V1__LEVEL__LEVEL_UNSPECIFIED", 0 },
@@ -6209,7 +6763,39 @@ const ProtobufCEnumDescriptor notification__v1__priority__descriptor =
   notification__v1__priority__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor notification__v1__notification_service__method_descriptors[23] =
+static const ProtobufCEnumValue notification__v1__store__enum_values_by_number[4] =
+{
+  { "STORE_UNSPECIFIED", "NOTIFICATION__V1__STORE__STORE_UNSPECIFIED", 0 },
+  { "STORE_AUTO", "NOTIFICATION__V1__STORE__STORE_AUTO", 1 },
+  { "STORE_ALWAYS", "NOTIFICATION__V1__STORE__STORE_ALWAYS", 2 },
+  { "STORE_NEVER", "NOTIFICATION__V1__STORE__STORE_NEVER", 3 },
+};
+static const ProtobufCIntRange notification__v1__store__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex notification__v1__store__enum_values_by_name[4] =
+{
+  { "STORE_ALWAYS", 2 },
+  { "STORE_AUTO", 1 },
+  { "STORE_NEVER", 3 },
+  { "STORE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor notification__v1__store__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "notification.v1.Store",
+  "Store",
+  "Notification__V1__Store",
+  "notification.v1",
+  4,
+  notification__v1__store__enum_values_by_number,
+  4,
+  notification__v1__store__enum_values_by_name,
+  1,
+  notification__v1__store__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor notification__v1__notification_service__method_descriptors[25] =
 {
   { "NotifyBatchGoStart", &notification__v1__notify_batch_go_start_request__descriptor, &notification__v1__notify_batch_go_start_response__descriptor },
   { "NotifyBatchGoProgress", &notification__v1__notify_batch_go_progress_request__descriptor, &notification__v1__notify_batch_go_progress_response__descriptor },
@@ -6234,10 +6820,13 @@ static const ProtobufCMethodDescriptor notification__v1__notification_service__m
   { "GetTemplate", &notification__v1__get_template_request__descriptor, &notification__v1__get_template_response__descriptor },
   { "ListTemplates", &notification__v1__list_templates_request__descriptor, &notification__v1__list_templates_response__descriptor },
   { "DeleteTemplate", &notification__v1__delete_template_request__descriptor, &notification__v1__delete_template_response__descriptor },
+  { "Publish", &notification__v1__publish_request__descriptor, &notification__v1__publish_response__descriptor },
+  { "DisconnectUser", &notification__v1__disconnect_user_request__descriptor, &notification__v1__disconnect_user_response__descriptor },
 };
 const unsigned notification__v1__notification_service__method_indices_by_name[] = {
   14,        /* Broadcast */
   22,        /* DeleteTemplate */
+  24,        /* DisconnectUser */
   16,        /* GetStats */
   20,        /* GetTemplate */
   17,        /* IsUserOnline */
@@ -6256,6 +6845,7 @@ const unsigned notification__v1__notification_service__method_indices_by_name[] 
   4,        /* NotifySiteRankStart */
   11,        /* NotifyTokenInsufficient */
   18,        /* NotifyUsers */
+  23,        /* Publish */
   19,        /* PutTemplate */
   10,        /* SendSystemNotification */
   15         /* SendTestMessage */
@@ -6267,7 +6857,7 @@ const ProtobufCServiceDescriptor notification__v1__notification_service__descrip
   "NotificationService",
   "Notification__V1__NotificationService",
   "notification.v1",
-  23,
+  25,
   notification__v1__notification_service__method_descriptors,
   notification__v1__notification_service__method_indices_by_name
 };
@@ -6454,6 +7044,22 @@ void notification__v1__notification_service__delete_template(ProtobufCService *s
 {
   assert(service->descriptor == &notification__v1__notification_service__descriptor);
   service->invoke(service, 22, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void notification__v1__notification_service__publish(ProtobufCService *service,
+                                                     const Notification__V1__PublishRequest *input,
+                                                     Notification__V1__PublishResponse_Closure closure,
+                                                     void *closure_data)
+{
+  assert(service->descriptor == &notification__v1__notification_service__descriptor);
+  service->invoke(service, 23, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void notification__v1__notification_service__disconnect_user(ProtobufCService *service,
+                                                             const Notification__V1__DisconnectUserRequest *input,
+                                                             Notification__V1__DisconnectUserResponse_Closure closure,
+                                                             void *closure_data)
+{
+  assert(service->descriptor == &notification__v1__notification_service__descriptor);
+  service->invoke(service, 24, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void notification__v1__notification_service__init (Notification__V1__NotificationService_Service *service,
                                                    Notification__V1__NotificationService_ServiceDestroy destroy)

@@ -69,6 +69,10 @@ typedef struct Notification__V1__ListTemplatesRequest Notification__V1__ListTemp
 typedef struct Notification__V1__ListTemplatesResponse Notification__V1__ListTemplatesResponse;
 typedef struct Notification__V1__DeleteTemplateRequest Notification__V1__DeleteTemplateRequest;
 typedef struct Notification__V1__DeleteTemplateResponse Notification__V1__DeleteTemplateResponse;
+typedef struct Notification__V1__PublishRequest Notification__V1__PublishRequest;
+typedef struct Notification__V1__PublishResponse Notification__V1__PublishResponse;
+typedef struct Notification__V1__DisconnectUserRequest Notification__V1__DisconnectUserRequest;
+typedef struct Notification__V1__DisconnectUserResponse Notification__V1__DisconnectUserResponse;
 
 
 /* --- enums --- */
@@ -99,6 +103,30 @@ typedef enum _Notification__V1__Priority {
   NOTIFICATION__V1__PRIORITY__PRIORITY_URGENT = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__PRIORITY)
 } Notification__V1__Priority;
+/*
+ * Store says whether a published message is kept for a user who is offline
+ * (or whose connections are all in ack mode), to be delivered on the next
+ * connect. Unspecified means auto.
+ */
+typedef enum _Notification__V1__Store {
+  NOTIFICATION__V1__STORE__STORE_UNSPECIFIED = 0,
+  /*
+   * Kept when notifyd keeps its type anyway (system_notification,
+   * token_insufficient, plan_expiring, plan_expired, *_complete,
+   * batchgo_open_url) or when the priority is urgent; other types are live
+   * only.
+   */
+  NOTIFICATION__V1__STORE__STORE_AUTO = 1,
+  /*
+   * Always kept for an offline recipient (not for a broadcast).
+   */
+  NOTIFICATION__V1__STORE__STORE_ALWAYS = 2,
+  /*
+   * Never kept, even when urgent.
+   */
+  NOTIFICATION__V1__STORE__STORE_NEVER = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__STORE)
+} Notification__V1__Store;
 
 /* --- messages --- */
 
@@ -1536,6 +1564,156 @@ struct  Notification__V1__DeleteTemplateResponse
     , (char *)protobuf_c_empty_string }
 
 
+/*
+ * PublishRequest is one notification of a type the caller names. Give
+ * exactly one target: `user_id`, `user_ids` or `broadcast`.
+ */
+struct  Notification__V1__PublishRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The delivered `type`: 1 to 64 characters, ^[a-z][a-z0-9_.:-]{0,63}$.
+   * The server's own types are refused: connected, ping, pong, error,
+   * disconnected, refreshed, batch, feed_update.
+   */
+  char *type;
+  /*
+   * The delivered `data`: a JSON object as UTF-8 text, at most 64 KiB,
+   * delivered byte for byte as given; empty means {}.
+   */
+  ProtobufCBinaryData data;
+  /*
+   * One user: 1 to 128 bytes of [A-Za-z0-9_.@:-].
+   */
+  char *user_id;
+  /*
+   * Or a list of 1 to 1000 users (as NotifyUsers): each gets their own
+   * message_id; a user listed twice gets the message once.
+   */
+  size_t n_user_ids;
+  char **user_ids;
+  /*
+   * Or every connection of every user.
+   */
+  protobuf_c_boolean broadcast;
+  /*
+   * Whether it is kept for an offline recipient; unspecified means auto.
+   * ALWAYS is refused for a broadcast (nobody to keep it for).
+   */
+  Notification__V1__Store store;
+  /*
+   * How long (milliseconds) a kept copy waits for its recipient: 1 to the
+   * server's NOTIFYD_OFFLINE_TTL; 0 means the type's own (the offline TTL,
+   * or NOTIFYD_COMMAND_TTL for batchgo_open_url). Ignored for a broadcast.
+   */
+  int64_t ttl_ms;
+  /*
+   * Delivery priority; unspecified means normal.
+   */
+  Notification__V1__Priority priority;
+  /*
+   * Optional grouping key, delivered in the envelope as "group" (clients
+   * collapse messages by it); at most 128 bytes.
+   */
+  char *group;
+};
+#define NOTIFICATION__V1__PUBLISH_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__publish_request__descriptor) \
+    , (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, 0,NULL, 0, NOTIFICATION__V1__STORE__STORE_UNSPECIFIED, 0, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
+
+
+/*
+ * PublishResponse says what became of the message: for `user_id` and
+ * `broadcast` as the notify RPCs (message_id, connections, stored), for
+ * `user_ids` as NotifyUsers (message_ids, users, reached, stored_users,
+ * connections).
+ */
+struct  Notification__V1__PublishResponse
+{
+  ProtobufCMessage base;
+  /*
+   * user_id or broadcast: the id given to the message.
+   */
+  char *message_id;
+  /*
+   * Connections the message was handed to now, in all.
+   */
+  int32_t connections;
+  /*
+   * True when it was kept for at least one recipient's next connect.
+   */
+  protobuf_c_boolean stored;
+  /*
+   * user_ids: each recipient's message id, in the order of the distinct user_ids.
+   */
+  size_t n_message_ids;
+  char **message_ids;
+  /*
+   * user_ids: the distinct users addressed.
+   */
+  int32_t users;
+  /*
+   * user_ids: users who had at least one connection it was handed to now.
+   */
+  int32_t reached;
+  /*
+   * user_ids: users for whom it was kept for their next connect.
+   */
+  int32_t stored_users;
+};
+#define NOTIFICATION__V1__PUBLISH_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__publish_response__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0,NULL, 0, 0, 0 }
+
+
+/*
+ * DisconnectUserRequest names the user whose connections are closed.
+ */
+struct  Notification__V1__DisconnectUserRequest
+{
+  ProtobufCMessage base;
+  /*
+   * 1 to 128 bytes of [A-Za-z0-9_.@:-].
+   */
+  char *user_id;
+  /*
+   * Why, shown to the user: sent in the `disconnected` message and as the
+   * close frame's reason; at most 123 bytes of UTF-8. Empty means
+   * "disconnected by the server".
+   */
+  char *reason;
+  /*
+   * False (the default) tells the client not to connect again; true lets
+   * it reconnect at once (to move it to another instance, say).
+   */
+  protobuf_c_boolean reconnect;
+};
+#define NOTIFICATION__V1__DISCONNECT_USER_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__disconnect_user_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * DisconnectUserResponse says how many connections were closed.
+ */
+struct  Notification__V1__DisconnectUserResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The user.
+   */
+  char *user_id;
+  /*
+   * The user's connections on every instance when the call ran, each now
+   * closed (0 when the user was offline).
+   */
+  int32_t closed;
+};
+#define NOTIFICATION__V1__DISCONNECT_USER_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__disconnect_user_response__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
 /* Notification__V1__TaskProgressData methods */
 void   notification__v1__task_progress_data__init
                      (Notification__V1__TaskProgressData         *message);
@@ -2466,6 +2644,82 @@ Notification__V1__DeleteTemplateResponse *
 void   notification__v1__delete_template_response__free_unpacked
                      (Notification__V1__DeleteTemplateResponse *message,
                       ProtobufCAllocator *allocator);
+/* Notification__V1__PublishRequest methods */
+void   notification__v1__publish_request__init
+                     (Notification__V1__PublishRequest         *message);
+size_t notification__v1__publish_request__get_packed_size
+                     (const Notification__V1__PublishRequest   *message);
+size_t notification__v1__publish_request__pack
+                     (const Notification__V1__PublishRequest   *message,
+                      uint8_t             *out);
+size_t notification__v1__publish_request__pack_to_buffer
+                     (const Notification__V1__PublishRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__PublishRequest *
+       notification__v1__publish_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__publish_request__free_unpacked
+                     (Notification__V1__PublishRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Notification__V1__PublishResponse methods */
+void   notification__v1__publish_response__init
+                     (Notification__V1__PublishResponse         *message);
+size_t notification__v1__publish_response__get_packed_size
+                     (const Notification__V1__PublishResponse   *message);
+size_t notification__v1__publish_response__pack
+                     (const Notification__V1__PublishResponse   *message,
+                      uint8_t             *out);
+size_t notification__v1__publish_response__pack_to_buffer
+                     (const Notification__V1__PublishResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__PublishResponse *
+       notification__v1__publish_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__publish_response__free_unpacked
+                     (Notification__V1__PublishResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Notification__V1__DisconnectUserRequest methods */
+void   notification__v1__disconnect_user_request__init
+                     (Notification__V1__DisconnectUserRequest         *message);
+size_t notification__v1__disconnect_user_request__get_packed_size
+                     (const Notification__V1__DisconnectUserRequest   *message);
+size_t notification__v1__disconnect_user_request__pack
+                     (const Notification__V1__DisconnectUserRequest   *message,
+                      uint8_t             *out);
+size_t notification__v1__disconnect_user_request__pack_to_buffer
+                     (const Notification__V1__DisconnectUserRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__DisconnectUserRequest *
+       notification__v1__disconnect_user_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__disconnect_user_request__free_unpacked
+                     (Notification__V1__DisconnectUserRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Notification__V1__DisconnectUserResponse methods */
+void   notification__v1__disconnect_user_response__init
+                     (Notification__V1__DisconnectUserResponse         *message);
+size_t notification__v1__disconnect_user_response__get_packed_size
+                     (const Notification__V1__DisconnectUserResponse   *message);
+size_t notification__v1__disconnect_user_response__pack
+                     (const Notification__V1__DisconnectUserResponse   *message,
+                      uint8_t             *out);
+size_t notification__v1__disconnect_user_response__pack_to_buffer
+                     (const Notification__V1__DisconnectUserResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__DisconnectUserResponse *
+       notification__v1__disconnect_user_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__disconnect_user_response__free_unpacked
+                     (Notification__V1__DisconnectUserResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Notification__V1__TaskProgressData_Closure)
@@ -2630,6 +2884,18 @@ typedef void (*Notification__V1__DeleteTemplateRequest_Closure)
 typedef void (*Notification__V1__DeleteTemplateResponse_Closure)
                  (const Notification__V1__DeleteTemplateResponse *message,
                   void *closure_data);
+typedef void (*Notification__V1__PublishRequest_Closure)
+                 (const Notification__V1__PublishRequest *message,
+                  void *closure_data);
+typedef void (*Notification__V1__PublishResponse_Closure)
+                 (const Notification__V1__PublishResponse *message,
+                  void *closure_data);
+typedef void (*Notification__V1__DisconnectUserRequest_Closure)
+                 (const Notification__V1__DisconnectUserRequest *message,
+                  void *closure_data);
+typedef void (*Notification__V1__DisconnectUserResponse_Closure)
+                 (const Notification__V1__DisconnectUserResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -2729,6 +2995,14 @@ struct Notification__V1__NotificationService_Service
                           const Notification__V1__DeleteTemplateRequest *input,
                           Notification__V1__DeleteTemplateResponse_Closure closure,
                           void *closure_data);
+  void (*publish)(Notification__V1__NotificationService_Service *service,
+                  const Notification__V1__PublishRequest *input,
+                  Notification__V1__PublishResponse_Closure closure,
+                  void *closure_data);
+  void (*disconnect_user)(Notification__V1__NotificationService_Service *service,
+                          const Notification__V1__DisconnectUserRequest *input,
+                          Notification__V1__DisconnectUserResponse_Closure closure,
+                          void *closure_data);
 };
 typedef void (*Notification__V1__NotificationService_ServiceDestroy)(Notification__V1__NotificationService_Service *);
 void notification__v1__notification_service__init (Notification__V1__NotificationService_Service *service,
@@ -2759,7 +3033,9 @@ void notification__v1__notification_service__init (Notification__V1__Notificatio
       function_prefix__ ## put_template,\
       function_prefix__ ## get_template,\
       function_prefix__ ## list_templates,\
-      function_prefix__ ## delete_template  }
+      function_prefix__ ## delete_template,\
+      function_prefix__ ## publish,\
+      function_prefix__ ## disconnect_user  }
 void notification__v1__notification_service__notify_batch_go_start(ProtobufCService *service,
                                                                    const Notification__V1__NotifyBatchGoStartRequest *input,
                                                                    Notification__V1__NotifyBatchGoStartResponse_Closure closure,
@@ -2852,11 +3128,20 @@ void notification__v1__notification_service__delete_template(ProtobufCService *s
                                                              const Notification__V1__DeleteTemplateRequest *input,
                                                              Notification__V1__DeleteTemplateResponse_Closure closure,
                                                              void *closure_data);
+void notification__v1__notification_service__publish(ProtobufCService *service,
+                                                     const Notification__V1__PublishRequest *input,
+                                                     Notification__V1__PublishResponse_Closure closure,
+                                                     void *closure_data);
+void notification__v1__notification_service__disconnect_user(ProtobufCService *service,
+                                                             const Notification__V1__DisconnectUserRequest *input,
+                                                             Notification__V1__DisconnectUserResponse_Closure closure,
+                                                             void *closure_data);
 
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    notification__v1__level__descriptor;
 extern const ProtobufCEnumDescriptor    notification__v1__priority__descriptor;
+extern const ProtobufCEnumDescriptor    notification__v1__store__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__task_progress_data__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__notify_batch_go_start_request__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__notify_batch_go_start_response__descriptor;
@@ -2911,6 +3196,10 @@ extern const ProtobufCMessageDescriptor notification__v1__list_templates_request
 extern const ProtobufCMessageDescriptor notification__v1__list_templates_response__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__delete_template_request__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__delete_template_response__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__publish_request__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__publish_response__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__disconnect_user_request__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__disconnect_user_response__descriptor;
 extern const ProtobufCServiceDescriptor notification__v1__notification_service__descriptor;
 
 PROTOBUF_C__END_DECLS

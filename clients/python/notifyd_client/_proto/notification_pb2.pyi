@@ -14,6 +14,10 @@ PRIORITY_HIGH: Priority
 PRIORITY_NORMAL: Priority
 PRIORITY_UNSPECIFIED: Priority
 PRIORITY_URGENT: Priority
+STORE_ALWAYS: Store
+STORE_AUTO: Store
+STORE_NEVER: Store
+STORE_UNSPECIFIED: Store
 
 class BroadcastRequest(_message.Message):
     __slots__ = ["action", "action_url", "group", "level", "message", "params", "priority", "template_id", "title"]
@@ -65,6 +69,24 @@ class DeleteTemplateResponse(_message.Message):
     ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class DisconnectUserRequest(_message.Message):
+    __slots__ = ["reason", "reconnect", "user_id"]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    RECONNECT_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    reconnect: bool
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ..., reason: _Optional[str] = ..., reconnect: bool = ...) -> None: ...
+
+class DisconnectUserResponse(_message.Message):
+    __slots__ = ["closed", "user_id"]
+    CLOSED_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    closed: int
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ..., closed: _Optional[int] = ...) -> None: ...
 
 class GetStatsRequest(_message.Message):
     __slots__ = []
@@ -512,6 +534,46 @@ class NotifyUsersResponse(_message.Message):
     users: int
     def __init__(self, message_ids: _Optional[_Iterable[str]] = ..., users: _Optional[int] = ..., reached: _Optional[int] = ..., stored: _Optional[int] = ..., connections: _Optional[int] = ...) -> None: ...
 
+class PublishRequest(_message.Message):
+    __slots__ = ["broadcast", "data", "group", "priority", "store", "ttl_ms", "type", "user_id", "user_ids"]
+    BROADCAST_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    TTL_MS_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    USER_IDS_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    broadcast: bool
+    data: bytes
+    group: str
+    priority: Priority
+    store: Store
+    ttl_ms: int
+    type: str
+    user_id: str
+    user_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, type: _Optional[str] = ..., data: _Optional[bytes] = ..., user_id: _Optional[str] = ..., user_ids: _Optional[_Iterable[str]] = ..., broadcast: bool = ..., store: _Optional[_Union[Store, str]] = ..., ttl_ms: _Optional[int] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ...) -> None: ...
+
+class PublishResponse(_message.Message):
+    __slots__ = ["connections", "message_id", "message_ids", "reached", "stored", "stored_users", "users"]
+    CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_IDS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    REACHED_FIELD_NUMBER: _ClassVar[int]
+    STORED_FIELD_NUMBER: _ClassVar[int]
+    STORED_USERS_FIELD_NUMBER: _ClassVar[int]
+    USERS_FIELD_NUMBER: _ClassVar[int]
+    connections: int
+    message_id: str
+    message_ids: _containers.RepeatedScalarFieldContainer[str]
+    reached: int
+    stored: bool
+    stored_users: int
+    users: int
+    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ..., message_ids: _Optional[_Iterable[str]] = ..., users: _Optional[int] = ..., reached: _Optional[int] = ..., stored_users: _Optional[int] = ...) -> None: ...
+
 class PutTemplateRequest(_message.Message):
     __slots__ = ["template"]
     TEMPLATE_FIELD_NUMBER: _ClassVar[int]
@@ -627,4 +689,7 @@ class Level(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class Priority(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class Store(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

@@ -130,6 +130,16 @@ class NotificationServiceStub(object):
                 request_serializer=notification_dot_v1_dot_notification__pb2.DeleteTemplateRequest.SerializeToString,
                 response_deserializer=notification_dot_v1_dot_notification__pb2.DeleteTemplateResponse.FromString,
                 )
+        self.Publish = channel.unary_unary(
+                '/notification.v1.NotificationService/Publish',
+                request_serializer=notification_dot_v1_dot_notification__pb2.PublishRequest.SerializeToString,
+                response_deserializer=notification_dot_v1_dot_notification__pb2.PublishResponse.FromString,
+                )
+        self.DisconnectUser = channel.unary_unary(
+                '/notification.v1.NotificationService/DisconnectUser',
+                request_serializer=notification_dot_v1_dot_notification__pb2.DisconnectUserRequest.SerializeToString,
+                response_deserializer=notification_dot_v1_dot_notification__pb2.DisconnectUserResponse.FromString,
+                )
 
 
 class NotificationServiceServicer(object):
@@ -299,6 +309,25 @@ class NotificationServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Publish(self, request, context):
+        """Publish sends your own event: a notification of any `type` you name,
+        with `data` delivered exactly as given, to one user, a list of users or
+        everyone. A new kind of event needs no new RPC.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisconnectUser(self, request, context):
+        """DisconnectUser closes every connection of a user, on every instance:
+        each gets a `disconnected` message, then close code 4004 with the
+        reason. Not a ban: a client may connect again with a valid token. Role
+        admin only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NotificationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -416,6 +445,16 @@ def add_NotificationServiceServicer_to_server(servicer, server):
                     servicer.DeleteTemplate,
                     request_deserializer=notification_dot_v1_dot_notification__pb2.DeleteTemplateRequest.FromString,
                     response_serializer=notification_dot_v1_dot_notification__pb2.DeleteTemplateResponse.SerializeToString,
+            ),
+            'Publish': grpc.unary_unary_rpc_method_handler(
+                    servicer.Publish,
+                    request_deserializer=notification_dot_v1_dot_notification__pb2.PublishRequest.FromString,
+                    response_serializer=notification_dot_v1_dot_notification__pb2.PublishResponse.SerializeToString,
+            ),
+            'DisconnectUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisconnectUser,
+                    request_deserializer=notification_dot_v1_dot_notification__pb2.DisconnectUserRequest.FromString,
+                    response_serializer=notification_dot_v1_dot_notification__pb2.DisconnectUserResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -816,5 +855,39 @@ class NotificationService(object):
         return grpc.experimental.unary_unary(request, target, '/notification.v1.NotificationService/DeleteTemplate',
             notification_dot_v1_dot_notification__pb2.DeleteTemplateRequest.SerializeToString,
             notification_dot_v1_dot_notification__pb2.DeleteTemplateResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Publish(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/notification.v1.NotificationService/Publish',
+            notification_dot_v1_dot_notification__pb2.PublishRequest.SerializeToString,
+            notification_dot_v1_dot_notification__pb2.PublishResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DisconnectUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/notification.v1.NotificationService/DisconnectUser',
+            notification_dot_v1_dot_notification__pb2.DisconnectUserRequest.SerializeToString,
+            notification_dot_v1_dot_notification__pb2.DisconnectUserResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
