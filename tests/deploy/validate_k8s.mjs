@@ -456,6 +456,13 @@ function crossProblems(objs, ctx) {
   const title = img.labels["org.opencontainers.image.title"];
   if (!title) P("Dockerfile", "runtime stage has no LABEL org.opencontainers.image.title");
   if (imgName.split("/").pop() !== title) P(D, `image ${c.image} is not the ${title} image the Dockerfile builds`);
+  // the licence the image says it carries is the one at the root
+  const licence = existsSync(path.join(ROOT, "LICENSE")) ? readFileSync(path.join(ROOT, "LICENSE"), "utf8") : "";
+  const spdx = /Apache License\s+Version 2\.0/.test(licence) ? "Apache-2.0" : null;
+  if (!spdx) P("LICENSE", "missing, or not the Apache License 2.0 text");
+  else if (img.labels["org.opencontainers.image.licenses"] !== spdx) {
+    P("Dockerfile", `LABEL org.opencontainers.image.licenses is ${img.labels["org.opencontainers.image.licenses"]}, not ${spdx} (LICENSE)`);
+  }
   if (tag !== ctx.version) P(D, `image tag ${tag} is not the version in CMakeLists.txt (${ctx.version})`);
   const [uid, gid] = String(img.user || "").split(":").map(Number);
   if (!Number.isInteger(uid) || uid === 0) P("Dockerfile", `USER ${img.user} is not a numeric non-root user`);
