@@ -19,6 +19,7 @@
 #include "auth/token.h"
 #include "backend/backend.h"
 #include "config.h"
+#include "datadir.h"
 #include "fault.h"
 #include "health.h"
 #include "log.h"
@@ -181,10 +182,28 @@ struct app {
     struct service *svc;
     struct ws_server *ws;
     struct rpc_server *rpc;
+    int lock_fd;        /* the data dir's lock, or -1 */
     int64_t stop_by_ms; /* monotonic: the grace period's end, once stopping */
     char *err;          /* a failed start says why here */
     size_t errlen;
 };
+
+/* one process per data dir: locked when notifyd keeps something there (the
+ * embedded engine's messages.db, or the JWT secret it created) */
+static int datadir_start(struct app *a)
+{
+    const struct nd_config *cfg = a->cfg;
+    int secret_there = !cfg->jwt_secret && !cfg->jwt_secret_file && !cfg->jwt_public_key_file;
+    if (cfg->redis_url && !secret_there)
+        return 0;
+    a->lock_fd = datadir_lock(cfg->data_dir, a->err, a->errlen);
+    return a->lock_fd < 0 ? -1 : 0;
+}
+
+static void datadir_free(struct app *a)
+{
+    datadir_unlock(a->lock_fd);
+}
 
 static int keys_start(struct app *a)
 {
@@ -311,6 +330,7 @@ static const struct module {
     void (*stop)(struct app *a); /* NULL: nothing runs */
     void (*free)(struct app *a); /* NULL: nothing held */
 } modules[] = {
+    {"data dir", datadir_start, NULL, datadir_free},
     {"keys", keys_start, NULL, keys_free},
     {"templates", templates_start, NULL, templates_free_},
     {"backend", backend_open, backend_stop_, backend_free_},
@@ -461,7 +481,8 @@ static int serve(int argc, char **argv)
     atomic_store(&nd_stats.started_ms, nd_wall_ms());
     token_keyring_init(&keyring, NULL);
 
-    struct app app = {.cfg = &cfg, .keyring = &keyring, .err = err, .errlen = sizeof err};
+    struct app app = {
+        .cfg = &cfg, .keyring = &keyring, .lock_fd = -1, .err = err, .errlen = sizeof err};
     size_t started = start_all(&app);
     if (started < ND_ARRAY_SIZE(modules)) {
         fprintf(stderr, "notifyd: %s\n", err);

@@ -185,3 +185,34 @@ def test_unknown_variables_are_warned_about_but_service_links_are_not():
         listening = s.wait_log(lambda r: r.get("msg") == "listening")
         assert listening["max_connections"] > 0 and listening["open_files_limit"] > 0
     assert not [r for r in s.records() if r.get("variable") in ("NOTIFYD_SERVICE_HOST", "NOTIFYD_PORT_8080_TCP")]
+
+
+def test_one_notifyd_per_data_dir():
+    """A second notifyd on the same data dir refuses to start and names the holder; the lock
+    goes with the holder, even when it is killed."""
+    with tempfile.TemporaryDirectory() as d:
+        data = os.path.join(d, "data")
+        first = nd.Server(data_dir=data).start()
+        try:
+            r = notifyd("--data-dir", data, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+                        env={"NOTIFYD_JWT_SECRET": nd.SECRET})
+            assert r.returncode == 1, r.stderr
+            errs = [l for l in r.stderr.splitlines() if l.startswith("notifyd: ")]
+            assert len(errs) == 1, r.stderr
+            assert "in use by notifyd pid %d" % first.proc.pid in errs[0], errs[0]
+            assert os.path.realpath(data) in errs[0] and "--data-dir" in errs[0]
+            # the first one is untouched
+            st, _, _ = nd.http(first, "GET", "/readyz")
+            assert st == 200
+        finally:
+            first.close()
+        # stopped: the next one starts; killed: the kernel let go of the lock too
+        second = nd.Server(data_dir=data).start()
+        second.proc.kill()
+        second.proc.wait(10)
+        nd._LIVE.discard(second.proc)
+        second.proc = None
+        second.tmp.cleanup()
+        with nd.Server(data_dir=data) as third:
+            assert open(os.path.join(data, "notifyd.lock")).read().strip() == str(third.proc.pid)
+
