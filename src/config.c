@@ -27,7 +27,8 @@ enum opt_kind {
 
 #define MODE_SERVE (1u << CONFIG_SERVE)
 #define MODE_TOKEN (1u << CONFIG_TOKEN)
-#define MODE_BOTH (MODE_SERVE | MODE_TOKEN)
+#define MODE_CHECK (1u << CONFIG_CHECKTOKEN)
+#define MODE_BOTH (MODE_SERVE | MODE_TOKEN | MODE_CHECK) /* every command that reads the keys */
 
 struct option_def {
     const char *flag; /* NULL: environment only (secrets) */
@@ -75,7 +76,7 @@ static const struct option_def options[] = {
      "audit log lines: all (every API call) or admin (broadcasts, test messages, template "
      "changes)"},
     {"--jwt-leeway", "NOTIFYD_JWT_LEEWAY", "30s", OPT_SECONDS, OFF(jwt_leeway_s), 0, 3600,
-     MODE_SERVE, "clock slack allowed on exp/nbf"},
+     MODE_SERVE | MODE_CHECK, "clock slack allowed on exp/nbf"},
     {"--log-level", "NOTIFYD_LOG_LEVEL", "info", OPT_LEVEL, OFF(log_level), 0, 0, MODE_BOTH,
      "debug, info, warn or error"},
     {"--shutdown-grace-ms", "NOTIFYD_SHUTDOWN_GRACE_MS", "10000", OPT_MILLIS,
@@ -386,7 +387,9 @@ enum config_result config_parse(struct nd_config *cfg, enum config_mode mode, in
         if (!o) {
             fail(err, errlen, "unknown %s \"%.*s\" (see notifyd%s --help)",
                  a[0] == '-' ? "flag" : "argument", (int)len, a,
-                 mode == CONFIG_TOKEN ? " token" : "");
+                 mode == CONFIG_TOKEN        ? " token"
+                 : mode == CONFIG_CHECKTOKEN ? " checktoken"
+                                             : "");
             goto fail;
         }
         const char *v = eq ? eq + 1 : NULL;
@@ -476,10 +479,17 @@ void config_usage(enum config_mode mode, void *out)
 
     if (mode == CONFIG_TOKEN)
         fprintf(f, "usage: notifyd token --user ID [--role user|service|admin] [--ttl S]\n\n"
-                   "Prints a development token signed with the configured HS256 secret.\n\n");
+                   "Prints a development token signed with the configured HS256 secret (the\n"
+                   "data dir's jwt_secret when none is set; never a new one). Which key signed\n"
+                   "it goes to stderr.\n\n");
+    else if (mode == CONFIG_CHECKTOKEN)
+        fprintf(f, "usage: notifyd checktoken TOKEN [flags]   (TOKEN \"-\": read it from stdin)\n\n"
+                   "Checks TOKEN as the server configured by these flags would: prints its\n"
+                   "verified claims (exit 0) or the exact reason it is refused (exit 1).\n\n");
     else
-        fprintf(f, "usage: notifyd [flags]            run the service\n"
-                   "       notifyd token --user ID     print a signed development token\n"
+        fprintf(f, "usage: notifyd [flags]              run the service\n"
+                   "       notifyd token --user ID       print a signed development token\n"
+                   "       notifyd checktoken TOKEN      verify a token: its claims, or why not\n"
                    "       notifyd --version\n\n"
                    "Every flag can also be set by its environment variable; flags win.\n\n");
     fprintf(f, "%-30s %-32s %-16s %s\n", "flag", "variable", "default", "meaning");
