@@ -14,6 +14,7 @@
 
 #include "fault.h"
 #include "grpc/health/v1/health.pb-c.h"
+#include "grpc/reflection/v1/reflection.pb-c.h"
 #include "health.h"
 #include "log.h"
 #include "nd.h"
@@ -120,7 +121,8 @@ void rpc__finish(struct call *c, grpc_status_code code, const char *msg, grpc_by
     size_t n = 0;
 
     memset(ops, 0, sizeof ops);
-    ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    if (!c->md_sent) /* a stream sent it with its first answer */
+        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
     if (reply) {
         c->reply = reply;
         ops[n].op = GRPC_OP_SEND_MESSAGE;
@@ -252,9 +254,11 @@ static void handle(struct call *c)
         rpc__finish(c, GRPC_STATUS_UNIMPLEMENTED, path, NULL);
         return;
     }
-    if (!c->m->op) {
+    if (!c->m->op) { /* health and reflection: no token */
         if (c->m->watch)
             rpc__health_watch(c);
+        else if (c->m->reflect)
+            rpc__reflection_info(c);
         else
             rpc__health_check(c);
         return;
@@ -409,6 +413,7 @@ static void *run(void *arg)
             rpc__watch_event(t, ev.success);
             maybe_shutdown_cq(s);
             break;
+        case TAG_REFLECT: rpc__reflection_event(c, ev.success); break;
         case TAG_NEW:
             if (!ev.success) { /* the server is shutting down: no call came */
                 c->call = NULL;
@@ -433,29 +438,46 @@ static void *run(void *arg)
 
 static int build_methods(struct rpc_server *s)
 {
-    const ProtobufCServiceDescriptor *svc = &notification__v1__notification_service__descriptor;
-    const ProtobufCServiceDescriptor *health = &grpc__health__v1__health__descriptor;
-    s->n_methods = svc->n_methods + health->n_methods;
+    /* the API, then what needs no token: health, reflection (v1alpha is v1's
+     * messages under the older name) */
+    static const struct {
+        const ProtobufCServiceDescriptor *d;
+        const char *name; /* the service's name, NULL: the descriptor's */
+    } services[] = {
+        {&notification__v1__notification_service__descriptor, NULL},
+        {&grpc__health__v1__health__descriptor, NULL},
+        {&grpc__reflection__v1__server_reflection__descriptor, NULL},
+        {&grpc__reflection__v1__server_reflection__descriptor,
+         "grpc.reflection.v1alpha.ServerReflection"},
+    };
+    s->n_methods = 0;
+    for (size_t k = 0; k < ND_ARRAY_SIZE(services); k++)
+        s->n_methods += services[k].d->n_methods;
     s->methods = calloc(s->n_methods, sizeof *s->methods);
     if (!s->methods)
         return -ENOMEM;
-    for (unsigned i = 0; i < s->n_methods; i++) {
-        struct method *m = &s->methods[i];
-        const ProtobufCServiceDescriptor *d = i < svc->n_methods ? svc : health;
-        const ProtobufCMethodDescriptor *md =
-            &d->methods[i < svc->n_methods ? i : i - svc->n_methods];
-        snprintf(m->path, sizeof m->path, "/%s/%s", d->name, md->name);
-        m->name = d == svc ? md->name : m->path + 1;
-        m->in = md->input;
-        m->out = md->output;
-        if (d == health) {
-            m->watch = !strcmp(md->name, "Watch");
-        } else if (!(m->op = ops_find(md->name))) {
-            nd_log(ND_LOG_ERROR, "no operation for rpc", "{s:s}", "rpc", m->path);
-            return -EINVAL;
+    struct method *m = s->methods;
+    for (size_t k = 0; k < ND_ARRAY_SIZE(services); k++) {
+        const ProtobufCServiceDescriptor *d = services[k].d;
+        for (unsigned i = 0; i < d->n_methods; i++, m++) {
+            const ProtobufCMethodDescriptor *md = &d->methods[i];
+            snprintf(m->path, sizeof m->path, "/%s/%s",
+                     services[k].name ? services[k].name : d->name, md->name);
+            m->name = k == 0 ? md->name : m->path + 1;
+            m->in = md->input;
+            m->out = md->output;
+            if (d == &grpc__health__v1__health__descriptor) {
+                m->watch = !strcmp(md->name, "Watch");
+            } else if (d == &grpc__reflection__v1__server_reflection__descriptor) {
+                m->reflect = 1;
+            } else if (!(m->op = ops_find(md->name))) {
+                nd_log(ND_LOG_ERROR, "no operation for rpc", "{s:s}", "rpc", m->path);
+                return -EINVAL;
+            }
         }
     }
     s->unknown.name = "unknown";
+    s->refl = rpc__reflection_new(); /* without it, reflection answers UNIMPLEMENTED */
     return 0;
 }
 
@@ -490,8 +512,8 @@ void rpc_server_metrics(void *arg, FILE *f)
                "# TYPE notifyd_rpc_duration_seconds histogram\n");
     for (size_t i = 0; i < s->n_methods; i++) {
         struct method *m = &s->methods[i];
-        if (m->watch)
-            continue; /* a stream's duration is how long it was watched: not a latency */
+        if (m->watch || m->reflect)
+            continue; /* a stream's duration is how long it was open: not a latency */
         uint64_t cum = 0;
         for (int b = 0; b <= RPC_DURATION_BUCKETS; b++) {
             cum += atomic_load_explicit(&m->duration[b], memory_order_relaxed);
@@ -644,6 +666,7 @@ fail: /* shut down and drain on this thread */
         grpc_server_destroy(s->server);
     grpc_completion_queue_destroy(s->cq);
     free(s->methods);
+    rpc__reflection_free(s->refl);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
     free(s);
@@ -685,6 +708,7 @@ void rpc_server_free(struct rpc_server *s)
         grpc_server_destroy(s->server);
     grpc_completion_queue_destroy(s->cq);
     free(s->methods);
+    rpc__reflection_free(s->refl);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
     free(s);
