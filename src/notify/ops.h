@@ -46,6 +46,7 @@ enum op_flag {
     OP_TEMPLATED = 1u << 5, /* may give template_id + params instead of title/message */
     OP_TEMPLATE = 1u << 6,  /* manages templates */
     OP_ADMIN = 1u << 7,     /* role admin only (others: admin or service) */
+    OP_READ = 1u << 8,      /* changes nothing: its audit line is at debug */
 };
 
 #define ND_GROUP_MAX 128      /* bytes of a group key */

@@ -11,10 +11,10 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "histogram.h"
 #include "rpc/server.h"
 
 #define RPC_CODES 17 /* gRPC status codes 0..16 */
-#define RPC_DURATION_BUCKETS 12
 
 struct method {
     char path[128];   /* "/notification.v1.NotificationService/GetStats" */
@@ -27,8 +27,7 @@ struct method {
     void *handle;             /* from grpc_server_register_method */
     /* for /metrics: written on nd-grpc and nd-ws, read on nd-ws */
     _Atomic uint64_t codes[RPC_CODES];
-    _Atomic uint64_t duration[RPC_DURATION_BUCKETS + 1];
-    _Atomic uint64_t duration_us_sum;
+    struct histogram duration; /* histogram_latency */
 };
 
 /* what a completion-queue tag is; every tag points at one of these */

@@ -25,9 +25,6 @@
 
 #define REQUESTS_PER_METHOD 64 /* calls each method can have waiting to be matched */
 
-static const double duration_le[RPC_DURATION_BUCKETS] = {
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1};
-
 void rpc__call_free(struct call *c)
 {
     grpc_metadata_array_destroy(&c->md);
@@ -98,21 +95,32 @@ static const char *status_name(grpc_status_code code)
     return (unsigned)code < RPC_CODES ? names[code] : "UNKNOWN";
 }
 
-/* counts the answer and its time, for /metrics */
-static void account(struct call *c, grpc_status_code code)
+/* counts the answer and its time, for /metrics, and logs it: a failure at
+ * info with its reason, a success at debug; an unknown method by its path */
+static void account(struct call *c, grpc_status_code code, const char *msg)
 {
     struct method *m = c->m ? c->m : &c->srv->unknown;
+    char name[160];
     int64_t us = nd_mono_us() - c->started_us;
-    int i = 0;
-    while (i < RPC_DURATION_BUCKETS && (double)us / 1e6 > duration_le[i])
-        i++;
     atomic_fetch_add_explicit(&m->codes[(unsigned)code < RPC_CODES ? code : 2], 1,
                               memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->duration[i], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->duration_us_sum, (uint64_t)us, memory_order_relaxed);
-    if (code != GRPC_STATUS_OK || nd_log_enabled(ND_LOG_DEBUG))
-        nd_log(code == GRPC_STATUS_OK ? ND_LOG_DEBUG : ND_LOG_INFO, "rpc", "{s:s, s:s, s:f}", "rpc",
-               m->name, "status", status_name(code), "duration_ms", (double)us / 1000.0);
+    histogram_observe(&m->duration, &histogram_latency, us);
+    if (code == GRPC_STATUS_OK && !nd_log_enabled(ND_LOG_DEBUG))
+        return;
+    snprintf(name, sizeof name, "%s", m->name);
+    if (!c->m) { /* "/pkg.Service/Method" as the client asked, less the slash */
+        size_t n = GRPC_SLICE_LENGTH(c->details.method);
+        const char *p = (const char *)GRPC_SLICE_START_PTR(c->details.method);
+        if (n && p[0] == '/')
+            p++, n--;
+        snprintf(name, sizeof name, "%.*s", (int)(n < 150 ? n : 150), p);
+    }
+    if (code == GRPC_STATUS_OK)
+        nd_log(ND_LOG_DEBUG, "rpc", "{s:s, s:s, s:f}", "rpc", name, "status", status_name(code),
+               "duration_ms", (double)us / 1000.0);
+    else
+        nd_log(ND_LOG_INFO, "rpc", "{s:s, s:s, s:s, s:f}", "rpc", name, "status", status_name(code),
+               "error", msg ? msg : "", "duration_ms", (double)us / 1000.0);
 }
 
 void rpc__finish(struct call *c, grpc_status_code code, const char *msg, grpc_byte_buffer *reply)
@@ -136,9 +144,7 @@ void rpc__finish(struct call *c, grpc_status_code code, const char *msg, grpc_by
         msg && msg[0] ? &c->status_details : NULL;
     ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
-    account(c, code);
-    if (code != GRPC_STATUS_OK)
-        nd_log(ND_LOG_DEBUG, "rpc error", "{s:s}", "error", msg ? msg : "");
+    account(c, code, msg);
     c->tag.kind = TAG_DONE;
     grpc_call *call = c->call;
     ND_HANDOFF_SEND(c); /* to nd-grpc, which frees it on completion: not read after */
@@ -514,20 +520,10 @@ void rpc_server_metrics(void *arg, FILE *f)
         struct method *m = &s->methods[i];
         if (m->watch || m->reflect)
             continue; /* a stream's duration is how long it was open: not a latency */
-        uint64_t cum = 0;
-        for (int b = 0; b <= RPC_DURATION_BUCKETS; b++) {
-            cum += atomic_load_explicit(&m->duration[b], memory_order_relaxed);
-            if (b < RPC_DURATION_BUCKETS)
-                fprintf(f, "notifyd_rpc_duration_seconds_bucket{method=\"%s\",le=\"%g\"} %llu\n",
-                        m->name, duration_le[b], (unsigned long long)cum);
-            else
-                fprintf(f, "notifyd_rpc_duration_seconds_bucket{method=\"%s\",le=\"+Inf\"} %llu\n",
-                        m->name, (unsigned long long)cum);
-        }
-        fprintf(f, "notifyd_rpc_duration_seconds_sum{method=\"%s\"} %.6f\n", m->name,
-                (double)atomic_load_explicit(&m->duration_us_sum, memory_order_relaxed) / 1e6);
-        fprintf(f, "notifyd_rpc_duration_seconds_count{method=\"%s\"} %llu\n", m->name,
-                (unsigned long long)cum);
+        char labels[160];
+        snprintf(labels, sizeof labels, "method=\"%s\"", m->name);
+        histogram_render(f, "notifyd_rpc_duration_seconds", labels, &histogram_latency,
+                         &m->duration);
     }
 }
 
