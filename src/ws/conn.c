@@ -34,24 +34,25 @@ static const char *conn_user(const struct conn *c)
     return c->link.user ? c->link.user->id : "";
 }
 
-/* the client's address, kept in 18 bytes (IPv4 as mapped IPv6) for the log */
-static void peer_keep(struct conn *c, int fd)
+/* the client's address in 18 bytes (IPv4 as mapped IPv6), for the log; read
+ * before the upgrade is answered, while the client surely waits */
+static void peer_of(int fd, uint8_t ip[16], uint16_t *port)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    memset(c->peer_ip, 0, sizeof c->peer_ip);
-    c->peer_port = 0;
+    memset(ip, 0, 16);
+    *port = 0;
     if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
         return;
     if (ss.ss_family == AF_INET) {
         const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
-        c->peer_ip[10] = c->peer_ip[11] = 0xff;
-        memcpy(c->peer_ip + 12, &a->sin_addr, 4);
-        c->peer_port = ntohs(a->sin_port);
+        ip[10] = ip[11] = 0xff;
+        memcpy(ip + 12, &a->sin_addr, 4);
+        *port = ntohs(a->sin_port);
     } else if (ss.ss_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
-        memcpy(c->peer_ip, &a->sin6_addr, 16);
-        c->peer_port = ntohs(a->sin6_port);
+        memcpy(ip, &a->sin6_addr, 16);
+        *port = ntohs(a->sin6_port);
     }
 }
 
@@ -61,6 +62,8 @@ static const char *peer_str(const struct conn *c, char *out, size_t outlen)
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     char ip[INET6_ADDRSTRLEN] = "?";
     int v4 = !memcmp(c->peer_ip, mapped, sizeof mapped);
+    if (!c->peer_port)
+        return "unknown";
     inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? c->peer_ip + 12 : c->peer_ip, ip, sizeof ip);
     snprintf(out, outlen, v4 ? "%s:%u" : "[%s]:%u", ip, c->peer_port);
     return out;
@@ -335,6 +338,7 @@ int ws__conn_confirm_upgrade(struct ws_server *ws, struct lws *wsi)
     const char *a = ws__urlarg(ws, wsi, "ack=", ack, sizeof ack);
     ws->handoff.wsi = wsi;
     ws->handoff.claims = claims;
+    peer_of(lws_get_socket_fd(wsi), ws->handoff.peer_ip, &ws->handoff.peer_port);
     ws->handoff.resume_asked = resume;
     ws->handoff.since = since_id;
     ws->handoff.ack_mode = a && (!strcmp(a, "1") || !strcmp(a, "true"));
@@ -386,7 +390,8 @@ int ws__conn_established(struct ws_server *ws, struct conn *c, struct lws *wsi)
     ws__metrics_connected(ws, c->resume_asked);
     backend_presence(ws->backend, conn_user(c), +1, !c->ack_mode);
     c->opened_ms = c->last_rx_ms;
-    peer_keep(c, c->guard_fd);
+    memcpy(c->peer_ip, ws->handoff.peer_ip, sizeof c->peer_ip);
+    c->peer_port = ws->handoff.peer_port;
     char peer[64], cid[40];
     nd_log(ND_LOG_INFO, "websocket connected", "{s:s, s:s, s:s, s:b}", "user_id", conn_user(c),
            "client_id", client_id(ws, c, cid, sizeof cid), "peer", peer_str(c, peer, sizeof peer),

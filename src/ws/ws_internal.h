@@ -132,6 +132,8 @@ struct ws_server {
         uint64_t since;
         int ack_mode;   /* ?ack=1 */
         int batch_mode; /* ?batch=1 */
+        uint8_t peer_ip[16];
+        uint16_t peer_port;
     } handoff;
     char scratch[ND_TOKEN_MAX + 64];            /* URL argument lookups (nd-ws only) */
     struct ws_metrics m;                        /* nd-ws counters for /metrics */
