@@ -355,8 +355,10 @@ void ws__conn_connected(struct ws_server *ws, struct conn *c, int recovered)
                              "heartbeat_interval", (json_int_t)ws->cfg->heartbeat_interval_ms,
                              "heartbeat_timeout", (json_int_t)ws->cfg->heartbeat_timeout_ms,
                              "recovered", recovered, "server_time", (json_int_t)nd_wall_ms());
-    if (data && c->token_exp_s)
+    if (data && c->token_exp_s) { /* _ms like every other time here; the seconds are exp's */
         json_object_set_new(data, "token_expires_at", json_integer(c->token_exp_s));
+        json_object_set_new(data, "token_expires_at_ms", json_integer(c->token_exp_s * 1000));
+    }
     if (data && c->ack_mode)
         json_object_set_new(data, "ack", json_true());
     if (data && c->batch_mode)
@@ -433,6 +435,8 @@ static void refresh(struct ws_server *ws, struct conn *c, const char *tok)
     schedule(ws, c);
     json_t *out = json_object();
     json_object_set_new(out, "expires_at", claims.exp ? json_integer(claims.exp) : json_null());
+    json_object_set_new(out, "expires_at_ms",
+                        claims.exp ? json_integer(claims.exp * 1000) : json_null());
     send_control(ws, c, "refreshed", out);
 }
 
