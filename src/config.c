@@ -51,7 +51,8 @@ static const struct option_def options[] = {
     {"--data-dir", "NOTIFYD_DATA_DIR", "./data", OPT_STR, OFF(data_dir), 0, 0, MODE_BOTH,
      "where the embedded default keeps its files (jwt_secret, messages.db)"},
     {NULL, "NOTIFYD_JWT_SECRET", NULL, OPT_STR, OFF(jwt_secret), 0, 0, MODE_BOTH,
-     "HS256 secret (environment only); unset: created once in the data dir, mode 0600"},
+     "HS256 secret (environment only); unset: the data dir's jwt_secret, which the server "
+     "creates once (mode 0600)"},
     {"--jwt-secret-file", "NOTIFYD_JWT_SECRET_FILE", NULL, OPT_STR, OFF(jwt_secret_file), 0, 0,
      MODE_BOTH, "file holding the HS256 secret (a trailing newline is dropped)"},
     {"--jwt-public-key-file", "NOTIFYD_JWT_PUBLIC_KEY_FILE", NULL, OPT_STR,
