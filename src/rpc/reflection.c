@@ -4,12 +4,14 @@
  * files. A symbol table -- services, methods, messages, fields, enums and
  * their values, found by walking the protobuf-c descriptors from each
  * service -- says which file declares a name. Needs no token, like Health.
- * The stream runs on nd-grpc: each request is answered, then the next read. */
+ * The stream runs on nd-grpc: each request is answered, then the next read;
+ * open streams are listed (srv->reflecting) so a stop can end them. */
 #include <errno.h>
 #include <grpc/byte_buffer.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utlist.h>
 
 #include "grpc/health/v1/health.pb-c.h"
 #include "grpc/reflection/v1/reflection.pb-c.h"
@@ -275,10 +277,18 @@ static grpc_byte_buffer *respond(const struct reflection *r, Request *req)
 
 /* --- the stream: answer what came in c->payload, then read the next --- */
 
+/* the last batch of a stream: off the list, then the status */
+static void end(struct call *c, grpc_status_code code, const char *msg)
+{
+    DL_DELETE(c->srv->reflecting, c);
+    c->prev = c->next = NULL;
+    rpc__finish(c, code, msg, NULL);
+}
+
 static void answer(struct call *c)
 {
     if (!c->payload) { /* the client half-closed: the stream is over */
-        rpc__finish(c, GRPC_STATUS_OK, NULL, NULL);
+        end(c, GRPC_STATUS_OK, NULL);
         return;
     }
     Request *req =
@@ -286,8 +296,7 @@ static void answer(struct call *c)
     grpc_byte_buffer_destroy(c->payload);
     c->payload = NULL;
     if (!req) {
-        rpc__finish(c, GRPC_STATUS_INVALID_ARGUMENT, "request is not a ServerReflectionRequest",
-                    NULL);
+        end(c, GRPC_STATUS_INVALID_ARGUMENT, "request is not a ServerReflectionRequest");
         return;
     }
     c->reply = respond(c->srv->refl, req);
@@ -309,7 +318,7 @@ static void answer(struct call *c)
     if (grpc_call_start_batch(call, ops, n, &c->tag, NULL) != GRPC_CALL_OK) {
         grpc_byte_buffer_destroy(c->reply);
         c->reply = NULL;
-        rpc__finish(c, GRPC_STATUS_INTERNAL, "cannot answer", NULL);
+        end(c, GRPC_STATUS_INTERNAL, "cannot answer");
     }
 }
 
@@ -319,6 +328,7 @@ void rpc__reflection_info(struct call *c)
         rpc__finish(c, GRPC_STATUS_UNIMPLEMENTED, "reflection is not available", NULL);
         return;
     }
+    DL_APPEND(c->srv->reflecting, c);
     answer(c); /* the first request came with the call */
 }
 
@@ -328,9 +338,24 @@ void rpc__reflection_event(struct call *c, int success)
         grpc_byte_buffer_destroy(c->reply);
         c->reply = NULL;
     }
-    if (!success) { /* the client went (or cancelled): end the call */
-        rpc__finish(c, GRPC_STATUS_CANCELLED, "stream cancelled", NULL);
+    if (!success) { /* the client went, or a stop cancelled it: end the call */
+        end(c, GRPC_STATUS_CANCELLED, "stream cancelled");
         return;
     }
     answer(c);
+}
+
+void rpc__reflection_tick(struct rpc_server *s)
+{
+    /* stopping, or the server being replaced: a stream waiting for its
+     * client's next request would hold the stop for the whole grace period */
+    if (!atomic_load(&s->stopping) && s->relisten == RELISTEN_NO)
+        return;
+    for (struct call *c = s->reflecting; c; c = c->next) {
+        if (c->finishing)
+            continue;
+        c->finishing = 1; /* once; its pending batch fails, then end() */
+        grpc_call_cancel_with_status(c->call, GRPC_STATUS_UNAVAILABLE, "server shutting down",
+                                     NULL);
+    }
 }

@@ -61,8 +61,8 @@ struct call {
     int cancelled;
     int md_sent;        /* initial metadata went out (a stream's first answer) */
     int64_t started_us; /* monotonic, when accepted */
-    /* Watch */
-    struct call *prev, *next; /* in srv->watchers */
+    /* Watch, reflection */
+    struct call *prev, *next; /* in srv->watchers or srv->reflecting */
     char *service;            /* the service watched */
     int last_sent;            /* serving status last sent, -1 none */
     int sending;              /* a send batch is in flight */
@@ -85,6 +85,7 @@ struct rpc_server {
     atomic_int live_calls;   /* accepted calls not yet freed */
     atomic_int stopping;     /* rpc_server_stop() began */
     struct call *watchers;   /* nd-grpc: open Watch calls */
+    struct call *reflecting; /* nd-grpc: open reflection streams */
     int shutdown_seen;       /* nd-grpc: the shutdown tag came back */
     int cq_shut;             /* nd-grpc: grpc_completion_queue_shutdown called */
     char shutdown_tag;       /* address used as the tag */
@@ -128,5 +129,7 @@ void rpc__reflection_free(struct reflection *r);
 void rpc__reflection_info(struct call *c);
 /** Its answer went out and the next request (or the end) came in. nd-grpc. */
 void rpc__reflection_event(struct call *c, int success);
+/** When stopping, cancels the open streams (each once). nd-grpc. */
+void rpc__reflection_tick(struct rpc_server *s);
 
 #endif

@@ -391,6 +391,7 @@ static void *run(void *arg)
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
         rpc__watch_tick(s); /* status changes, and finishing watches when stopping */
+        rpc__reflection_tick(s);
         relisten(s);
         if (ev.type == GRPC_QUEUE_TIMEOUT) {
             maybe_shutdown_cq(s);

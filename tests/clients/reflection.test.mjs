@@ -142,3 +142,27 @@ test('a stream answers several requests in order, then ends with OK', { timeout:
     client.close();
   }
 });
+
+test('a stream left open does not hold a stop: it ends, and notifyd exits', { timeout: 60000 }, async () => {
+  // a grace period far beyond the harness's 30 s wait for the exit
+  const own = await Notifyd.start({ args: ['--shutdown-grace-ms', '120000'] });
+  const refl = new GrpcReflection(own.grpcAddr, grpc.credentials.createInsecure(), {}, 'v1');
+  const pkg = (await refl.getDescriptorBySymbol('grpc.reflection.v1.ServerReflection')).getPackageObject(LOADER);
+  const client = new pkg.grpc.reflection.v1.ServerReflection(own.grpcAddr, grpc.credentials.createInsecure());
+  try {
+    const stream = client.ServerReflectionInfo();
+    const ended = new Promise((resolve) => {
+      stream.on('error', (e) => resolve(e.code));
+      stream.on('end', () => resolve('end'));
+    });
+    const first = new Promise((resolve) => stream.once('data', resolve));
+    stream.write({ list_services: '' });
+    assert.equal((await first).message_response, 'list_services_response');
+    // the client keeps the stream open; the server is told to stop
+    await own.stop(); // SIGTERM, then exit 0 within its bounded wait
+    assert.ok([grpc.status.UNAVAILABLE, grpc.status.CANCELLED, 'end'].includes(await ended));
+  } finally {
+    client.close();
+    await own.cleanup();
+  }
+});
