@@ -69,7 +69,8 @@ static const char *peer_str(const struct conn *c, char *out, size_t outlen)
     return out;
 }
 
-static const char *client_id(struct ws_server *ws, const struct conn *c, char *out, size_t outlen)
+static const char *client_id_of(struct ws_server *ws, const struct conn *c, char *out,
+                                size_t outlen)
 {
     snprintf(out, outlen, "%s-%llx", ws->instance, (unsigned long long)c->id);
     return out;
@@ -349,12 +350,13 @@ int ws__conn_confirm_upgrade(struct ws_server *ws, struct lws *wsi)
 
 void ws__conn_connected(struct ws_server *ws, struct conn *c, int recovered)
 {
-    char cid[40];
-    json_t *data = json_pack("{s:s, s:s, s:I, s:I, s:b, s:I}", "client_id",
-                             client_id(ws, c, cid, sizeof cid), "user_id", conn_user(c),
-                             "heartbeat_interval", (json_int_t)ws->cfg->heartbeat_interval_ms,
-                             "heartbeat_timeout", (json_int_t)ws->cfg->heartbeat_timeout_ms,
-                             "recovered", recovered, "server_time", (json_int_t)nd_wall_ms());
+    char client_id[40];
+    snprintf(client_id, sizeof client_id, "%s-%llx", ws->instance, (unsigned long long)c->id);
+    json_t *data =
+        json_pack("{s:s, s:s, s:I, s:I, s:b, s:I}", "client_id", client_id, "user_id", conn_user(c),
+                  "heartbeat_interval", (json_int_t)ws->cfg->heartbeat_interval_ms,
+                  "heartbeat_timeout", (json_int_t)ws->cfg->heartbeat_timeout_ms, "recovered",
+                  recovered, "server_time", (json_int_t)nd_wall_ms());
     if (data && c->token_exp_s) { /* _ms like every other time here; the seconds are exp's */
         json_object_set_new(data, "token_expires_at", json_integer(c->token_exp_s));
         json_object_set_new(data, "token_expires_at_ms", json_integer(c->token_exp_s * 1000));
@@ -396,8 +398,8 @@ int ws__conn_established(struct ws_server *ws, struct conn *c, struct lws *wsi)
     c->peer_port = ws->handoff.peer_port;
     char peer[64], cid[40];
     nd_log(ND_LOG_INFO, "websocket connected", "{s:s, s:s, s:s, s:b}", "user_id", conn_user(c),
-           "client_id", client_id(ws, c, cid, sizeof cid), "peer", peer_str(c, peer, sizeof peer),
-           "resume", c->resume_asked);
+           "client_id", client_id_of(ws, c, cid, sizeof cid), "peer",
+           peer_str(c, peer, sizeof peer), "resume", c->resume_asked);
     if (ws__replay_start(ws, c) < 0)
         return -1;
     if (atomic_load(&ws->stopping))
@@ -665,7 +667,7 @@ void ws__conn_closed(struct ws_server *ws, struct conn *c)
         char peer[64], cid[40];
         backend_presence(ws->backend, c->link.user->id, -1, !c->ack_mode);
         nd_log(ND_LOG_INFO, "websocket closed", "{s:s, s:s, s:s, s:i, s:s, s:I}", "user_id",
-               c->link.user->id, "client_id", client_id(ws, c, cid, sizeof cid), "peer",
+               c->link.user->id, "client_id", client_id_of(ws, c, cid, sizeof cid), "peer",
                peer_str(c, peer, sizeof peer), "code", (int)code, "by",
                c->close_code   ? "server"
                : c->peer_close ? "client"
