@@ -54,10 +54,11 @@ RUN groupadd --system --gid 10001 notifyd \
  && install -d -o 10001 -g 10001 -m 0700 /var/lib/notifyd
 
 COPY --from=build /tmp/build/notifyd /usr/local/bin/notifyd
+COPY --from=build /src/LICENSE /usr/share/doc/notifyd/LICENSE
 
 LABEL org.opencontainers.image.title="notifyd" \
       org.opencontainers.image.description="Real-time notification service: gRPC in, WebSocket out" \
-      org.opencontainers.image.licenses="NOASSERTION"
+      org.opencontainers.image.licenses="Apache-2.0"
 
 ENV NOTIFYD_DATA_DIR=/var/lib/notifyd
 WORKDIR /var/lib/notifyd

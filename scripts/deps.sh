@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what notifyd needs from Debian 12 (and npm for the test tooling),
-# skipping what is already there. Usage: scripts/deps.sh build|test
+# skipping what is already there. Usage: scripts/deps.sh build|run|test
+#   build: compile notifyd; run: also what the README's Python example needs;
+#   test: everything the test command uses
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,12 +12,15 @@ build_pkgs=(gcc make cmake pkg-config ca-certificates
   libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libwebsockets-dev libjwt-dev
   libjansson-dev libssl-dev uthash-dev libcmocka-dev libsqlite3-dev
   libhiredis-dev libev-dev)
+# examples/python/send_notification.py: gRPC and the stub generator
+example_pkgs=(python3 python3-grpcio python3-grpc-tools)
 test_pkgs=(python3 python3-grpcio python3-grpc-tools python3-websockets python3-pytest
   python3-jwt python3-cryptography openssl clang-format clang-tidy curl prometheus clang-14 libclang-rt-14-dev yamllint redis-server
   chromium protobuf-compiler protobuf-compiler-grpc python3-pip python3-setuptools python3-wheel)
 
 pkgs=("${build_pkgs[@]}")
-[ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
+[ "$what" = run ] && pkgs+=("${example_pkgs[@]}")
+[ "$what" = test ] && pkgs+=("${example_pkgs[@]}" "${test_pkgs[@]}")
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -27,7 +27,8 @@ enum opt_kind {
 
 #define MODE_SERVE (1u << CONFIG_SERVE)
 #define MODE_TOKEN (1u << CONFIG_TOKEN)
-#define MODE_BOTH (MODE_SERVE | MODE_TOKEN)
+#define MODE_CHECK (1u << CONFIG_CHECKTOKEN)
+#define MODE_BOTH (MODE_SERVE | MODE_TOKEN | MODE_CHECK) /* every command that reads the keys */
 
 struct option_def {
     const char *flag; /* NULL: environment only (secrets) */
@@ -50,7 +51,8 @@ static const struct option_def options[] = {
     {"--data-dir", "NOTIFYD_DATA_DIR", "./data", OPT_STR, OFF(data_dir), 0, 0, MODE_BOTH,
      "where the embedded default keeps its files (jwt_secret, messages.db)"},
     {NULL, "NOTIFYD_JWT_SECRET", NULL, OPT_STR, OFF(jwt_secret), 0, 0, MODE_BOTH,
-     "HS256 secret (environment only); unset: created once in the data dir, mode 0600"},
+     "HS256 secret (environment only); unset: the data dir's jwt_secret, which the server "
+     "creates once (mode 0600)"},
     {"--jwt-secret-file", "NOTIFYD_JWT_SECRET_FILE", NULL, OPT_STR, OFF(jwt_secret_file), 0, 0,
      MODE_BOTH, "file holding the HS256 secret (a trailing newline is dropped)"},
     {"--jwt-public-key-file", "NOTIFYD_JWT_PUBLIC_KEY_FILE", NULL, OPT_STR,
@@ -75,7 +77,7 @@ static const struct option_def options[] = {
      "audit log lines: all (every API call) or admin (broadcasts, test messages, template "
      "changes)"},
     {"--jwt-leeway", "NOTIFYD_JWT_LEEWAY", "30s", OPT_SECONDS, OFF(jwt_leeway_s), 0, 3600,
-     MODE_SERVE, "clock slack allowed on exp/nbf"},
+     MODE_SERVE | MODE_CHECK, "clock slack allowed on exp/nbf"},
     {"--log-level", "NOTIFYD_LOG_LEVEL", "info", OPT_LEVEL, OFF(log_level), 0, 0, MODE_BOTH,
      "debug, info, warn or error"},
     {"--shutdown-grace-ms", "NOTIFYD_SHUTDOWN_GRACE_MS", "10000", OPT_MILLIS,
@@ -394,7 +396,9 @@ enum config_result config_parse(struct nd_config *cfg, enum config_mode mode, in
         if (!o) {
             fail(err, errlen, "unknown %s \"%.*s\" (see notifyd%s --help)",
                  a[0] == '-' ? "flag" : "argument", (int)len, a,
-                 mode == CONFIG_TOKEN ? " token" : "");
+                 mode == CONFIG_TOKEN        ? " token"
+                 : mode == CONFIG_CHECKTOKEN ? " checktoken"
+                                             : "");
             goto fail;
         }
         const char *v = eq ? eq + 1 : NULL;
@@ -484,10 +488,17 @@ void config_usage(enum config_mode mode, void *out)
 
     if (mode == CONFIG_TOKEN)
         fprintf(f, "usage: notifyd token --user ID [--role user|service|admin] [--ttl S]\n\n"
-                   "Prints a development token signed with the configured HS256 secret.\n\n");
+                   "Prints a development token signed with the configured HS256 secret (the\n"
+                   "data dir's jwt_secret when none is set; never a new one). Which key signed\n"
+                   "it goes to stderr.\n\n");
+    else if (mode == CONFIG_CHECKTOKEN)
+        fprintf(f, "usage: notifyd checktoken TOKEN [flags]   (TOKEN \"-\": read it from stdin)\n\n"
+                   "Checks TOKEN as the server configured by these flags would: prints its\n"
+                   "verified claims (exit 0) or the exact reason it is refused (exit 1).\n\n");
     else
-        fprintf(f, "usage: notifyd [flags]            run the service\n"
-                   "       notifyd token --user ID     print a signed development token\n"
+        fprintf(f, "usage: notifyd [flags]              run the service\n"
+                   "       notifyd token --user ID       print a signed development token\n"
+                   "       notifyd checktoken TOKEN      verify a token: its claims, or why not\n"
                    "       notifyd --version\n\n"
                    "Every flag can also be set by its environment variable; flags win.\n\n");
     fprintf(f, "%-30s %-32s %-16s %s\n", "flag", "variable", "default", "meaning");

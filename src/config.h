@@ -62,8 +62,9 @@ struct nd_config {
 };
 
 enum config_mode {
-    CONFIG_SERVE, /* notifyd [flags] */
-    CONFIG_TOKEN, /* notifyd token --user ID [--role R] [--ttl S] [flags] */
+    CONFIG_SERVE,      /* notifyd [flags] */
+    CONFIG_TOKEN,      /* notifyd token --user ID [--role R] [--ttl S] [flags] */
+    CONFIG_CHECKTOKEN, /* notifyd checktoken TOKEN [flags]: the key and claim settings */
 };
 
 enum config_result {
@@ -74,7 +75,8 @@ enum config_result {
 
 /**
  * Fills @cfg from defaults, then NOTIFYD_* variables, then @argv (flags win).
- * @argv excludes the program name (and the "token" word in CONFIG_TOKEN).
+ * @argv excludes the program name (and the "token" word in CONFIG_TOKEN, the
+ * "checktoken" word and the token in CONFIG_CHECKTOKEN).
  * On CONFIG_ERROR, @err holds a one-line message. Free with config_free().
  */
 enum config_result config_parse(struct nd_config *cfg, enum config_mode mode, int argc, char **argv,

@@ -63,7 +63,8 @@ static void emit(enum nd_log_level level, const char *msg, json_t *fields)
         return;
     if (fields)
         json_object_update_missing(line, fields);
-    char *text = json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII);
+    /* reals with 10 significant digits: "duration_ms":0.007, not 0.0070000000000000001 */
+    char *text = json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(10));
     json_decref(line);
     if (!text)
         return;

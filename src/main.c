@@ -19,6 +19,7 @@
 #include "auth/token.h"
 #include "backend/backend.h"
 #include "config.h"
+#include "datadir.h"
 #include "fault.h"
 #include "health.h"
 #include "log.h"
@@ -71,23 +72,51 @@ static int secret_ok(const char *s, const char *where, char *err, size_t errlen)
     return -EINVAL;
 }
 
-/* the JWT keys: the configured secret (or the one kept in the data dir,
- * unless only a public key is configured) and the public key file */
-static struct token_keys *load_keys(const struct nd_config *cfg, char *err, size_t errlen)
+/* @dir made absolute for messages (it may not exist yet) */
+static void absolute(const char *dir, char *out, size_t outlen)
 {
-    char *secret = NULL, *pem = NULL, why[300];
+    char cwd[4096];
+    if (dir[0] == '/' || !getcwd(cwd, sizeof cwd) ||
+        snprintf(out, outlen, "%s/%s", cwd, !strncmp(dir, "./", 2) ? dir + 2 : dir) >= (int)outlen)
+        snprintf(out, outlen, "%s", dir);
+}
+
+/* the JWT keys: the configured secret (or the one kept in the data dir,
+ * unless only a public key is configured -- created there when @create) and
+ * the public key file; @source says which, for messages */
+static struct token_keys *load_keys(const struct nd_config *cfg, int create, char *source,
+                                    size_t srclen, char *err, size_t errlen)
+{
+    char *secret = NULL, *pem = NULL, why[300], dir[4096];
     struct token_keys *keys = NULL;
+    absolute(cfg->data_dir, dir, sizeof dir);
     if (cfg->jwt_public_key_file && !(pem = read_text(cfg->jwt_public_key_file, err, errlen)))
         return NULL;
     if (cfg->jwt_secret) {
         secret = strdup(cfg->jwt_secret);
+        snprintf(source, srclen, "the HS256 secret in NOTIFYD_JWT_SECRET");
     } else if (cfg->jwt_secret_file) {
         if (!(secret = read_text(cfg->jwt_secret_file, err, errlen)))
             goto done;
         secret[strcspn(secret, "\r\n")] = 0; /* a file ends with a newline: not part of the key */
-    } else if (!pem && token_secret_load(cfg->data_dir, &secret, err, errlen) < 0) {
-        goto done;
+        snprintf(source, srclen, "the HS256 secret in %s", cfg->jwt_secret_file);
+    } else if (!pem) {
+        int rc = create ? token_secret_load(cfg->data_dir, &secret, err, errlen)
+                        : token_secret_read(cfg->data_dir, &secret, err, errlen);
+        if (rc == -ENOENT && !create)
+            snprintf(err, errlen,
+                     "no JWT key: NOTIFYD_JWT_SECRET, NOTIFYD_JWT_SECRET_FILE and "
+                     "NOTIFYD_JWT_PUBLIC_KEY_FILE are unset, and %s/jwt_secret does not exist "
+                     "(notifyd creates it on its first start): run this with notifyd's "
+                     "--data-dir, or set the key notifyd uses",
+                     dir);
+        if (rc < 0)
+            goto done;
+        snprintf(source, srclen, "the HS256 secret in %s/jwt_secret", dir);
     }
+    if (pem)
+        snprintf(source + strlen(source), srclen - strlen(source), "%sthe public key in %s",
+                 secret ? " and " : "", cfg->jwt_public_key_file);
     if (secret && secret_ok(secret,
                             cfg->jwt_secret        ? "NOTIFYD_JWT_SECRET"
                             : cfg->jwt_secret_file ? cfg->jwt_secret_file
@@ -119,7 +148,7 @@ static void exit_now(int sig)
 static int token_main(int argc, char **argv)
 {
     struct nd_config cfg;
-    char err[512];
+    char err[512], source[4400] = "";
     enum config_result r = config_parse(&cfg, CONFIG_TOKEN, argc, argv, err, sizeof err);
     if (r == CONFIG_HELP) {
         config_usage(CONFIG_TOKEN, stdout);
@@ -136,7 +165,8 @@ static int token_main(int argc, char **argv)
                 ND_USER_ID_MAX);
         goto done;
     }
-    struct token_keys *keys = load_keys(&cfg, err, sizeof err);
+    /* never a new secret: tokens signed with one the server does not use are refused */
+    struct token_keys *keys = load_keys(&cfg, 0, source, sizeof source, err, sizeof err);
     if (!keys) {
         fprintf(stderr, "notifyd token: %s\n", err);
         goto done;
@@ -153,9 +183,73 @@ static int token_main(int argc, char **argv)
         fprintf(stderr, "notifyd token: cannot sign the token\n");
         goto done;
     }
-    printf("%s\n", tok);
+    printf("%s\n", tok); /* stdout is the token alone: TOKEN=$(notifyd token ...) */
+    fprintf(stderr, "notifyd token: signed with %s\n", source);
     free(tok);
     rc = 0;
+done:
+    config_free(&cfg);
+    return rc;
+}
+
+/* notifyd checktoken TOKEN|- [flags]: the claims (stdout, exit 0) or why the
+ * server would refuse it (stderr, exit 1) */
+static int checktoken_main(int argc, char **argv)
+{
+    struct nd_config cfg;
+    char err[512], source[4400] = "", line[ND_TOKEN_MAX + 16] = "", why[1024];
+    const char *tok = argc > 0 && strncmp(argv[0], "--", 2) ? argv[0] : NULL;
+    enum config_result r =
+        config_parse(&cfg, CONFIG_CHECKTOKEN, argc - !!tok, argv + !!tok, err, sizeof err);
+    if (r == CONFIG_HELP) {
+        config_usage(CONFIG_CHECKTOKEN, stdout);
+        return 0;
+    }
+    if (r == CONFIG_ERROR || !tok) {
+        fprintf(stderr, "notifyd checktoken: %s\n",
+                r == CONFIG_ERROR ? err
+                                  : "give the token: notifyd checktoken TOKEN (or - for stdin)");
+        if (r != CONFIG_ERROR)
+            config_free(&cfg);
+        return 2;
+    }
+    if (!strcmp(tok, "-")) {
+        if (!fgets(line, sizeof line, stdin))
+            line[0] = 0;
+        line[strcspn(line, "\r\n")] = 0;
+        tok = line;
+    }
+    if (token_from_bearer(tok)) /* pasted with its scheme */
+        tok = token_from_bearer(tok);
+    int rc = 1;
+    struct token_keys *keys = load_keys(&cfg, 0, source, sizeof source, err, sizeof err);
+    if (!keys) {
+        fprintf(stderr, "notifyd checktoken: %s\n", err);
+        goto done;
+    }
+    struct token_claims claims;
+    int64_t now = time(NULL);
+    enum token_result res = token_explain(keys, tok, now, cfg.jwt_leeway_s, why, sizeof why);
+    if (res == TOKEN_OK && token_verify(keys, tok, now, cfg.jwt_leeway_s, &claims) == TOKEN_OK) {
+        char expires[64] = "never expires (no exp)";
+        struct tm tm;
+        time_t exp = (time_t)claims.exp;
+        if (claims.exp && gmtime_r(&exp, &tm))
+            strftime(expires, sizeof expires, "expires %Y-%m-%dT%H:%M:%SZ", &tm);
+        printf("%s\n", why);
+        fprintf(stderr,
+                "notifyd checktoken: valid for user %s, role%s%s%s%s, %s; checked with %s\n",
+                claims.user_id, claims.roles & TOKEN_ROLE_ADMIN ? " admin" : "",
+                claims.roles & TOKEN_ROLE_SERVICE ? " service" : "",
+                claims.roles & TOKEN_ROLE_USER ? " user" : "",
+                claims.roles & (TOKEN_ROLE_ADMIN | TOKEN_ROLE_SERVICE) ? " (may call the API)"
+                                                                       : " (WebSocket only)",
+                expires, source);
+        rc = 0;
+    } else {
+        fprintf(stderr, "notifyd checktoken: refused: %s (checked with %s)\n", why, source);
+    }
+    token_keys_free(keys);
 done:
     config_free(&cfg);
     return rc;
@@ -181,14 +275,34 @@ struct app {
     struct service *svc;
     struct ws_server *ws;
     struct rpc_server *rpc;
-    int64_t stop_by_ms; /* monotonic: the grace period's end, once stopping */
-    char *err;          /* a failed start says why here */
+    int lock_fd;           /* the data dir's lock, or -1 */
+    char key_source[4400]; /* which JWT keys: for the log */
+    int64_t stop_by_ms;    /* monotonic: the grace period's end, once stopping */
+    char *err;             /* a failed start says why here */
     size_t errlen;
 };
 
+/* one process per data dir: locked when notifyd keeps something there (the
+ * embedded engine's messages.db, or the JWT secret it created) */
+static int datadir_start(struct app *a)
+{
+    const struct nd_config *cfg = a->cfg;
+    int secret_there = !cfg->jwt_secret && !cfg->jwt_secret_file && !cfg->jwt_public_key_file;
+    if (cfg->redis_url && !secret_there)
+        return 0;
+    a->lock_fd = datadir_lock(cfg->data_dir, a->err, a->errlen);
+    return a->lock_fd < 0 ? -1 : 0;
+}
+
+static void datadir_free(struct app *a)
+{
+    datadir_unlock(a->lock_fd);
+}
+
 static int keys_start(struct app *a)
 {
-    struct token_keys *keys = load_keys(a->cfg, a->err, a->errlen);
+    struct token_keys *keys =
+        load_keys(a->cfg, 1, a->key_source, sizeof a->key_source, a->err, a->errlen);
     if (!keys)
         return -1;
     token_keyring_swap(a->keyring, keys); /* the keyring owns them */
@@ -311,6 +425,7 @@ static const struct module {
     void (*stop)(struct app *a); /* NULL: nothing runs */
     void (*free)(struct app *a); /* NULL: nothing held */
 } modules[] = {
+    {"data dir", datadir_start, NULL, datadir_free},
     {"keys", keys_start, NULL, keys_free},
     {"templates", templates_start, NULL, templates_free_},
     {"backend", backend_open, backend_stop_, backend_free_},
@@ -354,12 +469,12 @@ static void log_listening(const struct app *a)
     const struct nd_config *cfg = a->cfg;
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
-    nd_log(ND_LOG_INFO, "listening", "{s:s, s:i, s:i, s:s, s:s, s:s, s:I, s:I, s:s}", "version",
-           ND_VERSION, "grpc_port", rpc_server_port(a->rpc), "http_port", ws_server_port(a->ws),
-           "data_dir", cfg->data_dir, "tls", cfg->tls_cert_file ? "on" : "off", "ws_deflate",
-           cfg->ws_deflate ? "on" : "off", "max_connections",
-           (json_int_t)ws_server_max_connections(a->ws), "open_files_limit",
-           (json_int_t)rl.rlim_cur, "backend", backend_name(a->backend));
+    nd_log(ND_LOG_INFO, "listening", "{s:s, s:i, s:i, s:s, s:s, s:s, s:I, s:I, s:s, s:s}",
+           "version", ND_VERSION, "grpc_port", rpc_server_port(a->rpc), "http_port",
+           ws_server_port(a->ws), "data_dir", cfg->data_dir, "tls",
+           cfg->tls_cert_file ? "on" : "off", "ws_deflate", cfg->ws_deflate ? "on" : "off",
+           "max_connections", (json_int_t)ws_server_max_connections(a->ws), "open_files_limit",
+           (json_int_t)rl.rlim_cur, "backend", backend_name(a->backend), "jwt_keys", a->key_source);
     if (cfg->max_connections && (rlim_t)cfg->max_connections + 128 > rl.rlim_cur)
         nd_log(ND_LOG_WARN, "NOTIFYD_MAX_CONNECTIONS is above what the open-files limit allows",
                "{s:I, s:I}", "max_connections", (json_int_t)cfg->max_connections,
@@ -423,7 +538,8 @@ static int wait_for_signal(const struct nd_config *cfg, struct token_keyring *ke
             nd_log(ND_LOG_WARN, "test fault armed", "{s:s}", "stall",
                    sig == SIGUSR1 ? "nd-ws" : "nd-grpc");
         } else if (sig == SIGHUP) { /* reload the JWT keys */
-            struct token_keys *fresh = load_keys(cfg, err, sizeof err);
+            char source[4400];
+            struct token_keys *fresh = load_keys(cfg, 1, source, sizeof source, err, sizeof err);
             if (fresh) {
                 token_keyring_swap(keyring, fresh);
                 nd_log(ND_LOG_INFO, "jwt keys reloaded", NULL);
@@ -461,7 +577,8 @@ static int serve(int argc, char **argv)
     atomic_store(&nd_stats.started_ms, nd_wall_ms());
     token_keyring_init(&keyring, NULL);
 
-    struct app app = {.cfg = &cfg, .keyring = &keyring, .err = err, .errlen = sizeof err};
+    struct app app = {
+        .cfg = &cfg, .keyring = &keyring, .lock_fd = -1, .err = err, .errlen = sizeof err};
     size_t started = start_all(&app);
     if (started < ND_ARRAY_SIZE(modules)) {
         fprintf(stderr, "notifyd: %s\n", err);
@@ -518,6 +635,8 @@ int main(int argc, char **argv)
 
     if (argc > 1 && !strcmp(argv[1], "token"))
         return token_main(argc - 2, argv + 2);
+    if (argc > 1 && !strcmp(argv[1], "checktoken"))
+        return checktoken_main(argc - 2, argv + 2);
     if (argc > 1 && !strcmp(argv[1], "--version")) {
         printf("notifyd %s\n", ND_VERSION);
         return 0;

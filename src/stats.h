@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "histogram.h"
 #include "nd.h"
 
 enum stats_outcome {
@@ -29,6 +30,7 @@ struct nd_stats {
     _Atomic int64_t api_rate_limited; /* calls refused by NOTIFYD_API_RATE_LIMIT */
     _Atomic int64_t api_busy;         /* calls refused: NOTIFYD_MAX_PENDING_CALLS were waiting */
     _Atomic int64_t by_op[ND_OPS_MAX][OUTCOME__COUNT]; /* by enum op_id and outcome */
+    struct histogram store_commit; /* histogram_commit: the engine making messages durable */
 };
 
 extern struct nd_stats nd_stats;

@@ -48,8 +48,12 @@ export interface ConnectedData {
   heartbeat_timeout: number;
   /** false when part of the ?since= gap was already forgotten by the server */
   recovered: boolean;
+  /** unix ms, as every time here but token_expires_at */
   server_time: number;
+  /** the token's exp: unix seconds */
   token_expires_at?: number;
+  /** the same in unix ms */
+  token_expires_at_ms?: number;
   ack?: boolean;
   /** true when connected with ?batch=1 (option batch) */
   batch?: boolean;

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct token_keys {
@@ -289,6 +290,37 @@ static const unsigned char *key_for(const struct token_keys *k, jwt_alg_t alg, i
     }
 }
 
+/* part @part (0 header, 1 claims) of a well-formed token, decoded but not
+ * verified, or NULL */
+static json_t *part_json(const char *token, int part)
+{
+    for (; part > 0 && token; part--)
+        token = strchr(token, '.') ? strchr(token, '.') + 1 : NULL;
+    const char *dot = token ? strchr(token, '.') : NULL;
+    size_t n = dot ? (size_t)(dot - token) : 0;
+    if (n == 0 || n > ND_TOKEN_MAX)
+        return NULL;
+    char *b64 = malloc(n + 4);
+    unsigned char *raw = malloc(n + 4);
+    json_t *out = NULL;
+    size_t m = 0;
+    if (!b64 || !raw)
+        goto done;
+    for (size_t i = 0; i < n && token[i] != '='; i++)
+        b64[m++] = (char)(token[i] == '-' ? '+' : token[i] == '_' ? '/' : token[i]);
+    while (m % 4)
+        b64[m++] = '=';
+    int len = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)m);
+    while (len > 0 && raw[len - 1] == 0) /* EVP_DecodeBlock counts padding as zero bytes */
+        len--;
+    if (len > 0)
+        out = json_loadb((const char *)raw, (size_t)len, 0, NULL);
+done:
+    free(b64);
+    free(raw);
+    return out;
+}
+
 /* decodes the header part and pins its alg before libjwt sees the token */
 static enum token_result check_header(const char *token, jwt_alg_t *alg_out)
 {
@@ -457,6 +489,116 @@ done:
     return r;
 }
 
+/* --- notifyd checktoken: why a token is refused, in the token's own terms --- */
+
+/* "2026-01-02T03:04:05Z, 3h2m ago" (or "in ...") for a unix time */
+static void when(int64_t t, int64_t now, char *out, size_t outlen)
+{
+    struct tm tm;
+    time_t secs = (time_t)t;
+    char stamp[32] = "?";
+    if (gmtime_r(&secs, &tm))
+        strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    int64_t d = t > now ? t - now : now - t;
+    snprintf(out, outlen, "%s, %s%lldh%02lldm%02llds%s", stamp, t > now ? "in " : "",
+             (long long)(d / 3600), (long long)(d / 60 % 60), (long long)(d % 60),
+             t > now ? "" : " ago");
+}
+
+/* the algorithms these keys verify, e.g. "HS256, RS256, RS384, RS512" */
+static void accepted_algs(const struct token_keys *k, char *out, size_t outlen)
+{
+    static const jwt_alg_t algs[] = {JWT_ALG_HS256, JWT_ALG_RS256, JWT_ALG_RS384, JWT_ALG_RS512,
+                                     JWT_ALG_ES256, JWT_ALG_ES384, JWT_ALG_ES512};
+    size_t used = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++) {
+        int len;
+        if (key_for(k, algs[i], &len) && used < outlen)
+            used += (size_t)snprintf(out + used, outlen - used, "%s%s", used ? ", " : "",
+                                     jwt_alg_str(algs[i]));
+    }
+    if (!out[0])
+        snprintf(out, outlen, "none");
+}
+
+/* a claim as compact JSON, or "(none)" */
+static void claim_text(json_t *claims, const char *name, char *out, size_t outlen)
+{
+    json_t *v = json_object_get(claims, name);
+    char *text = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    snprintf(out, outlen, "%s", text ? text : "(none)");
+    free(text);
+}
+
+enum token_result token_explain(const struct token_keys *keys, const char *token, int64_t now,
+                                int64_t leeway, char *out, size_t outlen)
+{
+    struct token_claims c;
+    int64_t exp = 0, nbf = 0;
+    enum token_result r = verify_fully(keys, token, now, leeway, &c, &exp, &nbf);
+    json_t *hdr = r != TOKEN_MISSING && r != TOKEN_TOO_LARGE ? part_json(token, 0) : NULL;
+    json_t *claims = hdr ? part_json(token, 1) : NULL;
+    const char *why = token_result_str(r);
+    char a[160], b[160], algs[96];
+    int64_t t = 0;
+
+    switch (r) {
+    case TOKEN_OK: {
+        char *text = json_dumps(claims, JSON_COMPACT | JSON_SORT_KEYS);
+        snprintf(out, outlen, "%s", text ? text : "{}");
+        free(text);
+        break;
+    }
+    case TOKEN_EXPIRED:
+    case TOKEN_NOT_YET_VALID: {
+        json_t *v = json_object_get(claims, r == TOKEN_EXPIRED ? "exp" : "nbf");
+        t = json_is_integer(v) ? json_integer_value(v) : (int64_t)json_number_value(v);
+        when(t, now, a, sizeof a);
+        snprintf(out, outlen, "%s: %s %s (leeway %llds)", why, r == TOKEN_EXPIRED ? "exp" : "nbf",
+                 a, (long long)leeway);
+        break;
+    }
+    case TOKEN_BAD_ALG:
+        accepted_algs(keys, algs, sizeof algs);
+        claim_text(hdr, "alg", a, sizeof a);
+        snprintf(out, outlen, "%s: the token says alg %s; these keys verify %s", why, a, algs);
+        break;
+    case TOKEN_BAD_SIGNATURE:
+        claim_text(hdr, "alg", a, sizeof a);
+        snprintf(out, outlen,
+                 "%s: the token says alg %s but does not verify with this key: signed with "
+                 "another secret or key (another data dir's jwt_secret?), or altered",
+                 why, a);
+        break;
+    case TOKEN_BAD_ISSUER:
+        claim_text(claims, "iss", a, sizeof a);
+        snprintf(out, outlen, "%s: iss is %s, NOTIFYD_JWT_ISSUER is \"%s\"", why, a, keys->issuer);
+        break;
+    case TOKEN_BAD_AUDIENCE:
+        claim_text(claims, "aud", a, sizeof a);
+        snprintf(out, outlen, "%s: aud is %s, NOTIFYD_JWT_AUDIENCE is \"%s\"", why, a,
+                 keys->audience);
+        break;
+    case TOKEN_NO_USER:
+    case TOKEN_BAD_USER:
+        claim_text(claims, "user_id", a, sizeof a);
+        claim_text(claims, "sub", b, sizeof b);
+        snprintf(out, outlen, "%s: user_id is %s, sub is %s", why, a, b);
+        break;
+    case TOKEN_MALFORMED:
+        snprintf(out, outlen, "%s: %s", why,
+                 !hdr      ? "not three base64url parts, the first a JSON header with alg"
+                 : !claims ? "the claims part is not a JSON object"
+                           : "exp or nbf is not a number");
+        break;
+    default: snprintf(out, outlen, "%s", why); break;
+    }
+    json_decref(hdr);
+    json_decref(claims);
+    return r;
+}
+
 const char *token_result_str(enum token_result r)
 {
     switch (r) {
@@ -524,6 +666,21 @@ static int read_secret(int fd, char **secret, const char *path, char *err, size_
     *secret = strdup(buf);
     OPENSSL_cleanse(buf, sizeof buf);
     return *secret ? 0 : -ENOMEM;
+}
+
+int token_secret_read(const char *dir, char **secret, char *err, size_t errlen)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/jwt_secret", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int rc = -errno;
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return rc;
+    }
+    int rc = read_secret(fd, secret, path, err, errlen);
+    close(fd);
+    return rc;
 }
 
 int token_secret_load(const char *dir, char **secret, char *err, size_t errlen)

@@ -1,5 +1,5 @@
 /* token: verifies and signs JWTs (libjwt). Pure functions, no I/O except
- * token_secret_load(); a struct token_keys is immutable once made, so any
+ * token_secret_read() and token_secret_load(); a struct token_keys is immutable once made, so any
  * thread may verify with it concurrently. */
 #ifndef NOTIFYD_AUTH_TOKEN_H
 #define NOTIFYD_AUTH_TOKEN_H
@@ -90,6 +90,15 @@ enum token_result token_verify(const struct token_keys *keys, const char *token,
 const char *token_result_str(enum token_result r);
 
 /**
+ * Verifies @token as token_verify() does (no cache) and explains the outcome
+ * in @out, one line: on TOKEN_OK the verified claims as JSON; else the reason
+ * with the values behind it (exp and how long ago, the token's alg and the
+ * ones these keys verify, iss/aud against the configured ones). Any thread.
+ */
+enum token_result token_explain(const struct token_keys *keys, const char *token, int64_t now,
+                                int64_t leeway, char *out, size_t outlen);
+
+/**
  * Signs a token for @user with @role ("user", "service", "admin") valid from
  * @now for @ttl seconds. Returns a malloc'd string (caller frees) or NULL.
  */
@@ -98,6 +107,12 @@ char *token_sign(const struct token_keys *keys, const char *user, const char *ro
 
 /** True when @id is 1..ND_USER_ID_MAX bytes of [A-Za-z0-9_.@:-]. */
 int token_user_id_valid(const char *id, size_t len);
+
+/**
+ * Reads <dir>/jwt_secret; never creates it (-ENOENT when absent). *secret is
+ * malloc'd (caller frees). Returns 0, or -errno with a one-line reason in @err.
+ */
+int token_secret_read(const char *dir, char **secret, char *err, size_t errlen);
 
 /**
  * Reads <dir>/jwt_secret, creating @dir (0700) and the file (0600, 32 random

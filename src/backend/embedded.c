@@ -229,8 +229,11 @@ static void e_metrics(struct backend *b, FILE *f)
 {
     fprintf(f,
             "# HELP notifyd_history_messages Messages remembered for resume.\n"
-            "# TYPE notifyd_history_messages gauge\nnotifyd_history_messages %zu\n",
-            history_count(b->history));
+            "# TYPE notifyd_history_messages gauge\nnotifyd_history_messages %zu\n"
+            "# HELP notifyd_offline_messages Messages kept in the store for users (offline, or "
+            "waiting for an ack).\n"
+            "# TYPE notifyd_offline_messages gauge\nnotifyd_offline_messages %lld\n",
+            history_count(b->history), (long long)store_kept(ENGINE(b)->store));
 }
 
 static int e_start(struct backend *b, char *err, size_t errlen)

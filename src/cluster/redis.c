@@ -7,6 +7,7 @@
  * themselves and their replies are in redis_calls.c. */
 #include "cluster/redis_internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ev.h>
 #include <hiredis/adapters/libev.h>
@@ -27,7 +28,35 @@
 
 /* --- URL --- */
 
-/* redis://[[user]:password@]host[:port][/db] */
+/* @n bytes at @in, percent-decoded (RFC 3986: a password may hold '@', ':',
+ * '/' or '%' only as %40, %3A, %2F, %25) into @out; -1 when malformed, %00
+ * or too long */
+static int pct_decode(const char *in, size_t n, char *out, size_t outlen)
+{
+    static const char digits[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int ch = (unsigned char)in[i];
+        if (ch == '%') {
+            const char *hi = i + 2 < n ? strchr(digits, tolower((unsigned char)in[i + 1])) : NULL;
+            const char *lo = hi ? strchr(digits, tolower((unsigned char)in[i + 2])) : NULL;
+            if (!hi || !lo || !*hi || !*lo)
+                return -1;
+            ch = (int)((hi - digits) << 4 | (lo - digits));
+            if (!ch)
+                return -1;
+            i += 2;
+        }
+        if (o + 1 >= outlen)
+            return -1;
+        out[o++] = (char)ch;
+    }
+    out[o] = 0;
+    return 0;
+}
+
+/* redis://[[user]:password@]host[:port][/db]; user and password percent-encoded.
+ * Messages never show what comes before '@' */
 static int parse_url(struct cluster *c, const char *url, char *err, size_t errlen)
 {
     const char *p = url;
@@ -44,15 +73,15 @@ static int parse_url(struct cluster *c, const char *url, char *err, size_t errle
         size_t ulen = colon ? (size_t)(colon - p) : 0;
         size_t plen = colon ? (size_t)(at - colon - 1) : (size_t)(at - p);
         const char *pw = colon ? colon + 1 : p;
-        if (ulen >= sizeof c->user || plen >= sizeof c->password) {
-            snprintf(err, errlen, "NOTIFYD_REDIS_URL: user or password too long");
+        if (pct_decode(p, ulen, c->user, sizeof c->user) < 0 ||
+            pct_decode(pw, plen, c->password, sizeof c->password) < 0) {
+            snprintf(err, errlen,
+                     "NOTIFYD_REDIS_URL: the user or password is too long or badly "
+                     "percent-encoded (write @ : / %% as %%40 %%3A %%2F %%25)");
             return -EINVAL;
         }
-        memcpy(c->user, p, ulen);
-        c->user[ulen] = 0;
-        memcpy(c->password, pw, plen);
-        c->password[plen] = 0;
         p = at + 1;
+        url = p; /* from here on, messages show the host part only */
     }
     size_t hlen = strcspn(p, ":/");
     if (hlen == 0 || hlen >= sizeof c->host) {

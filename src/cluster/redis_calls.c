@@ -12,6 +12,7 @@
 #include "cluster/wire.h"
 #include "delivery/msgid.h"
 #include "log.h"
+#include "stats.h"
 
 /* --- the scripts: sent by SHA1 (EVALSHA), loaded at every connect --- */
 
@@ -110,6 +111,7 @@ int cluster__submit(struct cluster *c, struct cmd *k, void *fn, void *arg)
         return -ENOMEM;
     k->fn = fn;
     k->arg = arg;
+    k->submitted_us = nd_mono_us();
     if (!atomic_load(&c->up) || atomic_load(&c->stopping)) {
         cluster__cmd_free(k);
         return -ENOTCONN;
@@ -252,6 +254,9 @@ void cluster__reply(struct cmd *k, const redisReply *r)
             p.id = id;
             p.stored = (int)reply_int(r->element[1]);
             p.connections = (int)reply_int(r->element[2]);
+            if (p.stored) /* kept in Redis: the cluster's store commit */
+                histogram_observe(&nd_stats.store_commit, &histogram_commit,
+                                  nd_mono_us() - k->submitted_us);
             ((cluster_published_fn)k->fn)(k->arg, 0, &p);
         } else {
             ((cluster_published_fn)k->fn)(k->arg, -EIO, NULL);

@@ -45,6 +45,7 @@ struct cmd {
     size_t *argvlen;
     void *fn;
     void *arg;
+    int64_t submitted_us; /* monotonic: when queued (store commit latency) */
 };
 
 struct cluster {

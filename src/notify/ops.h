@@ -51,6 +51,7 @@ enum op_flag {
     OP_COMMAND = 1u << 8,   /* a browser command: kept only NOTIFYD_COMMAND_TTL for the offline */
     OP_ANY_TYPE = 1u << 9,  /* Publish: the caller names the type and one target; data as given */
     OP_CLOSES = 1u << 10,   /* closes a user's connections */
+    OP_READ = 1u << 11,     /* changes nothing: its audit line is at debug */
 };
 
 #define ND_GROUP_MAX 128      /* bytes of a group key */

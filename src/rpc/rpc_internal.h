@@ -11,10 +11,10 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "histogram.h"
 #include "rpc/server.h"
 
 #define RPC_CODES 17 /* gRPC status codes 0..16 */
-#define RPC_DURATION_BUCKETS 12
 
 struct method {
     char path[128];   /* "/notification.v1.NotificationService/GetStats" */
@@ -23,11 +23,11 @@ struct method {
     const ProtobufCMessageDescriptor *out;
     const struct op_spec *op; /* NULL: a health method */
     int watch;                /* grpc.health.v1.Health/Watch (server streaming) */
+    int reflect;              /* grpc.reflection.*.ServerReflection (bidi streaming) */
     void *handle;             /* from grpc_server_register_method */
     /* for /metrics: written on nd-grpc and nd-ws, read on nd-ws */
     _Atomic uint64_t codes[RPC_CODES];
-    _Atomic uint64_t duration[RPC_DURATION_BUCKETS + 1];
-    _Atomic uint64_t duration_us_sum;
+    struct histogram duration; /* histogram_latency */
 };
 
 /* what a completion-queue tag is; every tag points at one of these */
@@ -36,6 +36,7 @@ enum tag_kind {
     TAG_DONE,         /* the final batch of a unary call completed */
     TAG_WATCH_SENT,   /* a Watch update (or its final status) was sent */
     TAG_WATCH_CLOSED, /* a Watch call is over (client went or we finished it) */
+    TAG_REFLECT,      /* a reflection answer was sent and the next request read */
 };
 
 struct call;
@@ -58,9 +59,10 @@ struct call {
     grpc_slice status_details;
     int has_details;
     int cancelled;
+    int md_sent;        /* initial metadata went out (a stream's first answer) */
     int64_t started_us; /* monotonic, when accepted */
-    /* Watch */
-    struct call *prev, *next; /* in srv->watchers */
+    /* Watch, reflection */
+    struct call *prev, *next; /* in srv->watchers or srv->reflecting */
     char *service;            /* the service watched */
     int last_sent;            /* serving status last sent, -1 none */
     int sending;              /* a send batch is in flight */
@@ -78,13 +80,15 @@ struct rpc_server {
     int port;
     struct method *methods;
     size_t n_methods;
-    struct method unknown; /* counters for unregistered methods */
-    atomic_int live_calls; /* accepted calls not yet freed */
-    atomic_int stopping;   /* rpc_server_stop() began */
-    struct call *watchers; /* nd-grpc: open Watch calls */
-    int shutdown_seen;     /* nd-grpc: the shutdown tag came back */
-    int cq_shut;           /* nd-grpc: grpc_completion_queue_shutdown called */
-    char shutdown_tag;     /* address used as the tag */
+    struct method unknown;   /* counters for unregistered methods */
+    struct reflection *refl; /* the symbol table of reflection.c, immutable */
+    atomic_int live_calls;   /* accepted calls not yet freed */
+    atomic_int stopping;     /* rpc_server_stop() began */
+    struct call *watchers;   /* nd-grpc: open Watch calls */
+    struct call *reflecting; /* nd-grpc: open reflection streams */
+    int shutdown_seen;       /* nd-grpc: the shutdown tag came back */
+    int cq_shut;             /* nd-grpc: grpc_completion_queue_shutdown called */
+    char shutdown_tag;       /* address used as the tag */
     enum {
         RELISTEN_NO,          /* the listener works */
         RELISTEN_DRAINING,    /* it failed: the server is shutting down */
@@ -115,5 +119,17 @@ void rpc__health_watch(struct call *c);
 void rpc__watch_event(struct rpc_tag *t, int success);
 /** Sends changed statuses to watchers; when stopping, finishes them. */
 void rpc__watch_tick(struct rpc_server *s);
+
+/* reflection.c */
+struct reflection;
+/** The served files and their symbols, or NULL (logged). Main thread, before nd-grpc starts. */
+struct reflection *rpc__reflection_new(void);
+void rpc__reflection_free(struct reflection *r);
+/** A ServerReflectionInfo stream arrived with its first request. nd-grpc. */
+void rpc__reflection_info(struct call *c);
+/** Its answer went out and the next request (or the end) came in. nd-grpc. */
+void rpc__reflection_event(struct call *c, int success);
+/** When stopping, cancels the open streams (each once). nd-grpc. */
+void rpc__reflection_tick(struct rpc_server *s);
 
 #endif

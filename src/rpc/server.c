@@ -14,6 +14,7 @@
 
 #include "fault.h"
 #include "grpc/health/v1/health.pb-c.h"
+#include "grpc/reflection/v1/reflection.pb-c.h"
 #include "health.h"
 #include "log.h"
 #include "nd.h"
@@ -23,9 +24,6 @@
 #include "stats.h"
 
 #define REQUESTS_PER_METHOD 64 /* calls each method can have waiting to be matched */
-
-static const double duration_le[RPC_DURATION_BUCKETS] = {
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1};
 
 void rpc__call_free(struct call *c)
 {
@@ -97,21 +95,32 @@ static const char *status_name(grpc_status_code code)
     return (unsigned)code < RPC_CODES ? names[code] : "UNKNOWN";
 }
 
-/* counts the answer and its time, for /metrics */
-static void account(struct call *c, grpc_status_code code)
+/* counts the answer and its time, for /metrics, and logs it: a failure at
+ * info with its reason, a success at debug; an unknown method by its path */
+static void account(struct call *c, grpc_status_code code, const char *msg)
 {
     struct method *m = c->m ? c->m : &c->srv->unknown;
+    char name[160];
     int64_t us = nd_mono_us() - c->started_us;
-    int i = 0;
-    while (i < RPC_DURATION_BUCKETS && (double)us / 1e6 > duration_le[i])
-        i++;
     atomic_fetch_add_explicit(&m->codes[(unsigned)code < RPC_CODES ? code : 2], 1,
                               memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->duration[i], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->duration_us_sum, (uint64_t)us, memory_order_relaxed);
-    if (code != GRPC_STATUS_OK || nd_log_enabled(ND_LOG_DEBUG))
-        nd_log(code == GRPC_STATUS_OK ? ND_LOG_DEBUG : ND_LOG_INFO, "rpc", "{s:s, s:s, s:f}", "rpc",
-               m->name, "status", status_name(code), "duration_ms", (double)us / 1000.0);
+    histogram_observe(&m->duration, &histogram_latency, us);
+    if (code == GRPC_STATUS_OK && !nd_log_enabled(ND_LOG_DEBUG))
+        return;
+    snprintf(name, sizeof name, "%s", m->name);
+    if (!c->m) { /* "/pkg.Service/Method" as the client asked, less the slash */
+        size_t n = GRPC_SLICE_LENGTH(c->details.method);
+        const char *p = (const char *)GRPC_SLICE_START_PTR(c->details.method);
+        if (n && p[0] == '/')
+            p++, n--;
+        snprintf(name, sizeof name, "%.*s", (int)(n < 150 ? n : 150), p);
+    }
+    if (code == GRPC_STATUS_OK)
+        nd_log(ND_LOG_DEBUG, "rpc", "{s:s, s:s, s:f}", "rpc", name, "status", status_name(code),
+               "duration_ms", (double)us / 1000.0);
+    else
+        nd_log(ND_LOG_INFO, "rpc", "{s:s, s:s, s:s, s:f}", "rpc", name, "status", status_name(code),
+               "error", msg ? msg : "", "duration_ms", (double)us / 1000.0);
 }
 
 void rpc__finish(struct call *c, grpc_status_code code, const char *msg, grpc_byte_buffer *reply)
@@ -120,7 +129,8 @@ void rpc__finish(struct call *c, grpc_status_code code, const char *msg, grpc_by
     size_t n = 0;
 
     memset(ops, 0, sizeof ops);
-    ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    if (!c->md_sent) /* a stream sent it with its first answer */
+        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
     if (reply) {
         c->reply = reply;
         ops[n].op = GRPC_OP_SEND_MESSAGE;
@@ -134,9 +144,7 @@ void rpc__finish(struct call *c, grpc_status_code code, const char *msg, grpc_by
         msg && msg[0] ? &c->status_details : NULL;
     ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
-    account(c, code);
-    if (code != GRPC_STATUS_OK)
-        nd_log(ND_LOG_DEBUG, "rpc error", "{s:s}", "error", msg ? msg : "");
+    account(c, code, msg);
     c->tag.kind = TAG_DONE;
     grpc_call *call = c->call;
     ND_HANDOFF_SEND(c); /* to nd-grpc, which frees it on completion: not read after */
@@ -252,9 +260,11 @@ static void handle(struct call *c)
         rpc__finish(c, GRPC_STATUS_UNIMPLEMENTED, path, NULL);
         return;
     }
-    if (!c->m->op) {
+    if (!c->m->op) { /* health and reflection: no token */
         if (c->m->watch)
             rpc__health_watch(c);
+        else if (c->m->reflect)
+            rpc__reflection_info(c);
         else
             rpc__health_check(c);
         return;
@@ -381,6 +391,7 @@ static void *run(void *arg)
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
         rpc__watch_tick(s); /* status changes, and finishing watches when stopping */
+        rpc__reflection_tick(s);
         relisten(s);
         if (ev.type == GRPC_QUEUE_TIMEOUT) {
             maybe_shutdown_cq(s);
@@ -409,6 +420,7 @@ static void *run(void *arg)
             rpc__watch_event(t, ev.success);
             maybe_shutdown_cq(s);
             break;
+        case TAG_REFLECT: rpc__reflection_event(c, ev.success); break;
         case TAG_NEW:
             if (!ev.success) { /* the server is shutting down: no call came */
                 c->call = NULL;
@@ -433,29 +445,46 @@ static void *run(void *arg)
 
 static int build_methods(struct rpc_server *s)
 {
-    const ProtobufCServiceDescriptor *svc = &notification__v1__notification_service__descriptor;
-    const ProtobufCServiceDescriptor *health = &grpc__health__v1__health__descriptor;
-    s->n_methods = svc->n_methods + health->n_methods;
+    /* the API, then what needs no token: health, reflection (v1alpha is v1's
+     * messages under the older name) */
+    static const struct {
+        const ProtobufCServiceDescriptor *d;
+        const char *name; /* the service's name, NULL: the descriptor's */
+    } services[] = {
+        {&notification__v1__notification_service__descriptor, NULL},
+        {&grpc__health__v1__health__descriptor, NULL},
+        {&grpc__reflection__v1__server_reflection__descriptor, NULL},
+        {&grpc__reflection__v1__server_reflection__descriptor,
+         "grpc.reflection.v1alpha.ServerReflection"},
+    };
+    s->n_methods = 0;
+    for (size_t k = 0; k < ND_ARRAY_SIZE(services); k++)
+        s->n_methods += services[k].d->n_methods;
     s->methods = calloc(s->n_methods, sizeof *s->methods);
     if (!s->methods)
         return -ENOMEM;
-    for (unsigned i = 0; i < s->n_methods; i++) {
-        struct method *m = &s->methods[i];
-        const ProtobufCServiceDescriptor *d = i < svc->n_methods ? svc : health;
-        const ProtobufCMethodDescriptor *md =
-            &d->methods[i < svc->n_methods ? i : i - svc->n_methods];
-        snprintf(m->path, sizeof m->path, "/%s/%s", d->name, md->name);
-        m->name = d == svc ? md->name : m->path + 1;
-        m->in = md->input;
-        m->out = md->output;
-        if (d == health) {
-            m->watch = !strcmp(md->name, "Watch");
-        } else if (!(m->op = ops_find(md->name))) {
-            nd_log(ND_LOG_ERROR, "no operation for rpc", "{s:s}", "rpc", m->path);
-            return -EINVAL;
+    struct method *m = s->methods;
+    for (size_t k = 0; k < ND_ARRAY_SIZE(services); k++) {
+        const ProtobufCServiceDescriptor *d = services[k].d;
+        for (unsigned i = 0; i < d->n_methods; i++, m++) {
+            const ProtobufCMethodDescriptor *md = &d->methods[i];
+            snprintf(m->path, sizeof m->path, "/%s/%s",
+                     services[k].name ? services[k].name : d->name, md->name);
+            m->name = k == 0 ? md->name : m->path + 1;
+            m->in = md->input;
+            m->out = md->output;
+            if (d == &grpc__health__v1__health__descriptor) {
+                m->watch = !strcmp(md->name, "Watch");
+            } else if (d == &grpc__reflection__v1__server_reflection__descriptor) {
+                m->reflect = 1;
+            } else if (!(m->op = ops_find(md->name))) {
+                nd_log(ND_LOG_ERROR, "no operation for rpc", "{s:s}", "rpc", m->path);
+                return -EINVAL;
+            }
         }
     }
     s->unknown.name = "unknown";
+    s->refl = rpc__reflection_new(); /* without it, reflection answers UNIMPLEMENTED */
     return 0;
 }
 
@@ -490,22 +519,12 @@ void rpc_server_metrics(void *arg, FILE *f)
                "# TYPE notifyd_rpc_duration_seconds histogram\n");
     for (size_t i = 0; i < s->n_methods; i++) {
         struct method *m = &s->methods[i];
-        if (m->watch)
-            continue; /* a stream's duration is how long it was watched: not a latency */
-        uint64_t cum = 0;
-        for (int b = 0; b <= RPC_DURATION_BUCKETS; b++) {
-            cum += atomic_load_explicit(&m->duration[b], memory_order_relaxed);
-            if (b < RPC_DURATION_BUCKETS)
-                fprintf(f, "notifyd_rpc_duration_seconds_bucket{method=\"%s\",le=\"%g\"} %llu\n",
-                        m->name, duration_le[b], (unsigned long long)cum);
-            else
-                fprintf(f, "notifyd_rpc_duration_seconds_bucket{method=\"%s\",le=\"+Inf\"} %llu\n",
-                        m->name, (unsigned long long)cum);
-        }
-        fprintf(f, "notifyd_rpc_duration_seconds_sum{method=\"%s\"} %.6f\n", m->name,
-                (double)atomic_load_explicit(&m->duration_us_sum, memory_order_relaxed) / 1e6);
-        fprintf(f, "notifyd_rpc_duration_seconds_count{method=\"%s\"} %llu\n", m->name,
-                (unsigned long long)cum);
+        if (m->watch || m->reflect)
+            continue; /* a stream's duration is how long it was open: not a latency */
+        char labels[160];
+        snprintf(labels, sizeof labels, "method=\"%s\"", m->name);
+        histogram_render(f, "notifyd_rpc_duration_seconds", labels, &histogram_latency,
+                         &m->duration);
     }
 }
 
@@ -644,6 +663,7 @@ fail: /* shut down and drain on this thread */
         grpc_server_destroy(s->server);
     grpc_completion_queue_destroy(s->cq);
     free(s->methods);
+    rpc__reflection_free(s->refl);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
     free(s);
@@ -685,6 +705,7 @@ void rpc_server_free(struct rpc_server *s)
         grpc_server_destroy(s->server);
     grpc_completion_queue_destroy(s->cq);
     free(s->methods);
+    rpc__reflection_free(s->refl);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
     free(s);

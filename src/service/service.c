@@ -98,12 +98,13 @@ json_t *service_result_json(const struct service_result *r)
 void service__audit(struct service *svc, const struct op_spec *op,
                     const struct token_claims *caller, const char *target)
 {
-    /* what changes what everyone gets is always written; the rest with NOTIFYD_AUDIT=all */
+    /* what changes what everyone gets is always written; the rest with NOTIFYD_AUDIT=all;
+     * reads (a console polling stats every 2 s) at debug */
     int always = op->id == OP_BROADCAST || op->id == OP_TEST_MESSAGE || op->id == OP_PUT_TEMPLATE ||
                  op->id == OP_DELETE_TEMPLATE || (op->id == OP_PUBLISH && !strcmp(target, "*"));
     if (always || svc->audit_all)
-        nd_log(ND_LOG_INFO, "audit", "{s:s, s:s, s:s}", "op", op->name, "caller",
-               caller ? caller->user_id : "", "target", target);
+        nd_log(op->flags & OP_READ ? ND_LOG_DEBUG : ND_LOG_INFO, "audit", "{s:s, s:s, s:s}", "op",
+               op->name, "caller", caller ? caller->user_id : "", "target", target);
 }
 
 /* --- GetStats and IsUserOnline: counted by the backend (cluster-wide in a cluster) --- */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "health.h"
 #include "log.h"
 #include "nd.h"
+#include "stats.h"
 #include "store/store.h"
 
 #define SCHEMA_VERSION 2     /* 1: offline; 2: + templates */
@@ -51,6 +53,8 @@ struct store {
     struct op **tail; /* {lock} */
     int closing;      /* {lock} */
     int64_t last_sweep_ms;
+    int64_t delta;        /* nd-store: rows added less rows removed in this transaction */
+    _Atomic int64_t kept; /* rows in offline: counted at open and each sweep, kept up between */
 };
 
 static void enqueue(struct store *e, struct op *o)
@@ -153,10 +157,13 @@ static int exec_put(struct store *e, struct op *o)
     sqlite3_bind_text(e->ins, 4, o->json, (int)o->len, SQLITE_STATIC);
     if (step_done(e->ins) < 0)
         return -EIO;
+    e->delta += sqlite3_changes(e->db); /* a replaced row counts once more until the sweep */
     /* keep only the newest NOTIFYD_OFFLINE_MAX_PER_USER of this user */
     sqlite3_bind_text(e->trim, 1, o->user_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(e->trim, 2, e->cfg->offline_max_per_user);
-    return step_done(e->trim);
+    int rc = step_done(e->trim);
+    e->delta -= sqlite3_changes(e->db);
+    return rc;
 }
 
 static int exec_load(struct store *e, struct op *o)
@@ -200,7 +207,9 @@ static int exec_remove(struct store *e, struct op *o)
 {
     sqlite3_bind_text(e->del, 1, o->user_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(e->del, 2, (sqlite3_int64)o->id);
-    return step_done(e->del);
+    int rc = step_done(e->del);
+    e->delta -= sqlite3_changes(e->db);
+    return rc;
 }
 
 static int exec_template(struct store *e, struct op *o)
@@ -227,12 +236,29 @@ static void finish_op(struct store *e, struct op *o, int commit_err)
     free(o);
 }
 
+/* the offline gauge, exactly: at open, after each sweep and after a failure */
+static void count_rows(struct store *e)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(e->db, "SELECT COUNT(*) FROM offline", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        atomic_store(&e->kept, sqlite3_column_int64(st, 0));
+    sqlite3_finalize(st);
+}
+
+int64_t store_kept(struct store *s)
+{
+    return s ? atomic_load(&s->kept) : 0;
+}
+
 /* runs one batch in one transaction; returns the ops still to run */
 static struct op *run_batch(struct store *e, struct op *list)
 {
-    int n = 0, err = 0;
+    int n = 0, err = 0, swept = 0;
     struct op *o = list, *last = NULL;
+    int64_t started_us = nd_mono_us();
 
+    e->delta = 0;
     if (sqlite3_exec(e->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         err = -EIO;
     for (; o && n < BATCH_MAX; last = o, o = o->next, n++) {
@@ -250,14 +276,21 @@ static struct op *run_batch(struct store *e, struct op *list)
         sqlite3_bind_int64(e->sweep, 1, now);
         step_done(e->sweep);
         e->last_sweep_ms = now;
+        swept = 1;
     }
     if (!err && sqlite3_exec(e->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         err = -EIO;
+    if (!err) { /* the time a put waits for "on disk", fsync included */
+        histogram_observe(&nd_stats.store_commit, &histogram_commit, nd_mono_us() - started_us);
+        atomic_fetch_add(&e->kept, e->delta);
+    }
     if (err) {
         nd_log(ND_LOG_ERROR, "store transaction failed", "{s:s, s:s}", "file", e->path, "error",
                sqlite3_errmsg(e->db));
         sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
     }
+    if (err || swept)
+        count_rows(e);
     if (last)
         last->next = NULL;
     for (struct op *p = list, *next; p; p = next) {
@@ -482,6 +515,7 @@ struct store *store_open(const struct nd_config *cfg, store_user_fn users, void 
     if (open_db(e, err, errlen) < 0 || list_users(e, users, users_arg, err, errlen) < 0 ||
         list_templates(e, templates, templates_arg, err, errlen) < 0)
         goto fail;
+    count_rows(e);
     if (pthread_create(&e->thread, NULL, run, e)) {
         snprintf(err, errlen, "cannot start the store thread");
         goto fail;

@@ -60,6 +60,9 @@ int store_remove(struct store *s, const char *user_id, uint64_t id);
 int store_template(struct store *s, const char *id, const char *json, store_done_fn done,
                    void *arg);
 
+/** Messages kept (offline, or awaiting an ack; expired ones until the next sweep). Any thread. */
+int64_t store_kept(struct store *s);
+
 /** Finishes every queued operation (running its callback), then frees the store. NULL: no-op. */
 void store_close(struct store *s);
 

@@ -2,10 +2,13 @@
  * upgrade, the `connected` greeting, client messages (ping, pong,
  * client_ready, ack, refresh), heartbeats and token expiry on the timer
  * wheel, and writing the outbound queue. nd-ws thread only. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "delivery/envelope.h"
@@ -29,6 +32,48 @@ static int64_t now_ms(void)
 static const char *conn_user(const struct conn *c)
 {
     return c->link.user ? c->link.user->id : "";
+}
+
+/* the client's address in 18 bytes (IPv4 as mapped IPv6), for the log; read
+ * before the upgrade is answered, while the client surely waits */
+static void peer_of(int fd, uint8_t ip[16], uint16_t *port)
+{
+    struct sockaddr_storage ss = {0}; /* the analyzer cannot see getpeername() fill it */
+    socklen_t len = sizeof ss;
+    memset(ip, 0, 16);
+    *port = 0;
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+        return;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+        ip[10] = ip[11] = 0xff;
+        memcpy(ip + 12, &a->sin_addr, 4);
+        *port = ntohs(a->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+        memcpy(ip, &a->sin6_addr, 16);
+        *port = ntohs(a->sin6_port);
+    }
+}
+
+/* "203.0.113.7:51234", "[2001:db8::1]:51234" */
+static const char *peer_str(const struct conn *c, char *out, size_t outlen)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int v4 = !memcmp(c->peer_ip, mapped, sizeof mapped);
+    if (!c->peer_port)
+        return "unknown";
+    inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? c->peer_ip + 12 : c->peer_ip, ip, sizeof ip);
+    snprintf(out, outlen, v4 ? "%s:%u" : "[%s]:%u", ip, c->peer_port);
+    return out;
+}
+
+static const char *client_id_of(struct ws_server *ws, const struct conn *c, char *out,
+                                size_t outlen)
+{
+    snprintf(out, outlen, "%s-%llx", ws->instance, (unsigned long long)c->id);
+    return out;
 }
 
 void ws__conn_close(struct conn *c, uint16_t code, const char *reason)
@@ -304,6 +349,7 @@ int ws__conn_confirm_upgrade(struct ws_server *ws, struct lws *wsi)
     const char *a = ws__urlarg(ws, wsi, "ack=", ack, sizeof ack);
     ws->handoff.wsi = wsi;
     ws->handoff.claims = claims;
+    peer_of(lws_get_socket_fd(wsi), ws->handoff.peer_ip, &ws->handoff.peer_port);
     ws->handoff.resume_asked = resume;
     ws->handoff.since = since_id;
     ws->handoff.ack_mode = a && (!strcmp(a, "1") || !strcmp(a, "true"));
@@ -321,8 +367,10 @@ void ws__conn_connected(struct ws_server *ws, struct conn *c, int recovered)
                   "heartbeat_interval", (json_int_t)ws->cfg->heartbeat_interval_ms,
                   "heartbeat_timeout", (json_int_t)ws->cfg->heartbeat_timeout_ms, "recovered",
                   recovered, "server_time", (json_int_t)nd_wall_ms());
-    if (data && c->token_exp_s)
+    if (data && c->token_exp_s) { /* _ms like every other time here; the seconds are exp's */
         json_object_set_new(data, "token_expires_at", json_integer(c->token_exp_s));
+        json_object_set_new(data, "token_expires_at_ms", json_integer(c->token_exp_s * 1000));
+    }
     if (data && c->ack_mode)
         json_object_set_new(data, "ack", json_true());
     if (data && c->batch_mode)
@@ -353,9 +401,15 @@ int ws__conn_established(struct ws_server *ws, struct conn *c, struct lws *wsi)
     c->next_ping_ms = c->last_rx_ms + ws->cfg->heartbeat_interval_ms;
     schedule(ws, c);
     stats_add(&nd_stats.connections_opened, 1);
+    ws__metrics_connected(ws, c->resume_asked);
     backend_presence(ws->backend, conn_user(c), +1, !c->ack_mode);
-    nd_log(ND_LOG_DEBUG, "websocket connected", "{s:s, s:I}", "user_id", conn_user(c), "conn",
-           (json_int_t)c->id);
+    c->opened_ms = c->last_rx_ms;
+    memcpy(c->peer_ip, ws->handoff.peer_ip, sizeof c->peer_ip);
+    c->peer_port = ws->handoff.peer_port;
+    char peer[64], cid[40];
+    nd_log(ND_LOG_INFO, "websocket connected", "{s:s, s:s, s:s, s:b}", "user_id", conn_user(c),
+           "client_id", client_id_of(ws, c, cid, sizeof cid), "peer",
+           peer_str(c, peer, sizeof peer), "resume", c->resume_asked);
     if (ws__replay_start(ws, c) < 0)
         return -1;
     if (atomic_load(&ws->stopping))
@@ -393,6 +447,8 @@ static void refresh(struct ws_server *ws, struct conn *c, const char *tok)
     schedule(ws, c);
     json_t *out = json_object();
     json_object_set_new(out, "expires_at", claims.exp ? json_integer(claims.exp) : json_null());
+    json_object_set_new(out, "expires_at_ms",
+                        claims.exp ? json_integer(claims.exp * 1000) : json_null());
     send_control(ws, c, "refreshed", out);
 }
 
@@ -632,8 +688,11 @@ static int close_code_ok(const unsigned char *p, size_t len)
 int ws__conn_peer_close(struct ws_server *ws, struct conn *c, void *in, size_t len)
 {
     (void)ws;
-    if (close_code_ok(in, len))
+    if (close_code_ok(in, len)) {
+        const unsigned char *p = in;
+        c->peer_close = len >= 2 ? (uint16_t)(p[0] << 8 | p[1]) : 1005;
         return 0; /* lws echoes it */
+    }
     static const char why[] = "invalid close code";
     lws_close_reason(c->wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *)why, sizeof why - 1);
     c->close_code = ND_CLOSE_PROTOCOL;
@@ -647,12 +706,23 @@ void ws__conn_closed(struct ws_server *ws, struct conn *c)
         c->guard_fd = 0;
     }
     if (c->link.user) {
+        /* the code of the close: ours if we started it, else the client's; 1006 when no
+         * close frame came (RFC 6455 §7.1.5) */
+        uint16_t code = c->close_code ? c->close_code : c->peer_close ? c->peer_close : 1006;
+        int64_t lived_ms = now_ms() - c->opened_ms;
+        char peer[64], cid[40];
         backend_presence(ws->backend, c->link.user->id, -1, !c->ack_mode);
-        nd_log(ND_LOG_DEBUG, "websocket closed", "{s:s, s:I, s:i}", "user_id", c->link.user->id,
-               "conn", (json_int_t)c->id, "code", (int)c->close_code);
+        nd_log(ND_LOG_INFO, "websocket closed", "{s:s, s:s, s:s, s:i, s:s, s:I}", "user_id",
+               c->link.user->id, "client_id", client_id_of(ws, c, cid, sizeof cid), "peer",
+               peer_str(c, peer, sizeof peer), "code", (int)code, "by",
+               c->close_code   ? "server"
+               : c->peer_close ? "client"
+                               : "nobody (connection lost)",
+               "duration_ms", (json_int_t)lived_ms);
         registry_remove(ws->reg, &c->link);
         stats_add(&nd_stats.connections_closed, 1);
         ws__metrics_closed(ws, c->close_code);
+        ws__metrics_disconnected(ws, code, lived_ms);
     }
     wheel_remove(&ws->wheel, &c->timer);
     outq_clear(&c->q);

@@ -67,6 +67,65 @@ static void one(FILE *f, const char *name, const char *type, const char *help, d
     fprintf(f, "%s %.15g\n", name, v);
 }
 
+void ws__metrics_connected(struct ws_server *ws, int resumed)
+{
+    if (resumed)
+        ws->m.reconnects++;
+}
+
+void ws__metrics_disconnected(struct ws_server *ws, uint16_t code, int64_t lived_ms)
+{
+    histogram_observe(&ws->m.lifetime, &histogram_lifetime, lived_ms * 1000);
+    for (int i = 0; i < WS_CLOSE_CODES; i++) {
+        if (ws->m.disconnects[i].code == code || !ws->m.disconnects[i].code) {
+            ws->m.disconnects[i].code = code;
+            ws->m.disconnects[i].n++;
+            return;
+        }
+    }
+    ws->m.disconnects_other++; /* a client inventing codes cannot grow /metrics */
+}
+
+static int by_code(const void *a, const void *b)
+{
+    return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+}
+
+static void disconnect_metrics(struct ws_server *ws, FILE *f)
+{
+    uint16_t codes[WS_CLOSE_CODES + 3];
+    size_t n = 0;
+    static const uint16_t always[] = {1000, 1001, 1006}; /* stable series for dashboards */
+    for (size_t i = 0; i < ND_ARRAY_SIZE(always); i++)
+        codes[n++] = always[i];
+    for (int i = 0; i < WS_CLOSE_CODES && ws->m.disconnects[i].code; i++)
+        if (ws->m.disconnects[i].code != 1000 && ws->m.disconnects[i].code != 1001 &&
+            ws->m.disconnects[i].code != 1006)
+            codes[n++] = ws->m.disconnects[i].code;
+    qsort(codes, n, sizeof codes[0], by_code);
+    head(f, "notifyd_disconnects_total", "counter",
+         "WebSockets gone, by close code, whoever closed (1005: a close frame without a code, "
+         "1006: none at all; other: past the first 32 codes).");
+    for (size_t k = 0; k < n; k++) {
+        uint64_t v = 0;
+        for (int i = 0; i < WS_CLOSE_CODES; i++)
+            if (ws->m.disconnects[i].code == codes[k])
+                v = ws->m.disconnects[i].n;
+        fprintf(f, "notifyd_disconnects_total{code=\"%u\"} %llu\n", codes[k],
+                (unsigned long long)v);
+    }
+    if (ws->m.disconnects_other)
+        fprintf(f, "notifyd_disconnects_total{code=\"other\"} %llu\n",
+                (unsigned long long)ws->m.disconnects_other);
+    one(f, "notifyd_reconnects_total", "counter",
+        "WebSockets opened with ?since= (a client resuming after a disconnect).",
+        (double)ws->m.reconnects);
+    head(f, "notifyd_connection_duration_seconds", "histogram",
+         "How long WebSockets stayed open, counted when they close.");
+    histogram_render(f, "notifyd_connection_duration_seconds", NULL, &histogram_lifetime,
+                     &ws->m.lifetime);
+}
+
 struct queue_sum {
     uint64_t bytes, messages;
 };
@@ -175,6 +234,7 @@ void ws__metrics_render(struct ws_server *ws, FILE *f)
     for (int i = 0; i < CLOSED__COUNT; i++)
         fprintf(f, "notifyd_connections_closed_total{reason=\"%s\"} %llu\n", closed_names[i],
                 (unsigned long long)ws->m.closed[i]);
+    disconnect_metrics(ws, f);
     head(f, "notifyd_connections_refused_total", "counter",
          "WebSocket upgrades refused, by reason.");
     for (int i = 0; i < REFUSED__COUNT; i++)
@@ -223,6 +283,11 @@ void ws__metrics_render(struct ws_server *ws, FILE *f)
         "API calls refused because NOTIFYD_MAX_PENDING_CALLS calls were waiting.",
         (double)stats_get(&nd_stats.api_busy));
     ws__rest_metrics(f);
+    head(f, "notifyd_store_commit_seconds", "histogram",
+         "Making messages durable: an SQLite group commit with its fsync (embedded), a publish "
+         "that kept a message in Redis (redis).");
+    histogram_render(f, "notifyd_store_commit_seconds", NULL, &histogram_commit,
+                     &nd_stats.store_commit);
     backend_metrics(ws->backend, f);
     if (ws->metrics_hook && health_get() != HEALTH_STARTING) /* set before "ready" */
         ws->metrics_hook(ws->metrics_hook_arg, f);

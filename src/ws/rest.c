@@ -65,6 +65,9 @@ struct rest_req {
     int responded;                      /* an error was queued: ignore the rest of the body */
     char *body;
     size_t len;
+    int method;         /* LWSHUMETH_*, for the log */
+    char path[160];     /* as asked (cut), for the log */
+    int64_t started_us; /* monotonic: the head arrived */
 };
 
 /* /user/{user_id}<tail>: the id's length, or 0 */
@@ -118,13 +121,41 @@ static void req_free(struct rest_req *q)
 static const int statuses[] = {200, 400, 401, 403, 404, 405, 408, 411, 413, 429, 500, 503};
 #define N_STATUSES (sizeof statuses / sizeof statuses[0])
 static uint64_t answers[N_ROUTES + 1][N_STATUSES]; /* last row: no route */
+static struct histogram durations[N_ROUTES + 1];   /* histogram_latency */
 
-static void count(const struct route *r, int status)
+static const char *route_label(size_t i)
 {
+    return i == N_ROUTES                   ? "other"
+           : routes[i].kind == R_PATH_USER ? PREFIX "/user/{user_id}/online"
+           : routes[i].kind == R_USER_BODY ? PREFIX "/user/{user_id}/disconnect"
+           : routes[i].kind == R_TEMPLATE  ? PREFIX "/templates/{id}"
+                                           : NULL;
+}
+
+/* counts and times the answer to @q (NULL: no call was made), and logs it as
+ * gRPC calls are: a failure at info with its reason, a success at debug */
+static void count(const struct rest_req *q, int status, const char *msg)
+{
+    const struct route *r = q ? q->route : NULL;
     size_t row = r ? (size_t)(r - routes) : N_ROUTES;
     for (size_t k = 0; k < N_STATUSES; k++)
         if (statuses[k] == status)
             answers[row][k]++;
+    if (!q)
+        return;
+    int64_t us = nd_mono_us() - q->started_us;
+    histogram_observe(&durations[row], &histogram_latency, us);
+    enum nd_log_level level = status >= 400 ? ND_LOG_INFO : ND_LOG_DEBUG;
+    if (!nd_log_enabled(level))
+        return;
+    if (status >= 400)
+        nd_log(level, "rest", "{s:s, s:s, s:i, s:s, s:s, s:f}", "method",
+               ws__http_method_name(q->method), "path", q->path, "status", status, "error",
+               msg ? msg : "", "caller", q->caller.user_id, "duration_ms", (double)us / 1000.0);
+    else
+        nd_log(level, "rest", "{s:s, s:s, s:i, s:s, s:f}", "method",
+               ws__http_method_name(q->method), "path", q->path, "status", status, "caller",
+               q->caller.user_id, "duration_ms", (double)us / 1000.0);
 }
 
 void ws__rest_metrics(FILE *f)
@@ -132,16 +163,23 @@ void ws__rest_metrics(FILE *f)
     fprintf(f, "# HELP notifyd_rest_requests_total REST calls answered, by route and status.\n"
                "# TYPE notifyd_rest_requests_total counter\n");
     for (size_t i = 0; i <= N_ROUTES; i++) {
-        const char *path = i == N_ROUTES                   ? "other"
-                           : routes[i].kind == R_PATH_USER ? "/user/{user_id}/online"
-                           : routes[i].kind == R_TEMPLATE  ? "/templates/{id}"
-                                                           : routes[i].path;
+        const char *label = route_label(i);
         for (size_t k = 0; k < N_STATUSES; k++)
             if (answers[i][k] || (i < N_ROUTES && statuses[k] == 200))
-                fprintf(f, "notifyd_rest_requests_total{route=\"%s%s%s\",status=\"%d\"} %llu\n",
-                        i == N_ROUTES ? "" : PREFIX,
-                        i < N_ROUTES && routes[i].kind == R_USER_BODY ? "/user/{user_id}" : "",
-                        path, statuses[k], (unsigned long long)answers[i][k]);
+                fprintf(f, "notifyd_rest_requests_total{route=\"%s%s\",status=\"%d\"} %llu\n",
+                        label ? "" : PREFIX, label ? label : routes[i].path, statuses[k],
+                        (unsigned long long)answers[i][k]);
+    }
+    fprintf(f, "# HELP notifyd_rest_request_duration_seconds From a REST call's head to its "
+               "answer, by route.\n"
+               "# TYPE notifyd_rest_request_duration_seconds histogram\n");
+    for (size_t i = 0; i <= N_ROUTES; i++) {
+        char labels[128];
+        const char *label = route_label(i);
+        snprintf(labels, sizeof labels, "route=\"%s%s\"", label ? "" : PREFIX,
+                 label ? label : routes[i].path);
+        histogram_render(f, "notifyd_rest_request_duration_seconds", labels, &histogram_latency,
+                         &durations[i]);
     }
 }
 
@@ -150,7 +188,7 @@ static int fail_with(struct conn *c, int status, const char *msg, const char *hn
 {
     if (c->rest)
         c->rest->responded = 1;
-    count(c->rest ? c->rest->route : NULL, status);
+    count(c->rest, status, msg);
     return ws__http_error(c, status, msg, hname, hvalue, unread_body);
 }
 
@@ -167,7 +205,7 @@ static void answered(void *arg, const struct service_result *res)
     struct conn *c = q->c;
     if (c && res->error) {
         c->rest = NULL; /* the answer may close the connection: c is not used after */
-        count(q->route, 503);
+        count(q, 503, res->error);
         ws__http_error(c, 503, res->error, NULL, NULL, 0);
     } else if (c) {
         json_t *env = json_pack("{s:i, s:s, s:o}", "code", 0, "message", q->ok, "data",
@@ -176,7 +214,7 @@ static void answered(void *arg, const struct service_result *res)
         json_decref(env);
         c->rest = NULL; /* the answer may close the connection: c is not used after */
         if (text) {
-            count(q->route, 200);
+            count(q, 200, NULL);
             ws__http_respond(c, 200, text, NULL, NULL, 0);
         } else
             ws__http_error(c, 500, "out of memory", NULL, NULL, 1);
@@ -274,6 +312,9 @@ int ws__rest_request(struct ws_server *ws, struct conn *c, int method, const cha
         return -1;
     c->rest->c = c;
     c->rest->route = r;
+    c->rest->method = method;
+    c->rest->started_us = nd_mono_us();
+    snprintf(c->rest->path, sizeof c->rest->path, "%s", path);
     if (!r) {
         snprintf(msg, sizeof msg, "no route for %s %.200s", ws__http_method_name(method), path);
         return fail(c, 404, msg, body_pending);

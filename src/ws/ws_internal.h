@@ -13,6 +13,7 @@
 #include "config.h"
 #include "delivery/delivery.h"
 #include "delivery/inbox.h"
+#include "histogram.h"
 #include "ratelimit.h"
 #include "ws/frame_guard.h"
 #include "ws/outq.h"
@@ -45,6 +46,7 @@ enum ws_refused_reason {
     REFUSED__COUNT
 };
 #define WS_LATENCY_BUCKETS 14
+#define WS_CLOSE_CODES 32 /* distinct close codes counted; more go to code="other" */
 struct ws_metrics {
     uint64_t closed[CLOSED__COUNT];
     uint64_t refused[REFUSED__COUNT];
@@ -53,6 +55,13 @@ struct ws_metrics {
     double latency_sum; /* seconds */
     uint64_t frames;    /* messages written */
     uint64_t acks;      /* acks received (ack mode) */
+    struct {
+        uint16_t code;
+        uint64_t n;
+    } disconnects[WS_CLOSE_CODES]; /* WebSockets gone, by close code, in first-seen order */
+    uint64_t disconnects_other;    /* codes past the table */
+    uint64_t reconnects;           /* connects with ?since= */
+    struct histogram lifetime;     /* how long WebSockets stayed (histogram_lifetime) */
 };
 
 /* Per-connection state: lws allocates it (zeroed) for every connection bound
@@ -92,6 +101,10 @@ struct conn {
     unsigned farewell_done : 1;   /* the `disconnected` message was written (or skipped) */
     uint16_t close_code;          /* nonzero: close with this code on the next write */
     uint16_t ack_credit;          /* ack mode: acks owed for messages written, free of rx_rate */
+    uint16_t peer_close;          /* the code of the client's close frame (1005: none in it) */
+    uint16_t peer_port;           /* the client's address, for the log: port and */
+    uint8_t peer_ip[16];          /* ... IPv6 address (IPv4 mapped) */
+    int64_t opened_ms;            /* monotonic ms the WebSocket opened */
     const char *close_reason;     /* static string, or close_text */
     char *close_text;             /* DisconnectUser's reason (owned), or NULL */
     struct rest_req *rest;        /* REST call being read or answered */
@@ -123,6 +136,8 @@ struct ws_server {
         uint64_t since;
         int ack_mode;   /* ?ack=1 */
         int batch_mode; /* ?batch=1 */
+        uint8_t peer_ip[16];
+        uint16_t peer_port;
     } handoff;
     char scratch[ND_TOKEN_MAX + 64];            /* URL argument lookups (nd-ws only) */
     struct ws_metrics m;                        /* nd-ws counters for /metrics */
@@ -223,6 +238,10 @@ void ws__metrics_render(struct ws_server *ws, FILE *out);
 void ws__metrics_written(struct ws_server *ws, int64_t latency_us);
 /** Counts a closed WebSocket by its close code (0: the client went). */
 void ws__metrics_closed(struct ws_server *ws, uint16_t code);
+/** A WebSocket opened; @resumed: with ?since= (a reconnect). */
+void ws__metrics_connected(struct ws_server *ws, int resumed);
+/** A WebSocket is gone with close @code (whoever sent it; 1006: no close frame) after @lived_ms. */
+void ws__metrics_disconnected(struct ws_server *ws, uint16_t code, int64_t lived_ms);
 /* rest.c: its counters, by route and status */
 void ws__rest_metrics(FILE *out);
 

@@ -12,7 +12,8 @@
 //     variables `notifyd --help` lists and their values are accepted by it;
 //     probe, Service and container ports agree with the listen addresses;
 //     selectors match pod labels; terminationGracePeriodSeconds covers preStop
-//     + NOTIFYD_SHUTDOWN_GRACE_MS; the data dir is a writable volume; the
+//     + NOTIFYD_SHUTDOWN_GRACE_MS; the data dir is a writable volume; the Redis
+//     NOTIFYD_REDIS_URL names keeps what it stores (AOF on a PersistentVolumeClaim); the
 //     image, UID and ports are those the Dockerfile builds; the pods meet the
 //     "restricted" Pod Security Standard.
 //  4. self-test: breaks the rendered objects in known ways, and each must be
@@ -456,6 +457,13 @@ function crossProblems(objs, ctx) {
   const title = img.labels["org.opencontainers.image.title"];
   if (!title) P("Dockerfile", "runtime stage has no LABEL org.opencontainers.image.title");
   if (imgName.split("/").pop() !== title) P(D, `image ${c.image} is not the ${title} image the Dockerfile builds`);
+  // the licence the image says it carries is the one at the root
+  const licence = existsSync(path.join(ROOT, "LICENSE")) ? readFileSync(path.join(ROOT, "LICENSE"), "utf8") : "";
+  const spdx = /Apache License\s+Version 2\.0/.test(licence) ? "Apache-2.0" : null;
+  if (!spdx) P("LICENSE", "missing, or not the Apache License 2.0 text");
+  else if (img.labels["org.opencontainers.image.licenses"] !== spdx) {
+    P("Dockerfile", `LABEL org.opencontainers.image.licenses is ${img.labels["org.opencontainers.image.licenses"]}, not ${spdx} (LICENSE)`);
+  }
   if (tag !== ctx.version) P(D, `image tag ${tag} is not the version in CMakeLists.txt (${ctx.version})`);
   const [uid, gid] = String(img.user || "").split(":").map(Number);
   if (!Number.isInteger(uid) || uid === 0) P("Dockerfile", `USER ${img.user} is not a numeric non-root user`);
@@ -483,11 +491,48 @@ function crossProblems(objs, ctx) {
       if (!rs) P(D, `NOTIFYD_REDIS_URL names ${u[1]}, which is no Service here`);
       else if (!(rs.spec.ports || []).some((p) => p.port === Number(u[2] || 6379))) {
         P(id(rs), `has no port ${u[2] || 6379} (NOTIFYD_REDIS_URL)`);
+      } else {
+        out.push(...redisPersistenceProblems(objs, rs));
       }
     }
   }
   ctx.warnings = warnings;
   return out;
+}
+
+// The Redis behind the Service keeps what notifyd stores in it: AOF on
+// (appendonly yes, appendfsync not "no"), its --dir on a PersistentVolumeClaim
+// (a StatefulSet's volumeClaimTemplate, or a claim), never an emptyDir.
+function redisPersistenceProblems(objs, svc) {
+  const out = [];
+  const pods = objs.filter((o) => WORKLOADS.has(o.kind) && matches(svc.spec?.selector, o.spec?.template?.metadata?.labels));
+  for (const o of pods) {
+    const w = id(o);
+    const c = podContainers(o).find((x) => (x.ports || []).some((p) => p.containerPort === 6379)) || podContainers(o)[0];
+    const args = [...(c?.command || []), ...(c?.args || [])].map(String);
+    const opt = (name) => {
+      const i = args.indexOf(`--${name}`);
+      return i >= 0 ? args[i + 1] : undefined;
+    };
+    if (opt("appendonly") !== "yes") P(w, `Redis runs without persistence: --appendonly is ${opt("appendonly") ?? "not set"}, not yes (a restart loses what notifyd answered stored: true)`);
+    if (opt("appendfsync") === "no") P(w, "Redis --appendfsync no leaves fsync to the kernel: use everysec or always");
+    const dir = opt("dir") || "/data";
+    const m = (c?.volumeMounts || []).find((vm) => path.posix.normalize(vm.mountPath) === path.posix.normalize(dir));
+    if (!m) {
+      P(w, `no volume is mounted at Redis's dir ${dir}: the AOF would be written to the container`);
+      continue;
+    }
+    const claim = (o.spec?.volumeClaimTemplates || []).find((t) => t.metadata?.name === m.name);
+    const vol = (podSpec(o)?.volumes || []).find((v) => v.name === m.name);
+    if (claim) {
+      if (o.kind !== "StatefulSet") P(w, `volumeClaimTemplates need a StatefulSet, not a ${o.kind}`);
+      if (!claim.spec?.resources?.requests?.storage) P(w, `volumeClaimTemplate ${m.name} requests no storage`);
+    } else if (!vol?.persistentVolumeClaim) {
+      P(w, `Redis's dir ${dir} is on ${vol ? Object.keys(vol).filter((k) => k !== "name").join(", ") : "nothing"}, not a PersistentVolumeClaim: a rescheduled pod starts empty`);
+    }
+  }
+  return out;
+  function P(where, msg) { out.push(`${where}: ${msg}`); }
 }
 
 async function problemsOf(objs, ctx) {
@@ -504,6 +549,7 @@ async function problemsOf(objs, ctx) {
 const clone = (x) => JSON.parse(JSON.stringify(x));
 const nd = (objs) => objs.find((o) => o.kind === "Deployment" && o.metadata.name === "notifyd");
 const ndc = (objs) => nd(objs).spec.template.spec.containers[0];
+const redis = (objs) => objs.find((o) => o.kind === "StatefulSet" && o.metadata.name === "notifyd-redis");
 const MUTATIONS = [
   ["a misspelt container key", "unknown key", (o) => {
     const c = ndc(o); c.readinesProbe = c.readinessProbe; delete c.readinessProbe;
@@ -528,6 +574,15 @@ const MUTATIONS = [
   ["a writable root filesystem", "readOnlyRootFilesystem", (o) => { ndc(o).securityContext.readOnlyRootFilesystem = false; }],
   ["no data volume", "NOTIFYD_DATA_DIR", (o) => { ndc(o).volumeMounts = ndc(o).volumeMounts.filter((m) => m.name !== "data"); }],
   ["Redis URL to nowhere", "NOTIFYD_REDIS_URL", (o) => { o.find((x) => x.kind === "ConfigMap").data.NOTIFYD_REDIS_URL = "redis://redis:6379/0"; }],
+  ["Redis without AOF", "without persistence", (o) => {
+    const a = redis(o).spec.template.spec.containers[0].args;
+    a[a.indexOf("--appendonly") + 1] = "no";
+  }],
+  ["Redis on an emptyDir", "not a PersistentVolumeClaim", (o) => {
+    const r = redis(o);
+    delete r.spec.volumeClaimTemplates;
+    r.spec.template.spec.volumes = [{ name: "data", emptyDir: {} }];
+  }],
 ];
 
 // ------------------------------------------------------------------- main

@@ -80,31 +80,45 @@ def test_port_in_use_is_one_clear_line(which):
         busy.close()
 
 
-def test_secret_is_created_once_with_mode_0600_and_signs_tokens():
+def test_server_creates_the_secret_once_and_token_signs_with_it():
     with tempfile.TemporaryDirectory() as d:
         data = os.path.join(d, "data")
-        r = notifyd("token", "--user", "42", "--data-dir", data)
-        assert r.returncode == 0, r.stderr
-        tok = r.stdout.strip()
-        path = os.path.join(data, "jwt_secret")
-        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-        assert stat.S_IMODE(os.stat(data).st_mode) == 0o700
-        secret = open(path).read().strip()
-        claims = jwt.decode(tok, secret, algorithms=["HS256"])
-        assert claims["user_id"] == "42" and claims["role"] == "user"
-        assert 86000 < claims["exp"] - claims["iat"] <= 86400
-        r2 = notifyd("token", "--user", "svc", "--role", "service", "--ttl", "15m", "--data-dir", data)
-        assert open(path).read().strip() == secret
-        c2 = jwt.decode(r2.stdout.strip(), secret, algorithms=["HS256"])
-        assert c2["role"] == "service" and c2["exp"] - c2["iat"] == 900
-
-        # the server started on that data dir accepts the token
         with nd.Server(data_dir=data, secret=None) as s:
+            path = os.path.join(data, "jwt_secret")
+            assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+            assert stat.S_IMODE(os.stat(data).st_mode) == 0o700
+            secret = open(path).read().strip()
+            listening = s.wait_log(lambda r: r.get("msg") == "listening")
+            assert listening["jwt_keys"] == "the HS256 secret in %s/jwt_secret" % data
+            r = notifyd("token", "--user", "42", "--data-dir", data)
+            assert r.returncode == 0, r.stderr
+            tok = r.stdout.strip()
+            assert "\n" not in tok  # stdout is the token alone
+            assert r.stderr.strip() == "notifyd token: signed with the HS256 secret in %s/jwt_secret" % data
+            claims = jwt.decode(tok, secret, algorithms=["HS256"])
+            assert claims["user_id"] == "42" and claims["role"] == "user"
+            assert 86000 < claims["exp"] - claims["iat"] <= 86400
+            r2 = notifyd("token", "--user", "svc", "--role", "service", "--ttl", "15m", "--data-dir", data)
+            c2 = jwt.decode(r2.stdout.strip(), secret, algorithms=["HS256"])
+            assert c2["role"] == "service" and c2["exp"] - c2["iat"] == 900
+
             async def go():
                 ws, hello = await s.connect(tok=tok)
                 assert hello["user_id"] == "42"
                 await ws.close()
             nd.run(go())
+        assert open(path).read().strip() == secret
+
+
+def test_token_never_creates_a_key():
+    """Run from another directory with nothing configured, `notifyd token` says where it looked
+    instead of signing with a new secret the server does not know."""
+    with tempfile.TemporaryDirectory() as cwd:
+        r = notifyd("token", "--user", "42", cwd=cwd)
+        assert r.returncode == 1 and r.stdout == ""
+        assert "no JWT key" in r.stderr and "NOTIFYD_JWT_SECRET" in r.stderr
+        assert os.path.join(os.path.realpath(cwd), "data", "jwt_secret") in r.stderr, r.stderr
+        assert os.listdir(cwd) == []
 
 
 def test_token_command_errors():
@@ -185,3 +199,34 @@ def test_unknown_variables_are_warned_about_but_service_links_are_not():
         listening = s.wait_log(lambda r: r.get("msg") == "listening")
         assert listening["max_connections"] > 0 and listening["open_files_limit"] > 0
     assert not [r for r in s.records() if r.get("variable") in ("NOTIFYD_SERVICE_HOST", "NOTIFYD_PORT_8080_TCP")]
+
+
+def test_one_notifyd_per_data_dir():
+    """A second notifyd on the same data dir refuses to start and names the holder; the lock
+    goes with the holder, even when it is killed."""
+    with tempfile.TemporaryDirectory() as d:
+        data = os.path.join(d, "data")
+        first = nd.Server(data_dir=data).start()
+        try:
+            r = notifyd("--data-dir", data, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+                        env={"NOTIFYD_JWT_SECRET": nd.SECRET})
+            assert r.returncode == 1, r.stderr
+            errs = [l for l in r.stderr.splitlines() if l.startswith("notifyd: ")]
+            assert len(errs) == 1, r.stderr
+            assert "in use by notifyd pid %d" % first.proc.pid in errs[0], errs[0]
+            assert os.path.realpath(data) in errs[0] and "--data-dir" in errs[0]
+            # the first one is untouched
+            st, _, _ = nd.http(first, "GET", "/readyz")
+            assert st == 200
+        finally:
+            first.close()
+        # stopped: the next one starts; killed: the kernel let go of the lock too
+        second = nd.Server(data_dir=data).start()
+        second.proc.kill()
+        second.proc.wait(10)
+        nd._LIVE.discard(second.proc)
+        second.proc = None
+        second.tmp.cleanup()
+        with nd.Server(data_dir=data) as third:
+            assert open(os.path.join(data, "notifyd.lock")).read().strip() == str(third.proc.pid)
+

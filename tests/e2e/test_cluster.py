@@ -26,7 +26,8 @@ pytestmark = pytest.mark.skipif(not REDIS, reason="redis-server is not installed
 class Redis:
     """A redis-server of our own on a free loopback port, persisting (AOF, fsync always)."""
 
-    def __init__(self):
+    def __init__(self, password=None):
+        self.password = password
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         self.port = s.getsockname()[1]
@@ -40,7 +41,8 @@ class Redis:
 
     def start(self):
         self.proc = subprocess.Popen([REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-                                      "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+                                      "--appendonly", "yes", "--appendfsync", "always", "--save", ""]
+                                     + (["--requirepass", self.password] if self.password else []),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -330,6 +332,35 @@ def test_bad_redis_url_is_one_line():
                        env=dict(os.environ, NOTIFYD_JWT_SECRET=nd.SECRET), capture_output=True, text=True,
                        timeout=30)
     assert r.returncode == 1 and "redis://" in r.stderr and "TLS" in r.stderr
+
+
+def test_the_password_in_the_url_is_percent_decoded_and_never_shown():
+    """redis://:p%40ss...@host: a password with @ : / % space reaches AUTH decoded."""
+    from urllib.parse import quote
+    password = "p@ss:w/rd%x y"
+    r = Redis(password=password).start()
+    try:
+        url = "redis://:%s@127.0.0.1:%d/0" % (quote(password, safe=""), r.port)
+        with nd.Server(env={"NOTIFYD_REDIS_URL": url}) as s:
+            s.wait_log(lambda x: x.get("msg") == "redis connected")
+
+            async def go():
+                async with s.channel() as ch:
+                    rep = await pbg.NotificationServiceStub(ch).SendSystemNotification(
+                        pb.SendSystemNotificationRequest(user_id="pw-away", message="kept"),
+                        metadata=nd.bearer(SVC), timeout=nd.TIMEOUT)
+                    assert rep.stored
+            run(go())
+        for bad in ("redis://:p%%zzss@127.0.0.1:%d/0" % r.port, "redis://:p%%00ss@127.0.0.1:%d/0" % r.port,
+                    "redis://:secret-pw@:%d/0" % r.port):
+            p = subprocess.run([nd.BIN, "--redis-url", bad, "--grpc-addr", "127.0.0.1:0", "--http-addr",
+                                "127.0.0.1:0", "--data-dir", tempfile.mkdtemp()],
+                               env=dict(os.environ, NOTIFYD_JWT_SECRET=nd.SECRET), capture_output=True,
+                               text=True, timeout=30)
+            assert p.returncode == 1 and "NOTIFYD_REDIS_URL" in p.stderr, p.stderr
+            assert "p%zzss" not in p.stderr and "secret-pw" not in p.stderr, p.stderr
+    finally:
+        r.stop()
 
 
 def test_unreachable_redis_at_start_is_not_ready_then_recovers():

@@ -200,3 +200,22 @@ def test_client_message_larger_than_the_receive_chunk(server):
         await ws.close()
 
     run(go())
+
+
+def test_times_in_connected_and_refreshed_are_milliseconds_or_say_so(server):
+    """heartbeat_* are ms, server_time and token_expires_at_ms unix ms; token_expires_at stays the
+    token's exp in seconds (existing clients read it)."""
+    import time as _time
+    exp = int(_time.time()) + 3600
+
+    async def go():
+        ws, hello = await server.connect(tok=nd.token("units", exp=exp))
+        d = hello["data"]
+        assert d["token_expires_at"] == exp and d["token_expires_at_ms"] == exp * 1000
+        assert abs(d["server_time"] - _time.time() * 1000) < 60000
+        assert d["heartbeat_interval"] == 30000 and d["heartbeat_timeout"] == 60000
+        await ws.send(json.dumps({"type": "refresh", "data": {"token": nd.token("units", exp=exp + 60)}}))
+        r = await nd.recv_type(ws, "refreshed")
+        assert r["data"]["expires_at"] == exp + 60 and r["data"]["expires_at_ms"] == (exp + 60) * 1000
+        await ws.close()
+    nd.run(go())
