@@ -14,13 +14,13 @@
 
 #include "backend/backend_internal.h"
 #include "cluster/cluster.h"
+#include "delivery/close_codes.h"
 #include "delivery/envelope.h"
 #include "health.h"
 #include "log.h"
 #include "nd.h"
 #include "notify/ops.h"
 #include "notify/templates.h"
-#include "ws/close_codes.h"
 
 struct redis_engine {
     struct backend base;

@@ -11,13 +11,13 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "delivery/close_codes.h"
 #include "delivery/envelope.h"
 #include "log.h"
 #include "nd.h"
 #include "notify/ops.h"
 #include "stats.h"
 #include "ws/client_msg.h"
-#include "ws/close_codes.h"
 #include "ws/recv_guard.h"
 #include "ws/ws_internal.h"
 

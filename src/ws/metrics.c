@@ -8,12 +8,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "delivery/close_codes.h"
 #include "delivery/envelope.h"
 #include "health.h"
 #include "nd.h"
 #include "notify/ops.h"
 #include "stats.h"
-#include "ws/close_codes.h"
 #include "ws/ws_internal.h"
 
 /* upper bounds (seconds) of the latency buckets */

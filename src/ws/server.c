@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "delivery/close_codes.h"
 #include "delivery/envelope.h"
 #include "edge/edge.h"
 #include "edge/head.h"
@@ -22,7 +23,6 @@
 #include "health.h"
 #include "log.h"
 #include "nd.h"
-#include "ws/close_codes.h"
 #include "ws/recv_guard.h"
 #include "ws/ws_internal.h"
 

@@ -1,7 +1,7 @@
 /* close_codes: WebSocket close codes notifyd sends, with their reasons. Any
  * module may name them (the redis engine tells other instances 4004). */
-#ifndef NOTIFYD_WS_CLOSE_CODES_H
-#define NOTIFYD_WS_CLOSE_CODES_H
+#ifndef NOTIFYD_DELIVERY_CLOSE_CODES_H
+#define NOTIFYD_DELIVERY_CLOSE_CODES_H
 
 enum nd_close_code {
     ND_CLOSE_GOING_AWAY = 1001,    /* server shutting down */
