@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Static checks: the proto passes buf's STANDARD lint and format, the C
-# sources follow .clang-format, and clang-tidy finds nothing (.clang-tidy).
-# Usage: tests/lint.sh proto|format|tidy [build dir, for tidy: default build]
+# sources follow .clang-format, clang-tidy finds nothing (.clang-tidy), and
+# no module of src/ includes another that includes it back.
+# Usage: tests/lint.sh proto|format|tidy|cycles [build dir, for tidy: default build]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -11,6 +12,9 @@ proto)
   [ -x "$buf" ] || { echo "buf missing: run scripts/deps.sh test" >&2; exit 1; }
   (cd proto && "../$buf" lint && "../$buf" format --exit-code -d --path notification)
   echo "proto: buf lint and format clean"
+  ;;
+cycles)
+  python3 tests/include_cycles.py "$top"
   ;;
 format)
   files=$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'fuzz/*.c' 'bench/*.c' 2>/dev/null || true)
