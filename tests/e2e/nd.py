@@ -386,7 +386,9 @@ class RawWS:
         self.status = int(head.split(b" ")[1])
         self.closed = None  # (code, reason) once a close frame arrived
 
-    def send_frame(self, payload, opcode=1, fin=True, mask=True):
+    @staticmethod
+    def frame(payload, opcode=1, fin=True, mask=True):
+        """One frame's bytes."""
         import struct
         if isinstance(payload, str):
             payload = payload.encode()
@@ -402,7 +404,14 @@ class RawWS:
             m = os.urandom(4)
             payload = bytes(b ^ m[i % 4] for i, b in enumerate(payload))
             hdr += m
-        self.sock.sendall(hdr + payload)
+        return hdr + payload
+
+    def send_frame(self, payload, opcode=1, fin=True, mask=True):
+        self.sock.sendall(self.frame(payload, opcode, fin, mask))
+
+    def send_frames(self, payloads):
+        """Several text frames in one write."""
+        self.sock.sendall(b"".join(self.frame(p) for p in payloads))
 
     def send_json(self, obj):
         self.send_frame(json.dumps(obj))
