@@ -392,7 +392,7 @@ async function loadTemplates() {
     $('templates-empty').hidden = true;
     renderTemplateChoices([]);
     if (r.status === 403) {
-      showText('templates-hint', 'Templates need a token with role admin; this one may send, but not see or change them.');
+      showText('templates-hint', `Templates need a token with role admin; this one is refused (${failure(r)}).`);
     } else {
       showText('templates-hint', '');
       showTemplateResult(`templates: ${failure(r)}`, false);

@@ -479,7 +479,7 @@ describe('web console', { skip: !browser && 'chromium or playwright-core missing
     // a service token may send, but templates are for admins: said as a hint
     await page.fill('#admin-token', token('backend', { role: 'service' }));
     await page.click('#settings button[type=submit]');
-    await waitFor(async () => /role admin/.test(await text(page, '#templates-hint')), 5000, 'the admin hint');
+    await waitFor(async () => /^Templates need a token with role admin; this one is refused \(HTTP 403: /.test(await text(page, '#templates-hint')), 5000, 'the admin hint');
     assert.equal(await page.locator('#template-list li').count(), 0);
     await page.fill('#admin-token', admin);
     await page.click('#settings button[type=submit]');
