@@ -1,7 +1,9 @@
 // notifyd web console: live counts and online users (GET /api/websocket/stats)
-// with a disconnect button each, a form to send a system notification or a
-// test message, one to publish an event of any type, and a live log of one
-// user's messages over /ws through the browser client (./notifyd.js).
+// with a disconnect button each, a user's backlog, a form to send a system
+// notification (one user, several, everyone; priority, group, a template) or
+// a test message, the templates (list, view, create/replace, delete), one to
+// publish an event of any type, and a live log of one user's messages over
+// /ws through the browser client (./notifyd.js).
 // No build step; everything from the server is shown with textContent.
 import { NotifydClient, decodeToken } from './notifyd.js';
 
@@ -31,6 +33,7 @@ function applySettings() {
   if (state.adminToken) store.setItem('notifyd.adminToken', state.adminToken);
   else store.removeItem('notifyd.adminToken');
   restartPolling();
+  loadTemplates();
 }
 
 /** A REST call; @body is an object, or JSON text sent as it is. */
@@ -67,10 +70,33 @@ function fmtUptime(s) {
   return `${m}m ${s % 60}s`;
 }
 
-function showStatsError(msg) {
-  const el = $('stats-error');
+/** Shows @msg in @id (hidden when empty). */
+function showText(id, msg) {
+  const el = $(id);
   el.textContent = msg || '';
   el.hidden = !msg;
+}
+
+/** A failed call in words: "HTTP 403: why". */
+function failure(r) {
+  return `${r.status ? `HTTP ${r.status}: ` : ''}${r.message}`;
+}
+
+/** The time a message id encodes (its top 48 bits: unix ms), as local time. */
+function idTime(id) {
+  if (!/^[0-9a-f]{16}$/.test(id || '')) return '';
+  return new Date(Number(BigInt(`0x${id}`) >> 16n)).toLocaleString();
+}
+
+/** Message ids for a result line: the first few, then how many more. */
+function idList(ids) {
+  const SHOW = 5;
+  return ids.length > SHOW ? `${ids.slice(0, SHOW).join(' ')} … ${ids.length - SHOW} more` : ids.join(' ');
+}
+
+/** Ids typed in one field, separated by commas, in order, once each. */
+function idsOf(text) {
+  return [...new Set(text.split(',').map((x) => x.trim()).filter(Boolean))];
 }
 
 function renderStats(s) {
@@ -87,14 +113,18 @@ function renderStats(s) {
     const name = document.createElement('span');
     name.className = 'user';
     name.textContent = u;
+    name.title = u;
     const pick = document.createElement('button');
     pick.type = 'button';
     pick.className = 'small pick';
     pick.textContent = 'send…';
     pick.title = `fill the forms with ${u}`;
     pick.addEventListener('click', () => {
+      $('send-everyone').checked = false;
       $('send-user').value = u;
       $('publish-to').value = u;
+      $('lookup-user').value = u;
+      syncSendForm();
       $('send-message').focus();
     });
     const kick = document.createElement('button');
@@ -110,17 +140,29 @@ function renderStats(s) {
   $('online-empty').hidden = users.length > 0;
 }
 
+/** The way to start, in words and a command to copy. */
+function showTokenHint(show) {
+  const el = $('stats-hint');
+  el.hidden = !show;
+  if (!show || el.childNodes.length) return;
+  const cmd = document.createElement('code');
+  cmd.textContent = 'notifyd token --user ops --role admin';
+  el.append('Paste an admin token (role admin or service) above and press Use to see the live counts. Mint one on the server: ', cmd);
+}
+
 async function pollOnce() {
   if (!state.adminToken) {
-    showStatsError('Paste an admin token (role admin or service) above to see the live counts: notifyd token --user ops --role admin');
+    showText('stats-error', '');
+    showTokenHint(true);
     return;
   }
+  showTokenHint(false);
   const r = await api('GET', '/api/websocket/stats');
   if (r.ok) {
-    showStatsError('');
+    showText('stats-error', '');
     renderStats(r.data || {});
   } else {
-    showStatsError(`stats: ${r.status ? `HTTP ${r.status}: ` : ''}${r.message}`);
+    showText('stats-error', `stats: ${failure(r)}`);
   }
 }
 
@@ -146,7 +188,7 @@ function restartPolling() {
   loop();
 }
 
-// ---- sending ----
+// ---- sending: one user, several, everyone; with a template or title and message ----
 
 function showResult(text, ok) {
   const el = $('send-result');
@@ -155,37 +197,260 @@ function showResult(text, ok) {
 }
 
 function describeSend(what, r) {
-  if (!r.ok) return `${what} failed: ${r.status ? `HTTP ${r.status}: ` : ''}${r.message}`;
+  if (!r.ok) return `${what} failed: ${failure(r)}`;
   const d = r.data || {};
+  if (d.message_ids) {
+    return `${what} to ${d.users} user(s): ${d.reached} reached on ${d.connections} connection(s), `
+      + `${d.stored} kept for later (${idList(d.message_ids)})`;
+  }
   const stored = d.stored ? ', kept for later' : '';
   return `${what} ${d.message_id} reached ${d.connections} connection(s)${stored}`;
 }
 
+/** The form follows its choices: no recipients for everyone, no title/message with a template. */
+function syncSendForm() {
+  const everyone = $('send-everyone').checked;
+  const tpl = $('send-template').value;
+  $('send-user').disabled = everyone;
+  $('send-title-input').disabled = Boolean(tpl);
+  $('send-message').disabled = Boolean(tpl);
+  $('send-params-label').hidden = !tpl;
+  $('send-test').disabled = everyone;
+}
+
+/** The JSON object typed in @id, or an Error saying why not. */
+function objectIn(id) {
+  try {
+    const v = JSON.parse($(id).value.trim() || '{}');
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return new Error('it must be a JSON object');
+    return v;
+  } catch (e) {
+    return e;
+  }
+}
+
 async function sendNotification(ev) {
   ev.preventDefault();
-  const body = { user_id: $('send-user').value.trim(), message: $('send-message').value, level: $('send-level').value };
-  const title = $('send-title-input').value;
+  const everyone = $('send-everyone').checked;
+  const ids = idsOf($('send-user').value);
+  if (!everyone && !ids.length) {
+    showResult('To: a user id, several separated by commas, or everyone', false);
+    $('send-user').focus();
+    return;
+  }
+  const body = {};
+  if (!everyone) {
+    if (ids.length > 1) body.user_ids = ids;
+    else body.user_id = ids[0];
+  }
+  const tpl = $('send-template').value;
+  if (tpl) {
+    const params = objectIn('send-params');
+    if (params instanceof Error) {
+      showResult(`params are not a JSON object: ${params.message}`, false);
+      return;
+    }
+    body.template_id = tpl;
+    if (Object.keys(params).length) body.params = params;
+  } else {
+    const title = $('send-title-input').value;
+    if (title) body.title = title;
+    body.message = $('send-message').value;
+  }
+  body.level = $('send-level').value;
   const action = $('send-action').value.trim();
   const actionUrl = $('send-action-url').value.trim();
-  if (title) body.title = title;
   if (action) body.action = action;
   if (actionUrl) body.action_url = actionUrl;
+  body.priority = $('send-priority').value;
+  const group = $('send-group').value.trim();
+  if (group) body.group = group;
   showResult('sending…', true);
-  const r = await api('POST', '/api/websocket/notification', body);
-  showResult(describeSend('notification', r), r.ok);
+  const r = await api('POST', everyone ? '/api/websocket/broadcast' : '/api/websocket/notification', body);
+  showResult(describeSend(everyone ? 'broadcast' : 'notification', r), r.ok);
   if (r.ok) pollOnce();
 }
 
 async function sendTest() {
-  const user = $('send-user').value.trim();
-  if (!user) {
-    showResult('user id needed', false);
+  const ids = idsOf($('send-user').value);
+  if (ids.length !== 1) {
+    showResult(ids.length ? 'a test message goes to one user' : 'user id needed', false);
     $('send-user').focus();
     return;
   }
   showResult('sending…', true);
-  const r = await api('GET', `/api/websocket/test?user_id=${encodeURIComponent(user)}`);
+  const r = await api('GET', `/api/websocket/test?user_id=${encodeURIComponent(ids[0])}`);
   showResult(describeSend('test message', r), r.ok);
+}
+
+// ---- a user: online, and what is kept for them ----
+
+function showLookup(text, ok) {
+  const el = $('lookup-result');
+  el.textContent = text;
+  el.dataset.ok = ok ? 'true' : 'false';
+}
+
+async function lookUp(ev) {
+  ev.preventDefault();
+  const user = $('lookup-user').value.trim();
+  const path = `/api/websocket/user/${encodeURIComponent(user)}`;
+  showLookup('looking…', true);
+  const [online, backlog] = await Promise.all([api('GET', `${path}/online`), api('GET', `${path}/backlog`)]);
+  const bad = [online, backlog].find((r) => !r.ok);
+  if (bad) {
+    $('lookup-out').hidden = true;
+    showLookup(`${user}: ${failure(bad)}`, false);
+    return;
+  }
+  const o = online.data;
+  const b = backlog.data;
+  const at = (id) => (id ? `${id} (${idTime(id)})` : '–');
+  $('lookup-online').textContent = o.is_online ? `yes, ${o.connections} connection(s)` : 'no';
+  $('lookup-backlog').textContent = `${b.messages} message(s)`;
+  $('lookup-oldest').textContent = at(b.oldest_message_id);
+  $('lookup-newest').textContent = at(b.newest_message_id);
+  $('lookup-out').hidden = false;
+  showLookup(b.messages
+    ? `${b.user_id}: ${b.messages} message(s) kept, waiting since ${idTime(b.oldest_message_id)}`
+    : `${b.user_id}: nothing kept`, true);
+}
+
+// ---- templates (role admin) ----
+
+function showTemplateResult(text, ok) {
+  const el = $('template-result');
+  el.textContent = text;
+  el.dataset.ok = ok ? 'true' : 'false';
+}
+
+function templatePath(id) {
+  return `/api/websocket/templates/${encodeURIComponent(id)}`;
+}
+
+/** The send form's template choices: none, then each template by id. */
+function renderTemplateChoices(list) {
+  const sel = $('send-template');
+  const keep = sel.value;
+  const none = sel.options[0];
+  const opts = list.map((t) => {
+    const o = document.createElement('option');
+    o.value = t.id;
+    o.textContent = t.title ? `${t.id} — ${t.title}` : t.id;
+    return o;
+  });
+  sel.replaceChildren(none, ...opts);
+  sel.value = list.some((t) => t.id === keep) ? keep : '';
+  syncSendForm();
+}
+
+function renderTemplates(list) {
+  const items = list.map((t) => {
+    const li = document.createElement('li');
+    li.dataset.id = t.id;
+    const id = document.createElement('span');
+    id.className = 'tid';
+    id.textContent = t.id;
+    const text = document.createElement('span');
+    text.className = 'text';
+    text.textContent = t.title ? `${t.title} — ${t.message}` : t.message;
+    text.title = text.textContent;
+    const buttons = document.createElement('span');
+    buttons.className = 'buttons';
+    const button = (label, cls, title, fn) => {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = `small ${cls}`;
+      b.textContent = label;
+      b.title = title;
+      b.addEventListener('click', fn);
+      return b;
+    };
+    buttons.append(
+      button('edit', 'edit', `load ${t.id} into the form below (GET)`, () => viewTemplate(t.id)),
+      button('use', 'use', `send with ${t.id}`, () => useTemplate(t.id)),
+      button('delete', 'danger delete', `delete ${t.id}`, () => deleteTemplate(t.id)),
+    );
+    li.append(id, buttons, text);
+    return li;
+  });
+  $('template-list').replaceChildren(...items);
+  $('templates-empty').hidden = list.length > 0;
+}
+
+async function loadTemplates() {
+  if (!state.adminToken) {
+    showText('templates-hint', 'Paste an admin token (role admin) above to manage templates.');
+    renderTemplates([]);
+    $('templates-empty').hidden = true;
+    renderTemplateChoices([]);
+    return;
+  }
+  const r = await api('GET', '/api/websocket/templates');
+  if (!r.ok) {
+    renderTemplates([]);
+    $('templates-empty').hidden = true;
+    renderTemplateChoices([]);
+    if (r.status === 403) {
+      showText('templates-hint', `Templates need a token with role admin; this one is refused (${failure(r)}).`);
+    } else {
+      showText('templates-hint', '');
+      showTemplateResult(`templates: ${failure(r)}`, false);
+    }
+    return;
+  }
+  showText('templates-hint', '');
+  const list = Array.isArray(r.data && r.data.templates) ? r.data.templates : [];
+  renderTemplates(list);
+  renderTemplateChoices(list);
+}
+
+async function viewTemplate(id) {
+  const r = await api('GET', templatePath(id));
+  if (!r.ok) {
+    showTemplateResult(`template ${id}: ${failure(r)}`, false);
+    return;
+  }
+  const t = r.data.template;
+  $('template-id').value = t.id;
+  $('template-title').value = t.title || '';
+  $('template-message').value = t.message || '';
+  showTemplateResult(`template ${t.id}, changed ${new Date(t.updated_at).toLocaleString()}`, true);
+}
+
+function useTemplate(id) {
+  $('send-template').value = id;
+  syncSendForm();
+  $('send-params').focus();
+}
+
+async function saveTemplate(ev) {
+  ev.preventDefault();
+  const id = $('template-id').value.trim();
+  const body = { message: $('template-message').value };
+  const title = $('template-title').value;
+  if (title) body.title = title;
+  showTemplateResult('saving…', true);
+  const r = await api('PUT', templatePath(id), body);
+  if (!r.ok) {
+    showTemplateResult(`save ${id} failed: ${failure(r)}`, false);
+    return;
+  }
+  showTemplateResult(`template ${r.data.template.id} ${r.data.created ? 'created' : 'replaced'}`, true);
+  await loadTemplates();
+}
+
+async function deleteTemplate(id) {
+  if (!window.confirm(`Delete template ${id}? Notifications naming it will be refused.`)) return;
+  const r = await api('DELETE', templatePath(id));
+  showTemplateResult(r.ok ? `template ${id} deleted` : `delete ${id} failed: ${failure(r)}`, r.ok);
+  await loadTemplates();
+}
+
+function newTemplate() {
+  $('template-form').reset();
+  showTemplateResult('', true);
+  $('template-id').focus();
 }
 
 // ---- your own events, and closing a user's connections ----
@@ -222,12 +487,12 @@ async function publish(ev) {
   showPublishResult('publishing…', true);
   const r = await api('POST', '/api/websocket/publish', body);
   if (!r.ok) {
-    showPublishResult(`publish failed: ${r.status ? `HTTP ${r.status}: ` : ''}${r.message}`, false);
+    showPublishResult(`publish failed: ${failure(r)}`, false);
     return;
   }
   const d = r.data || {};
   showPublishResult(d.message_ids
-    ? `${fields.type} to ${d.users} user(s): ${d.reached} reached on ${d.connections} connection(s), ${d.stored_users} kept for later (${d.message_ids.join(' ')})`
+    ? `${fields.type} to ${d.users} user(s): ${d.reached} reached on ${d.connections} connection(s), ${d.stored_users} kept for later (${idList(d.message_ids)})`
     : `${fields.type} ${d.message_id} reached ${d.connections} connection(s)${d.stored ? ', kept for later' : ''}`, true);
   pollOnce();
 }
@@ -236,7 +501,7 @@ async function disconnectUser(user) {
   const el = $('online-result');
   const r = await api('POST', `/api/websocket/user/${encodeURIComponent(user)}/disconnect`,
     { reason: 'disconnected from the notifyd console', reconnect: false });
-  el.textContent = r.ok ? `${user}: ${r.data.closed} connection(s) closed` : `disconnect ${user} failed: ${r.status ? `HTTP ${r.status}: ` : ''}${r.message}`;
+  el.textContent = r.ok ? `${user}: ${r.data.closed} connection(s) closed` : `disconnect ${user} failed: ${failure(r)}`;
   el.dataset.ok = r.ok ? 'true' : 'false';
   if (r.ok) pollOnce();
 }
@@ -351,6 +616,12 @@ function init() {
   });
   $('send-form').addEventListener('submit', sendNotification);
   $('send-test').addEventListener('click', sendTest);
+  $('send-everyone').addEventListener('change', syncSendForm);
+  $('send-template').addEventListener('change', syncSendForm);
+  $('lookup-form').addEventListener('submit', lookUp);
+  $('templates-reload').addEventListener('click', loadTemplates);
+  $('template-new').addEventListener('click', newTemplate);
+  $('template-form').addEventListener('submit', saveTemplate);
   $('publish-form').addEventListener('submit', publish);
   $('live-form').addEventListener('submit', connectLive);
   $('live-disconnect').addEventListener('click', () => {
@@ -358,7 +629,9 @@ function init() {
     setLiveStatus('not connected', 'idle');
   });
   $('live-clear').addEventListener('click', () => $('live-log').replaceChildren());
+  syncSendForm();
   restartPolling();
+  loadTemplates();
   document.documentElement.dataset.ready = 'true';
 }
 

@@ -74,6 +74,14 @@ int backend_online(struct backend *b, struct backend_query *q)
     return b->ops->online(b, q);
 }
 
+int backend_backlog(struct backend *b, struct backend_backlog *q)
+{
+    begin(b, &q->req);
+    q->messages = 0;
+    q->oldest = q->newest = 0;
+    return b->ops->backlog(b, q);
+}
+
 int backend_template_put(struct backend *b, struct backend_template *t)
 {
     begin(b, &t->req);

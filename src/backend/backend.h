@@ -98,6 +98,15 @@ struct backend_query {
     size_t n_users;
 };
 
+/** GetBacklog: what is kept for user_id until it connects (offline) or acks, not expired. */
+struct backend_backlog {
+    struct backend_req req;
+    char user_id[ND_USER_ID_MAX + 1];
+    int64_t messages; /* in done: how many */
+    uint64_t oldest;  /* in done: the oldest one's id, 0 when none */
+    uint64_t newest;  /* in done: the newest one's id, 0 when none */
+};
+
 /** A template change: kept where templates persist, then in the table. */
 struct backend_template {
     struct backend_req req;
@@ -140,6 +149,7 @@ struct backend_ops {
     void (*publish)(struct backend *b, struct backend_publish *p);
     int (*stats)(struct backend *b, struct backend_query *q);
     int (*online)(struct backend *b, struct backend_query *q);
+    int (*backlog)(struct backend *b, struct backend_backlog *q);
     int (*template_put)(struct backend *b, struct backend_template *t);
     int (*disconnect)(struct backend *b, struct backend_disconnect *d);
     int (*resume)(struct backend *b, struct backend_resume *r);
@@ -204,6 +214,13 @@ int backend_stats(struct backend *b, struct backend_query *q);
 
 /** Connections of q->user_id. 0 or -ENOMEM. Any thread. */
 int backend_online(struct backend *b, struct backend_query *q);
+
+/**
+ * What is kept for q->user_id (see struct backend_backlog), from where the
+ * engine keeps it. 0 or -ENOMEM (-ESHUTDOWN: stopped). Where that is
+ * unreachable, done says so (err, why). Any thread.
+ */
+int backend_backlog(struct backend *b, struct backend_backlog *q);
 
 /**
  * Keeps template t->id as t->json (NULL: deletes it), then updates the

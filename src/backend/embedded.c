@@ -76,6 +76,29 @@ static int e_disconnect(struct backend *b, struct backend_disconnect *d)
     return 0;
 }
 
+/* --- a user's backlog: counted by the store (nd-store), answered on the local thread --- */
+
+static void counted(void *arg, int err, const struct store_backlog *n)
+{
+    struct backend_backlog *q = arg;
+    if (err)
+        backend__fail(&q->req, err, "the store could not be read");
+    else {
+        q->messages = n->count;
+        q->oldest = n->oldest;
+        q->newest = n->newest;
+    }
+    backend__answer(&q->req, 0);
+}
+
+static int e_backlog(struct backend *b, struct backend_backlog *q)
+{
+    struct embedded *e = ENGINE(b);
+    if (!e->store)
+        return -ESHUTDOWN;
+    return store_backlog(e->store, q->user_id, counted, q) < 0 ? -ENOMEM : 0;
+}
+
 /* --- templates: durable first, then the table (nd-store) --- */
 
 static void template_kept(void *arg, int err, const char *why)
@@ -266,6 +289,7 @@ static const struct backend_ops embedded_ops = {
     .publish = e_publish,
     .stats = e_stats,
     .online = e_online,
+    .backlog = e_backlog,
     .template_put = e_template_put,
     .disconnect = e_disconnect,
     .resume = e_resume,

@@ -305,6 +305,32 @@ static int r_online(struct backend *b, struct backend_query *q)
     return 0;
 }
 
+/* --- a user's backlog: their offline stream --- */
+
+static void backlog_done(void *arg, int err, const struct cluster_backlog *n)
+{
+    struct backend_backlog *q = arg;
+    if (err)
+        backend__fail(&q->req, -EAGAIN, UNAVAILABLE "; retry");
+    else {
+        q->messages = n->count;
+        q->oldest = n->oldest;
+        q->newest = n->newest;
+    }
+    backend__answer(&q->req, 0);
+}
+
+static int r_backlog(struct backend *b, struct backend_backlog *q)
+{
+    if (!cluster_up(ENGINE(b)->c) ||
+        cluster_backlog(ENGINE(b)->c, q->user_id, backlog_done, q) < 0) {
+        /* kept in Redis only: nothing here to count */
+        backend__fail(&q->req, -EAGAIN, "redis is unreachable: the kept messages are there; retry");
+        backend__answer(&q->req, 0);
+    }
+    return 0;
+}
+
 /* --- templates: in Redis first; every instance applies the change in order --- */
 
 static void template_done(void *arg, int err, uint64_t version)
@@ -407,6 +433,7 @@ static const struct backend_ops redis_ops = {
     .publish = r_publish,
     .stats = r_stats,
     .online = r_online,
+    .backlog = r_backlog,
     .template_put = r_template_put,
     .disconnect = r_disconnect,
     .resume = r_resume,

@@ -148,6 +148,15 @@ typedef void (*cluster_online_fn)(void *arg, int err, int connections);
 /** Cluster-wide connections of @user. 0 or -errno. */
 int cluster_online(struct cluster *c, const char *user, cluster_online_fn fn, void *arg);
 
+struct cluster_backlog {
+    int64_t count;           /* entries of the user's offline stream not past their expiry */
+    uint64_t oldest, newest; /* their first and last ids, 0 when none */
+};
+typedef void (*cluster_backlog_fn)(void *arg, int err, const struct cluster_backlog *b);
+
+/** What @user's offline stream holds, unexpired. 0 or -errno. */
+int cluster_backlog(struct cluster *c, const char *user, cluster_backlog_fn fn, void *arg);
+
 struct cluster_resume {
     struct delivery **msgs; /* stored and (with since) history, by id, no duplicates; owned */
     size_t n;

@@ -24,6 +24,7 @@ static struct script_sha {
     {SCRIPT_HEARTBEAT, ""}, {SCRIPT_JANITOR, ""},        {SCRIPT_LEAVE, ""},
     {SCRIPT_STATS, ""},     {SCRIPT_ONLINE, ""},         {SCRIPT_RESUME, ""},
     {SCRIPT_TEMPLATE, ""},  {SCRIPT_TEMPLATES_LOAD, ""}, {SCRIPT_TELL, ""},
+    {SCRIPT_BACKLOG, ""},
 };
 #define N_SCRIPTS (sizeof scripts / sizeof scripts[0])
 static pthread_once_t scripts_once = PTHREAD_ONCE_INIT;
@@ -279,6 +280,20 @@ void cluster__reply(struct cmd *k, const redisReply *r)
         break;
     }
     case CMD_ONLINE: ((cluster_online_fn)k->fn)(k->arg, 0, (int)reply_int(r)); break;
+    case CMD_BACKLOG:
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+            r->element[1]->type == REDIS_REPLY_STRING &&
+            r->element[2]->type == REDIS_REPLY_STRING) {
+            struct cluster_backlog b = {reply_int(r->element[0]), 0, 0};
+            if (b.count) {
+                b.oldest = stream_id(r->element[1]->str);
+                b.newest = stream_id(r->element[2]->str);
+            }
+            ((cluster_backlog_fn)k->fn)(k->arg, 0, &b);
+        } else {
+            ((cluster_backlog_fn)k->fn)(k->arg, -EIO, NULL);
+        }
+        break;
     case CMD_TELL:
         if (k->fn)
             ((cluster_tell_fn)k->fn)(k->arg, r->type == REDIS_REPLY_INTEGER ? 0 : -EIO,
@@ -304,6 +319,7 @@ void cluster__fail(struct cmd *k, int err)
         case CMD_PUBLISH: ((cluster_published_fn)k->fn)(k->arg, err, NULL); break;
         case CMD_STATS: ((cluster_stats_fn)k->fn)(k->arg, err, NULL); break;
         case CMD_ONLINE: ((cluster_online_fn)k->fn)(k->arg, err, 0); break;
+        case CMD_BACKLOG: ((cluster_backlog_fn)k->fn)(k->arg, err, NULL); break;
         case CMD_TELL: ((cluster_tell_fn)k->fn)(k->arg, err, 0); break;
         case CMD_RESUME: ((cluster_resume_fn)k->fn)(k->arg, err, NULL); break;
         case CMD_TEMPLATE: ((cluster_template_done_fn)k->fn)(k->arg, err, 0); break;
@@ -429,6 +445,15 @@ int cluster_online(struct cluster *c, const char *user, cluster_online_fn fn, vo
 {
     const char *args[1] = {user};
     return cluster__submit(c, cluster__cmd_new(c, CMD_ONLINE, SCRIPT_ONLINE, 1, args, NULL),
+                           (void *)fn, arg);
+}
+
+int cluster_backlog(struct cluster *c, const char *user, cluster_backlog_fn fn, void *arg)
+{
+    char ottl[24];
+    snprintf(ottl, sizeof ottl, "%lld", (long long)c->cfg->offline_ttl_s * 1000);
+    const char *args[2] = {user, ottl};
+    return cluster__submit(c, cluster__cmd_new(c, CMD_BACKLOG, SCRIPT_BACKLOG, 2, args, NULL),
                            (void *)fn, arg);
 }
 

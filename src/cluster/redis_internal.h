@@ -31,7 +31,8 @@ enum cmd_kind {
     CMD_JANITOR,
     CMD_TEMPLATE,
     CMD_TEMPLATES_LOAD,
-    CMD_TELL
+    CMD_TELL,
+    CMD_BACKLOG
 };
 
 struct cmd {

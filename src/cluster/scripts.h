@@ -173,6 +173,18 @@ static const char SCRIPT_ONLINE[] =
               "end\n"
               "return n\n";
 
+/* ARGV: user, offline ttl ms. The user's offline entries not past their own
+ * expiry: {count, oldest "ms-seq" or "", newest or ""}. */
+static const char SCRIPT_BACKLOG[] = LUA_NOW
+    "local n,first,last=0,'',''\n"
+    "for _,e in "
+    "ipairs(redis.call('XRANGE','notifyd:o:'..ARGV[1],(now-tonumber(ARGV[2]))..'-0','+')) do\n"
+    "  local f,live=e[2],true\n"
+    "  for i=1,#f,2 do if f[i]=='x' and tonumber(f[i+1])<=now then live=false end end\n"
+    "  if live then n=n+1 if first=='' then first=e[1] end last=e[1] end\n"
+    "end\n"
+    "return {n,first,last}\n";
+
 /* ARGV: user, has since (1/0), since "ms-seq", history on (1/0), history ttl
  * ms, offline ttl ms. Returns {complete, offline entries (not past their own
  * expiry), user history,

@@ -117,6 +117,7 @@ static const struct op_spec specs[OP__COUNT] = {
      no_fields, NULL},
     {OP_PUBLISH, "Publish", NULL, NULL, OP_NOTIFY | OP_ANY_TYPE, no_fields, NULL},
     {OP_DISCONNECT_USER, "DisconnectUser", NULL, NULL, OP_CLOSES | OP_ADMIN, no_fields, NULL},
+    {OP_GET_BACKLOG, "GetBacklog", NULL, NULL, OP_READ, no_fields, NULL},
 };
 
 const struct op_spec *ops_get(enum op_id id)

@@ -36,6 +36,7 @@ enum op_id {
     OP_DELETE_TEMPLATE,
     OP_PUBLISH,
     OP_DISCONNECT_USER,
+    OP_GET_BACKLOG,
     OP__COUNT
 };
 

@@ -1,6 +1,6 @@
 /* service: the checks every call passes (draining, role, the caller's rate
  * budget), then the call's own kind: notifications (service_notify.c),
- * templates (service_templates.c), and the two queries and DisconnectUser here. Each kind is a
+ * templates (service_templates.c), and the queries and DisconnectUser here. Each kind is a
  * small job that travels in its backend request and answers on nd-ws. */
 #include "service/service.h"
 
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "delivery/msgid.h"
 #include "health.h"
 #include "log.h"
 #include "nd.h"
@@ -166,6 +167,53 @@ static int query_call(struct service *svc, const struct service_reply *to, const
     return rc;
 }
 
+/* --- GetBacklog: what the backend keeps for a user (in Redis when scaled out) --- */
+
+struct backlog_job {
+    struct backend_backlog q;
+    struct service_reply to;
+};
+
+static void backlog_answer(struct backend_req *r)
+{
+    struct backlog_job *j = ND_CONTAINER_OF(r, struct backlog_job, q.req);
+    char oldest[MSGID_LEN + 1] = "", newest[MSGID_LEN + 1] = "";
+    if (j->q.messages > 0) {
+        msgid_format(j->q.oldest, oldest);
+        msgid_format(j->q.newest, newest);
+    }
+    json_t *body = json_pack("{s:s, s:I, s:s, s:s}", "user_id", j->q.user_id, "messages",
+                             (json_int_t)j->q.messages, "oldest_message_id", oldest,
+                             "newest_message_id", newest);
+    service__reply(&j->to, body, atomic_load(&r->err) ? r->why : NULL);
+    free(j);
+}
+
+static int backlog_call(struct service *svc, const struct service_reply *to, const json_t *req,
+                        const struct token_claims *caller, char *err, size_t errlen)
+{
+    struct op_msg msg;
+    memset(&msg, 0, sizeof msg);
+    if (ops_build(to->op, req, &msg, err, errlen) < 0)
+        return -EINVAL;
+    struct backlog_job *j = calloc(1, sizeof *j);
+    int rc = -ENOMEM;
+    if (j) {
+        j->to = *to;
+        j->q.req.done = backlog_answer;
+        memcpy(j->q.user_id, msg.user_id, sizeof j->q.user_id);
+        service__audit(svc, to->op, caller, msg.user_id);
+        if ((rc = backend_backlog(svc->backend, &j->q)) < 0)
+            free(j);
+    }
+    op_msg_clear(&msg);
+    if (rc == -ESHUTDOWN)
+        snprintf(err, errlen, "server is shutting down");
+    else if (rc < 0)
+        snprintf(err, errlen, "out of memory");
+    return rc;
+}
+
 /* --- DisconnectUser: closed on every instance by the backend --- */
 
 struct disconnect_job {
@@ -236,10 +284,11 @@ int service_call(struct service *svc, const struct op_spec *op, const json_t *re
         return -EBUSY;
     }
     struct service_reply to = {op, done, arg, &svc->in_flight};
-    int rc = op->flags & OP_TEMPLATE ? service__template_call(svc, &to, req, caller, err, errlen)
-             : op->flags & OP_NOTIFY ? service__notify_call(svc, &to, req, caller, err, errlen)
-             : op->flags & OP_CLOSES ? disconnect_call(svc, &to, req, caller, err, errlen)
-                                     : query_call(svc, &to, req, caller, err, errlen);
+    int rc = op->flags & OP_TEMPLATE    ? service__template_call(svc, &to, req, caller, err, errlen)
+             : op->flags & OP_NOTIFY    ? service__notify_call(svc, &to, req, caller, err, errlen)
+             : op->flags & OP_CLOSES    ? disconnect_call(svc, &to, req, caller, err, errlen)
+             : op->id == OP_GET_BACKLOG ? backlog_call(svc, &to, req, caller, err, errlen)
+                                        : query_call(svc, &to, req, caller, err, errlen);
     if (rc < 0) /* refused: its answer never comes */
         atomic_fetch_sub(&svc->in_flight, 1);
     return rc;

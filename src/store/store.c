@@ -22,7 +22,7 @@
 #define BATCH_MAX 4096       /* operations per transaction */
 #define SWEEP_EVERY_MS 60000 /* how often expired messages are deleted */
 
-enum op_kind { OPK_PUT, OPK_LOAD, OPK_REMOVE, OPK_TEMPLATE };
+enum op_kind { OPK_PUT, OPK_LOAD, OPK_REMOVE, OPK_TEMPLATE, OPK_BACKLOG };
 
 struct op {
     struct op *next;
@@ -34,10 +34,12 @@ struct op {
     size_t len;
     store_done_fn done;
     store_load_fn load;
+    store_backlog_fn backlog;
     void *arg;
     /* results */
     int err;
-    struct stored_msg *rows; /* LOAD: json owned */
+    struct store_backlog counted; /* BACKLOG */
+    struct stored_msg *rows;      /* LOAD: json owned */
     size_t n_rows, cap_rows;
 };
 
@@ -45,7 +47,7 @@ struct store {
     const struct nd_config *cfg;
     char path[4200];
     sqlite3 *db;
-    sqlite3_stmt *ins, *sel, *del, *trim, *sweep, *tpl_put, *tpl_del;
+    sqlite3_stmt *ins, *sel, *del, *trim, *sweep, *tpl_put, *tpl_del, *cnt;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -106,6 +108,17 @@ int store_load(struct store *s, const char *user_id, store_load_fn fn, void *arg
     if (!o)
         return -ENOMEM;
     o->load = fn;
+    o->arg = arg;
+    enqueue(s, o);
+    return 0;
+}
+
+int store_backlog(struct store *s, const char *user_id, store_backlog_fn fn, void *arg)
+{
+    struct op *o = new_op(OPK_BACKLOG, user_id);
+    if (!o)
+        return -ENOMEM;
+    o->backlog = fn;
     o->arg = arg;
     enqueue(s, o);
     return 0;
@@ -203,6 +216,21 @@ static int exec_load(struct store *e, struct op *o)
     return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
+static int exec_backlog(struct store *e, struct op *o)
+{
+    sqlite3_bind_text(e->cnt, 1, o->user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(e->cnt, 2, nd_wall_ms());
+    int rc = sqlite3_step(e->cnt);
+    if (rc == SQLITE_ROW) {
+        o->counted.count = sqlite3_column_int64(e->cnt, 0);
+        o->counted.oldest = (uint64_t)sqlite3_column_int64(e->cnt, 1); /* NULL (none): 0 */
+        o->counted.newest = (uint64_t)sqlite3_column_int64(e->cnt, 2);
+    }
+    sqlite3_reset(e->cnt);
+    sqlite3_clear_bindings(e->cnt);
+    return rc == SQLITE_ROW ? 0 : -EIO;
+}
+
 static int exec_remove(struct store *e, struct op *o)
 {
     sqlite3_bind_text(e->del, 1, o->user_id, -1, SQLITE_STATIC);
@@ -229,6 +257,8 @@ static void finish_op(struct store *e, struct op *o, int commit_err)
         o->done(o->arg, err, why);
     else if (o->kind == OPK_LOAD && o->load)
         o->load(o->arg, o->rows, err ? 0 : o->n_rows, err);
+    else if (o->kind == OPK_BACKLOG && o->backlog)
+        o->backlog(o->arg, err, &o->counted);
     for (size_t i = 0; i < o->n_rows; i++)
         free((char *)o->rows[i].json);
     free(o->rows);
@@ -269,6 +299,7 @@ static struct op *run_batch(struct store *e, struct op *list)
         case OPK_LOAD: o->err = exec_load(e, o); break;
         case OPK_REMOVE: o->err = exec_remove(e, o); break;
         case OPK_TEMPLATE: o->err = exec_template(e, o); break;
+        case OPK_BACKLOG: o->err = exec_backlog(e, o); break;
         }
     }
     int64_t now = nd_wall_ms();
@@ -342,6 +373,7 @@ static void release(struct store *e)
     sqlite3_finalize(e->sweep);
     sqlite3_finalize(e->tpl_put);
     sqlite3_finalize(e->tpl_del);
+    sqlite3_finalize(e->cnt);
     sqlite3_close(e->db);
     pthread_cond_destroy(&e->cond);
     pthread_mutex_destroy(&e->lock);
@@ -439,6 +471,8 @@ static int open_db(struct store *e, char *err, size_t errlen)
         {&e->sweep, "DELETE FROM offline WHERE expires_at <= ?"},
         {&e->tpl_put, "INSERT OR REPLACE INTO templates (id, body) VALUES (?,?)"},
         {&e->tpl_del, "DELETE FROM templates WHERE id = ?"},
+        {&e->cnt, "SELECT COUNT(*), MIN(id), MAX(id) FROM offline WHERE user_id = ? AND "
+                  "expires_at > ?"},
     };
     for (size_t i = 0; i < ND_ARRAY_SIZE(stmts); i++) {
         if (sqlite3_prepare_v3(e->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, stmts[i].st,

@@ -29,6 +29,15 @@ typedef void (*store_load_fn)(void *arg, const struct stored_msg *msgs, size_t n
 /** Users who had messages at open, one call per user, before store_open returns. */
 typedef void (*store_user_fn)(void *arg, const char *user_id);
 
+/** What is kept for one user and not expired: how many, the oldest and newest ids (0: none). */
+struct store_backlog {
+    int64_t count;
+    uint64_t oldest, newest;
+};
+
+/** A user's backlog (err: -EIO when it could not be read). Store's thread. */
+typedef void (*store_backlog_fn)(void *arg, int err, const struct store_backlog *b);
+
 /** The message templates kept, one call each (@json: len bytes), before store_open returns. */
 typedef void (*store_template_fn)(void *arg, const char *id, const char *json, size_t len);
 
@@ -49,6 +58,9 @@ int store_put(struct store *s, const struct stored_msg *m, store_done_fn done, v
 
 /** Loads @user_id's unexpired messages, oldest first, then calls @fn. 0 or -errno. */
 int store_load(struct store *s, const char *user_id, store_load_fn fn, void *arg);
+
+/** Counts @user_id's unexpired messages, then calls @fn. 0 or -errno. */
+int store_backlog(struct store *s, const char *user_id, store_backlog_fn fn, void *arg);
 
 /** Forgets message @id of @user_id (idempotent). 0 or -errno. */
 int store_remove(struct store *s, const char *user_id, uint64_t id);

@@ -22,7 +22,7 @@
 enum route_kind {
     R_BODY,       /* POST: the JSON body is the request */
     R_NONE,       /* GET: no parameters */
-    R_PATH_USER,  /* GET: user_id from /user/{user_id}/online */
+    R_PATH_USER,  /* GET: user_id from /user/{user_id}<path> */
     R_QUERY_USER, /* GET: user_id from ?user_id= */
     R_TEMPLATE,   /* GET, PUT (body), DELETE /templates/{id} */
     R_USER_BODY,  /* POST: user_id from /user/{user_id}/<path>, the rest from a body (or none) */
@@ -45,7 +45,8 @@ static const struct route routes[] = {
     {"/plan/expired", LWSHUMETH_POST, R_BODY, OP_PLAN_EXPIRED, "发送成功"},
     {"/broadcast", LWSHUMETH_POST, R_BODY, OP_BROADCAST, "广播成功"},
     {"/stats", LWSHUMETH_GET, R_NONE, OP_GET_STATS, "获取成功"},
-    {"/user/", LWSHUMETH_GET, R_PATH_USER, OP_IS_USER_ONLINE, "检查完成"},
+    {"/online", LWSHUMETH_GET, R_PATH_USER, OP_IS_USER_ONLINE, "检查完成"},
+    {"/backlog", LWSHUMETH_GET, R_PATH_USER, OP_GET_BACKLOG, "获取成功"},
     {"/disconnect", LWSHUMETH_POST, R_USER_BODY, OP_DISCONNECT_USER, "断开成功"},
     {"/publish", LWSHUMETH_POST, R_BODY, OP_PUBLISH, "发送成功"},
     {"/test", LWSHUMETH_GET, R_QUERY_USER, OP_TEST_MESSAGE, "测试消息已发送"},
@@ -89,7 +90,7 @@ static const struct route *find_route(const char *path, int *path_ok)
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const struct route *r = &routes[i];
         if (r->kind == R_PATH_USER || r->kind == R_USER_BODY) {
-            if (user_path(rest, r->kind == R_PATH_USER ? "/online" : r->path)) {
+            if (user_path(rest, r->path)) {
                 *path_ok = 1;
                 return r;
             }
@@ -123,13 +124,17 @@ static const int statuses[] = {200, 400, 401, 403, 404, 405, 408, 411, 413, 429,
 static uint64_t answers[N_ROUTES + 1][N_STATUSES]; /* last row: no route */
 static struct histogram durations[N_ROUTES + 1];   /* histogram_latency */
 
-static const char *route_label(size_t i)
+/* the route's label in /metrics: its path, with {user_id} and {id} for the parts that vary */
+static void route_label(size_t i, char *out, size_t len)
 {
-    return i == N_ROUTES                   ? "other"
-           : routes[i].kind == R_PATH_USER ? PREFIX "/user/{user_id}/online"
-           : routes[i].kind == R_USER_BODY ? PREFIX "/user/{user_id}/disconnect"
-           : routes[i].kind == R_TEMPLATE  ? PREFIX "/templates/{id}"
-                                           : NULL;
+    if (i == N_ROUTES)
+        snprintf(out, len, "other");
+    else if (routes[i].kind == R_TEMPLATE)
+        snprintf(out, len, PREFIX "/templates/{id}");
+    else if (routes[i].kind == R_PATH_USER || routes[i].kind == R_USER_BODY)
+        snprintf(out, len, PREFIX "/user/{user_id}%s", routes[i].path);
+    else
+        snprintf(out, len, PREFIX "%s", routes[i].path);
 }
 
 /* counts and times the answer to @q (NULL: no call was made), and logs it as
@@ -163,21 +168,20 @@ void ws__rest_metrics(FILE *f)
     fprintf(f, "# HELP notifyd_rest_requests_total REST calls answered, by route and status.\n"
                "# TYPE notifyd_rest_requests_total counter\n");
     for (size_t i = 0; i <= N_ROUTES; i++) {
-        const char *label = route_label(i);
+        char label[96];
+        route_label(i, label, sizeof label);
         for (size_t k = 0; k < N_STATUSES; k++)
             if (answers[i][k] || (i < N_ROUTES && statuses[k] == 200))
-                fprintf(f, "notifyd_rest_requests_total{route=\"%s%s\",status=\"%d\"} %llu\n",
-                        label ? "" : PREFIX, label ? label : routes[i].path, statuses[k],
-                        (unsigned long long)answers[i][k]);
+                fprintf(f, "notifyd_rest_requests_total{route=\"%s\",status=\"%d\"} %llu\n", label,
+                        statuses[k], (unsigned long long)answers[i][k]);
     }
     fprintf(f, "# HELP notifyd_rest_request_duration_seconds From a REST call's head to its "
                "answer, by route.\n"
                "# TYPE notifyd_rest_request_duration_seconds histogram\n");
     for (size_t i = 0; i <= N_ROUTES; i++) {
-        char labels[128];
-        const char *label = route_label(i);
-        snprintf(labels, sizeof labels, "route=\"%s%s\"", label ? "" : PREFIX,
-                 label ? label : routes[i].path);
+        char label[96], labels[128];
+        route_label(i, label, sizeof label);
+        snprintf(labels, sizeof labels, "route=\"%s\"", label);
         histogram_render(f, "notifyd_rest_request_duration_seconds", labels, &histogram_latency,
                          &durations[i]);
     }
@@ -378,7 +382,7 @@ int ws__rest_request(struct ws_server *ws, struct conn *c, int method, const cha
         return -1;
     if (r->kind == R_PATH_USER) {
         const char *id = path + strlen(PREFIX) + 6;
-        json_object_set_new(req, "user_id", json_stringn(id, strlen(id) - 7));
+        json_object_set_new(req, "user_id", json_stringn(id, strlen(id) - strlen(r->path)));
     } else if (r->kind == R_QUERY_USER) {
         char buf[ND_USER_ID_MAX + 16];
         const char *id = ws__urlarg(ws, c->wsi, "user_id=", buf, sizeof buf);

@@ -1,6 +1,9 @@
 // The web console (web/) in headless Chromium against the real notifyd: the
-// counts match the WebSockets really open, the form reaches a connected client,
-// the live log shows a user's messages; a screenshot goes to tests/artifacts/.
+// counts match the WebSockets really open, the forms reach connected clients
+// (one user, several, everyone; priority, group, templates), the templates are
+// managed, a user's backlog is shown, the live log shows a user's messages;
+// the page fits a phone (390 px) and a desktop (1280 px) without horizontal
+// overflow. Screenshots go to NOTIFYD_ARTIFACTS_DIR (ctest: build/artifacts/).
 //
 // When this notifyd serves the console itself (GET / and /notifyd.js equal the
 // files here) the page is loaded from notifyd; otherwise from a static server
@@ -54,12 +57,51 @@ after(async () => {
 
 const text = (page, sel) => page.locator(sel).textContent();
 
+/** The hint's colours and the error class's, as computed (hidden elements too). */
+function hintStyle(page, hintSel) {
+  return page.evaluate((sel) => {
+    const hint = document.querySelector(sel);
+    const probe = document.createElement('p');
+    probe.className = 'error';
+    probe.hidden = true;
+    document.body.append(probe);
+    const css = (el) => { const c = getComputedStyle(el); return { color: c.color, background: c.backgroundColor }; };
+    const out = { classes: [...hint.classList], hint: css(hint), error: css(probe) };
+    probe.remove();
+    return out;
+  }, hintSel);
+}
+
+/** What sticks out sideways: the page wider than the window, a visible panel or
+ * card (or a form, row, result or hint in one) whose content is wider than its
+ * box, or any visible element past the window's right edge. [] when none. */
+function overflows(page) {
+  return page.evaluate(() => {
+    const out = [];
+    const name = (el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${el.className && typeof el.className === 'string' ? `.${el.className.trim().replace(/\s+/g, '.')}` : ''}`;
+    const width = window.innerWidth;
+    const de = document.documentElement;
+    if (de.scrollWidth > width) out.push(`document scrollWidth ${de.scrollWidth} > innerWidth ${width}`);
+    if (document.body.scrollWidth > width) out.push(`body scrollWidth ${document.body.scrollWidth} > innerWidth ${width}`);
+    const seen = (el) => el.getClientRects().length > 0;
+    for (const el of document.querySelectorAll('.top, .settings, .panel, .card, .cards, form, .buttons, .result, .notice, .error, .facts, .users, .templates, .log')) {
+      if (seen(el) && el.scrollWidth > el.clientWidth) out.push(`${name(el)} scrollWidth ${el.scrollWidth} > clientWidth ${el.clientWidth}`);
+    }
+    for (const el of document.querySelectorAll('body *')) {
+      if (!seen(el)) continue;
+      const r = el.getBoundingClientRect();
+      if (r.width > 0 && r.right > width + 0.5) out.push(`${name(el)} right edge ${Math.round(r.right)} > ${width}`);
+    }
+    return out;
+  });
+}
+
 describe('web console', { skip: !browser && 'chromium or playwright-core missing', timeout: 120000 }, () => {
   let page;
   const pageErrors = [];
 
   test('loads from / with the browser module, and asks for an admin token', async () => {
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on('pageerror', (e) => pageErrors.push(e));
     page.on('console', (m) => {
       // the 400 and 403 answers the tests provoke are logged by Chromium too
@@ -68,8 +110,17 @@ describe('web console', { skip: !browser && 'chromium or playwright-core missing
     await page.goto(origin + '/');
     await page.waitForSelector('html[data-ready="true"]', { timeout: 10000 });
     assert.equal(await page.inputValue('#server'), origin, 'the notifyd base URL defaults to the page origin');
-    await page.waitForSelector('#stats-error:not([hidden])', { timeout: 5000 });
-    assert.match(await text(page, '#stats-error'), /admin token/);
+    // the way to start is a hint, not an error
+    await page.waitForSelector('#stats-hint:not([hidden])', { timeout: 5000 });
+    assert.match(await text(page, '#stats-hint'), /admin token/);
+    assert.equal(await page.locator('#stats-error').isHidden(), true);
+    assert.match(await text(page, '#templates-hint'), /admin token/);
+    for (const sel of ['#stats-hint', '#templates-hint']) {
+      const st = await hintStyle(page, sel);
+      assert.ok(!st.classes.includes('error'), `${sel} is not of the error class: ${st.classes}`);
+      assert.notEqual(st.hint.color, st.error.color, `${sel}'s colour is not the error colour`);
+      assert.notEqual(st.hint.background, st.error.background, `${sel}'s background is not the error background`);
+    }
     await waitFor(async () => (await text(page, '#server-status')) === 'ready', 5000, 'readyz shown');
   });
 
@@ -77,6 +128,7 @@ describe('web console', { skip: !browser && 'chromium or playwright-core missing
     await page.fill('#admin-token', token('ops', { role: 'user' }));
     await page.click('#settings button[type=submit]');
     await waitFor(async () => /HTTP 403/.test(await text(page, '#stats-error')), 5000, 'a 403 shown');
+    assert.equal(await page.locator('#stats-hint').isHidden(), true);
   });
 
   test('counts and online users match the WebSockets really open', async () => {
@@ -214,6 +266,291 @@ describe('web console', { skip: !browser && 'chromium or playwright-core missing
     const m = bob.messages.find((x) => x.type === 'disconnected');
     assert.deepEqual(m.data, { code: 4004, reason: 'disconnected from the notifyd console', reconnect: false });
     await waitFor(async () => !(await page.locator('#online-users .user').allTextContents()).includes('bob'), 8000, 'bob gone from the list');
+    assert.deepEqual(pageErrors.map(String), []);
+  });
+
+  test('a broadcast and a multicast, with priority and group, reach real WebSockets', async () => {
+    const open = sockets.filter((s) => s.ws.readyState === 1); // alice twice, dave
+    assert.equal(open.length, 3);
+    // everyone: the recipients field is off, and so is the test message
+    await page.check('#send-everyone');
+    assert.equal(await page.isDisabled('#send-user'), true);
+    assert.equal(await page.isDisabled('#send-test'), true);
+    await page.fill('#send-title-input', 'Maintenance');
+    await page.fill('#send-message', 'down at 22:00 for 5 minutes');
+    await page.selectOption('#send-level', 'warning');
+    await page.selectOption('#send-priority', 'urgent');
+    await page.fill('#send-group', 'maintenance');
+    await page.click('#send-notification');
+    await waitFor(async () => /^broadcast [0-9a-f]{16} reached/.test(await text(page, '#send-result')), 5000, 'the broadcast result');
+    let result = await text(page, '#send-result');
+    assert.equal(await page.getAttribute('#send-result', 'data-ok'), 'true');
+    assert.match(result, /reached 3 connection\(s\)$/, 'a broadcast is never kept');
+    const bid = result.match(/[0-9a-f]{16}/)[0];
+    for (const s of open) {
+      const m = await waitFor(() => s.messages.find((x) => x.message_id === bid), 5000, 'every connection to get the broadcast');
+      assert.deepEqual([m.type, m.priority, m.group], ['system_notification', 'urgent', 'maintenance']);
+      assert.deepEqual(m.data, { title: 'Maintenance', message: 'down at 22:00 for 5 minutes', level: 'warning', action: '', action_url: '' });
+    }
+
+    // several users, one of them offline: each their own id, in order
+    await page.uncheck('#send-everyone');
+    assert.equal(await page.isDisabled('#send-user'), false);
+    await page.fill('#send-user', ' alice, erin ,alice ');
+    await page.fill('#send-title-input', 'Invoice');
+    await page.fill('#send-message', 'your invoice is ready');
+    await page.selectOption('#send-level', 'info');
+    await page.selectOption('#send-priority', 'high');
+    await page.fill('#send-group', 'billing');
+    await page.click('#send-notification');
+    await waitFor(async () => /^notification to 2 user/.test(await text(page, '#send-result')), 5000, 'the multicast result');
+    result = await text(page, '#send-result');
+    assert.match(result, /^notification to 2 user\(s\): 1 reached on 2 connection\(s\), 1 kept for later \([0-9a-f]{16} [0-9a-f]{16}\)$/);
+    const [aliceId, erinId] = result.match(/[0-9a-f]{16}/g);
+    for (const s of open.slice(0, 2)) {
+      const m = await waitFor(() => s.messages.find((x) => x.message_id === aliceId), 5000, 'alice to get the multicast');
+      assert.deepEqual([m.type, m.user_id, m.priority, m.group, m.data.title], ['system_notification', 'alice', 'high', 'billing', 'Invoice']);
+    }
+    assert.ok(!open[2].messages.some((x) => x.message_id === aliceId || x.message_id === erinId), 'dave got neither');
+    const kept = await nd.rest('GET', '/api/websocket/user/erin/backlog');
+    assert.deepEqual(kept.body.data, { user_id: 'erin', messages: 1, oldest_message_id: erinId, newest_message_id: erinId });
+
+    // a normal priority is the default, so it is not in the envelope
+    await page.fill('#send-user', 'dave');
+    await page.selectOption('#send-priority', 'normal');
+    await page.fill('#send-group', '');
+    await page.click('#send-notification');
+    await waitFor(async () => /^notification [0-9a-f]{16} reached 1 connection/.test(await text(page, '#send-result')), 5000, 'sent to dave');
+    const did = (await text(page, '#send-result')).match(/[0-9a-f]{16}/)[0];
+    const m = await waitFor(() => open[2].messages.find((x) => x.message_id === did), 5000, 'dave to get it');
+    assert.equal('priority' in m || 'group' in m, false);
+
+    // no recipient, and a bad group, come back in words
+    await page.fill('#send-user', ' , ');
+    await page.click('#send-notification');
+    await waitFor(async () => /^To: a user id/.test(await text(page, '#send-result')), 5000, 'no recipient shown');
+    assert.equal(await page.getAttribute('#send-result', 'data-ok'), 'false');
+    await page.fill('#send-user', 'alice');
+    // past the field's maxlength, as a script or an old page could send it
+    await page.evaluate(() => document.getElementById('send-group').removeAttribute('maxlength'));
+    await page.fill('#send-group', 'g'.repeat(129));
+    await page.click('#send-notification');
+    await waitFor(async () => /failed: HTTP 400: group/.test(await text(page, '#send-result')), 5000, 'the group error shown');
+    await page.fill('#send-group', '');
+    assert.deepEqual(pageErrors.map(String), []);
+  });
+
+  test('a user\'s backlog: what is kept for an offline user, and gone once they connect', async () => {
+    await page.fill('#lookup-user', 'erin');
+    await page.click('#lookup-send');
+    await waitFor(async () => /^erin: 1 message\(s\) kept, waiting since /.test(await text(page, '#lookup-result')), 5000, 'erin\'s backlog');
+    assert.equal(await text(page, '#lookup-online'), 'no');
+    assert.equal(await text(page, '#lookup-backlog'), '1 message(s)');
+    const first = (await text(page, '#lookup-oldest')).slice(0, 16);
+    assert.equal(first, (await text(page, '#lookup-newest')).slice(0, 16));
+    assert.equal(first, (await nd.rest('GET', '/api/websocket/user/erin/backlog')).body.data.oldest_message_id);
+
+    // one more, sent from the console to the offline user
+    await page.fill('#send-user', 'erin');
+    await page.fill('#send-title-input', 'Reminder');
+    await page.fill('#send-message', 'still waiting');
+    await page.click('#send-notification');
+    await waitFor(async () => /^notification [0-9a-f]{16} reached 0 connection\(s\), kept for later$/.test(await text(page, '#send-result')), 5000, 'kept for erin');
+    const second = (await text(page, '#send-result')).match(/[0-9a-f]{16}/)[0];
+    await page.click('#lookup-send');
+    await waitFor(async () => (await text(page, '#lookup-backlog')) === '2 message(s)', 5000, 'two kept for erin');
+    assert.equal((await text(page, '#lookup-oldest')).slice(0, 16), first);
+    assert.equal((await text(page, '#lookup-newest')).slice(0, 16), second);
+
+    // erin connects: both arrive, nothing is kept any more
+    const erin = await openWs(nd.wsUrl, token('erin'));
+    sockets.push(erin);
+    await waitFor(() => erin.messages.some((m) => m.message_id === second), 5000, 'erin to get what was kept');
+    assert.ok(erin.messages.some((m) => m.message_id === first));
+    await page.click('#lookup-send');
+    await waitFor(async () => (await text(page, '#lookup-result')) === 'erin: nothing kept', 5000, 'erin\'s backlog empty');
+    assert.equal(await text(page, '#lookup-online'), 'yes, 1 connection(s)');
+    assert.equal(await text(page, '#lookup-oldest'), '–');
+
+    // a bad user id: notifyd's words, the old answer gone
+    await page.fill('#lookup-user', 'bad user!');
+    await page.click('#lookup-send');
+    await waitFor(async () => /^bad user!: HTTP 400: user_id/.test(await text(page, '#lookup-result')), 5000, 'the 400 shown');
+    assert.equal(await page.getAttribute('#lookup-result', 'data-ok'), 'false');
+    assert.equal(await page.locator('#lookup-out').isHidden(), true);
+    assert.deepEqual(pageErrors.map(String), []);
+  });
+
+  test('templates: create, list, replace, send with params, edit, delete', async () => {
+    const admin = token('ops', { role: 'admin' });
+    const listed = async () => (await nd.rest('GET', '/api/websocket/templates', null, admin)).body.data.templates.map((t) => t.id);
+    await page.click('#templates-reload');
+    await waitFor(async () => page.locator('#templates-empty').isVisible(), 5000, '"no template yet"');
+    assert.equal(await page.locator('#templates-hint').isHidden(), true);
+
+    await page.fill('#template-id', 'welcome');
+    await page.fill('#template-title', 'Hi {{name}}');
+    await page.fill('#template-message', 'Dear {{user_id}}, welcome to {{plan}}');
+    await page.click('#template-save');
+    await waitFor(async () => (await text(page, '#template-result')) === 'template welcome created', 5000, 'created');
+    await page.locator('#template-list li[data-id="welcome"]').waitFor({ timeout: 5000 });
+    assert.deepEqual(await listed(), ['welcome']);
+    assert.match(await text(page, '#template-list li[data-id="welcome"]'), /Hi \{\{name\}\} — Dear \{\{user_id\}\}, welcome to \{\{plan\}\}/);
+    assert.deepEqual(await page.locator('#send-template option').allTextContents(), ['none: the title and message below', 'welcome — Hi {{name}}']);
+
+    // the same id again replaces it
+    await page.fill('#template-message', 'Dear {{user_id}}, welcome to {{plan}}!');
+    await page.click('#template-save');
+    await waitFor(async () => (await text(page, '#template-result')) === 'template welcome replaced', 5000, 'replaced');
+    const got = await nd.rest('GET', '/api/websocket/templates/welcome', null, admin);
+    assert.equal(got.body.data.template.message, 'Dear {{user_id}}, welcome to {{plan}}!');
+
+    // a second one, from a cleared form, listed by id
+    await page.click('#template-new');
+    assert.equal(await page.inputValue('#template-id'), '');
+    await page.fill('#template-id', 'bye');
+    await page.fill('#template-message', 'bye {{user_id}}');
+    await page.click('#template-save');
+    await waitFor(async () => (await text(page, '#template-result')) === 'template bye created', 5000, 'bye created');
+    await waitFor(async () => (await page.locator('#template-list li').count()) === 2, 5000, 'two listed');
+    assert.deepEqual(await page.locator('#template-list .tid').allTextContents(), ['bye', 'welcome']);
+    assert.deepEqual(await listed(), ['bye', 'welcome']);
+
+    // "use" picks it for sending: the text fields give way to params
+    await page.locator('#template-list li[data-id="welcome"] button.use').click();
+    assert.equal(await page.inputValue('#send-template'), 'welcome');
+    assert.equal(await page.isDisabled('#send-title-input'), true);
+    assert.equal(await page.isDisabled('#send-message'), true);
+    assert.equal(await page.locator('#send-params').isVisible(), true);
+    await page.fill('#send-user', 'alice, erin');
+    await page.fill('#send-params', '{"name": "Ann <b>", "plan": "Pro"}');
+    await page.selectOption('#send-priority', 'high');
+    await page.fill('#send-group', 'welcome');
+    await page.click('#send-notification');
+    await waitFor(async () => /^notification to 2 user\(s\): 2 reached on 3 connection\(s\)/.test(await text(page, '#send-result')), 5000, 'the template sent');
+    const [aid, eid] = (await text(page, '#send-result')).match(/[0-9a-f]{16}/g);
+    const a = await waitFor(() => sockets[0].messages.find((x) => x.message_id === aid), 5000, 'alice to get it');
+    assert.deepEqual([a.data.title, a.data.message, a.priority, a.group], ['Hi Ann <b>', 'Dear alice, welcome to Pro!', 'high', 'welcome']);
+    const erin = sockets[sockets.length - 1];
+    const e = await waitFor(() => erin.messages.find((x) => x.message_id === eid), 5000, 'erin to get it');
+    assert.equal(e.data.message, 'Dear erin, welcome to Pro!', '{{user_id}} is each recipient\'s own');
+
+    // a missing param and params that are not an object, in words
+    await page.fill('#send-params', '{"name": "Ann"}');
+    await page.click('#send-notification');
+    await waitFor(async () => /failed: HTTP 400: .*template "welcome".*"plan"/.test(await text(page, '#send-result')), 5000, 'the missing param named');
+    await page.fill('#send-params', '["Ann"]');
+    await page.click('#send-notification');
+    await waitFor(async () => /^params are not a JSON object/.test(await text(page, '#send-result')), 5000, 'the params error');
+    await page.fill('#send-params', '{"name": ');
+    await page.click('#send-notification');
+    await waitFor(async () => /^params are not a JSON object: /.test(await text(page, '#send-result')), 5000, 'the JSON error');
+
+    // edit loads a template back into the form
+    await page.click('#template-new');
+    await page.locator('#template-list li[data-id="welcome"] button.edit').click();
+    await waitFor(async () => (await page.inputValue('#template-id')) === 'welcome', 5000, 'the template loaded');
+    assert.equal(await page.inputValue('#template-title'), 'Hi {{name}}');
+    assert.equal(await page.inputValue('#template-message'), 'Dear {{user_id}}, welcome to {{plan}}!');
+    assert.match(await text(page, '#template-result'), /^template welcome, changed /);
+
+    // a bad id: notifyd's words
+    await page.fill('#template-id', 'no spaces');
+    await page.click('#template-save');
+    await waitFor(async () => /^save no spaces failed: HTTP 400: /.test(await text(page, '#template-result')), 5000, 'the bad id shown');
+    assert.equal(await page.getAttribute('#template-result', 'data-ok'), 'false');
+
+    // delete asks first: "cancel" keeps it, "OK" deletes it
+    page.once('dialog', (d) => d.dismiss());
+    await page.locator('#template-list li[data-id="welcome"] button.delete').click();
+    await page.waitForTimeout(300);
+    assert.deepEqual(await listed(), ['bye', 'welcome']);
+    page.once('dialog', (d) => d.accept());
+    await page.locator('#template-list li[data-id="welcome"] button.delete').click();
+    await waitFor(async () => (await text(page, '#template-result')) === 'template welcome deleted', 5000, 'deleted');
+    await waitFor(async () => (await page.locator('#template-list li').count()) === 1, 5000, 'one left');
+    assert.deepEqual(await listed(), ['bye']);
+    assert.equal((await nd.rest('GET', '/api/websocket/templates/welcome', null, admin)).status, 404);
+    // the send form no longer offers it
+    assert.equal(await page.inputValue('#send-template'), '');
+    assert.equal(await page.isDisabled('#send-message'), false);
+    assert.deepEqual(await page.locator('#send-template option').allTextContents(), ['none: the title and message below', 'bye']);
+
+    // a service token may send, but templates are for admins: said as a hint
+    await page.fill('#admin-token', token('backend', { role: 'service' }));
+    await page.click('#settings button[type=submit]');
+    await waitFor(async () => /^Templates need a token with role admin; this one is refused \(HTTP 403: /.test(await text(page, '#templates-hint')), 5000, 'the admin hint');
+    assert.equal(await page.locator('#template-list li').count(), 0);
+    await page.fill('#admin-token', admin);
+    await page.click('#settings button[type=submit]');
+    await waitFor(async () => (await page.locator('#template-list li').count()) === 1, 5000, 'listed again');
+    assert.equal(await page.locator('#templates-hint').isHidden(), true);
+    assert.deepEqual(pageErrors.map(String), []);
+  });
+
+  test('fits a phone (390 px) and a desktop (1280 px): nothing overflows sideways', async () => {
+    // the widest values the page may meet: a year of uptime, 19-digit counters, a
+    // 128-byte user id online, a 64-byte template id, long answers
+    await page.route('**/api/websocket/stats', async (route) => {
+      const res = await route.fetch();
+      const j = await res.json();
+      Object.assign(j.data, { uptime_seconds: 364 * 86400 + 23 * 3600 + 59 * 60, messages_total: 9223372036854775807, deliveries_total: 9223372036854775807 });
+      await route.fulfill({ response: res, json: j });
+    });
+    const longUser = `u${'x'.repeat(127)}`;
+    const lu = await openWs(nd.wsUrl, token(longUser));
+    sockets.push(lu);
+    const longId = `t${'-long'.repeat(12)}${'z'.repeat(3)}`;
+    assert.equal(longId.length, 64);
+    const put = await nd.rest('PUT', `/api/websocket/templates/${longId}`, { title: 'T'.repeat(200), message: 'M'.repeat(600) }, token('ops', { role: 'admin' }));
+    assert.equal(put.status, 200);
+    await page.click('#templates-reload');
+    await page.locator(`#template-list li[data-id="${longId}"]`).waitFor({ timeout: 5000 });
+    await waitFor(async () => (await text(page, '#stat-uptime')) === '364d 23h', 5000, 'the long uptime shown');
+    await waitFor(async () => (await page.locator('#online-users .user').allTextContents()).includes(longUser), 5000, 'the long user listed');
+    await page.fill('#lookup-user', longUser);
+    await page.click('#lookup-send');
+    await waitFor(async () => /nothing kept/.test(await text(page, '#lookup-result')), 5000, 'the long user looked up');
+    await page.fill('#send-user', [longUser, 'y'.repeat(128), 'u1', 'u2', 'u3', 'u4', 'u5'].join(', '));
+    await page.selectOption('#send-template', '');
+    await page.fill('#send-message', 'wide');
+    await page.click('#send-notification');
+    await waitFor(async () => /kept for later \(/.test(await text(page, '#send-result')), 5000, 'a long answer');
+    // seven ids: the first five, then how many more
+    assert.match(await text(page, '#send-result'), /^notification to 7 user\(s\): 1 reached on 1 connection\(s\), 6 kept for later \((?:[0-9a-f]{16} ){5}… 2 more\)$/);
+    assert.equal(await page.getAttribute(`#online-users li:has(.user[title="${longUser}"]) .user`, 'title'), longUser);
+
+    for (const [width, height] of [[390, 844], [1280, 800]]) {
+      await page.setViewportSize({ width, height });
+      await page.waitForTimeout(300);
+      assert.deepEqual(await overflows(page), [], `nothing overflows at ${width} px`);
+      // each card is at least as wide as its value
+      const cards = await page.$$eval('.card', (els) => els.map((el) => [el.scrollWidth, el.clientWidth, el.querySelector('.num').textContent]));
+      assert.equal(cards.length, 5);
+      for (const [sw, cw, v] of cards) assert.ok(sw <= cw, `card ${v}: ${sw} <= ${cw} at ${width} px`);
+      // on a phone the panels stack, one column as wide as the screen
+      const panels = await page.$$eval('.panel', (els) => els.map((el) => Math.round(el.getBoundingClientRect().width)));
+      if (width === 390) assert.ok(panels.every((w) => w === panels[0] && w >= 340), `panels one column: ${panels}`);
+      else assert.ok(panels[0] < 700, `panels side by side: ${panels}`);
+      const shot = path.join(artifactsDir(), `console-${width}.png`);
+      await page.screenshot({ path: shot, fullPage: true });
+      assert.ok(fs.statSync(shot).size > 10000, 'a screenshot with something in it');
+      console.log(`# screenshot: ${shot}`);
+    }
+    await page.unroute('**/api/websocket/stats');
+
+    // the first thing a phone shows: the hint, not an error
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    phone.on('pageerror', (e) => pageErrors.push(e));
+    await phone.goto(origin + '/');
+    await phone.waitForSelector('#stats-hint:not([hidden])', { timeout: 5000 });
+    const st = await hintStyle(phone, '#stats-hint');
+    assert.notEqual(st.hint.color, st.error.color);
+    assert.deepEqual(await overflows(phone), [], 'nothing overflows on the first screen of a phone');
+    const shot = path.join(artifactsDir(), 'console-390-start.png');
+    await phone.screenshot({ path: shot, fullPage: true });
+    console.log(`# screenshot: ${shot}`);
+    await phone.close();
     assert.deepEqual(pageErrors.map(String), []);
   });
 });

@@ -342,8 +342,9 @@ export async function openWs(url, tok, { WebSocket } = {}) {
   return { ws, messages, close: () => new Promise((r) => { if (ws.readyState === 3) r(); else { ws.once('close', r); ws.close(); } }) };
 }
 
+/** Where tests leave screenshots: NOTIFYD_ARTIFACTS_DIR (ctest: the build dir's artifacts/), else tests/artifacts/. */
 export function artifactsDir() {
-  const dir = path.join(TOP, 'tests', 'artifacts');
+  const dir = process.env.NOTIFYD_ARTIFACTS_DIR || path.join(TOP, 'tests', 'artifacts');
   fs.mkdirSync(dir, { recursive: true });
   return dir;
 }

@@ -258,6 +258,38 @@ def test_ack_mode_across_instances(cluster):
     run(go())
 
 
+def test_a_users_backlog_is_counted_from_redis_on_any_instance(cluster):
+    """GetBacklog reads the user's offline stream: the same on every instance, without
+    expired entries, emptied by the acks of any instance."""
+    redis, (a, b, c) = cluster
+
+    async def go():
+        none = await call(b, "GetBacklog", pb.GetBacklogRequest(user_id="owed"))
+        assert (none.user_id, none.messages, none.oldest_message_id, none.newest_message_id) == ("owed", 0, "", "")
+        first = await notify(a, "owed", "one")
+        last = await notify(b, "owed", "two")
+        await call(c, "Publish", pb.PublishRequest(type="flash", user_id="owed", store=pb.STORE_ALWAYS, ttl_ms=200))
+        await notify(a, "owed", "t1", rpc="progress")  # live only: not kept
+        for n in (a, b, c):
+            r = await call(n, "GetBacklog", pb.GetBacklogRequest(user_id="owed"))
+            assert r.messages == 3
+        await asyncio.sleep(0.4)  # the flash's 200 ms are over: not counted, though still in the stream
+        st, _, resp = nd.http(c, "GET", "/api/websocket/user/owed/backlog", headers={"Authorization": "Bearer " + SVC})
+        assert st == 200 and resp["data"] == {"user_id": "owed", "messages": 2, "oldest_message_id": first.message_id,
+                                              "newest_message_id": last.message_id}
+        ws, _ = await c.connect(user="owed", query="&ack=1")
+        for _ in range(2):
+            m = await recv(ws)
+            await ws.send('{"type":"ack","data":{"message_id":"%s"}}' % m["message_id"])
+        nd.until(lambda: redis_command(redis, "XLEN", "notifyd:o:owed") == b":1\r\n",
+                 what="the acks to reach Redis")  # the expired flash stays until trimmed
+        r = await call(a, "GetBacklog", pb.GetBacklogRequest(user_id="owed"))
+        assert (r.messages, r.oldest_message_id, r.newest_message_id) == (0, "", "")
+        await ws.close()
+
+    run(go())
+
+
 def test_redis_down_keeps_local_delivery_and_loses_nothing_stored(cluster):
     redis, (a, b, c) = cluster
 
@@ -281,6 +313,10 @@ def test_redis_down_keeps_local_delivery_and_loses_nothing_stored(cluster):
         assert (await recv(local))["data"]["message"] == "during"
         r = await notify(a, "later", "not kept")
         assert not r.stored and r.connections == 0
+        # what is kept is in Redis: a backlog cannot be counted meanwhile, and the answer says so
+        with pytest.raises(grpc.aio.AioRpcError) as e:
+            await call(b, "GetBacklog", pb.GetBacklogRequest(user_id="later"))
+        assert e.value.code() == grpc.StatusCode.UNAVAILABLE and "redis" in e.value.details()
         redis.start()
         for n in (a, b, c):
             n.wait_log(lambda x: x.get("msg") == "redis connected", timeout=20)
@@ -296,6 +332,8 @@ def test_redis_down_keeps_local_delivery_and_loses_nothing_stored(cluster):
         assert r.connections == 1
         assert (await recv(local))["data"]["message"] == "after"
         # what was acknowledged as stored survived Redis's restart
+        bl = await call(c, "GetBacklog", pb.GetBacklogRequest(user_id="later"))
+        assert (bl.messages, bl.oldest_message_id, bl.newest_message_id) == (1, kept.message_id, kept.message_id)
         ws, _ = await b.connect(user="later")
         m = await recv(ws)
         assert m["message_id"] == kept.message_id

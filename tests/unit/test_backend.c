@@ -2,8 +2,9 @@
  * local side (the test thread drains its inbox): ids in queue order, the
  * history, a copy kept for an offline user and given back on resume --
  * merged with the history, once -- forgotten when written or acked, stats
- * and online from the local side, templates kept and in the table, a copy
- * kept for its own TTL, DisconnectUser on the local side. */
+ * and online from the local side, a user's backlog from the store, templates
+ * kept and in the table, a copy kept for its own TTL, DisconnectUser on the
+ * local side. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -351,6 +352,51 @@ static void test_stats_and_online(void **state)
     assert_int_equal(j.connections, 0);
 }
 
+struct blog {
+    struct backend_backlog q;
+    struct world *w;
+};
+
+static void blog_done(struct backend_req *r)
+{
+    ND_CONTAINER_OF(r, struct blog, q.req)->w->answered++;
+}
+
+/* @user's backlog, as the engine answers it */
+static struct backend_backlog backlog(struct world *w, const char *user)
+{
+    struct blog j;
+    memset(&j, 0, sizeof j);
+    j.w = w;
+    j.q.req.done = blog_done;
+    snprintf(j.q.user_id, sizeof j.q.user_id, "%s", user);
+    int before = w->answered;
+    assert_int_equal(backend_backlog(w->b, &j.q), 0);
+    wait_answer(w, before);
+    assert_int_equal(atomic_load(&j.q.req.err), 0);
+    return j.q;
+}
+
+static void test_backlog_is_what_is_kept(void **state)
+{
+    struct world *w = *state;
+    char got[8][16];
+    assert_int_equal(backlog(w, "hank").messages, 0);
+    struct backend_copy a = publish(w, "hank", "b1"), b = publish(w, "hank", "b2");
+    publish(w, "", "everyone"); /* never kept */
+    struct backend_backlog q = backlog(w, "hank");
+    assert_int_equal(q.messages, 2);
+    assert_true(q.oldest == a.id);
+    assert_true(q.newest == b.id);
+    /* hank connects and gets them (no ack mode): nothing left */
+    assert_int_equal(resume(w, "hank", 0, got, 8), 102);
+    backend_forget(w->b, "hank", a.id);
+    backend_forget(w->b, "hank", b.id);
+    q = backlog(w, "hank");
+    assert_int_equal(q.messages, 0);
+    assert_true(q.oldest == 0 && q.newest == 0);
+}
+
 struct tpl {
     struct backend_template t;
     struct world *w;
@@ -403,6 +449,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ack_mode_keeps_until_acked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_and_online, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backlog_is_what_is_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_templates_are_kept_then_in_the_table, setup, teardown),
         cmocka_unit_test_setup_teardown(test_history_line_in_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_copy_waits_its_own_ttl, setup, teardown),

@@ -142,6 +142,7 @@ static void test_required(void **state)
     build_bad(OP_BATCHGO_START, "{\"task_id\":\"t1\"}", "user_id");
     build_bad(OP_TEST_MESSAGE, "{}", "user_id");
     build_bad(OP_IS_USER_ONLINE, "{}", "user_id is required");
+    build_bad(OP_GET_BACKLOG, "{}", "user_id is required");
     build_bad(OP_TOKEN_INSUFFICIENT, "{\"user_id\":\"\"}", "user_id is required");
     build_bad(OP_TOKEN_INSUFFICIENT, "{\"user_id\":null}", "user_id is required");
 

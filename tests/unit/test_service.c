@@ -107,6 +107,21 @@ static int f_online(struct backend *b, struct backend_query *q)
     return 0;
 }
 
+/* a backlog of 3 for alice (ids 0x10..0x30), none for others; f->fail: the engine failed */
+static int f_backlog(struct backend *b, struct backend_backlog *q)
+{
+    struct fake *f = (struct fake *)b;
+    if (!strcmp(q->user_id, "alice")) {
+        q->messages = 3;
+        q->oldest = 0x10;
+        q->newest = 0x30;
+    }
+    if (f->fail)
+        backend__fail(&q->req, f->fail, "the fake engine failed");
+    backend__answer(&q->req, 0);
+    return 0;
+}
+
 static int f_template_put(struct backend *b, struct backend_template *t)
 {
     struct fake *f = (struct fake *)b;
@@ -181,6 +196,7 @@ static const struct backend_ops fake_ops = {
     .publish = f_publish,
     .stats = f_stats,
     .online = f_online,
+    .backlog = f_backlog,
     .template_put = f_template_put,
     .disconnect = f_disconnect,
     .resume = f_resume,
@@ -579,6 +595,27 @@ static void test_stats_and_online(void **state)
     assert_true(json_is_false(field(w, "is_online")));
 }
 
+static void test_backlog(void **state)
+{
+    struct world *w = *state;
+    char err[256];
+    assert_int_equal(call(w, "GetBacklog", "{\"user_id\":\"alice\"}"), 0);
+    assert_string_equal(json_string_value(field(w, "user_id")), "alice");
+    assert_int_equal(json_integer_value(field(w, "messages")), 3);
+    assert_string_equal(json_string_value(field(w, "oldest_message_id")), "0000000000000010");
+    assert_string_equal(json_string_value(field(w, "newest_message_id")), "0000000000000030");
+    assert_int_equal(call(w, "GetBacklog", "{\"user_id\":\"bob\"}"), 0);
+    assert_int_equal(json_integer_value(field(w, "messages")), 0);
+    assert_string_equal(json_string_value(field(w, "oldest_message_id")), "");
+    assert_string_equal(json_string_value(field(w, "newest_message_id")), "");
+    /* a service token may ask; the user is checked like everywhere */
+    assert_int_equal(call_as(w, &service_caller, "GetBacklog", "{}", err, sizeof err), -EINVAL);
+    assert_string_equal(err, "user_id is required");
+    w->fake.fail = -EAGAIN;
+    assert_int_equal(call(w, "GetBacklog", "{\"user_id\":\"alice\"}"), 0);
+    assert_string_equal(w->error, "the fake engine failed");
+}
+
 /* --- templates --- */
 
 static void test_templates(void **state)
@@ -629,6 +666,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pending_calls_are_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_failures_are_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_and_online, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backlog, setup, teardown),
         cmocka_unit_test_setup_teardown(test_templates, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

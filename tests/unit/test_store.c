@@ -1,5 +1,6 @@
 /* store (embedded): put is durable when its callback runs, load returns a
- * user's messages in id order, remove, expiry, the per-user bound, reopening,
+ * user's messages in id order, a user's backlog counted, remove, expiry, the
+ * per-user bound, reopening,
  * and clear errors for a corrupt or foreign file. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -197,6 +198,56 @@ static void test_per_user_bound_keeps_the_newest(void **state)
     cfg.offline_max_per_user = 1000;
 }
 
+struct counted {
+    struct waiter w;
+    struct store_backlog b;
+};
+
+static void counted(void *arg, int err, const struct store_backlog *b)
+{
+    struct counted *c = arg;
+    pthread_mutex_lock(&c->w.lock);
+    c->w.err = err;
+    c->b = *b;
+    c->w.done = 1;
+    pthread_cond_signal(&c->w.cond);
+    pthread_mutex_unlock(&c->w.lock);
+}
+
+static struct store_backlog backlog(struct store *s, const char *user)
+{
+    struct counted c;
+    waiter_init(&c.w);
+    assert_int_equal(store_backlog(s, user, counted, &c), 0);
+    waiter_wait(&c.w);
+    assert_int_equal(c.w.err, 0);
+    return c.b;
+}
+
+static void test_backlog_counts_a_users_unexpired_messages(void **state)
+{
+    (void)state;
+    char err[512];
+    struct store *s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    struct store_backlog b = backlog(s, "e");
+    assert_int_equal(b.count, 0);
+    assert_int_equal(b.oldest, 0);
+    assert_int_equal(b.newest, 0);
+    put(s, "e", 5, "{}", wall_ms() - 1); /* expired: not counted */
+    put(s, "e", 7, "{}", wall_ms() + 60000);
+    put(s, "e", 9, "{}", wall_ms() + 60000);
+    put(s, "e2", 11, "{}", wall_ms() + 60000); /* someone else's */
+    b = backlog(s, "e");
+    assert_int_equal(b.count, 2);
+    assert_int_equal(b.oldest, 7);
+    assert_int_equal(b.newest, 9);
+    assert_int_equal(store_remove(s, "e", 9), 0);
+    b = backlog(s, "e"); /* runs after the remove */
+    assert_int_equal(b.count, 1);
+    assert_int_equal(b.newest, 7);
+    store_close(s);
+}
+
 static void test_close_finishes_queued_puts(void **state)
 {
     (void)state;
@@ -325,6 +376,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_put_load_remove_and_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expired_messages_are_not_loaded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_per_user_bound_keeps_the_newest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backlog_counts_a_users_unexpired_messages, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_close_finishes_queued_puts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_templates_are_kept_replaced_and_deleted, setup,
                                         teardown),

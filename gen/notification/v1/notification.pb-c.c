@@ -2383,6 +2383,96 @@ void   notification__v1__disconnect_user_response__free_unpacked
   assert(message->base.descriptor == &notification__v1__disconnect_user_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   notification__v1__get_backlog_request__init
+                     (Notification__V1__GetBacklogRequest         *message)
+{
+  static const Notification__V1__GetBacklogRequest init_value = NOTIFICATION__V1__GET_BACKLOG_REQUEST__INIT;
+  *message = init_value;
+}
+size_t notification__v1__get_backlog_request__get_packed_size
+                     (const Notification__V1__GetBacklogRequest *message)
+{
+  assert(message->base.descriptor == &notification__v1__get_backlog_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__get_backlog_request__pack
+                     (const Notification__V1__GetBacklogRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__get_backlog_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__get_backlog_request__pack_to_buffer
+                     (const Notification__V1__GetBacklogRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__get_backlog_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__GetBacklogRequest *
+       notification__v1__get_backlog_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__GetBacklogRequest *)
+     protobuf_c_message_unpack (&notification__v1__get_backlog_request__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__get_backlog_request__free_unpacked
+                     (Notification__V1__GetBacklogRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__get_backlog_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   notification__v1__get_backlog_response__init
+                     (Notification__V1__GetBacklogResponse         *message)
+{
+  static const Notification__V1__GetBacklogResponse init_value = NOTIFICATION__V1__GET_BACKLOG_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t notification__v1__get_backlog_response__get_packed_size
+                     (const Notification__V1__GetBacklogResponse *message)
+{
+  assert(message->base.descriptor == &notification__v1__get_backlog_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__get_backlog_response__pack
+                     (const Notification__V1__GetBacklogResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__get_backlog_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__get_backlog_response__pack_to_buffer
+                     (const Notification__V1__GetBacklogResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__get_backlog_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__GetBacklogResponse *
+       notification__v1__get_backlog_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__GetBacklogResponse *)
+     protobuf_c_message_unpack (&notification__v1__get_backlog_response__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__get_backlog_response__free_unpacked
+                     (Notification__V1__GetBacklogResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__get_backlog_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor notification__v1__task_progress_data__field_descriptors[10] =
 {
   {
@@ -6697,6 +6787,121 @@ const ProtobufCMessageDescriptor notification__v1__disconnect_user_response__des
   (ProtobufCMessageInit) notification__v1__disconnect_user_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor notification__v1__get_backlog_request__field_descriptors[1] =
+{
+  {
+    "user_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__GetBacklogRequest, user_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__get_backlog_request__field_indices_by_name[] = {
+  0,   /* field[0] = user_id */
+};
+static const ProtobufCIntRange notification__v1__get_backlog_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor notification__v1__get_backlog_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.GetBacklogRequest",
+  "GetBacklogRequest",
+  "Notification__V1__GetBacklogRequest",
+  "notification.v1",
+  sizeof(Notification__V1__GetBacklogRequest),
+  1,
+  notification__v1__get_backlog_request__field_descriptors,
+  notification__v1__get_backlog_request__field_indices_by_name,
+  1,  notification__v1__get_backlog_request__number_ranges,
+  (ProtobufCMessageInit) notification__v1__get_backlog_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__get_backlog_response__field_descriptors[4] =
+{
+  {
+    "user_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__GetBacklogResponse, user_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "messages",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__GetBacklogResponse, messages),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "oldest_message_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__GetBacklogResponse, oldest_message_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "newest_message_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__GetBacklogResponse, newest_message_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__get_backlog_response__field_indices_by_name[] = {
+  1,   /* field[1] = messages */
+  3,   /* field[3] = newest_message_id */
+  2,   /* field[2] = oldest_message_id */
+  0,   /* field[0] = user_id */
+};
+static const ProtobufCIntRange notification__v1__get_backlog_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor notification__v1__get_backlog_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.GetBacklogResponse",
+  "GetBacklogResponse",
+  "Notification__V1__GetBacklogResponse",
+  "notification.v1",
+  sizeof(Notification__V1__GetBacklogResponse),
+  4,
+  notification__v1__get_backlog_response__field_descriptors,
+  notification__v1__get_backlog_response__field_indices_by_name,
+  1,  notification__v1__get_backlog_response__number_ranges,
+  (ProtobufCMessageInit) notification__v1__get_backlog_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue notification__v1__level__enum_values_by_number[5] =
 {
   { "LEVEL_UNSPECIFIED", "NOTIFICATION__V1__LEVEL__LEVEL_UNSPECIFIED", 0 },
@@ -6795,7 +7000,7 @@ const ProtobufCEnumDescriptor notification__v1__store__descriptor =
   notification__v1__store__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor notification__v1__notification_service__method_descriptors[25] =
+static const ProtobufCMethodDescriptor notification__v1__notification_service__method_descriptors[26] =
 {
   { "NotifyBatchGoStart", &notification__v1__notify_batch_go_start_request__descriptor, &notification__v1__notify_batch_go_start_response__descriptor },
   { "NotifyBatchGoProgress", &notification__v1__notify_batch_go_progress_request__descriptor, &notification__v1__notify_batch_go_progress_response__descriptor },
@@ -6822,11 +7027,13 @@ static const ProtobufCMethodDescriptor notification__v1__notification_service__m
   { "DeleteTemplate", &notification__v1__delete_template_request__descriptor, &notification__v1__delete_template_response__descriptor },
   { "Publish", &notification__v1__publish_request__descriptor, &notification__v1__publish_response__descriptor },
   { "DisconnectUser", &notification__v1__disconnect_user_request__descriptor, &notification__v1__disconnect_user_response__descriptor },
+  { "GetBacklog", &notification__v1__get_backlog_request__descriptor, &notification__v1__get_backlog_response__descriptor },
 };
 const unsigned notification__v1__notification_service__method_indices_by_name[] = {
   14,        /* Broadcast */
   22,        /* DeleteTemplate */
   24,        /* DisconnectUser */
+  25,        /* GetBacklog */
   16,        /* GetStats */
   20,        /* GetTemplate */
   17,        /* IsUserOnline */
@@ -6857,7 +7064,7 @@ const ProtobufCServiceDescriptor notification__v1__notification_service__descrip
   "NotificationService",
   "Notification__V1__NotificationService",
   "notification.v1",
-  25,
+  26,
   notification__v1__notification_service__method_descriptors,
   notification__v1__notification_service__method_indices_by_name
 };
@@ -7060,6 +7267,14 @@ void notification__v1__notification_service__disconnect_user(ProtobufCService *s
 {
   assert(service->descriptor == &notification__v1__notification_service__descriptor);
   service->invoke(service, 24, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void notification__v1__notification_service__get_backlog(ProtobufCService *service,
+                                                         const Notification__V1__GetBacklogRequest *input,
+                                                         Notification__V1__GetBacklogResponse_Closure closure,
+                                                         void *closure_data)
+{
+  assert(service->descriptor == &notification__v1__notification_service__descriptor);
+  service->invoke(service, 25, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void notification__v1__notification_service__init (Notification__V1__NotificationService_Service *service,
                                                    Notification__V1__NotificationService_ServiceDestroy destroy)

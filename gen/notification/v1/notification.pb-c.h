@@ -73,6 +73,8 @@ typedef struct Notification__V1__PublishRequest Notification__V1__PublishRequest
 typedef struct Notification__V1__PublishResponse Notification__V1__PublishResponse;
 typedef struct Notification__V1__DisconnectUserRequest Notification__V1__DisconnectUserRequest;
 typedef struct Notification__V1__DisconnectUserResponse Notification__V1__DisconnectUserResponse;
+typedef struct Notification__V1__GetBacklogRequest Notification__V1__GetBacklogRequest;
+typedef struct Notification__V1__GetBacklogResponse Notification__V1__GetBacklogResponse;
 
 
 /* --- enums --- */
@@ -1714,6 +1716,52 @@ struct  Notification__V1__DisconnectUserResponse
     , (char *)protobuf_c_empty_string, 0 }
 
 
+/*
+ * GetBacklogRequest names the user whose kept messages are counted.
+ */
+struct  Notification__V1__GetBacklogRequest
+{
+  ProtobufCMessage base;
+  /*
+   * 1 to 128 bytes of [A-Za-z0-9_.@:-].
+   */
+  char *user_id;
+};
+#define NOTIFICATION__V1__GET_BACKLOG_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__get_backlog_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+/*
+ * GetBacklogResponse describes the messages kept for one user.
+ */
+struct  Notification__V1__GetBacklogResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The user asked about.
+   */
+  char *user_id;
+  /*
+   * How many messages are kept for the user and not expired (0 when none):
+   * they arrive on the user's next connect (or again until acked).
+   */
+  int32_t messages;
+  /*
+   * The oldest kept message's id ("" when none); ids encode the time they
+   * were accepted, so this says how long the user has been waiting.
+   */
+  char *oldest_message_id;
+  /*
+   * The newest kept message's id ("" when none).
+   */
+  char *newest_message_id;
+};
+#define NOTIFICATION__V1__GET_BACKLOG_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__get_backlog_response__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
 /* Notification__V1__TaskProgressData methods */
 void   notification__v1__task_progress_data__init
                      (Notification__V1__TaskProgressData         *message);
@@ -2720,6 +2768,44 @@ Notification__V1__DisconnectUserResponse *
 void   notification__v1__disconnect_user_response__free_unpacked
                      (Notification__V1__DisconnectUserResponse *message,
                       ProtobufCAllocator *allocator);
+/* Notification__V1__GetBacklogRequest methods */
+void   notification__v1__get_backlog_request__init
+                     (Notification__V1__GetBacklogRequest         *message);
+size_t notification__v1__get_backlog_request__get_packed_size
+                     (const Notification__V1__GetBacklogRequest   *message);
+size_t notification__v1__get_backlog_request__pack
+                     (const Notification__V1__GetBacklogRequest   *message,
+                      uint8_t             *out);
+size_t notification__v1__get_backlog_request__pack_to_buffer
+                     (const Notification__V1__GetBacklogRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__GetBacklogRequest *
+       notification__v1__get_backlog_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__get_backlog_request__free_unpacked
+                     (Notification__V1__GetBacklogRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Notification__V1__GetBacklogResponse methods */
+void   notification__v1__get_backlog_response__init
+                     (Notification__V1__GetBacklogResponse         *message);
+size_t notification__v1__get_backlog_response__get_packed_size
+                     (const Notification__V1__GetBacklogResponse   *message);
+size_t notification__v1__get_backlog_response__pack
+                     (const Notification__V1__GetBacklogResponse   *message,
+                      uint8_t             *out);
+size_t notification__v1__get_backlog_response__pack_to_buffer
+                     (const Notification__V1__GetBacklogResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__GetBacklogResponse *
+       notification__v1__get_backlog_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__get_backlog_response__free_unpacked
+                     (Notification__V1__GetBacklogResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Notification__V1__TaskProgressData_Closure)
@@ -2896,6 +2982,12 @@ typedef void (*Notification__V1__DisconnectUserRequest_Closure)
 typedef void (*Notification__V1__DisconnectUserResponse_Closure)
                  (const Notification__V1__DisconnectUserResponse *message,
                   void *closure_data);
+typedef void (*Notification__V1__GetBacklogRequest_Closure)
+                 (const Notification__V1__GetBacklogRequest *message,
+                  void *closure_data);
+typedef void (*Notification__V1__GetBacklogResponse_Closure)
+                 (const Notification__V1__GetBacklogResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -3003,6 +3095,10 @@ struct Notification__V1__NotificationService_Service
                           const Notification__V1__DisconnectUserRequest *input,
                           Notification__V1__DisconnectUserResponse_Closure closure,
                           void *closure_data);
+  void (*get_backlog)(Notification__V1__NotificationService_Service *service,
+                      const Notification__V1__GetBacklogRequest *input,
+                      Notification__V1__GetBacklogResponse_Closure closure,
+                      void *closure_data);
 };
 typedef void (*Notification__V1__NotificationService_ServiceDestroy)(Notification__V1__NotificationService_Service *);
 void notification__v1__notification_service__init (Notification__V1__NotificationService_Service *service,
@@ -3035,7 +3131,8 @@ void notification__v1__notification_service__init (Notification__V1__Notificatio
       function_prefix__ ## list_templates,\
       function_prefix__ ## delete_template,\
       function_prefix__ ## publish,\
-      function_prefix__ ## disconnect_user  }
+      function_prefix__ ## disconnect_user,\
+      function_prefix__ ## get_backlog  }
 void notification__v1__notification_service__notify_batch_go_start(ProtobufCService *service,
                                                                    const Notification__V1__NotifyBatchGoStartRequest *input,
                                                                    Notification__V1__NotifyBatchGoStartResponse_Closure closure,
@@ -3136,6 +3233,10 @@ void notification__v1__notification_service__disconnect_user(ProtobufCService *s
                                                              const Notification__V1__DisconnectUserRequest *input,
                                                              Notification__V1__DisconnectUserResponse_Closure closure,
                                                              void *closure_data);
+void notification__v1__notification_service__get_backlog(ProtobufCService *service,
+                                                         const Notification__V1__GetBacklogRequest *input,
+                                                         Notification__V1__GetBacklogResponse_Closure closure,
+                                                         void *closure_data);
 
 /* --- descriptors --- */
 
@@ -3200,6 +3301,8 @@ extern const ProtobufCMessageDescriptor notification__v1__publish_request__descr
 extern const ProtobufCMessageDescriptor notification__v1__publish_response__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__disconnect_user_request__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__disconnect_user_response__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__get_backlog_request__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__get_backlog_response__descriptor;
 extern const ProtobufCServiceDescriptor notification__v1__notification_service__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -88,6 +88,24 @@ class DisconnectUserResponse(_message.Message):
     user_id: str
     def __init__(self, user_id: _Optional[str] = ..., closed: _Optional[int] = ...) -> None: ...
 
+class GetBacklogRequest(_message.Message):
+    __slots__ = ["user_id"]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class GetBacklogResponse(_message.Message):
+    __slots__ = ["messages", "newest_message_id", "oldest_message_id", "user_id"]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    NEWEST_MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    OLDEST_MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    messages: int
+    newest_message_id: str
+    oldest_message_id: str
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ..., messages: _Optional[int] = ..., oldest_message_id: _Optional[str] = ..., newest_message_id: _Optional[str] = ...) -> None: ...
+
 class GetStatsRequest(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...

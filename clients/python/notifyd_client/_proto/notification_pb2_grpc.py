@@ -140,6 +140,11 @@ class NotificationServiceStub(object):
                 request_serializer=notification_dot_v1_dot_notification__pb2.DisconnectUserRequest.SerializeToString,
                 response_deserializer=notification_dot_v1_dot_notification__pb2.DisconnectUserResponse.FromString,
                 )
+        self.GetBacklog = channel.unary_unary(
+                '/notification.v1.NotificationService/GetBacklog',
+                request_serializer=notification_dot_v1_dot_notification__pb2.GetBacklogRequest.SerializeToString,
+                response_deserializer=notification_dot_v1_dot_notification__pb2.GetBacklogResponse.FromString,
+                )
 
 
 class NotificationServiceServicer(object):
@@ -328,6 +333,15 @@ class NotificationServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetBacklog(self, request, context):
+        """GetBacklog answers what notifyd keeps for a user until it is delivered:
+        how many messages wait (stored while the user was offline, or sent to
+        ack-mode connections and not acked yet), the oldest and the newest.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NotificationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -455,6 +469,11 @@ def add_NotificationServiceServicer_to_server(servicer, server):
                     servicer.DisconnectUser,
                     request_deserializer=notification_dot_v1_dot_notification__pb2.DisconnectUserRequest.FromString,
                     response_serializer=notification_dot_v1_dot_notification__pb2.DisconnectUserResponse.SerializeToString,
+            ),
+            'GetBacklog': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBacklog,
+                    request_deserializer=notification_dot_v1_dot_notification__pb2.GetBacklogRequest.FromString,
+                    response_serializer=notification_dot_v1_dot_notification__pb2.GetBacklogResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -889,5 +908,22 @@ class NotificationService(object):
         return grpc.experimental.unary_unary(request, target, '/notification.v1.NotificationService/DisconnectUser',
             notification_dot_v1_dot_notification__pb2.DisconnectUserRequest.SerializeToString,
             notification_dot_v1_dot_notification__pb2.DisconnectUserResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetBacklog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/notification.v1.NotificationService/GetBacklog',
+            notification_dot_v1_dot_notification__pb2.GetBacklogRequest.SerializeToString,
+            notification_dot_v1_dot_notification__pb2.GetBacklogResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
