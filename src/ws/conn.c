@@ -701,6 +701,8 @@ int ws__conn_peer_close(struct ws_server *ws, struct conn *c, void *in, size_t l
 
 void ws__conn_closed(struct ws_server *ws, struct conn *c)
 {
+    if (c->close_code && c->wsi) /* we closed it: frames still on their way are read, not reset */
+        ws__linger(ws, c->wsi);
     if (c->guard_fd) {
         recv_guard_unwatch(c->guard_fd);
         c->guard_fd = 0;

@@ -46,10 +46,7 @@ static const char *reason_phrase(int status)
     }
 }
 
-/* closes after an answer: the edge keeps reading (and dropping) what the
- * client still sends -- an unread body, pipelined requests -- for a moment,
- * so the close does not reset the connection before the answer is read */
-static void linger(struct ws_server *ws, struct lws *wsi)
+void ws__linger(struct ws_server *ws, struct lws *wsi)
 {
     int fd = lws_get_socket_fd(wsi);
     int dup_fd = fd >= 0 && ws->edge ? dup(fd) : -1;
@@ -77,7 +74,7 @@ static void finish(struct ws_server *ws, struct conn *c, int close)
     }
     if (!close && lws_http_transaction_completed(c->wsi) == 0)
         return;
-    linger(ws, c->wsi);
+    ws__linger(ws, c->wsi);
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 }
 
@@ -314,11 +311,11 @@ int ws__http_callback(struct ws_server *ws, struct conn *c, struct lws *wsi, int
     int close = c->http_close || rc < 0, done = c->http_done;
     c->in_http_cb = c->http_close = c->http_done = 0;
     if (close) {
-        linger(ws, wsi);
+        ws__linger(ws, wsi);
         return -1;
     }
     if (done && lws_http_transaction_completed(wsi)) { /* frees c: not touched after */
-        linger(ws, wsi);
+        ws__linger(ws, wsi);
         return -1;
     }
     return rc;

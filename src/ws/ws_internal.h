@@ -257,6 +257,12 @@ int ws__rest_reading(const struct conn *c);
 int ws__rest_body_timeout(struct ws_server *ws, struct conn *c);
 void ws__rest_release(struct conn *c);
 /** Writes a complete raw HTTP/1.1 response (used to refuse an upgrade); returns 1. */
+/* A connection we close: the edge keeps reading (and dropping) what the
+ * client still sends -- an unread body, pipelined requests, frames after our
+ * close frame -- for a moment, so the kernel's close is not a reset that
+ * throws away the answer or the close frame before the client reads it. Call
+ * while lws still holds the socket open (it closes its own descriptor). */
+void ws__linger(struct ws_server *ws, struct lws *wsi);
 int ws__http_raw_reply(struct lws *wsi, int status, const char *reason, const char *json_body);
 
 #endif
