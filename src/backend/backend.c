@@ -3,9 +3,11 @@
  * once. */
 #include "backend/backend_internal.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "nd.h"
 
@@ -85,6 +87,50 @@ int backend_disconnect(struct backend *b, struct backend_disconnect *d)
     begin(b, &d->req);
     d->closed = 0;
     return b->ops->disconnect(b, d);
+}
+
+static void begin_feed(struct backend *b, struct backend_feed *f)
+{
+    begin(b, &f->req);
+    f->items = NULL;
+    f->n_items = 0;
+    f->next_before = 0;
+    memset(&f->counts, 0, sizeof f->counts);
+    f->updated = 0;
+}
+
+int backend_keeps_feeds(const struct backend *b)
+{
+    return b->ops->feed_list != NULL;
+}
+
+/* an engine without feeds answers so, naming what is missing */
+static int no_feeds(struct backend *b, struct backend_feed *f, const char *rpc)
+{
+    backend__fail(&f->req, -ENOTSUP,
+                  "%s: the notification feed is not available with the %s engine in this "
+                  "version (it is with the embedded store, without NOTIFYD_REDIS_URL)",
+                  rpc, b->ops->name);
+    backend__answer(&f->req, 0);
+    return 0;
+}
+
+int backend_feed_list(struct backend *b, struct backend_feed *f)
+{
+    begin_feed(b, f);
+    return b->ops->feed_list ? b->ops->feed_list(b, f) : no_feeds(b, f, "ListFeed");
+}
+
+int backend_feed_counts(struct backend *b, struct backend_feed *f)
+{
+    begin_feed(b, f);
+    return b->ops->feed_counts ? b->ops->feed_counts(b, f) : no_feeds(b, f, "GetFeedCounts");
+}
+
+int backend_feed_mark(struct backend *b, struct backend_feed *f)
+{
+    begin_feed(b, f);
+    return b->ops->feed_mark ? b->ops->feed_mark(b, f) : no_feeds(b, f, "MarkFeed");
 }
 
 int backend_resume(struct backend *b, struct backend_resume *r)
