@@ -3,7 +3,6 @@
  * once. */
 #include "backend/backend_internal.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,38 +98,22 @@ static void begin_feed(struct backend *b, struct backend_feed *f)
     f->updated = 0;
 }
 
-int backend_keeps_feeds(const struct backend *b)
-{
-    return b->ops->feed_list != NULL;
-}
-
-/* an engine without feeds answers so, naming what is missing */
-static int no_feeds(struct backend *b, struct backend_feed *f, const char *rpc)
-{
-    backend__fail(&f->req, -ENOTSUP,
-                  "%s: the notification feed is not available with the %s engine in this "
-                  "version (it is with the embedded store, without NOTIFYD_REDIS_URL)",
-                  rpc, b->ops->name);
-    backend__answer(&f->req, 0);
-    return 0;
-}
-
 int backend_feed_list(struct backend *b, struct backend_feed *f)
 {
     begin_feed(b, f);
-    return b->ops->feed_list ? b->ops->feed_list(b, f) : no_feeds(b, f, "ListFeed");
+    return b->ops->feed_list(b, f);
 }
 
 int backend_feed_counts(struct backend *b, struct backend_feed *f)
 {
     begin_feed(b, f);
-    return b->ops->feed_counts ? b->ops->feed_counts(b, f) : no_feeds(b, f, "GetFeedCounts");
+    return b->ops->feed_counts(b, f);
 }
 
 int backend_feed_mark(struct backend *b, struct backend_feed *f)
 {
     begin_feed(b, f);
-    return b->ops->feed_mark ? b->ops->feed_mark(b, f) : no_feeds(b, f, "MarkFeed");
+    return b->ops->feed_mark(b, f);
 }
 
 int backend_resume(struct backend *b, struct backend_resume *r)

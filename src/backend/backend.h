@@ -168,7 +168,6 @@ struct backend_ops {
     int (*online)(struct backend *b, struct backend_query *q);
     int (*template_put)(struct backend *b, struct backend_template *t);
     int (*disconnect)(struct backend *b, struct backend_disconnect *d);
-    /* the feed (all three, or none: NULL where the engine has no feeds) */
     int (*feed_list)(struct backend *b, struct backend_feed *f);
     int (*feed_counts)(struct backend *b, struct backend_feed *f);
     int (*feed_mark)(struct backend *b, struct backend_feed *f);
@@ -249,10 +248,6 @@ int backend_template_put(struct backend *b, struct backend_template *t);
  * this instance's and done says so (err, why). Any thread.
  */
 int backend_disconnect(struct backend *b, struct backend_disconnect *d);
-
-/** Whether the engine keeps notification feeds (the three calls below answer an error
- *  naming the missing feature when not). Any thread. */
-int backend_keeps_feeds(const struct backend *b);
 
 /**
  * A page of f->user_id's feed (list), its counts, or a change of it (mark,

@@ -225,8 +225,6 @@ int service__notify_call(struct service *svc, const struct service_reply *to, co
         rc = -EINVAL;
         goto out;
     }
-    if (!backend_keeps_feeds(svc->backend))
-        msg.feed = 0; /* not kept: the envelope does not say "feed" */
     struct backend_publish *p =
         publish_new(to, &msg, templated > 0 ? &use : NULL, rendered, &rc, err, errlen);
     if (!p)
