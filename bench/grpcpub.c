@@ -365,22 +365,30 @@ static int busy_count(void)
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: grpcpub --target HOST:PORT --secret S\n"
-            "  [--mode unicast|broadcast|progress|stored|feednotify|feedseed|list|mark [--ids FILE]]\n"
-            "  [--users 10000] [--rate R (0 = as fast as K allows)] [--outstanding K]\n"
-            "  [--duration 5] [--channels 1] [--max-calls N] [--max-time 120] [--realistic]\n");
+    fprintf(
+        stderr,
+        "usage: grpcpub --target HOST:PORT --secret S\n"
+        "  [--mode unicast|broadcast|progress|stored|feednotify|feedseed|list|mark [--ids FILE]]\n"
+        "  [--users 10000] [--rate R (0 = as fast as K allows)] [--outstanding K]\n"
+        "  [--duration 5] [--channels 1] [--max-calls N] [--max-time 120] [--realistic]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"target", 1, 0, 't'},   {"secret", 1, 0, 's'},    {"mode", 1, 0, 'm'},
-        {"users", 1, 0, 'u'},    {"rate", 1, 0, 'r'},      {"outstanding", 1, 0, 'k'},
-        {"duration", 1, 0, 'd'}, {"channels", 1, 0, 'c'},  {"max-calls", 1, 0, 'n'},
-        {"max-time", 1, 0, 'M'}, {"realistic", 0, 0, 'R'}, {"ids", 1, 0, 'I'},
-        {0, 0, 0, 0}};
+    static const struct option lo[] = {{"target", 1, 0, 't'},
+                                       {"secret", 1, 0, 's'},
+                                       {"mode", 1, 0, 'm'},
+                                       {"users", 1, 0, 'u'},
+                                       {"rate", 1, 0, 'r'},
+                                       {"outstanding", 1, 0, 'k'},
+                                       {"duration", 1, 0, 'd'},
+                                       {"channels", 1, 0, 'c'},
+                                       {"max-calls", 1, 0, 'n'},
+                                       {"max-time", 1, 0, 'M'},
+                                       {"realistic", 0, 0, 'R'},
+                                       {"ids", 1, 0, 'I'},
+                                       {0, 0, 0, 0}};
     snprintf(o.mode, sizeof o.mode, "unicast");
     o.users = 10000;
     o.k = 64;
