@@ -1,6 +1,11 @@
 /* grpcpub: a gRPC publisher on the gRPC C core. Calls notifyd's
  * SendSystemNotification for random users u0..u(U-1) (unicast), Broadcast, or
- * NotifyBatchGoProgress for random users (progress: a type never stored),
+ * NotifyBatchGoProgress for random users (progress: a type never stored);
+ * for the feed: SendSystemNotification with feed false (stored: the offline
+ * store only) or true (feednotify: and the feed), Publish to 1,000 users at a
+ * time in turn, kept in their feeds only (feedseed), ListFeed of random users
+ * (list), or MarkFeed of one item at a time from --ids FILE ("user id"
+ * lines), read then unread on each pass, so every call changes one item (mark);
  * with "t=<CLOCK_REALTIME ns>" as the message text, either at a fixed offered
  * rate or as fast as K outstanding calls allow. It authenticates with an admin
  * token it mints. One thread drives one completion queue; calls/s, errors,
@@ -41,7 +46,13 @@ static struct {
     double rate, duration, max_time;
     long max_calls;
     int realistic; /* --realistic: broadcast a ~300-byte notification, not "t=<ns>" */
+    char ids[256]; /* --ids FILE: the items mark marks */
 } o;
+
+#define SEED_USERS 1000 /* feedseed: users per Publish */
+static char (*mark_users)[32], (*mark_ids)[17];
+static size_t n_marks;
+static uint64_t seeded; /* feedseed: Publish calls made */
 
 static grpc_channel *ch[MAX_CH];
 static void *reg[MAX_CH];      /* the measured method */
@@ -64,6 +75,80 @@ static uint32_t xrand(void)
     return rnd;
 }
 
+static grpc_byte_buffer *packed(const ProtobufCMessage *m)
+{
+    size_t len = protobuf_c_message_get_packed_size(m);
+    uint8_t *buf = malloc(len ? len : 1);
+    len = protobuf_c_message_pack(m, buf);
+    grpc_slice s = grpc_slice_from_copied_buffer((const char *)buf, len);
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+    free(buf);
+    return bb;
+}
+
+/* the feed modes' requests; NULL for the others */
+static grpc_byte_buffer *feed_request(const char *msg)
+{
+    char user[32];
+    snprintf(user, sizeof user, "u%u", xrand() % (uint32_t)o.users);
+    if (!strcmp(o.mode, "feedseed")) {
+        static char names[SEED_USERS][24], *ptrs[SEED_USERS];
+        char data[300];
+        Notification__V1__PublishRequest r = NOTIFICATION__V1__PUBLISH_REQUEST__INIT;
+        size_t n = o.users < SEED_USERS ? (size_t)o.users : SEED_USERS;
+        for (size_t i = 0; i < n; i++) {
+            snprintf(names[i], sizeof names[i], "u%llu",
+                     (unsigned long long)((seeded * n + i) % (uint64_t)o.users));
+            ptrs[i] = names[i];
+        }
+        seeded++;
+        int len = snprintf(data, sizeof data,
+                           "{\"title\":\"Report ready\",\"message\":\"Your weekly report is "
+                           "ready (%s)\",\"level\":\"info\",\"action_url\":\"https://app."
+                           "example.com/reports\"}",
+                           msg);
+        r.type = "system_notification";
+        r.data.data = (uint8_t *)data;
+        r.data.len = (size_t)len;
+        r.n_user_ids = n;
+        r.user_ids = ptrs;
+        r.store = NOTIFICATION__V1__STORE__STORE_NEVER;
+        r.feed_choice_case = NOTIFICATION__V1__PUBLISH_REQUEST__FEED_CHOICE_FEED;
+        r.feed = 1;
+        return packed(&r.base);
+    }
+    if (!strcmp(o.mode, "stored") || !strcmp(o.mode, "feednotify")) {
+        Notification__V1__SendSystemNotificationRequest r =
+            NOTIFICATION__V1__SEND_SYSTEM_NOTIFICATION_REQUEST__INIT;
+        r.user_id = user;
+        r.title = "bench";
+        r.message = (char *)msg;
+        r.level = NOTIFICATION__V1__LEVEL__LEVEL_INFO;
+        r.feed_choice_case = NOTIFICATION__V1__SEND_SYSTEM_NOTIFICATION_REQUEST__FEED_CHOICE_FEED;
+        r.feed = !strcmp(o.mode, "feednotify");
+        return packed(&r.base);
+    }
+    if (!strcmp(o.mode, "list")) {
+        Notification__V1__ListFeedRequest r = NOTIFICATION__V1__LIST_FEED_REQUEST__INIT;
+        r.user_id = user;
+        r.limit = 20;
+        return packed(&r.base);
+    }
+    if (!strcmp(o.mode, "mark")) {
+        Notification__V1__MarkFeedRequest r = NOTIFICATION__V1__MARK_FEED_REQUEST__INIT;
+        size_t i = (size_t)(started % n_marks);
+        char *id = mark_ids[i];
+        r.user_id = mark_users[i];
+        r.n_ids = 1;
+        r.ids = &id;
+        r.action = (started / n_marks) % 2 ? NOTIFICATION__V1__FEED_ACTION__FEED_ACTION_UNREAD
+                                           : NOTIFICATION__V1__FEED_ACTION__FEED_ACTION_READ;
+        return packed(&r.base);
+    }
+    return NULL;
+}
+
 /* packs the request for this call into a byte buffer */
 static grpc_byte_buffer *make_request(void)
 {
@@ -77,6 +162,9 @@ static grpc_byte_buffer *make_request(void)
                  (long long)now_ns());
     else
         snprintf(msg, sizeof msg, "t=%lld", (long long)now_ns());
+    grpc_byte_buffer *feed = warming ? NULL : feed_request(msg);
+    if (feed)
+        return feed;
     if (!warming && !strcmp(o.mode, "progress")) {
         Notification__V1__NotifyBatchGoProgressRequest r =
             NOTIFICATION__V1__NOTIFY_BATCH_GO_PROGRESS_REQUEST__INIT;
@@ -277,20 +365,30 @@ static int busy_count(void)
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: grpcpub --target HOST:PORT --secret S [--mode unicast|broadcast|progress]\n"
-            "  [--users 10000] [--rate R (0 = as fast as K allows)] [--outstanding K]\n"
-            "  [--duration 5] [--channels 1] [--max-calls N] [--max-time 120] [--realistic]\n");
+    fprintf(
+        stderr,
+        "usage: grpcpub --target HOST:PORT --secret S\n"
+        "  [--mode unicast|broadcast|progress|stored|feednotify|feedseed|list|mark [--ids FILE]]\n"
+        "  [--users 10000] [--rate R (0 = as fast as K allows)] [--outstanding K]\n"
+        "  [--duration 5] [--channels 1] [--max-calls N] [--max-time 120] [--realistic]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"target", 1, 0, 't'},   {"secret", 1, 0, 's'},    {"mode", 1, 0, 'm'},
-        {"users", 1, 0, 'u'},    {"rate", 1, 0, 'r'},      {"outstanding", 1, 0, 'k'},
-        {"duration", 1, 0, 'd'}, {"channels", 1, 0, 'c'},  {"max-calls", 1, 0, 'n'},
-        {"max-time", 1, 0, 'M'}, {"realistic", 0, 0, 'R'}, {0, 0, 0, 0}};
+    static const struct option lo[] = {{"target", 1, 0, 't'},
+                                       {"secret", 1, 0, 's'},
+                                       {"mode", 1, 0, 'm'},
+                                       {"users", 1, 0, 'u'},
+                                       {"rate", 1, 0, 'r'},
+                                       {"outstanding", 1, 0, 'k'},
+                                       {"duration", 1, 0, 'd'},
+                                       {"channels", 1, 0, 'c'},
+                                       {"max-calls", 1, 0, 'n'},
+                                       {"max-time", 1, 0, 'M'},
+                                       {"realistic", 0, 0, 'R'},
+                                       {"ids", 1, 0, 'I'},
+                                       {0, 0, 0, 0}};
     snprintf(o.mode, sizeof o.mode, "unicast");
     o.users = 10000;
     o.k = 64;
@@ -312,13 +410,36 @@ int main(int argc, char **argv)
         case 'n': o.max_calls = atol(optarg); break;
         case 'M': o.max_time = atof(optarg); break;
         case 'R': o.realistic = 1; break;
+        case 'I': snprintf(o.ids, sizeof o.ids, "%s", optarg); break;
         default: usage();
         }
     }
     if (!o.target[0] || !o.secret[0] || o.users < 1 || o.k < 1 || o.k > MAX_K || o.channels < 1 ||
         o.channels > MAX_CH ||
-        (strcmp(o.mode, "unicast") && strcmp(o.mode, "broadcast") && strcmp(o.mode, "progress")))
+        (strcmp(o.mode, "unicast") && strcmp(o.mode, "broadcast") && strcmp(o.mode, "progress") &&
+         strcmp(o.mode, "stored") && strcmp(o.mode, "feednotify") && strcmp(o.mode, "feedseed") &&
+         strcmp(o.mode, "list") && strcmp(o.mode, "mark")))
         usage();
+    if (!strcmp(o.mode, "mark")) { /* the items to mark: "user id" lines */
+        FILE *f = o.ids[0] ? fopen(o.ids, "r") : NULL;
+        size_t cap = 0;
+        char u[32], id[17];
+        while (f && fscanf(f, "%31s %16s", u, id) == 2) {
+            if (n_marks == cap) {
+                cap = cap ? 2 * cap : 1024;
+                mark_users = realloc(mark_users, cap * sizeof *mark_users);
+                mark_ids = realloc(mark_ids, cap * sizeof *mark_ids);
+            }
+            memcpy(mark_users[n_marks], u, sizeof u);
+            memcpy(mark_ids[n_marks++], id, sizeof id);
+        }
+        if (f)
+            fclose(f);
+        if (!n_marks) {
+            fprintf(stderr, "grpcpub: --mode mark needs --ids FILE with \"user id\" lines\n");
+            return 2;
+        }
+    }
     raise_nofile();
     signal(SIGPIPE, SIG_IGN);
     gpr_set_log_verbosity(GPR_LOG_SEVERITY_ERROR);
@@ -339,6 +460,9 @@ int main(int argc, char **argv)
     grpc_channel_args args = {1, a};
     const char *method = !strcmp(o.mode, "broadcast")  ? SVC "Broadcast"
                          : !strcmp(o.mode, "progress") ? SVC "NotifyBatchGoProgress"
+                         : !strcmp(o.mode, "feedseed") ? SVC "Publish"
+                         : !strcmp(o.mode, "list")     ? SVC "ListFeed"
+                         : !strcmp(o.mode, "mark")     ? SVC "MarkFeed"
                                                        : SVC "SendSystemNotification";
     for (int i = 0; i < o.channels; i++) {
         ch[i] = grpc_channel_create(o.target, creds, &args);

@@ -54,6 +54,8 @@ struct nd_config {
     int64_t offline_max_per_user;   /* NOTIFYD_OFFLINE_MAX_PER_USER: newest kept per user */
     int64_t history_size;           /* NOTIFYD_HISTORY_SIZE: recent messages kept per user */
     int64_t history_ttl_s;          /* NOTIFYD_HISTORY_TTL: how long they are kept */
+    int64_t feed_ttl_s;             /* NOTIFYD_FEED_TTL: how long feed items are kept */
+    int64_t feed_max_per_user;      /* NOTIFYD_FEED_MAX_PER_USER: newest items in a user's feed */
     int ws_deflate;                 /* NOTIFYD_WS_DEFLATE: permessage-deflate when offered */
     /* `notifyd token` only */
     char *token_user;

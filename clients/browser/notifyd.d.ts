@@ -39,6 +39,8 @@ export interface Envelope<T = any> {
   priority?: 'high' | 'urgent';
   /** the sender's grouping key, to collapse related notifications */
   group?: string;
+  /** true when the notification is also kept in the user's feed */
+  feed?: true;
 }
 
 export interface ConnectedData {
@@ -219,10 +221,60 @@ export interface NotifydClientOptions {
   reconnectOnOnline?: boolean;
   /** random source for the jitter, [0, 1) (default Math.random) */
   random?: () => number;
+  /** fetch for the feed's calls (default globalThis.fetch) */
+  fetch?: (url: string, init: { method: string; headers: Record<string, string>; body?: string }) => Promise<{ ok: boolean; status: number; json(): Promise<any> }>;
 }
 
 type Unsubscribe = () => void;
 type MaybePromise = void | Promise<unknown>;
+
+export type FeedFilter = 'inbox' | 'unread' | 'archived' | 'all';
+export type FeedAction = 'seen' | 'read' | 'unread' | 'archive' | 'unarchive';
+export declare const FEED_FILTERS: readonly FeedFilter[];
+export declare const FEED_ACTIONS: readonly FeedAction[];
+
+/** One notification of the feed with the user's state of it. */
+export interface FeedItem<T = any> {
+  /** its message_id */
+  id: string;
+  type: string;
+  data: T;
+  timestamp: number;
+  priority?: 'high' | 'urgent';
+  group?: string;
+  seen: boolean;
+  read: boolean;
+  archived: boolean;
+}
+
+/** What a bell shows; archived items are not counted. */
+export interface FeedCounts {
+  total: number;
+  unseen: number;
+  unread: number;
+}
+
+export interface FeedPage {
+  /** newest first */
+  items: FeedItem[];
+  /** pass as `before` for the next page; '' on the last one */
+  next_before: string;
+}
+
+/** `feed_update`: the user's feed changed (in any tab, on any device); the new counts. */
+export interface FeedUpdateData {
+  ids?: string[];
+  all?: true;
+  action: FeedAction;
+  counts: FeedCounts;
+}
+
+/** The user's feed over REST (/api/websocket/me/feed...); errors carry the HTTP `status`. */
+export declare class NotifydFeed {
+  list(options?: { before?: string; limit?: number; filter?: FeedFilter }): Promise<FeedPage>;
+  counts(): Promise<FeedCounts>;
+  mark(options: { ids: string[]; action: FeedAction } | { all: true; action: FeedAction }): Promise<{ updated: number; counts: FeedCounts }>;
+}
 
 export declare class NotifydClient {
   constructor(options?: NotifydClientOptions | string);
@@ -236,6 +288,8 @@ export declare class NotifydClient {
   readonly clientId: string | null;
   readonly connectedData: ConnectedData | null;
   readonly attempt: number;
+  /** the user's notification feed (the bell and inbox) */
+  readonly feed: NotifydFeed;
 
   /** Starts connecting; resolves with `connected` data once up; rejects if closed/given up first. */
   connect(): Promise<ConnectedData>;
@@ -265,6 +319,7 @@ export declare class NotifydClient {
   ): Unsubscribe;
   on(type: 'refreshed', handler: (data: { expires_at: number | null }, msg: Envelope) => MaybePromise): Unsubscribe;
   on(type: 'disconnected', handler: (data: DisconnectedData, msg: Envelope<DisconnectedData>) => MaybePromise): Unsubscribe;
+  on(type: 'feed_update', handler: (data: FeedUpdateData, msg: Envelope<FeedUpdateData>) => MaybePromise): Unsubscribe;
   /** every server message (after duplicates are dropped) */
   on(type: 'message', handler: (msg: Envelope) => MaybePromise): Unsubscribe;
   /** a message dropped because its message_id was seen before */

@@ -75,7 +75,79 @@ const DEFAULTS = {
   sendClientReady: true,
   reconnectOnOnline: true,
   random: Math.random,
+  fetch: undefined, // the feed's HTTP calls: globalThis.fetch unless given
 };
+
+/** The feed's filters and actions (SPEC §7d). */
+export const FEED_FILTERS = Object.freeze(['inbox', 'unread', 'archived', 'all']);
+export const FEED_ACTIONS = Object.freeze(['seen', 'read', 'unread', 'archive', 'unarchive']);
+
+/**
+ * The user's notification feed (the bell and the inbox), through notifyd's
+ * REST routes for the user's own token: /api/websocket/me/feed[/counts|/mark]
+ * on the host of the WebSocket URL. Read state is shared by every tab: a
+ * change made anywhere arrives on each connection as a `feed_update` message
+ * ({ids | all, action, counts}) -- subscribe with client.on('feed_update', ...).
+ * Each call resolves with the answer's data or rejects with an Error whose
+ * `status` is the HTTP status and `message` says what was wrong.
+ */
+export class NotifydFeed {
+  constructor(client) {
+    this._client = client;
+  }
+
+  /** One page, newest first: {items, next_before} ('' at the end). */
+  list({ before, limit, filter } = {}) {
+    if (filter !== undefined && !FEED_FILTERS.includes(filter)) {
+      return Promise.reject(new TypeError(`notifyd: filter must be one of ${FEED_FILTERS.join(', ')}`));
+    }
+    return this._call('', 'GET', undefined, { before, limit, filter });
+  }
+
+  /** {total, unseen, unread}: what a bell's badge shows (archived items not counted). */
+  counts() {
+    return this._call('/counts', 'GET');
+  }
+
+  /** Marks `ids` (or every item with `all: true`): resolves with {updated, counts}. */
+  mark({ ids, all = false, action } = {}) {
+    if (!FEED_ACTIONS.includes(action)) {
+      return Promise.reject(new TypeError(`notifyd: action must be one of ${FEED_ACTIONS.join(', ')}`));
+    }
+    if (!all && !(Array.isArray(ids) && ids.length)) {
+      return Promise.reject(new TypeError('notifyd: mark needs ids (a non-empty array) or all: true'));
+    }
+    return this._call('/mark', 'POST', all ? { all: true, action } : { ids, action });
+  }
+
+  async _call(path, method, body, query) {
+    const c = this._client;
+    const f = c.options.fetch || globalThis.fetch;
+    if (typeof f !== 'function') throw new TypeError('notifyd: no fetch here; pass one as the fetch option');
+    const token = c.token || (c.options.getToken ? await c.options.getToken({ attempt: 0, reason: 'feed' }) : undefined);
+    if (!token) throw new TypeError('notifyd: the feed needs a token (option token or getToken)');
+    const u = new URL(c.url.href);
+    u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
+    u.pathname = `/api/websocket/me/feed${path}`;
+    u.search = '';
+    for (const [k, v] of Object.entries(query || {})) if (v !== undefined && v !== null && v !== '') u.searchParams.set(k, String(v));
+    const headers = { authorization: `Bearer ${token}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await f(u.href, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    let answer = null;
+    try {
+      answer = await res.json();
+    } catch {
+      /* not JSON: the status says it */
+    }
+    if (!res.ok || !answer || answer.code !== 0) {
+      const e = new Error(`notifyd: ${(answer && answer.message) || `HTTP ${res.status}`}`);
+      e.status = res.status;
+      throw e;
+    }
+    return answer.data;
+  }
+}
 
 function defaultUrl() {
   const loc = globalThis.location;
@@ -144,6 +216,8 @@ export class NotifydClient {
     this._onOnline = () => {
       if (this.state === 'waiting' && this.options.reconnectOnOnline) this._openSocket();
     };
+    /** the user's notification feed: feed.list(), feed.counts(), feed.mark() */
+    this.feed = new NotifydFeed(this);
   }
 
   // ---- events ----

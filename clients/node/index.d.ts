@@ -46,6 +46,25 @@ export interface PublishOptions extends NotifyOptions {
   ttl_ms?: number;
 }
 
+export type FeedFilter = 'inbox' | 'unread' | 'archived' | 'all';
+export type FeedAction = 'seen' | 'read' | 'unread' | 'archive' | 'unarchive';
+export declare const FEED_FILTERS: readonly FeedFilter[];
+export declare const FEED_ACTIONS: readonly FeedAction[];
+export interface FeedCounts { total: number; unseen: number; unread: number }
+export interface FeedItem {
+  id: string;
+  type: string;
+  /** the notification's data, parsed */
+  data: any;
+  timestamp: number;
+  priority: 'normal' | 'high' | 'urgent';
+  group: string;
+  seen: boolean;
+  read: boolean;
+  archived: boolean;
+}
+export interface FeedPage { items: FeedItem[]; next_before: string }
+
 /** What became of a published event: Delivery's fields, and a multicast's for user_ids. */
 export interface Published extends Delivery {
   message_ids: string[];
@@ -211,6 +230,12 @@ export declare class NotifydClient {
   deleteTemplate(id: string, options?: CallOptions): Promise<string>;
   getStats(options?: CallOptions): Promise<Stats>;
   isUserOnline(userId: string, options?: CallOptions): Promise<Online>;
+  /** One page of a user's feed, newest first. */
+  listFeed(userId: string, options?: CallOptions & { before?: string; limit?: number; filter?: FeedFilter }): Promise<FeedPage>;
+  /** A user's feed counts (archived items not counted). */
+  getFeedCounts(userId: string, options?: CallOptions): Promise<FeedCounts>;
+  /** Marks ids (or all) of a user's feed; every connection of the user gets `feed_update`. */
+  markFeed(userId: string, options: CallOptions & { ids?: string[]; all?: boolean; action: FeedAction }): Promise<{ updated: number; counts: FeedCounts }>;
 }
 
 export default NotifydClient;

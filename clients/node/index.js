@@ -62,6 +62,11 @@ function priority(p) {
   return v;
 }
 
+/** The feed's filters and actions, in the proto's order (FEED_FILTER_INBOX = 1, ...). */
+export const FEED_FILTERS = Object.freeze(['inbox', 'unread', 'archived', 'all']);
+export const FEED_ACTIONS = Object.freeze(['seen', 'read', 'unread', 'archive', 'unarchive']);
+const PRIORITY_NAMES = { 2: 'high', 3: 'urgent' };
+
 /** Store names accepted by publish's `store` option. */
 export const Store = Object.freeze({ UNSPECIFIED: 0, AUTO: 1, ALWAYS: 2, NEVER: 3 });
 
@@ -331,6 +336,46 @@ export class NotifydClient {
       messages_total: r.messages_total,
       deliveries_total: r.deliveries_total,
     };
+  }
+
+  // ---- the notification feed (the bell and inbox of a web app) ----
+
+  /**
+   * One page of userId's feed, newest first: `limit` items (1-100; 0: 20) older than `before` (a
+   * previous page's next_before); `filter`: 'inbox' (default), 'unread', 'archived' or 'all'.
+   * Resolves with {items: [{id, type, data (parsed), timestamp, priority, group, seen, read,
+   * archived}], next_before} ('' on the last page).
+   */
+  async listFeed(userId, { before = '', limit = 0, filter = 'inbox', ...opts } = {}) {
+    const f = FEED_FILTERS.indexOf(filter);
+    if (f < 0) throw new TypeError(`filter must be inbox, unread, archived or all, not ${JSON.stringify(filter)}`);
+    const r = await this.call('ListFeed', { user_id: userId, before, limit, filter: f + 1 }, opts);
+    return {
+      items: r.items.map((i) => ({
+        id: i.id, type: i.type, data: i.data && i.data.length ? JSON.parse(Buffer.from(i.data).toString('utf8')) : {},
+        timestamp: i.timestamp, priority: PRIORITY_NAMES[i.priority] || 'normal', group: i.group,
+        seen: i.seen, read: i.read, archived: i.archived,
+      })),
+      next_before: r.next_before,
+    };
+  }
+
+  /** userId's feed counts: {total, unseen, unread} (archived items not counted). */
+  async getFeedCounts(userId, opts = {}) {
+    const r = await this.call('GetFeedCounts', { user_id: userId }, opts);
+    return { total: r.total, unseen: r.unseen, unread: r.unread };
+  }
+
+  /**
+   * Marks `ids` (1-500 item ids) or every item (`all: true`) of userId's feed with `action`:
+   * 'seen', 'read' (implies seen), 'unread', 'archive' or 'unarchive'. Every connection of the user
+   * gets a `feed_update` message. Resolves with {updated, counts: {total, unseen, unread}}.
+   */
+  async markFeed(userId, { ids = [], all = false, action, ...opts } = {}) {
+    const a = FEED_ACTIONS.indexOf(action);
+    if (a < 0) throw new TypeError(`action must be seen, read, unread, archive or unarchive, not ${JSON.stringify(action)}`);
+    const r = await this.call('MarkFeed', { user_id: userId, ids: [...ids], all, action: a + 1 }, opts);
+    return { updated: r.updated, counts: { total: r.counts.total, unseen: r.counts.unseen, unread: r.counts.unread } };
   }
 
   async isUserOnline(userId, opts = {}) {

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "nd.h"
 
@@ -93,6 +94,34 @@ int backend_disconnect(struct backend *b, struct backend_disconnect *d)
     begin(b, &d->req);
     d->closed = 0;
     return b->ops->disconnect(b, d);
+}
+
+static void begin_feed(struct backend *b, struct backend_feed *f)
+{
+    begin(b, &f->req);
+    f->items = NULL;
+    f->n_items = 0;
+    f->next_before = 0;
+    memset(&f->counts, 0, sizeof f->counts);
+    f->updated = 0;
+}
+
+int backend_feed_list(struct backend *b, struct backend_feed *f)
+{
+    begin_feed(b, f);
+    return b->ops->feed_list(b, f);
+}
+
+int backend_feed_counts(struct backend *b, struct backend_feed *f)
+{
+    begin_feed(b, f);
+    return b->ops->feed_counts(b, f);
+}
+
+int backend_feed_mark(struct backend *b, struct backend_feed *f)
+{
+    begin_feed(b, f);
+    return b->ops->feed_mark(b, f);
 }
 
 int backend_resume(struct backend *b, struct backend_resume *r)

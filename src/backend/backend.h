@@ -2,12 +2,13 @@
  * table of operations (as nchan's nchan_store_t) and two engines, picked
  * once by main:
  *   embedded (backend/embedded.c): this instance alone. Messages owed to
- *       users (offline, or waiting for an ack) in SQLite (store/), the recent
- *       history in memory, message ids from the local inbox.
+ *       users (offline, or waiting for an ack) and the notification feeds in
+ *       SQLite (store/), the recent history in memory, message ids from the
+ *       local inbox.
  *   redis (backend/redis.c, over cluster/): several instances share ids,
- *       history, offline messages, presence and templates in Redis, and every
- *       delivery comes back on its channel. While Redis is unreachable: this
- *       instance's connections only, nothing kept.
+ *       history, offline messages, feeds, presence and templates in Redis,
+ *       and every delivery comes back on its channel. While Redis is
+ *       unreachable: this instance's connections only, nothing kept.
  * Callers never ask which one runs.
  *
  * The local side. The thread that owns this instance's connections (nd-ws,
@@ -31,6 +32,7 @@
 #include "config.h"
 #include "delivery/delivery.h"
 #include "delivery/inbox.h"
+#include "feed/feed.h"
 #include "nd.h"
 
 struct backend;
@@ -83,6 +85,7 @@ struct backend_copy {
 struct backend_publish {
     struct backend_req req;
     int important;               /* keep for a user with no live connection outside ack mode */
+    int feed;                    /* keep each copy in its user's feed (a broadcast: shared) */
     int64_t ttl_ms;              /* how long a kept copy waits; 0: NOTIFYD_OFFLINE_TTL (not more) */
     size_t n;                    /* copies: 1, or a multicast's recipients (consecutive ids) */
     struct backend_copy *copies; /* n, the caller's */
@@ -127,6 +130,29 @@ struct backend_disconnect {
     int closed;    /* in done: the user's connections (redis: cluster-wide) */
 };
 
+/**
+ * ListFeed, GetFeedCounts or MarkFeed on user_id's feed (SPEC §7d). After a
+ * mark that changed something, every connection of the user, on every
+ * instance, gets a `feed_update` message {ids|all, action, counts} before
+ * done runs here.
+ */
+struct backend_feed {
+    struct backend_req req;
+    char user_id[ND_USER_ID_MAX + 1];
+    uint64_t before; /* list: items older than this id; 0 from the newest */
+    int limit;       /* list: 1..FEED_LIMIT_MAX */
+    enum feed_filter filter;
+    const uint64_t *ids; /* mark: n_ids ids, borrowed until done */
+    size_t n_ids;
+    int all; /* mark: every item instead */
+    enum feed_action action;
+    struct feed_item *items;   /* in done, list: the page (the caller frees: feed_items_free) */
+    size_t n_items;            /* ... */
+    uint64_t next_before;      /* in done, list: the next page's cursor; 0 at the end */
+    struct feed_counts counts; /* in done, counts and mark (after the change) */
+    int updated;               /* in done, mark: items whose state changed */
+};
+
 /** What a connecting client missed. */
 struct backend_resume {
     struct backend_req req;
@@ -152,6 +178,9 @@ struct backend_ops {
     int (*backlog)(struct backend *b, struct backend_backlog *q);
     int (*template_put)(struct backend *b, struct backend_template *t);
     int (*disconnect)(struct backend *b, struct backend_disconnect *d);
+    int (*feed_list)(struct backend *b, struct backend_feed *f);
+    int (*feed_counts)(struct backend *b, struct backend_feed *f);
+    int (*feed_mark)(struct backend *b, struct backend_feed *f);
     int (*resume)(struct backend *b, struct backend_resume *r);
     void (*forget)(struct backend *b, const char *user_id, uint64_t id);
     void (*presence)(struct backend *b, const char *user_id, int delta, int nonack);
@@ -203,9 +232,10 @@ void backend_free(struct backend *b);
 
 /**
  * Routes @p's copies: gives each its id, queues it on the connections it is
- * addressed to (on every instance) and keeps it for a user who needs that
- * (@p->important). Never fails: where the engine cannot reach what it
- * shares, it delivers locally and done says so (err, why). Any thread.
+ * addressed to (on every instance), keeps it for a user who needs that
+ * (@p->important) and in the feed (@p->feed). Never fails: where the engine
+ * cannot reach what it shares, it delivers locally and done says so (err,
+ * why; a copy for the feed is then not kept). Any thread.
  */
 void backend_publish(struct backend *b, struct backend_publish *p);
 
@@ -235,6 +265,15 @@ int backend_template_put(struct backend *b, struct backend_template *t);
  * this instance's and done says so (err, why). Any thread.
  */
 int backend_disconnect(struct backend *b, struct backend_disconnect *d);
+
+/**
+ * A page of f->user_id's feed (list), its counts, or a change of it (mark,
+ * then `feed_update` everywhere). 0 or -ENOMEM; where the engine cannot
+ * reach the feeds, done says so (err, why). Any thread.
+ */
+int backend_feed_list(struct backend *b, struct backend_feed *f);
+int backend_feed_counts(struct backend *b, struct backend_feed *f);
+int backend_feed_mark(struct backend *b, struct backend_feed *f);
 
 /** What r->user_id missed (see struct backend_resume). done may run before this returns.
  *  0 or -ENOMEM. Local thread. */

@@ -4,6 +4,8 @@
 #ifndef NOTIFYD_BACKEND_BACKEND_INTERNAL_H
 #define NOTIFYD_BACKEND_BACKEND_INTERNAL_H
 
+#include <jansson.h>
+
 #include "backend/backend.h"
 
 struct history;
@@ -17,6 +19,9 @@ struct backend {
     struct history *history; /* remembers what is delivered here, or NULL */
     /** Keeps @d for c->d's user, then backend__copy_kept(@c, ...). 0 or -errno. Local thread. */
     int (*keep)(struct backend *b, struct backend_copy *c, struct delivery *d);
+    /** Keeps @d in its user's feed (a broadcast: shared), then backend__feed_kept(@c, ...). 0 or
+     *  -errno; NULL: no feed here (Redis unreachable). Local thread. */
+    int (*keep_feed)(struct backend *b, struct backend_copy *c, struct delivery *d);
 };
 
 /* --- answers (backend.c) --- */
@@ -48,5 +53,16 @@ void backend__local_disconnect(struct backend *b, struct backend_disconnect *d);
 
 /** A kept copy is durable (err 0) or failed (-errno, @why); from the keeper's thread. */
 void backend__copy_kept(struct backend_copy *c, int err, const char *why);
+
+/** A copy's feed item is durable (err 0) or failed (-errno, @why); from the keeper's thread. */
+void backend__feed_kept(struct backend_copy *c, int err, const char *why);
+
+/** The `feed_update` data of @f without its counts: {"ids":[...]|"all":true,"action":...}.
+ *  NULL on ENOMEM. Any thread. */
+json_t *backend__feed_update_data(const struct backend_feed *f);
+
+/** Tells this instance's connections of f->user_id what @f changed (`feed_update`, with
+ *  f->counts). Local thread. */
+void backend__feed_updated(struct backend *b, const struct backend_feed *f);
 
 #endif

@@ -2,8 +2,10 @@
  * path (local.c) with this engine's history (in memory, local thread) and
  * store (SQLite, nd-store): a copy nobody outside ack mode took is kept
  * there, and a connecting client gets what the store holds for it merged by
- * id with the history after its ?since=. The set of users the store may hold
- * messages for (local thread) spares the store a read for everyone else. */
+ * id with the history after its ?since=. The feeds are in the store too; a
+ * mark's `feed_update` goes to this instance's connections, the only ones.
+ * The set of users the store may hold messages for (local thread) spares
+ * the store a read for everyone else. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,19 @@ static int keep(struct backend *b, struct backend_copy *c, struct delivery *d)
     m.len = d->len;
     userset_add(e->stored_users, d->user_id);
     return store_put(e->store, &m, kept, c);
+}
+
+static void feed_kept(void *arg, int err, const char *why)
+{
+    backend__feed_kept(arg, err, why);
+}
+
+static int keep_feed(struct backend *b, struct backend_copy *c, struct delivery *d)
+{
+    struct embedded *e = ENGINE(b);
+    if (!e->store)
+        return -ESHUTDOWN; /* stopped */
+    return store_feed_put(e->store, d->user_id, d->id, delivery_json(d), d->len, feed_kept, c);
 }
 
 static void e_publish(struct backend *b, struct backend_publish *p)
@@ -118,6 +133,63 @@ static void template_kept(void *arg, int err, const char *why)
 static int e_template_put(struct backend *b, struct backend_template *t)
 {
     return store_template(ENGINE(b)->store, t->id, t->json, template_kept, t) < 0 ? -ENOMEM : 0;
+}
+
+/* --- the feed: read and changed on nd-store, answered on the local thread --- */
+
+static void feed_answer_run(struct inbox_job *job, void *ctx)
+{
+    struct backend_feed *f = ND_CONTAINER_OF(job, struct backend_feed, req.job);
+    (void)ctx;
+    if (f->updated > 0 && !atomic_load(&f->req.err))
+        backend__feed_updated(f->req.backend, f); /* this instance's tabs are all of them */
+    f->req.done(&f->req);
+}
+
+/* nd-store */
+static void feed_read(void *arg, int err, struct store_feed_result *r)
+{
+    struct backend_feed *f = arg;
+    if (err) {
+        backend__fail(&f->req, err, "the feed could not be %s: store error",
+                      f->ids || f->all ? "changed" : "read");
+    } else {
+        f->items = r->items; /* ours now */
+        f->n_items = r->n_items;
+        f->next_before = r->next_before;
+        f->counts = r->counts;
+        f->updated = r->updated;
+    }
+    f->req.job.run = feed_answer_run;
+    inbox_post(f->req.backend->local.inbox, &f->req.job);
+}
+
+static int feed_call(struct backend *b, struct backend_feed *f, enum store_feed_kind kind)
+{
+    struct embedded *e = ENGINE(b);
+    struct store_feed_req q = {kind,   f->user_id, f->before, f->limit, f->filter,
+                               f->ids, f->n_ids,   f->all,    f->action};
+    if (!e->store) {
+        backend__fail(&f->req, -ESHUTDOWN, "the store is closed");
+        backend__answer(&f->req, 0);
+        return 0;
+    }
+    return store_feed(e->store, &q, feed_read, f);
+}
+
+static int e_feed_list(struct backend *b, struct backend_feed *f)
+{
+    return feed_call(b, f, STORE_FEED_LIST);
+}
+
+static int e_feed_counts(struct backend *b, struct backend_feed *f)
+{
+    return feed_call(b, f, STORE_FEED_COUNTS);
+}
+
+static int e_feed_mark(struct backend *b, struct backend_feed *f)
+{
+    return feed_call(b, f, STORE_FEED_MARK);
 }
 
 /* --- resume: the history now, the store's messages when it has read them --- */
@@ -292,6 +364,9 @@ static const struct backend_ops embedded_ops = {
     .backlog = e_backlog,
     .template_put = e_template_put,
     .disconnect = e_disconnect,
+    .feed_list = e_feed_list,
+    .feed_counts = e_feed_counts,
+    .feed_mark = e_feed_mark,
     .resume = e_resume,
     .forget = e_forget,
     .presence = e_presence,
@@ -323,6 +398,7 @@ struct backend *backend_embedded_new(const struct nd_config *cfg, struct templat
     e->base.cfg = cfg;
     e->base.templates = templates;
     e->base.keep = keep;
+    e->base.keep_feed = keep_feed;
     e->base.history = history_new((size_t)cfg->history_size, cfg->history_ttl_s * 1000,
                                   (uint64_t)nd_wall_ms() << 16);
     e->stored_users = userset_new();

@@ -2,15 +2,18 @@
  * path, and the redis engine's while Redis is unreachable. A publish is one
  * job on the local thread: the inbox gives it a block of ids in queue
  * order (a user sees ids rise), the history remembers each copy (when the
- * engine has one), the copies go to the connections, and a copy nobody
- * outside ack mode took is kept (when the engine keeps copies). The answer
- * follows at once, or when the last kept copy is durable. */
+ * engine has one), the copies go to the connections, a copy nobody
+ * outside ack mode took is kept (when the engine keeps copies), and a copy
+ * for the feed goes there. The answer follows at once, or when the last
+ * kept copy is durable. */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "backend/backend_internal.h"
+#include "delivery/envelope.h"
 #include "delivery/history.h"
 #include "nd.h"
+#include "notify/ops.h"
 
 /* local thread: copy i gets id job.id + i */
 static void publish_run(struct inbox_job *job, void *ctx)
@@ -36,6 +39,12 @@ static void publish_run(struct inbox_job *job, void *ctx)
             if (rc < 0)
                 backend__copy_kept(c, rc, "out of memory");
         }
+        if (p->feed && b->keep_feed) { /* none while Redis is unreachable: nothing is kept */
+            atomic_fetch_add(&p->_pending, 1);
+            int rc = b->keep_feed(b, c, d);
+            if (rc < 0)
+                backend__feed_kept(c, rc, rc == -ENOMEM ? "out of memory" : "the store is closed");
+        }
         delivery_unref(d);
     }
     backend__part_done(p, 1);
@@ -56,6 +65,51 @@ void backend__copy_kept(struct backend_copy *c, int err, const char *why)
     else
         c->stored = 1;
     backend__part_done(p, 0);
+}
+
+void backend__feed_kept(struct backend_copy *c, int err, const char *why)
+{
+    struct backend_publish *p = c->_pub;
+    if (err)
+        backend__fail(&p->req, -EIO, "the notification could not be kept in the feed: %s",
+                      why ? why : "store error");
+    backend__part_done(p, 0);
+}
+
+json_t *backend__feed_update_data(const struct backend_feed *f)
+{
+    json_t *data = json_object(), *ids = f->all ? json_true() : json_array();
+    for (size_t i = 0; ids && !f->all && i < f->n_ids; i++) {
+        char id[MSGID_LEN + 1];
+        msgid_format(f->ids[i], id);
+        json_array_append_new(ids, json_string(id));
+    }
+    if (!data || !ids || json_object_set_new(data, f->all ? "all" : "ids", ids) < 0 ||
+        json_object_set_new(data, "action", json_string(feed_action_name(f->action))) < 0) {
+        json_decref(data);
+        return NULL;
+    }
+    return data;
+}
+
+void backend__feed_updated(struct backend *b, const struct backend_feed *f)
+{
+    json_t *data = backend__feed_update_data(f);
+    json_t *counts = json_pack("{s:i, s:i, s:i}", "total", f->counts.total, "unseen",
+                               f->counts.unseen, "unread", f->counts.unread);
+    struct delivery *d = NULL;
+    if (data && counts && json_object_set_new(data, "counts", counts) == 0) {
+        counts = NULL;
+        d = envelope_encode("feed_update", f->user_id, data, nd_wall_ms(), 0);
+    }
+    json_decref(counts);
+    json_decref(data);
+    if (!d)
+        return; /* ENOMEM: the tabs learn the counts on their next read */
+    struct backend_fanout out;
+    d->op = ops_get(OP_MARK_FEED);
+    b->local.deliver(b->local.ctx, d, &out);
+    delivery_unref(d);
 }
 
 static void stats_run(struct inbox_job *job, void *ctx)

@@ -3,7 +3,8 @@
  * channel) and delivers what the channel brings to its own connections;
  * presence follows connects and closes (and is rebuilt after a reconnect);
  * stats, online checks, templates and a connecting client's missed messages
- * are read from Redis. While Redis is unreachable the local path serves
+ * are read from Redis, and so are the feeds (a mark's feed_update goes to
+ * every instance through the channel). While Redis is unreachable the local path serves
  * (local.c, without history or store): delivery here only, nothing kept.
  * Calls from any thread; the cluster's callbacks run on nd-redis and come
  * back to the local thread through its inbox. */
@@ -193,8 +194,8 @@ static void r_publish(struct backend *b, struct backend_publish *p)
         struct backend_copy *c = &p->copies[i];
         struct delivery *d = c->d;
         c->d = NULL;
-        if (cluster_publish(cl, d, d->op ? d->op->name : NULL, p->important, p->ttl_ms, published,
-                            c) < 0) {
+        if (cluster_publish(cl, d, d->op ? d->op->name : NULL, p->important, p->ttl_ms, p->feed,
+                            published, c) < 0) {
             if (p->n == 1) { /* not submitted: deliver it here */
                 c->d = d;
                 backend__local_publish(b, p);
@@ -206,6 +207,90 @@ static void r_publish(struct backend *b, struct backend_publish *p)
         delivery_unref(d); /* Redis has its bytes; the copy comes back on the channel */
     }
     backend__part_done(p, 0);
+}
+
+/* --- the feed: in Redis; a mark's feed_update reaches every instance on the channel --- */
+
+/* nd-redis: the feed_update is on the channel (or could not be put there) */
+static void feed_told(void *arg, int err, int connections)
+{
+    struct backend_feed *f = arg;
+    (void)connections;
+    if (err) /* the change stands; tabs learn it on their next read */
+        nd_log(ND_LOG_WARN, "redis: a feed_update could not be sent to the user's tabs", "{s:s}",
+               "user_id", f->user_id);
+    backend__answer(&f->req, 0);
+}
+
+/* nd-redis: tells every instance's tabs of f->user_id what the mark changed */
+static int tell_feed_update(struct backend *b, struct backend_feed *f)
+{
+    json_t *data = backend__feed_update_data(f);
+    json_t *counts = json_pack("{s:i, s:i, s:i}", "total", f->counts.total, "unseen",
+                               f->counts.unseen, "unread", f->counts.unread);
+    struct delivery *d = NULL;
+    if (data && counts && json_object_set_new(data, "counts", counts) == 0) {
+        counts = NULL;
+        d = envelope_encode("feed_update", f->user_id, data, nd_wall_ms(), 0);
+    }
+    json_decref(counts);
+    json_decref(data);
+    int rc = d ? cluster_tell(ENGINE(b)->c, f->user_id, ops_get(OP_MARK_FEED)->name,
+                              delivery_json(d), d->len, feed_told, f)
+               : -ENOMEM;
+    delivery_unref(d);
+    return rc;
+}
+
+/* nd-redis */
+static void feed_done(void *arg, int err, struct cluster_feed *r)
+{
+    struct backend_feed *f = arg;
+    if (err) {
+        backend__fail(&f->req, -EAGAIN, "the feed could not be %s: %s; retry",
+                      f->ids || f->all ? "changed" : "read",
+                      err == -EIO ? "redis refused the command" : "redis became unavailable");
+        backend__answer(&f->req, 0);
+        return;
+    }
+    f->items = r->items; /* ours now */
+    f->n_items = r->n_items;
+    f->next_before = r->next_before;
+    f->counts = r->counts;
+    f->updated = r->updated;
+    if (f->updated > 0 && tell_feed_update(f->req.backend, f) == 0)
+        return; /* answered once the update is on the channel */
+    backend__answer(&f->req, 0);
+}
+
+static int feed_call(struct backend *b, struct backend_feed *f, char what)
+{
+    struct cluster_feed_req q = {what,   f->user_id, f->before, f->limit, f->filter,
+                                 f->ids, f->n_ids,   f->all,    f->action};
+    int rc = cluster_up(ENGINE(b)->c) ? cluster_feed(ENGINE(b)->c, &q, feed_done, f) : -ENOTCONN;
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc < 0) {
+        backend__fail(&f->req, -EAGAIN,
+                      "redis is unreachable: the feeds are kept there; retry when it is back");
+        backend__answer(&f->req, 0);
+    }
+    return 0;
+}
+
+static int r_feed_list(struct backend *b, struct backend_feed *f)
+{
+    return feed_call(b, f, 'l');
+}
+
+static int r_feed_counts(struct backend *b, struct backend_feed *f)
+{
+    return feed_call(b, f, 'c');
+}
+
+static int r_feed_mark(struct backend *b, struct backend_feed *f)
+{
+    return feed_call(b, f, 'm');
 }
 
 /* --- DisconnectUser: told to every instance through the channel --- */
@@ -436,6 +521,9 @@ static const struct backend_ops redis_ops = {
     .backlog = r_backlog,
     .template_put = r_template_put,
     .disconnect = r_disconnect,
+    .feed_list = r_feed_list,
+    .feed_counts = r_feed_counts,
+    .feed_mark = r_feed_mark,
     .resume = r_resume,
     .forget = r_forget,
     .presence = r_presence,

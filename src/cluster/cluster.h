@@ -18,6 +18,9 @@
  *   i:<instance>        instance stats hash {conns}
  *   alive:<instance>    heartbeat key with a TTL; an instance without it is gone
  *   instances           set of instance ids
+ *   f:<user>, f:*       feed items (ids, lexical order) of a user / shared by all
+ *   fb:<id>             a feed item's envelope (expires with the item)
+ *   fs:<user>           the user's state of feed items: id -> bits (feed.h)
  *   templates           hash id -> template JSON; tv {v}: the change counter
  *   tpl                 the channel of template changes: "v id\njson"
  */
@@ -30,6 +33,7 @@
 
 #include "config.h"
 #include "delivery/delivery.h"
+#include "feed/feed.h"
 
 struct cluster;
 
@@ -108,11 +112,41 @@ typedef void (*cluster_published_fn)(void *arg, int err, const struct cluster_pu
  * Publishes @d (its JSON with the message_id placeholder; borrowed during
  * the call) as operation @op (its RPC name, named on the wire): id, history,
  * offline when @important and no non-ack connection of the user is present
- * (kept @ttl_ms, at most NOTIFYD_OFFLINE_TTL; 0: that), then the channel.
- * 0 or -errno (@fn never runs).
+ * (kept @ttl_ms, at most NOTIFYD_OFFLINE_TTL; 0: that), the user's feed (a
+ * broadcast: the shared one) when @feed, then the channel. 0 or -errno (@fn
+ * never runs).
  */
 int cluster_publish(struct cluster *c, struct delivery *d, const char *op, int important,
-                    int64_t ttl_ms, cluster_published_fn fn, void *arg);
+                    int64_t ttl_ms, int feed, cluster_published_fn fn, void *arg);
+
+/** A feed request: what store_feed_req is to the embedded store. */
+struct cluster_feed_req {
+    char what; /* 'l' list, 'c' counts, 'm' mark */
+    const char *user_id;
+    uint64_t before; /* l: items older than this id; 0 from the newest */
+    int limit;       /* l */
+    enum feed_filter filter;
+    const uint64_t *ids; /* m: n_ids (copied) */
+    size_t n_ids;
+    int all; /* m: every item */
+    enum feed_action action;
+};
+
+struct cluster_feed {
+    struct feed_item *items; /* l: the page, newest first; the callback takes them */
+    size_t n_items;
+    uint64_t next_before;      /* l: the next page's cursor, 0 at the end */
+    struct feed_counts counts; /* c, m: after the change */
+    int updated;               /* m: items whose state changed */
+};
+typedef void (*cluster_feed_fn)(void *arg, int err, struct cluster_feed *r);
+
+/**
+ * Runs @q on the user's feed in Redis, atomically (one script): the same
+ * rules as the embedded store (feed.h). 0 or -errno (@fn never runs).
+ */
+int cluster_feed(struct cluster *c, const struct cluster_feed_req *q, cluster_feed_fn fn,
+                 void *arg);
 
 /** @op is on the channel (err 0): @connections of the user on live instances. nd-redis. */
 typedef void (*cluster_tell_fn)(void *arg, int err, int connections);

@@ -24,7 +24,7 @@ static struct script_sha {
     {SCRIPT_HEARTBEAT, ""}, {SCRIPT_JANITOR, ""},        {SCRIPT_LEAVE, ""},
     {SCRIPT_STATS, ""},     {SCRIPT_ONLINE, ""},         {SCRIPT_RESUME, ""},
     {SCRIPT_TEMPLATE, ""},  {SCRIPT_TEMPLATES_LOAD, ""}, {SCRIPT_TELL, ""},
-    {SCRIPT_BACKLOG, ""},
+    {SCRIPT_BACKLOG, ""},   {SCRIPT_FEED, ""},
 };
 #define N_SCRIPTS (sizeof scripts / sizeof scripts[0])
 static pthread_once_t scripts_once = PTHREAD_ONCE_INIT;
@@ -300,6 +300,7 @@ void cluster__reply(struct cmd *k, const redisReply *r)
                                      (int)reply_int(r));
         break;
     case CMD_TEMPLATE: ((cluster_template_done_fn)k->fn)(k->arg, 0, (uint64_t)reply_int(r)); break;
+    case CMD_FEED: cluster__feed_reply(k, r); break;
     case CMD_TEMPLATES_LOAD: templates_loaded(k->c, r); break;
     case CMD_RESUME:
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 5)
@@ -323,6 +324,7 @@ void cluster__fail(struct cmd *k, int err)
         case CMD_TELL: ((cluster_tell_fn)k->fn)(k->arg, err, 0); break;
         case CMD_RESUME: ((cluster_resume_fn)k->fn)(k->arg, err, NULL); break;
         case CMD_TEMPLATE: ((cluster_template_done_fn)k->fn)(k->arg, err, 0); break;
+        case CMD_FEED: ((cluster_feed_fn)k->fn)(k->arg, err, NULL); break;
         default: break;
         }
     }
@@ -348,9 +350,9 @@ void cluster__template_changed(struct cluster *c, const char *p, const char *nl,
 /* --- the API --- */
 
 int cluster_publish(struct cluster *c, struct delivery *d, const char *op, int important,
-                    int64_t ttl_ms, cluster_published_fn fn, void *arg)
+                    int64_t ttl_ms, int feed, cluster_published_fn fn, void *arg)
 {
-    char hmax[24], httl[24], omax[24], ottl[24], mine[24];
+    char hmax[24], httl[24], omax[24], ottl[24], mine[24], fmax[24], fttl[24];
     struct wire_fields w;
     const struct nd_config *cfg = c->cfg;
     /* when it was accepted, on the wall clock every instance shares */
@@ -364,14 +366,35 @@ int cluster_publish(struct cluster *c, struct delivery *d, const char *op, int i
     snprintf(ottl, sizeof ottl, "%lld", (long long)ottl_ms);
     snprintf(mine, sizeof mine, "%lld",
              (long long)(ttl_ms > 0 && ttl_ms < ottl_ms ? ttl_ms : ottl_ms));
-    const char *args[10] = {
-        d->user_id, delivery_json(d), important ? "1" : "0", hmax, httl, omax, ottl, w.head, w.tail,
-        mine};
-    size_t lens[10] = {strlen(d->user_id), d->len,         1,
-                       strlen(hmax),       strlen(httl),   strlen(omax),
-                       strlen(ottl),       strlen(w.head), strlen(w.tail),
-                       strlen(mine)};
-    return cluster__submit(c, cluster__cmd_new(c, CMD_PUBLISH, SCRIPT_PUBLISH, 10, args, lens),
+    snprintf(fmax, sizeof fmax, "%lld", (long long)cfg->feed_max_per_user);
+    snprintf(fttl, sizeof fttl, "%lld", (long long)cfg->feed_ttl_s * 1000);
+    const char *args[13] = {d->user_id,
+                            delivery_json(d),
+                            important ? "1" : "0",
+                            hmax,
+                            httl,
+                            omax,
+                            ottl,
+                            w.head,
+                            w.tail,
+                            mine,
+                            feed ? "1" : "0",
+                            fmax,
+                            fttl};
+    size_t lens[13] = {strlen(d->user_id),
+                       d->len,
+                       1,
+                       strlen(hmax),
+                       strlen(httl),
+                       strlen(omax),
+                       strlen(ottl),
+                       strlen(w.head),
+                       strlen(w.tail),
+                       strlen(mine),
+                       1,
+                       strlen(fmax),
+                       strlen(fttl)};
+    return cluster__submit(c, cluster__cmd_new(c, CMD_PUBLISH, SCRIPT_PUBLISH, 13, args, lens),
                            (void *)fn, arg);
 }
 

@@ -32,7 +32,8 @@ enum cmd_kind {
     CMD_TEMPLATE,
     CMD_TEMPLATES_LOAD,
     CMD_TELL,
-    CMD_BACKLOG
+    CMD_BACKLOG,
+    CMD_FEED
 };
 
 struct cmd {
@@ -96,6 +97,9 @@ void cluster__reply(struct cmd *k, const redisReply *r);
 
 /** nd-redis (or a caller while submitting): @k failed with -@err; frees @k. */
 void cluster__fail(struct cmd *k, int err);
+
+/** nd-redis: a feed script's reply @r to @k's caller (redis_feed.c); does not free @k. */
+void cluster__feed_reply(struct cmd *k, const redisReply *r);
 
 /** nd-redis: reads every template again (after a (re)connect). */
 void cluster__load_templates(struct cluster *c);

@@ -11,6 +11,30 @@
 #define LUA_NOW                                                                                    \
     "local t=redis.call('TIME') local now=tonumber(t[1])*1000+math.floor(tonumber(t[2])/1000)\n"
 
+/* The feed (SPEC §7d). f:<user> (f:* the broadcasts' shared items) is a
+ * sorted set of item ids, all of score 0: ids are 16 hex digits, so their
+ * lexical order is their order; fb:<id> the envelope, expiring with the
+ * item; fs:<user> the user's state of each item (bits: 1 seen, 2 read,
+ * 4 archived; absent = 0), own and shared alike. */
+/* the oldest id kept (of local fttl, ms) */
+#define LUA_FEED_FLOOR "local floor=string.format('%012x0000',math.max(now-fttl,0))\n"
+
+/* in the publish script: item hex of the user (or everyone), trimmed by age and count */
+#define LUA_FEED_PUT                                                                               \
+    "local fk,fttl='notifyd:f:'..(user~='' and user or '*'),tonumber(ARGV[13])\n" LUA_FEED_FLOOR   \
+    "redis.call('ZADD',fk,0,hex)\n"                                                                \
+    "redis.call('SET','notifyd:fb:'..hex,json,'PX',fttl)\n"                                        \
+    "local gone=redis.call('ZRANGEBYLEX',fk,'-','('..floor)\n"                                     \
+    "local over=redis.call('ZCARD',fk)-#gone-tonumber(ARGV[12])\n"                                 \
+    "if over>0 then\n"                                                                             \
+    "  for _,o in ipairs(redis.call('ZRANGE',fk,#gone,#gone+over-1)) do gone[#gone+1]=o end\n"     \
+    "end\n"                                                                                        \
+    "for _,o in ipairs(gone) do\n"                                                                 \
+    "  redis.call('ZREM',fk,o) redis.call('DEL','notifyd:fb:'..o)\n"                               \
+    "  if user~='' then redis.call('HDEL','notifyd:fs:'..user,o) end\n"                            \
+    "end\n"                                                                                        \
+    "redis.call('PEXPIRE',fk,fttl)\n"
+
 /* ARGV: template id, its JSON ("" = delete). Change numbers order the
  * changes; every instance applies them from the channel. Returns the number. */
 static const char SCRIPT_TEMPLATE[] =
@@ -27,7 +51,8 @@ static const char SCRIPT_TEMPLATES_LOAD[] = "return {redis.call('HGET','notifyd:
 /* ARGV: user ("" = everyone), envelope ending in the message_id placeholder,
  * important, history max, history ttl ms, offline max, offline ttl ms, the
  * header's fields before the user and after it (wire.h), this message's
- * offline ttl ms (at most the offline ttl: the stream is trimmed by that).
+ * offline ttl ms (at most the offline ttl: the stream is trimmed by that),
+ * feed (1/0), feed max per user, feed ttl ms.
  * An offline entry carries its expiry (x, unix ms) after the envelope (m).
  * Returns {hex id, stored, connections}. */
 static const char SCRIPT_PUBLISH[] = LUA_NOW LUA_ALIVE
@@ -70,6 +95,7 @@ static const char SCRIPT_PUBLISH[] = LUA_NOW LUA_ALIVE
     "  redis.call('PEXPIRE',off,tonumber(ARGV[7]))\n"
     "  stored=1\n"
     "end\n"
+    "if ARGV[11]=='1' then\n" LUA_FEED_PUT "end\n"
     "redis.call('PUBLISH','notifyd:messages',"
     "hex..' '..ARGV[8]..' '..(user~='' and user or '*')..ARGV[9]..'\\n'..json)\n"
     "return {hex,stored,conns}\n";
@@ -223,6 +249,78 @@ static const char SCRIPT_RESUME[] =
             "local complete=(covered(hu) and covered(hb)) and 1 or 0\n"
             "return {complete,off,redis.call('XRANGE',hu,'('..since,'+'),"
             "redis.call('XRANGE',hb,'('..since,'+'),clock}\n";
+
+/* ARGV: user, what ('l' list, 'c' counts, 'm' mark), feed max per user, feed
+ * ttl ms, before (16 hex or ''), limit, filter (0 inbox, 1 unread, 2
+ * archived, 3 all), action (0 seen, 1 read, 2 unread, 3 archive, 4
+ * unarchive), all (1/0), then the ids to mark. The user's window: the newest
+ * `max` of their items and the shared ones not past the ttl, newest first.
+ * Returns l: {next_before or '', {id, flags, envelope, ...}};
+ * c: {total, unseen, unread}; m: {total, unseen, unread, updated}. */
+static const char SCRIPT_FEED[] = LUA_NOW
+    "local user,what,max,fttl=ARGV[1],ARGV[2],tonumber(ARGV[3]),tonumber(ARGV[4])\n" LUA_FEED_FLOOR
+    "local fu,fa='notifyd:f:'..user,'notifyd:f:*'\n"
+    "local own=redis.call('ZREVRANGEBYLEX',fu,'+','('..floor,'LIMIT',0,max)\n"
+    "local all=redis.call('ZREVRANGEBYLEX',fa,'+','('..floor,'LIMIT',0,max)\n"
+    "local w,i,j={},1,1\n"
+    "while #w<max and (i<=#own or j<=#all) do\n"
+    "  if j>#all or (i<=#own and own[i]>all[j]) then w[#w+1]=own[i] i=i+1\n"
+    "  else w[#w+1]=all[j] j=j+1 end\n"
+    "end\n"
+    "local sk,fl='notifyd:fs:'..user,{}\n"
+    "for k=1,#w,500 do\n"
+    "  local v=redis.call('HMGET',sk,unpack(w,k,math.min(k+499,#w)))\n"
+    "  for x=1,#v do fl[k+x-1]=tonumber(v[x]) or 0 end\n"
+    "end\n"
+    "local function counts()\n"
+    "  local t,s,r=0,0,0\n"
+    "  for k=1,#w do\n"
+    "    local f=fl[k]\n"
+    "    if bit.band(f,4)==0 then\n"
+    "      t=t+1\n"
+    "      if bit.band(f,1)==0 then s=s+1 end\n"
+    "      if bit.band(f,2)==0 then r=r+1 end\n"
+    "    end\n"
+    "  end\n"
+    "  return t,s,r\n"
+    "end\n"
+    "if what=='c' then return {counts()} end\n"
+    "if what=='l' then\n"
+    "  local before,limit,flt=ARGV[5],tonumber(ARGV[6]),ARGV[7]\n"
+    "  local out,got,last={},0,''\n"
+    "  for k=1,#w do\n"
+    "    local f=fl[k]\n"
+    "    local m=(flt=='0' and bit.band(f,4)==0) or (flt=='1' and bit.band(f,6)==0) or\n"
+    "            (flt=='2' and bit.band(f,4)~=0) or flt=='3'\n"
+    "    if m and (before=='' or w[k]<before) then\n"
+    "      if got==limit then return {last,out} end\n"
+    "      local b=redis.call('GET','notifyd:fb:'..w[k])\n"
+    "      if b then\n"
+    "        out[#out+1]=w[k] out[#out+1]=f out[#out+1]=b got=got+1 last=w[k]\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "  return {'',out}\n"
+    "end\n"
+    "local action,every,want=ARGV[8],ARGV[9]=='1',{}\n"
+    "for k=10,#ARGV do want[ARGV[k]]=true end\n"
+    "local n=0\n"
+    "for k=1,#w do\n"
+    "  if every or want[w[k]] then\n"
+    "    local f=fl[k]\n"
+    "    local t=f\n"
+    "    if action=='0' then t=bit.bor(f,1) elseif action=='1' then t=bit.bor(f,3)\n"
+    "    elseif action=='2' then t=bit.band(f,5) elseif action=='3' then t=bit.bor(f,4)\n"
+    "    else t=bit.band(f,3) end\n"
+    "    if t~=f then\n"
+    "      fl[k]=t n=n+1\n"
+    "      if t==0 then redis.call('HDEL',sk,w[k]) else redis.call('HSET',sk,w[k],t) end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "if n>0 then redis.call('PEXPIRE',sk,fttl) end\n"
+    "local t,s,r=counts()\n"
+    "return {t,s,r,n}\n";
 
 // clang-format on
 

@@ -67,6 +67,7 @@ static const struct field_spec expired_fields[] = {
 
 static const struct field_spec no_fields[] = {{NULL, 0, 0, 0, 0}};
 
+#define COMPLETE(ID, NAME, TYPE, FAM) TASK(ID, NAME, TYPE, FAM, OP_IMPORTANT | OP_IN_FEED)
 #define TASK(ID, NAME, TYPE, FAM, FL)                                                              \
     {                                                                                              \
         ID, NAME, TYPE, FAM, OP_NOTIFY | (FL), task_fields, NULL                                   \
@@ -77,27 +78,26 @@ _Static_assert(OP__COUNT <= ND_OPS_MAX, "stats.h counts by operation: raise ND_O
 static const struct op_spec specs[OP__COUNT] = {
     TASK(OP_BATCHGO_START, "NotifyBatchGoStart", "batchgo_start", "batchgo", 0),
     TASK(OP_BATCHGO_PROGRESS, "NotifyBatchGoProgress", "batchgo_progress", "batchgo", OP_PROGRESS),
-    TASK(OP_BATCHGO_COMPLETE, "NotifyBatchGoComplete", "batchgo_complete", "batchgo", OP_IMPORTANT),
+    COMPLETE(OP_BATCHGO_COMPLETE, "NotifyBatchGoComplete", "batchgo_complete", "batchgo"),
     {OP_BATCHGO_OPEN_URL, "NotifyBatchGoOpenUrl", "batchgo_open_url", NULL,
      OP_NOTIFY | OP_IMPORTANT | OP_COMMAND, open_url_fields, NULL},
     TASK(OP_SITERANK_START, "NotifySiteRankStart", "siterank_start", "siterank", 0),
     TASK(OP_SITERANK_PROGRESS, "NotifySiteRankProgress", "siterank_progress", "siterank",
          OP_PROGRESS),
-    TASK(OP_SITERANK_COMPLETE, "NotifySiteRankComplete", "siterank_complete", "siterank",
-         OP_IMPORTANT),
+    COMPLETE(OP_SITERANK_COMPLETE, "NotifySiteRankComplete", "siterank_complete", "siterank"),
     TASK(OP_CHENGELINK_START, "NotifyChengelinkStart", "chengelink_start", "chengelink", 0),
     TASK(OP_CHENGELINK_PROGRESS, "NotifyChengelinkProgress", "chengelink_progress", "chengelink",
          OP_PROGRESS),
-    TASK(OP_CHENGELINK_COMPLETE, "NotifyChengelinkComplete", "chengelink_complete", "chengelink",
-         OP_IMPORTANT),
+    COMPLETE(OP_CHENGELINK_COMPLETE, "NotifyChengelinkComplete", "chengelink_complete",
+             "chengelink"),
     {OP_SYSTEM_NOTIFICATION, "SendSystemNotification", "system_notification", NULL,
-     OP_NOTIFY | OP_IMPORTANT | OP_TEMPLATED, notice_fields, NULL},
+     OP_NOTIFY | OP_IMPORTANT | OP_TEMPLATED | OP_IN_FEED, notice_fields, NULL},
     {OP_TOKEN_INSUFFICIENT, "NotifyTokenInsufficient", "token_insufficient", NULL,
-     OP_NOTIFY | OP_IMPORTANT | OP_TEMPLATED, token_fields, NULL},
+     OP_NOTIFY | OP_IMPORTANT | OP_TEMPLATED | OP_IN_FEED, token_fields, NULL},
     {OP_PLAN_EXPIRING, "NotifyPlanExpiring", "plan_expiring", NULL,
-     OP_NOTIFY | OP_IMPORTANT | OP_TEMPLATED, expiring_fields, NULL},
+     OP_NOTIFY | OP_IMPORTANT | OP_TEMPLATED | OP_IN_FEED, expiring_fields, NULL},
     {OP_PLAN_EXPIRED, "NotifyPlanExpired", "plan_expired", NULL,
-     OP_NOTIFY | OP_IMPORTANT | OP_TEMPLATED, expired_fields, NULL},
+     OP_NOTIFY | OP_IMPORTANT | OP_TEMPLATED | OP_IN_FEED, expired_fields, NULL},
     {OP_BROADCAST, "Broadcast", "system_notification", NULL, OP_NOTIFY | OP_TO_ALL | OP_TEMPLATED,
      notice_fields, NULL},
     {OP_TEST_MESSAGE, "SendTestMessage", "system_notification", NULL, OP_NOTIFY, no_fields,
@@ -106,7 +106,7 @@ static const struct op_spec specs[OP__COUNT] = {
     {OP_GET_STATS, "GetStats", NULL, NULL, OP_TO_ALL | OP_READ, no_fields, NULL},
     {OP_IS_USER_ONLINE, "IsUserOnline", NULL, NULL, OP_READ, no_fields, NULL},
     {OP_NOTIFY_USERS, "NotifyUsers", "system_notification", NULL,
-     OP_NOTIFY | OP_IMPORTANT | OP_MULTI | OP_TEMPLATED, notice_fields, NULL},
+     OP_NOTIFY | OP_IMPORTANT | OP_MULTI | OP_TEMPLATED | OP_IN_FEED, notice_fields, NULL},
     {OP_PUT_TEMPLATE, "PutTemplate", NULL, NULL, OP_TO_ALL | OP_TEMPLATE | OP_ADMIN, no_fields,
      NULL},
     {OP_GET_TEMPLATE, "GetTemplate", NULL, NULL, OP_TO_ALL | OP_TEMPLATE | OP_ADMIN | OP_READ,
@@ -118,6 +118,9 @@ static const struct op_spec specs[OP__COUNT] = {
     {OP_PUBLISH, "Publish", NULL, NULL, OP_NOTIFY | OP_ANY_TYPE, no_fields, NULL},
     {OP_DISCONNECT_USER, "DisconnectUser", NULL, NULL, OP_CLOSES | OP_ADMIN, no_fields, NULL},
     {OP_GET_BACKLOG, "GetBacklog", NULL, NULL, OP_READ, no_fields, NULL},
+    {OP_LIST_FEED, "ListFeed", NULL, NULL, OP_FEED | OP_READ, no_fields, NULL},
+    {OP_GET_FEED_COUNTS, "GetFeedCounts", NULL, NULL, OP_FEED | OP_READ, no_fields, NULL},
+    {OP_MARK_FEED, "MarkFeed", NULL, NULL, OP_FEED, no_fields, NULL},
 };
 
 const struct op_spec *ops_get(enum op_id id)
@@ -335,7 +338,22 @@ static int build_delivery(const json_t *req, struct op_msg *out, char *err, size
             return -EINVAL;
         memcpy(out->group, json_string_value(v), json_string_length(v) + 1);
     }
+    v = json_object_get(req, "feed");
+    out->feed = -1;
+    if (v && !json_is_null(v)) {
+        if (!json_is_boolean(v))
+            return ops_errorf(err, errlen, "feed must be true or false");
+        out->feed = json_is_true(v);
+    }
     return 0;
+}
+
+int ops_in_feed(const struct op_msg *msg)
+{
+    const struct op_spec *as = msg->op->flags & OP_ANY_TYPE ? ops_find_type(msg->type) : msg->op;
+    if (msg->feed >= 0)
+        return msg->feed;
+    return (msg->user_id[0] || msg->user_ids) && as && (as->flags & OP_IN_FEED);
 }
 
 /* user_ids: 1..ND_MULTICAST_MAX valid ids; a repeated one counts once */
@@ -576,6 +594,7 @@ int ops_build(const struct op_spec *op, const json_t *req, struct op_msg *out, c
               size_t errlen)
 {
     memset(out, 0, sizeof *out);
+    out->feed = -1;
     out->op = op;
     if (!json_is_object(req))
         return ops_errorf(err, errlen, "the request must be a JSON object");
@@ -583,6 +602,10 @@ int ops_build(const struct op_spec *op, const json_t *req, struct op_msg *out, c
         return build_publish(op, req, out, err, errlen);
     if (op->flags & OP_CLOSES)
         return build_disconnect(op, req, out, err, errlen);
+    if (op->flags & OP_FEED)
+        return build_user(op, req, out, err, errlen) < 0
+                   ? -EINVAL
+                   : ops_build_feed(op, req, out, err, errlen);
     if (op->type)
         snprintf(out->type, sizeof out->type, "%s", op->type);
     if (op->flags & OP_MULTI) {
@@ -618,4 +641,7 @@ void op_msg_clear(struct op_msg *msg)
     msg->data_text = NULL;
     json_decref(msg->user_ids);
     msg->user_ids = NULL;
+    free(msg->ids);
+    msg->ids = NULL;
+    msg->n_ids = 0;
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "delivery/delivery.h"
+#include "feed/feed.h"
 #include "nd.h"
 
 enum op_id {
@@ -37,6 +38,9 @@ enum op_id {
     OP_PUBLISH,
     OP_DISCONNECT_USER,
     OP_GET_BACKLOG,
+    OP_LIST_FEED,
+    OP_GET_FEED_COUNTS,
+    OP_MARK_FEED,
     OP__COUNT
 };
 
@@ -53,6 +57,8 @@ enum op_flag {
     OP_ANY_TYPE = 1u << 9,  /* Publish: the caller names the type and one target; data as given */
     OP_CLOSES = 1u << 10,   /* closes a user's connections */
     OP_READ = 1u << 11,     /* changes nothing: its audit line is at debug */
+    OP_IN_FEED = 1u << 12,  /* kept in the user's feed unless the request says feed: false */
+    OP_FEED = 1u << 13,     /* reads or marks one user's feed (SPEC §7d) */
 };
 
 #define ND_GROUP_MAX 128      /* bytes of a group key */
@@ -123,6 +129,15 @@ struct op_msg {
     int64_t ttl_ms;                 /* Publish: how long a kept copy waits; 0: the type's own */
     char reason[ND_REASON_MAX + 1]; /* DisconnectUser */
     int reconnect;                  /* DisconnectUser: the client may come back */
+    int feed;                       /* notify requests: feed given, -1 not given (the default) */
+    /* ListFeed, GetFeedCounts, MarkFeed (ops_feed.c) */
+    uint64_t before;         /* ListFeed: items older than this id; 0 from the newest */
+    int limit;               /* ListFeed: 1..FEED_LIMIT_MAX */
+    enum feed_filter filter; /* ListFeed */
+    enum feed_action action; /* MarkFeed */
+    int all;                 /* MarkFeed: every item, not ids */
+    uint64_t *ids;           /* MarkFeed: n_ids item ids, owned */
+    size_t n_ids;
 };
 
 /**
@@ -136,6 +151,17 @@ int ops_build(const struct op_spec *op, const json_t *req, struct op_msg *out, c
               size_t errlen);
 
 void op_msg_clear(struct op_msg *msg);
+
+/**
+ * Whether the validated @msg is kept in the feed: its request's `feed`, else
+ * the default of SPEC §7d -- the op's OP_IN_FEED (Publish: of the op that
+ * delivers its type) for users, never for a broadcast.
+ */
+int ops_in_feed(const struct op_msg *msg);
+
+/** ListFeed, GetFeedCounts, MarkFeed's part of ops_build() (ops_feed.c). */
+int ops_build_feed(const struct op_spec *op, const json_t *req, struct op_msg *out, char *err,
+                   size_t errlen);
 
 /** The envelope's name for @p: NULL for normal, "high", "urgent". */
 const char *ops_priority_name(enum priority p);

@@ -5,6 +5,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* the prefix buf's lint gives an enum's values: FeedFilter -> "FEED_FILTER_"; its length */
+static size_t enum_prefix(const ProtobufCEnumDescriptor *e, char *out, size_t outlen)
+{
+    size_t n = 0;
+    for (const char *c = e->short_name; *c && n + 3 < outlen; c++) {
+        if (isupper((unsigned char)*c) && c != e->short_name)
+            out[n++] = '_';
+        out[n++] = (char)toupper((unsigned char)*c);
+    }
+    out[n++] = '_';
+    out[n] = 0;
+    return n;
+}
+
 static json_t *scalar(const ProtobufCFieldDescriptor *f, const void *p)
 {
     switch (f->type) {
@@ -30,8 +44,11 @@ static json_t *scalar(const ProtobufCFieldDescriptor *f, const void *p)
         const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(f->descriptor, v);
         if (!ev || v == 0)
             return NULL; /* unspecified: leave it out, the default applies */
-        const char *name = strchr(ev->name, '_');
-        name = name ? name + 1 : ev->name;
+        char prefix[64];
+        size_t plen = enum_prefix(f->descriptor, prefix, sizeof prefix);
+        const char *name = plen && !strncmp(ev->name, prefix, plen) ? ev->name + plen : NULL;
+        if (!name) /* not named after its enum: what follows the first word */
+            name = strchr(ev->name, '_') ? strchr(ev->name, '_') + 1 : ev->name;
         char lower[64];
         size_t n = strnlen(name, sizeof lower - 1);
         for (size_t i = 0; i < n; i++)
@@ -97,6 +114,9 @@ static int merge(json_t *obj, const ProtobufCMessage *msg)
             json_object_set_new(obj, f->name, list);
             continue;
         }
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)((const char *)msg + f->quantifier_offset) != f->id)
+            continue; /* a oneof member not set (a proto3 optional field left out) */
         if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
             const ProtobufCMessage *sub = *(ProtobufCMessage *const *)base;
             if (sub && merge(obj, sub) < 0)
@@ -120,6 +140,20 @@ json_t *pbjson_from_message(const ProtobufCMessage *msg)
     return obj;
 }
 
+/* an enum's value from its JSON name ("high" -> PRIORITY_HIGH); 0 when unknown */
+static int enum_value(const ProtobufCFieldDescriptor *f, const json_t *v)
+{
+    char name[128];
+    const char *s = json_string_value(v);
+    size_t n = enum_prefix(f->descriptor, name, sizeof name);
+    for (; s && *s && n + 1 < sizeof name; s++)
+        name[n++] = (char)toupper((unsigned char)*s);
+    name[n] = 0;
+    const ProtobufCEnumValue *ev =
+        s ? protobuf_c_enum_descriptor_get_value_by_name(f->descriptor, name) : NULL;
+    return ev ? ev->value : json_is_integer(v) ? (int)json_integer_value(v) : 0;
+}
+
 /* writes one scalar from @v into @dst; strings are borrowed from @v */
 static void put_scalar(const ProtobufCFieldDescriptor *f, void *dst, const json_t *v)
 {
@@ -141,6 +175,7 @@ static void put_scalar(const ProtobufCFieldDescriptor *f, void *dst, const json_
         if (json_is_string(v))
             *(const char **)dst = json_string_value(v);
         break;
+    case PROTOBUF_C_TYPE_ENUM: *(int *)dst = enum_value(f, v); break;
     default: break;
     }
 }
@@ -167,6 +202,26 @@ static void *arena_alloc(struct arena *a, size_t size)
     return m;
 }
 
+/* bytes: a string's bytes, or any other value as its compact JSON text (a
+ * feed item's data); -1 on ENOMEM */
+static int put_bytes(ProtobufCBinaryData *dst, const json_t *v, struct arena *a)
+{
+    if (json_is_string(v)) {
+        dst->data = (uint8_t *)json_string_value(v);
+        dst->len = json_string_length(v);
+        return 0;
+    }
+    size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+    char *text = n ? arena_alloc(a, n) : NULL;
+    if (n && !text)
+        return -1;
+    if (text)
+        json_dumpb(v, text, n, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+    dst->data = (uint8_t *)text;
+    dst->len = text ? n : 0;
+    return 0;
+}
+
 /* a message of @desc filled from @obj by field name; NULL on ENOMEM */
 static ProtobufCMessage *build(const ProtobufCMessageDescriptor *desc, const json_t *obj,
                                struct arena *a)
@@ -182,7 +237,10 @@ static ProtobufCMessage *build(const ProtobufCMessageDescriptor *desc, const jso
         if (!v)
             continue;
         if (f->label != PROTOBUF_C_LABEL_REPEATED) {
-            if (f->type != PROTOBUF_C_TYPE_MESSAGE) {
+            if (f->type == PROTOBUF_C_TYPE_BYTES) {
+                if (put_bytes((ProtobufCBinaryData *)(void *)dst, v, a) < 0)
+                    return NULL;
+            } else if (f->type != PROTOBUF_C_TYPE_MESSAGE) {
                 put_scalar(f, dst, v);
             } else if (json_is_object(v)) {
                 ProtobufCMessage *sub = build(f->descriptor, v, a);

@@ -9,17 +9,21 @@
 /**
  * Converts @msg to a new JSON object (caller decrefs). Fields of nested
  * messages are merged into the top level (TaskProgressData -> task_id, ...);
- * enums become the lowercase value name without its prefix (LEVEL_INFO ->
- * "info"), and the zero value is left out; a map<string, string> becomes an
- * object; bytes become a string of those bytes, unchecked (JSON text: the
- * validator parses it). NULL on ENOMEM.
+ * enums become the lowercase value name without its enum's prefix
+ * (LEVEL_INFO -> "info", FEED_FILTER_UNREAD -> "unread"), and the zero value
+ * is left out; a map<string, string> becomes an object; bytes become a
+ * string of those bytes, unchecked (JSON text: the validator parses it); a
+ * proto3 optional field (a one-field oneof in gen/) is there only when set.
+ * NULL on ENOMEM.
  */
 json_t *pbjson_from_message(const ProtobufCMessage *msg);
 
 /**
  * Packs the fields of @desc found in @obj (by name: strings, integers,
- * bools, doubles, repeated strings; messages from objects, repeated
- * messages from arrays of objects) into a new buffer; other fields keep
+ * bools, doubles, enums from their names as above, bytes from a string or
+ * as the compact JSON text of any other value, repeated strings; messages
+ * from objects, repeated messages from arrays of objects) into a new
+ * buffer; other fields keep
  * their defaults. Returns the packed bytes (caller frees) and their length
  * in *len, or NULL on ENOMEM.
  */

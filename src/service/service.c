@@ -1,6 +1,7 @@
 /* service: the checks every call passes (draining, role, the caller's rate
  * budget), then the call's own kind: notifications (service_notify.c),
- * templates (service_templates.c), and the queries and DisconnectUser here. Each kind is a
+ * templates (service_templates.c), feeds (service_feed.c), and the queries,
+ * GetBacklog and DisconnectUser here. Each kind is a
  * small job that travels in its backend request and answers on nd-ws. */
 #include "service/service.h"
 
@@ -287,6 +288,7 @@ int service_call(struct service *svc, const struct op_spec *op, const json_t *re
     int rc = op->flags & OP_TEMPLATE    ? service__template_call(svc, &to, req, caller, err, errlen)
              : op->flags & OP_NOTIFY    ? service__notify_call(svc, &to, req, caller, err, errlen)
              : op->flags & OP_CLOSES    ? disconnect_call(svc, &to, req, caller, err, errlen)
+             : op->flags & OP_FEED      ? service__feed_call(svc, &to, req, caller, err, errlen)
              : op->id == OP_GET_BACKLOG ? backlog_call(svc, &to, req, caller, err, errlen)
                                         : query_call(svc, &to, req, caller, err, errlen);
     if (rc < 0) /* refused: its answer never comes */

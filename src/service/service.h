@@ -48,7 +48,8 @@ void service_free(struct service *svc);
  * Returns 0 when accepted: @done(@arg, result) will run exactly once, on nd-ws.
  * Otherwise @done never runs and the return says why, with a message in @err:
  *   -EINVAL    a field is missing or invalid (the message names it)
- *   -EPERM     the caller's role may not run @op (templates: admin only)
+ *   -EPERM     the caller's role may not run @op (templates: admin only; a feed: a
+ *              user's token for another user's)
  *   -ENOENT    Get/DeleteTemplate: no such template
  *   -EAGAIN    the caller is over NOTIFYD_API_RATE_LIMIT
  *   -EBUSY     NOTIFYD_MAX_PENDING_CALLS calls wait already (back-pressure)

@@ -21,8 +21,9 @@ static uint64_t coalesce_key(const char *type, const char *task_id)
     return h ? h : 1;
 }
 
-/* room for ,"priority":"urgent","group":<the group, every byte escaped as \uXXXX at worst> */
-#define EXTRA_MAX (32 + 6 * ND_GROUP_MAX + 16)
+/* room for ,"priority":"urgent","group":<the group, every byte escaped as \uXXXX at worst>,
+ * "feed":true */
+#define EXTRA_MAX (32 + 6 * ND_GROUP_MAX + 16 + 16)
 
 /* the envelope members after data, into @out (EXTRA_MAX bytes): its length, or -1 on ENOMEM */
 static int envelope_extra(const struct op_msg *msg, char out[EXTRA_MAX])
@@ -38,6 +39,8 @@ static int envelope_extra(const struct op_msg *msg, char out[EXTRA_MAX])
             return -1;
         n += (int)glen;
     }
+    if (ops_in_feed(msg)) /* kept in the feed (SPEC §7d): a client adds it to its list */
+        n += snprintf(out + n, EXTRA_MAX - (size_t)n, ",\"feed\":true");
     return n;
 }
 

@@ -230,6 +230,7 @@ int service__notify_call(struct service *svc, const struct service_reply *to, co
     if (!p)
         goto out;
     p->important = keeps(&msg);
+    p->feed = ops_in_feed(&msg);
     p->ttl_ms = ttl_ms;
     stats_add(&nd_stats.messages, (int64_t)p->n);
     char many[32];

@@ -17,49 +17,9 @@
 #include "nd.h"
 #include "stats.h"
 #include "store/store.h"
+#include "store/store_internal.h"
 
-#define SCHEMA_VERSION 2     /* 1: offline; 2: + templates */
-#define BATCH_MAX 4096       /* operations per transaction */
-#define SWEEP_EVERY_MS 60000 /* how often expired messages are deleted */
-
-enum op_kind { OPK_PUT, OPK_LOAD, OPK_REMOVE, OPK_TEMPLATE, OPK_BACKLOG };
-
-struct op {
-    struct op *next;
-    enum op_kind kind;
-    char user_id[ND_USER_ID_MAX + 1]; /* TEMPLATE: the template's id */
-    uint64_t id;
-    int64_t expires_at_ms;
-    char *json; /* PUT, TEMPLATE: owned copy (TEMPLATE: NULL = delete) */
-    size_t len;
-    store_done_fn done;
-    store_load_fn load;
-    store_backlog_fn backlog;
-    void *arg;
-    /* results */
-    int err;
-    struct store_backlog counted; /* BACKLOG */
-    struct stored_msg *rows;      /* LOAD: json owned */
-    size_t n_rows, cap_rows;
-};
-
-struct store {
-    const struct nd_config *cfg;
-    char path[4200];
-    sqlite3 *db;
-    sqlite3_stmt *ins, *sel, *del, *trim, *sweep, *tpl_put, *tpl_del, *cnt;
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct op *head;  /* {lock} */
-    struct op **tail; /* {lock} */
-    int closing;      /* {lock} */
-    int64_t last_sweep_ms;
-    int64_t delta;        /* nd-store: rows added less rows removed in this transaction */
-    _Atomic int64_t kept; /* rows in offline: counted at open and each sweep, kept up between */
-};
-
-static void enqueue(struct store *e, struct op *o)
+void store__enqueue(struct store *e, struct op *o)
 {
     o->next = NULL;
     pthread_mutex_lock(&e->lock);
@@ -69,7 +29,7 @@ static void enqueue(struct store *e, struct op *o)
     pthread_mutex_unlock(&e->lock);
 }
 
-static struct op *new_op(enum op_kind kind, const char *user_id)
+struct op *store__op_new(enum op_kind kind, const char *user_id)
 {
     size_t n = strlen(user_id);
     if (n > ND_USER_ID_MAX)
@@ -84,7 +44,7 @@ static struct op *new_op(enum op_kind kind, const char *user_id)
 
 int store_put(struct store *e, const struct stored_msg *m, store_done_fn done, void *arg)
 {
-    struct op *o = new_op(OPK_PUT, m->user_id);
+    struct op *o = store__op_new(OPK_PUT, m->user_id);
     if (!o)
         return -ENOMEM;
     o->json = malloc(m->len);
@@ -98,45 +58,45 @@ int store_put(struct store *e, const struct stored_msg *m, store_done_fn done, v
     o->expires_at_ms = m->expires_at_ms;
     o->done = done;
     o->arg = arg;
-    enqueue(e, o);
+    store__enqueue(e, o);
     return 0;
 }
 
 int store_load(struct store *s, const char *user_id, store_load_fn fn, void *arg)
 {
-    struct op *o = new_op(OPK_LOAD, user_id);
+    struct op *o = store__op_new(OPK_LOAD, user_id);
     if (!o)
         return -ENOMEM;
     o->load = fn;
     o->arg = arg;
-    enqueue(s, o);
+    store__enqueue(s, o);
     return 0;
 }
 
 int store_backlog(struct store *s, const char *user_id, store_backlog_fn fn, void *arg)
 {
-    struct op *o = new_op(OPK_BACKLOG, user_id);
+    struct op *o = store__op_new(OPK_BACKLOG, user_id);
     if (!o)
         return -ENOMEM;
     o->backlog = fn;
     o->arg = arg;
-    enqueue(s, o);
+    store__enqueue(s, o);
     return 0;
 }
 
 int store_remove(struct store *s, const char *user_id, uint64_t id)
 {
-    struct op *o = new_op(OPK_REMOVE, user_id);
+    struct op *o = store__op_new(OPK_REMOVE, user_id);
     if (!o)
         return -ENOMEM;
     o->id = id;
-    enqueue(s, o);
+    store__enqueue(s, o);
     return 0;
 }
 
 int store_template(struct store *s, const char *id, const char *json, store_done_fn done, void *arg)
 {
-    struct op *o = new_op(OPK_TEMPLATE, id);
+    struct op *o = store__op_new(OPK_TEMPLATE, id);
     if (!o)
         return -ENOMEM;
     if (json) {
@@ -148,13 +108,13 @@ int store_template(struct store *s, const char *id, const char *json, store_done
     }
     o->done = done;
     o->arg = arg;
-    enqueue(s, o);
+    store__enqueue(s, o);
     return 0;
 }
 
 /* --- nd-store --- */
 
-static int step_done(sqlite3_stmt *st)
+int store__step_done(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
@@ -168,13 +128,13 @@ static int exec_put(struct store *e, struct op *o)
     sqlite3_bind_int64(e->ins, 2, (sqlite3_int64)o->id);
     sqlite3_bind_int64(e->ins, 3, o->expires_at_ms);
     sqlite3_bind_text(e->ins, 4, o->json, (int)o->len, SQLITE_STATIC);
-    if (step_done(e->ins) < 0)
+    if (store__step_done(e->ins) < 0)
         return -EIO;
     e->delta += sqlite3_changes(e->db); /* a replaced row counts once more until the sweep */
     /* keep only the newest NOTIFYD_OFFLINE_MAX_PER_USER of this user */
     sqlite3_bind_text(e->trim, 1, o->user_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(e->trim, 2, e->cfg->offline_max_per_user);
-    int rc = step_done(e->trim);
+    int rc = store__step_done(e->trim);
     e->delta -= sqlite3_changes(e->db);
     return rc;
 }
@@ -235,7 +195,7 @@ static int exec_remove(struct store *e, struct op *o)
 {
     sqlite3_bind_text(e->del, 1, o->user_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(e->del, 2, (sqlite3_int64)o->id);
-    int rc = step_done(e->del);
+    int rc = store__step_done(e->del);
     e->delta -= sqlite3_changes(e->db);
     return rc;
 }
@@ -246,15 +206,17 @@ static int exec_template(struct store *e, struct op *o)
     sqlite3_bind_text(st, 1, o->user_id, -1, SQLITE_STATIC);
     if (o->json)
         sqlite3_bind_text(st, 2, o->json, (int)o->len, SQLITE_STATIC);
-    return step_done(st);
+    return store__step_done(st);
 }
 
 static void finish_op(struct store *e, struct op *o, int commit_err)
 {
     int err = o->err ? o->err : commit_err;
     const char *why = err ? sqlite3_errmsg(e->db) : NULL;
-    if ((o->kind == OPK_PUT || o->kind == OPK_TEMPLATE) && o->done)
+    if ((o->kind == OPK_PUT || o->kind == OPK_TEMPLATE || o->kind == OPK_FEED_PUT) && o->done)
         o->done(o->arg, err, why);
+    else if (o->kind == OPK_FEED)
+        store__feed_finish(o, err);
     else if (o->kind == OPK_LOAD && o->load)
         o->load(o->arg, o->rows, err ? 0 : o->n_rows, err);
     else if (o->kind == OPK_BACKLOG && o->backlog)
@@ -300,12 +262,15 @@ static struct op *run_batch(struct store *e, struct op *list)
         case OPK_REMOVE: o->err = exec_remove(e, o); break;
         case OPK_TEMPLATE: o->err = exec_template(e, o); break;
         case OPK_BACKLOG: o->err = exec_backlog(e, o); break;
+        case OPK_FEED_PUT:
+        case OPK_FEED: o->err = store__feed_exec(e, o); break;
         }
     }
     int64_t now = nd_wall_ms();
     if (!err && now - e->last_sweep_ms >= SWEEP_EVERY_MS) {
         sqlite3_bind_int64(e->sweep, 1, now);
-        step_done(e->sweep);
+        store__step_done(e->sweep);
+        store__feed_sweep(e, now);
         e->last_sweep_ms = now;
         swept = 1;
     }
@@ -374,6 +339,7 @@ static void release(struct store *e)
     sqlite3_finalize(e->tpl_put);
     sqlite3_finalize(e->tpl_del);
     sqlite3_finalize(e->cnt);
+    store__feed_release(e);
     sqlite3_close(e->db);
     pthread_cond_destroy(&e->cond);
     pthread_mutex_destroy(&e->lock);
@@ -444,6 +410,7 @@ static int open_db(struct store *e, char *err, size_t errlen)
         "PRAGMA user_version = 1;",
         "CREATE TABLE IF NOT EXISTS templates (id TEXT PRIMARY KEY, body TEXT NOT NULL);"
         "PRAGMA user_version = 2;",
+        store__feed_schema,
     };
     for (; version >= 0 && version < SCHEMA_VERSION; version++) {
         if (sqlite3_exec(e->db, steps[version], NULL, NULL, NULL) != SQLITE_OK) {
@@ -482,7 +449,7 @@ static int open_db(struct store *e, char *err, size_t errlen)
             return -EINVAL;
         }
     }
-    return 0;
+    return store__feed_prepare(e, err, errlen);
 }
 
 static int list_users(struct store *e, store_user_fn users, void *arg, char *err, size_t errlen)

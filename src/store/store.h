@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "feed/feed.h"
 #include "nd.h"
 
 struct stored_msg {
@@ -71,6 +72,48 @@ int store_remove(struct store *s, const char *user_id, uint64_t id);
  */
 int store_template(struct store *s, const char *id, const char *json, store_done_fn done,
                    void *arg);
+
+/* --- the notification feed (SPEC §7d): items by user ("" a broadcast's, shared) --- */
+
+/**
+ * Keeps @json (@len bytes: the envelope as delivered) as item @id of
+ * @user_id's feed ("" for a broadcast: in every user's feed), dropping the
+ * user's oldest past NOTIFYD_FEED_MAX_PER_USER; @done runs once it is
+ * durable. 0, or -errno (done never runs).
+ */
+int store_feed_put(struct store *s, const char *user_id, uint64_t id, const char *json, size_t len,
+                   store_done_fn done, void *arg);
+
+enum store_feed_kind { STORE_FEED_LIST, STORE_FEED_COUNTS, STORE_FEED_MARK };
+
+/** A read or change of one user's feed. */
+struct store_feed_req {
+    enum store_feed_kind kind;
+    const char *user_id; /* copied */
+    /* LIST */
+    uint64_t before; /* items older than this id; 0: from the newest */
+    int limit;
+    enum feed_filter filter;
+    /* MARK */
+    const uint64_t *ids; /* n_ids, copied */
+    size_t n_ids;
+    int all;
+    enum feed_action action;
+};
+
+struct store_feed_result {
+    struct feed_item *items; /* LIST: the page, newest first; the callback takes them */
+    size_t n_items;
+    uint64_t next_before;      /* LIST: the next page's cursor, 0 at the end */
+    struct feed_counts counts; /* COUNTS, MARK: after the change */
+    int updated;               /* MARK: items whose state changed */
+};
+
+/** A feed request ran (err 0) or failed (-errno; @r NULL). Store's thread. */
+typedef void (*store_feed_fn)(void *arg, int err, struct store_feed_result *r);
+
+/** Runs @q (a change is durable before @fn runs). 0, or -errno (fn never runs). */
+int store_feed(struct store *s, const struct store_feed_req *q, store_feed_fn fn, void *arg);
 
 /** Messages kept (offline, or awaiting an ack; expired ones until the next sweep). Any thread. */
 int64_t store_kept(struct store *s);

@@ -1,5 +1,5 @@
 /* client_msg: the protocol's client messages -- ping, pong, client_ready,
- * ack, refresh -- recognised and checked; everything else is an error. */
+ * ack, refresh, feed_mark -- recognised and checked; everything else is an error. */
 #include "ws/client_msg.h"
 
 #include <stdio.h>
@@ -44,6 +44,12 @@ void client_msg_parse(const char *text, size_t len, struct client_msg *m)
     } else if (!strcmp(type, "refresh")) {
         m->type = CM_REFRESH;
         m->token = json_string_value(json_object_get(data, "token"));
+    } else if (!strcmp(type, "feed_mark")) {
+        m->type = CM_FEED_MARK;
+        m->data = data;
+        if (!json_is_object(data))
+            error(m, "bad_feed_mark",
+                  "feed_mark needs data: {\"ids\": [...] or \"all\": true, \"action\": ...}");
     } else {
         char msg[160];
         snprintf(msg, sizeof msg, "unknown message type \"%.64s\"", type);

@@ -8,18 +8,21 @@
 #include <stdint.h>
 
 enum client_msg_type {
-    CM_ERROR,   /* not acceptable: error_code and error say why */
-    CM_PING,    /* answer pong */
-    CM_ALIVE,   /* pong or client_ready: a sign of life, nothing to answer */
-    CM_ACK,     /* ack_id */
-    CM_REFRESH, /* token */
+    CM_ERROR,     /* not acceptable: error_code and error say why */
+    CM_PING,      /* answer pong */
+    CM_ALIVE,     /* pong or client_ready: a sign of life, nothing to answer */
+    CM_ACK,       /* ack_id */
+    CM_REFRESH,   /* token */
+    CM_FEED_MARK, /* data: {ids|all, action} for the user's own feed (checked by the service) */
 };
 
 struct client_msg {
     enum client_msg_type type;
     uint64_t ack_id;        /* CM_ACK */
     const char *token;      /* CM_REFRESH: borrowed from root; NULL if missing */
-    const char *error_code; /* CM_ERROR: bad_json, bad_message, unknown_type, bad_ack */
+    json_t *data;           /* CM_FEED_MARK: the data object, borrowed from root */
+    const char *error_code; /* CM_ERROR: bad_json, bad_message, unknown_type, bad_ack,
+                                bad_feed_mark */
     char error[200];        /* CM_ERROR: a message for the client */
     json_t *root;           /* owned; freed by client_msg_clear() */
 };

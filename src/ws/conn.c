@@ -1,6 +1,6 @@
 /* conn: one browser WebSocket -- authentication and limits before the
  * upgrade, the `connected` greeting, client messages (ping, pong,
- * client_ready, ack, refresh), heartbeats and token expiry on the timer
+ * client_ready, ack, refresh, feed_mark), heartbeats and token expiry on the timer
  * wheel, and writing the outbound queue. nd-ws thread only. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -150,6 +150,11 @@ static void send_error(struct ws_server *ws, struct conn *c, const char *code, c
     send_control(ws, c, "error", json_pack("{s:s, s:s}", "code", code, "message", message));
 }
 
+void ws__conn_error(struct ws_server *ws, struct conn *c, const char *code, const char *message)
+{
+    send_error(ws, c, code, message);
+}
+
 /* --- timers: one wheel node per connection, due at its next event --- */
 
 static void schedule(struct ws_server *ws, struct conn *c)
@@ -268,7 +273,7 @@ static int refuse(struct ws_server *ws, struct lws *wsi, enum ws_refused_reason 
 /* NOTIFYD_ALLOWED_ORIGINS: a browser's Origin must be listed exactly
  * (scheme://host[:port], case-insensitive); requests without an Origin come
  * from non-browser clients, which Origin checks cannot restrict anyway */
-static int origin_allowed(struct ws_server *ws, struct lws *wsi)
+int ws__origin_allowed(struct ws_server *ws, struct lws *wsi)
 {
     const char *list = ws->cfg->allowed_origins;
     char origin[256];
@@ -310,7 +315,7 @@ int ws__conn_confirm_upgrade(struct ws_server *ws, struct lws *wsi)
         return refuse(ws, wsi, REFUSED_SERVER_LIMIT, 503, "Service Unavailable",
                       "server is at its connection limit (NOTIFYD_MAX_CONNECTIONS)");
     }
-    if (!origin_allowed(ws, wsi))
+    if (!ws__origin_allowed(ws, wsi))
         return refuse(ws, wsi, REFUSED_ORIGIN, 403, "Forbidden",
                       "this Origin may not connect (NOTIFYD_ALLOWED_ORIGINS)");
 
@@ -479,6 +484,7 @@ static void message(struct ws_server *ws, struct conn *c, const char *text, size
         backend_forget(ws->backend, conn_user(c), m.ack_id); /* delivered: no longer owed */
         break;
     case CM_REFRESH: refresh(ws, c, m.token); break;
+    case CM_FEED_MARK: ws__feed_mark(ws, c, m.data); break;
     }
     client_msg_clear(&m);
 }

@@ -30,6 +30,7 @@ static const char *reason_phrase(int status)
 {
     switch (status) {
     case 200: return "OK";
+    case 204: return "No Content";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -89,17 +90,21 @@ int ws__http_respond_typed(struct conn *c, int status, const char *type, const v
      * that is not read (chunked), ends the connection lingering */
     int hold = c->body_pending && c->body_length && status < 300 && !close;
     close |= (c->body_pending && !hold) || status >= 300;
-    char head[1024];
+    char head[2048], length[48] = "";
+    if (status != 204) /* RFC 9110 §8.6: never with a 204 */
+        snprintf(length, sizeof length, "content-length: %zu\r\n", len);
     int n =
-        snprintf(head, sizeof head,
-                 "HTTP/1.1 %d %s\r\ncontent-type: %s\r\ncontent-length: %zu\r\n%s%s%s%s%s%s%s\r\n",
-                 status, reason_phrase(status), type, len,
+        snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\ncontent-type: %s\r\n%s%s%s%s%s%s%s%s%s\r\n",
+                 status, reason_phrase(status), type, length,
                  c->console_answer ? "content-security-policy: " : "cache-control: no-store",
                  c->console_answer ? csp : "",
                  c->console_answer ? "\r\nx-content-type-options: nosniff\r\n" : "\r\n",
                  hname && hname[0] ? hname : "", hname && hname[0] ? " " : "",
-                 hname && hname[0] ? hvalue : "", hname && hname[0] ? "\r\n" : "");
+                 hname && hname[0] ? hvalue : "", hname && hname[0] ? "\r\n" : "",
+                 c->http_headers && strlen(c->http_headers) < 1024 ? c->http_headers : "");
     c->console_answer = 0;
+    free(c->http_headers);
+    c->http_headers = NULL;
     if (n < 0 || (size_t)n >= sizeof head - 24)
         return -1;
     if (close)
@@ -340,6 +345,8 @@ void ws__http_release(struct conn *c)
 {
     free(c->held_answer);
     c->held_answer = NULL;
+    free(c->http_headers);
+    c->http_headers = NULL;
     ws__rest_release(c);
 }
 

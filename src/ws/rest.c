@@ -2,7 +2,9 @@
  * same flat JSON request gRPC produces and calls the same service function,
  * so validation, delivery and answer fields are shared; only the framing
  * differs: {"code":0,"message":"...","data":{...}} or an HTTP error status
- * with {"code":<status>,"message":"<what is wrong>"}. nd-ws thread only. */
+ * with {"code":<status>,"message":"<what is wrong>"}. Routes need an admin
+ * or service token, except /me/...: a browser's own feed with the user's
+ * token, from the allowed Origins (CORS). nd-ws thread only. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -26,10 +28,13 @@ enum route_kind {
     R_QUERY_USER, /* GET: user_id from ?user_id= */
     R_TEMPLATE,   /* GET, PUT (body), DELETE /templates/{id} */
     R_USER_BODY,  /* POST: user_id from /user/{user_id}/<path>, the rest from a body (or none) */
+    R_FEED,       /* /feed/{user_id}<path>: GET (query arguments) or POST (a body) */
+    R_ME,         /* /me/...: the token's own user, any role; GET or POST as R_FEED; CORS */
 };
 
 struct route {
-    const char *path; /* after PREFIX; R_PATH_USER, R_USER_BODY: /user/{user_id}<path> */
+    const char *path; /* after PREFIX; R_PATH_USER, R_USER_BODY: /user/{user_id}<path>;
+                         R_FEED: /feed/{user_id}<path> */
     int method;       /* LWSHUMETH_*; R_TEMPLATE: GET, PUT or DELETE */
     enum route_kind kind;
     enum op_id op;  /* OP__COUNT: task/progress, chosen by task_type */
@@ -52,6 +57,12 @@ static const struct route routes[] = {
     {"/test", LWSHUMETH_GET, R_QUERY_USER, OP_TEST_MESSAGE, "测试消息已发送"},
     {"/templates", LWSHUMETH_GET, R_NONE, OP_LIST_TEMPLATES, "获取成功"},
     {"/templates/", LWSHUMETH_GET, R_TEMPLATE, OP_GET_TEMPLATE, "获取成功"},
+    {"", LWSHUMETH_GET, R_FEED, OP_LIST_FEED, "获取成功"},
+    {"/counts", LWSHUMETH_GET, R_FEED, OP_GET_FEED_COUNTS, "获取成功"},
+    {"/mark", LWSHUMETH_POST, R_FEED, OP_MARK_FEED, "标记成功"},
+    {"/me/feed", LWSHUMETH_GET, R_ME, OP_LIST_FEED, "获取成功"},
+    {"/me/feed/counts", LWSHUMETH_GET, R_ME, OP_GET_FEED_COUNTS, "获取成功"},
+    {"/me/feed/mark", LWSHUMETH_POST, R_ME, OP_MARK_FEED, "标记成功"},
 };
 
 struct rest_req {
@@ -71,14 +82,19 @@ struct rest_req {
     int64_t started_us; /* monotonic: the head arrived */
 };
 
-/* /user/{user_id}<tail>: the id's length, or 0 */
+/* <head>{user_id}<tail> (head "/user/" or "/feed/"): the id's length, or 0 */
+static size_t user_path_in(const char *rest, const char *head, const char *tail)
+{
+    size_t n = strlen(rest), h = strlen(head), t = strlen(tail);
+    if (strncmp(rest, head, h) || n <= h + t || strcmp(rest + n - t, tail) ||
+        memchr(rest + h, '/', n - h - t))
+        return 0;
+    return n - h - t;
+}
+
 static size_t user_path(const char *rest, const char *tail)
 {
-    size_t n = strlen(rest), t = strlen(tail);
-    if (strncmp(rest, "/user/", 6) || n <= 6 + t || strcmp(rest + n - t, tail) ||
-        memchr(rest + 6, '/', n - 6 - t))
-        return 0;
-    return n - 6 - t;
+    return user_path_in(rest, "/user/", tail);
 }
 
 static const struct route *find_route(const char *path, int *path_ok)
@@ -89,7 +105,12 @@ static const struct route *find_route(const char *path, int *path_ok)
         return NULL;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const struct route *r = &routes[i];
-        if (r->kind == R_PATH_USER || r->kind == R_USER_BODY) {
+        if (r->kind == R_FEED) {
+            if (user_path_in(rest, "/feed/", r->path)) {
+                *path_ok = 1;
+                return r;
+            }
+        } else if (r->kind == R_PATH_USER || r->kind == R_USER_BODY) {
             if (user_path(rest, r->path)) {
                 *path_ok = 1;
                 return r;
@@ -119,7 +140,7 @@ static void req_free(struct rest_req *q)
  * not read closes the connection */
 /* answers by route and status, for /metrics (nd-ws only, so plain counters) */
 #define N_ROUTES (sizeof routes / sizeof routes[0])
-static const int statuses[] = {200, 400, 401, 403, 404, 405, 408, 411, 413, 429, 500, 503};
+static const int statuses[] = {200, 204, 400, 401, 403, 404, 405, 408, 411, 413, 429, 500, 503};
 #define N_STATUSES (sizeof statuses / sizeof statuses[0])
 static uint64_t answers[N_ROUTES + 1][N_STATUSES]; /* last row: no route */
 static struct histogram durations[N_ROUTES + 1];   /* histogram_latency */
@@ -133,6 +154,8 @@ static void route_label(size_t i, char *out, size_t len)
         snprintf(out, len, PREFIX "/templates/{id}");
     else if (routes[i].kind == R_PATH_USER || routes[i].kind == R_USER_BODY)
         snprintf(out, len, PREFIX "/user/{user_id}%s", routes[i].path);
+    else if (routes[i].kind == R_FEED)
+        snprintf(out, len, PREFIX "/feed/{user_id}%s", routes[i].path);
     else
         snprintf(out, len, PREFIX "%s", routes[i].path);
 }
@@ -269,7 +292,10 @@ static const struct op_spec *progress_op(const json_t *req, char *err, size_t er
     return NULL;
 }
 
-static int authorize(struct ws_server *ws, struct conn *c, struct token_claims *claims)
+/* the token of the request into @claims: 0, or the answer already queued (401, 403; an
+ * admin or service role unless @any_role) */
+static int authorize(struct ws_server *ws, struct conn *c, struct token_claims *claims,
+                     int any_role)
 {
     char *buf = malloc(ND_TOKEN_MAX + 16);
     if (!buf)
@@ -295,12 +321,61 @@ static int authorize(struct ws_server *ws, struct conn *c, struct token_claims *
         fail(c, 401, msg, 1);
         return 401;
     }
-    if (!(claims->roles & (TOKEN_ROLE_ADMIN | TOKEN_ROLE_SERVICE))) {
+    if (!any_role && !(claims->roles & (TOKEN_ROLE_ADMIN | TOKEN_ROLE_SERVICE))) {
         stats_add(&nd_stats.auth_failures, 1);
         fail(c, 403, "this route needs a token with role admin or service", 1);
         return 403;
     }
     return 0;
+}
+
+/* /me: a browser page from an allowed Origin gets CORS headers on every
+ * answer (errors too, so it can read them), and its preflight (OPTIONS) is
+ * answered here; another Origin is refused. 1 to go on, else the callback's
+ * return (answered) */
+static int cors(struct ws_server *ws, struct conn *c, int method, int body_pending)
+{
+    char origin[256];
+    int n = lws_hdr_total_length(c->wsi, WSI_TOKEN_ORIGIN);
+    if (!ws__origin_allowed(ws, c->wsi))
+        return fail(c, 403, "this Origin may not call the API (NOTIFYD_ALLOWED_ORIGINS)",
+                    body_pending);
+    if (n > 0 && n < (int)sizeof origin &&
+        lws_hdr_copy(c->wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) > 0) {
+        char *h = NULL;
+        if (asprintf(&h, "access-control-allow-origin: %s\r\nvary: Origin\r\n%s", origin,
+                     method == LWSHUMETH_OPTIONS
+                         ? "access-control-allow-methods: GET, POST\r\n"
+                           "access-control-allow-headers: authorization, content-type\r\n"
+                           "access-control-max-age: 600\r\n"
+                         : "") < 0)
+            return -1;
+        free(c->http_headers);
+        c->http_headers = h;
+    }
+    if (method != LWSHUMETH_OPTIONS)
+        return 1;
+    count(c->rest, 204, NULL);
+    return ws__http_respond_typed(c, 204, "application/json", "", 0, NULL, NULL, body_pending);
+}
+
+/* ListFeed's query: ?before=&limit=&filter= */
+static void feed_query(struct ws_server *ws, struct conn *c, json_t *req)
+{
+    static const char *const args[] = {"before=", "limit=", "filter="};
+    char v[64];
+    for (size_t i = 0; i < ND_ARRAY_SIZE(args); i++) {
+        if (!ws__urlarg(ws, c->wsi, args[i], v, sizeof v)) {
+            if (lws_get_urlarg_by_name(c->wsi, args[i], ws->scratch, sizeof ws->scratch))
+                snprintf(v, sizeof v, "?"); /* too long: invalid, and said so */
+            else
+                continue;
+        }
+        char name[16];
+        snprintf(name, sizeof name, "%.*s", (int)strlen(args[i]) - 1, args[i]);
+        int digits = v[0] && strspn(v, "0123456789") == strlen(v) && strlen(v) < 10;
+        json_object_set_new(req, name, i == 1 && digits ? json_integer(atoll(v)) : json_string(v));
+    }
 }
 
 int ws__rest_request(struct ws_server *ws, struct conn *c, int method, const char *path)
@@ -324,6 +399,17 @@ int ws__rest_request(struct ws_server *ws, struct conn *c, int method, const cha
         return fail(c, 404, msg, body_pending);
     }
     c->rest->ok = r->ok;
+    if (r->kind == R_ME) {
+        int rc = cors(ws, c, method, body_pending);
+        if (rc <= 0)
+            return rc;
+    }
+    if (r->kind == R_FEED) {
+        const char *id = path + strlen(PREFIX) + 6;
+        size_t n = user_path_in(path + strlen(PREFIX), "/feed/", r->path);
+        snprintf(c->rest->path_user, sizeof c->rest->path_user, "%.*s",
+                 (int)(n < sizeof c->rest->path_user ? n : sizeof c->rest->path_user - 1), id);
+    }
     if (r->kind == R_USER_BODY) {
         const char *id = path + strlen(PREFIX) + 6;
         size_t n = user_path(path + strlen(PREFIX), r->path);
@@ -355,11 +441,14 @@ int ws__rest_request(struct ws_server *ws, struct conn *c, int method, const cha
                                                     : "server is starting",
                     body_pending);
 
-    int rc = authorize(ws, c, &c->rest->caller);
+    int rc = authorize(ws, c, &c->rest->caller, r->kind == R_ME);
     if (rc)
         return rc < 0 ? -1 : 0;
+    if (r->kind == R_ME) /* the token's user, whatever its role */
+        snprintf(c->rest->path_user, sizeof c->rest->path_user, "%s", c->rest->caller.user_id);
 
-    if (r->kind == R_BODY || r->kind == R_USER_BODY || method == LWSHUMETH_PUT) {
+    if (r->kind == R_BODY || r->kind == R_USER_BODY || method == LWSHUMETH_PUT ||
+        ((r->kind == R_FEED || r->kind == R_ME) && method == LWSHUMETH_POST)) {
         char cl[24];
         long long declared = -1;
         if (lws_hdr_copy(c->wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
@@ -390,6 +479,10 @@ int ws__rest_request(struct ws_server *ws, struct conn *c, int method, const cha
             json_object_set_new(req, "user_id", json_string(id));
     } else if (r->kind == R_TEMPLATE) {
         json_object_set_new(req, "id", json_string(c->rest->template_id));
+    } else if (r->kind == R_FEED || r->kind == R_ME) {
+        json_object_set_new(req, "user_id", json_string(c->rest->path_user));
+        if (r->op == OP_LIST_FEED)
+            feed_query(ws, c, req);
     }
     return call(ws, c, c->rest->op ? c->rest->op : ops_get(r->op), req);
 }
@@ -473,8 +566,9 @@ int ws__rest_body_done(struct ws_server *ws, struct conn *c)
         return fail(c, 400, msg, 0);
     }
     if (op->id == OP_SYSTEM_NOTIFICATION && json_object_get(req, "user_ids"))
-        op = ops_get(OP_NOTIFY_USERS);   /* one notification to a list of users */
-    if (q->route->kind == R_USER_BODY) { /* the user is the path's */
+        op = ops_get(OP_NOTIFY_USERS); /* one notification to a list of users */
+    if (q->route->kind == R_USER_BODY || q->route->kind == R_FEED ||
+        q->route->kind == R_ME) { /* the user is the path's (/me: the token's) */
         const char *id = json_string_value(json_object_get(req, "user_id"));
         if (json_object_get(req, "user_id") && (!id || strcmp(id, q->path_user))) {
             snprintf(msg, sizeof msg, "user_id in the body differs from the path's \"%.136s\"",

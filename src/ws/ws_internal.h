@@ -2,6 +2,7 @@
 #ifndef NOTIFYD_WS_INTERNAL_H
 #define NOTIFYD_WS_INTERNAL_H
 
+#include <jansson.h>
 #include <libwebsockets.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -108,6 +109,7 @@ struct conn {
     const char *close_reason;     /* static string, or close_text */
     char *close_text;             /* DisconnectUser's reason (owned), or NULL */
     struct rest_req *rest;        /* REST call being read or answered */
+    char *http_headers;           /* HTTP: more header lines for the next answer (CORS), owned */
     unsigned char *held_answer;   /* HTTP: written at the body's end (LWS_PRE first) */
     size_t held_len;
     int64_t body_length; /* HTTP: the request's Content-Length */
@@ -184,6 +186,16 @@ void ws__conn_close(struct conn *c, uint16_t code, const char *reason);
 void ws__conn_close_flush(struct conn *c, uint16_t code, const char *reason);
 /** DisconnectUser: closes @c with 4004 and @reason (copied) once what is queued is written. */
 void ws__conn_disconnect(struct conn *c, const char *reason, int reconnect);
+
+/** Sends @c an `error` message {code, message}; too many close it (policy). */
+void ws__conn_error(struct ws_server *ws, struct conn *c, const char *code, const char *message);
+
+/** feed_mark (feed_mark.c): MarkFeed on @c's own feed with @data (borrowed); a refusal is
+ *  answered to @c as an `error`, the change to every tab as `feed_update`. */
+void ws__feed_mark(struct ws_server *ws, struct conn *c, const json_t *data);
+
+/** NOTIFYD_ALLOWED_ORIGINS lets the request's Origin in (or it has none). */
+int ws__origin_allowed(struct ws_server *ws, struct lws *wsi);
 
 /**
  * The value of URL argument @name ("since=") copied to @out, or NULL when

@@ -54,3 +54,32 @@ test('works in Node with the ws class: receive, cut, resume, close', { timeout: 
   assert.equal(last[0], 'close');
   assert.equal(last[1].willReconnect, false);
 });
+
+test('the feed: feed.list(), feed.counts(), feed.mark() and feed_update on every tab', { timeout: 60000 }, async () => {
+  const one = createClient({ url: proxy.wsUrl, token: token('nf'), WebSocket });
+  const two = createClient({ url: nd.wsUrl || proxy.wsUrl, token: token('nf'), WebSocket });
+  const updates = [[], []];
+  one.on('feed_update', (data) => { updates[0].push(data); });
+  two.on('feed_update', (data) => { updates[1].push(data); });
+  await one.connect();
+  await two.connect();
+  const a = (await nd.notify('nf', 'a')).message_id;
+  const b = (await nd.notify('nf', 'b')).message_id;
+  const page = await one.feed.list({ limit: 1 });
+  assert.deepEqual(page.items.map((i) => i.id), [b]);
+  assert.equal(page.next_before, b);
+  assert.equal(page.items[0].data.message, 'b');
+  assert.deepEqual((await two.feed.list({ before: page.next_before })).items.map((i) => i.id), [a]);
+  assert.deepEqual(await two.feed.counts(), { total: 2, unseen: 2, unread: 2 });
+  const r = await one.feed.mark({ ids: [a], action: 'read' });
+  assert.deepEqual(r, { updated: 1, counts: { total: 2, unseen: 1, unread: 1 } });
+  await waitFor(() => updates[0].length === 1 && updates[1].length === 1, 5000, 'feed_update on both tabs');
+  assert.deepEqual(updates[1][0], { ids: [a], action: 'read', counts: { total: 2, unseen: 1, unread: 1 } });
+  await assert.rejects(one.feed.mark({ action: 'read' }), /ids/);
+  await assert.rejects(one.feed.list({ filter: 'bogus' }), /filter/);
+  const e = await one.feed.list({ limit: 500 }).catch((x) => x);
+  assert.equal(e.status, 400);
+  assert.match(e.message, /limit/);
+  one.close();
+  two.close();
+});

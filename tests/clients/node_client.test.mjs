@@ -239,6 +239,25 @@ describe('helpers', { timeout: 60000 }, () => {
     }
   });
 
+  test('the feed: listFeed, getFeedCounts, markFeed', async () => {
+    const ids = [];
+    for (const t of ['f0', 'f1', 'f2']) ids.push((await client.sendSystemNotification('js-feed', t)).message_id);
+    const page = await client.listFeed('js-feed', { limit: 2 });
+    assert.deepEqual(page.items.map((i) => i.id), [ids[2], ids[1]]);
+    assert.equal(page.next_before, ids[1]);
+    assert.equal(page.items[0].data.message, 'f2');
+    assert.deepEqual([page.items[0].seen, page.items[0].read, page.items[0].archived, page.items[0].priority], [false, false, false, 'normal']);
+    assert.deepEqual((await client.listFeed('js-feed', { before: page.next_before })).items.map((i) => i.id), [ids[0]]);
+    assert.deepEqual(await client.getFeedCounts('js-feed'), { total: 3, unseen: 3, unread: 3 });
+    assert.deepEqual(await client.markFeed('js-feed', { ids: ids.slice(0, 2), action: 'read' }),
+      { updated: 2, counts: { total: 3, unseen: 1, unread: 1 } });
+    assert.deepEqual((await client.listFeed('js-feed', { filter: 'unread' })).items.map((i) => i.id), [ids[2]]);
+    await assert.rejects(client.markFeed('js-feed', { all: true, action: 'delete' }), /action must be/);
+    const e = await client.listFeed('js-feed', { limit: 500 }).catch((x) => x);
+    assert.equal(e.codeName, 'INVALID_ARGUMENT');
+    assert.match(e.details, /limit/);
+  });
+
   test('a token function is called for every call', async () => {
     let calls = 0;
     const c = new NotifydClient({ address: nd.grpcAddr, token: async () => { calls++; return token('backend', { role: 'service' }); } });

@@ -478,3 +478,23 @@ def test_package_builds_a_wheel_with_the_stubs(tmp_path):
               "notifyd_client/_proto/notification_pb2.py", "notifyd_client/_proto/notification_pb2_grpc.py",
               "notifyd_client/_proto/notification_pb2.pyi"):
         assert f in names, (f, names)
+
+
+def test_the_feed_rpcs(client):
+    ids = [client.send_system_notification("py-feed", "f%d" % i).message_id for i in range(3)]
+    page = client.list_feed("py-feed", limit=2)
+    assert [i.id for i in page.items] == [ids[2], ids[1]] and page.next_before == ids[1]
+    top = page.items[0]
+    assert top.type == "system_notification" and top.data["message"] == "f2" and top.priority == "normal"
+    assert not (top.seen or top.read or top.archived)
+    assert [i.id for i in client.list_feed("py-feed", before=page.next_before).items] == [ids[0]]
+    assert client.get_feed_counts("py-feed") == nc.FeedCounts(total=3, unseen=3, unread=3)
+    m = client.mark_feed("py-feed", "read", ids[:2])
+    assert m == nc.FeedMarked(updated=2, counts=nc.FeedCounts(total=3, unseen=1, unread=1))
+    assert client.mark_feed("py-feed", "archive", all=True).counts.total == 0
+    assert [i.id for i in client.list_feed("py-feed", filter="archived").items] == list(reversed(ids))
+    with pytest.raises(ValueError):
+        client.mark_feed("py-feed", "delete", ids[:1])
+    with pytest.raises(nc.InvalidArgument) as e:
+        client.list_feed("py-feed", limit=500)
+    assert "limit" in e.value.details

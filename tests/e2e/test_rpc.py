@@ -68,6 +68,10 @@ CASES = {
 }
 
 
+FEED_TYPES = {"system_notification", "token_insufficient", "plan_expiring", "plan_expired", "batchgo_complete",
+              "siterank_complete", "chengelink_complete"}
+
+
 @pytest.mark.parametrize("rpc", sorted(CASES))
 def test_notify_reaches_every_tab_of_the_user_and_nobody_else(server, rpc):
     req, type_, data = CASES[rpc]
@@ -88,7 +92,10 @@ def test_notify_reaches_every_tab_of_the_user_and_nobody_else(server, rpc):
             assert m["user_id"] == "alice"
             assert m["message_id"] == resp.message_id
             assert isinstance(m["timestamp"], int) and m["timestamp"] > 1.6e12
-            assert set(m) == {"type", "user_id", "data", "timestamp", "message_id"}
+            # kept in the user's feed by default (SPEC §7d): the envelope says so
+            in_feed = type_ in FEED_TYPES and rpc != "SendTestMessage"
+            assert set(m) == {"type", "user_id", "data", "timestamp", "message_id"} | ({"feed"} if in_feed else set())
+            assert m.get("feed") is (True if in_feed else None)
             if data is not None:
                 assert m["data"] == data
             else:

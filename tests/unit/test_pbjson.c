@@ -427,6 +427,18 @@ static void test_requests_match_ops(void **state)
             json_array_append_new(spec, json_string("template_id"));
             json_array_append_new(spec, json_string("params"));
         }
+        if (op->flags & OP_NOTIFY) /* field 24, after the templates' 22 and 23 */
+            json_array_append_new(spec, json_string("feed"));
+        if (op->id == OP_LIST_FEED) {
+            static const char *const t[] = {"before", "limit", "filter"};
+            for (size_t k = 0; k < ND_ARRAY_SIZE(t); k++)
+                json_array_append_new(spec, json_string(t[k]));
+        }
+        if (op->id == OP_MARK_FEED) {
+            static const char *const t[] = {"ids", "all", "action"};
+            for (size_t k = 0; k < ND_ARRAY_SIZE(t); k++)
+                json_array_append_new(spec, json_string(t[k]));
+        }
         if (op->id == OP_PUT_TEMPLATE) { /* the template operations read their own fields */
             static const char *const t[] = {"id", "title", "message", "updated_at"};
             for (size_t k = 0; k < 4; k++)

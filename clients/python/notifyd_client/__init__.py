@@ -8,6 +8,7 @@
         print(p.message_id, p.connections, p.stored)
         d = client.send_system_notification("42", "您有新的消息", title="系统通知", level="info")
 
+``list_feed``, ``get_feed_counts`` and ``mark_feed`` read and change a user's notification feed.
 ``publish`` sends an event of your own type (to ``user_id``, ``user_ids`` or ``broadcast=True``,
 with ``store=`` and ``ttl_ms=``); ``disconnect_user`` (admin) closes a user's connections.
 Every RPC of ``notification.v1.NotificationService`` has a method (``notify_users`` for a
@@ -20,15 +21,16 @@ with the gRPC code and notifyd's message. The generated messages and stub are ``
 """
 from ._proto import notification_pb2 as pb
 from ._proto import notification_pb2_grpc as pb_grpc
-from .client import (DEFAULT_TARGET, Delivery, Disconnected, Level, MulticastDelivery, NotifydClient, Online,
-                     Priority, Published, Stats, Store, Template, TemplatePut)
+from .client import (DEFAULT_TARGET, Delivery, Disconnected, FeedCounts, FeedItem, FeedMarked, FeedPage, Level,
+                     MulticastDelivery, NotifydClient, Online, Priority, Published, Stats, Store, Template,
+                     TemplatePut)
 from .errors import (DeadlineExceeded, InvalidArgument, NotFound, NotifydError, PermissionDenied,
                      ResourceExhausted, Unauthenticated, Unavailable)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEFAULT_TARGET", "Delivery", "Disconnected", "Level", "MulticastDelivery", "NotifydClient", "Online",
+    "DEFAULT_TARGET", "Delivery", "Disconnected", "FeedCounts", "FeedItem", "FeedMarked", "FeedPage", "Level", "MulticastDelivery", "NotifydClient", "Online",
     "Priority", "Published", "Stats", "Store", "Template", "TemplatePut", "NotifydError", "InvalidArgument", "Unauthenticated", "PermissionDenied", "NotFound",
     "ResourceExhausted", "Unavailable", "DeadlineExceeded", "pb", "pb_grpc",
 ]

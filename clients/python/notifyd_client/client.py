@@ -186,6 +186,63 @@ def _template(t: Any) -> Template:
 
 
 @dataclass(frozen=True)
+class FeedCounts:
+    """What a bell shows: items not archived, and of these not seen and not read."""
+
+    total: int
+    unseen: int
+    unread: int
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One notification of a user's feed with the user's state of it; ``data`` is the parsed JSON."""
+
+    id: str
+    type: str
+    data: Any
+    timestamp: int
+    priority: str
+    group: str
+    seen: bool
+    read: bool
+    archived: bool
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    """One page of a feed, newest first; ``next_before`` is the next page's cursor ("" at the end)."""
+
+    items: List[FeedItem]
+    next_before: str
+
+
+@dataclass(frozen=True)
+class FeedMarked:
+    """What MarkFeed changed, and the counts after it."""
+
+    updated: int
+    counts: FeedCounts
+
+
+_FEED_FILTERS = {"inbox": pb.FEED_FILTER_INBOX, "unread": pb.FEED_FILTER_UNREAD,
+                 "archived": pb.FEED_FILTER_ARCHIVED, "all": pb.FEED_FILTER_ALL}
+_FEED_ACTIONS = {"seen": pb.FEED_ACTION_SEEN, "read": pb.FEED_ACTION_READ, "unread": pb.FEED_ACTION_UNREAD,
+                 "archive": pb.FEED_ACTION_ARCHIVE, "unarchive": pb.FEED_ACTION_UNARCHIVE}
+_PRIORITY_NAMES = {pb.PRIORITY_HIGH: "high", pb.PRIORITY_URGENT: "urgent"}
+
+
+def _feed_item(i: Any) -> FeedItem:
+    return FeedItem(id=i.id, type=i.type, data=json.loads(i.data) if i.data else {}, timestamp=i.timestamp,
+                    priority=_PRIORITY_NAMES.get(i.priority, "normal"), group=i.group, seen=i.seen,
+                    read=i.read, archived=i.archived)
+
+
+def _feed_counts(c: Any) -> FeedCounts:
+    return FeedCounts(total=c.total, unseen=c.unseen, unread=c.unread)
+
+
+@dataclass(frozen=True)
 class Stats:
     total_connections: int
     connected_users: List[str] = field(default_factory=list)
@@ -521,6 +578,34 @@ class NotifydClient:
         return Stats(total_connections=r.total_connections, connected_users=list(r.connected_users),
                      online_users=r.online_users, uptime_seconds=r.uptime_seconds,
                      messages_total=r.messages_total, deliveries_total=r.deliveries_total)
+
+    # ---- the notification feed (the bell and inbox of a web app) ----
+
+    def list_feed(self, user_id: str, *, before: str = "", limit: int = 0, filter: str = "inbox",
+                  timeout: Optional[float] = None) -> FeedPage:
+        """One page of ``user_id``'s feed, newest first: ``limit`` items (1-100; 0: 20) older than
+        ``before`` (a previous page's ``next_before``); ``filter``: inbox (not archived), unread,
+        archived or all."""
+        if filter not in _FEED_FILTERS:
+            raise ValueError("filter must be inbox, unread, archived or all, not %r" % filter)
+        r = self.call("ListFeed", pb.ListFeedRequest(user_id=user_id, before=before, limit=limit,
+                                                     filter=_FEED_FILTERS[filter]), timeout)
+        return FeedPage(items=[_feed_item(i) for i in r.items], next_before=r.next_before)
+
+    def get_feed_counts(self, user_id: str, *, timeout: Optional[float] = None) -> FeedCounts:
+        """``user_id``'s feed counts: total, unseen, unread (archived items not counted)."""
+        return _feed_counts(self.call("GetFeedCounts", pb.GetFeedCountsRequest(user_id=user_id), timeout))
+
+    def mark_feed(self, user_id: str, action: str, ids: Optional[Sequence[str]] = None, *, all: bool = False,
+                  timeout: Optional[float] = None) -> FeedMarked:
+        """Marks ``ids`` (1-500 item ids) or ``all=True`` items of ``user_id``'s feed: ``action``
+        is seen, read (implies seen), unread, archive or unarchive. Every connection of the user
+        then gets a ``feed_update`` message with the new counts."""
+        if action not in _FEED_ACTIONS:
+            raise ValueError("action must be seen, read, unread, archive or unarchive, not %r" % action)
+        r = self.call("MarkFeed", pb.MarkFeedRequest(user_id=user_id, ids=list(ids or ()), all=all,
+                                                     action=_FEED_ACTIONS[action]), timeout)
+        return FeedMarked(updated=r.updated, counts=_feed_counts(r.counts))
 
     def is_user_online(self, user_id: str, *, timeout: Optional[float] = None) -> Online:
         """Whether ``user_id`` has at least one open connection, and how many."""

@@ -2473,6 +2473,366 @@ void   notification__v1__get_backlog_response__free_unpacked
   assert(message->base.descriptor == &notification__v1__get_backlog_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   notification__v1__feed_item__init
+                     (Notification__V1__FeedItem         *message)
+{
+  static const Notification__V1__FeedItem init_value = NOTIFICATION__V1__FEED_ITEM__INIT;
+  *message = init_value;
+}
+size_t notification__v1__feed_item__get_packed_size
+                     (const Notification__V1__FeedItem *message)
+{
+  assert(message->base.descriptor == &notification__v1__feed_item__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__feed_item__pack
+                     (const Notification__V1__FeedItem *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__feed_item__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__feed_item__pack_to_buffer
+                     (const Notification__V1__FeedItem *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__feed_item__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__FeedItem *
+       notification__v1__feed_item__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__FeedItem *)
+     protobuf_c_message_unpack (&notification__v1__feed_item__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__feed_item__free_unpacked
+                     (Notification__V1__FeedItem *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__feed_item__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   notification__v1__feed_counts__init
+                     (Notification__V1__FeedCounts         *message)
+{
+  static const Notification__V1__FeedCounts init_value = NOTIFICATION__V1__FEED_COUNTS__INIT;
+  *message = init_value;
+}
+size_t notification__v1__feed_counts__get_packed_size
+                     (const Notification__V1__FeedCounts *message)
+{
+  assert(message->base.descriptor == &notification__v1__feed_counts__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__feed_counts__pack
+                     (const Notification__V1__FeedCounts *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__feed_counts__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__feed_counts__pack_to_buffer
+                     (const Notification__V1__FeedCounts *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__feed_counts__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__FeedCounts *
+       notification__v1__feed_counts__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__FeedCounts *)
+     protobuf_c_message_unpack (&notification__v1__feed_counts__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__feed_counts__free_unpacked
+                     (Notification__V1__FeedCounts *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__feed_counts__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   notification__v1__list_feed_request__init
+                     (Notification__V1__ListFeedRequest         *message)
+{
+  static const Notification__V1__ListFeedRequest init_value = NOTIFICATION__V1__LIST_FEED_REQUEST__INIT;
+  *message = init_value;
+}
+size_t notification__v1__list_feed_request__get_packed_size
+                     (const Notification__V1__ListFeedRequest *message)
+{
+  assert(message->base.descriptor == &notification__v1__list_feed_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__list_feed_request__pack
+                     (const Notification__V1__ListFeedRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__list_feed_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__list_feed_request__pack_to_buffer
+                     (const Notification__V1__ListFeedRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__list_feed_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__ListFeedRequest *
+       notification__v1__list_feed_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__ListFeedRequest *)
+     protobuf_c_message_unpack (&notification__v1__list_feed_request__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__list_feed_request__free_unpacked
+                     (Notification__V1__ListFeedRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__list_feed_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   notification__v1__list_feed_response__init
+                     (Notification__V1__ListFeedResponse         *message)
+{
+  static const Notification__V1__ListFeedResponse init_value = NOTIFICATION__V1__LIST_FEED_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t notification__v1__list_feed_response__get_packed_size
+                     (const Notification__V1__ListFeedResponse *message)
+{
+  assert(message->base.descriptor == &notification__v1__list_feed_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__list_feed_response__pack
+                     (const Notification__V1__ListFeedResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__list_feed_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__list_feed_response__pack_to_buffer
+                     (const Notification__V1__ListFeedResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__list_feed_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__ListFeedResponse *
+       notification__v1__list_feed_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__ListFeedResponse *)
+     protobuf_c_message_unpack (&notification__v1__list_feed_response__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__list_feed_response__free_unpacked
+                     (Notification__V1__ListFeedResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__list_feed_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   notification__v1__get_feed_counts_request__init
+                     (Notification__V1__GetFeedCountsRequest         *message)
+{
+  static const Notification__V1__GetFeedCountsRequest init_value = NOTIFICATION__V1__GET_FEED_COUNTS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t notification__v1__get_feed_counts_request__get_packed_size
+                     (const Notification__V1__GetFeedCountsRequest *message)
+{
+  assert(message->base.descriptor == &notification__v1__get_feed_counts_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__get_feed_counts_request__pack
+                     (const Notification__V1__GetFeedCountsRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__get_feed_counts_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__get_feed_counts_request__pack_to_buffer
+                     (const Notification__V1__GetFeedCountsRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__get_feed_counts_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__GetFeedCountsRequest *
+       notification__v1__get_feed_counts_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__GetFeedCountsRequest *)
+     protobuf_c_message_unpack (&notification__v1__get_feed_counts_request__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__get_feed_counts_request__free_unpacked
+                     (Notification__V1__GetFeedCountsRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__get_feed_counts_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   notification__v1__get_feed_counts_response__init
+                     (Notification__V1__GetFeedCountsResponse         *message)
+{
+  static const Notification__V1__GetFeedCountsResponse init_value = NOTIFICATION__V1__GET_FEED_COUNTS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t notification__v1__get_feed_counts_response__get_packed_size
+                     (const Notification__V1__GetFeedCountsResponse *message)
+{
+  assert(message->base.descriptor == &notification__v1__get_feed_counts_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__get_feed_counts_response__pack
+                     (const Notification__V1__GetFeedCountsResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__get_feed_counts_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__get_feed_counts_response__pack_to_buffer
+                     (const Notification__V1__GetFeedCountsResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__get_feed_counts_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__GetFeedCountsResponse *
+       notification__v1__get_feed_counts_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__GetFeedCountsResponse *)
+     protobuf_c_message_unpack (&notification__v1__get_feed_counts_response__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__get_feed_counts_response__free_unpacked
+                     (Notification__V1__GetFeedCountsResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__get_feed_counts_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   notification__v1__mark_feed_request__init
+                     (Notification__V1__MarkFeedRequest         *message)
+{
+  static const Notification__V1__MarkFeedRequest init_value = NOTIFICATION__V1__MARK_FEED_REQUEST__INIT;
+  *message = init_value;
+}
+size_t notification__v1__mark_feed_request__get_packed_size
+                     (const Notification__V1__MarkFeedRequest *message)
+{
+  assert(message->base.descriptor == &notification__v1__mark_feed_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__mark_feed_request__pack
+                     (const Notification__V1__MarkFeedRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__mark_feed_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__mark_feed_request__pack_to_buffer
+                     (const Notification__V1__MarkFeedRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__mark_feed_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__MarkFeedRequest *
+       notification__v1__mark_feed_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__MarkFeedRequest *)
+     protobuf_c_message_unpack (&notification__v1__mark_feed_request__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__mark_feed_request__free_unpacked
+                     (Notification__V1__MarkFeedRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__mark_feed_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   notification__v1__mark_feed_response__init
+                     (Notification__V1__MarkFeedResponse         *message)
+{
+  static const Notification__V1__MarkFeedResponse init_value = NOTIFICATION__V1__MARK_FEED_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t notification__v1__mark_feed_response__get_packed_size
+                     (const Notification__V1__MarkFeedResponse *message)
+{
+  assert(message->base.descriptor == &notification__v1__mark_feed_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t notification__v1__mark_feed_response__pack
+                     (const Notification__V1__MarkFeedResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &notification__v1__mark_feed_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t notification__v1__mark_feed_response__pack_to_buffer
+                     (const Notification__V1__MarkFeedResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &notification__v1__mark_feed_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Notification__V1__MarkFeedResponse *
+       notification__v1__mark_feed_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Notification__V1__MarkFeedResponse *)
+     protobuf_c_message_unpack (&notification__v1__mark_feed_response__descriptor,
+                                allocator, len, data);
+}
+void   notification__v1__mark_feed_response__free_unpacked
+                     (Notification__V1__MarkFeedResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &notification__v1__mark_feed_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor notification__v1__task_progress_data__field_descriptors[10] =
 {
   {
@@ -2628,7 +2988,7 @@ const ProtobufCMessageDescriptor notification__v1__task_progress_data__descripto
   (ProtobufCMessageInit) notification__v1__task_progress_data__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_start_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_start_request__field_descriptors[5] =
 {
   {
     "user_id",
@@ -2678,18 +3038,32 @@ static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_start_re
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Notification__V1__NotifyBatchGoStartRequest, feed_choice_case),
+    offsetof(Notification__V1__NotifyBatchGoStartRequest, feed),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_batch_go_start_request__field_indices_by_name[] = {
+  4,   /* field[4] = feed */
   3,   /* field[3] = group */
   2,   /* field[2] = priority */
   1,   /* field[1] = task */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__notify_batch_go_start_request__number_ranges[2 + 1] =
+static const ProtobufCIntRange notification__v1__notify_batch_go_start_request__number_ranges[3 + 1] =
 {
   { 1, 0 },
   { 20, 2 },
-  { 0, 4 }
+  { 24, 4 },
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_batch_go_start_request__descriptor =
 {
@@ -2699,10 +3073,10 @@ const ProtobufCMessageDescriptor notification__v1__notify_batch_go_start_request
   "Notification__V1__NotifyBatchGoStartRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifyBatchGoStartRequest),
-  4,
+  5,
   notification__v1__notify_batch_go_start_request__field_descriptors,
   notification__v1__notify_batch_go_start_request__field_indices_by_name,
-  2,  notification__v1__notify_batch_go_start_request__number_ranges,
+  3,  notification__v1__notify_batch_go_start_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__notify_batch_go_start_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -2770,7 +3144,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_batch_go_start_respons
   (ProtobufCMessageInit) notification__v1__notify_batch_go_start_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_progress_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_progress_request__field_descriptors[5] =
 {
   {
     "user_id",
@@ -2820,18 +3194,32 @@ static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_progress
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Notification__V1__NotifyBatchGoProgressRequest, feed_choice_case),
+    offsetof(Notification__V1__NotifyBatchGoProgressRequest, feed),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_batch_go_progress_request__field_indices_by_name[] = {
+  4,   /* field[4] = feed */
   3,   /* field[3] = group */
   2,   /* field[2] = priority */
   1,   /* field[1] = task */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__notify_batch_go_progress_request__number_ranges[2 + 1] =
+static const ProtobufCIntRange notification__v1__notify_batch_go_progress_request__number_ranges[3 + 1] =
 {
   { 1, 0 },
   { 20, 2 },
-  { 0, 4 }
+  { 24, 4 },
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_batch_go_progress_request__descriptor =
 {
@@ -2841,10 +3229,10 @@ const ProtobufCMessageDescriptor notification__v1__notify_batch_go_progress_requ
   "Notification__V1__NotifyBatchGoProgressRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifyBatchGoProgressRequest),
-  4,
+  5,
   notification__v1__notify_batch_go_progress_request__field_descriptors,
   notification__v1__notify_batch_go_progress_request__field_indices_by_name,
-  2,  notification__v1__notify_batch_go_progress_request__number_ranges,
+  3,  notification__v1__notify_batch_go_progress_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__notify_batch_go_progress_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -2912,7 +3300,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_batch_go_progress_resp
   (ProtobufCMessageInit) notification__v1__notify_batch_go_progress_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_complete_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_complete_request__field_descriptors[5] =
 {
   {
     "user_id",
@@ -2962,18 +3350,32 @@ static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_complete
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Notification__V1__NotifyBatchGoCompleteRequest, feed_choice_case),
+    offsetof(Notification__V1__NotifyBatchGoCompleteRequest, feed),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_batch_go_complete_request__field_indices_by_name[] = {
+  4,   /* field[4] = feed */
   3,   /* field[3] = group */
   2,   /* field[2] = priority */
   1,   /* field[1] = task */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__notify_batch_go_complete_request__number_ranges[2 + 1] =
+static const ProtobufCIntRange notification__v1__notify_batch_go_complete_request__number_ranges[3 + 1] =
 {
   { 1, 0 },
   { 20, 2 },
-  { 0, 4 }
+  { 24, 4 },
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_batch_go_complete_request__descriptor =
 {
@@ -2983,10 +3385,10 @@ const ProtobufCMessageDescriptor notification__v1__notify_batch_go_complete_requ
   "Notification__V1__NotifyBatchGoCompleteRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifyBatchGoCompleteRequest),
-  4,
+  5,
   notification__v1__notify_batch_go_complete_request__field_descriptors,
   notification__v1__notify_batch_go_complete_request__field_indices_by_name,
-  2,  notification__v1__notify_batch_go_complete_request__number_ranges,
+  3,  notification__v1__notify_batch_go_complete_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__notify_batch_go_complete_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -3054,7 +3456,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_batch_go_complete_resp
   (ProtobufCMessageInit) notification__v1__notify_batch_go_complete_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_open_url_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_open_url_request__field_descriptors[7] =
 {
   {
     "user_id",
@@ -3128,20 +3530,34 @@ static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_open_url
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Notification__V1__NotifyBatchGoOpenUrlRequest, feed_choice_case),
+    offsetof(Notification__V1__NotifyBatchGoOpenUrlRequest, feed),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_batch_go_open_url_request__field_indices_by_name[] = {
   3,   /* field[3] = delay */
+  6,   /* field[6] = feed */
   5,   /* field[5] = group */
   4,   /* field[4] = priority */
   1,   /* field[1] = task_id */
   2,   /* field[2] = urls */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__notify_batch_go_open_url_request__number_ranges[2 + 1] =
+static const ProtobufCIntRange notification__v1__notify_batch_go_open_url_request__number_ranges[3 + 1] =
 {
   { 1, 0 },
   { 20, 4 },
-  { 0, 6 }
+  { 24, 6 },
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_batch_go_open_url_request__descriptor =
 {
@@ -3151,10 +3567,10 @@ const ProtobufCMessageDescriptor notification__v1__notify_batch_go_open_url_requ
   "Notification__V1__NotifyBatchGoOpenUrlRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifyBatchGoOpenUrlRequest),
-  6,
+  7,
   notification__v1__notify_batch_go_open_url_request__field_descriptors,
   notification__v1__notify_batch_go_open_url_request__field_indices_by_name,
-  2,  notification__v1__notify_batch_go_open_url_request__number_ranges,
+  3,  notification__v1__notify_batch_go_open_url_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__notify_batch_go_open_url_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -3222,7 +3638,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_batch_go_open_url_resp
   (ProtobufCMessageInit) notification__v1__notify_batch_go_open_url_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_start_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_start_request__field_descriptors[5] =
 {
   {
     "user_id",
@@ -3272,18 +3688,32 @@ static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_start_r
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Notification__V1__NotifySiteRankStartRequest, feed_choice_case),
+    offsetof(Notification__V1__NotifySiteRankStartRequest, feed),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_site_rank_start_request__field_indices_by_name[] = {
+  4,   /* field[4] = feed */
   3,   /* field[3] = group */
   2,   /* field[2] = priority */
   1,   /* field[1] = task */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__notify_site_rank_start_request__number_ranges[2 + 1] =
+static const ProtobufCIntRange notification__v1__notify_site_rank_start_request__number_ranges[3 + 1] =
 {
   { 1, 0 },
   { 20, 2 },
-  { 0, 4 }
+  { 24, 4 },
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_site_rank_start_request__descriptor =
 {
@@ -3293,10 +3723,10 @@ const ProtobufCMessageDescriptor notification__v1__notify_site_rank_start_reques
   "Notification__V1__NotifySiteRankStartRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifySiteRankStartRequest),
-  4,
+  5,
   notification__v1__notify_site_rank_start_request__field_descriptors,
   notification__v1__notify_site_rank_start_request__field_indices_by_name,
-  2,  notification__v1__notify_site_rank_start_request__number_ranges,
+  3,  notification__v1__notify_site_rank_start_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__notify_site_rank_start_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -3364,7 +3794,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_site_rank_start_respon
   (ProtobufCMessageInit) notification__v1__notify_site_rank_start_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_progress_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_progress_request__field_descriptors[5] =
 {
   {
     "user_id",
@@ -3414,18 +3844,32 @@ static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_progres
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Notification__V1__NotifySiteRankProgressRequest, feed_choice_case),
+    offsetof(Notification__V1__NotifySiteRankProgressRequest, feed),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_site_rank_progress_request__field_indices_by_name[] = {
+  4,   /* field[4] = feed */
   3,   /* field[3] = group */
   2,   /* field[2] = priority */
   1,   /* field[1] = task */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__notify_site_rank_progress_request__number_ranges[2 + 1] =
+static const ProtobufCIntRange notification__v1__notify_site_rank_progress_request__number_ranges[3 + 1] =
 {
   { 1, 0 },
   { 20, 2 },
-  { 0, 4 }
+  { 24, 4 },
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_site_rank_progress_request__descriptor =
 {
@@ -3435,10 +3879,10 @@ const ProtobufCMessageDescriptor notification__v1__notify_site_rank_progress_req
   "Notification__V1__NotifySiteRankProgressRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifySiteRankProgressRequest),
-  4,
+  5,
   notification__v1__notify_site_rank_progress_request__field_descriptors,
   notification__v1__notify_site_rank_progress_request__field_indices_by_name,
-  2,  notification__v1__notify_site_rank_progress_request__number_ranges,
+  3,  notification__v1__notify_site_rank_progress_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__notify_site_rank_progress_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -3506,7 +3950,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_site_rank_progress_res
   (ProtobufCMessageInit) notification__v1__notify_site_rank_progress_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_complete_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_complete_request__field_descriptors[5] =
 {
   {
     "user_id",
@@ -3556,18 +4000,32 @@ static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_complet
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Notification__V1__NotifySiteRankCompleteRequest, feed_choice_case),
+    offsetof(Notification__V1__NotifySiteRankCompleteRequest, feed),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_site_rank_complete_request__field_indices_by_name[] = {
+  4,   /* field[4] = feed */
   3,   /* field[3] = group */
   2,   /* field[2] = priority */
   1,   /* field[1] = task */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__notify_site_rank_complete_request__number_ranges[2 + 1] =
+static const ProtobufCIntRange notification__v1__notify_site_rank_complete_request__number_ranges[3 + 1] =
 {
   { 1, 0 },
   { 20, 2 },
-  { 0, 4 }
+  { 24, 4 },
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_site_rank_complete_request__descriptor =
 {
@@ -3577,10 +4035,10 @@ const ProtobufCMessageDescriptor notification__v1__notify_site_rank_complete_req
   "Notification__V1__NotifySiteRankCompleteRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifySiteRankCompleteRequest),
-  4,
+  5,
   notification__v1__notify_site_rank_complete_request__field_descriptors,
   notification__v1__notify_site_rank_complete_request__field_indices_by_name,
-  2,  notification__v1__notify_site_rank_complete_request__number_ranges,
+  3,  notification__v1__notify_site_rank_complete_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__notify_site_rank_complete_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -3648,7 +4106,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_site_rank_complete_res
   (ProtobufCMessageInit) notification__v1__notify_site_rank_complete_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_start_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_start_request__field_descriptors[5] =
 {
   {
     "user_id",
@@ -3698,18 +4156,32 @@ static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_start_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Notification__V1__NotifyChengelinkStartRequest, feed_choice_case),
+    offsetof(Notification__V1__NotifyChengelinkStartRequest, feed),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_chengelink_start_request__field_indices_by_name[] = {
+  4,   /* field[4] = feed */
   3,   /* field[3] = group */
   2,   /* field[2] = priority */
   1,   /* field[1] = task */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__notify_chengelink_start_request__number_ranges[2 + 1] =
+static const ProtobufCIntRange notification__v1__notify_chengelink_start_request__number_ranges[3 + 1] =
 {
   { 1, 0 },
   { 20, 2 },
-  { 0, 4 }
+  { 24, 4 },
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_chengelink_start_request__descriptor =
 {
@@ -3719,10 +4191,10 @@ const ProtobufCMessageDescriptor notification__v1__notify_chengelink_start_reque
   "Notification__V1__NotifyChengelinkStartRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifyChengelinkStartRequest),
-  4,
+  5,
   notification__v1__notify_chengelink_start_request__field_descriptors,
   notification__v1__notify_chengelink_start_request__field_indices_by_name,
-  2,  notification__v1__notify_chengelink_start_request__number_ranges,
+  3,  notification__v1__notify_chengelink_start_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__notify_chengelink_start_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -3790,7 +4262,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_chengelink_start_respo
   (ProtobufCMessageInit) notification__v1__notify_chengelink_start_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_progress_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_progress_request__field_descriptors[5] =
 {
   {
     "user_id",
@@ -3840,18 +4312,32 @@ static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_progre
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Notification__V1__NotifyChengelinkProgressRequest, feed_choice_case),
+    offsetof(Notification__V1__NotifyChengelinkProgressRequest, feed),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_chengelink_progress_request__field_indices_by_name[] = {
+  4,   /* field[4] = feed */
   3,   /* field[3] = group */
   2,   /* field[2] = priority */
   1,   /* field[1] = task */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__notify_chengelink_progress_request__number_ranges[2 + 1] =
+static const ProtobufCIntRange notification__v1__notify_chengelink_progress_request__number_ranges[3 + 1] =
 {
   { 1, 0 },
   { 20, 2 },
-  { 0, 4 }
+  { 24, 4 },
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_chengelink_progress_request__descriptor =
 {
@@ -3861,10 +4347,10 @@ const ProtobufCMessageDescriptor notification__v1__notify_chengelink_progress_re
   "Notification__V1__NotifyChengelinkProgressRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifyChengelinkProgressRequest),
-  4,
+  5,
   notification__v1__notify_chengelink_progress_request__field_descriptors,
   notification__v1__notify_chengelink_progress_request__field_indices_by_name,
-  2,  notification__v1__notify_chengelink_progress_request__number_ranges,
+  3,  notification__v1__notify_chengelink_progress_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__notify_chengelink_progress_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -3932,7 +4418,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_chengelink_progress_re
   (ProtobufCMessageInit) notification__v1__notify_chengelink_progress_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_complete_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_complete_request__field_descriptors[5] =
 {
   {
     "user_id",
@@ -3982,18 +4468,32 @@ static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_comple
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Notification__V1__NotifyChengelinkCompleteRequest, feed_choice_case),
+    offsetof(Notification__V1__NotifyChengelinkCompleteRequest, feed),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_chengelink_complete_request__field_indices_by_name[] = {
+  4,   /* field[4] = feed */
   3,   /* field[3] = group */
   2,   /* field[2] = priority */
   1,   /* field[1] = task */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__notify_chengelink_complete_request__number_ranges[2 + 1] =
+static const ProtobufCIntRange notification__v1__notify_chengelink_complete_request__number_ranges[3 + 1] =
 {
   { 1, 0 },
   { 20, 2 },
-  { 0, 4 }
+  { 24, 4 },
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_chengelink_complete_request__descriptor =
 {
@@ -4003,10 +4503,10 @@ const ProtobufCMessageDescriptor notification__v1__notify_chengelink_complete_re
   "Notification__V1__NotifyChengelinkCompleteRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifyChengelinkCompleteRequest),
-  4,
+  5,
   notification__v1__notify_chengelink_complete_request__field_descriptors,
   notification__v1__notify_chengelink_complete_request__field_indices_by_name,
-  2,  notification__v1__notify_chengelink_complete_request__number_ranges,
+  3,  notification__v1__notify_chengelink_complete_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__notify_chengelink_complete_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -4125,7 +4625,7 @@ const ProtobufCMessageDescriptor notification__v1__send_system_notification_requ
   (ProtobufCMessageInit) notification__v1__send_system_notification_request__params_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__send_system_notification_request__field_descriptors[10] =
+static const ProtobufCFieldDescriptor notification__v1__send_system_notification_request__field_descriptors[11] =
 {
   {
     "user_id",
@@ -4247,10 +4747,23 @@ static const ProtobufCFieldDescriptor notification__v1__send_system_notification
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Notification__V1__SendSystemNotificationRequest, feed_choice_case),
+    offsetof(Notification__V1__SendSystemNotificationRequest, feed),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__send_system_notification_request__field_indices_by_name[] = {
   4,   /* field[4] = action */
   5,   /* field[5] = action_url */
+  10,   /* field[10] = feed */
   7,   /* field[7] = group */
   3,   /* field[3] = level */
   2,   /* field[2] = message */
@@ -4264,7 +4777,7 @@ static const ProtobufCIntRange notification__v1__send_system_notification_reques
 {
   { 1, 0 },
   { 20, 6 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor notification__v1__send_system_notification_request__descriptor =
 {
@@ -4274,7 +4787,7 @@ const ProtobufCMessageDescriptor notification__v1__send_system_notification_requ
   "Notification__V1__SendSystemNotificationRequest",
   "notification.v1",
   sizeof(Notification__V1__SendSystemNotificationRequest),
-  10,
+  11,
   notification__v1__send_system_notification_request__field_descriptors,
   notification__v1__send_system_notification_request__field_indices_by_name,
   2,  notification__v1__send_system_notification_request__number_ranges,
@@ -4396,7 +4909,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_token_insufficient_req
   (ProtobufCMessageInit) notification__v1__notify_token_insufficient_request__params_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_token_insufficient_request__field_descriptors[9] =
+static const ProtobufCFieldDescriptor notification__v1__notify_token_insufficient_request__field_descriptors[10] =
 {
   {
     "user_id",
@@ -4506,9 +5019,22 @@ static const ProtobufCFieldDescriptor notification__v1__notify_token_insufficien
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Notification__V1__NotifyTokenInsufficientRequest, feed_choice_case),
+    offsetof(Notification__V1__NotifyTokenInsufficientRequest, feed),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_token_insufficient_request__field_indices_by_name[] = {
   1,   /* field[1] = current_balance */
+  9,   /* field[9] = feed */
   6,   /* field[6] = group */
   4,   /* field[4] = message */
   8,   /* field[8] = params */
@@ -4522,7 +5048,7 @@ static const ProtobufCIntRange notification__v1__notify_token_insufficient_reque
 {
   { 1, 0 },
   { 20, 5 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_token_insufficient_request__descriptor =
 {
@@ -4532,7 +5058,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_token_insufficient_req
   "Notification__V1__NotifyTokenInsufficientRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifyTokenInsufficientRequest),
-  9,
+  10,
   notification__v1__notify_token_insufficient_request__field_descriptors,
   notification__v1__notify_token_insufficient_request__field_indices_by_name,
   2,  notification__v1__notify_token_insufficient_request__number_ranges,
@@ -4654,7 +5180,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_plan_expiring_request_
   (ProtobufCMessageInit) notification__v1__notify_plan_expiring_request__params_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_plan_expiring_request__field_descriptors[10] =
+static const ProtobufCFieldDescriptor notification__v1__notify_plan_expiring_request__field_descriptors[11] =
 {
   {
     "user_id",
@@ -4776,10 +5302,23 @@ static const ProtobufCFieldDescriptor notification__v1__notify_plan_expiring_req
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Notification__V1__NotifyPlanExpiringRequest, feed_choice_case),
+    offsetof(Notification__V1__NotifyPlanExpiringRequest, feed),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_plan_expiring_request__field_indices_by_name[] = {
   2,   /* field[2] = days_left */
   3,   /* field[3] = expires_at */
+  10,   /* field[10] = feed */
   7,   /* field[7] = group */
   4,   /* field[4] = message */
   9,   /* field[9] = params */
@@ -4793,7 +5332,7 @@ static const ProtobufCIntRange notification__v1__notify_plan_expiring_request__n
 {
   { 1, 0 },
   { 20, 6 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_plan_expiring_request__descriptor =
 {
@@ -4803,7 +5342,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_plan_expiring_request_
   "Notification__V1__NotifyPlanExpiringRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifyPlanExpiringRequest),
-  10,
+  11,
   notification__v1__notify_plan_expiring_request__field_descriptors,
   notification__v1__notify_plan_expiring_request__field_indices_by_name,
   2,  notification__v1__notify_plan_expiring_request__number_ranges,
@@ -4925,7 +5464,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_plan_expired_request__
   (ProtobufCMessageInit) notification__v1__notify_plan_expired_request__params_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_plan_expired_request__field_descriptors[9] =
+static const ProtobufCFieldDescriptor notification__v1__notify_plan_expired_request__field_descriptors[10] =
 {
   {
     "user_id",
@@ -5035,9 +5574,22 @@ static const ProtobufCFieldDescriptor notification__v1__notify_plan_expired_requ
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Notification__V1__NotifyPlanExpiredRequest, feed_choice_case),
+    offsetof(Notification__V1__NotifyPlanExpiredRequest, feed),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_plan_expired_request__field_indices_by_name[] = {
   2,   /* field[2] = expires_at */
+  9,   /* field[9] = feed */
   6,   /* field[6] = group */
   3,   /* field[3] = message */
   8,   /* field[8] = params */
@@ -5051,7 +5603,7 @@ static const ProtobufCIntRange notification__v1__notify_plan_expired_request__nu
 {
   { 1, 0 },
   { 20, 5 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_plan_expired_request__descriptor =
 {
@@ -5061,7 +5613,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_plan_expired_request__
   "Notification__V1__NotifyPlanExpiredRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifyPlanExpiredRequest),
-  9,
+  10,
   notification__v1__notify_plan_expired_request__field_descriptors,
   notification__v1__notify_plan_expired_request__field_indices_by_name,
   2,  notification__v1__notify_plan_expired_request__number_ranges,
@@ -5183,7 +5735,7 @@ const ProtobufCMessageDescriptor notification__v1__broadcast_request__params_ent
   (ProtobufCMessageInit) notification__v1__broadcast_request__params_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__broadcast_request__field_descriptors[9] =
+static const ProtobufCFieldDescriptor notification__v1__broadcast_request__field_descriptors[10] =
 {
   {
     "title",
@@ -5293,10 +5845,23 @@ static const ProtobufCFieldDescriptor notification__v1__broadcast_request__field
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Notification__V1__BroadcastRequest, feed_choice_case),
+    offsetof(Notification__V1__BroadcastRequest, feed),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__broadcast_request__field_indices_by_name[] = {
   3,   /* field[3] = action */
   4,   /* field[4] = action_url */
+  9,   /* field[9] = feed */
   6,   /* field[6] = group */
   2,   /* field[2] = level */
   1,   /* field[1] = message */
@@ -5309,7 +5874,7 @@ static const ProtobufCIntRange notification__v1__broadcast_request__number_range
 {
   { 1, 0 },
   { 20, 5 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor notification__v1__broadcast_request__descriptor =
 {
@@ -5319,7 +5884,7 @@ const ProtobufCMessageDescriptor notification__v1__broadcast_request__descriptor
   "Notification__V1__BroadcastRequest",
   "notification.v1",
   sizeof(Notification__V1__BroadcastRequest),
-  9,
+  10,
   notification__v1__broadcast_request__field_descriptors,
   notification__v1__broadcast_request__field_indices_by_name,
   2,  notification__v1__broadcast_request__number_ranges,
@@ -5390,7 +5955,7 @@ const ProtobufCMessageDescriptor notification__v1__broadcast_response__descripto
   (ProtobufCMessageInit) notification__v1__broadcast_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__send_test_message_request__field_descriptors[3] =
+static const ProtobufCFieldDescriptor notification__v1__send_test_message_request__field_descriptors[4] =
 {
   {
     "user_id",
@@ -5428,17 +5993,31 @@ static const ProtobufCFieldDescriptor notification__v1__send_test_message_reques
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Notification__V1__SendTestMessageRequest, feed_choice_case),
+    offsetof(Notification__V1__SendTestMessageRequest, feed),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__send_test_message_request__field_indices_by_name[] = {
+  3,   /* field[3] = feed */
   2,   /* field[2] = group */
   1,   /* field[1] = priority */
   0,   /* field[0] = user_id */
 };
-static const ProtobufCIntRange notification__v1__send_test_message_request__number_ranges[2 + 1] =
+static const ProtobufCIntRange notification__v1__send_test_message_request__number_ranges[3 + 1] =
 {
   { 1, 0 },
   { 20, 1 },
-  { 0, 3 }
+  { 24, 3 },
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__send_test_message_request__descriptor =
 {
@@ -5448,10 +6027,10 @@ const ProtobufCMessageDescriptor notification__v1__send_test_message_request__de
   "Notification__V1__SendTestMessageRequest",
   "notification.v1",
   sizeof(Notification__V1__SendTestMessageRequest),
-  3,
+  4,
   notification__v1__send_test_message_request__field_descriptors,
   notification__v1__send_test_message_request__field_indices_by_name,
-  2,  notification__v1__send_test_message_request__number_ranges,
+  3,  notification__v1__send_test_message_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__send_test_message_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -5793,7 +6372,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_users_request__params_
   (ProtobufCMessageInit) notification__v1__notify_users_request__params_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_users_request__field_descriptors[10] =
+static const ProtobufCFieldDescriptor notification__v1__notify_users_request__field_descriptors[11] =
 {
   {
     "user_ids",
@@ -5915,10 +6494,23 @@ static const ProtobufCFieldDescriptor notification__v1__notify_users_request__fi
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Notification__V1__NotifyUsersRequest, feed_choice_case),
+    offsetof(Notification__V1__NotifyUsersRequest, feed),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_users_request__field_indices_by_name[] = {
   4,   /* field[4] = action */
   5,   /* field[5] = action_url */
+  10,   /* field[10] = feed */
   7,   /* field[7] = group */
   3,   /* field[3] = level */
   2,   /* field[2] = message */
@@ -5932,7 +6524,7 @@ static const ProtobufCIntRange notification__v1__notify_users_request__number_ra
 {
   { 1, 0 },
   { 20, 6 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_users_request__descriptor =
 {
@@ -5942,7 +6534,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_users_request__descrip
   "Notification__V1__NotifyUsersRequest",
   "notification.v1",
   sizeof(Notification__V1__NotifyUsersRequest),
-  10,
+  11,
   notification__v1__notify_users_request__field_descriptors,
   notification__v1__notify_users_request__field_indices_by_name,
   2,  notification__v1__notify_users_request__number_ranges,
@@ -6413,7 +7005,7 @@ const ProtobufCMessageDescriptor notification__v1__delete_template_response__des
   (ProtobufCMessageInit) notification__v1__delete_template_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__publish_request__field_descriptors[9] =
+static const ProtobufCFieldDescriptor notification__v1__publish_request__field_descriptors[10] =
 {
   {
     "type",
@@ -6523,10 +7115,23 @@ static const ProtobufCFieldDescriptor notification__v1__publish_request__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(Notification__V1__PublishRequest, feed_choice_case),
+    offsetof(Notification__V1__PublishRequest, feed),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__publish_request__field_indices_by_name[] = {
   4,   /* field[4] = broadcast */
   1,   /* field[1] = data */
+  9,   /* field[9] = feed */
   8,   /* field[8] = group */
   7,   /* field[7] = priority */
   5,   /* field[5] = store */
@@ -6535,11 +7140,12 @@ static const unsigned notification__v1__publish_request__field_indices_by_name[]
   2,   /* field[2] = user_id */
   3,   /* field[3] = user_ids */
 };
-static const ProtobufCIntRange notification__v1__publish_request__number_ranges[2 + 1] =
+static const ProtobufCIntRange notification__v1__publish_request__number_ranges[3 + 1] =
 {
   { 1, 0 },
   { 20, 7 },
-  { 0, 9 }
+  { 24, 9 },
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor notification__v1__publish_request__descriptor =
 {
@@ -6549,10 +7155,10 @@ const ProtobufCMessageDescriptor notification__v1__publish_request__descriptor =
   "Notification__V1__PublishRequest",
   "notification.v1",
   sizeof(Notification__V1__PublishRequest),
-  9,
+  10,
   notification__v1__publish_request__field_descriptors,
   notification__v1__publish_request__field_indices_by_name,
-  2,  notification__v1__publish_request__number_ranges,
+  3,  notification__v1__publish_request__number_ranges,
   (ProtobufCMessageInit) notification__v1__publish_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -6902,6 +7508,570 @@ const ProtobufCMessageDescriptor notification__v1__get_backlog_response__descrip
   (ProtobufCMessageInit) notification__v1__get_backlog_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor notification__v1__feed_item__field_descriptors[9] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__FeedItem, id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "type",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__FeedItem, type),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "data",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__FeedItem, data),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "timestamp",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__FeedItem, timestamp),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "priority",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__FeedItem, priority),
+    &notification__v1__priority__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "group",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__FeedItem, group),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "seen",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__FeedItem, seen),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "read",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__FeedItem, read),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "archived",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__FeedItem, archived),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__feed_item__field_indices_by_name[] = {
+  8,   /* field[8] = archived */
+  2,   /* field[2] = data */
+  5,   /* field[5] = group */
+  0,   /* field[0] = id */
+  4,   /* field[4] = priority */
+  7,   /* field[7] = read */
+  6,   /* field[6] = seen */
+  3,   /* field[3] = timestamp */
+  1,   /* field[1] = type */
+};
+static const ProtobufCIntRange notification__v1__feed_item__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor notification__v1__feed_item__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.FeedItem",
+  "FeedItem",
+  "Notification__V1__FeedItem",
+  "notification.v1",
+  sizeof(Notification__V1__FeedItem),
+  9,
+  notification__v1__feed_item__field_descriptors,
+  notification__v1__feed_item__field_indices_by_name,
+  1,  notification__v1__feed_item__number_ranges,
+  (ProtobufCMessageInit) notification__v1__feed_item__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__feed_counts__field_descriptors[3] =
+{
+  {
+    "total",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__FeedCounts, total),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unseen",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__FeedCounts, unseen),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unread",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__FeedCounts, unread),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__feed_counts__field_indices_by_name[] = {
+  0,   /* field[0] = total */
+  2,   /* field[2] = unread */
+  1,   /* field[1] = unseen */
+};
+static const ProtobufCIntRange notification__v1__feed_counts__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor notification__v1__feed_counts__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.FeedCounts",
+  "FeedCounts",
+  "Notification__V1__FeedCounts",
+  "notification.v1",
+  sizeof(Notification__V1__FeedCounts),
+  3,
+  notification__v1__feed_counts__field_descriptors,
+  notification__v1__feed_counts__field_indices_by_name,
+  1,  notification__v1__feed_counts__number_ranges,
+  (ProtobufCMessageInit) notification__v1__feed_counts__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__list_feed_request__field_descriptors[4] =
+{
+  {
+    "user_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__ListFeedRequest, user_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "before",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__ListFeedRequest, before),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__ListFeedRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "filter",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__ListFeedRequest, filter),
+    &notification__v1__feed_filter__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__list_feed_request__field_indices_by_name[] = {
+  1,   /* field[1] = before */
+  3,   /* field[3] = filter */
+  2,   /* field[2] = limit */
+  0,   /* field[0] = user_id */
+};
+static const ProtobufCIntRange notification__v1__list_feed_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor notification__v1__list_feed_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.ListFeedRequest",
+  "ListFeedRequest",
+  "Notification__V1__ListFeedRequest",
+  "notification.v1",
+  sizeof(Notification__V1__ListFeedRequest),
+  4,
+  notification__v1__list_feed_request__field_descriptors,
+  notification__v1__list_feed_request__field_indices_by_name,
+  1,  notification__v1__list_feed_request__number_ranges,
+  (ProtobufCMessageInit) notification__v1__list_feed_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__list_feed_response__field_descriptors[2] =
+{
+  {
+    "items",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Notification__V1__ListFeedResponse, n_items),
+    offsetof(Notification__V1__ListFeedResponse, items),
+    &notification__v1__feed_item__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_before",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__ListFeedResponse, next_before),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__list_feed_response__field_indices_by_name[] = {
+  0,   /* field[0] = items */
+  1,   /* field[1] = next_before */
+};
+static const ProtobufCIntRange notification__v1__list_feed_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor notification__v1__list_feed_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.ListFeedResponse",
+  "ListFeedResponse",
+  "Notification__V1__ListFeedResponse",
+  "notification.v1",
+  sizeof(Notification__V1__ListFeedResponse),
+  2,
+  notification__v1__list_feed_response__field_descriptors,
+  notification__v1__list_feed_response__field_indices_by_name,
+  1,  notification__v1__list_feed_response__number_ranges,
+  (ProtobufCMessageInit) notification__v1__list_feed_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__get_feed_counts_request__field_descriptors[1] =
+{
+  {
+    "user_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__GetFeedCountsRequest, user_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__get_feed_counts_request__field_indices_by_name[] = {
+  0,   /* field[0] = user_id */
+};
+static const ProtobufCIntRange notification__v1__get_feed_counts_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor notification__v1__get_feed_counts_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.GetFeedCountsRequest",
+  "GetFeedCountsRequest",
+  "Notification__V1__GetFeedCountsRequest",
+  "notification.v1",
+  sizeof(Notification__V1__GetFeedCountsRequest),
+  1,
+  notification__v1__get_feed_counts_request__field_descriptors,
+  notification__v1__get_feed_counts_request__field_indices_by_name,
+  1,  notification__v1__get_feed_counts_request__number_ranges,
+  (ProtobufCMessageInit) notification__v1__get_feed_counts_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__get_feed_counts_response__field_descriptors[3] =
+{
+  {
+    "total",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__GetFeedCountsResponse, total),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unseen",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__GetFeedCountsResponse, unseen),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unread",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__GetFeedCountsResponse, unread),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__get_feed_counts_response__field_indices_by_name[] = {
+  0,   /* field[0] = total */
+  2,   /* field[2] = unread */
+  1,   /* field[1] = unseen */
+};
+static const ProtobufCIntRange notification__v1__get_feed_counts_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor notification__v1__get_feed_counts_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.GetFeedCountsResponse",
+  "GetFeedCountsResponse",
+  "Notification__V1__GetFeedCountsResponse",
+  "notification.v1",
+  sizeof(Notification__V1__GetFeedCountsResponse),
+  3,
+  notification__v1__get_feed_counts_response__field_descriptors,
+  notification__v1__get_feed_counts_response__field_indices_by_name,
+  1,  notification__v1__get_feed_counts_response__number_ranges,
+  (ProtobufCMessageInit) notification__v1__get_feed_counts_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__mark_feed_request__field_descriptors[4] =
+{
+  {
+    "user_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__MarkFeedRequest, user_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ids",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Notification__V1__MarkFeedRequest, n_ids),
+    offsetof(Notification__V1__MarkFeedRequest, ids),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "all",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__MarkFeedRequest, all),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "action",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__MarkFeedRequest, action),
+    &notification__v1__feed_action__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__mark_feed_request__field_indices_by_name[] = {
+  3,   /* field[3] = action */
+  2,   /* field[2] = all */
+  1,   /* field[1] = ids */
+  0,   /* field[0] = user_id */
+};
+static const ProtobufCIntRange notification__v1__mark_feed_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor notification__v1__mark_feed_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.MarkFeedRequest",
+  "MarkFeedRequest",
+  "Notification__V1__MarkFeedRequest",
+  "notification.v1",
+  sizeof(Notification__V1__MarkFeedRequest),
+  4,
+  notification__v1__mark_feed_request__field_descriptors,
+  notification__v1__mark_feed_request__field_indices_by_name,
+  1,  notification__v1__mark_feed_request__number_ranges,
+  (ProtobufCMessageInit) notification__v1__mark_feed_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor notification__v1__mark_feed_response__field_descriptors[2] =
+{
+  {
+    "updated",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__MarkFeedResponse, updated),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "counts",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__MarkFeedResponse, counts),
+    &notification__v1__feed_counts__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned notification__v1__mark_feed_response__field_indices_by_name[] = {
+  1,   /* field[1] = counts */
+  0,   /* field[0] = updated */
+};
+static const ProtobufCIntRange notification__v1__mark_feed_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor notification__v1__mark_feed_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "notification.v1.MarkFeedResponse",
+  "MarkFeedResponse",
+  "Notification__V1__MarkFeedResponse",
+  "notification.v1",
+  sizeof(Notification__V1__MarkFeedResponse),
+  2,
+  notification__v1__mark_feed_response__field_descriptors,
+  notification__v1__mark_feed_response__field_indices_by_name,
+  1,  notification__v1__mark_feed_response__number_ranges,
+  (ProtobufCMessageInit) notification__v1__mark_feed_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCEnumValue notification__v1__level__enum_values_by_number[5] =
 {
   { "LEVEL_UNSPECIFIED", "NOTIFICATION__V1__LEVEL__LEVEL_UNSPECIFIED", 0 },
@@ -7000,7 +8170,77 @@ const ProtobufCEnumDescriptor notification__v1__store__descriptor =
   notification__v1__store__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCMethodDescriptor notification__v1__notification_service__method_descriptors[26] =
+static const ProtobufCEnumValue notification__v1__feed_filter__enum_values_by_number[5] =
+{
+  { "FEED_FILTER_UNSPECIFIED", "NOTIFICATION__V1__FEED_FILTER__FEED_FILTER_UNSPECIFIED", 0 },
+  { "FEED_FILTER_INBOX", "NOTIFICATION__V1__FEED_FILTER__FEED_FILTER_INBOX", 1 },
+  { "FEED_FILTER_UNREAD", "NOTIFICATION__V1__FEED_FILTER__FEED_FILTER_UNREAD", 2 },
+  { "FEED_FILTER_ARCHIVED", "NOTIFICATION__V1__FEED_FILTER__FEED_FILTER_ARCHIVED", 3 },
+  { "FEED_FILTER_ALL", "NOTIFICATION__V1__FEED_FILTER__FEED_FILTER_ALL", 4 },
+};
+static const ProtobufCIntRange notification__v1__feed_filter__value_ranges[] = {
+{0, 0},{0, 5}
+};
+static const ProtobufCEnumValueIndex notification__v1__feed_filter__enum_values_by_name[5] =
+{
+  { "FEED_FILTER_ALL", 4 },
+  { "FEED_FILTER_ARCHIVED", 3 },
+  { "FEED_FILTER_INBOX", 1 },
+  { "FEED_FILTER_UNREAD", 2 },
+  { "FEED_FILTER_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor notification__v1__feed_filter__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "notification.v1.FeedFilter",
+  "FeedFilter",
+  "Notification__V1__FeedFilter",
+  "notification.v1",
+  5,
+  notification__v1__feed_filter__enum_values_by_number,
+  5,
+  notification__v1__feed_filter__enum_values_by_name,
+  1,
+  notification__v1__feed_filter__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue notification__v1__feed_action__enum_values_by_number[6] =
+{
+  { "FEED_ACTION_UNSPECIFIED", "NOTIFICATION__V1__FEED_ACTION__FEED_ACTION_UNSPECIFIED", 0 },
+  { "FEED_ACTION_SEEN", "NOTIFICATION__V1__FEED_ACTION__FEED_ACTION_SEEN", 1 },
+  { "FEED_ACTION_READ", "NOTIFICATION__V1__FEED_ACTION__FEED_ACTION_READ", 2 },
+  { "FEED_ACTION_UNREAD", "NOTIFICATION__V1__FEED_ACTION__FEED_ACTION_UNREAD", 3 },
+  { "FEED_ACTION_ARCHIVE", "NOTIFICATION__V1__FEED_ACTION__FEED_ACTION_ARCHIVE", 4 },
+  { "FEED_ACTION_UNARCHIVE", "NOTIFICATION__V1__FEED_ACTION__FEED_ACTION_UNARCHIVE", 5 },
+};
+static const ProtobufCIntRange notification__v1__feed_action__value_ranges[] = {
+{0, 0},{0, 6}
+};
+static const ProtobufCEnumValueIndex notification__v1__feed_action__enum_values_by_name[6] =
+{
+  { "FEED_ACTION_ARCHIVE", 4 },
+  { "FEED_ACTION_READ", 2 },
+  { "FEED_ACTION_SEEN", 1 },
+  { "FEED_ACTION_UNARCHIVE", 5 },
+  { "FEED_ACTION_UNREAD", 3 },
+  { "FEED_ACTION_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor notification__v1__feed_action__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "notification.v1.FeedAction",
+  "FeedAction",
+  "Notification__V1__FeedAction",
+  "notification.v1",
+  6,
+  notification__v1__feed_action__enum_values_by_number,
+  6,
+  notification__v1__feed_action__enum_values_by_name,
+  1,
+  notification__v1__feed_action__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCMethodDescriptor notification__v1__notification_service__method_descriptors[29] =
 {
   { "NotifyBatchGoStart", &notification__v1__notify_batch_go_start_request__descriptor, &notification__v1__notify_batch_go_start_response__descriptor },
   { "NotifyBatchGoProgress", &notification__v1__notify_batch_go_progress_request__descriptor, &notification__v1__notify_batch_go_progress_response__descriptor },
@@ -7028,16 +8268,22 @@ static const ProtobufCMethodDescriptor notification__v1__notification_service__m
   { "Publish", &notification__v1__publish_request__descriptor, &notification__v1__publish_response__descriptor },
   { "DisconnectUser", &notification__v1__disconnect_user_request__descriptor, &notification__v1__disconnect_user_response__descriptor },
   { "GetBacklog", &notification__v1__get_backlog_request__descriptor, &notification__v1__get_backlog_response__descriptor },
+  { "ListFeed", &notification__v1__list_feed_request__descriptor, &notification__v1__list_feed_response__descriptor },
+  { "GetFeedCounts", &notification__v1__get_feed_counts_request__descriptor, &notification__v1__get_feed_counts_response__descriptor },
+  { "MarkFeed", &notification__v1__mark_feed_request__descriptor, &notification__v1__mark_feed_response__descriptor },
 };
 const unsigned notification__v1__notification_service__method_indices_by_name[] = {
   14,        /* Broadcast */
   22,        /* DeleteTemplate */
   24,        /* DisconnectUser */
   25,        /* GetBacklog */
+  27,        /* GetFeedCounts */
   16,        /* GetStats */
   20,        /* GetTemplate */
   17,        /* IsUserOnline */
+  26,        /* ListFeed */
   21,        /* ListTemplates */
+  28,        /* MarkFeed */
   2,        /* NotifyBatchGoComplete */
   3,        /* NotifyBatchGoOpenUrl */
   1,        /* NotifyBatchGoProgress */
@@ -7064,7 +8310,7 @@ const ProtobufCServiceDescriptor notification__v1__notification_service__descrip
   "NotificationService",
   "Notification__V1__NotificationService",
   "notification.v1",
-  26,
+  29,
   notification__v1__notification_service__method_descriptors,
   notification__v1__notification_service__method_indices_by_name
 };
@@ -7275,6 +8521,30 @@ void notification__v1__notification_service__get_backlog(ProtobufCService *servi
 {
   assert(service->descriptor == &notification__v1__notification_service__descriptor);
   service->invoke(service, 25, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void notification__v1__notification_service__list_feed(ProtobufCService *service,
+                                                       const Notification__V1__ListFeedRequest *input,
+                                                       Notification__V1__ListFeedResponse_Closure closure,
+                                                       void *closure_data)
+{
+  assert(service->descriptor == &notification__v1__notification_service__descriptor);
+  service->invoke(service, 26, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void notification__v1__notification_service__get_feed_counts(ProtobufCService *service,
+                                                             const Notification__V1__GetFeedCountsRequest *input,
+                                                             Notification__V1__GetFeedCountsResponse_Closure closure,
+                                                             void *closure_data)
+{
+  assert(service->descriptor == &notification__v1__notification_service__descriptor);
+  service->invoke(service, 27, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
+void notification__v1__notification_service__mark_feed(ProtobufCService *service,
+                                                       const Notification__V1__MarkFeedRequest *input,
+                                                       Notification__V1__MarkFeedResponse_Closure closure,
+                                                       void *closure_data)
+{
+  assert(service->descriptor == &notification__v1__notification_service__descriptor);
+  service->invoke(service, 28, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void notification__v1__notification_service__init (Notification__V1__NotificationService_Service *service,
                                                    Notification__V1__NotificationService_ServiceDestroy destroy)

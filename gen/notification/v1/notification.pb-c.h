@@ -75,6 +75,14 @@ typedef struct Notification__V1__DisconnectUserRequest Notification__V1__Disconn
 typedef struct Notification__V1__DisconnectUserResponse Notification__V1__DisconnectUserResponse;
 typedef struct Notification__V1__GetBacklogRequest Notification__V1__GetBacklogRequest;
 typedef struct Notification__V1__GetBacklogResponse Notification__V1__GetBacklogResponse;
+typedef struct Notification__V1__FeedItem Notification__V1__FeedItem;
+typedef struct Notification__V1__FeedCounts Notification__V1__FeedCounts;
+typedef struct Notification__V1__ListFeedRequest Notification__V1__ListFeedRequest;
+typedef struct Notification__V1__ListFeedResponse Notification__V1__ListFeedResponse;
+typedef struct Notification__V1__GetFeedCountsRequest Notification__V1__GetFeedCountsRequest;
+typedef struct Notification__V1__GetFeedCountsResponse Notification__V1__GetFeedCountsResponse;
+typedef struct Notification__V1__MarkFeedRequest Notification__V1__MarkFeedRequest;
+typedef struct Notification__V1__MarkFeedResponse Notification__V1__MarkFeedResponse;
 
 
 /* --- enums --- */
@@ -129,6 +137,56 @@ typedef enum _Notification__V1__Store {
   NOTIFICATION__V1__STORE__STORE_NEVER = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__STORE)
 } Notification__V1__Store;
+/*
+ * FeedFilter chooses the items ListFeed returns. Unspecified means inbox.
+ */
+typedef enum _Notification__V1__FeedFilter {
+  NOTIFICATION__V1__FEED_FILTER__FEED_FILTER_UNSPECIFIED = 0,
+  /*
+   * Items not archived.
+   */
+  NOTIFICATION__V1__FEED_FILTER__FEED_FILTER_INBOX = 1,
+  /*
+   * Items neither archived nor read.
+   */
+  NOTIFICATION__V1__FEED_FILTER__FEED_FILTER_UNREAD = 2,
+  /*
+   * Archived items only.
+   */
+  NOTIFICATION__V1__FEED_FILTER__FEED_FILTER_ARCHIVED = 3,
+  /*
+   * Every item.
+   */
+  NOTIFICATION__V1__FEED_FILTER__FEED_FILTER_ALL = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__FEED_FILTER)
+} Notification__V1__FeedFilter;
+/*
+ * FeedAction is what MarkFeed does to each item it names.
+ */
+typedef enum _Notification__V1__FeedAction {
+  NOTIFICATION__V1__FEED_ACTION__FEED_ACTION_UNSPECIFIED = 0,
+  /*
+   * The user has seen the item (the bell was opened).
+   */
+  NOTIFICATION__V1__FEED_ACTION__FEED_ACTION_SEEN = 1,
+  /*
+   * The user has read the item; implies seen.
+   */
+  NOTIFICATION__V1__FEED_ACTION__FEED_ACTION_READ = 2,
+  /*
+   * Not read any more (still seen).
+   */
+  NOTIFICATION__V1__FEED_ACTION__FEED_ACTION_UNREAD = 3,
+  /*
+   * Moved out of the inbox (not counted).
+   */
+  NOTIFICATION__V1__FEED_ACTION__FEED_ACTION_ARCHIVE = 4,
+  /*
+   * Back into the inbox.
+   */
+  NOTIFICATION__V1__FEED_ACTION__FEED_ACTION_UNARCHIVE = 5
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__FEED_ACTION)
+} Notification__V1__FeedAction;
 
 /* --- messages --- */
 
@@ -185,6 +243,12 @@ struct  Notification__V1__TaskProgressData
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, 0 }
 
 
+typedef enum {
+  NOTIFICATION__V1__NOTIFY_BATCH_GO_START_REQUEST__FEED_CHOICE__NOT_SET = 0,
+  NOTIFICATION__V1__NOTIFY_BATCH_GO_START_REQUEST__FEED_CHOICE_FEED = 24
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__NOTIFY_BATCH_GO_START_REQUEST__FEED_CHOICE__CASE)
+} Notification__V1__NotifyBatchGoStartRequest__FeedChoiceCase;
+
 /*
  * NotifyBatchGoStartRequest addresses `task` to the user `user_id`.
  */
@@ -208,10 +272,14 @@ struct  Notification__V1__NotifyBatchGoStartRequest
    * collapse messages by it); at most 128 bytes.
    */
   char *group;
+  Notification__V1__NotifyBatchGoStartRequest__FeedChoiceCase feed_choice_case;
+  union {
+    protobuf_c_boolean feed;
+  };
 };
 #define NOTIFICATION__V1__NOTIFY_BATCH_GO_START_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_batch_go_start_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, NOTIFICATION__V1__NOTIFY_BATCH_GO_START_REQUEST__FEED_CHOICE__NOT_SET, {0} }
 
 
 /*
@@ -238,6 +306,12 @@ struct  Notification__V1__NotifyBatchGoStartResponse
     , (char *)protobuf_c_empty_string, 0, 0 }
 
 
+typedef enum {
+  NOTIFICATION__V1__NOTIFY_BATCH_GO_PROGRESS_REQUEST__FEED_CHOICE__NOT_SET = 0,
+  NOTIFICATION__V1__NOTIFY_BATCH_GO_PROGRESS_REQUEST__FEED_CHOICE_FEED = 24
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__NOTIFY_BATCH_GO_PROGRESS_REQUEST__FEED_CHOICE__CASE)
+} Notification__V1__NotifyBatchGoProgressRequest__FeedChoiceCase;
+
 /*
  * NotifyBatchGoProgressRequest addresses `task` to the user `user_id`.
  */
@@ -261,10 +335,14 @@ struct  Notification__V1__NotifyBatchGoProgressRequest
    * collapse messages by it); at most 128 bytes.
    */
   char *group;
+  Notification__V1__NotifyBatchGoProgressRequest__FeedChoiceCase feed_choice_case;
+  union {
+    protobuf_c_boolean feed;
+  };
 };
 #define NOTIFICATION__V1__NOTIFY_BATCH_GO_PROGRESS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_batch_go_progress_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, NOTIFICATION__V1__NOTIFY_BATCH_GO_PROGRESS_REQUEST__FEED_CHOICE__NOT_SET, {0} }
 
 
 /*
@@ -291,6 +369,12 @@ struct  Notification__V1__NotifyBatchGoProgressResponse
     , (char *)protobuf_c_empty_string, 0, 0 }
 
 
+typedef enum {
+  NOTIFICATION__V1__NOTIFY_BATCH_GO_COMPLETE_REQUEST__FEED_CHOICE__NOT_SET = 0,
+  NOTIFICATION__V1__NOTIFY_BATCH_GO_COMPLETE_REQUEST__FEED_CHOICE_FEED = 24
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__NOTIFY_BATCH_GO_COMPLETE_REQUEST__FEED_CHOICE__CASE)
+} Notification__V1__NotifyBatchGoCompleteRequest__FeedChoiceCase;
+
 /*
  * NotifyBatchGoCompleteRequest addresses `task` to the user `user_id`.
  */
@@ -314,10 +398,14 @@ struct  Notification__V1__NotifyBatchGoCompleteRequest
    * collapse messages by it); at most 128 bytes.
    */
   char *group;
+  Notification__V1__NotifyBatchGoCompleteRequest__FeedChoiceCase feed_choice_case;
+  union {
+    protobuf_c_boolean feed;
+  };
 };
 #define NOTIFICATION__V1__NOTIFY_BATCH_GO_COMPLETE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_batch_go_complete_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, NOTIFICATION__V1__NOTIFY_BATCH_GO_COMPLETE_REQUEST__FEED_CHOICE__NOT_SET, {0} }
 
 
 /*
@@ -343,6 +431,12 @@ struct  Notification__V1__NotifyBatchGoCompleteResponse
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_batch_go_complete_response__descriptor) \
     , (char *)protobuf_c_empty_string, 0, 0 }
 
+
+typedef enum {
+  NOTIFICATION__V1__NOTIFY_BATCH_GO_OPEN_URL_REQUEST__FEED_CHOICE__NOT_SET = 0,
+  NOTIFICATION__V1__NOTIFY_BATCH_GO_OPEN_URL_REQUEST__FEED_CHOICE_FEED = 24
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__NOTIFY_BATCH_GO_OPEN_URL_REQUEST__FEED_CHOICE__CASE)
+} Notification__V1__NotifyBatchGoOpenUrlRequest__FeedChoiceCase;
 
 /*
  * NotifyBatchGoOpenUrlRequest asks the user's browser to open `urls`.
@@ -376,10 +470,14 @@ struct  Notification__V1__NotifyBatchGoOpenUrlRequest
    * collapse messages by it); at most 128 bytes.
    */
   char *group;
+  Notification__V1__NotifyBatchGoOpenUrlRequest__FeedChoiceCase feed_choice_case;
+  union {
+    protobuf_c_boolean feed;
+  };
 };
 #define NOTIFICATION__V1__NOTIFY_BATCH_GO_OPEN_URL_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_batch_go_open_url_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, NOTIFICATION__V1__NOTIFY_BATCH_GO_OPEN_URL_REQUEST__FEED_CHOICE__NOT_SET, {0} }
 
 
 /*
@@ -406,6 +504,12 @@ struct  Notification__V1__NotifyBatchGoOpenUrlResponse
     , (char *)protobuf_c_empty_string, 0, 0 }
 
 
+typedef enum {
+  NOTIFICATION__V1__NOTIFY_SITE_RANK_START_REQUEST__FEED_CHOICE__NOT_SET = 0,
+  NOTIFICATION__V1__NOTIFY_SITE_RANK_START_REQUEST__FEED_CHOICE_FEED = 24
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__NOTIFY_SITE_RANK_START_REQUEST__FEED_CHOICE__CASE)
+} Notification__V1__NotifySiteRankStartRequest__FeedChoiceCase;
+
 /*
  * NotifySiteRankStartRequest addresses `task` to the user `user_id`.
  */
@@ -429,10 +533,14 @@ struct  Notification__V1__NotifySiteRankStartRequest
    * collapse messages by it); at most 128 bytes.
    */
   char *group;
+  Notification__V1__NotifySiteRankStartRequest__FeedChoiceCase feed_choice_case;
+  union {
+    protobuf_c_boolean feed;
+  };
 };
 #define NOTIFICATION__V1__NOTIFY_SITE_RANK_START_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_site_rank_start_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, NOTIFICATION__V1__NOTIFY_SITE_RANK_START_REQUEST__FEED_CHOICE__NOT_SET, {0} }
 
 
 /*
@@ -459,6 +567,12 @@ struct  Notification__V1__NotifySiteRankStartResponse
     , (char *)protobuf_c_empty_string, 0, 0 }
 
 
+typedef enum {
+  NOTIFICATION__V1__NOTIFY_SITE_RANK_PROGRESS_REQUEST__FEED_CHOICE__NOT_SET = 0,
+  NOTIFICATION__V1__NOTIFY_SITE_RANK_PROGRESS_REQUEST__FEED_CHOICE_FEED = 24
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__NOTIFY_SITE_RANK_PROGRESS_REQUEST__FEED_CHOICE__CASE)
+} Notification__V1__NotifySiteRankProgressRequest__FeedChoiceCase;
+
 /*
  * NotifySiteRankProgressRequest addresses `task` to the user `user_id`.
  */
@@ -482,10 +596,14 @@ struct  Notification__V1__NotifySiteRankProgressRequest
    * collapse messages by it); at most 128 bytes.
    */
   char *group;
+  Notification__V1__NotifySiteRankProgressRequest__FeedChoiceCase feed_choice_case;
+  union {
+    protobuf_c_boolean feed;
+  };
 };
 #define NOTIFICATION__V1__NOTIFY_SITE_RANK_PROGRESS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_site_rank_progress_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, NOTIFICATION__V1__NOTIFY_SITE_RANK_PROGRESS_REQUEST__FEED_CHOICE__NOT_SET, {0} }
 
 
 /*
@@ -512,6 +630,12 @@ struct  Notification__V1__NotifySiteRankProgressResponse
     , (char *)protobuf_c_empty_string, 0, 0 }
 
 
+typedef enum {
+  NOTIFICATION__V1__NOTIFY_SITE_RANK_COMPLETE_REQUEST__FEED_CHOICE__NOT_SET = 0,
+  NOTIFICATION__V1__NOTIFY_SITE_RANK_COMPLETE_REQUEST__FEED_CHOICE_FEED = 24
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__NOTIFY_SITE_RANK_COMPLETE_REQUEST__FEED_CHOICE__CASE)
+} Notification__V1__NotifySiteRankCompleteRequest__FeedChoiceCase;
+
 /*
  * NotifySiteRankCompleteRequest addresses `task` to the user `user_id`.
  */
@@ -535,10 +659,14 @@ struct  Notification__V1__NotifySiteRankCompleteRequest
    * collapse messages by it); at most 128 bytes.
    */
   char *group;
+  Notification__V1__NotifySiteRankCompleteRequest__FeedChoiceCase feed_choice_case;
+  union {
+    protobuf_c_boolean feed;
+  };
 };
 #define NOTIFICATION__V1__NOTIFY_SITE_RANK_COMPLETE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_site_rank_complete_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, NOTIFICATION__V1__NOTIFY_SITE_RANK_COMPLETE_REQUEST__FEED_CHOICE__NOT_SET, {0} }
 
 
 /*
@@ -565,6 +693,12 @@ struct  Notification__V1__NotifySiteRankCompleteResponse
     , (char *)protobuf_c_empty_string, 0, 0 }
 
 
+typedef enum {
+  NOTIFICATION__V1__NOTIFY_CHENGELINK_START_REQUEST__FEED_CHOICE__NOT_SET = 0,
+  NOTIFICATION__V1__NOTIFY_CHENGELINK_START_REQUEST__FEED_CHOICE_FEED = 24
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__NOTIFY_CHENGELINK_START_REQUEST__FEED_CHOICE__CASE)
+} Notification__V1__NotifyChengelinkStartRequest__FeedChoiceCase;
+
 /*
  * NotifyChengelinkStartRequest addresses `task` to the user `user_id`.
  */
@@ -588,10 +722,14 @@ struct  Notification__V1__NotifyChengelinkStartRequest
    * collapse messages by it); at most 128 bytes.
    */
   char *group;
+  Notification__V1__NotifyChengelinkStartRequest__FeedChoiceCase feed_choice_case;
+  union {
+    protobuf_c_boolean feed;
+  };
 };
 #define NOTIFICATION__V1__NOTIFY_CHENGELINK_START_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_chengelink_start_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, NOTIFICATION__V1__NOTIFY_CHENGELINK_START_REQUEST__FEED_CHOICE__NOT_SET, {0} }
 
 
 /*
@@ -618,6 +756,12 @@ struct  Notification__V1__NotifyChengelinkStartResponse
     , (char *)protobuf_c_empty_string, 0, 0 }
 
 
+typedef enum {
+  NOTIFICATION__V1__NOTIFY_CHENGELINK_PROGRESS_REQUEST__FEED_CHOICE__NOT_SET = 0,
+  NOTIFICATION__V1__NOTIFY_CHENGELINK_PROGRESS_REQUEST__FEED_CHOICE_FEED = 24
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__NOTIFY_CHENGELINK_PROGRESS_REQUEST__FEED_CHOICE__CASE)
+} Notification__V1__NotifyChengelinkProgressRequest__FeedChoiceCase;
+
 /*
  * NotifyChengelinkProgressRequest addresses `task` to the user `user_id`.
  */
@@ -641,10 +785,14 @@ struct  Notification__V1__NotifyChengelinkProgressRequest
    * collapse messages by it); at most 128 bytes.
    */
   char *group;
+  Notification__V1__NotifyChengelinkProgressRequest__FeedChoiceCase feed_choice_case;
+  union {
+    protobuf_c_boolean feed;
+  };
 };
 #define NOTIFICATION__V1__NOTIFY_CHENGELINK_PROGRESS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_chengelink_progress_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, NOTIFICATION__V1__NOTIFY_CHENGELINK_PROGRESS_REQUEST__FEED_CHOICE__NOT_SET, {0} }
 
 
 /*
@@ -671,6 +819,12 @@ struct  Notification__V1__NotifyChengelinkProgressResponse
     , (char *)protobuf_c_empty_string, 0, 0 }
 
 
+typedef enum {
+  NOTIFICATION__V1__NOTIFY_CHENGELINK_COMPLETE_REQUEST__FEED_CHOICE__NOT_SET = 0,
+  NOTIFICATION__V1__NOTIFY_CHENGELINK_COMPLETE_REQUEST__FEED_CHOICE_FEED = 24
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__NOTIFY_CHENGELINK_COMPLETE_REQUEST__FEED_CHOICE__CASE)
+} Notification__V1__NotifyChengelinkCompleteRequest__FeedChoiceCase;
+
 /*
  * NotifyChengelinkCompleteRequest addresses `task` to the user `user_id`.
  */
@@ -694,10 +848,14 @@ struct  Notification__V1__NotifyChengelinkCompleteRequest
    * collapse messages by it); at most 128 bytes.
    */
   char *group;
+  Notification__V1__NotifyChengelinkCompleteRequest__FeedChoiceCase feed_choice_case;
+  union {
+    protobuf_c_boolean feed;
+  };
 };
 #define NOTIFICATION__V1__NOTIFY_CHENGELINK_COMPLETE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_chengelink_complete_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, NULL, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, NOTIFICATION__V1__NOTIFY_CHENGELINK_COMPLETE_REQUEST__FEED_CHOICE__NOT_SET, {0} }
 
 
 /*
@@ -734,6 +892,12 @@ struct  Notification__V1__SendSystemNotificationRequest__ParamsEntry
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__send_system_notification_request__params_entry__descriptor) \
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
+
+typedef enum {
+  NOTIFICATION__V1__SEND_SYSTEM_NOTIFICATION_REQUEST__FEED_CHOICE__NOT_SET = 0,
+  NOTIFICATION__V1__SEND_SYSTEM_NOTIFICATION_REQUEST__FEED_CHOICE_FEED = 24
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__SEND_SYSTEM_NOTIFICATION_REQUEST__FEED_CHOICE__CASE)
+} Notification__V1__SendSystemNotificationRequest__FeedChoiceCase;
 
 /*
  * SendSystemNotificationRequest is a notice for one user.
@@ -785,10 +949,14 @@ struct  Notification__V1__SendSystemNotificationRequest
    */
   size_t n_params;
   Notification__V1__SendSystemNotificationRequest__ParamsEntry **params;
+  Notification__V1__SendSystemNotificationRequest__FeedChoiceCase feed_choice_case;
+  union {
+    protobuf_c_boolean feed;
+  };
 };
 #define NOTIFICATION__V1__SEND_SYSTEM_NOTIFICATION_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__send_system_notification_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__LEVEL__LEVEL_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__LEVEL__LEVEL_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, NOTIFICATION__V1__SEND_SYSTEM_NOTIFICATION_REQUEST__FEED_CHOICE__NOT_SET, {0} }
 
 
 /*
@@ -825,6 +993,12 @@ struct  Notification__V1__NotifyTokenInsufficientRequest__ParamsEntry
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_token_insufficient_request__params_entry__descriptor) \
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
+
+typedef enum {
+  NOTIFICATION__V1__NOTIFY_TOKEN_INSUFFICIENT_REQUEST__FEED_CHOICE__NOT_SET = 0,
+  NOTIFICATION__V1__NOTIFY_TOKEN_INSUFFICIENT_REQUEST__FEED_CHOICE_FEED = 24
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__NOTIFY_TOKEN_INSUFFICIENT_REQUEST__FEED_CHOICE__CASE)
+} Notification__V1__NotifyTokenInsufficientRequest__FeedChoiceCase;
 
 /*
  * NotifyTokenInsufficientRequest tells a user their token balance is too low.
@@ -872,10 +1046,14 @@ struct  Notification__V1__NotifyTokenInsufficientRequest
    */
   size_t n_params;
   Notification__V1__NotifyTokenInsufficientRequest__ParamsEntry **params;
+  Notification__V1__NotifyTokenInsufficientRequest__FeedChoiceCase feed_choice_case;
+  union {
+    protobuf_c_boolean feed;
+  };
 };
 #define NOTIFICATION__V1__NOTIFY_TOKEN_INSUFFICIENT_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_token_insufficient_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
+    , (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, NOTIFICATION__V1__NOTIFY_TOKEN_INSUFFICIENT_REQUEST__FEED_CHOICE__NOT_SET, {0} }
 
 
 /*
@@ -912,6 +1090,12 @@ struct  Notification__V1__NotifyPlanExpiringRequest__ParamsEntry
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_plan_expiring_request__params_entry__descriptor) \
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
+
+typedef enum {
+  NOTIFICATION__V1__NOTIFY_PLAN_EXPIRING_REQUEST__FEED_CHOICE__NOT_SET = 0,
+  NOTIFICATION__V1__NOTIFY_PLAN_EXPIRING_REQUEST__FEED_CHOICE_FEED = 24
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__NOTIFY_PLAN_EXPIRING_REQUEST__FEED_CHOICE__CASE)
+} Notification__V1__NotifyPlanExpiringRequest__FeedChoiceCase;
 
 /*
  * NotifyPlanExpiringRequest warns a user their plan ends soon.
@@ -963,10 +1147,14 @@ struct  Notification__V1__NotifyPlanExpiringRequest
    */
   size_t n_params;
   Notification__V1__NotifyPlanExpiringRequest__ParamsEntry **params;
+  Notification__V1__NotifyPlanExpiringRequest__FeedChoiceCase feed_choice_case;
+  union {
+    protobuf_c_boolean feed;
+  };
 };
 #define NOTIFICATION__V1__NOTIFY_PLAN_EXPIRING_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_plan_expiring_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, NOTIFICATION__V1__NOTIFY_PLAN_EXPIRING_REQUEST__FEED_CHOICE__NOT_SET, {0} }
 
 
 /*
@@ -1003,6 +1191,12 @@ struct  Notification__V1__NotifyPlanExpiredRequest__ParamsEntry
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_plan_expired_request__params_entry__descriptor) \
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
+
+typedef enum {
+  NOTIFICATION__V1__NOTIFY_PLAN_EXPIRED_REQUEST__FEED_CHOICE__NOT_SET = 0,
+  NOTIFICATION__V1__NOTIFY_PLAN_EXPIRED_REQUEST__FEED_CHOICE_FEED = 24
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__NOTIFY_PLAN_EXPIRED_REQUEST__FEED_CHOICE__CASE)
+} Notification__V1__NotifyPlanExpiredRequest__FeedChoiceCase;
 
 /*
  * NotifyPlanExpiredRequest tells a user their plan has ended.
@@ -1050,10 +1244,14 @@ struct  Notification__V1__NotifyPlanExpiredRequest
    */
   size_t n_params;
   Notification__V1__NotifyPlanExpiredRequest__ParamsEntry **params;
+  Notification__V1__NotifyPlanExpiredRequest__FeedChoiceCase feed_choice_case;
+  union {
+    protobuf_c_boolean feed;
+  };
 };
 #define NOTIFICATION__V1__NOTIFY_PLAN_EXPIRED_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_plan_expired_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, NOTIFICATION__V1__NOTIFY_PLAN_EXPIRED_REQUEST__FEED_CHOICE__NOT_SET, {0} }
 
 
 /*
@@ -1090,6 +1288,12 @@ struct  Notification__V1__BroadcastRequest__ParamsEntry
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__broadcast_request__params_entry__descriptor) \
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
+
+typedef enum {
+  NOTIFICATION__V1__BROADCAST_REQUEST__FEED_CHOICE__NOT_SET = 0,
+  NOTIFICATION__V1__BROADCAST_REQUEST__FEED_CHOICE_FEED = 24
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__BROADCAST_REQUEST__FEED_CHOICE__CASE)
+} Notification__V1__BroadcastRequest__FeedChoiceCase;
 
 /*
  * BroadcastRequest is a system notification for everyone connected.
@@ -1137,10 +1341,14 @@ struct  Notification__V1__BroadcastRequest
    */
   size_t n_params;
   Notification__V1__BroadcastRequest__ParamsEntry **params;
+  Notification__V1__BroadcastRequest__FeedChoiceCase feed_choice_case;
+  union {
+    protobuf_c_boolean feed;
+  };
 };
 #define NOTIFICATION__V1__BROADCAST_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__broadcast_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__LEVEL__LEVEL_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__LEVEL__LEVEL_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, NOTIFICATION__V1__BROADCAST_REQUEST__FEED_CHOICE__NOT_SET, {0} }
 
 
 /*
@@ -1167,6 +1375,12 @@ struct  Notification__V1__BroadcastResponse
     , (char *)protobuf_c_empty_string, 0, 0 }
 
 
+typedef enum {
+  NOTIFICATION__V1__SEND_TEST_MESSAGE_REQUEST__FEED_CHOICE__NOT_SET = 0,
+  NOTIFICATION__V1__SEND_TEST_MESSAGE_REQUEST__FEED_CHOICE_FEED = 24
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__SEND_TEST_MESSAGE_REQUEST__FEED_CHOICE__CASE)
+} Notification__V1__SendTestMessageRequest__FeedChoiceCase;
+
 /*
  * SendTestMessageRequest sends a test system notification to one user.
  */
@@ -1186,10 +1400,14 @@ struct  Notification__V1__SendTestMessageRequest
    * collapse messages by it); at most 128 bytes.
    */
   char *group;
+  Notification__V1__SendTestMessageRequest__FeedChoiceCase feed_choice_case;
+  union {
+    protobuf_c_boolean feed;
+  };
 };
 #define NOTIFICATION__V1__SEND_TEST_MESSAGE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__send_test_message_request__descriptor) \
-    , (char *)protobuf_c_empty_string, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, NOTIFICATION__V1__SEND_TEST_MESSAGE_REQUEST__FEED_CHOICE__NOT_SET, {0} }
 
 
 /*
@@ -1316,6 +1534,12 @@ struct  Notification__V1__NotifyUsersRequest__ParamsEntry
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+typedef enum {
+  NOTIFICATION__V1__NOTIFY_USERS_REQUEST__FEED_CHOICE__NOT_SET = 0,
+  NOTIFICATION__V1__NOTIFY_USERS_REQUEST__FEED_CHOICE_FEED = 24
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__NOTIFY_USERS_REQUEST__FEED_CHOICE__CASE)
+} Notification__V1__NotifyUsersRequest__FeedChoiceCase;
+
 /*
  * NotifyUsersRequest is one system notification for a list of users.
  */
@@ -1368,10 +1592,14 @@ struct  Notification__V1__NotifyUsersRequest
    */
   size_t n_params;
   Notification__V1__NotifyUsersRequest__ParamsEntry **params;
+  Notification__V1__NotifyUsersRequest__FeedChoiceCase feed_choice_case;
+  union {
+    protobuf_c_boolean feed;
+  };
 };
 #define NOTIFICATION__V1__NOTIFY_USERS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_users_request__descriptor) \
-    , 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__LEVEL__LEVEL_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL }
+    , 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__LEVEL__LEVEL_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, NOTIFICATION__V1__NOTIFY_USERS_REQUEST__FEED_CHOICE__NOT_SET, {0} }
 
 
 /*
@@ -1566,6 +1794,12 @@ struct  Notification__V1__DeleteTemplateResponse
     , (char *)protobuf_c_empty_string }
 
 
+typedef enum {
+  NOTIFICATION__V1__PUBLISH_REQUEST__FEED_CHOICE__NOT_SET = 0,
+  NOTIFICATION__V1__PUBLISH_REQUEST__FEED_CHOICE_FEED = 24
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(NOTIFICATION__V1__PUBLISH_REQUEST__FEED_CHOICE__CASE)
+} Notification__V1__PublishRequest__FeedChoiceCase;
+
 /*
  * PublishRequest is one notification of a type the caller names. Give
  * exactly one target: `user_id`, `user_ids` or `broadcast`.
@@ -1618,10 +1852,14 @@ struct  Notification__V1__PublishRequest
    * collapse messages by it); at most 128 bytes.
    */
   char *group;
+  Notification__V1__PublishRequest__FeedChoiceCase feed_choice_case;
+  union {
+    protobuf_c_boolean feed;
+  };
 };
 #define NOTIFICATION__V1__PUBLISH_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__publish_request__descriptor) \
-    , (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, 0,NULL, 0, NOTIFICATION__V1__STORE__STORE_UNSPECIFIED, 0, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, 0,NULL, 0, NOTIFICATION__V1__STORE__STORE_UNSPECIFIED, 0, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, NOTIFICATION__V1__PUBLISH_REQUEST__FEED_CHOICE__NOT_SET, {0} }
 
 
 /*
@@ -1760,6 +1998,218 @@ struct  Notification__V1__GetBacklogResponse
 #define NOTIFICATION__V1__GET_BACKLOG_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__get_backlog_response__descriptor) \
     , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * FeedItem is one notification of a feed, with the user's state of it.
+ */
+struct  Notification__V1__FeedItem
+{
+  ProtobufCMessage base;
+  /*
+   * The notification's message_id.
+   */
+  char *id;
+  /*
+   * Its `type`, as delivered.
+   */
+  char *type;
+  /*
+   * Its `data`, a JSON object as UTF-8 text (as in PublishRequest).
+   */
+  ProtobufCBinaryData data;
+  /*
+   * Unix time (milliseconds) it was sent: the envelope's timestamp.
+   */
+  int64_t timestamp;
+  /*
+   * Its priority; unspecified means normal.
+   */
+  Notification__V1__Priority priority;
+  /*
+   * Its grouping key, or empty.
+   */
+  char *group;
+  /*
+   * The user has seen it.
+   */
+  protobuf_c_boolean seen;
+  /*
+   * The user has read it.
+   */
+  protobuf_c_boolean read;
+  /*
+   * The user has archived it.
+   */
+  protobuf_c_boolean archived;
+};
+#define NOTIFICATION__V1__FEED_ITEM__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__feed_item__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, 0, NOTIFICATION__V1__PRIORITY__PRIORITY_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0, 0 }
+
+
+/*
+ * FeedCounts is what a feed holds outside the archive.
+ */
+struct  Notification__V1__FeedCounts
+{
+  ProtobufCMessage base;
+  /*
+   * Items not archived.
+   */
+  int32_t total;
+  /*
+   * Of these, not seen.
+   */
+  int32_t unseen;
+  /*
+   * Of these, not read.
+   */
+  int32_t unread;
+};
+#define NOTIFICATION__V1__FEED_COUNTS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__feed_counts__descriptor) \
+    , 0, 0, 0 }
+
+
+/*
+ * ListFeedRequest asks for one page of a user's feed.
+ */
+struct  Notification__V1__ListFeedRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The user: 1 to 128 bytes of [A-Za-z0-9_.@:-].
+   */
+  char *user_id;
+  /*
+   * The cursor: items older than this id (the previous page's next_before);
+   * empty means from the newest.
+   */
+  char *before;
+  /*
+   * Items per page, 1 to 100; 0 means 20.
+   */
+  int32_t limit;
+  /*
+   * Which items; unspecified means inbox.
+   */
+  Notification__V1__FeedFilter filter;
+};
+#define NOTIFICATION__V1__LIST_FEED_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__list_feed_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, NOTIFICATION__V1__FEED_FILTER__FEED_FILTER_UNSPECIFIED }
+
+
+/*
+ * ListFeedResponse is one page, newest first.
+ */
+struct  Notification__V1__ListFeedResponse
+{
+  ProtobufCMessage base;
+  /*
+   * The items, newest first.
+   */
+  size_t n_items;
+  Notification__V1__FeedItem **items;
+  /*
+   * The cursor of the next page (its `before`), or empty when this is the last.
+   */
+  char *next_before;
+};
+#define NOTIFICATION__V1__LIST_FEED_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__list_feed_response__descriptor) \
+    , 0,NULL, (char *)protobuf_c_empty_string }
+
+
+/*
+ * GetFeedCountsRequest names the user.
+ */
+struct  Notification__V1__GetFeedCountsRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The user: 1 to 128 bytes of [A-Za-z0-9_.@:-].
+   */
+  char *user_id;
+};
+#define NOTIFICATION__V1__GET_FEED_COUNTS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__get_feed_counts_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+/*
+ * GetFeedCountsResponse counts the user's feed (archived items not counted).
+ */
+struct  Notification__V1__GetFeedCountsResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Items not archived.
+   */
+  int32_t total;
+  /*
+   * Of these, not seen.
+   */
+  int32_t unseen;
+  /*
+   * Of these, not read.
+   */
+  int32_t unread;
+};
+#define NOTIFICATION__V1__GET_FEED_COUNTS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__get_feed_counts_response__descriptor) \
+    , 0, 0, 0 }
+
+
+/*
+ * MarkFeedRequest changes items of a user's feed: give `ids` or `all`.
+ */
+struct  Notification__V1__MarkFeedRequest
+{
+  ProtobufCMessage base;
+  /*
+   * The user: 1 to 128 bytes of [A-Za-z0-9_.@:-].
+   */
+  char *user_id;
+  /*
+   * 1 to 500 item ids (message ids); ids not in the user's feed are
+   * ignored.
+   */
+  size_t n_ids;
+  char **ids;
+  /*
+   * Or every item of the feed.
+   */
+  protobuf_c_boolean all;
+  /*
+   * What to do; required.
+   */
+  Notification__V1__FeedAction action;
+};
+#define NOTIFICATION__V1__MARK_FEED_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__mark_feed_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, 0, NOTIFICATION__V1__FEED_ACTION__FEED_ACTION_UNSPECIFIED }
+
+
+/*
+ * MarkFeedResponse says what changed.
+ */
+struct  Notification__V1__MarkFeedResponse
+{
+  ProtobufCMessage base;
+  /*
+   * Items whose state changed.
+   */
+  int32_t updated;
+  /*
+   * The feed's counts after the change.
+   */
+  Notification__V1__FeedCounts *counts;
+};
+#define NOTIFICATION__V1__MARK_FEED_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&notification__v1__mark_feed_response__descriptor) \
+    , 0, NULL }
 
 
 /* Notification__V1__TaskProgressData methods */
@@ -2806,6 +3256,158 @@ Notification__V1__GetBacklogResponse *
 void   notification__v1__get_backlog_response__free_unpacked
                      (Notification__V1__GetBacklogResponse *message,
                       ProtobufCAllocator *allocator);
+/* Notification__V1__FeedItem methods */
+void   notification__v1__feed_item__init
+                     (Notification__V1__FeedItem         *message);
+size_t notification__v1__feed_item__get_packed_size
+                     (const Notification__V1__FeedItem   *message);
+size_t notification__v1__feed_item__pack
+                     (const Notification__V1__FeedItem   *message,
+                      uint8_t             *out);
+size_t notification__v1__feed_item__pack_to_buffer
+                     (const Notification__V1__FeedItem   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__FeedItem *
+       notification__v1__feed_item__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__feed_item__free_unpacked
+                     (Notification__V1__FeedItem *message,
+                      ProtobufCAllocator *allocator);
+/* Notification__V1__FeedCounts methods */
+void   notification__v1__feed_counts__init
+                     (Notification__V1__FeedCounts         *message);
+size_t notification__v1__feed_counts__get_packed_size
+                     (const Notification__V1__FeedCounts   *message);
+size_t notification__v1__feed_counts__pack
+                     (const Notification__V1__FeedCounts   *message,
+                      uint8_t             *out);
+size_t notification__v1__feed_counts__pack_to_buffer
+                     (const Notification__V1__FeedCounts   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__FeedCounts *
+       notification__v1__feed_counts__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__feed_counts__free_unpacked
+                     (Notification__V1__FeedCounts *message,
+                      ProtobufCAllocator *allocator);
+/* Notification__V1__ListFeedRequest methods */
+void   notification__v1__list_feed_request__init
+                     (Notification__V1__ListFeedRequest         *message);
+size_t notification__v1__list_feed_request__get_packed_size
+                     (const Notification__V1__ListFeedRequest   *message);
+size_t notification__v1__list_feed_request__pack
+                     (const Notification__V1__ListFeedRequest   *message,
+                      uint8_t             *out);
+size_t notification__v1__list_feed_request__pack_to_buffer
+                     (const Notification__V1__ListFeedRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__ListFeedRequest *
+       notification__v1__list_feed_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__list_feed_request__free_unpacked
+                     (Notification__V1__ListFeedRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Notification__V1__ListFeedResponse methods */
+void   notification__v1__list_feed_response__init
+                     (Notification__V1__ListFeedResponse         *message);
+size_t notification__v1__list_feed_response__get_packed_size
+                     (const Notification__V1__ListFeedResponse   *message);
+size_t notification__v1__list_feed_response__pack
+                     (const Notification__V1__ListFeedResponse   *message,
+                      uint8_t             *out);
+size_t notification__v1__list_feed_response__pack_to_buffer
+                     (const Notification__V1__ListFeedResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__ListFeedResponse *
+       notification__v1__list_feed_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__list_feed_response__free_unpacked
+                     (Notification__V1__ListFeedResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Notification__V1__GetFeedCountsRequest methods */
+void   notification__v1__get_feed_counts_request__init
+                     (Notification__V1__GetFeedCountsRequest         *message);
+size_t notification__v1__get_feed_counts_request__get_packed_size
+                     (const Notification__V1__GetFeedCountsRequest   *message);
+size_t notification__v1__get_feed_counts_request__pack
+                     (const Notification__V1__GetFeedCountsRequest   *message,
+                      uint8_t             *out);
+size_t notification__v1__get_feed_counts_request__pack_to_buffer
+                     (const Notification__V1__GetFeedCountsRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__GetFeedCountsRequest *
+       notification__v1__get_feed_counts_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__get_feed_counts_request__free_unpacked
+                     (Notification__V1__GetFeedCountsRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Notification__V1__GetFeedCountsResponse methods */
+void   notification__v1__get_feed_counts_response__init
+                     (Notification__V1__GetFeedCountsResponse         *message);
+size_t notification__v1__get_feed_counts_response__get_packed_size
+                     (const Notification__V1__GetFeedCountsResponse   *message);
+size_t notification__v1__get_feed_counts_response__pack
+                     (const Notification__V1__GetFeedCountsResponse   *message,
+                      uint8_t             *out);
+size_t notification__v1__get_feed_counts_response__pack_to_buffer
+                     (const Notification__V1__GetFeedCountsResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__GetFeedCountsResponse *
+       notification__v1__get_feed_counts_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__get_feed_counts_response__free_unpacked
+                     (Notification__V1__GetFeedCountsResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Notification__V1__MarkFeedRequest methods */
+void   notification__v1__mark_feed_request__init
+                     (Notification__V1__MarkFeedRequest         *message);
+size_t notification__v1__mark_feed_request__get_packed_size
+                     (const Notification__V1__MarkFeedRequest   *message);
+size_t notification__v1__mark_feed_request__pack
+                     (const Notification__V1__MarkFeedRequest   *message,
+                      uint8_t             *out);
+size_t notification__v1__mark_feed_request__pack_to_buffer
+                     (const Notification__V1__MarkFeedRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__MarkFeedRequest *
+       notification__v1__mark_feed_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__mark_feed_request__free_unpacked
+                     (Notification__V1__MarkFeedRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Notification__V1__MarkFeedResponse methods */
+void   notification__v1__mark_feed_response__init
+                     (Notification__V1__MarkFeedResponse         *message);
+size_t notification__v1__mark_feed_response__get_packed_size
+                     (const Notification__V1__MarkFeedResponse   *message);
+size_t notification__v1__mark_feed_response__pack
+                     (const Notification__V1__MarkFeedResponse   *message,
+                      uint8_t             *out);
+size_t notification__v1__mark_feed_response__pack_to_buffer
+                     (const Notification__V1__MarkFeedResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Notification__V1__MarkFeedResponse *
+       notification__v1__mark_feed_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   notification__v1__mark_feed_response__free_unpacked
+                     (Notification__V1__MarkFeedResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Notification__V1__TaskProgressData_Closure)
@@ -2988,6 +3590,30 @@ typedef void (*Notification__V1__GetBacklogRequest_Closure)
 typedef void (*Notification__V1__GetBacklogResponse_Closure)
                  (const Notification__V1__GetBacklogResponse *message,
                   void *closure_data);
+typedef void (*Notification__V1__FeedItem_Closure)
+                 (const Notification__V1__FeedItem *message,
+                  void *closure_data);
+typedef void (*Notification__V1__FeedCounts_Closure)
+                 (const Notification__V1__FeedCounts *message,
+                  void *closure_data);
+typedef void (*Notification__V1__ListFeedRequest_Closure)
+                 (const Notification__V1__ListFeedRequest *message,
+                  void *closure_data);
+typedef void (*Notification__V1__ListFeedResponse_Closure)
+                 (const Notification__V1__ListFeedResponse *message,
+                  void *closure_data);
+typedef void (*Notification__V1__GetFeedCountsRequest_Closure)
+                 (const Notification__V1__GetFeedCountsRequest *message,
+                  void *closure_data);
+typedef void (*Notification__V1__GetFeedCountsResponse_Closure)
+                 (const Notification__V1__GetFeedCountsResponse *message,
+                  void *closure_data);
+typedef void (*Notification__V1__MarkFeedRequest_Closure)
+                 (const Notification__V1__MarkFeedRequest *message,
+                  void *closure_data);
+typedef void (*Notification__V1__MarkFeedResponse_Closure)
+                 (const Notification__V1__MarkFeedResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -3099,6 +3725,18 @@ struct Notification__V1__NotificationService_Service
                       const Notification__V1__GetBacklogRequest *input,
                       Notification__V1__GetBacklogResponse_Closure closure,
                       void *closure_data);
+  void (*list_feed)(Notification__V1__NotificationService_Service *service,
+                    const Notification__V1__ListFeedRequest *input,
+                    Notification__V1__ListFeedResponse_Closure closure,
+                    void *closure_data);
+  void (*get_feed_counts)(Notification__V1__NotificationService_Service *service,
+                          const Notification__V1__GetFeedCountsRequest *input,
+                          Notification__V1__GetFeedCountsResponse_Closure closure,
+                          void *closure_data);
+  void (*mark_feed)(Notification__V1__NotificationService_Service *service,
+                    const Notification__V1__MarkFeedRequest *input,
+                    Notification__V1__MarkFeedResponse_Closure closure,
+                    void *closure_data);
 };
 typedef void (*Notification__V1__NotificationService_ServiceDestroy)(Notification__V1__NotificationService_Service *);
 void notification__v1__notification_service__init (Notification__V1__NotificationService_Service *service,
@@ -3132,7 +3770,10 @@ void notification__v1__notification_service__init (Notification__V1__Notificatio
       function_prefix__ ## delete_template,\
       function_prefix__ ## publish,\
       function_prefix__ ## disconnect_user,\
-      function_prefix__ ## get_backlog  }
+      function_prefix__ ## get_backlog,\
+      function_prefix__ ## list_feed,\
+      function_prefix__ ## get_feed_counts,\
+      function_prefix__ ## mark_feed  }
 void notification__v1__notification_service__notify_batch_go_start(ProtobufCService *service,
                                                                    const Notification__V1__NotifyBatchGoStartRequest *input,
                                                                    Notification__V1__NotifyBatchGoStartResponse_Closure closure,
@@ -3237,12 +3878,26 @@ void notification__v1__notification_service__get_backlog(ProtobufCService *servi
                                                          const Notification__V1__GetBacklogRequest *input,
                                                          Notification__V1__GetBacklogResponse_Closure closure,
                                                          void *closure_data);
+void notification__v1__notification_service__list_feed(ProtobufCService *service,
+                                                       const Notification__V1__ListFeedRequest *input,
+                                                       Notification__V1__ListFeedResponse_Closure closure,
+                                                       void *closure_data);
+void notification__v1__notification_service__get_feed_counts(ProtobufCService *service,
+                                                             const Notification__V1__GetFeedCountsRequest *input,
+                                                             Notification__V1__GetFeedCountsResponse_Closure closure,
+                                                             void *closure_data);
+void notification__v1__notification_service__mark_feed(ProtobufCService *service,
+                                                       const Notification__V1__MarkFeedRequest *input,
+                                                       Notification__V1__MarkFeedResponse_Closure closure,
+                                                       void *closure_data);
 
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    notification__v1__level__descriptor;
 extern const ProtobufCEnumDescriptor    notification__v1__priority__descriptor;
 extern const ProtobufCEnumDescriptor    notification__v1__store__descriptor;
+extern const ProtobufCEnumDescriptor    notification__v1__feed_filter__descriptor;
+extern const ProtobufCEnumDescriptor    notification__v1__feed_action__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__task_progress_data__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__notify_batch_go_start_request__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__notify_batch_go_start_response__descriptor;
@@ -3303,6 +3958,14 @@ extern const ProtobufCMessageDescriptor notification__v1__disconnect_user_reques
 extern const ProtobufCMessageDescriptor notification__v1__disconnect_user_response__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__get_backlog_request__descriptor;
 extern const ProtobufCMessageDescriptor notification__v1__get_backlog_response__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__feed_item__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__feed_counts__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__list_feed_request__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__list_feed_response__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__get_feed_counts_request__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__get_feed_counts_response__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__mark_feed_request__descriptor;
+extern const ProtobufCMessageDescriptor notification__v1__mark_feed_response__descriptor;
 extern const ProtobufCServiceDescriptor notification__v1__notification_service__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -24,6 +24,11 @@ off();
 c.connect().then((d) => console.log(d.client_id));
 c.refresh('new').then((r) => console.log(r.expires_at));
 const s: string | null = c.lastMessageId;
+c.on('feed_update', (d) => console.log(d.action, d.counts.unread, d.ids?.length, d.all));
+c.feed.list({ limit: 20, filter: 'unread' }).then((p) => p.items.forEach((i) => console.log(i.id, i.read, p.next_before)));
+c.feed.counts().then((n) => console.log(n.total, n.unseen));
+c.feed.mark({ ids: ['0190000000000000'], action: 'read' }).then((r) => console.log(r.updated, r.counts.unread));
+c.feed.mark({ all: true, action: 'seen' });
 console.log(KEPT_TYPES.length, s, createClient('tok').state);
 
 async function node() {

@@ -5,6 +5,17 @@ from google.protobuf import message as _message
 from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+FEED_ACTION_ARCHIVE: FeedAction
+FEED_ACTION_READ: FeedAction
+FEED_ACTION_SEEN: FeedAction
+FEED_ACTION_UNARCHIVE: FeedAction
+FEED_ACTION_UNREAD: FeedAction
+FEED_ACTION_UNSPECIFIED: FeedAction
+FEED_FILTER_ALL: FeedFilter
+FEED_FILTER_ARCHIVED: FeedFilter
+FEED_FILTER_INBOX: FeedFilter
+FEED_FILTER_UNREAD: FeedFilter
+FEED_FILTER_UNSPECIFIED: FeedFilter
 LEVEL_ERROR: Level
 LEVEL_INFO: Level
 LEVEL_SUCCESS: Level
@@ -20,7 +31,7 @@ STORE_NEVER: Store
 STORE_UNSPECIFIED: Store
 
 class BroadcastRequest(_message.Message):
-    __slots__ = ["action", "action_url", "group", "level", "message", "params", "priority", "template_id", "title"]
+    __slots__ = ["action", "action_url", "feed", "group", "level", "message", "params", "priority", "template_id", "title"]
     class ParamsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +41,7 @@ class BroadcastRequest(_message.Message):
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ACTION_FIELD_NUMBER: _ClassVar[int]
     ACTION_URL_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
@@ -39,6 +51,7 @@ class BroadcastRequest(_message.Message):
     TITLE_FIELD_NUMBER: _ClassVar[int]
     action: str
     action_url: str
+    feed: bool
     group: str
     level: Level
     message: str
@@ -46,7 +59,7 @@ class BroadcastRequest(_message.Message):
     priority: Priority
     template_id: str
     title: str
-    def __init__(self, title: _Optional[str] = ..., message: _Optional[str] = ..., level: _Optional[_Union[Level, str]] = ..., action: _Optional[str] = ..., action_url: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., template_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, title: _Optional[str] = ..., message: _Optional[str] = ..., level: _Optional[_Union[Level, str]] = ..., action: _Optional[str] = ..., action_url: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., template_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., feed: bool = ...) -> None: ...
 
 class BroadcastResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -88,6 +101,38 @@ class DisconnectUserResponse(_message.Message):
     user_id: str
     def __init__(self, user_id: _Optional[str] = ..., closed: _Optional[int] = ...) -> None: ...
 
+class FeedCounts(_message.Message):
+    __slots__ = ["total", "unread", "unseen"]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    UNREAD_FIELD_NUMBER: _ClassVar[int]
+    UNSEEN_FIELD_NUMBER: _ClassVar[int]
+    total: int
+    unread: int
+    unseen: int
+    def __init__(self, total: _Optional[int] = ..., unseen: _Optional[int] = ..., unread: _Optional[int] = ...) -> None: ...
+
+class FeedItem(_message.Message):
+    __slots__ = ["archived", "data", "group", "id", "priority", "read", "seen", "timestamp", "type"]
+    ARCHIVED_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    READ_FIELD_NUMBER: _ClassVar[int]
+    SEEN_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    archived: bool
+    data: bytes
+    group: str
+    id: str
+    priority: Priority
+    read: bool
+    seen: bool
+    timestamp: int
+    type: str
+    def __init__(self, id: _Optional[str] = ..., type: _Optional[str] = ..., data: _Optional[bytes] = ..., timestamp: _Optional[int] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., seen: bool = ..., read: bool = ..., archived: bool = ...) -> None: ...
+
 class GetBacklogRequest(_message.Message):
     __slots__ = ["user_id"]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -105,6 +150,22 @@ class GetBacklogResponse(_message.Message):
     oldest_message_id: str
     user_id: str
     def __init__(self, user_id: _Optional[str] = ..., messages: _Optional[int] = ..., oldest_message_id: _Optional[str] = ..., newest_message_id: _Optional[str] = ...) -> None: ...
+
+class GetFeedCountsRequest(_message.Message):
+    __slots__ = ["user_id"]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class GetFeedCountsResponse(_message.Message):
+    __slots__ = ["total", "unread", "unseen"]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    UNREAD_FIELD_NUMBER: _ClassVar[int]
+    UNSEEN_FIELD_NUMBER: _ClassVar[int]
+    total: int
+    unread: int
+    unseen: int
+    def __init__(self, total: _Optional[int] = ..., unseen: _Optional[int] = ..., unread: _Optional[int] = ...) -> None: ...
 
 class GetStatsRequest(_message.Message):
     __slots__ = []
@@ -154,6 +215,26 @@ class IsUserOnlineResponse(_message.Message):
     user_id: str
     def __init__(self, user_id: _Optional[str] = ..., is_online: bool = ..., connections: _Optional[int] = ...) -> None: ...
 
+class ListFeedRequest(_message.Message):
+    __slots__ = ["before", "filter", "limit", "user_id"]
+    BEFORE_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    before: str
+    filter: FeedFilter
+    limit: int
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ..., before: _Optional[str] = ..., limit: _Optional[int] = ..., filter: _Optional[_Union[FeedFilter, str]] = ...) -> None: ...
+
+class ListFeedResponse(_message.Message):
+    __slots__ = ["items", "next_before"]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[FeedItem]
+    next_before: str
+    def __init__(self, items: _Optional[_Iterable[_Union[FeedItem, _Mapping]]] = ..., next_before: _Optional[str] = ...) -> None: ...
+
 class ListTemplatesRequest(_message.Message):
     __slots__ = []
     def __init__(self) -> None: ...
@@ -164,17 +245,39 @@ class ListTemplatesResponse(_message.Message):
     templates: _containers.RepeatedCompositeFieldContainer[Template]
     def __init__(self, templates: _Optional[_Iterable[_Union[Template, _Mapping]]] = ...) -> None: ...
 
+class MarkFeedRequest(_message.Message):
+    __slots__ = ["action", "all", "ids", "user_id"]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ALL_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    action: FeedAction
+    all: bool
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., all: bool = ..., action: _Optional[_Union[FeedAction, str]] = ...) -> None: ...
+
+class MarkFeedResponse(_message.Message):
+    __slots__ = ["counts", "updated"]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_FIELD_NUMBER: _ClassVar[int]
+    counts: FeedCounts
+    updated: int
+    def __init__(self, updated: _Optional[int] = ..., counts: _Optional[_Union[FeedCounts, _Mapping]] = ...) -> None: ...
+
 class NotifyBatchGoCompleteRequest(_message.Message):
-    __slots__ = ["group", "priority", "task", "user_id"]
+    __slots__ = ["feed", "group", "priority", "task", "user_id"]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    feed: bool
     group: str
     priority: Priority
     task: TaskProgressData
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., feed: bool = ...) -> None: ...
 
 class NotifyBatchGoCompleteResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -187,20 +290,22 @@ class NotifyBatchGoCompleteResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifyBatchGoOpenUrlRequest(_message.Message):
-    __slots__ = ["delay", "group", "priority", "task_id", "urls", "user_id"]
+    __slots__ = ["delay", "feed", "group", "priority", "task_id", "urls", "user_id"]
     DELAY_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     URLS_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     delay: int
+    feed: bool
     group: str
     priority: Priority
     task_id: str
     urls: _containers.RepeatedScalarFieldContainer[str]
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., task_id: _Optional[str] = ..., urls: _Optional[_Iterable[str]] = ..., delay: _Optional[int] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., task_id: _Optional[str] = ..., urls: _Optional[_Iterable[str]] = ..., delay: _Optional[int] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., feed: bool = ...) -> None: ...
 
 class NotifyBatchGoOpenUrlResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -213,16 +318,18 @@ class NotifyBatchGoOpenUrlResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifyBatchGoProgressRequest(_message.Message):
-    __slots__ = ["group", "priority", "task", "user_id"]
+    __slots__ = ["feed", "group", "priority", "task", "user_id"]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    feed: bool
     group: str
     priority: Priority
     task: TaskProgressData
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., feed: bool = ...) -> None: ...
 
 class NotifyBatchGoProgressResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -235,16 +342,18 @@ class NotifyBatchGoProgressResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifyBatchGoStartRequest(_message.Message):
-    __slots__ = ["group", "priority", "task", "user_id"]
+    __slots__ = ["feed", "group", "priority", "task", "user_id"]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    feed: bool
     group: str
     priority: Priority
     task: TaskProgressData
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., feed: bool = ...) -> None: ...
 
 class NotifyBatchGoStartResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -257,16 +366,18 @@ class NotifyBatchGoStartResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifyChengelinkCompleteRequest(_message.Message):
-    __slots__ = ["group", "priority", "task", "user_id"]
+    __slots__ = ["feed", "group", "priority", "task", "user_id"]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    feed: bool
     group: str
     priority: Priority
     task: TaskProgressData
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., feed: bool = ...) -> None: ...
 
 class NotifyChengelinkCompleteResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -279,16 +390,18 @@ class NotifyChengelinkCompleteResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifyChengelinkProgressRequest(_message.Message):
-    __slots__ = ["group", "priority", "task", "user_id"]
+    __slots__ = ["feed", "group", "priority", "task", "user_id"]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    feed: bool
     group: str
     priority: Priority
     task: TaskProgressData
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., feed: bool = ...) -> None: ...
 
 class NotifyChengelinkProgressResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -301,16 +414,18 @@ class NotifyChengelinkProgressResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifyChengelinkStartRequest(_message.Message):
-    __slots__ = ["group", "priority", "task", "user_id"]
+    __slots__ = ["feed", "group", "priority", "task", "user_id"]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    feed: bool
     group: str
     priority: Priority
     task: TaskProgressData
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., feed: bool = ...) -> None: ...
 
 class NotifyChengelinkStartResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -323,7 +438,7 @@ class NotifyChengelinkStartResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifyPlanExpiredRequest(_message.Message):
-    __slots__ = ["expires_at", "group", "message", "params", "plan_name", "priority", "template_id", "upgrade_url", "user_id"]
+    __slots__ = ["expires_at", "feed", "group", "message", "params", "plan_name", "priority", "template_id", "upgrade_url", "user_id"]
     class ParamsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -332,6 +447,7 @@ class NotifyPlanExpiredRequest(_message.Message):
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
@@ -341,6 +457,7 @@ class NotifyPlanExpiredRequest(_message.Message):
     UPGRADE_URL_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     expires_at: int
+    feed: bool
     group: str
     message: str
     params: _containers.ScalarMap[str, str]
@@ -349,7 +466,7 @@ class NotifyPlanExpiredRequest(_message.Message):
     template_id: str
     upgrade_url: str
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., plan_name: _Optional[str] = ..., expires_at: _Optional[int] = ..., message: _Optional[str] = ..., upgrade_url: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., template_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., plan_name: _Optional[str] = ..., expires_at: _Optional[int] = ..., message: _Optional[str] = ..., upgrade_url: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., template_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., feed: bool = ...) -> None: ...
 
 class NotifyPlanExpiredResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -362,7 +479,7 @@ class NotifyPlanExpiredResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifyPlanExpiringRequest(_message.Message):
-    __slots__ = ["days_left", "expires_at", "group", "message", "params", "plan_name", "priority", "template_id", "upgrade_url", "user_id"]
+    __slots__ = ["days_left", "expires_at", "feed", "group", "message", "params", "plan_name", "priority", "template_id", "upgrade_url", "user_id"]
     class ParamsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -372,6 +489,7 @@ class NotifyPlanExpiringRequest(_message.Message):
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     DAYS_LEFT_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
@@ -382,6 +500,7 @@ class NotifyPlanExpiringRequest(_message.Message):
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     days_left: int
     expires_at: int
+    feed: bool
     group: str
     message: str
     params: _containers.ScalarMap[str, str]
@@ -390,7 +509,7 @@ class NotifyPlanExpiringRequest(_message.Message):
     template_id: str
     upgrade_url: str
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., plan_name: _Optional[str] = ..., days_left: _Optional[int] = ..., expires_at: _Optional[int] = ..., message: _Optional[str] = ..., upgrade_url: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., template_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., plan_name: _Optional[str] = ..., days_left: _Optional[int] = ..., expires_at: _Optional[int] = ..., message: _Optional[str] = ..., upgrade_url: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., template_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., feed: bool = ...) -> None: ...
 
 class NotifyPlanExpiringResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -403,16 +522,18 @@ class NotifyPlanExpiringResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifySiteRankCompleteRequest(_message.Message):
-    __slots__ = ["group", "priority", "task", "user_id"]
+    __slots__ = ["feed", "group", "priority", "task", "user_id"]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    feed: bool
     group: str
     priority: Priority
     task: TaskProgressData
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., feed: bool = ...) -> None: ...
 
 class NotifySiteRankCompleteResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -425,16 +546,18 @@ class NotifySiteRankCompleteResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifySiteRankProgressRequest(_message.Message):
-    __slots__ = ["group", "priority", "task", "user_id"]
+    __slots__ = ["feed", "group", "priority", "task", "user_id"]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    feed: bool
     group: str
     priority: Priority
     task: TaskProgressData
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., feed: bool = ...) -> None: ...
 
 class NotifySiteRankProgressResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -447,16 +570,18 @@ class NotifySiteRankProgressResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifySiteRankStartRequest(_message.Message):
-    __slots__ = ["group", "priority", "task", "user_id"]
+    __slots__ = ["feed", "group", "priority", "task", "user_id"]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    feed: bool
     group: str
     priority: Priority
     task: TaskProgressData
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., feed: bool = ...) -> None: ...
 
 class NotifySiteRankStartResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -469,7 +594,7 @@ class NotifySiteRankStartResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifyTokenInsufficientRequest(_message.Message):
-    __slots__ = ["current_balance", "group", "message", "params", "priority", "required_tokens", "task_type", "template_id", "user_id"]
+    __slots__ = ["current_balance", "feed", "group", "message", "params", "priority", "required_tokens", "task_type", "template_id", "user_id"]
     class ParamsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -478,6 +603,7 @@ class NotifyTokenInsufficientRequest(_message.Message):
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     CURRENT_BALANCE_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
@@ -487,6 +613,7 @@ class NotifyTokenInsufficientRequest(_message.Message):
     TEMPLATE_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     current_balance: int
+    feed: bool
     group: str
     message: str
     params: _containers.ScalarMap[str, str]
@@ -495,7 +622,7 @@ class NotifyTokenInsufficientRequest(_message.Message):
     task_type: str
     template_id: str
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., current_balance: _Optional[int] = ..., required_tokens: _Optional[int] = ..., task_type: _Optional[str] = ..., message: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., template_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., current_balance: _Optional[int] = ..., required_tokens: _Optional[int] = ..., task_type: _Optional[str] = ..., message: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., template_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., feed: bool = ...) -> None: ...
 
 class NotifyTokenInsufficientResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -508,7 +635,7 @@ class NotifyTokenInsufficientResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class NotifyUsersRequest(_message.Message):
-    __slots__ = ["action", "action_url", "group", "level", "message", "params", "priority", "template_id", "title", "user_ids"]
+    __slots__ = ["action", "action_url", "feed", "group", "level", "message", "params", "priority", "template_id", "title", "user_ids"]
     class ParamsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -518,6 +645,7 @@ class NotifyUsersRequest(_message.Message):
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ACTION_FIELD_NUMBER: _ClassVar[int]
     ACTION_URL_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
@@ -528,6 +656,7 @@ class NotifyUsersRequest(_message.Message):
     USER_IDS_FIELD_NUMBER: _ClassVar[int]
     action: str
     action_url: str
+    feed: bool
     group: str
     level: Level
     message: str
@@ -536,7 +665,7 @@ class NotifyUsersRequest(_message.Message):
     template_id: str
     title: str
     user_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, user_ids: _Optional[_Iterable[str]] = ..., title: _Optional[str] = ..., message: _Optional[str] = ..., level: _Optional[_Union[Level, str]] = ..., action: _Optional[str] = ..., action_url: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., template_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, user_ids: _Optional[_Iterable[str]] = ..., title: _Optional[str] = ..., message: _Optional[str] = ..., level: _Optional[_Union[Level, str]] = ..., action: _Optional[str] = ..., action_url: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., template_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., feed: bool = ...) -> None: ...
 
 class NotifyUsersResponse(_message.Message):
     __slots__ = ["connections", "message_ids", "reached", "stored", "users"]
@@ -553,9 +682,10 @@ class NotifyUsersResponse(_message.Message):
     def __init__(self, message_ids: _Optional[_Iterable[str]] = ..., users: _Optional[int] = ..., reached: _Optional[int] = ..., stored: _Optional[int] = ..., connections: _Optional[int] = ...) -> None: ...
 
 class PublishRequest(_message.Message):
-    __slots__ = ["broadcast", "data", "group", "priority", "store", "ttl_ms", "type", "user_id", "user_ids"]
+    __slots__ = ["broadcast", "data", "feed", "group", "priority", "store", "ttl_ms", "type", "user_id", "user_ids"]
     BROADCAST_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     STORE_FIELD_NUMBER: _ClassVar[int]
@@ -565,6 +695,7 @@ class PublishRequest(_message.Message):
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     broadcast: bool
     data: bytes
+    feed: bool
     group: str
     priority: Priority
     store: Store
@@ -572,7 +703,7 @@ class PublishRequest(_message.Message):
     type: str
     user_id: str
     user_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, type: _Optional[str] = ..., data: _Optional[bytes] = ..., user_id: _Optional[str] = ..., user_ids: _Optional[_Iterable[str]] = ..., broadcast: bool = ..., store: _Optional[_Union[Store, str]] = ..., ttl_ms: _Optional[int] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ...) -> None: ...
+    def __init__(self, type: _Optional[str] = ..., data: _Optional[bytes] = ..., user_id: _Optional[str] = ..., user_ids: _Optional[_Iterable[str]] = ..., broadcast: bool = ..., store: _Optional[_Union[Store, str]] = ..., ttl_ms: _Optional[int] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., feed: bool = ...) -> None: ...
 
 class PublishResponse(_message.Message):
     __slots__ = ["connections", "message_id", "message_ids", "reached", "stored", "stored_users", "users"]
@@ -607,7 +738,7 @@ class PutTemplateResponse(_message.Message):
     def __init__(self, template: _Optional[_Union[Template, _Mapping]] = ..., created: bool = ...) -> None: ...
 
 class SendSystemNotificationRequest(_message.Message):
-    __slots__ = ["action", "action_url", "group", "level", "message", "params", "priority", "template_id", "title", "user_id"]
+    __slots__ = ["action", "action_url", "feed", "group", "level", "message", "params", "priority", "template_id", "title", "user_id"]
     class ParamsEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -617,6 +748,7 @@ class SendSystemNotificationRequest(_message.Message):
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ACTION_FIELD_NUMBER: _ClassVar[int]
     ACTION_URL_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
@@ -627,6 +759,7 @@ class SendSystemNotificationRequest(_message.Message):
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     action: str
     action_url: str
+    feed: bool
     group: str
     level: Level
     message: str
@@ -635,7 +768,7 @@ class SendSystemNotificationRequest(_message.Message):
     template_id: str
     title: str
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., title: _Optional[str] = ..., message: _Optional[str] = ..., level: _Optional[_Union[Level, str]] = ..., action: _Optional[str] = ..., action_url: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., template_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., title: _Optional[str] = ..., message: _Optional[str] = ..., level: _Optional[_Union[Level, str]] = ..., action: _Optional[str] = ..., action_url: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., template_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., feed: bool = ...) -> None: ...
 
 class SendSystemNotificationResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -648,14 +781,16 @@ class SendSystemNotificationResponse(_message.Message):
     def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
 
 class SendTestMessageRequest(_message.Message):
-    __slots__ = ["group", "priority", "user_id"]
+    __slots__ = ["feed", "group", "priority", "user_id"]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
+    feed: bool
     group: str
     priority: Priority
     user_id: str
-    def __init__(self, user_id: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ...) -> None: ...
+    def __init__(self, user_id: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., feed: bool = ...) -> None: ...
 
 class SendTestMessageResponse(_message.Message):
     __slots__ = ["connections", "message_id", "stored"]
@@ -710,4 +845,10 @@ class Priority(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class Store(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class FeedFilter(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class FeedAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

@@ -145,6 +145,21 @@ class NotificationServiceStub(object):
                 request_serializer=notification_dot_v1_dot_notification__pb2.GetBacklogRequest.SerializeToString,
                 response_deserializer=notification_dot_v1_dot_notification__pb2.GetBacklogResponse.FromString,
                 )
+        self.ListFeed = channel.unary_unary(
+                '/notification.v1.NotificationService/ListFeed',
+                request_serializer=notification_dot_v1_dot_notification__pb2.ListFeedRequest.SerializeToString,
+                response_deserializer=notification_dot_v1_dot_notification__pb2.ListFeedResponse.FromString,
+                )
+        self.GetFeedCounts = channel.unary_unary(
+                '/notification.v1.NotificationService/GetFeedCounts',
+                request_serializer=notification_dot_v1_dot_notification__pb2.GetFeedCountsRequest.SerializeToString,
+                response_deserializer=notification_dot_v1_dot_notification__pb2.GetFeedCountsResponse.FromString,
+                )
+        self.MarkFeed = channel.unary_unary(
+                '/notification.v1.NotificationService/MarkFeed',
+                request_serializer=notification_dot_v1_dot_notification__pb2.MarkFeedRequest.SerializeToString,
+                response_deserializer=notification_dot_v1_dot_notification__pb2.MarkFeedResponse.FromString,
+                )
 
 
 class NotificationServiceServicer(object):
@@ -342,6 +357,31 @@ class NotificationServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListFeed(self, request, context):
+        """ListFeed returns one page of a user's notification feed (the bell and
+        inbox of a web app): the notifications kept for them, newest first,
+        with their read state, shared by every tab and device.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFeedCounts(self, request, context):
+        """GetFeedCounts counts a user's feed: what a bell's badge shows.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MarkFeed(self, request, context):
+        """MarkFeed changes the state of some or all items of a user's feed (seen,
+        read, unread, archive, unarchive). Every connection of the user, on
+        every instance, then gets a `feed_update` message with the new counts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NotificationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -474,6 +514,21 @@ def add_NotificationServiceServicer_to_server(servicer, server):
                     servicer.GetBacklog,
                     request_deserializer=notification_dot_v1_dot_notification__pb2.GetBacklogRequest.FromString,
                     response_serializer=notification_dot_v1_dot_notification__pb2.GetBacklogResponse.SerializeToString,
+            ),
+            'ListFeed': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFeed,
+                    request_deserializer=notification_dot_v1_dot_notification__pb2.ListFeedRequest.FromString,
+                    response_serializer=notification_dot_v1_dot_notification__pb2.ListFeedResponse.SerializeToString,
+            ),
+            'GetFeedCounts': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFeedCounts,
+                    request_deserializer=notification_dot_v1_dot_notification__pb2.GetFeedCountsRequest.FromString,
+                    response_serializer=notification_dot_v1_dot_notification__pb2.GetFeedCountsResponse.SerializeToString,
+            ),
+            'MarkFeed': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkFeed,
+                    request_deserializer=notification_dot_v1_dot_notification__pb2.MarkFeedRequest.FromString,
+                    response_serializer=notification_dot_v1_dot_notification__pb2.MarkFeedResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -925,5 +980,56 @@ class NotificationService(object):
         return grpc.experimental.unary_unary(request, target, '/notification.v1.NotificationService/GetBacklog',
             notification_dot_v1_dot_notification__pb2.GetBacklogRequest.SerializeToString,
             notification_dot_v1_dot_notification__pb2.GetBacklogResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListFeed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/notification.v1.NotificationService/ListFeed',
+            notification_dot_v1_dot_notification__pb2.ListFeedRequest.SerializeToString,
+            notification_dot_v1_dot_notification__pb2.ListFeedResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetFeedCounts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/notification.v1.NotificationService/GetFeedCounts',
+            notification_dot_v1_dot_notification__pb2.GetFeedCountsRequest.SerializeToString,
+            notification_dot_v1_dot_notification__pb2.GetFeedCountsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def MarkFeed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/notification.v1.NotificationService/MarkFeed',
+            notification_dot_v1_dot_notification__pb2.MarkFeedRequest.SerializeToString,
+            notification_dot_v1_dot_notification__pb2.MarkFeedResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

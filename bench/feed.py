@@ -1,0 +1,228 @@
+#!/usr/bin/python3
+"""bench/feed.py: the notification feed in the embedded store (SPEC §7d), in one run.
+
+Builds notifyd (RelWithDebInfo, in its own directory: build/ is left alone) and
+grpcpub, starts one notifyd on a fresh data dir, and measures:
+
+  1. seeding 10,000 users x 200 items (Publish to 1,000 users a call, feed only): the
+     rate, then memory (VmRSS) and disk (messages.db + WAL) per item;
+  2. ListFeed (20 items) at an offered 1,000 calls/s: p50/p99; and its highest rate;
+  3. MarkFeed of one item a call (read, then unread on the next pass: each call
+     changes one item, durably): the highest rate and its p50/p99;
+  4. the cost a feed write adds to a notify call: SendSystemNotification to users
+     not connected (stored offline) with feed false, then feed true, alternating,
+     best of each.
+
+Targets (issue 19): ListFeed p99 <= 5 ms at 1,000/s, MarkFeed >= 5,000/s, notify
+with feed >= 0.8x the stored path. Writes bench/FEED.md and bench/feed_results.json.
+Every process it starts is stopped by its PID; every wait is bounded.
+
+    bench/feed.py            # ~4 minutes on 2 cores
+    bench/feed.py --quick    # 1,000 users x 50 items, short steps
+"""
+import argparse
+import datetime
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCH)
+ND_BUILD = os.environ.get("NOTIFYD_FEED_BUILD", "/tmp/notifyd-feed-rel")
+TOOLS = os.environ.get("NOTIFYD_FEED_TOOLS", "/tmp/notifyd-feedbench-build")
+SECRET = "bench-secret-0123456789abcdef0123456789"
+sys.path.insert(0, os.path.join(ROOT, "clients", "python"))
+
+T0 = time.monotonic()
+
+
+def log(*a):
+    print("[%6.1fs]" % (time.monotonic() - T0), *a, file=sys.stderr, flush=True)
+
+
+def sh(cmd, timeout):
+    log("$", " ".join(map(str, cmd)))
+    subprocess.run([str(c) for c in cmd], check=True, timeout=timeout, stdout=subprocess.DEVNULL)
+
+
+def build():
+    sh(["cmake", "-S", ROOT, "-B", ND_BUILD, "-DCMAKE_BUILD_TYPE=RelWithDebInfo"], 300)
+    sh(["cmake", "--build", ND_BUILD, "-j2", "--target", "notifyd"], 1800)
+    sh(["cmake", "-S", BENCH, "-B", TOOLS, "-DCMAKE_BUILD_TYPE=Release"], 300)
+    sh(["cmake", "--build", TOOLS, "-j2", "--target", "grpcpub"], 600)
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def disk_bytes(data_dir):
+    return sum(os.path.getsize(os.path.join(data_dir, f)) for f in os.listdir(data_dir)
+               if f.startswith("messages.db"))
+
+
+class Notifyd:
+    def __init__(self, tmp):
+        self.data = os.path.join(tmp, "data")
+        self.log = open(os.path.join(tmp, "notifyd.log"), "w")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFYD_")}
+        env["NOTIFYD_JWT_SECRET"] = SECRET
+        self.proc = subprocess.Popen([os.path.join(ND_BUILD, "notifyd"), "--grpc-addr", "127.0.0.1:0",
+                                      "--http-addr", "127.0.0.1:0", "--data-dir", self.data],
+                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = self.proc.stderr.readline()
+            if not line:
+                break
+            self.log.write(line)
+            try:
+                j = json.loads(line)
+            except ValueError:
+                continue
+            if j.get("msg") == "listening":
+                self.grpc = "127.0.0.1:%d" % j["grpc_port"]
+                # the rest of its log goes to the file, so a full pipe never stalls it
+                self.drain = subprocess.Popen(["cat"], stdin=self.proc.stderr, stdout=self.log)
+                return
+        self.stop()
+        raise RuntimeError("notifyd did not start")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if getattr(self, "drain", None):
+            self.drain.wait(10)
+
+
+def grpcpub(nd, mode, *, rate=0, k=16, duration=5, users=10000, max_calls=None, max_time=None, extra=()):
+    cmd = [os.path.join(TOOLS, "grpcpub"), "--target", nd.grpc, "--secret", SECRET, "--mode", mode,
+           "--rate", rate, "--outstanding", k, "--duration", duration, "--users", users] + list(extra)
+    if max_calls:
+        cmd += ["--max-calls", max_calls]
+    if max_time:
+        cmd += ["--max-time", max_time]
+    log("$", " ".join(map(str, cmd[:1] + cmd[3:])))
+    out = subprocess.run([str(c) for c in cmd], capture_output=True, text=True,
+                         timeout=(max_time or duration) + 60).stdout
+    r = json.loads(out.strip().splitlines()[-1])
+    log("  %s: %.0f calls/s, p50 %.2f ms, p99 %.2f ms, errors %d %s" % (
+        mode, r["rate"], r["rpc_p50_ms"], r["rpc_p99_ms"], r["errors"], r.get("first_error", "")))
+    if r["errors"]:
+        raise RuntimeError("%s: %s" % (mode, r["first_error"]))
+    return r
+
+
+def collect_ids(nd, users, n, path):
+    """One item id of each of n users (their newest), as "user id" lines for --mode mark."""
+    import jwt  # python3-jwt
+    import notifyd_client as nc
+    now = int(time.time())
+    tok = jwt.encode({"sub": "bench", "role": "admin", "iat": now, "exp": now + 3600}, SECRET, algorithm="HS256")
+    with nc.NotifydClient(nd.grpc, token=tok, timeout=10) as c:
+        with open(path, "w") as f:
+            for i in range(n):
+                u = "u%d" % (i * (users // n))
+                page = c.list_feed(u, limit=1)
+                f.write("%s %s\n" % (u, page.items[0].id))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--no-build", action="store_true")
+    a = ap.parse_args()
+    users, items = (1000, 50) if a.quick else (10000, 200)
+    step = 3 if a.quick else 8
+    if not a.no_build:
+        build()
+    tmp = tempfile.mkdtemp(prefix="notifyd-feedbench-")
+    nd = Notifyd(tmp)
+    R = {"users": users, "items_per_user": items, "date": datetime.datetime.utcnow().isoformat() + "Z",
+         "commit": subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                                  text=True).stdout.strip()}
+    try:
+        time.sleep(0.5)
+        rss0, disk0 = rss_kb(nd.proc.pid), disk_bytes(nd.data)
+        calls = users * items // 1000
+        r = grpcpub(nd, "feedseed", k=8, users=users, duration=900, max_calls=calls, max_time=900)
+        R["seed"] = dict(r, items=calls * 1000, items_per_s=r["rate"] * 1000)
+        time.sleep(2)
+        rss1, disk1 = rss_kb(nd.proc.pid), disk_bytes(nd.data)
+        R["memory_bytes_per_item"] = (rss1 - rss0) * 1024 / (calls * 1000)
+        R["disk_bytes_per_item"] = (disk1 - disk0) / (calls * 1000)
+        R["rss_kb"], R["disk_bytes"] = [rss0, rss1], [disk0, disk1]
+        log("memory %.1f B/item, disk %.1f B/item" % (R["memory_bytes_per_item"], R["disk_bytes_per_item"]))
+
+        R["list_at_1000"] = grpcpub(nd, "list", rate=1000, k=64, duration=step, users=users)
+        R["list_max"] = grpcpub(nd, "list", k=16, duration=step, users=users)
+        ids = os.path.join(tmp, "ids.txt")
+        collect_ids(nd, users, min(users, 2000), ids)
+        R["mark_max"] = grpcpub(nd, "mark", k=16, duration=step, users=users, extra=["--ids", ids])
+        runs = {"stored": [], "feednotify": []}
+        for _ in range(2):
+            for mode in ("stored", "feednotify"):
+                runs[mode].append(grpcpub(nd, mode, k=16, duration=step, users=users))
+        R["stored"] = max(runs["stored"], key=lambda x: x["rate"])
+        R["feednotify"] = max(runs["feednotify"], key=lambda x: x["rate"])
+        R["feed_vs_stored"] = R["feednotify"]["rate"] / R["stored"]["rate"]
+    finally:
+        nd.stop()
+    if not a.quick:
+        with open(os.path.join(BENCH, "feed_results.json"), "w") as f:
+            json.dump(R, f, indent=1)
+        report(R)
+    print(json.dumps(R))
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def report(R):
+    l1, lm, mk = R["list_at_1000"], R["list_max"], R["mark_max"]
+    ok = lambda b: "met" if b else "**missed**"  # noqa: E731
+    rows = [
+        ("seeding: Publish to 1,000 users a call, feed only", "%s items/s" % format(int(R["seed"]["items_per_s"]), ","), ""),
+        ("memory per item (VmRSS after seeding − before)", "%.1f bytes" % R["memory_bytes_per_item"], ""),
+        ("disk per item (messages.db + WAL)", "%.1f bytes" % R["disk_bytes_per_item"], ""),
+        ("ListFeed (20 items) at an offered 1,000/s", "%.0f/s, p50 %.2f ms, p99 %.2f ms" % (l1["rate"], l1["rpc_p50_ms"], l1["rpc_p99_ms"]),
+         "p99 ≤ 5 ms: %s" % ok(l1["rpc_p99_ms"] <= 5)),
+        ("ListFeed, highest rate (16 in flight)", "%.0f/s, p50 %.2f ms, p99 %.2f ms" % (lm["rate"], lm["rpc_p50_ms"], lm["rpc_p99_ms"]), ""),
+        ("MarkFeed, one item a call, highest rate (16 in flight)", "%.0f/s, p50 %.2f ms, p99 %.2f ms" % (mk["rate"], mk["rpc_p50_ms"], mk["rpc_p99_ms"]),
+         "≥ 5,000/s: %s" % ok(mk["rate"] >= 5000)),
+        ("SendSystemNotification to offline users, feed false (stored)", "%.0f/s, p99 %.2f ms" % (R["stored"]["rate"], R["stored"]["rpc_p99_ms"]), ""),
+        ("the same with feed true (stored + feed)", "%.0f/s, p99 %.2f ms" % (R["feednotify"]["rate"], R["feednotify"]["rpc_p99_ms"]),
+         "%.2f× of stored, ≥ 0.8×: %s" % (R["feed_vs_stored"], ok(R["feed_vs_stored"] >= 0.8))),
+    ]
+    text = ["# The notification feed: figures", "",
+            "`bench/feed.py` on %s (commit %s): one notifyd (RelWithDebInfo, embedded store) and "
+            "grpcpub on the same 2 shared cores, loopback; %s users × %d items seeded first. "
+            "Ratios hold within this run only." % (R["date"], R["commit"], format(R["users"], ","), R["items_per_user"]), "",
+            "| what | figure | target |", "|---|---|---|"]
+    text += ["| %s | %s | %s |" % r for r in rows]
+    text += ["", "How each is measured: seeding is `grpcpub --mode feedseed` (Publish, `store: never`, "
+             "`feed: true`, 1,000 users a call, 8 in flight); memory and disk are the growth over those "
+             "2,000,000 items divided by their number (the WAL included, as written); ListFeed is "
+             "`--mode list` (random users, `limit: 20`, inbox); MarkFeed is `--mode mark` over 2,000 "
+             "users' newest items (read on one pass, unread on the next: every call changes one item "
+             "and commits it before answering); the notify rows are `--mode stored` and `--mode "
+             "feednotify` to 10,000 users none of whom is connected, alternated twice, best of each. "
+             "Raw results: `feed_results.json`.", ""]
+    with open(os.path.join(BENCH, "FEED.md"), "w") as f:
+        f.write("\n".join(text))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,281 @@
+/* store_feed: the notification feed in SQLite. `feed` holds one small row
+ * per item and owner (user_id "" for a broadcast's shared item) with the
+ * owner's state; `feed_body` the envelope of each item, once; `feed_state`
+ * each user's state of a shared item, when they changed it. A user's window
+ * -- the newest NOTIFYD_FEED_MAX_PER_USER of their items and the shared
+ * ones, not older than NOTIFYD_FEED_TTL (message ids are times: see
+ * msgid.h) -- is read from the small rows only; pages, counts and marks are
+ * worked out on it in memory (feed/feed.h), and only a listed page reads
+ * bodies. nd-store, inside run_batch()'s transaction. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store/store_internal.h"
+
+/* deleting an item's row takes its body, and a shared item's per-user states, with it */
+const char store__feed_schema[] =
+    "CREATE TABLE IF NOT EXISTS feed (user_id TEXT NOT NULL, id INTEGER NOT NULL,"
+    " flags INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (user_id, id)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS feed_id ON feed (id);"
+    "CREATE TABLE IF NOT EXISTS feed_body (id INTEGER PRIMARY KEY, body TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS feed_state (user_id TEXT NOT NULL, id INTEGER NOT NULL,"
+    " flags INTEGER NOT NULL, PRIMARY KEY (user_id, id)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS feed_state_id ON feed_state (id);"
+    "CREATE TRIGGER IF NOT EXISTS feed_gone AFTER DELETE ON feed BEGIN"
+    " DELETE FROM feed_body WHERE id = old.id;"
+    " DELETE FROM feed_state WHERE id = old.id AND old.user_id = '';"
+    " END;"
+    "PRAGMA user_version = 3;";
+
+struct feed_op {
+    struct store_feed_req q; /* user_id points into the op, ids are owned */
+    store_feed_fn fn;
+    struct store_feed_result r;
+};
+
+int store__feed_prepare(struct store *e, char *err, size_t errlen)
+{
+    struct {
+        sqlite3_stmt **st;
+        const char *sql;
+    } stmts[] = {
+        /* ?1 user, ?2 the oldest id still kept (ttl), ?3 the window's size */
+        {&e->feed.window, "SELECT id, flags, 0 FROM feed WHERE user_id = ?1 AND id > ?2 UNION ALL "
+                          "SELECT f.id, COALESCE(s.flags, 0), 1 FROM feed f LEFT JOIN feed_state s "
+                          "ON s.user_id = ?1 AND s.id = f.id WHERE f.user_id = '' AND f.id > ?2 "
+                          "ORDER BY 1 DESC LIMIT ?3"},
+        {&e->feed.put, "INSERT OR REPLACE INTO feed (user_id, id, flags) VALUES (?, ?, 0)"},
+        {&e->feed.body, "INSERT OR REPLACE INTO feed_body (id, body) VALUES (?, ?)"},
+        {&e->feed.trim, "DELETE FROM feed WHERE user_id = ?1 AND id <= (SELECT id FROM feed "
+                        "WHERE user_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)"},
+        {&e->feed.get_body, "SELECT body FROM feed_body WHERE id = ?"},
+        {&e->feed.set_own, "UPDATE feed SET flags = ?3 WHERE user_id = ?1 AND id = ?2"},
+        {&e->feed.set_shared,
+         "INSERT OR REPLACE INTO feed_state (user_id, id, flags) VALUES (?, ?, ?)"},
+        {&e->feed.sweep, "DELETE FROM feed WHERE id <= ?"},
+    };
+    for (size_t i = 0; i < ND_ARRAY_SIZE(stmts); i++) {
+        if (sqlite3_prepare_v3(e->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, stmts[i].st,
+                               NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "the store %s does not have the expected feed tables: %s",
+                     e->path, sqlite3_errmsg(e->db));
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+void store__feed_release(struct store *e)
+{
+    sqlite3_stmt **all[] = {&e->feed.window,     &e->feed.put,      &e->feed.body,
+                            &e->feed.trim,       &e->feed.get_body, &e->feed.set_own,
+                            &e->feed.set_shared, &e->feed.sweep};
+    for (size_t i = 0; i < ND_ARRAY_SIZE(all); i++) {
+        sqlite3_finalize(*all[i]);
+        *all[i] = NULL;
+    }
+}
+
+/* ids at or below this are past NOTIFYD_FEED_TTL */
+static uint64_t oldest_kept(const struct store *e, int64_t now_ms)
+{
+    int64_t t = now_ms - e->cfg->feed_ttl_s * 1000;
+    return t > 0 ? (uint64_t)t << 16 : 0;
+}
+
+/* --- from any thread --- */
+
+int store_feed_put(struct store *s, const char *user_id, uint64_t id, const char *json, size_t len,
+                   store_done_fn done, void *arg)
+{
+    struct op *o = store__op_new(OPK_FEED_PUT, user_id);
+    if (!o)
+        return -ENOMEM;
+    if (!(o->json = malloc(len))) {
+        free(o);
+        return -ENOMEM;
+    }
+    memcpy(o->json, json, len);
+    o->len = len;
+    o->id = id;
+    o->done = done;
+    o->arg = arg;
+    store__enqueue(s, o);
+    return 0;
+}
+
+int store_feed(struct store *s, const struct store_feed_req *q, store_feed_fn fn, void *arg)
+{
+    struct op *o = store__op_new(OPK_FEED, q->user_id);
+    struct feed_op *f = o ? calloc(1, sizeof *f) : NULL;
+    uint64_t *ids = f && q->n_ids ? malloc(q->n_ids * sizeof *ids) : NULL;
+    if (!f || (q->n_ids && !ids)) {
+        free(ids);
+        free(f);
+        free(o);
+        return -ENOMEM;
+    }
+    f->q = *q;
+    f->q.user_id = o->user_id;
+    if (ids)
+        memcpy(ids, q->ids, q->n_ids * sizeof *ids);
+    f->q.ids = ids;
+    f->fn = fn;
+    o->feed = f;
+    o->arg = arg;
+    store__enqueue(s, o);
+    return 0;
+}
+
+/* --- nd-store --- */
+
+static int exec_put(struct store *e, struct op *o)
+{
+    struct feed_stmts *st = &e->feed;
+    sqlite3_bind_text(st->put, 1, o->user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st->put, 2, (sqlite3_int64)o->id);
+    sqlite3_bind_int64(st->body, 1, (sqlite3_int64)o->id);
+    sqlite3_bind_text(st->body, 2, o->json, (int)o->len, SQLITE_STATIC);
+    if (store__step_done(st->put) < 0 || store__step_done(st->body) < 0)
+        return -EIO;
+    /* the owner's newest NOTIFYD_FEED_MAX_PER_USER; a user's window also
+     * holds the shared items, so it never shows more than that either */
+    sqlite3_bind_text(st->trim, 1, o->user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st->trim, 2, e->cfg->feed_max_per_user);
+    return store__step_done(st->trim);
+}
+
+/* @user_id's window, newest first, into *out (caller frees): its length, or -EIO/-ENOMEM */
+static int read_window(struct store *e, const char *user_id, struct feed_entry **out)
+{
+    sqlite3_stmt *st = e->feed.window;
+    size_t max = (size_t)e->cfg->feed_max_per_user, n = 0;
+    struct feed_entry *w = calloc(max ? max : 1, sizeof *w);
+    if (!w)
+        return -ENOMEM;
+    sqlite3_bind_text(st, 1, user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)oldest_kept(e, nd_wall_ms()));
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
+        w[n].id = (uint64_t)sqlite3_column_int64(st, 0);
+        w[n].flags = (unsigned)sqlite3_column_int(st, 1);
+        w[n].shared = (unsigned)sqlite3_column_int(st, 2);
+        n++;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        free(w);
+        return -EIO;
+    }
+    *out = w;
+    return (int)n;
+}
+
+/* the page's envelopes */
+static int list(struct store *e, struct feed_op *f, const struct feed_entry *w, size_t n)
+{
+    size_t *page = malloc((size_t)f->q.limit * sizeof *page);
+    if (!page)
+        return -ENOMEM;
+    size_t got = feed_page(w, n, f->q.before, f->q.filter, f->q.limit, page, &f->r.next_before);
+    int rc = 0;
+    f->r.items = got ? calloc(got, sizeof *f->r.items) : NULL;
+    if (got && !f->r.items)
+        rc = -ENOMEM;
+    sqlite3_stmt *st = e->feed.get_body;
+    for (size_t i = 0; !rc && i < got; i++) {
+        const struct feed_entry *x = &w[page[i]];
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)x->id);
+        if (sqlite3_step(st) == SQLITE_ROW) { /* a body is never missing; skip one if it is */
+            size_t len = (size_t)sqlite3_column_bytes(st, 0);
+            struct feed_item *it = &f->r.items[f->r.n_items];
+            if (!(it->json = malloc(len + 1))) {
+                rc = -ENOMEM;
+            } else {
+                memcpy(it->json, sqlite3_column_text(st, 0), len);
+                it->json[len] = 0;
+                it->len = len;
+                it->id = x->id;
+                it->flags = x->flags;
+                f->r.n_items++;
+            }
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    free(page);
+    return rc;
+}
+
+/* the changed entries written back: a user's own item in its row, a shared one apart */
+static int mark(struct store *e, struct feed_op *f, struct feed_entry *w, size_t n)
+{
+    int updated = feed_mark(w, n, f->q.ids, f->q.n_ids, f->q.all, f->q.action);
+    if (updated < 0)
+        return updated;
+    for (size_t i = 0; i < n; i++) {
+        if (!w[i].changed)
+            continue;
+        sqlite3_stmt *st = w[i].shared ? e->feed.set_shared : e->feed.set_own;
+        sqlite3_bind_text(st, 1, f->q.user_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)w[i].id);
+        sqlite3_bind_int(st, 3, (int)w[i].flags);
+        if (store__step_done(st) < 0)
+            return -EIO;
+    }
+    f->r.updated = updated;
+    return 0;
+}
+
+static int exec_feed(struct store *e, struct feed_op *f)
+{
+    struct feed_entry *w = NULL;
+    int n = read_window(e, f->q.user_id, &w), rc = 0;
+    if (n < 0)
+        return n;
+    if (f->q.kind == STORE_FEED_LIST)
+        rc = list(e, f, w, (size_t)n);
+    else if (f->q.kind == STORE_FEED_MARK)
+        rc = mark(e, f, w, (size_t)n);
+    feed_count(w, (size_t)n, &f->r.counts);
+    free(w);
+    return rc;
+}
+
+int store__feed_exec(struct store *e, struct op *o)
+{
+    if (o->kind == OPK_FEED_PUT)
+        return exec_put(e, o);
+    int rc = exec_feed(e, o->feed);
+    return rc == -ENOMEM ? -ENOMEM : rc < 0 ? -EIO : 0;
+}
+
+void store__feed_sweep(struct store *e, int64_t now_ms)
+{
+    sqlite3_bind_int64(e->feed.sweep, 1, (sqlite3_int64)oldest_kept(e, now_ms));
+    if (store__step_done(e->feed.sweep) < 0)
+        nd_log(ND_LOG_WARN, "could not delete expired feed items", "{s:s}", "file", e->path);
+}
+
+void store__feed_finish(struct op *o, int err)
+{
+    struct feed_op *f = o->feed;
+    if (!f)
+        return;
+    if (err) {
+        feed_items_free(f->r.items, f->r.n_items);
+        f->r.items = NULL;
+    }
+    if (f->fn)
+        f->fn(o->arg, err, err ? NULL : &f->r);
+    else
+        feed_items_free(f->r.items, f->r.n_items);
+    free((void *)f->q.ids);
+    free(f);
+    o->feed = NULL;
+}

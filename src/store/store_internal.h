@@ -1,0 +1,90 @@
+/* store internals, shared by store.c (the queue, nd-store, the offline
+ * messages and templates, opening) and store_feed.c (the notification
+ * feed's tables). Not for other modules: they use store/store.h. */
+#ifndef NOTIFYD_STORE_STORE_INTERNAL_H
+#define NOTIFYD_STORE_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+
+#include "store/store.h"
+
+#define SCHEMA_VERSION 3     /* 1: offline; 2: + templates; 3: + the feed */
+#define BATCH_MAX 4096       /* operations per transaction */
+#define SWEEP_EVERY_MS 60000 /* how often expired messages and feed items are deleted */
+
+enum op_kind { OPK_PUT, OPK_LOAD, OPK_REMOVE, OPK_TEMPLATE, OPK_BACKLOG, OPK_FEED_PUT, OPK_FEED };
+
+struct feed_op; /* store_feed.c */
+
+struct op {
+    struct op *next;
+    enum op_kind kind;
+    char user_id[ND_USER_ID_MAX + 1]; /* TEMPLATE: the template's id; FEED_PUT: "" a broadcast */
+    uint64_t id;
+    int64_t expires_at_ms;
+    char *json; /* PUT, TEMPLATE, FEED_PUT: owned copy (TEMPLATE: NULL = delete) */
+    size_t len;
+    store_done_fn done;
+    store_load_fn load;
+    store_backlog_fn backlog;
+    void *arg;
+    struct feed_op *feed; /* FEED: the request and its result, owned */
+    /* results */
+    int err;
+    struct store_backlog counted; /* BACKLOG */
+    struct stored_msg *rows;      /* LOAD: json owned */
+    size_t n_rows, cap_rows;
+};
+
+/* the feed's prepared statements (store_feed.c) */
+struct feed_stmts {
+    sqlite3_stmt *window, *put, *body, *trim, *get_body, *set_own, *set_shared, *sweep;
+};
+
+struct store {
+    const struct nd_config *cfg;
+    char path[4200];
+    sqlite3 *db;
+    sqlite3_stmt *ins, *sel, *del, *trim, *sweep, *tpl_put, *tpl_del, *cnt;
+    struct feed_stmts feed;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct op *head;  /* {lock} */
+    struct op **tail; /* {lock} */
+    int closing;      /* {lock} */
+    int64_t last_sweep_ms;
+    int64_t delta;        /* nd-store: rows added less rows removed in this transaction */
+    _Atomic int64_t kept; /* rows in offline: counted at open and each sweep, kept up between */
+};
+
+/** A new operation for @user_id (copied; NULL when too long or ENOMEM). Any thread. */
+struct op *store__op_new(enum op_kind kind, const char *user_id);
+
+/** Hands @o to nd-store. Any thread. */
+void store__enqueue(struct store *e, struct op *o);
+
+/** Steps @st once and resets it: 0 when done, -EIO otherwise. nd-store. */
+int store__step_done(sqlite3_stmt *st);
+
+/** The feed's schema step (from version 2 to 3). */
+extern const char store__feed_schema[];
+
+/** Prepares the feed's statements: 0, or -EINVAL with a reason in @err. Opening. */
+int store__feed_prepare(struct store *e, char *err, size_t errlen);
+
+/** Finalizes them. */
+void store__feed_release(struct store *e);
+
+/** Runs a FEED_PUT or FEED operation in the open transaction: 0 or -EIO. nd-store. */
+int store__feed_exec(struct store *e, struct op *o);
+
+/** Deletes expired feed items (older than NOTIFYD_FEED_TTL). nd-store, in a transaction. */
+void store__feed_sweep(struct store *e, int64_t now_ms);
+
+/** Answers a FEED operation (@err: 0 or -errno) and frees what it holds. nd-store. */
+void store__feed_finish(struct op *o, int err);
+
+#endif

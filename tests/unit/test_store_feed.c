@@ -1,0 +1,260 @@
+/* store (embedded), the feed: items are durable when their callback runs,
+ * a user's window holds their own items and the shared ones newest first,
+ * a shared item's state is per user, the per-user bound and the TTL, marks
+ * survive a reopen, and a version 2 store (before the feed) is migrated
+ * with its messages kept. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "store/store.h"
+
+struct waiter {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done, err;
+    struct store_feed_result r; /* items owned */
+    size_t n_msgs;              /* store_load */
+};
+
+static void waiter_init(struct waiter *w)
+{
+    memset(w, 0, sizeof *w);
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+}
+
+static void waiter_wait(struct waiter *w)
+{
+    pthread_mutex_lock(&w->lock);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    while (!w->done)
+        assert_int_not_equal(pthread_cond_timedwait(&w->cond, &w->lock, &until), ETIMEDOUT);
+    pthread_mutex_unlock(&w->lock);
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->lock);
+}
+
+static void signal_done(struct waiter *w, int err)
+{
+    pthread_mutex_lock(&w->lock);
+    w->err = err;
+    w->done = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void put_done(void *arg, int err, const char *why)
+{
+    (void)why;
+    signal_done(arg, err);
+}
+
+static void feed_done(void *arg, int err, struct store_feed_result *r)
+{
+    struct waiter *w = arg;
+    if (r)
+        w->r = *r; /* the items are ours */
+    signal_done(w, err);
+}
+
+static void loaded(void *arg, const struct stored_msg *m, size_t n, int err)
+{
+    struct waiter *w = arg;
+    (void)m;
+    w->n_msgs = n;
+    signal_done(w, err);
+}
+
+static char dir[64];
+static struct nd_config cfg;
+
+static int setup(void **state)
+{
+    (void)state;
+    strcpy(dir, "/tmp/notifyd-feed-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    memset(&cfg, 0, sizeof cfg);
+    cfg.data_dir = dir;
+    cfg.offline_max_per_user = 1000;
+    cfg.offline_ttl_s = 3600;
+    cfg.feed_max_per_user = 5;
+    cfg.feed_ttl_s = 3600;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd);
+}
+
+/* a message id made now (ids are times: msgid.h), + @seq */
+static uint64_t id_now(uint64_t seq)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000) << 16 | seq;
+}
+
+static void feed_put(struct store *s, const char *user, uint64_t id)
+{
+    char body[64];
+    snprintf(body, sizeof body, "{\"n\":%llu}", (unsigned long long)(id & 0xffff));
+    struct waiter w;
+    waiter_init(&w);
+    assert_int_equal(store_feed_put(s, user, id, body, strlen(body), put_done, &w), 0);
+    waiter_wait(&w);
+    assert_int_equal(w.err, 0);
+}
+
+/* runs @q for @user; the caller frees w->r.items */
+static void feed_run(struct store *s, struct store_feed_req q, const char *user, struct waiter *w)
+{
+    q.user_id = user;
+    if (q.kind == STORE_FEED_LIST && !q.limit)
+        q.limit = 100;
+    waiter_init(w);
+    assert_int_equal(store_feed(s, &q, feed_done, w), 0);
+    waiter_wait(w);
+    assert_int_equal(w->err, 0);
+}
+
+static void expect_counts(struct store *s, const char *user, int total, int unseen, int unread)
+{
+    struct waiter w;
+    feed_run(s, (struct store_feed_req){.kind = STORE_FEED_COUNTS}, user, &w);
+    assert_int_equal(w.r.counts.total, total);
+    assert_int_equal(w.r.counts.unseen, unseen);
+    assert_int_equal(w.r.counts.unread, unread);
+}
+
+static void test_own_and_shared_items_with_state_per_user(void **state)
+{
+    (void)state;
+    char err[512];
+    struct store *s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    assert_non_null(s);
+    uint64_t a1 = id_now(1), shared = id_now(2), a2 = id_now(3), b1 = id_now(4);
+    feed_put(s, "alice", a1);
+    feed_put(s, "", shared);
+    feed_put(s, "alice", a2);
+    feed_put(s, "bob", b1);
+    struct waiter w;
+    feed_run(s, (struct store_feed_req){.kind = STORE_FEED_LIST, .filter = FEED_ALL}, "alice", &w);
+    assert_int_equal(w.r.n_items, 3);
+    assert_int_equal(w.r.items[0].id, a2);
+    assert_int_equal(w.r.items[1].id, shared);
+    assert_int_equal(w.r.items[2].id, a1);
+    assert_string_equal(w.r.items[2].json, "{\"n\":1}");
+    feed_items_free(w.r.items, w.r.n_items);
+    /* alice reads the shared item; bob's state of it is his own */
+    uint64_t ids[] = {shared, b1}; /* bob's item is not alice's to mark */
+    feed_run(s,
+             (struct store_feed_req){
+                 .kind = STORE_FEED_MARK, .ids = ids, .n_ids = 2, .action = FEED_MARK_READ},
+             "alice", &w);
+    assert_int_equal(w.r.updated, 1);
+    assert_int_equal(w.r.counts.unread, 2);
+    expect_counts(s, "bob", 2, 2, 2);
+    store_close(s);
+
+    /* durable: reopened, the marks stand */
+    s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    assert_non_null(s);
+    expect_counts(s, "alice", 3, 2, 2);
+    expect_counts(s, "bob", 2, 2, 2);
+    feed_run(
+        s, (struct store_feed_req){.kind = STORE_FEED_MARK, .all = 1, .action = FEED_MARK_ARCHIVE},
+        "bob", &w);
+    assert_int_equal(w.r.updated, 2);
+    expect_counts(s, "bob", 0, 0, 0);
+    expect_counts(s, "alice", 3, 2, 2);
+    store_close(s);
+}
+
+static void test_the_bound_keeps_the_newest(void **state)
+{
+    (void)state;
+    char err[512];
+    struct store *s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    assert_non_null(s);
+    for (uint64_t i = 1; i <= 8; i++)
+        feed_put(s, "carol", id_now(i));
+    struct waiter w;
+    feed_run(s, (struct store_feed_req){.kind = STORE_FEED_LIST, .filter = FEED_ALL}, "carol", &w);
+    assert_int_equal(w.r.n_items, 5);
+    assert_string_equal(w.r.items[0].json, "{\"n\":8}");
+    assert_string_equal(w.r.items[4].json, "{\"n\":4}");
+    feed_items_free(w.r.items, w.r.n_items);
+    store_close(s);
+}
+
+static void test_items_past_the_ttl_are_gone(void **state)
+{
+    (void)state;
+    char err[512];
+    struct store *s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    assert_non_null(s);
+    uint64_t old = (id_now(0) >> 16) - 3601 * 1000;
+    feed_put(s, "dave", old << 16);
+    feed_put(s, "dave", id_now(1));
+    expect_counts(s, "dave", 1, 1, 1);
+    store_close(s);
+}
+
+static void test_a_version_2_store_is_migrated(void **state)
+{
+    (void)state;
+    char err[512], cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "sqlite3 %s/messages.db 'CREATE TABLE offline (user_id TEXT NOT NULL, id INTEGER NOT "
+             "NULL, expires_at INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (user_id, id)) "
+             "WITHOUT ROWID; CREATE INDEX offline_expiry ON offline (expires_at); CREATE TABLE "
+             "templates (id TEXT PRIMARY KEY, body TEXT NOT NULL); INSERT INTO offline VALUES "
+             "(\"erin\", 7, 99999999999999, \"{}\"); INSERT INTO templates VALUES (\"t\", "
+             "\"{}\"); PRAGMA user_version = 2;' 2>/dev/null",
+             dir);
+    if (system(cmd) != 0)
+        skip(); /* the sqlite3 shell is not installed */
+    struct store *s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    assert_non_null(s);
+    struct waiter w;
+    waiter_init(&w);
+    assert_int_equal(store_load(s, "erin", loaded, &w), 0);
+    waiter_wait(&w);
+    assert_int_equal(w.n_msgs, 1); /* the offline message is still there */
+    feed_put(s, "erin", id_now(1));
+    expect_counts(s, "erin", 1, 1, 1);
+    store_close(s);
+    snprintf(cmd, sizeof cmd, "test \"$(sqlite3 %s/messages.db 'PRAGMA user_version')\" = 3", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_own_and_shared_items_with_state_per_user, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_the_bound_keeps_the_newest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_items_past_the_ttl_are_gone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_version_2_store_is_migrated, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
