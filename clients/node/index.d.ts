@@ -129,6 +129,8 @@ export interface NotifyOptions extends CallOptions {
   priority?: PriorityLike;
   /** a grouping key (at most 128 bytes), delivered in the envelope as "group" */
   group?: string;
+  /** true: also kept in the user's notification feed; false: not; unset: the type's default */
+  feed?: boolean;
 }
 
 /** Values for a template's {{name}} placeholders; numbers and booleans are sent as strings. */

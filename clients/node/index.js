@@ -87,8 +87,10 @@ function jsonBytes(data) {
 }
 
 /** The fields every notify request takes: priority and group. */
-function common({ priority: p, group = '' } = {}) {
-  return { priority: priority(p), group };
+function common({ priority: p, group = '', feed } = {}) {
+  const out = { priority: priority(p), group };
+  if (feed !== undefined && feed !== null) out.feed = Boolean(feed); // unset: the type's default
+  return out;
 }
 
 /** template_id + params (values sent as strings: the proto's map<string, string>). */
@@ -228,7 +230,8 @@ export class NotifydClient {
   }
 
   // Every notify helper's options also take `priority` ('normal' | 'high' | 'urgent' or a
-  // Priority) and `group` (a grouping key delivered in the envelope as "group").
+  // Priority), `group` (a grouping key delivered in the envelope as "group") and `feed` (true:
+  // also kept in the user's notification feed, false: not; unset: the type's default, SPEC §7d).
 
   // ---- task progress: fields are task_type, status, progress, total, completed, failed, message, start_time, end_time ----
 

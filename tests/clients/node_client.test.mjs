@@ -258,6 +258,16 @@ describe('helpers', { timeout: 60000 }, () => {
     assert.match(e.details, /limit/);
   });
 
+  test('the feed option: publish into the feed, keep a notification out of it', async () => {
+    const kept = (await client.publish('order.shipped', { order_id: 'A-1' }, { user_id: 'js-feedflag', feed: true })).message_id;
+    await client.publish('order.packed', { order_id: 'A-1' }, { user_id: 'js-feedflag' });
+    await client.sendSystemNotification('js-feedflag', 'not in the feed', { feed: false });
+    const byDefault = (await client.sendSystemNotification('js-feedflag', 'in the feed')).message_id;
+    const items = (await client.listFeed('js-feedflag')).items;
+    assert.deepEqual(items.map((i) => i.id), [byDefault, kept]);
+    assert.deepEqual([items[1].type, items[1].data], ['order.shipped', { order_id: 'A-1' }]);
+  });
+
   test('a token function is called for every call', async () => {
     let calls = 0;
     const c = new NotifydClient({ address: nd.grpcAddr, token: async () => { calls++; return token('backend', { role: 'service' }); } });

@@ -498,3 +498,15 @@ def test_the_feed_rpcs(client):
     with pytest.raises(nc.InvalidArgument) as e:
         client.list_feed("py-feed", limit=500)
     assert "limit" in e.value.details
+
+
+def test_the_feed_flag_on_publish_and_notify(client):
+    """feed=True keeps an event of one's own in the feed, feed=False keeps a notification out of
+    it, and no feed= follows the type's default (system_notification: kept; publish: not)."""
+    kept = client.publish("order.shipped", {"order_id": "A-1"}, user_id="py-feedflag", feed=True).message_id
+    client.publish("order.packed", {"order_id": "A-1"}, user_id="py-feedflag")
+    client.send_system_notification("py-feedflag", "not in the feed", feed=False)
+    default = client.send_system_notification("py-feedflag", "in the feed").message_id
+    items = client.list_feed("py-feedflag").items
+    assert [i.id for i in items] == [default, kept]
+    assert items[1].type == "order.shipped" and items[1].data == {"order_id": "A-1"}

@@ -97,9 +97,12 @@ def _json_bytes(data: Union[Mapping[str, Any], bytes, str, None]) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _common(priority: PriorityLike, group: str) -> Dict[str, Any]:
-    """The fields every notify request takes: priority and group."""
-    return {"priority": _priority(priority), "group": group}
+def _common(priority: PriorityLike, group: str, feed: Optional[bool] = None) -> Dict[str, Any]:
+    """The fields every notify request takes: priority, group and feed (None: the type's default)."""
+    out = {"priority": _priority(priority), "group": group}
+    if feed is not None:
+        out["feed"] = bool(feed)
+    return out
 
 
 def _templated(template_id: str, params: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
@@ -329,17 +332,17 @@ class NotifydClient:
 
     def _task(self, method: str, request_cls: Any, user_id: str, task_id: str, *, task_type: str, status: str,
               progress: float, total: int, completed: int, failed: int, message: str, start_time: int,
-              end_time: int, priority: PriorityLike, group: str, timeout: Optional[float]) -> Delivery:
+              end_time: int, priority: PriorityLike, group: str, feed: Optional[bool], timeout: Optional[float]) -> Delivery:
         task = pb.TaskProgressData(task_id=task_id, task_type=task_type, status=status, progress=progress,
                                    total=total, completed=completed, failed=failed, message=message,
                                    start_time=start_time, end_time=end_time)
-        return self._deliver(method, request_cls(user_id=user_id, task=task, **_common(priority, group)), timeout)
+        return self._deliver(method, request_cls(user_id=user_id, task=task, **_common(priority, group, feed)), timeout)
 
     # ---- your own events ----
 
     def publish(self, type: str, data: Union[Mapping[str, Any], bytes, str, None] = None, *, user_id: str = "",
                 user_ids: Optional[Sequence[str]] = None, broadcast: bool = False, store: StoreLike = None,
-                ttl_ms: int = 0, priority: PriorityLike = None, group: str = "",
+                ttl_ms: int = 0, priority: PriorityLike = None, group: str = "", feed: Optional[bool] = None,
                 timeout: Optional[float] = None) -> Published:
         """Sends an event of your own ``type`` (``^[a-z][a-z0-9_.:-]{0,63}$``, not one of notifyd's
         own: connected, ping, pong, error, disconnected, refreshed, batch, feed_update) with ``data``:
@@ -349,7 +352,7 @@ class NotifydClient:
         type's own; at most the server's NOTIFYD_OFFLINE_TTL)."""
         r = self.call("Publish", pb.PublishRequest(
             type=type, data=_json_bytes(data), user_id=user_id, user_ids=list(user_ids or ()),
-            broadcast=broadcast, store=_store(store), ttl_ms=ttl_ms, **_common(priority, group)), timeout)
+            broadcast=broadcast, store=_store(store), ttl_ms=ttl_ms, **_common(priority, group, feed)), timeout)
         return Published(message_id=r.message_id, connections=r.connections, stored=r.stored,
                          message_ids=list(r.message_ids), users=r.users, reached=r.reached,
                          stored_users=r.stored_users)
@@ -365,107 +368,108 @@ class NotifydClient:
         return Disconnected(user_id=r.user_id, closed=r.closed)
 
     # ---- task progress: batchgo_*, siterank_*, chengelink_* ----
-    # Every notify method also takes priority= ("normal", "high", "urgent" or a Priority) and
-    # group= (a grouping key delivered in the envelope as "group").
+    # Every notify method also takes priority= ("normal", "high", "urgent" or a Priority),
+    # group= (a grouping key delivered in the envelope as "group") and feed= (True: also kept
+    # in the user's notification feed, False: not; None: the type's default, SPEC §7d).
 
     def notify_batchgo_start(self, user_id: str, task_id: str, *, task_type: str = "", status: str = "running",
                              progress: float = 0, total: int = 0, completed: int = 0, failed: int = 0,
                              message: str = "", start_time: int = 0, end_time: int = 0,
-                             priority: PriorityLike = None, group: str = "",
+                             priority: PriorityLike = None, group: str = "", feed: Optional[bool] = None,
                              timeout: Optional[float] = None) -> Delivery:
         """``batchgo_start`` (live only: not kept for offline users)."""
         return self._task("NotifyBatchGoStart", pb.NotifyBatchGoStartRequest, user_id, task_id, task_type=task_type,
                           status=status, progress=progress, total=total, completed=completed, failed=failed,
                           message=message, start_time=start_time, end_time=end_time, priority=priority,
-                          group=group, timeout=timeout)
+                          group=group, feed=feed, timeout=timeout)
 
     def notify_batchgo_progress(self, user_id: str, task_id: str, *, task_type: str = "", status: str = "running",
                                 progress: float = 0, total: int = 0, completed: int = 0, failed: int = 0,
                                 message: str = "", start_time: int = 0, end_time: int = 0,
-                                priority: PriorityLike = None, group: str = "",
+                                priority: PriorityLike = None, group: str = "", feed: Optional[bool] = None,
                                 timeout: Optional[float] = None) -> Delivery:
         """``batchgo_progress`` (live only; a slow reader gets only the newest of a task)."""
         return self._task("NotifyBatchGoProgress", pb.NotifyBatchGoProgressRequest, user_id, task_id,
                           task_type=task_type, status=status, progress=progress, total=total, completed=completed,
                           failed=failed, message=message, start_time=start_time, end_time=end_time,
-                          priority=priority, group=group, timeout=timeout)
+                          priority=priority, group=group, feed=feed, timeout=timeout)
 
     def notify_batchgo_complete(self, user_id: str, task_id: str, *, task_type: str = "", status: str = "completed",
                                 progress: float = 100, total: int = 0, completed: int = 0, failed: int = 0,
                                 message: str = "", start_time: int = 0, end_time: int = 0,
-                                priority: PriorityLike = None, group: str = "",
+                                priority: PriorityLike = None, group: str = "", feed: Optional[bool] = None,
                                 timeout: Optional[float] = None) -> Delivery:
         """``batchgo_complete`` (kept for offline users)."""
         return self._task("NotifyBatchGoComplete", pb.NotifyBatchGoCompleteRequest, user_id, task_id,
                           task_type=task_type, status=status, progress=progress, total=total, completed=completed,
                           failed=failed, message=message, start_time=start_time, end_time=end_time,
-                          priority=priority, group=group, timeout=timeout)
+                          priority=priority, group=group, feed=feed, timeout=timeout)
 
     def notify_siterank_start(self, user_id: str, task_id: str, *, task_type: str = "", status: str = "running",
                               progress: float = 0, total: int = 0, completed: int = 0, failed: int = 0,
                               message: str = "", start_time: int = 0, end_time: int = 0,
-                              priority: PriorityLike = None, group: str = "",
+                              priority: PriorityLike = None, group: str = "", feed: Optional[bool] = None,
                               timeout: Optional[float] = None) -> Delivery:
         """``siterank_start``."""
         return self._task("NotifySiteRankStart", pb.NotifySiteRankStartRequest, user_id, task_id,
                           task_type=task_type, status=status, progress=progress, total=total, completed=completed,
                           failed=failed, message=message, start_time=start_time, end_time=end_time,
-                          priority=priority, group=group, timeout=timeout)
+                          priority=priority, group=group, feed=feed, timeout=timeout)
 
     def notify_siterank_progress(self, user_id: str, task_id: str, *, task_type: str = "", status: str = "running",
                                  progress: float = 0, total: int = 0, completed: int = 0, failed: int = 0,
                                  message: str = "", start_time: int = 0, end_time: int = 0,
-                                 priority: PriorityLike = None, group: str = "",
+                                 priority: PriorityLike = None, group: str = "", feed: Optional[bool] = None,
                                  timeout: Optional[float] = None) -> Delivery:
         """``siterank_progress``."""
         return self._task("NotifySiteRankProgress", pb.NotifySiteRankProgressRequest, user_id, task_id,
                           task_type=task_type, status=status, progress=progress, total=total, completed=completed,
                           failed=failed, message=message, start_time=start_time, end_time=end_time,
-                          priority=priority, group=group, timeout=timeout)
+                          priority=priority, group=group, feed=feed, timeout=timeout)
 
     def notify_siterank_complete(self, user_id: str, task_id: str, *, task_type: str = "", status: str = "completed",
                                  progress: float = 100, total: int = 0, completed: int = 0, failed: int = 0,
                                  message: str = "", start_time: int = 0, end_time: int = 0,
-                                 priority: PriorityLike = None, group: str = "",
+                                 priority: PriorityLike = None, group: str = "", feed: Optional[bool] = None,
                                  timeout: Optional[float] = None) -> Delivery:
         """``siterank_complete`` (kept for offline users)."""
         return self._task("NotifySiteRankComplete", pb.NotifySiteRankCompleteRequest, user_id, task_id,
                           task_type=task_type, status=status, progress=progress, total=total, completed=completed,
                           failed=failed, message=message, start_time=start_time, end_time=end_time,
-                          priority=priority, group=group, timeout=timeout)
+                          priority=priority, group=group, feed=feed, timeout=timeout)
 
     def notify_chengelink_start(self, user_id: str, task_id: str, *, task_type: str = "", status: str = "running",
                                 progress: float = 0, total: int = 0, completed: int = 0, failed: int = 0,
                                 message: str = "", start_time: int = 0, end_time: int = 0,
-                                priority: PriorityLike = None, group: str = "",
+                                priority: PriorityLike = None, group: str = "", feed: Optional[bool] = None,
                                 timeout: Optional[float] = None) -> Delivery:
         """``chengelink_start``."""
         return self._task("NotifyChengelinkStart", pb.NotifyChengelinkStartRequest, user_id, task_id,
                           task_type=task_type, status=status, progress=progress, total=total, completed=completed,
                           failed=failed, message=message, start_time=start_time, end_time=end_time,
-                          priority=priority, group=group, timeout=timeout)
+                          priority=priority, group=group, feed=feed, timeout=timeout)
 
     def notify_chengelink_progress(self, user_id: str, task_id: str, *, task_type: str = "", status: str = "running",
                                    progress: float = 0, total: int = 0, completed: int = 0, failed: int = 0,
                                    message: str = "", start_time: int = 0, end_time: int = 0,
-                                   priority: PriorityLike = None, group: str = "",
+                                   priority: PriorityLike = None, group: str = "", feed: Optional[bool] = None,
                                    timeout: Optional[float] = None) -> Delivery:
         """``chengelink_progress``."""
         return self._task("NotifyChengelinkProgress", pb.NotifyChengelinkProgressRequest, user_id, task_id,
                           task_type=task_type, status=status, progress=progress, total=total, completed=completed,
                           failed=failed, message=message, start_time=start_time, end_time=end_time,
-                          priority=priority, group=group, timeout=timeout)
+                          priority=priority, group=group, feed=feed, timeout=timeout)
 
     def notify_chengelink_complete(self, user_id: str, task_id: str, *, task_type: str = "",
                                    status: str = "completed", progress: float = 100, total: int = 0,
                                    completed: int = 0, failed: int = 0, message: str = "", start_time: int = 0,
-                                   end_time: int = 0, priority: PriorityLike = None, group: str = "",
+                                   end_time: int = 0, priority: PriorityLike = None, group: str = "", feed: Optional[bool] = None,
                                    timeout: Optional[float] = None) -> Delivery:
         """``chengelink_complete`` (kept for offline users)."""
         return self._task("NotifyChengelinkComplete", pb.NotifyChengelinkCompleteRequest, user_id, task_id,
                           task_type=task_type, status=status, progress=progress, total=total, completed=completed,
                           failed=failed, message=message, start_time=start_time, end_time=end_time,
-                          priority=priority, group=group, timeout=timeout)
+                          priority=priority, group=group, feed=feed, timeout=timeout)
 
     # ---- the other notifications ----
     # The text-carrying ones (send_system_notification, notify_token_insufficient,
@@ -474,15 +478,15 @@ class NotifydClient:
     #   client.send_system_notification("u1", template_id="welcome", params={"name": "Ann"})
 
     def notify_batchgo_open_url(self, user_id: str, task_id: str, urls: Sequence[str], *, delay: int = 1000,
-                                priority: PriorityLike = None, group: str = "",
+                                priority: PriorityLike = None, group: str = "", feed: Optional[bool] = None,
                                 timeout: Optional[float] = None) -> Delivery:
         """``batchgo_open_url``: the browser opens each URL in a new tab, ``delay`` ms apart (1-100 http(s) URLs)."""
         return self._deliver("NotifyBatchGoOpenUrl", pb.NotifyBatchGoOpenUrlRequest(
-            user_id=user_id, task_id=task_id, urls=list(urls), delay=delay, **_common(priority, group)), timeout)
+            user_id=user_id, task_id=task_id, urls=list(urls), delay=delay, **_common(priority, group, feed)), timeout)
 
     def send_system_notification(self, user_id: str, message: str = "", *, title: str = "",
                                  level: LevelLike = Level.INFO, action: str = "", action_url: str = "",
-                                 priority: PriorityLike = None, group: str = "", template_id: str = "",
+                                 priority: PriorityLike = None, group: str = "", feed: Optional[bool] = None, template_id: str = "",
                                  params: Optional[Mapping[str, Any]] = None,
                                  timeout: Optional[float] = None) -> Delivery:
         """``system_notification`` to one user; ``level`` is "info", "warning", "error", "success" or a Level.
@@ -490,62 +494,62 @@ class NotifydClient:
         rendered with ``params``)."""
         return self._deliver("SendSystemNotification", pb.SendSystemNotificationRequest(
             user_id=user_id, title=title, message=message, level=_level(level), action=action,
-            action_url=action_url, **_common(priority, group), **_templated(template_id, params)), timeout)
+            action_url=action_url, **_common(priority, group, feed), **_templated(template_id, params)), timeout)
 
     def notify_token_insufficient(self, user_id: str, current_balance: int, required_tokens: int, *,
                                   task_type: str = "", message: str = "", priority: PriorityLike = None,
-                                  group: str = "", template_id: str = "", params: Optional[Mapping[str, Any]] = None,
+                                  group: str = "", feed: Optional[bool] = None, template_id: str = "", params: Optional[Mapping[str, Any]] = None,
                                   timeout: Optional[float] = None) -> Delivery:
         """``token_insufficient``; ``template_id`` + ``params`` render its message."""
         return self._deliver("NotifyTokenInsufficient", pb.NotifyTokenInsufficientRequest(
             user_id=user_id, current_balance=current_balance, required_tokens=required_tokens,
-            task_type=task_type, message=message, **_common(priority, group), **_templated(template_id, params)),
+            task_type=task_type, message=message, **_common(priority, group, feed), **_templated(template_id, params)),
             timeout)
 
     def notify_plan_expiring(self, user_id: str, plan_name: str, days_left: int, expires_at: int, *,
                              message: str = "", upgrade_url: str = "", priority: PriorityLike = None,
-                             group: str = "", template_id: str = "", params: Optional[Mapping[str, Any]] = None,
+                             group: str = "", feed: Optional[bool] = None, template_id: str = "", params: Optional[Mapping[str, Any]] = None,
                              timeout: Optional[float] = None) -> Delivery:
         """``plan_expiring``; ``expires_at`` in Unix seconds; ``template_id`` + ``params`` render its message."""
         return self._deliver("NotifyPlanExpiring", pb.NotifyPlanExpiringRequest(
             user_id=user_id, plan_name=plan_name, days_left=days_left, expires_at=expires_at, message=message,
-            upgrade_url=upgrade_url, **_common(priority, group), **_templated(template_id, params)), timeout)
+            upgrade_url=upgrade_url, **_common(priority, group, feed), **_templated(template_id, params)), timeout)
 
     def notify_plan_expired(self, user_id: str, plan_name: str, expires_at: int, *, message: str = "",
-                            upgrade_url: str = "", priority: PriorityLike = None, group: str = "",
+                            upgrade_url: str = "", priority: PriorityLike = None, group: str = "", feed: Optional[bool] = None,
                             template_id: str = "", params: Optional[Mapping[str, Any]] = None,
                             timeout: Optional[float] = None) -> Delivery:
         """``plan_expired``; ``expires_at`` in Unix seconds; ``template_id`` + ``params`` render its message."""
         return self._deliver("NotifyPlanExpired", pb.NotifyPlanExpiredRequest(
             user_id=user_id, plan_name=plan_name, expires_at=expires_at, message=message,
-            upgrade_url=upgrade_url, **_common(priority, group), **_templated(template_id, params)), timeout)
+            upgrade_url=upgrade_url, **_common(priority, group, feed), **_templated(template_id, params)), timeout)
 
     def broadcast(self, message: str = "", *, title: str = "", level: LevelLike = Level.INFO, action: str = "",
-                  action_url: str = "", priority: PriorityLike = None, group: str = "", template_id: str = "",
+                  action_url: str = "", priority: PriorityLike = None, group: str = "", feed: Optional[bool] = None, template_id: str = "",
                   params: Optional[Mapping[str, Any]] = None, timeout: Optional[float] = None) -> Delivery:
         """``system_notification`` to every connection (not kept for offline users). A template used
         here cannot use ``{{user_id}}``."""
         return self._deliver("Broadcast", pb.BroadcastRequest(
             title=title, message=message, level=_level(level), action=action, action_url=action_url,
-            **_common(priority, group), **_templated(template_id, params)), timeout)
+            **_common(priority, group, feed), **_templated(template_id, params)), timeout)
 
     def notify_users(self, user_ids: Sequence[str], message: str = "", *, title: str = "",
                      level: LevelLike = Level.INFO, action: str = "", action_url: str = "",
-                     priority: PriorityLike = None, group: str = "", template_id: str = "",
+                     priority: PriorityLike = None, group: str = "", feed: Optional[bool] = None, template_id: str = "",
                      params: Optional[Mapping[str, Any]] = None,
                      timeout: Optional[float] = None) -> MulticastDelivery:
         """One ``system_notification`` to each of ``user_ids`` (1-1000; a repeat counts once), each with
         its own message id. With ``template_id``, ``{{user_id}}`` is filled per recipient."""
         r = self.call("NotifyUsers", pb.NotifyUsersRequest(
             user_ids=list(user_ids), title=title, message=message, level=_level(level), action=action,
-            action_url=action_url, **_common(priority, group), **_templated(template_id, params)), timeout)
+            action_url=action_url, **_common(priority, group, feed), **_templated(template_id, params)), timeout)
         return MulticastDelivery(message_ids=list(r.message_ids), users=r.users, reached=r.reached,
                                  stored=r.stored, connections=r.connections)
 
-    def send_test_message(self, user_id: str, *, priority: PriorityLike = None, group: str = "",
+    def send_test_message(self, user_id: str, *, priority: PriorityLike = None, group: str = "", feed: Optional[bool] = None,
                           timeout: Optional[float] = None) -> Delivery:
         """A test ``system_notification`` (``data.test: true``) to one user."""
-        return self._deliver("SendTestMessage", pb.SendTestMessageRequest(user_id=user_id, **_common(priority, group)),
+        return self._deliver("SendTestMessage", pb.SendTestMessageRequest(user_id=user_id, **_common(priority, group, feed)),
                              timeout)
 
     # ---- templates (role admin only: a service token gets PermissionDenied) ----
