@@ -1,5 +1,6 @@
 // notifyd web console: live counts and online users (GET /api/websocket/stats)
-// with a disconnect button each, a user's backlog, a form to send a system
+// with a disconnect button each, a user's backlog, a user's feed (counts,
+// items page by page, marking read/unread/archived), a form to send a system
 // notification (one user, several, everyone; priority, group, a template) or
 // a test message, the templates (list, view, create/replace, delete), one to
 // publish an event of any type, and a live log of one user's messages over
@@ -19,6 +20,16 @@ const state = {
   live: null,
 };
 
+// the feed on show: whose, which filter and page size, the pages loaded
+const feed = {
+  user: '',
+  filter: 'inbox',
+  limit: 20,
+  pages: 0,
+  next: '',
+  seq: 0,
+};
+
 // ---- settings: the notifyd base URL (default: this page's origin) and the admin token ----
 
 function initialBase() {
@@ -34,6 +45,15 @@ function applySettings() {
   else store.removeItem('notifyd.adminToken');
   restartPolling();
   loadTemplates();
+  syncFeedHint();
+  if (feed.user && state.adminToken) {
+    loadFeed(Math.max(feed.pages, 1));
+  } else {
+    ++feed.seq; // a page still coming is not shown
+    setFeedBusy(false);
+    hideFeed();
+    showText('feed-error', '');
+  }
 }
 
 /** A REST call; @body is an object, or JSON text sent as it is. */
@@ -124,16 +144,23 @@ function renderStats(s) {
       $('send-user').value = u;
       $('publish-to').value = u;
       $('lookup-user').value = u;
+      $('feed-user').value = u;
       syncSendForm();
       $('send-message').focus();
     });
+    const show = document.createElement('button');
+    show.type = 'button';
+    show.className = 'small show-feed';
+    show.textContent = 'feed';
+    show.title = `show the feed of ${u}`;
+    show.addEventListener('click', () => openFeedOf(u));
     const kick = document.createElement('button');
     kick.type = 'button';
     kick.className = 'small kick';
     kick.textContent = 'disconnect';
     kick.title = `close every connection of ${u} (4004; told not to reconnect; role admin)`;
     kick.addEventListener('click', () => disconnectUser(u));
-    li.append(name, pick, kick);
+    li.append(name, pick, show, kick);
     return li;
   });
   list.replaceChildren(...items);
@@ -314,6 +341,282 @@ async function lookUp(ev) {
   showLookup(b.messages
     ? `${b.user_id}: ${b.messages} message(s) kept, waiting since ${idTime(b.oldest_message_id)}`
     : `${b.user_id}: nothing kept`, true);
+}
+
+// ---- a user's feed: counts, items newest first, marking ----
+
+/** What an empty page says, by filter. */
+const FEED_EMPTY = {
+  inbox: (u) => `Nothing in ${u}'s inbox.`,
+  unread: (u) => `Nothing unread for ${u}.`,
+  archived: (u) => `Nothing archived for ${u}.`,
+  all: (u) => `Nothing in ${u}'s feed.`,
+};
+
+function feedPath(user) {
+  return `/api/websocket/feed/${encodeURIComponent(user)}`;
+}
+
+function showFeedResult(text, ok) {
+  const el = $('feed-result');
+  el.textContent = text;
+  el.dataset.ok = ok ? 'true' : 'false';
+}
+
+/** Without an admin token the panel says how to start, as a hint. */
+function syncFeedHint() {
+  showText('feed-hint', state.adminToken ? '' : 'Paste an admin token (role admin or service) above to read a user\'s feed.');
+}
+
+/** A refused call in words: a user's token is told which role the feed needs. */
+function feedFailure(user, r) {
+  if (r.status === 403) return `The feed needs a token with role admin or service; this one is refused (${failure(r)}).`;
+  if (r.status === 401) return `The admin token is refused (${failure(r)}); paste a valid one above.`;
+  return `${user}: ${failure(r)}`;
+}
+
+/** The data of an item in two lines: its title and message, or its data as JSON. */
+function feedPreview(item) {
+  const d = item.data && typeof item.data === 'object' ? item.data : {};
+  const title = typeof d.title === 'string' ? d.title : '';
+  const message = typeof d.message === 'string' ? d.message : '';
+  if (title || message) return { title, message };
+  const json = JSON.stringify(item.data ?? null);
+  return { title: '', message: json.length > 300 ? `${json.slice(0, 300)}…` : json };
+}
+
+function feedButton(label, cls, title, fn) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = `small ${cls}`;
+  b.textContent = label;
+  b.title = title;
+  b.addEventListener('click', fn);
+  return b;
+}
+
+function feedRow(item) {
+  const li = document.createElement('li');
+  li.dataset.id = item.id;
+  li.dataset.read = String(Boolean(item.read));
+  li.dataset.seen = String(Boolean(item.seen));
+  li.dataset.archived = String(Boolean(item.archived));
+  const head = document.createElement('div');
+  head.className = 'head';
+  const type = document.createElement('span');
+  type.className = 'type';
+  type.textContent = item.type;
+  const time = document.createElement('time');
+  const when = typeof item.timestamp === 'number' ? new Date(item.timestamp) : null;
+  if (when) time.dateTime = when.toISOString();
+  time.textContent = when ? when.toLocaleString() : idTime(item.id);
+  const tags = document.createElement('span');
+  tags.className = 'tags';
+  const tag = (name) => {
+    const t = document.createElement('span');
+    t.className = `tag ${name}`;
+    t.textContent = name;
+    return t;
+  };
+  tags.append(tag(item.read ? 'read' : 'unread'));
+  if (!item.seen) tags.append(tag('unseen'));
+  if (item.archived) tags.append(tag('archived'));
+  if (item.priority && item.priority !== 'normal') tags.append(tag(item.priority));
+  head.append(type, time, tags);
+  if (item.group) {
+    const g = document.createElement('span');
+    g.className = 'group';
+    g.textContent = `group ${item.group}`;
+    g.title = item.group;
+    head.append(g);
+  }
+  const id = document.createElement('span');
+  id.className = 'id';
+  id.textContent = item.id;
+  head.append(id);
+  li.append(head);
+  const { title, message } = feedPreview(item);
+  if (title) {
+    const t = document.createElement('div');
+    t.className = 'title';
+    t.textContent = title;
+    t.title = title;
+    li.append(t);
+  }
+  if (message) {
+    const m = document.createElement('div');
+    m.className = 'preview';
+    m.textContent = message;
+    m.title = message;
+    li.append(m);
+  }
+  const buttons = document.createElement('span');
+  buttons.className = 'buttons';
+  buttons.append(
+    item.read
+      ? feedButton('unread', 'mark-unread', `mark ${item.id} unread`, () => markFeed([item.id], 'unread'))
+      : feedButton('read', 'mark-read', `mark ${item.id} read`, () => markFeed([item.id], 'read')),
+    item.archived
+      ? feedButton('unarchive', 'mark-unarchive', `back to the inbox: ${item.id}`, () => markFeed([item.id], 'unarchive'))
+      : feedButton('archive', 'mark-archive', `archive ${item.id}`, () => markFeed([item.id], 'archive')),
+  );
+  li.append(buttons);
+  return li;
+}
+
+function renderFeed(counts, items, next) {
+  $('feed-total').textContent = String(counts.total ?? 0);
+  $('feed-unseen').textContent = String(counts.unseen ?? 0);
+  $('feed-unread').textContent = String(counts.unread ?? 0);
+  $('feed-who').textContent = `${feed.user} · ${feed.filter}`;
+  $('feed-who').title = feed.user;
+  $('feed-list').replaceChildren(...items.map(feedRow));
+  $('feed-empty').textContent = FEED_EMPTY[feed.filter](feed.user);
+  $('feed-empty').hidden = items.length > 0;
+  feed.next = next;
+  $('feed-older').hidden = !next;
+  $('feed-shown').textContent = items.length ? `${items.length} shown${next ? ', older ones left' : ', the oldest reached'}` : '';
+  $('feed-view').hidden = false;
+}
+
+/** Buttons of the view off while a call is under way (no double marks). */
+function setFeedBusy(busy) {
+  $('feed-panel').dataset.busy = String(busy);
+  for (const b of $('feed-view').querySelectorAll('button')) b.disabled = busy;
+  $('feed-open').disabled = busy;
+}
+
+/** One page of the feed on show: {items, next} or the failed call. */
+async function feedPage(before) {
+  const q = new URLSearchParams({ limit: String(feed.limit), filter: feed.filter });
+  if (before) q.set('before', before);
+  const r = await api('GET', `${feedPath(feed.user)}?${q}`);
+  if (!r.ok) return { fail: r };
+  const d = r.data || {};
+  return { items: Array.isArray(d.items) ? d.items : [], next: d.next_before || '' };
+}
+
+/** The counts and the first @pages pages again; true when shown. */
+async function loadFeed(pages) {
+  const seq = ++feed.seq;
+  setFeedBusy(true);
+  try {
+    const counts = api('GET', `${feedPath(feed.user)}/counts`);
+    const items = [];
+    let next = '';
+    let got = 0;
+    do {
+      const p = await feedPage(next);
+      if (seq !== feed.seq) return false;
+      if (p.fail) return feedFailed(p.fail);
+      items.push(...p.items);
+      next = p.next;
+      got++;
+    } while (next && got < pages);
+    const c = await counts;
+    if (seq !== feed.seq) return false;
+    if (!c.ok) return feedFailed(c);
+    feed.pages = got;
+    showText('feed-error', '');
+    renderFeed(c.data || {}, items, next);
+    return true;
+  } finally {
+    if (seq === feed.seq) setFeedBusy(false);
+  }
+}
+
+/** Nothing of a feed left on show: a refused token sees no earlier answer. */
+function hideFeed() {
+  $('feed-view').hidden = true;
+  $('feed-list').replaceChildren();
+  feed.next = '';
+}
+
+function feedFailed(r) {
+  hideFeed();
+  showText('feed-error', feedFailure(feed.user, r));
+  return false;
+}
+
+/** Opens the feed of the form's user with its filter and page size. */
+async function openFeed(ev) {
+  if (ev) ev.preventDefault();
+  const user = $('feed-user').value.trim();
+  const limitText = $('feed-limit').value.trim();
+  const limit = Number(limitText || '20');
+  showFeedResult('', true);
+  if (!user) {
+    hideFeed();
+    showText('feed-error', 'User id: whose feed? Type a user id, or pick one from the online users.');
+    $('feed-user').focus();
+    return;
+  }
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+    showText('feed-error', `Per page: a whole number from 1 to 100, not "${limitText}".`);
+    $('feed-limit').focus();
+    return;
+  }
+  if (!state.adminToken) {
+    syncFeedHint();
+    showText('feed-error', '');
+    hideFeed();
+    return;
+  }
+  Object.assign(feed, { user, filter: $('feed-filter').value, limit, pages: 0, next: '' });
+  await loadFeed(1);
+}
+
+function openFeedOf(user) {
+  $('feed-user').value = user;
+  openFeed();
+  $('feed-panel').scrollIntoView({ block: 'start', behavior: 'smooth' });
+}
+
+/** The next page, after what is shown. */
+async function olderFeed() {
+  if (!feed.next) return;
+  const seq = ++feed.seq;
+  setFeedBusy(true);
+  try {
+    const p = await feedPage(feed.next);
+    if (seq !== feed.seq) return;
+    if (p.fail) {
+      showFeedResult(`older: ${feedFailure(feed.user, p.fail)}`, false);
+      return;
+    }
+    $('feed-list').append(...p.items.map(feedRow));
+    feed.pages++;
+    feed.next = p.next;
+    $('feed-older').hidden = !p.next;
+    const n = $('feed-list').children.length;
+    $('feed-shown').textContent = `${n} shown${p.next ? ', older ones left' : ', the oldest reached'}`;
+  } finally {
+    if (seq === feed.seq) setFeedBusy(false);
+  }
+}
+
+/** @action on the items @ids, or on every item when @ids is 'all'; then the pages again. */
+async function markFeed(ids, action) {
+  const all = ids === 'all';
+  const what = all ? `every item ${action}` : `${action} ${idList(ids)}`;
+  ++feed.seq; // a page still coming is stale now
+  setFeedBusy(true);
+  showFeedResult(`${what}…`, true);
+  const r = await api('POST', `${feedPath(feed.user)}/mark`, all ? { all: true, action } : { ids, action });
+  if (!r.ok) {
+    setFeedBusy(false);
+    showFeedResult(`${what} failed: ${feedFailure(feed.user, r)}`, false);
+    return;
+  }
+  const n = r.data.updated;
+  await loadFeed(Math.max(feed.pages, 1));
+  showFeedResult(`${what}: ${n} item(s) changed`, true);
+}
+
+function markAllFeed() {
+  const action = $('feed-all-action').value;
+  if (!window.confirm(`Mark every item of ${feed.user}'s feed ${action}, archived ones too? Their open tabs update at once.`)) return;
+  markFeed('all', action);
 }
 
 // ---- templates (role admin) ----
@@ -619,6 +922,12 @@ function init() {
   $('send-everyone').addEventListener('change', syncSendForm);
   $('send-template').addEventListener('change', syncSendForm);
   $('lookup-form').addEventListener('submit', lookUp);
+  $('lookup-feed').addEventListener('click', () => openFeedOf($('lookup-user').value.trim()));
+  $('feed-form').addEventListener('submit', openFeed);
+  $('feed-filter').addEventListener('change', () => { if (feed.user) openFeed(); });
+  $('feed-older').addEventListener('click', olderFeed);
+  $('feed-mark-all').addEventListener('click', markAllFeed);
+  $('feed-reload').addEventListener('click', () => loadFeed(Math.max(feed.pages, 1)));
   $('templates-reload').addEventListener('click', loadTemplates);
   $('template-new').addEventListener('click', newTemplate);
   $('template-form').addEventListener('submit', saveTemplate);
@@ -632,6 +941,7 @@ function init() {
   syncSendForm();
   restartPolling();
   loadTemplates();
+  syncFeedHint();
   document.documentElement.dataset.ready = 'true';
 }
 

@@ -1,7 +1,8 @@
 // The web console (web/) in headless Chromium against the real notifyd: the
 // counts match the WebSockets really open, the forms reach connected clients
 // (one user, several, everyone; priority, group, templates), the templates are
-// managed, a user's backlog is shown, the live log shows a user's messages;
+// managed, a user's backlog is shown, a user's feed is listed, paged and marked
+// (read, unread, archive, every item), the live log shows a user's messages;
 // the page fits a phone (390 px) and a desktop (1280 px) without horizontal
 // overflow. Screenshots go to NOTIFYD_ARTIFACTS_DIR (ctest: build/artifacts/).
 //
@@ -45,8 +46,9 @@ if (nd) {
   console.log(`# console served by ${web ? 'a static server in front of notifyd' : 'notifyd'} at ${origin}`);
 }
 const sockets = [];
+const others = []; // sockets the later tests do not count on
 after(async () => {
-  for (const s of sockets) await s.close().catch(() => {});
+  for (const s of [...sockets, ...others]) await s.close().catch(() => {});
   if (browser) await withTimeout(browser.close(), 20000, 'Chromium to close').catch(() => {});
   if (web) await web.close();
   if (nd) {
@@ -84,7 +86,7 @@ function overflows(page) {
     if (de.scrollWidth > width) out.push(`document scrollWidth ${de.scrollWidth} > innerWidth ${width}`);
     if (document.body.scrollWidth > width) out.push(`body scrollWidth ${document.body.scrollWidth} > innerWidth ${width}`);
     const seen = (el) => el.getClientRects().length > 0;
-    for (const el of document.querySelectorAll('.top, .settings, .panel, .card, .cards, form, .buttons, .result, .notice, .error, .facts, .users, .templates, .log')) {
+    for (const el of document.querySelectorAll('.top, .settings, .panel, .card, .cards, form, .buttons, .result, .notice, .error, .facts, .users, .templates, .log, .feed, .feed li, .feed .head')) {
       if (seen(el) && el.scrollWidth > el.clientWidth) out.push(`${name(el)} scrollWidth ${el.scrollWidth} > clientWidth ${el.clientWidth}`);
     }
     for (const el of document.querySelectorAll('body *')) {
@@ -115,7 +117,9 @@ describe('web console', { skip: !browser && 'chromium or playwright-core missing
     assert.match(await text(page, '#stats-hint'), /admin token/);
     assert.equal(await page.locator('#stats-error').isHidden(), true);
     assert.match(await text(page, '#templates-hint'), /admin token/);
-    for (const sel of ['#stats-hint', '#templates-hint']) {
+    assert.match(await text(page, '#feed-hint'), /admin token/);
+    assert.equal(await page.locator('#feed-view').isHidden(), true);
+    for (const sel of ['#stats-hint', '#templates-hint', '#feed-hint']) {
       const st = await hintStyle(page, sel);
       assert.ok(!st.classes.includes('error'), `${sel} is not of the error class: ${st.classes}`);
       assert.notEqual(st.hint.color, st.error.color, `${sel}'s colour is not the error colour`);
@@ -381,6 +385,198 @@ describe('web console', { skip: !browser && 'chromium or playwright-core missing
     assert.deepEqual(pageErrors.map(String), []);
   });
 
+  test('a user\'s feed: counts, items, read and unread, archive, mark all, paging, errors', async () => {
+    const admin = token('ops', { role: 'admin' });
+    const restFeed = async (user, query = '') => {
+      const r = await nd.rest('GET', `/api/websocket/feed/${user}${query}`, null, admin);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return r.body.data;
+    };
+    const counts = async () => [await text(page, '#feed-total'), await text(page, '#feed-unseen'), await text(page, '#feed-unread')];
+    const shown = () => page.$$eval('#feed-list li', (els) => els.map((el) => el.dataset.id));
+    const idle = () => page.waitForSelector('#feed-panel[data-busy="false"]', { timeout: 5000 });
+
+    // four system notifications (in the feed by default) and an event of your own type kept with feed: true
+    const sent = [];
+    for (let i = 1; i <= 4; i++) {
+      const r = await nd.rest('POST', '/api/websocket/notification', {
+        user_id: 'gina', title: `Invoice ${i}`, message: i === 2 ? 'due <b>today</b>' : `invoice ${i} is ready`, level: 'info',
+        ...(i === 3 ? { priority: 'urgent', group: 'billing' } : {}),
+      }, admin);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      sent.push(r.body.data.message_id);
+    }
+    const pub = await nd.rest('POST', '/api/websocket/publish', { type: 'order.shipped', user_id: 'gina', feed: true, data: { order: 'A-7' } }, admin);
+    assert.equal(pub.status, 200, JSON.stringify(pub.body));
+    sent.push(pub.body.data.message_id);
+    const newest = [...sent].reverse();
+    assert.deepEqual((await restFeed('gina')).items.map((x) => x.id), newest, 'the five are in gina\'s feed');
+    // gina has a tab open: every change from the console reaches it
+    const gina = await openWs(nd.wsUrl, token('gina'));
+    others.push(gina);
+
+    // the view, reached by typing a user id
+    assert.equal(await page.locator('#feed-hint').isHidden(), true, 'no hint with an admin token');
+    await page.fill('#feed-user', 'gina');
+    await page.click('#feed-open');
+    await waitFor(async () => (await shown()).length === 5, 5000, 'gina\'s five items');
+    await idle();
+    assert.deepEqual(await counts(), ['5', '5', '5']);
+    assert.deepEqual(await shown(), newest, 'newest first');
+    assert.equal(await page.locator('#feed-error').isHidden(), true);
+    const row = (id) => page.locator(`#feed-list li[data-id="${id}"]`);
+    assert.equal(await row(sent[4]).locator('.type').textContent(), 'order.shipped');
+    assert.equal(await row(sent[4]).locator('.preview').textContent(), '{"order":"A-7"}', 'other data as JSON');
+    assert.equal(await row(sent[0]).locator('.title').textContent(), 'Invoice 1');
+    assert.equal(await row(sent[0]).locator('.preview').textContent(), 'invoice 1 is ready');
+    assert.equal(await row(sent[1]).locator('.preview').textContent(), 'due <b>today</b>', 'markup shown as text');
+    assert.equal(await page.locator('#feed-list b').count(), 0);
+    assert.deepEqual(await row(sent[2]).locator('.tag').allTextContents(), ['unread', 'unseen', 'urgent']);
+    assert.match(await row(sent[2]).locator('.head').textContent(), /group billing/);
+    const item0 = (await restFeed('gina')).items.find((x) => x.id === sent[0]);
+    assert.equal(await row(sent[0]).locator('time').textContent(), await page.evaluate((ts) => new Date(ts).toLocaleString(), item0.timestamp));
+    assert.equal(await page.locator('#feed-older').isHidden(), true);
+    assert.equal(await text(page, '#feed-shown'), '5 shown, the oldest reached');
+
+    // one read: the unread count drops, the item says so, the server agrees, gina's tab hears it
+    await row(sent[0]).locator('button.mark-read').click();
+    await waitFor(async () => (await text(page, '#feed-result')) === `read ${sent[0]}: 1 item(s) changed`, 5000, 'marked read');
+    assert.deepEqual(await counts(), ['5', '4', '4']);
+    assert.equal(await row(sent[0]).getAttribute('data-read'), 'true');
+    assert.deepEqual(await row(sent[0]).locator('.tag').allTextContents(), ['read']);
+    assert.equal(await row(sent[0]).locator('button.mark-unread').count(), 1);
+    assert.deepEqual(await restFeed('gina', '/counts'), { total: 5, unseen: 4, unread: 4 });
+    const upd = await waitFor(() => gina.messages.find((m) => m.type === 'feed_update'), 5000, 'a feed_update on gina\'s tab');
+    assert.deepEqual(upd.data, { ids: [sent[0]], action: 'read', counts: { total: 5, unseen: 4, unread: 4 } });
+    // and unread again (it stays seen)
+    await row(sent[0]).locator('button.mark-unread').click();
+    await waitFor(async () => (await text(page, '#feed-result')) === `unread ${sent[0]}: 1 item(s) changed`, 5000, 'marked unread');
+    assert.deepEqual(await counts(), ['5', '4', '5']);
+    assert.equal(await row(sent[0]).getAttribute('data-read'), 'false');
+
+    // the unread filter drops what is read
+    await row(sent[1]).locator('button.mark-read').click();
+    await waitFor(async () => (await text(page, '#feed-result')) === `read ${sent[1]}: 1 item(s) changed`, 5000, 'second read');
+    await page.selectOption('#feed-filter', 'unread');
+    await waitFor(async () => (await shown()).length === 4, 5000, 'the unread filter');
+    assert.deepEqual(await shown(), newest.filter((id) => id !== sent[1]));
+
+    // archive one: it leaves the inbox and the counts, and shows under archived
+    await page.selectOption('#feed-filter', 'inbox');
+    await waitFor(async () => (await shown()).length === 5, 5000, 'the inbox again');
+    await row(sent[3]).locator('button.mark-archive').click();
+    await waitFor(async () => (await text(page, '#feed-result')) === `archive ${sent[3]}: 1 item(s) changed`, 5000, 'archived');
+    assert.deepEqual(await shown(), newest.filter((id) => id !== sent[3]));
+    assert.deepEqual(await counts(), ['4', '2', '3']); // the archived one was unseen and unread
+    await page.selectOption('#feed-filter', 'archived');
+    await waitFor(async () => (await shown()).length === 1, 5000, 'the archived filter');
+    assert.deepEqual(await shown(), [sent[3]]);
+    assert.deepEqual(await row(sent[3]).locator('.tag').allTextContents(), ['unread', 'unseen', 'archived']);
+    assert.equal(await row(sent[3]).locator('button.mark-unarchive').count(), 1);
+    assert.deepEqual((await restFeed('gina', '?filter=archived')).items.map((x) => x.id), [sent[3]]);
+
+    await page.click('#feed-reload');
+    await page.locator('#feed-list li').first().waitFor({ timeout: 5000 });
+    await idle();
+    assert.deepEqual(await shown(), [sent[3]], 'reload keeps the filter');
+    // mark all read: asks first (cancel changes nothing), archived items too
+    await page.selectOption('#feed-filter', 'inbox');
+    await waitFor(async () => (await shown()).length === 4, 5000, 'the inbox without the archived one');
+    await page.selectOption('#feed-all-action', 'read');
+    page.once('dialog', (d) => d.dismiss());
+    await page.click('#feed-mark-all');
+    await page.waitForTimeout(300);
+    assert.deepEqual(await restFeed('gina', '/counts'), { total: 4, unseen: 2, unread: 3 });
+    page.once('dialog', (d) => d.accept());
+    await page.click('#feed-mark-all');
+    await waitFor(async () => (await text(page, '#feed-result')) === 'every item read: 4 item(s) changed', 5000, 'all read');
+    assert.deepEqual(await counts(), ['4', '0', '0']);
+    assert.deepEqual(await page.$$eval('#feed-list li', (els) => els.map((el) => el.dataset.read)), ['true', 'true', 'true', 'true']);
+    assert.ok((await restFeed('gina', '?filter=archived')).items[0].read, 'the archived item read too');
+    await waitFor(() => gina.messages.some((m) => m.type === 'feed_update' && m.data.all === true && m.data.action === 'read'), 5000, 'gina\'s tab told');
+
+    // paging with a small limit over every item, archived included
+    await page.fill('#feed-limit', '2');
+    await page.selectOption('#feed-filter', 'all');
+    await waitFor(async () => (await shown()).length === 2, 5000, 'the first page of two');
+    await idle();
+    assert.deepEqual(await shown(), newest.slice(0, 2));
+    assert.equal(await text(page, '#feed-shown'), '2 shown, older ones left');
+    await page.click('#feed-older');
+    await waitFor(async () => (await shown()).length === 4, 5000, 'the second page');
+    await idle();
+    assert.equal(await page.locator('#feed-older').isVisible(), true);
+    await page.click('#feed-older');
+    await waitFor(async () => (await shown()).length === 5, 5000, 'the last page');
+    await idle();
+    assert.deepEqual(await shown(), newest, 'pages in order, nothing twice');
+    assert.equal(await page.locator('#feed-older').isHidden(), true);
+    assert.equal(await text(page, '#feed-shown'), '5 shown, the oldest reached');
+    // a mark keeps the pages loaded
+    await row(sent[0]).locator('button.mark-unread').click();
+    await waitFor(async () => (await text(page, '#feed-result')) === `unread ${sent[0]}: 1 item(s) changed`, 5000, 'unread on page 3');
+    assert.deepEqual(await shown(), newest);
+    assert.deepEqual(await counts(), ['4', '0', '1']);
+    const statesShot = path.join(artifactsDir(), 'console-feed-states.png');
+    await page.locator('#feed-panel').screenshot({ path: statesShot });
+    console.log(`# screenshot: ${statesShot}`);
+    // unarchive from the list of all
+    await row(sent[3]).locator('button.mark-unarchive').click();
+    await waitFor(async () => (await text(page, '#feed-result')) === `unarchive ${sent[3]}: 1 item(s) changed`, 5000, 'unarchived');
+    assert.deepEqual(await counts(), ['5', '0', '1']);
+
+    // an unknown user has an empty feed; a bad id, no id and a bad page size are errors
+    await page.fill('#feed-limit', '20');
+    await page.fill('#feed-user', 'nobody-here-yet');
+    await page.click('#feed-open');
+    await waitFor(async () => (await text(page, '#feed-empty')) === 'Nothing in nobody-here-yet\'s feed.', 5000, 'an empty feed');
+    assert.deepEqual(await counts(), ['0', '0', '0']);
+    assert.equal(await page.locator('#feed-list li').count(), 0);
+    await page.fill('#feed-user', 'bad user!');
+    await page.click('#feed-open');
+    await waitFor(async () => /^bad user!: HTTP 400: user_id must be /.test(await text(page, '#feed-error')), 5000, 'the 400 shown');
+    assert.equal(await page.locator('#feed-view').isHidden(), true);
+    assert.equal(await page.getAttribute('#feed-error', 'class'), 'error');
+    await page.fill('#feed-user', '  ');
+    await page.click('#feed-open');
+    await waitFor(async () => /^User id: whose feed\?/.test(await text(page, '#feed-error')), 5000, 'no user id');
+    await page.fill('#feed-user', 'gina');
+    await page.fill('#feed-limit', '101');
+    await page.click('#feed-open');
+    await waitFor(async () => (await text(page, '#feed-error')) === 'Per page: a whole number from 1 to 100, not "101".', 5000, 'a bad page size');
+    await page.fill('#feed-limit', '20');
+    await page.click('#feed-open');
+    await waitFor(async () => (await shown()).length === 5, 5000, 'gina\'s inbox again');
+    assert.equal(await page.locator('#feed-error').isHidden(), true);
+
+    // a user's token is refused: said in words, nothing of the feed left on show
+    await page.fill('#admin-token', token('gina'));
+    await page.click('#settings button[type=submit]');
+    await waitFor(async () => /^The feed needs a token with role admin or service; this one is refused \(HTTP 403: /.test(await text(page, '#feed-error')), 5000, 'the 403 in words');
+    assert.equal(await page.locator('#feed-view').isHidden(), true);
+    assert.equal(await page.locator('#feed-list li').count(), 0);
+    await page.fill('#admin-token', admin);
+    await page.click('#settings button[type=submit]');
+    await waitFor(async () => (await shown()).length === 5, 5000, 'the feed back with an admin token');
+    assert.equal(await page.locator('#feed-view').isVisible(), true);
+    assert.equal(await page.locator('#feed-error').isHidden(), true);
+
+    // reached from the online users (alice's own notifications) and from the backlog lookup
+    await waitFor(async () => (await page.locator('#online-users .user').allTextContents()).includes('alice'), 8000, 'alice listed');
+    await page.locator('#online-users li', { hasText: 'alice' }).locator('button.show-feed').click();
+    const aliceFeed = await restFeed('alice', '/counts');
+    assert.ok(aliceFeed.total > 0);
+    await waitFor(async () => (await page.inputValue('#feed-user')) === 'alice' && (await text(page, '#feed-total')) === String(aliceFeed.total), 5000, 'alice\'s feed');
+    await idle();
+    assert.deepEqual(await shown(), (await restFeed('alice')).items.map((x) => x.id));
+    await page.fill('#lookup-user', 'gina');
+    await page.click('#lookup-feed');
+    await waitFor(async () => (await page.inputValue('#feed-user')) === 'gina' && (await shown()).length === 5, 5000, 'gina\'s feed from the lookup');
+    await idle();
+    assert.deepEqual(await shown(), newest);
+    assert.deepEqual(pageErrors.map(String), []);
+  });
+
   test('templates: create, list, replace, send with params, edit, delete', async () => {
     const admin = token('ops', { role: 'admin' });
     const listed = async () => (await nd.rest('GET', '/api/websocket/templates', null, admin)).body.data.templates.map((t) => t.id);
@@ -520,13 +716,26 @@ describe('web console', { skip: !browser && 'chromium or playwright-core missing
     assert.match(await text(page, '#send-result'), /^notification to 7 user\(s\): 1 reached on 1 connection\(s\), 6 kept for later \((?:[0-9a-f]{16} ){5}… 2 more\)$/);
     assert.equal(await page.getAttribute(`#online-users li:has(.user[title="${longUser}"]) .user`, 'title'), longUser);
 
+    // the long user's feed on show, with the longest title, message and group an item carries
+    const admin = token('ops', { role: 'admin' });
+    const wide = await nd.rest('POST', '/api/websocket/notification', { user_id: longUser, title: 'T'.repeat(256), message: 'M'.repeat(4096), level: 'info', priority: 'urgent', group: 'g'.repeat(128) }, admin);
+    assert.equal(wide.status, 200, JSON.stringify(wide.body));
+    const wideEvent = await nd.rest('POST', '/api/websocket/publish', { type: `t${'x'.repeat(63)}`, user_id: longUser, feed: true, data: { blob: 'B'.repeat(2000) } }, admin);
+    assert.equal(wideEvent.status, 200, JSON.stringify(wideEvent.body));
+    const longFeed = (await nd.rest('GET', `/api/websocket/feed/${longUser}`, null, admin)).body.data.items;
+    assert.ok(longFeed.length >= 3, `the long user's feed: ${longFeed.length}`);
+    await page.fill('#feed-user', longUser);
+    await page.selectOption('#feed-filter', 'inbox');
+    await page.click('#feed-open');
+    await waitFor(async () => (await page.locator('#feed-list li').count()) === longFeed.length, 5000, 'the long user\'s feed shown');
+
     for (const [width, height] of [[390, 844], [1280, 800]]) {
       await page.setViewportSize({ width, height });
       await page.waitForTimeout(300);
       assert.deepEqual(await overflows(page), [], `nothing overflows at ${width} px`);
       // each card is at least as wide as its value
       const cards = await page.$$eval('.card', (els) => els.map((el) => [el.scrollWidth, el.clientWidth, el.querySelector('.num').textContent]));
-      assert.equal(cards.length, 5);
+      assert.equal(cards.length, 8, 'five live counts and the feed\'s three');
       for (const [sw, cw, v] of cards) assert.ok(sw <= cw, `card ${v}: ${sw} <= ${cw} at ${width} px`);
       // on a phone the panels stack, one column as wide as the screen
       const panels = await page.$$eval('.panel', (els) => els.map((el) => Math.round(el.getBoundingClientRect().width)));
@@ -536,8 +745,13 @@ describe('web console', { skip: !browser && 'chromium or playwright-core missing
       await page.screenshot({ path: shot, fullPage: true });
       assert.ok(fs.statSync(shot).size > 10000, 'a screenshot with something in it');
       console.log(`# screenshot: ${shot}`);
+      // the feed panel on its own, to look at
+      const feedShot = path.join(artifactsDir(), `console-feed-${width}.png`);
+      await page.locator('#feed-panel').screenshot({ path: feedShot });
+      console.log(`# screenshot: ${feedShot}`);
     }
-    await page.unroute('**/api/websocket/stats');
+    // a stats poll the handler is still answering finishes first (else its fulfill throws)
+    await page.unrouteAll({ behavior: 'wait' });
 
     // the first thing a phone shows: the hint, not an error
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
