@@ -94,6 +94,9 @@ json_t *backend__feed_update_data(const struct backend_feed *f)
 
 void backend__feed_updated(struct backend *b, const struct backend_feed *f)
 {
+    /* nobody here to tell (the common case for a backend's MarkFeed): no envelope to build */
+    if (b->local.connections && b->local.connections(b->local.ctx, f->user_id) == 0)
+        return;
     json_t *data = backend__feed_update_data(f);
     json_t *counts = json_pack("{s:i, s:i, s:i}", "total", f->counts.total, "unseen",
                                f->counts.unseen, "unread", f->counts.unread);

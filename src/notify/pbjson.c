@@ -211,12 +211,18 @@ static int put_bytes(ProtobufCBinaryData *dst, const json_t *v, struct arena *a)
         dst->len = json_string_length(v);
         return 0;
     }
-    size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+    /* one pass into a stack buffer when it fits (a ListFeed page has one per item); a
+     * longer text is measured first, then written */
+    const size_t flags = JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15);
+    char small[4096];
+    size_t n = json_dumpb(v, small, sizeof small, flags);
     char *text = n ? arena_alloc(a, n) : NULL;
     if (n && !text)
         return -1;
-    if (text)
-        json_dumpb(v, text, n, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+    if (text && n <= sizeof small)
+        memcpy(text, small, n);
+    else if (text)
+        json_dumpb(v, text, n, flags);
     dst->data = (uint8_t *)text;
     dst->len = text ? n : 0;
     return 0;

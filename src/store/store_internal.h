@@ -13,6 +13,8 @@
 #define SCHEMA_VERSION 3     /* 1: offline; 2: + templates; 3: + the feed */
 #define BATCH_MAX 4096       /* operations per transaction */
 #define SWEEP_EVERY_MS 60000 /* how often expired messages and feed items are deleted */
+/* reads: the file mapped (up to 1 GiB), 32 MiB of page cache (SQLite's default: 2 MiB) */
+#define STORE_READ_PRAGMAS "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-32768;"
 
 enum op_kind { OPK_PUT, OPK_LOAD, OPK_REMOVE, OPK_TEMPLATE, OPK_BACKLOG, OPK_FEED_PUT, OPK_FEED };
 
