@@ -57,9 +57,9 @@ void backend__copy_kept(struct backend_copy *c, int err, const char *why);
 /** A copy's feed item is durable (err 0) or failed (-errno, @why); from the keeper's thread. */
 void backend__feed_kept(struct backend_copy *c, int err, const char *why);
 
-/** The `feed_update` data of @f without its counts: {"ids":[...]|"all":true,"action":...}.
- *  NULL on ENOMEM. Any thread. */
-json_t *backend__feed_update_data(const struct backend_feed *f);
+/** The `feed_update` envelope for f->user_id: {"ids":[...]|"all":true, "action":...,
+ *  "counts":{...}} (a new reference; NULL on ENOMEM). Any thread. */
+struct delivery *backend__feed_update_envelope(const struct backend_feed *f);
 
 /** Tells this instance's connections of f->user_id what @f changed (`feed_update`, with
  *  f->counts). Local thread. */

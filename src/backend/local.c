@@ -76,20 +76,27 @@ void backend__feed_kept(struct backend_copy *c, int err, const char *why)
     backend__part_done(p, 0);
 }
 
-json_t *backend__feed_update_data(const struct backend_feed *f)
+struct delivery *backend__feed_update_envelope(const struct backend_feed *f)
 {
-    json_t *data = json_object(), *ids = f->all ? json_true() : json_array();
+    json_t *data = json_object();
+    if (!data)
+        return NULL;
+    json_t *ids = f->all ? json_true() : json_array();
     for (size_t i = 0; ids && !f->all && i < f->n_ids; i++) {
         char id[MSGID_LEN + 1];
         msgid_format(f->ids[i], id);
         json_array_append_new(ids, json_string(id));
     }
-    if (!data || !ids || json_object_set_new(data, f->all ? "all" : "ids", ids) < 0 ||
-        json_object_set_new(data, "action", json_string(feed_action_name(f->action))) < 0) {
-        json_decref(data);
-        return NULL;
-    }
-    return data;
+    struct delivery *d = NULL;
+    /* each json_object_set_new() takes its value, also when it fails (or is NULL) */
+    if (json_object_set_new(data, f->all ? "all" : "ids", ids) == 0 &&
+        json_object_set_new(data, "action", json_string(feed_action_name(f->action))) == 0 &&
+        json_object_set_new(data, "counts",
+                            json_pack("{s:i, s:i, s:i}", "total", f->counts.total, "unseen",
+                                      f->counts.unseen, "unread", f->counts.unread)) == 0)
+        d = envelope_encode("feed_update", f->user_id, data, nd_wall_ms(), 0);
+    json_decref(data);
+    return d;
 }
 
 void backend__feed_updated(struct backend *b, const struct backend_feed *f)
@@ -97,16 +104,7 @@ void backend__feed_updated(struct backend *b, const struct backend_feed *f)
     /* nobody here to tell (the common case for a backend's MarkFeed): no envelope to build */
     if (b->local.connections && b->local.connections(b->local.ctx, f->user_id) == 0)
         return;
-    json_t *data = backend__feed_update_data(f);
-    json_t *counts = json_pack("{s:i, s:i, s:i}", "total", f->counts.total, "unseen",
-                               f->counts.unseen, "unread", f->counts.unread);
-    struct delivery *d = NULL;
-    if (data && counts && json_object_set_new(data, "counts", counts) == 0) {
-        counts = NULL;
-        d = envelope_encode("feed_update", f->user_id, data, nd_wall_ms(), 0);
-    }
-    json_decref(counts);
-    json_decref(data);
+    struct delivery *d = backend__feed_update_envelope(f);
     if (!d)
         return; /* ENOMEM: the tabs learn the counts on their next read */
     struct backend_fanout out;

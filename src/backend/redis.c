@@ -225,16 +225,7 @@ static void feed_told(void *arg, int err, int connections)
 /* nd-redis: tells every instance's tabs of f->user_id what the mark changed */
 static int tell_feed_update(struct backend *b, struct backend_feed *f)
 {
-    json_t *data = backend__feed_update_data(f);
-    json_t *counts = json_pack("{s:i, s:i, s:i}", "total", f->counts.total, "unseen",
-                               f->counts.unseen, "unread", f->counts.unread);
-    struct delivery *d = NULL;
-    if (data && counts && json_object_set_new(data, "counts", counts) == 0) {
-        counts = NULL;
-        d = envelope_encode("feed_update", f->user_id, data, nd_wall_ms(), 0);
-    }
-    json_decref(counts);
-    json_decref(data);
+    struct delivery *d = backend__feed_update_envelope(f);
     int rc = d ? cluster_tell(ENGINE(b)->c, f->user_id, ops_get(OP_MARK_FEED)->name,
                               delivery_json(d), d->len, feed_told, f)
                : -ENOMEM;
