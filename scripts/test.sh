@@ -5,7 +5,9 @@
 # proto lint, format, clang-tidy, fuzz corpus replay, end to end, browser,
 # clients) on the first (clang-tidy only there), the same on the second and
 # the unit and end-to-end suites on the third, then fuzzes each
-# libFuzzer target for FUZZ_SECONDS.
+# libFuzzer target for FUZZ_SECONDS. Every notifyd the end-to-end tests start
+# runs with 2 WebSocket threads in the plain and ThreadSanitizer builds and
+# with 1 in the ASan build (ND_TEST_WS_THREADS; a test may set its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
@@ -23,8 +25,11 @@ for variant in build build-asan build-tsan; do
   echo "== $variant: configure and build"
   cmake -S . -B "$variant" "${flags[@]}" >/dev/null
   cmake --build "$variant" -j"$jobs" >/dev/null
-  echo "== $variant: tests"
-  if ! (cd "$variant" && ctest -j"$jobs" "${select[@]}" --output-on-failure --timeout 900); then
+  # the end-to-end suite with 2 WebSocket threads (plain, ThreadSanitizer) and with 1 (ASan)
+  threads=2
+  [ "$variant" = build-asan ] && threads=1
+  echo "== $variant: tests (NOTIFYD_WS_THREADS=$threads)"
+  if ! (cd "$variant" && ND_TEST_WS_THREADS=$threads ctest -j"$jobs" "${select[@]}" --output-on-failure --timeout 900); then
     status=1
   fi
 done

@@ -112,6 +112,9 @@ static const struct option_def options[] = {
      1, 10000000, MODE_SERVE,
      "API calls accepted and not answered yet, at most; beyond, RESOURCE_EXHAUSTED / 503 "
      "(back-pressure)"},
+    {"--ws-threads", "NOTIFYD_WS_THREADS", "0", OPT_COUNT, OFF(ws_threads), 0, 64, MODE_SERVE,
+     "WebSocket threads sharing the HTTP port, each with its own connections (0 = the number of "
+     "cores)"},
     {"--max-http-connections", "NOTIFYD_MAX_HTTP_CONNECTIONS", "1024", OPT_COUNT,
      OFF(max_http_connections), 8, 1000000, MODE_SERVE,
      "connections on the HTTP port that are not WebSockets (yet); beyond, the oldest still "

@@ -43,6 +43,7 @@ struct nd_config {
     int64_t max_conns_per_user;     /* NOTIFYD_MAX_CONNS_PER_USER */
     int64_t max_connections;        /* NOTIFYD_MAX_CONNECTIONS: 0 = from the open-files limit */
     int64_t max_pending_calls;      /* NOTIFYD_MAX_PENDING_CALLS: calls not answered yet */
+    int64_t ws_threads;             /* NOTIFYD_WS_THREADS: 0 = the number of cores */
     int64_t max_http_connections;   /* NOTIFYD_MAX_HTTP_CONNECTIONS: not (yet) WebSockets */
     int64_t http_header_timeout_ms; /* NOTIFYD_HTTP_HEADER_TIMEOUT_MS: head / body deadline */
     int64_t watchdog_ms;            /* NOTIFYD_WATCHDOG_MS: a loop stalled this long = not live */

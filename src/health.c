@@ -17,8 +17,23 @@ static _Atomic int64_t watchdog_ms;
 static _Atomic int64_t beat_ms[HEALTH_T__COUNT];
 static int reported[HEALTH_T__COUNT]; /* main thread only: a stall was logged */
 
-static const char *const thread_names[HEALTH_T__COUNT] = {"nd-ws", "nd-grpc", "nd-store",
-                                                          "nd-redis"};
+static const char *const thread_names[HEALTH_T_WS_MORE] = {"nd-ws", "nd-grpc", "nd-store",
+                                                           "nd-redis"};
+static const char *const ws_names[HEALTH_T__COUNT - HEALTH_T_WS_MORE] = {
+#define N(k) "nd-ws" #k
+    N(1),  N(2),  N(3),  N(4),  N(5),  N(6),  N(7),  N(8),  N(9),  N(10), N(11), N(12), N(13),
+    N(14), N(15), N(16), N(17), N(18), N(19), N(20), N(21), N(22), N(23), N(24), N(25), N(26),
+    N(27), N(28), N(29), N(30), N(31), N(32), N(33), N(34), N(35), N(36), N(37), N(38), N(39),
+    N(40), N(41), N(42), N(43), N(44), N(45), N(46), N(47), N(48), N(49), N(50), N(51), N(52),
+    N(53), N(54), N(55), N(56), N(57), N(58), N(59), N(60), N(61), N(62), N(63),
+#undef N
+};
+
+/* a thread whose stall fails liveness: the WebSocket threads and nd-grpc */
+static int liveness_thread(int t)
+{
+    return t == HEALTH_T_WS || t == HEALTH_T_GRPC || t >= HEALTH_T_WS_MORE;
+}
 
 void health_set(enum health_state s)
 {
@@ -85,7 +100,9 @@ void health_unwatch(enum health_thread t)
 
 const char *health_thread_name(enum health_thread t)
 {
-    return (unsigned)t < HEALTH_T__COUNT ? thread_names[t] : "?";
+    return (unsigned)t < HEALTH_T_WS_MORE  ? thread_names[t]
+           : (unsigned)t < HEALTH_T__COUNT ? ws_names[t - HEALTH_T_WS_MORE]
+                                           : "?";
 }
 
 int64_t health_idle_ms(enum health_thread t)
@@ -99,7 +116,9 @@ int health_stalled(int liveness, int64_t *ms)
     int64_t limit = atomic_load(&watchdog_ms);
     if (limit <= 0)
         return -1;
-    for (int t = 0; t < (liveness ? HEALTH_T_STORE : HEALTH_T__COUNT); t++) {
+    for (int t = 0; t < HEALTH_T__COUNT; t++) {
+        if (liveness && !liveness_thread(t))
+            continue;
         int64_t idle = health_idle_ms((enum health_thread)t);
         if (idle >= limit) {
             if (ms)
@@ -117,10 +136,12 @@ void health_watchdog_check(void)
         int64_t idle = health_idle_ms((enum health_thread)t);
         int stalled = limit > 0 && idle >= limit;
         if (stalled && !reported[t])
-            nd_log(ND_LOG_ERROR, "thread stalled", "{s:s, s:I, s:b}", "thread", thread_names[t],
-                   "ms", (json_int_t)idle, "liveness", t < HEALTH_T_STORE);
+            nd_log(ND_LOG_ERROR, "thread stalled", "{s:s, s:I, s:b}", "thread",
+                   health_thread_name((enum health_thread)t), "ms", (json_int_t)idle, "liveness",
+                   liveness_thread(t));
         else if (!stalled && reported[t])
-            nd_log(ND_LOG_INFO, "thread recovered", "{s:s}", "thread", thread_names[t]);
+            nd_log(ND_LOG_INFO, "thread recovered", "{s:s}", "thread",
+                   health_thread_name((enum health_thread)t));
         reported[t] = stalled;
     }
 }

@@ -34,8 +34,16 @@ const char *health_state_str(enum health_state s);
 
 /* --- the watchdog --- */
 
-/* the long-lived threads; the first two are what liveness means */
-enum health_thread { HEALTH_T_WS, HEALTH_T_GRPC, HEALTH_T_STORE, HEALTH_T_REDIS, HEALTH_T__COUNT };
+/* the long-lived threads; the WebSocket threads (nd-ws, and nd-ws1... from
+ * HEALTH_T_WS_MORE on: NOTIFYD_WS_THREADS) and nd-grpc are what liveness means */
+enum health_thread {
+    HEALTH_T_WS,
+    HEALTH_T_GRPC,
+    HEALTH_T_STORE,
+    HEALTH_T_REDIS,
+    HEALTH_T_WS_MORE,                       /* nd-ws1: WebSocket thread 1 */
+    HEALTH_T__COUNT = HEALTH_T_WS_MORE + 63 /* ... up to nd-ws63 */
+};
 
 /** How long a loop may go without a turn before it counts as stalled; 0 = never. */
 void health_set_watchdog_ms(int64_t ms);
@@ -46,7 +54,7 @@ void health_beat(enum health_thread t);
 /** @t stops on purpose (shutdown): no longer watched. */
 void health_unwatch(enum health_thread t);
 
-/** "nd-ws", "nd-grpc", "nd-store", "nd-redis". */
+/** "nd-ws", "nd-grpc", "nd-store", "nd-redis", "nd-ws1"... */
 const char *health_thread_name(enum health_thread t);
 
 /** How long ago @t's loop last turned (ms), or -1 when it is not watched. */

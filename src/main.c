@@ -469,11 +469,12 @@ static void log_listening(const struct app *a)
     const struct nd_config *cfg = a->cfg;
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
-    nd_log(ND_LOG_INFO, "listening", "{s:s, s:i, s:i, s:s, s:s, s:s, s:I, s:I, s:s, s:s}",
+    nd_log(ND_LOG_INFO, "listening", "{s:s, s:i, s:i, s:s, s:s, s:s, s:i, s:I, s:I, s:s, s:s}",
            "version", ND_VERSION, "grpc_port", rpc_server_port(a->rpc), "http_port",
            ws_server_port(a->ws), "data_dir", cfg->data_dir, "tls",
            cfg->tls_cert_file ? "on" : "off", "ws_deflate", cfg->ws_deflate ? "on" : "off",
-           "max_connections", (json_int_t)ws_server_max_connections(a->ws), "open_files_limit",
+           "ws_threads", ws_server_threads(a->ws), "max_connections",
+           (json_int_t)ws_server_max_connections(a->ws), "open_files_limit",
            (json_int_t)rl.rlim_cur, "backend", backend_name(a->backend), "jwt_keys", a->key_source);
     if (cfg->max_connections && (rlim_t)cfg->max_connections + 128 > rl.rlim_cur)
         nd_log(ND_LOG_WARN, "NOTIFYD_MAX_CONNECTIONS is above what the open-files limit allows",

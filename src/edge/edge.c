@@ -14,6 +14,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,13 +59,13 @@ struct edge {
     int port;
     int reserve; /* a spare descriptor, given up to shed a connection on EMFILE */
     ev_io listen_io;
-    ev_timer backoff; /* after EMFILE */
-    ev_timer sweep;   /* deadlines of the two lists */
-    int paused;       /* 0 accepting, else why not (T_EMFILE, T_BUDGET) */
-    int stopped;      /* edge_stop(): never again */
+    ev_timer backoff;  /* after EMFILE */
+    ev_timer sweep;    /* deadlines of the two lists */
+    atomic_int paused; /* 0 accepting, else why not (T_EMFILE, T_BUDGET); written on the loop */
+    int stopped;       /* edge_stop(): never again */
     struct list waiting;
     struct list lingering;
-    int64_t adopted; /* lws connections alive */
+    _Atomic int64_t adopted; /* lws connections alive, on any WebSocket thread */
     struct {
         uint64_t count;  /* since the last line */
         int64_t next_ms; /* no line before this */
@@ -276,7 +277,7 @@ static void refuse(struct edge *e, struct hold *h, int fd, int status)
 /* --- waiting for the head --- */
 
 /* the head is complete: lws takes the connection, the head still unread */
-static void hand_over(struct edge *e, struct hold *h, int fd)
+static void hand_over(struct edge *e, struct hold *h, int fd, int websocket)
 {
     if (h) {
         low_water(fd, 1);
@@ -284,8 +285,16 @@ static void hand_over(struct edge *e, struct hold *h, int fd)
         list_del(&e->waiting, h);
         free(h);
     }
-    e->hooks.adopt(e->hooks.arg, fd);
+    e->hooks.adopt(e->hooks.arg, fd, websocket);
     maybe_resume(e);
+}
+
+/* the request line asks for the WebSocket endpoint: "GET /ws" then '?', ' ' */
+static int websocket_path(const char *head, size_t len)
+{
+    static const char get[] = "GET /ws";
+    return len > sizeof get - 1 && !memcmp(head, get, sizeof get - 1) &&
+           (head[sizeof get - 1] == '?' || head[sizeof get - 1] == ' ');
 }
 
 /* looks at what waits in @fd: hands over, refuses, or returns the bytes
@@ -300,7 +309,7 @@ static ssize_t judge(struct edge *e, struct hold *h, int fd, struct head_scan *s
     size_t end = 0;
     enum head_result r = head_scan(scan, e->scratch, (size_t)n, &end);
     if (r == HEAD_DONE)
-        hand_over(e, h, fd);
+        hand_over(e, h, fd, scan->upgrade && websocket_path(e->scratch, (size_t)n));
     else if (r != HEAD_MORE)
         refuse(e, h, fd, head_status(r));
     else if (h && (size_t)n == h->seen) /* woken with nothing new: the client stopped (FIN) */
@@ -350,7 +359,7 @@ static void admit(struct edge *e, int fd)
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (e->cfg.tls) { /* the head is encrypted: lws reads it (and its own limits apply) */
-        hand_over(e, NULL, fd);
+        hand_over(e, NULL, fd, 0);
         return;
     }
     struct head_scan scan = {0};
@@ -458,11 +467,15 @@ static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
         ev_timer_stop(loop, w);
 }
 
-void edge_adopted(struct edge *e, int delta)
+int edge_adopted(struct edge *e, int delta)
 {
-    e->adopted += delta;
-    if (delta < 0)
-        maybe_resume(e);
+    atomic_fetch_add(&e->adopted, delta);
+    return delta < 0 && atomic_load(&e->paused) == T_BUDGET;
+}
+
+void edge_resume(struct edge *e)
+{
+    maybe_resume(e);
 }
 
 /* binds @a (every interface: IPv6 with IPv4 too when the host has it) */

@@ -7,8 +7,8 @@
  * what it refuses (400, 408, 414, 431, 503) and closes those connections
  * lingering (RFC 9112 §9.6), so the answer is read, not reset.
  *
- * Everything runs on the loop given to edge_new() (nd-ws); no call is
- * thread-safe. */
+ * Everything runs on the loop given to edge_new() (nd-ws); no call but
+ * edge_adopted() is thread-safe. */
 #ifndef NOTIFYD_EDGE_EDGE_H
 #define NOTIFYD_EDGE_EDGE_H
 
@@ -20,8 +20,9 @@ struct nd_addr;
 struct edge;
 
 struct edge_hooks {
-    /** Takes over @fd; it owns @fd from then on, also when it fails (it closes it then). */
-    void (*adopt)(void *arg, int fd);
+    /** Takes over @fd; it owns @fd from then on, also when it fails (it closes it then).
+     *  @websocket: the head is a WebSocket upgrade of GET /ws (0 with TLS: not seen). */
+    void (*adopt)(void *arg, int fd, int websocket);
     /** WebSockets open now: not counted as HTTP connections. */
     int64_t (*websockets)(void *arg);
     /** The listener started (1) or stopped (0) accepting. */
@@ -48,8 +49,15 @@ struct edge *edge_new(struct ev_loop *loop, const struct edge_config *cfg,
 /** The port bound (useful with port 0). */
 int edge_port(const struct edge *e);
 
-/** An adopted socket was made (lws WSI_CREATE) or has closed (WSI_DESTROY). */
-void edge_adopted(struct edge *e, int delta);
+/**
+ * An adopted socket was made (lws WSI_CREATE) or has closed (WSI_DESTROY),
+ * on any WebSocket thread. 1 when the edge waits for sockets to close before
+ * it accepts again: then call edge_resume() on its loop's thread.
+ */
+int edge_adopted(struct edge *e, int delta);
+
+/** Accepts again if the sockets' budget allows it (after edge_adopted() said 1). */
+void edge_resume(struct edge *e);
 
 /**
  * Hands @fd -- an adopted connection that lws is about to close after an

@@ -76,10 +76,21 @@ static const char *client_id_of(struct ws_server *ws, const struct conn *c, char
     return out;
 }
 
+/* @c takes no more messages: the hub stops counting it as reached */
+static void unlist(struct conn *c)
+{
+    if (!c->live || !c->wsi || !c->link.user)
+        return;
+    struct ws_server *ws = lws_context_user(lws_get_context(c->wsi));
+    uindex_closing(ws->ix, c->link.user->id, ws->shard, !c->ack_mode);
+    c->live = 0;
+}
+
 void ws__conn_close(struct conn *c, uint16_t code, const char *reason)
 {
     if (c->close_code)
         return;
+    unlist(c);
     c->close_code = code;
     c->close_reason = reason;
     if (c->wsi)
@@ -219,7 +230,10 @@ void ws__conn_tick(struct ws_server *ws)
 {
     ws->now_ms = now_ms();
     wheel_advance(&ws->wheel, ws->now_ms, timer_fired, ws);
-    backend_tick(ws->backend, nd_wall_ms());
+    if (!ws->shard)
+        backend_tick(ws->backend, nd_wall_ms());
+    else
+        ws__metrics_queues(ws); /* for the hub's /metrics */
     delivery_unref(ws->ping);
     ws->ping = NULL;
 }
@@ -261,7 +275,9 @@ static const char *find_token(struct lws *wsi, char *buf, int len, int *too_larg
 static int refuse(struct ws_server *ws, struct lws *wsi, enum ws_refused_reason why, int status,
                   const char *reason, const char *msg)
 {
+    pthread_mutex_lock(&ws->mlock);
     ws->m.refused[why]++;
+    pthread_mutex_unlock(&ws->mlock);
     json_t *body = json_pack("{s:i, s:s}", "code", status, "message", msg);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
@@ -311,7 +327,7 @@ int ws__conn_confirm_upgrade(struct ws_server *ws, struct lws *wsi)
     if (atomic_load(&ws->stopping))
         return refuse(ws, wsi, REFUSED_DRAINING, 503, "Service Unavailable",
                       "server is shutting down");
-    if ((int64_t)registry_connections(ws->reg) >= ws->max_connections) {
+    if (uindex_connections(ws->ix) >= ws->max_connections) {
         return refuse(ws, wsi, REFUSED_SERVER_LIMIT, 503, "Service Unavailable",
                       "server is at its connection limit (NOTIFYD_MAX_CONNECTIONS)");
     }
@@ -335,11 +351,11 @@ int ws__conn_confirm_upgrade(struct ws_server *ws, struct lws *wsi)
         nd_log(ND_LOG_INFO, "websocket refused", "{s:s}", "reason", token_result_str(r));
         return refuse(ws, wsi, REFUSED_AUTH, 401, "Unauthorized", token_result_str(r));
     }
-    struct reg_user *u = registry_find(ws->reg, claims.user_id);
-    if (u && u->n_conns >= ws->cfg->max_conns_per_user) {
+    int held = uindex_user_connections(ws->ix, claims.user_id); /* on every thread */
+    if (held >= ws->cfg->max_conns_per_user) {
         snprintf(msg, sizeof msg,
                  "user %s already has %d connections, the limit (NOTIFYD_MAX_CONNS_PER_USER)",
-                 claims.user_id, u->n_conns);
+                 claims.user_id, held);
         nd_log(ND_LOG_INFO, "websocket refused", "{s:s, s:s}", "reason", "connection limit",
                "user_id", claims.user_id);
         return refuse(ws, wsi, REFUSED_USER_LIMIT, 429, "Too Many Requests", msg);
@@ -398,16 +414,21 @@ int ws__conn_established(struct ws_server *ws, struct conn *c, struct lws *wsi)
     c->batch_mode = ws->handoff.batch_mode;
     if (registry_add(ws->reg, ws->handoff.claims.user_id, &c->link) < 0)
         return -1;
+    if (uindex_add(ws->ix, ws->handoff.claims.user_id, ws->shard, !c->ack_mode) < 0) {
+        registry_remove(ws->reg, &c->link);
+        return -1;
+    }
+    c->live = 1;
     c->guard_fd = lws_get_socket_fd(wsi);
-    recv_guard_watch(c->guard_fd, &c->guard, c); /* from here on, frames */
-    c->id = ++ws->next_conn_id;
+    recv_guard_watch(c->guard_fd, &c->guard, c);         /* from here on, frames */
+    c->id = atomic_fetch_add(&ws->hub->conn_ids, 1) + 1; /* unique on every thread */
     c->token_exp_s = ws->handoff.claims.exp;
     c->last_rx_ms = now_ms();
     c->next_ping_ms = c->last_rx_ms + ws->cfg->heartbeat_interval_ms;
     schedule(ws, c);
     stats_add(&nd_stats.connections_opened, 1);
     ws__metrics_connected(ws, c->resume_asked);
-    backend_presence(ws->backend, conn_user(c), +1, !c->ack_mode);
+    ws__presence(ws, conn_user(c), +1, !c->ack_mode);
     c->opened_ms = c->last_rx_ms;
     memcpy(c->peer_ip, ws->handoff.peer_ip, sizeof c->peer_ip);
     c->peer_port = ws->handoff.peer_port;
@@ -480,8 +501,10 @@ static void message(struct ws_server *ws, struct conn *c, const char *text, size
     case CM_PING: send_control(ws, c, "pong", json_object()); break;
     case CM_ALIVE: break; /* pong, client_ready: signs of life, nothing to answer */
     case CM_ACK:
+        pthread_mutex_lock(&ws->mlock);
         ws->m.acks++;
-        backend_forget(ws->backend, conn_user(c), m.ack_id); /* delivered: no longer owed */
+        pthread_mutex_unlock(&ws->mlock);
+        ws__forget(ws, conn_user(c), m.ack_id); /* delivered: no longer owed */
         break;
     case CM_REFRESH: refresh(ws, c, m.token); break;
     case CM_FEED_MARK: ws__feed_mark(ws, c, m.data); break;
@@ -538,7 +561,7 @@ static void written(struct ws_server *ws, struct conn *c, struct delivery *d)
         ws__metrics_written(ws, nd_mono_us() - d->accepted_us);
     /* a client that does not ack has a stored message once it is written */
     if (d->stored && !c->ack_mode)
-        backend_forget(ws->backend, conn_user(c), d->id);
+        ws__forget(ws, conn_user(c), d->id);
     if (c->ack_mode && d->id && c->ack_credit < UINT16_MAX) /* a message, not control */
         c->ack_credit++;
 }
@@ -549,7 +572,7 @@ static int write_one(struct ws_server *ws, struct conn *c, struct delivery *d)
     size_t len = d->len;
     int ok = lws_write(c->wsi, d->buf + LWS_PRE, len, LWS_WRITE_TEXT) >= (int)len;
     if (ok) {
-        ws->m.frames++;
+        ws__metrics_frame(ws);
         written(ws, c, d);
     }
     delivery_unref(d);
@@ -593,7 +616,7 @@ static int write_batch(struct ws_server *ws, struct conn *c)
         free(buf);
     }
     if (ok)
-        ws->m.frames++;
+        ws__metrics_frame(ws);
     for (size_t i = 0; i < n; i++) {
         if (ok)
             written(ws, c, ds[i]);
@@ -719,7 +742,7 @@ void ws__conn_closed(struct ws_server *ws, struct conn *c)
         uint16_t code = c->close_code ? c->close_code : c->peer_close ? c->peer_close : 1006;
         int64_t lived_ms = now_ms() - c->opened_ms;
         char peer[64], cid[40];
-        backend_presence(ws->backend, c->link.user->id, -1, !c->ack_mode);
+        ws__presence(ws, c->link.user->id, -1, !c->ack_mode);
         nd_log(ND_LOG_INFO, "websocket closed", "{s:s, s:s, s:s, s:i, s:s, s:I}", "user_id",
                c->link.user->id, "client_id", client_id_of(ws, c, cid, sizeof cid), "peer",
                peer_str(c, peer, sizeof peer), "code", (int)code, "by",
@@ -727,6 +750,8 @@ void ws__conn_closed(struct ws_server *ws, struct conn *c)
                : c->peer_close ? "client"
                                : "nobody (connection lost)",
                "duration_ms", (json_int_t)lived_ms);
+        uindex_remove(ws->ix, c->link.user->id, ws->shard, !c->ack_mode, c->live);
+        c->live = 0;
         registry_remove(ws->reg, &c->link);
         stats_add(&nd_stats.connections_closed, 1);
         ws__metrics_closed(ws, c->close_code);

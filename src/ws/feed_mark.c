@@ -3,7 +3,8 @@
  * The call is MarkFeed's, for the connection's user and no other; what it
  * changed reaches every tab as `feed_update` (the backend), so only a
  * refusal is answered here, as an `error` to the tab that asked -- if it is
- * still open when the answer comes. nd-ws thread only. */
+ * still open when the answer comes. The connection's thread; the answer
+ * comes on the hub, which sends a refusal back. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@ struct mark_call {
     struct ws_server *ws;
     uint64_t client;                  /* the asking connection's id */
     char user_id[ND_USER_ID_MAX + 1]; /* its user */
+    struct inbox_job hop;             /* from the hub to the connection's thread */
+    char *error;                      /* the refusal, carried there (owned) */
 };
 
 /* the asking connection, when it is still open */
@@ -32,13 +35,34 @@ static struct conn *asker(const struct mark_call *m)
     return NULL;
 }
 
-/* service_done_fn, on nd-ws */
+/* the connection's thread */
+static void refused(struct mark_call *m, const char *error)
+{
+    struct conn *c = error && m->ws->ctx ? asker(m) : NULL;
+    if (c)
+        ws__conn_error(m->ws, c, "feed_mark_failed", error);
+}
+
+static void refused_run(struct inbox_job *job, void *ctx)
+{
+    struct mark_call *m = ND_CONTAINER_OF(job, struct mark_call, hop);
+    (void)ctx;
+    refused(m, m->error ? m->error : "out of memory");
+    free(m->error);
+    free(m);
+}
+
+/* service_done_fn, on the hub */
 static void marked(void *arg, const struct service_result *res)
 {
     struct mark_call *m = arg;
-    struct conn *c = res->error ? asker(m) : NULL;
-    if (c)
-        ws__conn_error(m->ws, c, "feed_mark_failed", res->error);
+    if (m->ws->shard && res->error) {
+        m->error = strdup(res->error);
+        m->hop.run = refused_run;
+        inbox_post(m->ws->inbox, &m->hop);
+        return;
+    }
+    refused(m, res->error);
     free(m);
 }
 
@@ -66,8 +90,8 @@ void ws__feed_mark(struct ws_server *ws, struct conn *c, const json_t *data)
     struct token_claims caller = {.roles =
                                       TOKEN_ROLE_USER}; /* the user, whatever the token's role */
     snprintf(caller.user_id, sizeof caller.user_id, "%s", user);
-    int rc = service_call(atomic_load(&ws->svc), ops_get(OP_MARK_FEED), req, &caller, marked, m,
-                          err, sizeof err);
+    int rc = service_call(atomic_load(&ws->hub->svc), ops_get(OP_MARK_FEED), req, &caller, marked,
+                          m, err, sizeof err);
     json_decref(req);
     if (rc < 0) {
         free(m);

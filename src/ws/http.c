@@ -50,9 +50,9 @@ static const char *reason_phrase(int status)
 void ws__linger(struct ws_server *ws, struct lws *wsi)
 {
     int fd = lws_get_socket_fd(wsi);
-    int dup_fd = fd >= 0 && ws->edge ? dup(fd) : -1;
+    int dup_fd = fd >= 0 ? dup(fd) : -1;
     if (dup_fd >= 0)
-        edge_linger(ws->edge, dup_fd);
+        ws__edge_linger(ws, dup_fd);
 }
 
 /* the exchange is over: ready for the next request, or closing. Inside an
@@ -295,7 +295,14 @@ int ws__http_callback(struct ws_server *ws, struct conn *c, struct lws *wsi, int
     int rc = 0;
     c->in_http_cb = 1;
     switch (reason) {
-    case LWS_CALLBACK_HTTP: rc = on_request(ws, c, wsi, in ? (const char *)in : "/"); break;
+    case LWS_CALLBACK_HTTP:
+        if (ws->shard) { /* only upgrades come here, and lws did not see one */
+            rc = ws__http_error(c, 400, "not a WebSocket upgrade: GET /ws with Upgrade: websocket",
+                                NULL, NULL, 1);
+            break;
+        }
+        rc = on_request(ws, c, wsi, in ? (const char *)in : "/");
+        break;
     case LWS_CALLBACK_HTTP_BODY:
         if (ws__rest_reading(c))
             body_deadline(ws, c);

@@ -1,9 +1,14 @@
 /* local: what the backend sees of this instance's connections (struct
  * backend_local) -- the fan-out of a message to the connections it is
  * addressed to, and the counts behind stats, online checks and presence.
- * nd-ws thread only (and main once nd-ws has stopped). */
+ * The backend calls it on the hub (thread 0, nd-ws), and main once nd-ws
+ * has stopped. The hub queues a message on its own connections at once and
+ * sends it to the other threads holding the user's (the user index says
+ * which); their live connections count as reached, as the hub's do. */
 #include <stdlib.h>
+#include <string.h>
 
+#include "log.h"
 #include "nd.h"
 #include "stats.h"
 #include "ws/ws_internal.h"
@@ -27,14 +32,10 @@ static int deliver_user(struct reg_user *u, void *arg)
     return 0;
 }
 
-/* queues @d (borrowed) on every connection it is addressed to */
-static void deliver(void *ctx, struct delivery *d, struct backend_fanout *out)
+/* on @ws's own connections */
+static void deliver_here(struct ws_server *ws, struct delivery *d, struct backend_fanout *out)
 {
-    struct ws_server *ws = ctx;
     struct fan it = {ws, d, out};
-    out->connections = out->nonack = 0;
-    if (!ws->ctx)
-        return; /* stopped: nobody to deliver to */
     if (!d->user_id[0]) {
         registry_each_user(ws->reg, deliver_user, &it);
     } else {
@@ -42,57 +43,129 @@ static void deliver(void *ctx, struct delivery *d, struct backend_fanout *out)
         if (u)
             deliver_user(u, &it);
     }
+}
+
+struct deliver_job {
+    struct inbox_job job;
+    struct delivery *d; /* a reference */
+};
+
+/* on another thread, in the order the hub sent */
+static void deliver_run(struct inbox_job *job, void *ctx)
+{
+    struct deliver_job *j = ND_CONTAINER_OF(job, struct deliver_job, job);
+    struct ws_server *ws = ctx;
+    struct backend_fanout out = {0, 0};
+    if (ws->ctx)
+        deliver_here(ws, j->d, &out);
+    stats_add(&nd_stats.deliveries, out.connections);
+    delivery_unref(j->d);
+    free(j);
+}
+
+/* queues @d (borrowed) on every connection it is addressed to */
+static void deliver(void *ctx, struct delivery *d, struct backend_fanout *out)
+{
+    struct ws_server *ws = ctx;
+    out->connections = out->nonack = 0;
+    if (!ws->ctx)
+        return; /* stopped: nobody to deliver to */
+    deliver_here(ws, d, out);
     stats_add(&nd_stats.deliveries, out->connections);
+    if (ws->n_shards < 2)
+        return;
+    struct uindex_route r;
+    if (d->user_id[0])
+        uindex_route_user(ws->ix, d->user_id, 0, &r);
+    else
+        uindex_route_all(ws->ix, 0, &r);
+    for (unsigned k = 1; k < ws->n_shards; k++) {
+        if (!(r.shards & UINT64_C(1) << k))
+            continue;
+        struct deliver_job *j = malloc(sizeof *j);
+        if (!j) {
+            nd_log(ND_LOG_ERROR, "out of memory: a message missed a WebSocket thread", NULL);
+            continue;
+        }
+        j->job.run = deliver_run;
+        j->d = delivery_ref(d);
+        inbox_post(ws->shards[k]->inbox, &j->job);
+    }
+    out->connections += r.live;
+    out->nonack += r.live_nonack;
 }
 
 static int connections(void *ctx, const char *user_id)
 {
     struct ws_server *ws = ctx;
     if (!user_id)
-        return (int)registry_connections(ws->reg);
-    struct reg_user *u = registry_find(ws->reg, user_id);
-    return u ? u->n_conns : 0;
+        return (int)uindex_connections(ws->ix);
+    return uindex_user_connections(ws->ix, user_id);
 }
 
 static const char **users(void *ctx, size_t *n)
 {
     struct ws_server *ws = ctx;
-    return registry_user_ids(ws->reg, n);
-}
-
-struct each {
-    void (*fn)(void *arg, const char *user_id, int conns, int nonack);
-    void *arg;
-};
-
-static int each_one(struct reg_user *u, void *arg)
-{
-    struct each *e = arg;
-    int nonack = 0;
-    for (struct reg_link *l = u->conns; l; l = l->next)
-        nonack += !ND_CONTAINER_OF(l, struct conn, link)->ack_mode;
-    e->fn(e->arg, u->id, u->n_conns, nonack);
-    return 0;
+    return uindex_user_ids(ws->ix, n);
 }
 
 static void each_user(void *ctx, void (*fn)(void *arg, const char *user_id, int conns, int nonack),
                       void *arg)
 {
     struct ws_server *ws = ctx;
-    struct each e = {fn, arg};
-    registry_each_user(ws->reg, each_one, &e);
+    uindex_each(ws->ix, fn, arg);
 }
 
-/* DisconnectUser here: every connection of @user_id, closing already or not */
+/* DisconnectUser on one thread: every connection of the user, closing already or not */
+static void disconnect_here(struct ws_server *ws, const char *user_id, const char *reason,
+                            int reconnect)
+{
+    struct reg_user *u = ws->ctx ? registry_find(ws->reg, user_id) : NULL;
+    for (struct reg_link *l = u ? u->conns : NULL; l; l = l->next)
+        ws__conn_disconnect(ND_CONTAINER_OF(l, struct conn, link), reason, reconnect);
+}
+
+struct disconnect_job {
+    struct inbox_job job;
+    int reconnect;
+    char user_id[ND_USER_ID_MAX + 1];
+    char reason[ND_REASON_MAX + 1];
+};
+
+static void disconnect_run(struct inbox_job *job, void *ctx)
+{
+    struct disconnect_job *j = ND_CONTAINER_OF(job, struct disconnect_job, job);
+    disconnect_here(ctx, j->user_id, j->reason, j->reconnect);
+    free(j);
+}
+
+/* DisconnectUser here: every connection of @user_id on every thread */
 static int disconnect(void *ctx, const char *user_id, const char *reason, int reconnect)
 {
     struct ws_server *ws = ctx;
-    struct reg_user *u = ws->ctx ? registry_find(ws->reg, user_id) : NULL;
-    if (!u)
+    if (!ws->ctx)
         return 0;
-    for (struct reg_link *l = u->conns; l; l = l->next)
-        ws__conn_disconnect(ND_CONTAINER_OF(l, struct conn, link), reason, reconnect);
-    return u->n_conns;
+    int n = uindex_user_connections(ws->ix, user_id);
+    disconnect_here(ws, user_id, reason, reconnect);
+    struct uindex_route r = {0, 0, 0};
+    if (ws->n_shards > 1)
+        uindex_route_user(ws->ix, user_id, 0, &r);
+    for (unsigned k = 1; k < ws->n_shards; k++) {
+        if (!(r.shards & UINT64_C(1) << k))
+            continue;
+        struct disconnect_job *j = calloc(1, sizeof *j);
+        if (!j) {
+            nd_log(ND_LOG_ERROR, "out of memory: DisconnectUser missed a WebSocket thread", "{s:s}",
+                   "user_id", user_id);
+            continue;
+        }
+        j->job.run = disconnect_run;
+        j->reconnect = reconnect;
+        snprintf(j->user_id, sizeof j->user_id, "%s", user_id);
+        snprintf(j->reason, sizeof j->reason, "%s", reason);
+        inbox_post(ws->shards[k]->inbox, &j->job);
+    }
+    return n;
 }
 
 void ws__local(struct ws_server *ws, struct backend_local *out)

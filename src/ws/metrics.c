@@ -1,7 +1,8 @@
 /* metrics: /metrics in the Prometheus text format (version 0.0.4). Counters
- * live with their owners -- process-wide atomics in stats.h, nd-ws counters
- * in ws_server.m, REST counters in rest.c, gRPC counters behind a hook -- and
- * are only read here, on nd-ws, at scrape time. */
+ * live with their owners -- process-wide atomics in stats.h, each WebSocket
+ * thread's in its ws_server.m (under its mlock), REST counters in rest.c,
+ * gRPC counters behind a hook -- and are only read here, on the hub (nd-ws),
+ * at scrape time. */
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,9 +35,18 @@ void ws__metrics_written(struct ws_server *ws, int64_t latency_us)
     int i = 0;
     while (i < WS_LATENCY_BUCKETS && s > latency_le[i])
         i++;
+    pthread_mutex_lock(&ws->mlock);
     ws->m.latency[i]++;
     ws->m.latency_count++;
     ws->m.latency_sum += s;
+    pthread_mutex_unlock(&ws->mlock);
+}
+
+void ws__metrics_frame(struct ws_server *ws)
+{
+    pthread_mutex_lock(&ws->mlock);
+    ws->m.frames++;
+    pthread_mutex_unlock(&ws->mlock);
 }
 
 void ws__metrics_closed(struct ws_server *ws, uint16_t code)
@@ -53,7 +63,9 @@ void ws__metrics_closed(struct ws_server *ws, uint16_t code)
     case ND_CLOSE_DISCONNECTED: r = CLOSED_DISCONNECTED; break;
     default: r = CLOSED_ERROR; break;
     }
+    pthread_mutex_lock(&ws->mlock);
     ws->m.closed[r]++;
+    pthread_mutex_unlock(&ws->mlock);
 }
 
 static void head(FILE *f, const char *name, const char *type, const char *help)
@@ -67,23 +79,61 @@ static void one(FILE *f, const char *name, const char *type, const char *help, d
     fprintf(f, "%s %.15g\n", name, v);
 }
 
+/* @n more WebSockets gone with close @code, in @m's table of codes */
+static void count_code(struct ws_metrics *m, uint16_t code, uint64_t n)
+{
+    for (int i = 0; i < WS_CLOSE_CODES; i++) {
+        if (m->disconnects[i].code == code || !m->disconnects[i].code) {
+            m->disconnects[i].code = code;
+            m->disconnects[i].n += n;
+            return;
+        }
+    }
+    m->disconnects_other += n; /* a client inventing codes cannot grow /metrics */
+}
+
 void ws__metrics_connected(struct ws_server *ws, int resumed)
 {
-    if (resumed)
-        ws->m.reconnects++;
+    if (!resumed)
+        return;
+    pthread_mutex_lock(&ws->mlock);
+    ws->m.reconnects++;
+    pthread_mutex_unlock(&ws->mlock);
 }
 
 void ws__metrics_disconnected(struct ws_server *ws, uint16_t code, int64_t lived_ms)
 {
-    histogram_observe(&ws->m.lifetime, &histogram_lifetime, lived_ms * 1000);
-    for (int i = 0; i < WS_CLOSE_CODES; i++) {
-        if (ws->m.disconnects[i].code == code || !ws->m.disconnects[i].code) {
-            ws->m.disconnects[i].code = code;
-            ws->m.disconnects[i].n++;
-            return;
-        }
+    /* one histogram for every thread (atomic) */
+    histogram_observe(&ws->hub->m.lifetime, &histogram_lifetime, lived_ms * 1000);
+    pthread_mutex_lock(&ws->mlock);
+    count_code(&ws->m, code, 1);
+    pthread_mutex_unlock(&ws->mlock);
+}
+
+/* what every thread counted, added up (their locks taken one at a time) */
+static void metrics_sum(struct ws_server *ws, struct ws_metrics *sum)
+{
+    memset(sum, 0, sizeof *sum);
+    for (unsigned k = 0; k < ws->n_shards; k++) {
+        struct ws_server *t = ws->shards[k];
+        pthread_mutex_lock(&t->mlock);
+        const struct ws_metrics *m = &t->m;
+        for (int i = 0; i < CLOSED__COUNT; i++)
+            sum->closed[i] += m->closed[i];
+        for (int i = 0; i < REFUSED__COUNT; i++)
+            sum->refused[i] += m->refused[i];
+        for (int i = 0; i <= WS_LATENCY_BUCKETS; i++)
+            sum->latency[i] += m->latency[i];
+        sum->latency_count += m->latency_count;
+        sum->latency_sum += m->latency_sum;
+        sum->frames += m->frames;
+        sum->acks += m->acks;
+        for (int i = 0; i < WS_CLOSE_CODES && m->disconnects[i].code; i++)
+            count_code(sum, m->disconnects[i].code, m->disconnects[i].n);
+        sum->disconnects_other += m->disconnects_other;
+        sum->reconnects += m->reconnects;
+        pthread_mutex_unlock(&t->mlock);
     }
-    ws->m.disconnects_other++; /* a client inventing codes cannot grow /metrics */
 }
 
 static int by_code(const void *a, const void *b)
@@ -91,17 +141,17 @@ static int by_code(const void *a, const void *b)
     return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
 }
 
-static void disconnect_metrics(struct ws_server *ws, FILE *f)
+static void disconnect_metrics(struct ws_server *ws, const struct ws_metrics *m, FILE *f)
 {
     uint16_t codes[WS_CLOSE_CODES + 3];
     size_t n = 0;
     static const uint16_t always[] = {1000, 1001, 1006}; /* stable series for dashboards */
     for (size_t i = 0; i < ND_ARRAY_SIZE(always); i++)
         codes[n++] = always[i];
-    for (int i = 0; i < WS_CLOSE_CODES && ws->m.disconnects[i].code; i++)
-        if (ws->m.disconnects[i].code != 1000 && ws->m.disconnects[i].code != 1001 &&
-            ws->m.disconnects[i].code != 1006)
-            codes[n++] = ws->m.disconnects[i].code;
+    for (int i = 0; i < WS_CLOSE_CODES && m->disconnects[i].code; i++)
+        if (m->disconnects[i].code != 1000 && m->disconnects[i].code != 1001 &&
+            m->disconnects[i].code != 1006)
+            codes[n++] = m->disconnects[i].code;
     qsort(codes, n, sizeof codes[0], by_code);
     head(f, "notifyd_disconnects_total", "counter",
          "WebSockets gone, by close code, whoever closed (1005: a close frame without a code, "
@@ -109,21 +159,21 @@ static void disconnect_metrics(struct ws_server *ws, FILE *f)
     for (size_t k = 0; k < n; k++) {
         uint64_t v = 0;
         for (int i = 0; i < WS_CLOSE_CODES; i++)
-            if (ws->m.disconnects[i].code == codes[k])
-                v = ws->m.disconnects[i].n;
+            if (m->disconnects[i].code == codes[k])
+                v = m->disconnects[i].n;
         fprintf(f, "notifyd_disconnects_total{code=\"%u\"} %llu\n", codes[k],
                 (unsigned long long)v);
     }
-    if (ws->m.disconnects_other)
+    if (m->disconnects_other)
         fprintf(f, "notifyd_disconnects_total{code=\"other\"} %llu\n",
-                (unsigned long long)ws->m.disconnects_other);
+                (unsigned long long)m->disconnects_other);
     one(f, "notifyd_reconnects_total", "counter",
         "WebSockets opened with ?since= (a client resuming after a disconnect).",
-        (double)ws->m.reconnects);
+        (double)m->reconnects);
     head(f, "notifyd_connection_duration_seconds", "histogram",
          "How long WebSockets stayed open, counted when they close.");
     histogram_render(f, "notifyd_connection_duration_seconds", NULL, &histogram_lifetime,
-                     &ws->m.lifetime);
+                     &ws->hub->m.lifetime);
 }
 
 struct queue_sum {
@@ -139,6 +189,14 @@ static int sum_queues(struct reg_user *u, void *arg)
         q->messages += outq_count(&c->q) + outq_count(&c->held);
     }
     return 0;
+}
+
+void ws__metrics_queues(struct ws_server *ws)
+{
+    struct queue_sum q = {0, 0};
+    registry_each_user(ws->reg, sum_queues, &q);
+    atomic_store(&ws->q_bytes, (int64_t)q.bytes);
+    atomic_store(&ws->q_messages, (int64_t)q.messages);
 }
 
 static void process_metrics(FILE *f)
@@ -219,35 +277,44 @@ static void message_metrics(FILE *f)
 
 void ws__metrics_render(struct ws_server *ws, FILE *f)
 {
+    struct ws_metrics sum;
+    metrics_sum(ws, &sum);
     head(f, "notifyd_build_info", "gauge", "Always 1; the version is a label.");
     fprintf(f, "notifyd_build_info{version=\"%s\"} 1\n", ND_VERSION);
     one(f, "notifyd_ready", "gauge", "1 when ready to serve (as /readyz), else 0.", health_ready());
     process_metrics(f);
 
     one(f, "notifyd_connections", "gauge", "Open WebSocket connections.",
-        (double)registry_connections(ws->reg));
+        (double)uindex_connections(ws->ix));
+    head(f, "notifyd_ws_thread_connections", "gauge",
+         "Open WebSockets by WebSocket thread (NOTIFYD_WS_THREADS).");
+    for (unsigned k = 0; k < ws->n_shards; k++)
+        fprintf(
+            f, "notifyd_ws_thread_connections{thread=\"%s\"} %lld\n",
+            health_thread_name(k ? (enum health_thread)(HEALTH_T_WS_MORE + k - 1) : HEALTH_T_WS),
+            (long long)uindex_shard_connections(ws->ix, k));
     one(f, "notifyd_users_online", "gauge", "Users with at least one open WebSocket.",
-        (double)registry_users(ws->reg));
+        (double)uindex_users(ws->ix));
     one(f, "notifyd_connections_opened_total", "counter", "WebSockets opened.",
         (double)stats_get(&nd_stats.connections_opened));
     head(f, "notifyd_connections_closed_total", "counter", "WebSockets closed, by reason.");
     for (int i = 0; i < CLOSED__COUNT; i++)
         fprintf(f, "notifyd_connections_closed_total{reason=\"%s\"} %llu\n", closed_names[i],
-                (unsigned long long)ws->m.closed[i]);
-    disconnect_metrics(ws, f);
+                (unsigned long long)sum.closed[i]);
+    disconnect_metrics(ws, &sum, f);
     head(f, "notifyd_connections_refused_total", "counter",
          "WebSocket upgrades refused, by reason.");
     for (int i = 0; i < REFUSED__COUNT; i++)
         fprintf(f, "notifyd_connections_refused_total{reason=\"%s\"} %llu\n", refused_names[i],
-                (unsigned long long)ws->m.refused[i]);
+                (unsigned long long)sum.refused[i]);
 
     message_metrics(f);
     one(f, "notifyd_deliveries_total", "counter", "Messages queued on a connection.",
         (double)stats_get(&nd_stats.deliveries));
     one(f, "notifyd_frames_written_total", "counter", "Messages written to sockets.",
-        (double)ws->m.frames);
+        (double)sum.frames);
     one(f, "notifyd_acks_total", "counter", "Acks received from clients in ack mode.",
-        (double)ws->m.acks);
+        (double)sum.acks);
     one(f, "notifyd_replayed_messages_total", "counter",
         "Stored or history messages queued for a connecting client.",
         (double)stats_get(&nd_stats.replayed));
@@ -256,19 +323,23 @@ void ws__metrics_render(struct ws_server *ws, FILE *f)
          "From accepting a notification to writing it to a socket.");
     uint64_t cum = 0;
     for (int i = 0; i < WS_LATENCY_BUCKETS; i++) {
-        cum += ws->m.latency[i];
+        cum += sum.latency[i];
         fprintf(f, "notifyd_delivery_latency_seconds_bucket{le=\"%g\"} %llu\n", latency_le[i],
                 (unsigned long long)cum);
     }
-    cum += ws->m.latency[WS_LATENCY_BUCKETS];
+    cum += sum.latency[WS_LATENCY_BUCKETS];
     fprintf(f, "notifyd_delivery_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
             (unsigned long long)cum);
-    fprintf(f, "notifyd_delivery_latency_seconds_sum %.9g\n", ws->m.latency_sum);
+    fprintf(f, "notifyd_delivery_latency_seconds_sum %.9g\n", sum.latency_sum);
     fprintf(f, "notifyd_delivery_latency_seconds_count %llu\n",
-            (unsigned long long)ws->m.latency_count);
+            (unsigned long long)sum.latency_count);
 
     struct queue_sum q = {0, 0};
-    registry_each_user(ws->reg, sum_queues, &q);
+    registry_each_user(ws->reg, sum_queues, &q); /* the hub's now, the others' at their tick */
+    for (unsigned k = 1; k < ws->n_shards; k++) {
+        q.bytes += (uint64_t)atomic_load(&ws->shards[k]->q_bytes);
+        q.messages += (uint64_t)atomic_load(&ws->shards[k]->q_messages);
+    }
     one(f, "notifyd_outbound_queue_bytes", "gauge", "Bytes waiting to be written, all connections.",
         (double)q.bytes);
     one(f, "notifyd_outbound_queue_messages", "gauge",

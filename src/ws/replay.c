@@ -3,7 +3,8 @@
  * after ?since=) and answers on nd-ws, maybe at once, maybe after reading
  * its store; meanwhile live messages wait in the connection's `held`
  * queue. Then: `connected` (saying whether the recovery was complete), the
- * missed messages, the held ones. nd-ws thread only. */
+ * missed messages, the held ones. The connection's thread; the backend is
+ * asked on the hub, which sends the answer back. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,8 @@
 struct replay {
     struct backend_resume r;
     struct ws_server *ws;
-    uint64_t conn_id; /* the connection may have gone when the answer comes */
+    uint64_t conn_id;     /* the connection may have gone when the answer comes */
+    struct inbox_job hop; /* another thread's: to the hub and back */
 };
 
 /* queues @n messages (taking over their refs) at the end of @c's queue, unbounded */
@@ -53,11 +55,11 @@ static struct conn *find_conn(struct ws_server *ws, const char *user_id, uint64_
     return NULL;
 }
 
-/* nd-ws: the backend's answer */
-static void resumed(struct backend_req *req)
+/* the connection's thread: the backend's answer */
+static void answer(struct replay *j)
 {
-    struct replay *j = ND_CONTAINER_OF(req, struct replay, r.req);
     struct ws_server *ws = j->ws;
+    struct backend_req *req = &j->r.req;
     struct conn *c = ws->ctx ? find_conn(ws, j->r.user_id, j->conn_id) : NULL;
     if (c && atomic_load(&req->err) == -ENOMEM) {
         ws__conn_close(c, 1011, "out of memory");
@@ -75,6 +77,36 @@ static void resumed(struct backend_req *req)
     free(j);
 }
 
+static void answer_run(struct inbox_job *job, void *ctx)
+{
+    (void)ctx;
+    answer(ND_CONTAINER_OF(job, struct replay, hop));
+}
+
+/* the hub: the backend's answer, for the connection's thread */
+static void resumed(struct backend_req *req)
+{
+    struct replay *j = ND_CONTAINER_OF(req, struct replay, r.req);
+    if (!j->ws->shard) {
+        answer(j);
+        return;
+    }
+    j->hop.run = answer_run;
+    inbox_post(j->ws->inbox, &j->hop);
+}
+
+/* the hub: a connection of another thread asks */
+static void ask_run(struct inbox_job *job, void *ctx)
+{
+    struct replay *j = ND_CONTAINER_OF(job, struct replay, hop);
+    struct ws_server *hub = ctx;
+    if (backend_resume(hub->backend, &j->r) < 0) {
+        atomic_store(&j->r.req.err, -ENOMEM);
+        j->hop.run = answer_run;
+        inbox_post(j->ws->inbox, &j->hop);
+    }
+}
+
 int ws__replay_start(struct ws_server *ws, struct conn *c)
 {
     struct replay *j = calloc(1, sizeof *j);
@@ -87,6 +119,11 @@ int ws__replay_start(struct ws_server *ws, struct conn *c)
     j->r.since = ws->handoff.since;
     j->r.req.done = resumed;
     c->replaying = 1; /* everything waits for the answer, `connected` included */
+    if (ws->shard) {
+        j->hop.run = ask_run;
+        inbox_post(ws->hub->inbox, &j->hop);
+        return 0;
+    }
     if (backend_resume(ws->backend, &j->r) == 0)
         return 0;
     c->replaying = 0;

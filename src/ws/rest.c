@@ -255,7 +255,8 @@ static int call(struct ws_server *ws, struct conn *c, const struct op_spec *op, 
 {
     char err[256];
     struct rest_req *q = c->rest;
-    int rc = service_call(atomic_load(&ws->svc), op, req, &q->caller, answered, q, err, sizeof err);
+    int rc =
+        service_call(atomic_load(&ws->hub->svc), op, req, &q->caller, answered, q, err, sizeof err);
     json_decref(req);
     if (rc == 0) {
         q->waiting = 1;

@@ -1,13 +1,17 @@
-/* ws/server: the lws context and its one service thread, nd-ws. The context
- * is made, serviced and destroyed on nd-ws; main only waits for it to start
- * and asks it to stop (through the inbox). Jobs from other threads run here
- * when lws_cancel_service() wakes the loop. */
+/* ws/server: the WebSocket threads (NOTIFYD_WS_THREADS), each with its lws
+ * context on a libev loop: nd-ws, the hub, also runs the edge; nd-ws1...
+ * get WebSocket connections from it (shards.c). A context is made,
+ * serviced and destroyed on its thread; main only waits for the threads to
+ * start and asks the hub to stop (through the inbox), which stops the
+ * others. Jobs from other threads run on a thread when lws_cancel_service()
+ * wakes its loop. */
 #include "ws/server.h"
 
 #include <errno.h>
 #include <ev.h>
 #include <netdb.h>
 #include <openssl/rand.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,16 +79,16 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: return ws__conn_confirm_upgrade(ws, wsi);
     case LWS_CALLBACK_WSI_CREATE: /* every connection is one the edge handed over */
-        if (ws && ws->edge)
-            edge_adopted(ws->edge, 1);
+        if (ws)
+            ws__edge_socket(ws, 1);
         return 0;
     case LWS_CALLBACK_WSI_DESTROY:
         if (c && c->guard_fd) { /* closed without CLOSED: the descriptor is gone */
             recv_guard_unwatch(c->guard_fd);
             c->guard_fd = 0;
         }
-        if (ws && ws->edge)
-            edge_adopted(ws->edge, -1);
+        if (ws)
+            ws__edge_socket(ws, -1);
         return 0;
     default: break;
     }
@@ -159,20 +163,15 @@ static const lws_retry_bo_t no_validity_timer = {.secs_since_valid_ping = 0,
                                                  .secs_since_valid_hangup = 0};
 
 /* edge hooks (nd-ws): a connection whose head has arrived goes to lws */
-static void adopt(void *arg, int fd)
+static void adopt(void *arg, int fd, int websocket)
 {
-    struct ws_server *ws = arg;
-    if (ws->cfg->tls_cert_file)
-        recv_guard_unwatch(fd); /* whatever an earlier socket left there */
-    else
-        recv_guard_http(fd);               /* lws reads one request at a time */
-    lws_adopt_socket_vhost(ws->vhost, fd); /* closes @fd if it fails */
+    ws__adopt(arg, fd, websocket);
 }
 
 static int64_t websockets(void *arg)
 {
     struct ws_server *ws = arg;
-    return (int64_t)registry_connections(ws->reg);
+    return uindex_connections(ws->ix);
 }
 
 static void accepting(void *arg, int on)
@@ -197,13 +196,12 @@ static int start_edge(struct ws_server *ws, struct ev_loop *loop)
     return ws->edge ? 0 : -1;
 }
 
-static void *run(void *arg)
+/* the lws context of @ws's thread on @loop; -1 with start_err set */
+static int open_context(struct ws_server *ws, struct ev_loop *loop)
 {
-    struct ws_server *ws = arg;
     struct lws_context_creation_info info;
     const struct nd_config *cfg = ws->cfg;
 
-    pthread_setname_np(pthread_self(), "nd-ws");
     memset(&info, 0, sizeof info);
     /* the edge (edge/edge.c) listens and hands each connection over once its
      * head has arrived; lws never accepts */
@@ -221,7 +219,6 @@ static void *run(void *arg)
     info.retry_and_idle_policy = &no_validity_timer;
     /* lws's own loop poll()s every socket at each wake-up; on libev (epoll) a
      * wake-up costs what is ready, not how many are connected */
-    struct ev_loop *loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV);
     void *loops[1] = {loop};
     info.foreign_loops = loops;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
@@ -234,15 +231,104 @@ static void *run(void *arg)
         info.ssl_private_key_filepath = cfg->tls_key_file;
         info.alpn = "http/1.1"; /* WebSockets and REST over HTTP/1.1, also with TLS */
     }
-
-    ws->ctx = loop ? lws_create_context(&info) : NULL;
+    ws->ctx = lws_create_context(&info);
     if (ws->ctx)
         ws->vhost = lws_create_vhost(ws->ctx, &info);
-    if (!ws->ctx || !ws->vhost || start_edge(ws, loop) < 0) {
-        if (!ws->edge)
-            snprintf(ws->start_err + strlen(ws->start_err),
-                     sizeof ws->start_err - strlen(ws->start_err), "%s",
-                     ws->start_err[0] ? "" : "cannot start libwebsockets (see log)");
+    if (ws->ctx && ws->vhost)
+        return 0;
+    snprintf(ws->start_err, sizeof ws->start_err, "cannot start libwebsockets (see log)");
+    if (ws->ctx)
+        lws_context_destroy(ws->ctx);
+    ws->ctx = NULL;
+    return -1;
+}
+
+/* the thread's loop is ready: jobs and the heartbeat clock run from now on */
+static void loop_started(struct ws_server *ws, enum health_thread beat)
+{
+    inbox_set_wake(ws->inbox, wake, ws);
+    lws_cancel_service(ws->ctx); /* for what was posted before */
+    lws_sul_schedule(ws->ctx, 0, &ws->tick_sul, tick, ws->wheel.tick_ms * LWS_US_PER_MS);
+    health_beat(beat);
+    if (recv_guard_thread_start(ws__conn_bad_frame) < 0)
+        nd_log(ND_LOG_WARN, "out of memory: client frames are not checked for masking", NULL);
+    start_done(ws, 1);
+}
+
+static void loop_ended(struct ws_server *ws, enum health_thread beat)
+{
+    health_unwatch(beat);
+    lws_sul_cancel(&ws->stop_sul);
+    lws_sul_cancel(&ws->tick_sul);
+    inbox_set_wake(ws->inbox, NULL, NULL); /* later jobs wait for ws_server_free() */
+}
+
+static enum health_thread beat_of(const struct ws_server *ws)
+{
+    return ws->shard ? (enum health_thread)(HEALTH_T_WS_MORE + ws->shard - 1) : HEALTH_T_WS;
+}
+
+static void stop_now_run(struct inbox_job *job, void *ctx)
+{
+    struct ws_server *ws = ctx;
+    (void)job;
+    ws->stop_now = 1;
+}
+
+/* nd-ws1...: WebSocket connections the hub hands over, nothing else */
+static void *run_shard(void *arg)
+{
+    struct ws_server *ws = arg;
+    char name[16];
+    snprintf(name, sizeof name, "nd-ws%u", ws->shard);
+    pthread_setname_np(pthread_self(), name);
+    struct ev_loop *loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV);
+    if (!loop || open_context(ws, loop) < 0) {
+        if (loop)
+            ev_loop_destroy(loop);
+        start_done(ws, -1);
+        return NULL;
+    }
+    enum health_thread beat = beat_of(ws);
+    loop_started(ws, beat);
+    while (!ws->stop_now) {
+        ev_run(loop, EVRUN_ONCE);
+        health_beat(beat);
+        if (atomic_load(&ws->stopping) && registry_connections(ws->reg) == 0)
+            ws->stop_now = 1;
+    }
+    loop_ended(ws, beat);
+    lws_context_destroy(ws->ctx); /* its sockets leave the edge's count */
+    ws->ctx = NULL;
+    recv_guard_thread_end();
+    ev_loop_destroy(loop);
+    inbox_drain(ws->inbox, ws);
+    return NULL;
+}
+
+/* the other threads leave their loops (at once: the hub's grace is over) and end */
+static void shards_join(struct ws_server *hub)
+{
+    for (unsigned k = 1; k < hub->n_shards; k++) {
+        struct ws_server *t = hub->shards[k];
+        if (!t->thread_started)
+            continue;
+        t->stop_now_job.run = stop_now_run;
+        inbox_post(t->inbox, &t->stop_now_job);
+        pthread_join(t->thread, NULL);
+        t->thread_started = 0;
+    }
+}
+
+static void *run(void *arg)
+{
+    struct ws_server *ws = arg;
+
+    pthread_setname_np(pthread_self(), "nd-ws");
+    struct ev_loop *loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV);
+    if (!loop || open_context(ws, loop) < 0 || start_edge(ws, loop) < 0) {
+        if (!ws->start_err[0])
+            snprintf(ws->start_err, sizeof ws->start_err, "cannot start libwebsockets (see log)");
         if (ws->ctx)
             lws_context_destroy(ws->ctx);
         ws->ctx = NULL;
@@ -252,26 +338,18 @@ static void *run(void *arg)
         return NULL;
     }
     ws->port = edge_port(ws->edge);
-    inbox_set_wake(ws->inbox, wake, ws);
-    lws_cancel_service(ws->ctx); /* for what was posted before */
-    lws_sul_schedule(ws->ctx, 0, &ws->tick_sul, tick, ws->wheel.tick_ms * LWS_US_PER_MS);
-    health_beat(HEALTH_T_WS);
-    if (recv_guard_thread_start(ws__conn_bad_frame) < 0)
-        nd_log(ND_LOG_WARN, "out of memory: client frames are not checked for masking", NULL);
-    start_done(ws, 1);
+    loop_started(ws, HEALTH_T_WS);
 
     while (!ws->stop_now) {
         ev_run(loop, EVRUN_ONCE);
         health_beat(HEALTH_T_WS);
         fault_point(FAULT_STALL_WS);
-        if (atomic_load(&ws->stopping) && registry_connections(ws->reg) == 0)
-            ws->stop_now = 1;
+        if (atomic_load(&ws->stopping) && uindex_connections(ws->ix) == 0)
+            ws->stop_now = 1; /* every thread's WebSockets are gone */
     }
-    health_unwatch(HEALTH_T_WS);
-    lws_sul_cancel(&ws->stop_sul);
-    lws_sul_cancel(&ws->tick_sul);
-    inbox_set_wake(ws->inbox, NULL, NULL); /* later jobs wait for ws_server_free() */
-    lws_context_destroy(ws->ctx);          /* its sockets leave the edge's count */
+    loop_ended(ws, HEALTH_T_WS);
+    shards_join(ws);              /* their last jobs for the hub (presence) wait in its inbox */
+    lws_context_destroy(ws->ctx); /* its sockets leave the edge's count */
     ws->ctx = NULL;
     recv_guard_thread_end();
     edge_free(ws->edge);
@@ -281,19 +359,93 @@ static void *run(void *arg)
     return NULL;
 }
 
+/* one thread's state; the hub's own is @hub (NULL: this is the hub) */
+static struct ws_server *shard_new(const struct nd_config *cfg, struct ws_server *hub,
+                                   unsigned shard)
+{
+    struct ws_server *ws = calloc(1, sizeof *ws);
+    if (!ws)
+        return NULL;
+    ws->cfg = cfg;
+    ws->hub = hub ? hub : ws;
+    ws->shard = shard;
+    pthread_mutex_init(&ws->start_lock, NULL);
+    pthread_cond_init(&ws->start_cond, NULL);
+    pthread_mutex_init(&ws->mlock, NULL);
+    ws->reg = registry_new();
+    ws->inbox = inbox_new(NULL, NULL); /* woken once the lws context exists */
+    int64_t tick = tick_ms(cfg);
+    if (!ws->reg || !ws->inbox ||
+        wheel_init(&ws->wheel, tick, cfg->heartbeat_interval_ms + tick, nd_mono_us() / 1000) < 0) {
+        inbox_free(ws->inbox, ws);
+        registry_free(ws->reg);
+        pthread_mutex_destroy(&ws->mlock);
+        pthread_cond_destroy(&ws->start_cond);
+        pthread_mutex_destroy(&ws->start_lock);
+        free(ws);
+        return NULL;
+    }
+    return ws;
+}
+
+static void shard_free(struct ws_server *ws)
+{
+    inbox_free(ws->inbox, ws);
+    registry_free(ws->reg);
+    wheel_free(&ws->wheel);
+    pthread_mutex_destroy(&ws->mlock);
+    pthread_cond_destroy(&ws->start_cond);
+    pthread_mutex_destroy(&ws->start_lock);
+    free(ws);
+}
+
+/* starts @ws's thread running @fn and waits until its loop runs: 0, or -1 (start_err) */
+static int thread_start(struct ws_server *ws, void *(*fn)(void *))
+{
+    if (pthread_create(&ws->thread, NULL, fn, ws)) {
+        snprintf(ws->start_err, sizeof ws->start_err, "cannot start a WebSocket thread");
+        return -1;
+    }
+    pthread_mutex_lock(&ws->start_lock);
+    while (ws->start_state == 0)
+        pthread_cond_wait(&ws->start_cond, &ws->start_lock);
+    pthread_mutex_unlock(&ws->start_lock);
+    if (ws->start_state < 0) {
+        pthread_join(ws->thread, NULL);
+        return -1;
+    }
+    ws->thread_started = 1;
+    return 0;
+}
+
+/* NOTIFYD_WS_THREADS, 0: the cores this process may run on */
+static unsigned threads_of(const struct nd_config *cfg)
+{
+    int64_t n = cfg->ws_threads;
+    if (n <= 0) {
+        cpu_set_t set;
+        n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+    }
+    return n < 1 ? 1 : n > UINDEX_SHARDS_MAX ? UINDEX_SHARDS_MAX : (unsigned)n;
+}
+
 struct ws_server *ws_server_start(const struct nd_config *cfg, struct token_keyring *keys,
                                   struct backend *backend, char *err, size_t errlen)
 {
-    struct ws_server *ws = calloc(1, sizeof *ws);
-    if (!ws) {
+    unsigned n = threads_of(cfg);
+    struct ws_server *ws = shard_new(cfg, NULL, 0);
+    if (!ws || !(ws->shards = calloc(n, sizeof *ws->shards)) || !(ws->ix = uindex_new(n))) {
         snprintf(err, errlen, "out of memory");
+        if (ws) {
+            free(ws->shards);
+            shard_free(ws);
+        }
         return NULL;
     }
-    ws->cfg = cfg;
     ws->keys = keys;
     ws->backend = backend;
-    pthread_mutex_init(&ws->start_lock, NULL);
-    pthread_cond_init(&ws->start_cond, NULL);
+    ws->shards[0] = ws;
+    ws->n_shards = 1;
     unsigned char r[4];
     RAND_bytes(r, sizeof r);
     snprintf(ws->instance, sizeof ws->instance, "%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
@@ -317,39 +469,45 @@ struct ws_server *ws_server_start(const struct nd_config *cfg, struct token_keyr
     ws->max_connections = cfg->max_connections;
     if (!ws->max_connections) /* what the open-files limit allows, less the reserve */
         ws->max_connections = ws->fd_budget < 16 ? 16 : ws->fd_budget;
-    ws->reg = registry_new();
-    ws->inbox = inbox_new(NULL, NULL); /* woken once the lws context exists (run()) */
-    int64_t tick = tick_ms(cfg);
-    if (!ws->reg || !ws->inbox ||
-        wheel_init(&ws->wheel, tick, cfg->heartbeat_interval_ms + tick, nd_mono_us() / 1000) < 0) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
+    /* TLS: the edge cannot read the head, so it cannot tell an upgrade from a REST
+     * call, and REST is the hub's: one thread then */
+    unsigned want = cfg->tls_cert_file ? 1 : n;
+    for (unsigned k = 1; k < want; k++) {
+        struct ws_server *t = shard_new(cfg, ws, k);
+        if (!t) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+        t->keys = keys;
+        t->backend = backend;
+        t->ix = ws->ix;
+        t->n_shards = want;
+        t->fd_budget = ws->fd_budget;
+        t->max_connections = ws->max_connections;
+        memcpy(t->instance, ws->instance, sizeof t->instance);
+        ws->shards[ws->n_shards++] = t;
     }
     struct backend_local local;
     ws__local(ws, &local);
     backend_attach(backend, &local); /* before nd-ws runs: it delivers here from then on */
-    if (pthread_create(&ws->thread, NULL, run, ws)) {
-        snprintf(err, errlen, "cannot start the WebSocket thread");
-        goto fail;
-    }
-    pthread_mutex_lock(&ws->start_lock);
-    while (ws->start_state == 0)
-        pthread_cond_wait(&ws->start_cond, &ws->start_lock);
-    pthread_mutex_unlock(&ws->start_lock);
-    if (ws->start_state < 0) {
-        pthread_join(ws->thread, NULL);
+    if (thread_start(ws, run) < 0) { /* the hub first: it binds the port */
         snprintf(err, errlen, "%s", ws->start_err);
         goto fail;
     }
+    for (unsigned k = 1; k < ws->n_shards; k++) {
+        if (thread_start(ws->shards[k], run_shard) < 0) {
+            snprintf(err, errlen, "%s", ws->shards[k]->start_err);
+            ws_server_stop(ws, 1);
+            goto fail;
+        }
+    }
+    if (cfg->tls_cert_file && n > 1)
+        nd_log(ND_LOG_INFO, "with TLS, WebSockets share one thread", "{s:I}", "ws_threads",
+               (json_int_t)n);
     return ws;
 
 fail:
-    inbox_free(ws->inbox, ws);
-    registry_free(ws->reg);
-    wheel_free(&ws->wheel);
-    pthread_cond_destroy(&ws->start_cond);
-    pthread_mutex_destroy(&ws->start_lock);
-    free(ws);
+    ws_server_free(ws);
     return NULL;
 }
 
@@ -361,6 +519,11 @@ int ws_server_port(const struct ws_server *ws)
 const char *ws_server_instance(const struct ws_server *ws)
 {
     return ws->instance;
+}
+
+int ws_server_threads(const struct ws_server *ws)
+{
+    return (int)ws->n_shards;
 }
 
 int64_t ws_server_max_connections(const struct ws_server *ws)
@@ -393,30 +556,41 @@ static void stop_run(struct inbox_job *job, void *ctx)
     struct ws_server *ws = ctx;
     (void)job;
     atomic_store(&ws->stopping, 1);
-    edge_stop(ws->edge); /* no new connections */
+    if (ws->edge)
+        edge_stop(ws->edge); /* no new connections */
     if (ws->ctx) {
         registry_each_user(ws->reg, close_user, NULL);
         lws_sul_schedule(ws->ctx, 0, &ws->stop_sul, stop_deadline,
                          ws->stop_grace_ms * LWS_US_PER_MS);
     }
+    for (unsigned k = 1; ws->shards && k < ws->n_shards; k++) { /* the same on every thread */
+        struct ws_server *t = ws->shards[k];
+        t->stop_grace_ms = ws->stop_grace_ms;
+        t->stop_job.run = stop_run;
+        inbox_post(t->inbox, &t->stop_job);
+    }
 }
 
 void ws_server_stop(struct ws_server *ws, int64_t grace_ms)
 {
+    if (!ws->thread_started)
+        return;
     ws->stop_grace_ms = grace_ms > 0 ? grace_ms : 1; /* read by nd-ws after the post */
     ws->stop_job.run = stop_run;
     inbox_post(ws->inbox, &ws->stop_job);
-    pthread_join(ws->thread, NULL);
+    pthread_join(ws->thread, NULL); /* it joins the other threads */
+    ws->thread_started = 0;
 }
 
 void ws_server_free(struct ws_server *ws)
 {
     if (!ws)
         return;
-    inbox_free(ws->inbox, ws);
-    registry_free(ws->reg);
-    wheel_free(&ws->wheel);
-    pthread_cond_destroy(&ws->start_cond);
-    pthread_mutex_destroy(&ws->start_lock);
-    free(ws);
+    for (unsigned k = 1; k < ws->n_shards; k++) /* their jobs first: some are for the hub */
+        inbox_drain(ws->shards[k]->inbox, ws->shards[k]);
+    for (unsigned k = 1; k < ws->n_shards; k++)
+        shard_free(ws->shards[k]);
+    free(ws->shards);
+    uindex_free(ws->ix);
+    shard_free(ws);
 }

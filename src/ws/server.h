@@ -1,6 +1,9 @@
-/* ws/server: the WebSocket/HTTP side (libwebsockets). One thread, "nd-ws",
- * owns the lws context, every socket and the registry; other threads reach
- * it only through its inbox (jobs run on nd-ws). */
+/* ws/server: the WebSocket/HTTP side (libwebsockets). NOTIFYD_WS_THREADS
+ * threads, each with its own lws context, own the connections: "nd-ws" (the
+ * hub) owns the HTTP port's edge, every plain HTTP connection and its share
+ * of the WebSockets, and is the backend's local thread; "nd-ws1"... own
+ * their share of the WebSockets. Other threads reach them only through their
+ * inboxes (jobs run on the owning thread). */
 #ifndef NOTIFYD_WS_SERVER_H
 #define NOTIFYD_WS_SERVER_H
 
@@ -22,6 +25,9 @@ struct backend;
  */
 struct ws_server *ws_server_start(const struct nd_config *cfg, struct token_keyring *keys,
                                   struct backend *backend, char *err, size_t errlen);
+
+/** WebSocket threads running (NOTIFYD_WS_THREADS; 1 with TLS). Any thread. */
+int ws_server_threads(const struct ws_server *ws);
 
 /** The WebSocket limit in force (NOTIFYD_MAX_CONNECTIONS, or derived from the open-files limit). */
 int64_t ws_server_max_connections(const struct ws_server *ws);

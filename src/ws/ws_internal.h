@@ -19,6 +19,7 @@
 #include "ws/frame_guard.h"
 #include "ws/outq.h"
 #include "ws/registry.h"
+#include "ws/userindex.h"
 #include "ws/wheel.h"
 
 struct edge;
@@ -100,6 +101,7 @@ struct conn {
     unsigned console_answer : 1;  /* HTTP: the answer is a console page (its headers) */
     unsigned close_reconnect : 1; /* the `disconnected` message says reconnect: true */
     unsigned farewell_done : 1;   /* the `disconnected` message was written (or skipped) */
+    unsigned live : 1;            /* counted in the user index as taking messages */
     uint16_t close_code;          /* nonzero: close with this code on the next write */
     uint16_t ack_credit;          /* ack mode: acks owed for messages written, free of rx_rate */
     uint16_t peer_close;          /* the code of the client's close frame (1005: none in it) */
@@ -115,6 +117,13 @@ struct conn {
     int64_t body_length; /* HTTP: the request's Content-Length */
 };
 
+/* One per WebSocket thread (NOTIFYD_WS_THREADS). Thread 0, "nd-ws", is the
+ * hub: it owns the edge and every plain HTTP connection (REST, /metrics, the
+ * console), is the backend's local thread, and hands each WebSocket upgrade
+ * to a thread (itself included), which owns that connection from then on.
+ * Each thread has its own lws context, registry, timer wheel, inbox and
+ * counters; the user index (ws->ix) says which threads hold whose
+ * connections. A field is the owning thread's unless it says otherwise. */
 struct ws_server {
     const struct nd_config *cfg;
     struct token_keyring *keys;
@@ -128,7 +137,6 @@ struct ws_server {
     pthread_t thread;
     int port;
     char instance[9]; /* random hex, prefixes client ids */
-    uint64_t next_conn_id;
     /* CONFIRM_UPGRADE (no per-session data yet) -> ESTABLISHED of the same
      * wsi, which lws runs back to back on nd-ws */
     struct {
@@ -154,13 +162,25 @@ struct ws_server {
     lws_sorted_usec_list_t stop_sul;
     struct wheel wheel; /* every WebSocket's timer */
     lws_sorted_usec_list_t tick_sul;
-    int64_t now_ms;          /* monotonic ms of the tick being run */
-    struct delivery *ping;   /* this tick's shared ping message, or NULL */
-    int64_t max_connections; /* resolved NOTIFYD_MAX_CONNECTIONS */
+    struct ws_server *hub;         /* thread 0's (itself on thread 0); read-only */
+    unsigned shard;                /* this thread's number, 0 on the hub */
+    unsigned n_shards;             /* threads in all */
+    struct ws_server **shards;     /* hub: every thread's, [0] the hub itself */
+    struct uindex *ix;             /* shared, thread-safe */
+    _Atomic uint64_t conn_ids;     /* hub: client id numbers, for every thread */
+    atomic_uint next_shard;        /* hub: where the next WebSocket goes */
+    pthread_mutex_t mlock;         /* m, which the hub reads for /metrics */
+    _Atomic int64_t q_bytes;       /* this thread's outbound queues at its last tick */
+    _Atomic int64_t q_messages;    /* ... */
+    struct inbox_job stop_now_job; /* hub -> another thread: leave the loop now */
+    int64_t now_ms;                /* monotonic ms of the tick being run */
+    struct delivery *ping;         /* this tick's shared ping message, or NULL */
+    int64_t max_connections;       /* resolved NOTIFYD_MAX_CONNECTIONS */
     /* start-up handshake with the main thread */
     pthread_mutex_t start_lock;
     pthread_cond_t start_cond;
-    int start_state; /* 0 starting, 1 running, -1 failed */
+    int start_state;    /* 0 starting, 1 running, -1 failed */
+    int thread_started; /* main (the hub's) or the hub (the others'): not joined yet */
     char start_err[ND_ADDR_MAX + 64];
 };
 
@@ -218,6 +238,18 @@ int ws__replay_start(struct ws_server *ws, struct conn *c);
 /** Fills @out: this instance's connections, for backend_attach(). Main thread. */
 void ws__local(struct ws_server *ws, struct backend_local *out);
 
+/* shards.c: what one WebSocket thread asks of another (struct ws_server's comment) */
+/** backend_presence(), run on the hub. */
+void ws__presence(struct ws_server *ws, const char *user_id, int delta, int nonack);
+/** backend_forget(), run on the hub. */
+void ws__forget(struct ws_server *ws, const char *user_id, uint64_t id);
+/** edge_linger() of @fd (a dup the edge takes), run on the hub. */
+void ws__edge_linger(struct ws_server *ws, int fd);
+/** A socket of @ws's lws context was made (+1) or closed (-1): the edge's budget. */
+void ws__edge_socket(struct ws_server *ws, int delta);
+/** Hub, the edge's adopt hook: a WebSocket upgrade goes to the next thread, the rest here. */
+void ws__adopt(struct ws_server *hub, int fd, int websocket);
+
 /* conn.c */
 /** Queues the `connected` message. */
 void ws__conn_connected(struct ws_server *ws, struct conn *c, int recovered);
@@ -246,6 +278,10 @@ int ws__http_respond_typed(struct conn *c, int status, const char *type, const v
 
 /* metrics.c: /metrics in the Prometheus text format */
 void ws__metrics_render(struct ws_server *ws, FILE *out);
+/** Counts one frame written. */
+void ws__metrics_frame(struct ws_server *ws);
+/** A thread other than the hub: its outbound queues, for the hub's /metrics (at each tick). */
+void ws__metrics_queues(struct ws_server *ws);
 /** Counts one message written @latency_us after it was accepted. */
 void ws__metrics_written(struct ws_server *ws, int64_t latency_us);
 /** Counts a closed WebSocket by its close code (0: the client went). */

@@ -106,6 +106,9 @@ class Server:
         self.args = list(args)
         # the test's own NOTIFYD_BIN etc. are not notifyd settings: leave them out
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFYD_")}
+        # the suite runs with 1 and with 2 WebSocket threads (scripts/test.sh)
+        if os.environ.get("ND_TEST_WS_THREADS"):
+            self.env["NOTIFYD_WS_THREADS"] = os.environ["ND_TEST_WS_THREADS"]
         if secret is not None:
             self.env["NOTIFYD_JWT_SECRET"] = secret
         self.env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")

@@ -1,0 +1,193 @@
+"""Several WebSocket threads (NOTIFYD_WS_THREADS, SPEC §9): the threads exist
+and take WebSockets in turn; a user whose tabs sit on different threads gets
+every message once and in order, and the RPC answer counts every thread's
+connections; broadcasts, the per-user limit, DisconnectUser, stats, acks,
+stored messages and /metrics span the threads. The whole suite also runs
+with 1 and 2 threads (scripts/test.sh)."""
+import asyncio
+import os
+
+import pytest
+import websockets
+
+import nd
+from nd import pb, pbg, recv, recv_type, run
+
+SVC = nd.token("backend", "service")
+ADMIN = nd.token("ops", "admin")
+THREADS = 3
+
+
+@pytest.fixture(scope="module")
+def server():
+    with nd.Server(env={"NOTIFYD_WS_THREADS": str(THREADS), "NOTIFYD_MAX_CONNS_PER_USER": "7"}) as s:
+        yield s
+
+
+def thread_names(server):
+    task = "/proc/%d/task" % server.proc.pid
+    names = []
+    for t in os.listdir(task):
+        try:
+            with open(os.path.join(task, t, "comm")) as f:
+                names.append(f.read().strip())
+        except OSError:
+            pass  # gone meanwhile
+    return sorted(n for n in names if n.startswith("nd-ws"))
+
+
+def per_thread(server):
+    m = nd.metrics(server)
+    return {"nd-ws%s" % ("" if k == 0 else k):
+            nd.metric(m, "notifyd_ws_thread_connections", thread="nd-ws%s" % ("" if k == 0 else k))
+            for k in range(THREADS)}
+
+
+async def notify(server, user, text):
+    async with server.channel() as ch:
+        return await pbg.NotificationServiceStub(ch).SendSystemNotification(
+            pb.SendSystemNotificationRequest(user_id=user, message=text), metadata=nd.bearer(SVC),
+            timeout=nd.TIMEOUT)
+
+
+def test_the_threads_run_and_take_websockets_in_turn(server):
+    assert thread_names(server) == ["nd-ws", "nd-ws1", "nd-ws2"]
+
+    async def go():
+        before = per_thread(server)
+        tabs = [(await server.connect(user="t-spread"))[0] for _ in range(2 * THREADS)]
+        after = per_thread(server)
+        assert sum(after.values()) - sum(before.values()) == 2 * THREADS
+        assert all(after[k] - before[k] == 2 for k in after), (before, after)  # in turn
+        for ws in tabs:
+            await ws.close()
+        await nd.offline(server, "t-spread")
+
+    run(go())
+
+
+def test_a_users_tabs_on_every_thread_get_every_message_once_in_order(server):
+    async def go():
+        tabs = [(await server.connect(user="t-order"))[0] for _ in range(THREADS + 1)]
+        other, _ = await server.connect(user="t-other")
+        n = 200
+        answers = await asyncio.gather(*[notify(server, "t-order", "m%d" % i) for i in range(n)])
+        assert all(a.connections == THREADS + 1 for a in answers)
+        ids = sorted(a.message_id for a in answers)
+        for ws in tabs:
+            got = [await recv_type(ws, "system_notification") for _ in range(n)]
+            assert [m["message_id"] for m in got] == ids  # every one, once, in id order
+        await nd.nothing(other, 0.2)
+        for ws in tabs + [other]:
+            await ws.close()
+
+    run(go())
+
+
+def test_broadcast_counts_and_reaches_every_thread(server):
+    async def go():
+        tabs = [(await server.connect(user="t-b%d" % i))[0] for i in range(2 * THREADS)]
+        async with server.channel() as ch:
+            stats = await pbg.NotificationServiceStub(ch).GetStats(pb.GetStatsRequest(), metadata=nd.bearer(SVC),
+                                                                   timeout=nd.TIMEOUT)
+            assert stats.total_connections == 2 * THREADS
+            assert list(stats.connected_users) == sorted("t-b%d" % i for i in range(2 * THREADS))
+            r = await pbg.NotificationServiceStub(ch).Broadcast(
+                pb.BroadcastRequest(message="to all"), metadata=nd.bearer(SVC), timeout=nd.TIMEOUT)
+        assert r.connections == 2 * THREADS
+        for ws in tabs:
+            assert (await recv_type(ws, "system_notification"))["message_id"] == r.message_id
+        for ws in tabs:
+            await ws.close()
+        for i in range(2 * THREADS):
+            await nd.offline(server, "t-b%d" % i)
+
+    run(go())
+
+
+def test_the_per_user_limit_counts_every_thread(server):
+    async def go():
+        tabs = [(await server.connect(user="t-limit"))[0] for _ in range(7)]
+        with pytest.raises(websockets.exceptions.InvalidStatusCode) as e:
+            await server.connect(user="t-limit")
+        assert e.value.status_code == 429
+        await tabs.pop().close()
+        await wait_conns(server, "t-limit", 6)
+        tabs.append((await server.connect(user="t-limit"))[0])
+        for ws in tabs:
+            await ws.close()
+        await nd.offline(server, "t-limit")
+
+    run(go())
+
+
+async def wait_conns(server, user, n):
+    for _ in range(250):
+        async with server.channel() as ch:
+            r = await pbg.NotificationServiceStub(ch).IsUserOnline(pb.IsUserOnlineRequest(user_id=user),
+                                                                   metadata=nd.bearer(SVC), timeout=nd.TIMEOUT)
+        if r.connections == n:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("%s never had %d connections" % (user, n))
+
+
+def test_disconnect_user_closes_tabs_on_every_thread(server):
+    async def go():
+        tabs = [(await server.connect(user="t-disc"))[0] for _ in range(THREADS)]
+        async with server.channel() as ch:
+            r = await pbg.NotificationServiceStub(ch).DisconnectUser(
+                pb.DisconnectUserRequest(user_id="t-disc", reason="bye"), metadata=nd.bearer(ADMIN),
+                timeout=nd.TIMEOUT)
+        assert r.closed == THREADS
+        for ws in tabs:
+            with pytest.raises(websockets.exceptions.ConnectionClosed):
+                while True:
+                    await recv(ws)
+            assert ws.close_code == 4004
+        await nd.offline(server, "t-disc")
+        # offline now: an important message is kept, and comes on the next connect
+        stored = await notify(server, "t-disc", "kept")
+        assert stored.stored
+        ws, _ = await server.connect(user="t-disc")
+        assert (await recv_type(ws, "system_notification"))["message_id"] == stored.message_id
+        await ws.close()
+
+    run(go())
+
+
+def test_acks_and_resume_on_other_threads(server):
+    async def go():
+        # a tab in ack mode on each thread: a stored message is forgotten once acked, wherever
+        tabs = [(await server.connect(user="t-ack", query="&ack=1"))[0] for _ in range(THREADS)]
+        answers = [await notify(server, "t-ack", "a%d" % i) for i in range(3)]
+        for ws in tabs:
+            for a in answers:
+                m = await recv_type(ws, "system_notification")
+                assert m["message_id"] == a.message_id
+                await ws.send('{"type":"ack","data":{"message_id":"%s"}}' % m["message_id"])
+        nd.acks_seen(server, 3 * THREADS)
+        for ws in tabs:
+            await ws.close()
+        await nd.offline(server, "t-ack")
+        # resume with ?since= on whichever thread: the history after it
+        again, hello = await server.connect(user="t-ack", query="&since=" + answers[0].message_id)
+        assert hello["data"]["recovered"] is True
+        got = [await recv_type(again, "system_notification") for _ in range(2)]
+        assert [m["message_id"] for m in got] == [a.message_id for a in answers[1:]]
+        await again.close()
+
+    run(go())
+
+
+def test_default_is_one_thread_per_core():
+    with nd.Server(env={"NOTIFYD_WS_THREADS": "0"}) as s:
+        cores = len(os.sched_getaffinity(s.proc.pid))
+        assert len(thread_names(s)) == min(cores, 64)
+
+
+def test_a_bad_thread_count_is_refused():
+    import subprocess
+    r = subprocess.run([nd.BIN, "--ws-threads", "65"], capture_output=True, text=True, timeout=30,
+                       env={"NOTIFYD_JWT_SECRET": nd.SECRET, "PATH": os.environ.get("PATH", "")})
+    assert r.returncode != 0 and "--ws-threads: 65 is out of range (0 to 64)" in r.stderr
