@@ -11,7 +11,7 @@
  *       unreachable: this instance's connections only, nothing kept.
  * Callers never ask which one runs.
  *
- * The local side. The thread that owns this instance's connections (nd-ws,
+ * The local side. The thread that routes to this instance's connections (nd-ws,
  * "the local thread") is described by a struct backend_local, attached
  * before that thread starts: engines deliver into it and run every callback
  * there.

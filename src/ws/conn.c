@@ -1,7 +1,8 @@
 /* conn: one browser WebSocket -- authentication and limits before the
  * upgrade, the `connected` greeting, client messages (ping, pong,
  * client_ready, ack, refresh, feed_mark), heartbeats and token expiry on the timer
- * wheel, and writing the outbound queue. nd-ws thread only. */
+ * wheel, and writing the outbound queue. The connection's WebSocket thread
+ * only (struct ws_server: the hub, nd-ws, or nd-ws1...). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

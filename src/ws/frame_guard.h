@@ -1,8 +1,8 @@
 /* ws/frame_guard: follows the frame headers of what a WebSocket client
  * sends, to enforce what libwebsockets 4.1.6 does not: every client frame
  * must be masked (RFC 6455 §5.1: the server fails the connection, 1002).
- * The tracker is pure code; recv_guard.c feeds it the bytes nd-ws reads.
- * One tracker per connection, used by nd-ws only. */
+ * The tracker is pure code; recv_guard.c feeds it the bytes a WebSocket thread reads.
+ * One tracker per connection, used by the connection's WebSocket thread only. */
 #ifndef NOTIFYD_WS_FRAME_GUARD_H
 #define NOTIFYD_WS_FRAME_GUARD_H
 

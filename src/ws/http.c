@@ -4,7 +4,8 @@
  * as the callback returns unless the exchange is completed, and never calls
  * back a connection whose reading is paused): then the exchange ends, or the
  * connection closes lingering. A REST call answered later (from a job)
- * pauses reading until its answer is written. nd-ws thread only. */
+ * pauses reading until its answer is written. The hub (nd-ws) only: plain
+ * HTTP never goes to the other WebSocket threads. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>

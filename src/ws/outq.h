@@ -4,7 +4,7 @@
  * (a newer progress update of the same task): the old slot is emptied and
  * the new message goes last, so message ids still rise on the wire -- except
  * for an urgent message, which goes before every non-urgent one queued.
- * Pure data structure; its owner (nd-ws) serializes every call. */
+ * Pure data structure; its owner (the connection's WebSocket thread) serializes every call. */
 #ifndef NOTIFYD_WS_OUTQ_H
 #define NOTIFYD_WS_OUTQ_H
 

@@ -1,4 +1,4 @@
-/* ws/recv_guard: what libwebsockets reads from a client, as nd-ws reads it.
+/* ws/recv_guard: what libwebsockets reads from a client, as a WebSocket thread reads it.
  * lws reads every client byte with recv() (plain) or SSL_read() (TLS);
  * notifyd defines both and calls the real ones. On the thread that called
  * recv_guard_thread_start(), for the descriptors it watches:
@@ -6,7 +6,7 @@
  *    wait in the socket: lws 4.1.6 mishandles requests it reads ahead);
  *  - WebSocket frames go through a frame_guard: bytes from the first bad
  *    frame on are dropped and the owner is told, so it closes with 1002.
- * nd-ws only (other threads' reads pass straight through). */
+ * Each WebSocket thread has its own table (other threads' reads pass straight through). */
 #ifndef NOTIFYD_WS_RECV_GUARD_H
 #define NOTIFYD_WS_RECV_GUARD_H
 

@@ -1,5 +1,6 @@
-/* registry: user id -> that user's live WebSocket connections (every tab).
- * WebSocket thread only: it is the sole owner, so there is no lock. */
+/* registry: user id -> that user's live WebSocket connections (every tab) on
+ * one WebSocket thread; ws/userindex.h says which threads hold whom.
+ * Its thread only: it is the sole owner, so there is no lock. */
 #ifndef NOTIFYD_WS_REGISTRY_H
 #define NOTIFYD_WS_REGISTRY_H
 

@@ -1,6 +1,6 @@
 /* replay: what a connecting client missed, queued before any live message.
  * The backend knows what that is (messages kept for the user, the history
- * after ?since=) and answers on nd-ws, maybe at once, maybe after reading
+ * after ?since=) and answers on the hub (nd-ws), maybe at once, maybe after reading
  * its store; meanwhile live messages wait in the connection's `held`
  * queue. Then: `connected` (saying whether the recovery was complete), the
  * missed messages, the held ones. The connection's thread; the backend is

@@ -4,7 +4,7 @@
  * differs: {"code":0,"message":"...","data":{...}} or an HTTP error status
  * with {"code":<status>,"message":"<what is wrong>"}. Routes need an admin
  * or service token, except /me/...: a browser's own feed with the user's
- * token, from the allowed Origins (CORS). nd-ws thread only. */
+ * token, from the allowed Origins (CORS). The hub (nd-ws) only. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>

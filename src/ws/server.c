@@ -418,13 +418,30 @@ static int thread_start(struct ws_server *ws, void *(*fn)(void *))
     return 0;
 }
 
-/* NOTIFYD_WS_THREADS, 0: the cores this process may run on */
+/* the cgroup v2 CPU limit (a container's resources.limits.cpu), rounded up; 0: none */
+static int64_t cgroup_cpus(void)
+{
+    FILE *f = fopen("/sys/fs/cgroup/cpu.max", "r");
+    char quota[32] = "";
+    long long period = 0;
+    int n = f ? fscanf(f, "%31s %lld", quota, &period) : 0;
+    if (f)
+        fclose(f);
+    long long q = n == 2 && strcmp(quota, "max") ? atoll(quota) : 0;
+    return q > 0 && period > 0 ? (q + period - 1) / period : 0;
+}
+
+/* NOTIFYD_WS_THREADS, 0: the cores this process may run on (its affinity, within its
+ * cgroup's CPU limit) */
 static unsigned threads_of(const struct nd_config *cfg)
 {
     int64_t n = cfg->ws_threads;
     if (n <= 0) {
         cpu_set_t set;
         n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+        int64_t limit = cgroup_cpus();
+        if (limit > 0 && limit < n)
+            n = limit;
     }
     return n < 1 ? 1 : n > UINDEX_SHARDS_MAX ? UINDEX_SHARDS_MAX : (unsigned)n;
 }

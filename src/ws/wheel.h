@@ -1,7 +1,7 @@
 /* wheel: a hashed timer wheel. Nodes are embedded in their owners; adding,
  * removing and firing a node is O(1), and advancing the clock touches only
  * the slots that passed -- the nodes due in them, plus any parked there for a
- * later lap. Single-threaded: the owner serializes every call (nd-ws). */
+ * later lap. Single-threaded: the owner serializes every call (one per WebSocket thread). */
 #ifndef NOTIFYD_WS_WHEEL_H
 #define NOTIFYD_WS_WHEEL_H
 

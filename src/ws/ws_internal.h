@@ -1,4 +1,5 @@
-/* ws_internal: what server.c, conn.c and http.c share. nd-ws thread only. */
+/* ws_internal: what the ws/ files share. Each struct ws_server belongs to one
+ * WebSocket thread (see its comment); the user index and the atomics are shared. */
 #ifndef NOTIFYD_WS_INTERNAL_H
 #define NOTIFYD_WS_INTERNAL_H
 
@@ -138,7 +139,7 @@ struct ws_server {
     int port;
     char instance[9]; /* random hex, prefixes client ids */
     /* CONFIRM_UPGRADE (no per-session data yet) -> ESTABLISHED of the same
-     * wsi, which lws runs back to back on nd-ws */
+     * wsi, which lws runs back to back on its thread */
     struct {
         struct lws *wsi;
         struct token_claims claims;
@@ -149,13 +150,13 @@ struct ws_server {
         uint8_t peer_ip[16];
         uint16_t peer_port;
     } handoff;
-    char scratch[ND_TOKEN_MAX + 64];            /* URL argument lookups (nd-ws only) */
-    struct ws_metrics m;                        /* nd-ws counters for /metrics */
+    char scratch[ND_TOKEN_MAX + 64];            /* URL argument lookups (this thread) */
+    struct ws_metrics m;                        /* this thread's counters for /metrics {mlock} */
     void (*metrics_hook)(void *arg, FILE *out); /* more lines (the gRPC side) */
     void *metrics_hook_arg;
     struct backend *backend;   /* where messages go; borrowed, set before nd-ws starts */
     atomic_int stopping;       /* 1: closing connections; set from main via a job */
-    int stop_now;              /* nd-ws: leave the service loop */
+    int stop_now;              /* this thread: leave the service loop */
     struct inbox_job stop_job; /* ws_server_stop()'s, posted once */
     int64_t stop_grace_ms;     /* written by main before it posts stop_job */
     int64_t stop_deadline_us;
