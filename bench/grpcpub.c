@@ -46,6 +46,7 @@ static struct {
     double rate, duration, max_time;
     long max_calls;
     int realistic; /* --realistic: broadcast a ~300-byte notification, not "t=<ns>" */
+    int no_feed;   /* --no-feed: unicast asks feed: false (the push alone, not kept in the feed) */
     char ids[256]; /* --ids FILE: the items mark marks */
 } o;
 
@@ -201,6 +202,10 @@ static grpc_byte_buffer *make_request(void)
         r.title = "bench";
         r.message = msg;
         r.level = NOTIFICATION__V1__LEVEL__LEVEL_INFO;
+        if (o.no_feed) {
+            r.feed_choice_case = NOTIFICATION__V1__SEND_SYSTEM_NOTIFICATION_REQUEST__FEED_CHOICE_FEED;
+            r.feed = 0;
+        }
         len = notification__v1__send_system_notification_request__pack(&r, buf);
     }
     grpc_slice s = grpc_slice_from_copied_buffer((const char *)buf, len);
@@ -370,7 +375,8 @@ static void usage(void)
         "usage: grpcpub --target HOST:PORT --secret S\n"
         "  [--mode unicast|broadcast|progress|stored|feednotify|feedseed|list|mark [--ids FILE]]\n"
         "  [--users 10000] [--rate R (0 = as fast as K allows)] [--outstanding K]\n"
-        "  [--duration 5] [--channels 1] [--max-calls N] [--max-time 120] [--realistic]\n");
+        "  [--duration 5] [--channels 1] [--max-calls N] [--max-time 120] [--realistic]\n"
+        "  [--no-feed] (unicast: feed false)\n");
     exit(2);
 }
 
@@ -388,6 +394,7 @@ int main(int argc, char **argv)
                                        {"max-time", 1, 0, 'M'},
                                        {"realistic", 0, 0, 'R'},
                                        {"ids", 1, 0, 'I'},
+                                       {"no-feed", 0, 0, 'F'},
                                        {0, 0, 0, 0}};
     snprintf(o.mode, sizeof o.mode, "unicast");
     o.users = 10000;
@@ -411,6 +418,7 @@ int main(int argc, char **argv)
         case 'M': o.max_time = atof(optarg); break;
         case 'R': o.realistic = 1; break;
         case 'I': snprintf(o.ids, sizeof o.ids, "%s", optarg); break;
+        case 'F': o.no_feed = 1; break;
         default: usage();
         }
     }
