@@ -31,3 +31,12 @@ void fault_point(enum fault f)
     for (;;)
         sleep(60);
 }
+
+void fault_point_ws(unsigned k)
+{
+    if (!atomic_load_explicit(&armed[FAULT_STALL_WS], memory_order_relaxed))
+        return;
+    const char *v = getenv("NOTIFYD_TEST_FAULT_WS");
+    if ((unsigned)(v ? atoi(v) : 0) == k)
+        fault_point(FAULT_STALL_WS);
+}

@@ -6,7 +6,8 @@
 #define NOTIFYD_FAULT_H
 
 enum fault {
-    FAULT_STALL_WS,   /* nd-ws stops turning its loop, for good */
+    FAULT_STALL_WS,   /* a WebSocket thread (nd-ws, or NOTIFYD_TEST_FAULT_WS=k: nd-wsk) stops
+                         turning its loop, for good */
     FAULT_STALL_GRPC, /* nd-grpc likewise */
     FAULT__COUNT
 };
@@ -19,5 +20,9 @@ void fault_arm(enum fault f);
 
 /** In a loop: when @f is armed, never returns (the thread sleeps until exit). */
 void fault_point(enum fault f);
+
+/** fault_point(FAULT_STALL_WS) on WebSocket thread @k: only the one NOTIFYD_TEST_FAULT_WS names
+ *  (a number, default 0: nd-ws) stalls. */
+void fault_point_ws(unsigned k);
 
 #endif

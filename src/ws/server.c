@@ -294,6 +294,7 @@ static void *run_shard(void *arg)
     while (!ws->stop_now) {
         ev_run(loop, EVRUN_ONCE);
         health_beat(beat);
+        fault_point_ws(ws->shard);
         if (atomic_load(&ws->stopping) && registry_connections(ws->reg) == 0)
             ws->stop_now = 1;
     }
@@ -343,7 +344,7 @@ static void *run(void *arg)
     while (!ws->stop_now) {
         ev_run(loop, EVRUN_ONCE);
         health_beat(HEALTH_T_WS);
-        fault_point(FAULT_STALL_WS);
+        fault_point_ws(0);
         if (atomic_load(&ws->stopping) && uindex_connections(ws->ix) == 0)
             ws->stop_now = 1; /* every thread's WebSockets are gone */
     }

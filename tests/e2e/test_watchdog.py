@@ -4,7 +4,7 @@ Health/Check report failure when the WebSocket loop (nd-ws) or the gRPC loop
 process within the grace period plus 2 s even with a loop stuck.
 
 The stall is made on purpose by the test-only fault switch: with
-NOTIFYD_TEST_FAULTS=1, SIGUSR1 stalls nd-ws forever and SIGUSR2 stalls
+NOTIFYD_TEST_FAULTS=1, SIGUSR1 stalls nd-ws (NOTIFYD_TEST_FAULT_WS=k: nd-wsk) forever and SIGUSR2 stalls
 nd-grpc forever. Without it the signals must stall nothing."""
 import json
 import signal
@@ -114,6 +114,28 @@ def test_ws_stall_shows_on_grpc_health():
         print("/healthz while nd-ws is stuck:", h)
         assert h[0] in (503, "TimeoutError"), h
         print("log:", [r for r in s.records() if r.get("msg") == "thread stalled"][:1])
+        stop_stuck(s)
+
+
+def test_a_second_websocket_threads_stall_shows_too():
+    """nd-ws1 stuck (NOTIFYD_WS_THREADS=2; NOTIFYD_TEST_FAULT_WS=1 points SIGUSR1 at it):
+    nd-ws still answers /healthz -- 503 naming nd-ws1 --, Health/Check is NOT_SERVING,
+    the log says which thread, and SIGTERM still ends the process."""
+    env = dict(FAULTS, NOTIFYD_WS_THREADS="2", NOTIFYD_TEST_FAULT_WS="1")
+    with rh.serving(args=GRACE, env=env) as s:
+        s.proc.send_signal(signal.SIGUSR1)
+
+        def stalled():
+            st, body = healthz(s)
+            return (st, body) if st == 503 else None
+        got, took = wait_for(stalled, 5.0)
+        print("/healthz after the nd-ws1 stall: %s after %.2f s" % (got, took))
+        assert got, "/healthz still %s 5 s after the nd-ws1 stall" % (healthz(s),)
+        doc = json.loads(got[1])
+        assert doc.get("status") == "stalled" and doc.get("thread") == "nd-ws1", doc
+        assert health_check(s) == NOT_SERVING
+        s.wait_log(lambda r: r.get("msg") == "thread stalled" and r.get("thread") == "nd-ws1",
+                   timeout=5)
         stop_stuck(s)
 
 
