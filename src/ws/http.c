@@ -4,8 +4,8 @@
  * as the callback returns unless the exchange is completed, and never calls
  * back a connection whose reading is paused): then the exchange ends, or the
  * connection closes lingering. A REST call answered later (from a job)
- * pauses reading until its answer is written. The hub (nd-ws) only: plain
- * HTTP never goes to the other WebSocket threads. */
+ * pauses reading until its answer is written. The connection's WebSocket
+ * thread: the hub (nd-ws), or with TLS any of them. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,6 +156,8 @@ static int serve_asset(struct conn *c, const char *path)
 
 static int serve_metrics(struct ws_server *ws, struct conn *c)
 {
+    if (ws->shard) /* what it reads is the hub's */
+        return ws__rest_metrics_elsewhere(ws, c);
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -163,8 +165,7 @@ static int serve_metrics(struct ws_server *ws, struct conn *c)
         return -1;
     ws__metrics_render(ws, f);
     fclose(f);
-    int rc = ws__http_respond_typed(c, 200, "text/plain; version=0.0.4; charset=utf-8", text, len,
-                                    NULL, NULL, 0);
+    int rc = ws__http_respond_typed(c, 200, ND_METRICS_TYPE, text, len, NULL, NULL, 0);
     free(text);
     return rc;
 }
@@ -296,14 +297,7 @@ int ws__http_callback(struct ws_server *ws, struct conn *c, struct lws *wsi, int
     int rc = 0;
     c->in_http_cb = 1;
     switch (reason) {
-    case LWS_CALLBACK_HTTP:
-        if (ws->shard) { /* only upgrades come here, and lws did not see one */
-            rc = ws__http_error(c, 400, "not a WebSocket upgrade: GET /ws with Upgrade: websocket",
-                                NULL, NULL, 1);
-            break;
-        }
-        rc = on_request(ws, c, wsi, in ? (const char *)in : "/");
-        break;
+    case LWS_CALLBACK_HTTP: rc = on_request(ws, c, wsi, in ? (const char *)in : "/"); break;
     case LWS_CALLBACK_HTTP_BODY:
         if (ws__rest_reading(c))
             body_deadline(ws, c);

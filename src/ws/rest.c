@@ -4,7 +4,9 @@
  * differs: {"code":0,"message":"...","data":{...}} or an HTTP error status
  * with {"code":<status>,"message":"<what is wrong>"}. Routes need an admin
  * or service token, except /me/...: a browser's own feed with the user's
- * token, from the allowed Origins (CORS). The hub (nd-ws) only. */
+ * token, from the allowed Origins (CORS). The connection's WebSocket thread
+ * (plain HTTP reaches threads other than the hub with TLS): the service
+ * answers on the hub, which renders the answer and sends it back. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -77,9 +79,14 @@ struct rest_req {
     int responded;                      /* an error was queued: ignore the rest of the body */
     char *body;
     size_t len;
-    int method;         /* LWSHUMETH_*, for the log */
-    char path[160];     /* as asked (cut), for the log */
-    int64_t started_us; /* monotonic: the head arrived */
+    int method;           /* LWSHUMETH_*, for the log */
+    char path[160];       /* as asked (cut), for the log */
+    int64_t started_us;   /* monotonic: the head arrived */
+    struct ws_server *ws; /* the connection's thread */
+    struct inbox_job hop; /* the hub -> that thread, with the answer */
+    int hop_status;       /* ... its status: 200 (text), 503 (text: the error), 500 */
+    char *hop_text;       /* ... (owned) */
+    const char *hop_type; /* ... NULL: the REST envelope; else /metrics' content type */
 };
 
 /* <head>{user_id}<tail> (head "/user/" or "/feed/"): the id's length, or 0 */
@@ -133,17 +140,18 @@ static void req_free(struct rest_req *q)
     if (!q)
         return;
     free(q->body);
+    free(q->hop_text);
     free(q);
 }
 
 /* queues an error answer with one optional header; a POST whose body was
  * not read closes the connection */
-/* answers by route and status, for /metrics (nd-ws only, so plain counters) */
+/* answers by route and status, for /metrics (every WebSocket thread answers some) */
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 static const int statuses[] = {200, 204, 400, 401, 403, 404, 405, 408, 411, 413, 429, 500, 503};
 #define N_STATUSES (sizeof statuses / sizeof statuses[0])
-static uint64_t answers[N_ROUTES + 1][N_STATUSES]; /* last row: no route */
-static struct histogram durations[N_ROUTES + 1];   /* histogram_latency */
+static _Atomic uint64_t answers[N_ROUTES + 1][N_STATUSES]; /* last row: no route */
+static struct histogram durations[N_ROUTES + 1];           /* histogram_latency */
 
 /* the route's label in /metrics: its path, with {user_id} and {id} for the parts that vary */
 static void route_label(size_t i, char *out, size_t len)
@@ -225,29 +233,91 @@ static int fail(struct conn *c, int status, const char *msg, int unread_body)
                      status == 401 ? "Bearer" : NULL, unread_body);
 }
 
-/* service_done_fn: on nd-ws, after the operation ran */
+/* the connection's thread: the answer @q carries (or its connection is gone) */
+static void answer(struct rest_req *q)
+{
+    struct conn *c = q->c;
+    if (c) {
+        c->rest = NULL; /* the answer may close the connection: c is not used after */
+        if (q->hop_type && q->hop_text) {
+            ws__http_respond_typed(c, 200, q->hop_type, q->hop_text, strlen(q->hop_text), NULL,
+                                   NULL, 0);
+        } else if (q->hop_status == 503) {
+            count(q, 503, q->hop_text);
+            ws__http_error(c, 503, q->hop_text, NULL, NULL, 0);
+        } else if (q->hop_text) {
+            count(q, 200, NULL);
+            ws__http_respond(c, 200, q->hop_text, NULL, NULL, 0);
+        } else {
+            ws__http_error(c, 500, "out of memory", NULL, NULL, 1);
+        }
+    }
+    req_free(q);
+}
+
+static void answer_run(struct inbox_job *job, void *ctx)
+{
+    (void)ctx;
+    answer(ND_CONTAINER_OF(job, struct rest_req, hop));
+}
+
+/* the hub: @q's answer is ready; it goes out on the connection's thread */
+static void answer_from_hub(struct rest_req *q)
+{
+    if (!q->ws->shard) {
+        answer(q);
+        return;
+    }
+    q->hop.run = answer_run;
+    inbox_post(q->ws->inbox, &q->hop);
+}
+
+/* service_done_fn: on the hub, after the operation ran; the answer rendered here */
 static void answered(void *arg, const struct service_result *res)
 {
     struct rest_req *q = arg;
-    struct conn *c = q->c;
-    if (c && res->error) {
-        c->rest = NULL; /* the answer may close the connection: c is not used after */
-        count(q, 503, res->error);
-        ws__http_error(c, 503, res->error, NULL, NULL, 0);
-    } else if (c) {
+    if (res->error) {
+        q->hop_status = 503;
+        q->hop_text = strdup(res->error);
+    } else {
         json_t *env = json_pack("{s:i, s:s, s:o}", "code", 0, "message", q->ok, "data",
                                 service_result_json(res));
-        char *text = env ? json_dumps(env, JSON_COMPACT) : NULL;
+        q->hop_status = 200;
+        q->hop_text = env ? json_dumps(env, JSON_COMPACT) : NULL;
         json_decref(env);
-        c->rest = NULL; /* the answer may close the connection: c is not used after */
-        if (text) {
-            count(q, 200, NULL);
-            ws__http_respond(c, 200, text, NULL, NULL, 0);
-        } else
-            ws__http_error(c, 500, "out of memory", NULL, NULL, 1);
-        free(text);
     }
-    req_free(q);
+    answer_from_hub(q);
+}
+
+/* the hub renders /metrics for a connection of another thread */
+static void metrics_run(struct inbox_job *job, void *ctx)
+{
+    struct rest_req *q = ND_CONTAINER_OF(job, struct rest_req, hop);
+    size_t len = 0;
+    FILE *f = open_memstream(&q->hop_text, &len);
+    if (f) {
+        ws__metrics_render(ctx, f);
+        fclose(f);
+    }
+    answer_from_hub(q);
+}
+
+int ws__rest_metrics_elsewhere(struct ws_server *ws, struct conn *c)
+{
+    ws__rest_release(c);
+    struct rest_req *q = calloc(1, sizeof *q);
+    if (!q)
+        return -1;
+    q->c = c;
+    q->ws = ws;
+    q->waiting = 1; /* the hub holds it until it answers */
+    q->hop_type = ND_METRICS_TYPE;
+    q->started_us = nd_mono_us();
+    c->rest = q;
+    ws__http_pause(c);
+    q->hop.run = metrics_run;
+    inbox_post(ws->hub->inbox, &q->hop);
+    return 0;
 }
 
 /* hands the request to the service; the answer comes back in answered() */
@@ -391,6 +461,7 @@ int ws__rest_request(struct ws_server *ws, struct conn *c, int method, const cha
     if (!c->rest)
         return -1;
     c->rest->c = c;
+    c->rest->ws = ws;
     c->rest->route = r;
     c->rest->method = method;
     c->rest->started_us = nd_mono_us();

@@ -487,9 +487,7 @@ struct ws_server *ws_server_start(const struct nd_config *cfg, struct token_keyr
     ws->max_connections = cfg->max_connections;
     if (!ws->max_connections) /* what the open-files limit allows, less the reserve */
         ws->max_connections = ws->fd_budget < 16 ? 16 : ws->fd_budget;
-    /* TLS: the edge cannot read the head, so it cannot tell an upgrade from a REST
-     * call, and REST is the hub's: one thread then */
-    unsigned want = cfg->tls_cert_file ? 1 : n;
+    unsigned want = n;
     for (unsigned k = 1; k < want; k++) {
         struct ws_server *t = shard_new(cfg, ws, k);
         if (!t) {
@@ -519,9 +517,6 @@ struct ws_server *ws_server_start(const struct nd_config *cfg, struct token_keyr
             goto fail;
         }
     }
-    if (cfg->tls_cert_file && n > 1)
-        nd_log(ND_LOG_INFO, "with TLS, WebSockets share one thread", "{s:I}", "ws_threads",
-               (json_int_t)n);
     return ws;
 
 fail:

@@ -151,14 +151,19 @@ static void adopt_run(struct inbox_job *job, void *ctx)
         close(fd);
         return;
     }
-    recv_guard_http(fd);                   /* lws reads the upgrade request alone */
+    if (ws->cfg->tls_cert_file)
+        recv_guard_unwatch(fd); /* whatever an earlier socket left there */
+    else
+        recv_guard_http(fd);               /* lws reads the upgrade request alone */
     lws_adopt_socket_vhost(ws->vhost, fd); /* closes @fd if it fails */
 }
 
 void ws__adopt(struct ws_server *hub, int fd, int websocket)
 {
     unsigned k = 0;
-    if (websocket && hub->n_shards > 1) /* plain HTTP stays here, with the service */
+    /* plain HTTP stays here, with the service; with TLS the head is not seen: every
+     * connection goes in turn, and REST and /metrics answer from the hub */
+    if ((websocket || hub->cfg->tls_cert_file) && hub->n_shards > 1)
         k = atomic_fetch_add(&hub->next_shard, 1) % hub->n_shards;
     if (!k) {
         if (hub->cfg->tls_cert_file)

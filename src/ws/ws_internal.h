@@ -295,6 +295,9 @@ void ws__metrics_disconnected(struct ws_server *ws, uint16_t code, int64_t lived
 void ws__rest_metrics(FILE *out);
 
 /* rest.c: the seed's /api/websocket routes */
+#define ND_METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+/** /metrics on a thread other than the hub: the hub renders it, this thread answers. */
+int ws__rest_metrics_elsewhere(struct ws_server *ws, struct conn *c);
 int ws__rest_request(struct ws_server *ws, struct conn *c, int method, const char *path);
 int ws__rest_body(struct ws_server *ws, struct conn *c, const void *in, size_t len);
 int ws__rest_body_done(struct ws_server *ws, struct conn *c);
