@@ -1,7 +1,8 @@
 /* rpc/server: the method table is read from the protobuf-c service
  * descriptor, so every RPC of the proto is served and each maps by name to
- * its operation (ops.h). A request is decoded, turned into JSON (pbjson) and
- * handed to service_call() -- the same call the REST routes make. One
+ * its operation (ops.h). A request is decoded and, for a notification, read
+ * into a typed request (pbjson_request, service_call_req); any other is turned
+ * into JSON (pbjson) for service_call() -- the call the REST routes make. One
  * completion-queue thread, nd-grpc; health methods live in health.c. */
 #include <errno.h>
 #include <grpc/byte_buffer.h>
@@ -277,11 +278,21 @@ static void handle(struct call *c)
         rpc__finish(c, GRPC_STATUS_INVALID_ARGUMENT, err, NULL);
         return;
     }
-    json_t *req = pbjson_from_message(msg);
-    protobuf_c_message_free_unpacked(msg, NULL);
-    int rc = req ? service_call(c->srv->svc, c->m->op, req, &claims, reply_done, c, err, sizeof err)
+    /* a notification travels typed, straight from the message (its strings
+     * borrowed until service_call_req returns); the rest, and a request naming a
+     * template, as the flat JSON object REST sends */
+    struct op_req typed;
+    int rc;
+    if (ops_typed(c->m->op) && pbjson_request(msg, c->m->op, &typed) == 0) {
+        rc = service_call_req(c->srv->svc, &typed, &claims, reply_done, c, err, sizeof err);
+        protobuf_c_message_free_unpacked(msg, NULL);
+    } else {
+        json_t *req = pbjson_from_message(msg);
+        protobuf_c_message_free_unpacked(msg, NULL);
+        rc = req ? service_call(c->srv->svc, c->m->op, req, &claims, reply_done, c, err, sizeof err)
                  : -ENOMEM;
-    json_decref(req);
+        json_decref(req);
+    }
     if (rc == -EINVAL)
         rpc__finish(c, GRPC_STATUS_INVALID_ARGUMENT, err, NULL);
     else if (rc == -ENOENT)

@@ -104,9 +104,11 @@ void service__audit(struct service *svc, const struct op_spec *op,
      * reads (a console polling stats every 2 s) at debug */
     int always = op->id == OP_BROADCAST || op->id == OP_TEST_MESSAGE || op->id == OP_PUT_TEMPLATE ||
                  op->id == OP_DELETE_TEMPLATE || (op->id == OP_PUBLISH && !strcmp(target, "*"));
-    if (always || svc->audit_all)
-        nd_log(op->flags & OP_READ ? ND_LOG_DEBUG : ND_LOG_INFO, "audit", "{s:s, s:s, s:s}", "op",
-               op->name, "caller", caller ? caller->user_id : "", "target", target);
+    if (always || svc->audit_all) {
+        const char *kv[] = {"op",     op->name, "caller", caller ? caller->user_id : "",
+                            "target", target};
+        nd_log_strs(op->flags & OP_READ ? ND_LOG_DEBUG : ND_LOG_INFO, "audit", 3, kv);
+    }
 }
 
 /* --- GetStats and IsUserOnline: counted by the backend (cluster-wide in a cluster) --- */
@@ -257,9 +259,10 @@ static int disconnect_call(struct service *svc, const struct service_reply *to, 
     return rc;
 }
 
-int service_call(struct service *svc, const struct op_spec *op, const json_t *req,
-                 const struct token_claims *caller, service_done_fn done, void *arg, char *err,
-                 size_t errlen)
+/* the checks every call passes before its own: 0, or refused with -errno and @err;
+ * when 0 the call counts as in flight until answered (or refused after all) */
+static int admit(struct service *svc, const struct op_spec *op, const struct token_claims *caller,
+                 char *err, size_t errlen)
 {
     if (health_get() == HEALTH_DRAINING) {
         snprintf(err, errlen, "server is shutting down");
@@ -284,14 +287,37 @@ int service_call(struct service *svc, const struct op_spec *op, const json_t *re
                  (long long)svc->cfg->max_pending_calls);
         return -EBUSY;
     }
+    return 0;
+}
+
+int service_call(struct service *svc, const struct op_spec *op, const json_t *req,
+                 const struct token_claims *caller, service_done_fn done, void *arg, char *err,
+                 size_t errlen)
+{
+    int rc = admit(svc, op, caller, err, errlen);
+    if (rc < 0)
+        return rc;
     struct service_reply to = {op, done, arg, &svc->in_flight};
-    int rc = op->flags & OP_TEMPLATE    ? service__template_call(svc, &to, req, caller, err, errlen)
-             : op->flags & OP_NOTIFY    ? service__notify_call(svc, &to, req, caller, err, errlen)
-             : op->flags & OP_CLOSES    ? disconnect_call(svc, &to, req, caller, err, errlen)
-             : op->flags & OP_FEED      ? service__feed_call(svc, &to, req, caller, err, errlen)
-             : op->id == OP_GET_BACKLOG ? backlog_call(svc, &to, req, caller, err, errlen)
-                                        : query_call(svc, &to, req, caller, err, errlen);
+    rc = op->flags & OP_TEMPLATE    ? service__template_call(svc, &to, req, caller, err, errlen)
+         : op->flags & OP_NOTIFY    ? service__notify_call(svc, &to, req, caller, err, errlen)
+         : op->flags & OP_CLOSES    ? disconnect_call(svc, &to, req, caller, err, errlen)
+         : op->flags & OP_FEED      ? service__feed_call(svc, &to, req, caller, err, errlen)
+         : op->id == OP_GET_BACKLOG ? backlog_call(svc, &to, req, caller, err, errlen)
+                                    : query_call(svc, &to, req, caller, err, errlen);
     if (rc < 0) /* refused: its answer never comes */
+        atomic_fetch_sub(&svc->in_flight, 1);
+    return rc;
+}
+
+int service_call_req(struct service *svc, const struct op_req *req,
+                     const struct token_claims *caller, service_done_fn done, void *arg, char *err,
+                     size_t errlen)
+{
+    int rc = admit(svc, req->op, caller, err, errlen);
+    if (rc < 0)
+        return rc;
+    struct service_reply to = {req->op, done, arg, &svc->in_flight};
+    if ((rc = service__notify_req(svc, &to, req, caller, err, errlen)) < 0)
         atomic_fetch_sub(&svc->in_flight, 1);
     return rc;
 }

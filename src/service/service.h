@@ -63,4 +63,13 @@ int service_call(struct service *svc, const struct op_spec *op, const json_t *re
                  const struct token_claims *caller, service_done_fn done, void *arg, char *err,
                  size_t errlen);
 
+/**
+ * service_call() of a typed request (ops_typed(req->op); gRPC builds it straight
+ * from protobuf): the same checks, answers and errors. @req's strings are
+ * borrowed until this returns.
+ */
+int service_call_req(struct service *svc, const struct op_req *req,
+                     const struct token_claims *caller, service_done_fn done, void *arg, char *err,
+                     size_t errlen);
+
 #endif

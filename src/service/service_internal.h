@@ -55,6 +55,11 @@ void service__audit(struct service *svc, const struct op_spec *op,
 int service__notify_call(struct service *svc, const struct service_reply *to, const json_t *req,
                          const struct token_claims *caller, char *err, size_t errlen);
 
+/** A typed notification (ops_typed): 0 when accepted, else as service_call(). */
+int service__notify_req(struct service *svc, const struct service_reply *to,
+                        const struct op_req *req, const struct token_claims *caller, char *err,
+                        size_t errlen);
+
 /** ListFeed, GetFeedCounts, MarkFeed (service_feed.c): likewise; -EPERM for a user's token
  *  naming another user. */
 int service__feed_call(struct service *svc, const struct service_reply *to, const json_t *req,
