@@ -179,6 +179,45 @@ grpc_byte_buffer *rpc__encode(const ProtobufCMessage *msg)
     return bb;
 }
 
+/* sets field @name of @msg (a string, an int32 or a bool) when @desc has it */
+static void set_field(ProtobufCMessage *msg, const char *name, const char *str, int num)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, name);
+    void *p = f ? (char *)msg + f->offset : NULL;
+    if (!f || f->label == PROTOBUF_C_LABEL_REPEATED)
+        return;
+    if (f->type == PROTOBUF_C_TYPE_STRING && str)
+        *(const char **)p = str;
+    else if (f->type == PROTOBUF_C_TYPE_INT32)
+        *(int32_t *)p = num;
+    else if (f->type == PROTOBUF_C_TYPE_BOOL)
+        *(protobuf_c_boolean *)p = num != 0;
+}
+
+/* a notification's typed answer packed straight into a slice: no JSON; NULL when
+ * the response message is not one it knows how to fill */
+static grpc_byte_buffer *pack_sent(const ProtobufCMessageDescriptor *out,
+                                   const struct service_sent *sent)
+{
+    union {
+        ProtobufCMessage base;
+        max_align_t align;
+        unsigned char bytes[256];
+    } m;
+    if (out->sizeof_message > sizeof m)
+        return NULL;
+    protobuf_c_message_init(out, &m.base);
+    set_field(&m.base, "message_id", sent->message_id, 0);
+    set_field(&m.base, "connections", NULL, sent->connections);
+    set_field(&m.base, "stored", NULL, sent->stored);
+    grpc_slice s = grpc_slice_malloc(protobuf_c_message_get_packed_size(&m.base));
+    protobuf_c_message_pack(&m.base, GRPC_SLICE_START_PTR(s));
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+    return bb;
+}
+
 /* service_done_fn: runs on nd-ws */
 static void reply_done(void *arg, const struct service_result *r)
 {
@@ -186,6 +225,11 @@ static void reply_done(void *arg, const struct service_result *r)
     size_t len = 0;
     if (r->error) {
         rpc__finish(c, GRPC_STATUS_UNAVAILABLE, r->error, NULL);
+        return;
+    }
+    grpc_byte_buffer *typed = r->sent && !r->body ? pack_sent(c->m->out, r->sent) : NULL;
+    if (typed) {
+        rpc__finish(c, GRPC_STATUS_OK, NULL, typed);
         return;
     }
     json_t *obj = service_result_json(r);

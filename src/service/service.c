@@ -81,10 +81,18 @@ static int within_budget(struct service *svc, const struct token_claims *caller)
 
 void service__reply(const struct service_reply *to, json_t *body, const char *error)
 {
-    struct service_result r = {to->op, body, error};
+    struct service_result r = {to->op, body, error, NULL};
     atomic_fetch_sub(to->in_flight, 1);
     to->done(to->arg, &r);
     json_decref(body);
+}
+
+void service__reply_sent(const struct service_reply *to, const struct service_sent *sent,
+                         const char *error)
+{
+    struct service_result r = {to->op, NULL, error, error ? NULL : sent};
+    atomic_fetch_sub(to->in_flight, 1);
+    to->done(to->arg, &r);
 }
 
 int64_t service_in_flight(const struct service *svc)
@@ -94,6 +102,9 @@ int64_t service_in_flight(const struct service *svc)
 
 json_t *service_result_json(const struct service_result *r)
 {
+    if (r->sent && !r->body)
+        return json_pack("{s:s, s:i, s:b}", "message_id", r->sent->message_id, "connections",
+                         r->sent->connections, "stored", r->sent->stored);
     return json_incref(r->body);
 }
 

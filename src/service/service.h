@@ -10,21 +10,32 @@
 
 #include "auth/token.h"
 #include "config.h"
+#include "delivery/msgid.h"
 #include "notify/ops.h"
+
+/** What became of a notification to one user or to all: its answer, typed. */
+struct service_sent {
+    char message_id[MSGID_LEN + 1];
+    int connections; /* live connections it was handed to */
+    int stored;      /* kept for later */
+};
 
 /** The answer to one operation, borrowed for the callback only. */
 struct service_result {
     const struct op_spec *op;
     /* the answer as a JSON object with the proto's response field names -- the
      * one rendering both REST (as `data`) and gRPC (packed by name) send;
-     * NULL on ENOMEM */
+     * NULL on ENOMEM, or when @sent carries the answer */
     json_t *body;
     /* set when the operation ran but failed (the message could not be kept, or
      * what the instances share became unreachable): the body is then not an answer */
     const char *error;
+    /* a notification to one user or all: its answer without JSON (gRPC packs it
+     * straight; service_result_json renders it for REST); else NULL */
+    const struct service_sent *sent;
 };
 
-/** r->body with a reference for the caller (who decrefs); NULL on ENOMEM. */
+/** The answer as JSON with a reference for the caller (who decrefs); NULL on ENOMEM. */
 json_t *service_result_json(const struct service_result *r);
 
 /** Runs once on nd-ws with the answer of an accepted call. */

@@ -47,6 +47,10 @@ struct service_reply {
 /** Answers @to with @body (consumed; NULL on ENOMEM) or @error. nd-ws. */
 void service__reply(const struct service_reply *to, json_t *body, const char *error);
 
+/** Answers @to with a notification's typed answer (or @error). nd-ws. */
+void service__reply_sent(const struct service_reply *to, const struct service_sent *sent,
+                         const char *error);
+
 /** Writes the audit line of @op by @caller on @target, when the audit wants one. */
 void service__audit(struct service *svc, const struct op_spec *op,
                     const struct token_claims *caller, const char *target);

@@ -41,14 +41,10 @@ struct notify_job {
 static void notify_answer(struct backend_req *r)
 {
     struct notify_job *j = ND_CONTAINER_OF(r, struct notify_job, pub.req);
-    char id[MSGID_LEN + 1];
-    int err = atomic_load(&r->err);
+    struct service_sent sent = {"", j->copy.connections, j->copy.stored};
     count_outcome(j->to.op, j->type, &j->copy);
-    msgid_format(j->copy.id, id);
-    json_t *body = err ? NULL
-                       : json_pack("{s:s, s:i, s:b}", "message_id", id, "connections",
-                                   j->copy.connections, "stored", j->copy.stored);
-    service__reply(&j->to, body, err ? r->why : NULL);
+    msgid_format(j->copy.id, sent.message_id);
+    service__reply_sent(&j->to, &sent, atomic_load(&r->err) ? r->why : NULL);
     free(j);
 }
 
