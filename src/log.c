@@ -46,16 +46,32 @@ int nd_log_level_parse(const char *s, enum nd_log_level *out)
     return -EINVAL;
 }
 
-/* the line's "ts": UTC with milliseconds */
+/* the line's "ts": UTC with milliseconds; the date and time up to the second
+ * are formatted once a second per thread (a busy server logs a line per call) */
 static void timestamp(char when[64])
 {
-    struct tm tm;
+    static _Thread_local time_t last = -1;
+    static _Thread_local char head[48]; /* "YYYY-MM-DDTHH:MM:SS." of @last */
+    static _Thread_local int head_len;
     int64_t now_ms = nd_wall_ms();
     time_t secs = (time_t)(now_ms / 1000);
 
-    gmtime_r(&secs, &tm);
-    snprintf(when, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(now_ms % 1000));
+    if (secs != last) {
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        head_len = snprintf(head, sizeof head, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+                            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        if (head_len < 0 || head_len > 40)
+            head_len = 0;
+        last = secs;
+    }
+    int ms = (int)(now_ms % 1000);
+    memcpy(when, head, (size_t)head_len);
+    when[head_len] = (char)('0' + ms / 100);
+    when[head_len + 1] = (char)('0' + ms / 10 % 10);
+    when[head_len + 2] = (char)('0' + ms % 10);
+    when[head_len + 3] = 'Z';
+    when[head_len + 4] = 0;
 }
 
 static void emit(enum nd_log_level level, const char *msg, json_t *fields)
