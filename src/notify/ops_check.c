@@ -382,6 +382,19 @@ static void put_real(struct text *t, double d)
     put(t, b, len);
 }
 
+/* an integer in decimal, as "%lld" writes it */
+static void put_int(struct text *t, long long v)
+{
+    char b[24], *p = b + sizeof b;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--p = '-';
+    put(t, p, (size_t)(b + sizeof b - p));
+}
+
 size_t ops_data_text(const struct op_msg *msg, char *buf, size_t cap)
 {
     struct text t = {buf, cap, 0};
@@ -389,14 +402,13 @@ size_t ops_data_text(const struct op_msg *msg, char *buf, size_t cap)
     put(&t, "{", 1);
     for (size_t i = 0; i < OP_FIELDS_MAX && op->fields[i].name; i++) {
         const struct op_val *v = &msg->vals[i];
-        char num[32];
         if (i)
             put(&t, ",", 1);
         put_string(&t, op->fields[i].name, strlen(op->fields[i].name));
         put(&t, ":", 1);
         switch (v->kind) {
         case OV_STRING: put_string(&t, v->s, v->len); break;
-        case OV_INT: put(&t, num, (size_t)snprintf(num, sizeof num, "%lld", v->i)); break;
+        case OV_INT: put_int(&t, v->i); break;
         case OV_REAL: put_real(&t, v->d); break;
         case OV_LIST:
             put(&t, "[", 1);

@@ -263,6 +263,9 @@ static void test_rest_bodies(void **state)
         {OP_BATCHGO_OPEN_URL, "{\"user_id\":\"u\",\"task_id\":\"t\",\"urls\":[\"http://a\"]}"},
         {OP_SYSTEM_NOTIFICATION, "{\"user_id\":\"u\",\"message\":\"m\",\"level\":\"\"}"},
         {OP_TOKEN_INSUFFICIENT, "{\"user_id\":\"u\",\"current_balance\":-5}"},
+        {OP_TOKEN_INSUFFICIENT, "{\"user_id\":\"u\",\"current_balance\":-2147483648,"
+                                "\"required_tokens\":2147483647}"},
+        {OP_TOKEN_INSUFFICIENT, "{\"user_id\":\"u\",\"current_balance\":0}"},
         {OP_PLAN_EXPIRED, "{\"user_id\":\"u\",\"plan_name\":\"p\",\"expires_at\":1e9}"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
