@@ -1,6 +1,8 @@
 /* ops: the table of operations (one per RPC) and the one validator that
- * turns a request -- a flat JSON object, whether it came from protobuf or a
- * REST body -- into a message. Pure: no I/O, no state; any thread. */
+ * turns a request into a message: a flat JSON object (a REST body, or a
+ * protobuf message through pbjson), or for a notification a typed request
+ * (struct op_req) read from either -- the same checks, the same messages
+ * (ops_check.c). Pure: no I/O, no state; any thread. */
 #ifndef NOTIFYD_NOTIFY_OPS_H
 #define NOTIFYD_NOTIFY_OPS_H
 

@@ -1,5 +1,7 @@
 /* pbjson: a protobuf-c message as a flat JSON object, by field name, so a
- * gRPC request reaches ops_build() exactly like a REST body. Pure; any thread. */
+ * gRPC request reaches ops_build() exactly like a REST body; or, for a
+ * notification, as a typed request read the same way without JSON
+ * (pbjson_request). Pure; any thread. */
 #ifndef NOTIFYD_NOTIFY_PBJSON_H
 #define NOTIFYD_NOTIFY_PBJSON_H
 

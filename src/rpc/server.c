@@ -437,6 +437,10 @@ static void *run(void *arg)
     struct rpc_server *s = arg;
     pthread_setname_np(pthread_self(), "nd-grpc");
 
+    /* nothing waits on this deadline: an answer's batch is started on nd-ws
+     * (reply_done -> rpc__finish), which writes it at once and wakes this queue
+     * with its completion; the 200 ms only bound the housekeeping below
+     * (health beat, watch updates, relisten, the stop) when no call comes */
     for (;;) {
         gpr_timespec deadline =
             gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(200, GPR_TIMESPAN));

@@ -1,4 +1,5 @@
-/* service: the one function per operation that gRPC and REST both call.
+/* service: the one function per operation that gRPC and REST both call
+ * (service_call; a typed notification from gRPC: service_call_req).
  * It validates the request (ops_build), encodes the message once and hands
  * it to the backend; the answer comes back through a callback that runs on
  * the local thread (nd-ws). service_call() may be called from any thread. */
