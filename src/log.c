@@ -46,16 +46,38 @@ int nd_log_level_parse(const char *s, enum nd_log_level *out)
     return -EINVAL;
 }
 
-static void emit(enum nd_log_level level, const char *msg, json_t *fields)
+/* the line's "ts": UTC with milliseconds; the date and time up to the second
+ * are formatted once a second per thread (a busy server logs a line per call) */
+static void timestamp(char when[64])
 {
-    struct tm tm;
-    char when[64];
+    static _Thread_local time_t last = -1;
+    static _Thread_local char head[48]; /* "YYYY-MM-DDTHH:MM:SS." of @last */
+    static _Thread_local int head_len;
     int64_t now_ms = nd_wall_ms();
     time_t secs = (time_t)(now_ms / 1000);
 
-    gmtime_r(&secs, &tm);
-    snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(now_ms % 1000));
+    if (secs != last) {
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        head_len = snprintf(head, sizeof head, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+                            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        if (head_len < 0 || head_len > 40)
+            head_len = 0;
+        last = secs;
+    }
+    int ms = (int)(now_ms % 1000);
+    memcpy(when, head, (size_t)head_len);
+    when[head_len] = (char)('0' + ms / 100);
+    when[head_len + 1] = (char)('0' + ms / 10 % 10);
+    when[head_len + 2] = (char)('0' + ms % 10);
+    when[head_len + 3] = 'Z';
+    when[head_len + 4] = 0;
+}
+
+static void emit(enum nd_log_level level, const char *msg, json_t *fields)
+{
+    char when[64];
+    timestamp(when);
 
     json_t *line = json_pack("{s:s, s:s, s:s}", "ts", when, "level", level_names[level], "msg",
                              msg ? msg : "");
@@ -73,6 +95,62 @@ static void emit(enum nd_log_level level, const char *msg, json_t *fields)
     ssize_t w = write(STDERR_FILENO, text, n + 1);
     (void)w;
     free(text);
+}
+
+/* appends @s as a JSON string at *w (room checked by the caller); 0, or -1 when @s
+ * has a byte jansson would escape in another way (control, non-ASCII) */
+static int put_plain(char **w, const char *end, const char *s)
+{
+    char *p = *w;
+    if (p >= end)
+        return -1;
+    *p++ = '"';
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c < 0x20 || *c >= 0x7f || end - p < 3)
+            return -1;
+        if (*c == '"' || *c == '\\')
+            *p++ = '\\';
+        *p++ = (char)*c;
+    }
+    if (p >= end)
+        return -1;
+    *p++ = '"';
+    *w = p;
+    return 0;
+}
+
+void nd_log_strs(enum nd_log_level level, const char *msg, size_t n, const char *const *kv)
+{
+    if (!nd_log_enabled(level))
+        return;
+    char line[1024], when[64], *w = line, *end = line + sizeof line - 2;
+    timestamp(when);
+    const char *head[] = {"ts", when, "level", level_names[level], "msg", msg ? msg : ""};
+    int ok = 1;
+    for (size_t i = 0; ok && i < 3 + n; i++) {
+        const char *k = i < 3 ? head[2 * i] : kv[2 * (i - 3)];
+        const char *v = i < 3 ? head[2 * i + 1] : kv[2 * (i - 3) + 1];
+        for (size_t j = 0; ok && j < i; j++) /* a repeated key: jansson's object keeps one */
+            ok = strcmp(k, j < 3 ? head[2 * j] : kv[2 * (j - 3)]) != 0;
+        if (ok && w < end)
+            *w++ = i ? ',' : '{';
+        ok = ok && put_plain(&w, end, k) == 0 && w < end;
+        if (ok)
+            *w++ = ':';
+        ok = ok && put_plain(&w, end, v) == 0;
+    }
+    if (!ok) { /* what jansson escapes its own way, or merges: the general path */
+        json_t *fields = json_object();
+        for (size_t i = 0; fields && i < n; i++)
+            json_object_set_new(fields, kv[2 * i], json_string(kv[2 * i + 1]));
+        emit(level, msg, fields);
+        json_decref(fields);
+        return;
+    }
+    *w++ = '}';
+    *w++ = '\n';
+    ssize_t r = write(STDERR_FILENO, line, (size_t)(w - line));
+    (void)r;
 }
 
 void nd_log(enum nd_log_level level, const char *msg, const char *fields, ...)

@@ -3,6 +3,8 @@
 #ifndef NOTIFYD_LOG_H
 #define NOTIFYD_LOG_H
 
+#include <stddef.h>
+
 enum nd_log_level { ND_LOG_DEBUG, ND_LOG_INFO, ND_LOG_WARN, ND_LOG_ERROR };
 
 /** Sets the lowest level written (default info). Any thread. */
@@ -19,6 +21,13 @@ int nd_log_level_parse(const char *s, enum nd_log_level *out);
  * jansson json_pack() format for an object ("{s:s, s:i}") or NULL. Any thread.
  */
 void nd_log(enum nd_log_level level, const char *msg, const char *fields, ...);
+
+/**
+ * nd_log() of @n string fields, @kv holding key, value, key, value...: the same
+ * line, written without building JSON objects when no value needs escaping
+ * beyond quote and backslash (audit lines, one per API call). Any thread.
+ */
+void nd_log_strs(enum nd_log_level level, const char *msg, size_t n, const char *const *kv);
 
 /** @hook(message) sees every error gRPC core logs (any thread). NULL: none. */
 void nd_log_watch_grpc_errors(void (*hook)(const char *message));

@@ -18,25 +18,18 @@ char *envelope_data_json(const json_t *data, size_t *len)
     return text;
 }
 
-/* a JSON string for @s: copied as is when nothing needs escaping */
-static char *quoted(const char *s, size_t *len)
+/* 1 when @s goes into JSON as is, between quotes (nothing to escape) */
+static int plain(const char *s)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    for (; *p; p++)
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
         if (*p < 0x20 || *p == '"' || *p == '\\' || *p >= 0x7f)
-            break;
-    if (!*p) {
-        size_t n = strlen(s);
-        char *q = malloc(n + 3);
-        if (!q)
-            return NULL;
-        q[0] = '"';
-        memcpy(q + 1, s, n);
-        q[n + 1] = '"';
-        q[n + 2] = 0;
-        *len = n + 2;
-        return q;
-    }
+            return 0;
+    return 1;
+}
+
+/* a JSON string for @s, escaped by jansson (caller frees); NULL on ENOMEM */
+static char *escaped(const char *s, size_t *len)
+{
     json_t *str = json_string(s);
     char *q = str ? json_dumps(str, JSON_ENCODE_ANY) : NULL;
     json_decref(str);
@@ -45,16 +38,35 @@ static char *quoted(const char *s, size_t *len)
     return q;
 }
 
+/* @len bytes at @w: @esc when escaped, else @s between quotes; past what it wrote */
+static char *put_quoted(char *w, const char *esc, const char *s, size_t len)
+{
+    if (esc) {
+        memcpy(w, esc, len);
+        return w + len;
+    }
+    *w = '"';
+    memcpy(w + 1, s, len - 2);
+    w[len - 1] = '"';
+    return w + len;
+}
+
 struct delivery *envelope_encode_parts(const struct envelope_parts *p, unsigned flags)
 {
     char ts[32];
     size_t tlen, ulen = 0, tslen;
     int with_user = p->user_id && p->user_id[0];
-    char *type = quoted(p->type, &tlen);
-    char *user = with_user ? quoted(p->user_id, &ulen) : NULL;
+    /* type and user id as they are (the common case: no copy), else escaped */
+    int type_plain = plain(p->type), user_plain = with_user && plain(p->user_id);
+    char *type_esc = type_plain ? NULL : escaped(p->type, &tlen);
+    char *user_esc = with_user && !user_plain ? escaped(p->user_id, &ulen) : NULL;
     struct delivery *d = NULL;
-    if (!type || (with_user && !user))
+    if ((!type_plain && !type_esc) || (with_user && !user_plain && !user_esc))
         goto out;
+    if (type_plain)
+        tlen = strlen(p->type) + 2;
+    if (user_plain)
+        ulen = strlen(p->user_id) + 2;
     tslen = (size_t)snprintf(ts, sizeof ts, "%lld", (long long)p->timestamp_ms);
 
     const char *data = p->data ? p->data : "{}";
@@ -70,10 +82,10 @@ struct delivery *envelope_encode_parts(const struct envelope_parts *p, unsigned 
 #define PUT(src, n) (memcpy(w, (src), (n)), w += (n))
 #define PUTS(lit) PUT(lit, sizeof(lit) - 1)
     PUTS("{\"type\":");
-    PUT(type, tlen);
+    w = put_quoted(w, type_esc, p->type, tlen);
     if (with_user) {
         PUTS(",\"user_id\":");
-        PUT(user, ulen);
+        w = put_quoted(w, user_esc, p->user_id, ulen);
     }
     PUTS(",\"data\":");
     PUT(data, dlen);
@@ -97,8 +109,8 @@ struct delivery *envelope_encode_parts(const struct envelope_parts *p, unsigned 
     if (p->user_id)
         strncpy(d->user_id, p->user_id, sizeof d->user_id - 1);
 out:
-    free(type);
-    free(user);
+    free(type_esc);
+    free(user_esc);
     return d;
 }
 

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "auth/token.h"
+#include "notify/ops_internal.h"
 
 #define I32 2147483647LL
 #define TIME_MAX 32503680000LL /* year 3000 in unix seconds */
@@ -201,151 +202,18 @@ int ops_url_valid(const char *s)
     return 1;
 }
 
-static int check_string(const struct field_spec *f, const json_t *v, char *err, size_t errlen)
-{
-    if (!json_is_string(v))
-        return ops_errorf(err, errlen, "%s must be a string", f->name);
-    size_t len = json_string_length(v);
-    if ((long long)len > f->max)
-        return ops_errorf(err, errlen, "%s is %zu bytes, the limit is %lld", f->name, len, f->max);
-    if (memchr(json_string_value(v), 0, len))
-        return ops_errorf(err, errlen, "%s must not contain NUL characters", f->name);
-    if (f->kind == FK_URL && len && !ops_url_valid(json_string_value(v)))
-        return ops_errorf(err, errlen, "%s must be an http:// or https:// URL", f->name);
-    if (f->required && len == 0)
-        return ops_errorf(err, errlen, "%s is required", f->name);
-    return 0;
-}
-
-/* validates one field of @req and stores it (or its default) in @data */
-static int build_field(const struct op_spec *op, const struct field_spec *f, const json_t *req,
-                       json_t *data, char *err, size_t errlen)
-{
-    json_t *v = json_object_get(req, f->name);
-    if (json_is_null(v))
-        v = NULL;
-
-    switch (f->kind) {
-    case FK_STRING:
-    case FK_URL:
-        if (!v) {
-            if (f->required)
-                return ops_errorf(err, errlen, "%s is required", f->name);
-            const char *def = (!strcmp(f->name, "task_type") && op->family) ? op->family : "";
-            return json_object_set_new(data, f->name, json_string(def));
-        }
-        if (check_string(f, v, err, errlen) < 0)
-            return -EINVAL;
-        if (json_string_length(v) == 0 && !strcmp(f->name, "task_type") && op->family)
-            return json_object_set_new(data, f->name, json_string(op->family));
-        return json_object_set(data, f->name, v);
-
-    case FK_LEVEL: {
-        const char *s = v ? json_string_value(v) : "info";
-        if (!s)
-            return ops_errorf(err, errlen, "%s must be a string", f->name);
-        if (!s[0])
-            s = "info";
-        static const char *const levels[] = {"info", "warning", "error", "success"};
-        for (size_t i = 0; i < 4; i++)
-            if (!strcmp(s, levels[i]))
-                return json_object_set_new(data, f->name, json_string(levels[i]));
-        return ops_errorf(err, errlen, "%s must be one of info, warning, error, success", f->name);
-    }
-
-    case FK_INT: {
-        long long n = 0;
-        if (v) {
-            double d = json_is_real(v) ? json_real_value(v) : 0;
-            if (json_is_integer(v))
-                n = json_integer_value(v);
-            else if (json_is_real(v) && d == floor(d) && fabs(d) < 9e15)
-                n = (long long)d;
-            else
-                return ops_errorf(err, errlen, "%s must be an integer", f->name);
-        }
-        if (n < f->min || n > f->max)
-            return ops_errorf(err, errlen, "%s is %lld, it must be from %lld to %lld", f->name, n,
-                              f->min, f->max);
-        return json_object_set_new(data, f->name, json_integer(n));
-    }
-
-    case FK_DOUBLE: {
-        double d = 0;
-        if (v) {
-            if (!json_is_number(v))
-                return ops_errorf(err, errlen, "%s must be a number", f->name);
-            d = json_number_value(v);
-        }
-        if (!(d >= (double)f->min && d <= (double)f->max))
-            return ops_errorf(err, errlen, "%s is %g, it must be from %lld to %lld", f->name, d,
-                              f->min, f->max);
-        return json_object_set_new(data, f->name, json_real(d));
-    }
-
-    case FK_URLS: {
-        if (!v || (json_is_array(v) && json_array_size(v) == 0)) {
-            if (f->required)
-                return ops_errorf(err, errlen, "%s needs at least one URL", f->name);
-            return json_object_set_new(data, f->name, json_array());
-        }
-        if (!json_is_array(v))
-            return ops_errorf(err, errlen, "%s must be an array of URLs", f->name);
-        if ((long long)json_array_size(v) > f->max)
-            return ops_errorf(err, errlen, "%s has %zu URLs, the limit is %lld", f->name,
-                              json_array_size(v), f->max);
-        size_t i;
-        json_t *u;
-        json_array_foreach (v, i, u) {
-            if (!json_is_string(u))
-                return ops_errorf(err, errlen, "%s[%zu] must be a string", f->name, i);
-            if (json_string_length(u) > 2048)
-                return ops_errorf(err, errlen, "%s[%zu] is longer than 2048 bytes", f->name, i);
-            if (!ops_url_valid(json_string_value(u)))
-                return ops_errorf(err, errlen, "%s[%zu] must be an http:// or https:// URL",
-                                  f->name, i);
-        }
-        return json_object_set(data, f->name, v);
-    }
-    }
-    return ops_errorf(err, errlen, "%s: unknown field kind", f->name);
-}
-
 const char *ops_priority_name(enum priority p)
 {
     return p == PRIORITY_URGENT ? "urgent" : p == PRIORITY_HIGH ? "high" : NULL;
 }
 
-/* priority and group: how any notification travels */
+/* priority, group and feed: how any notification travels */
 static int build_delivery(const json_t *req, struct op_msg *out, char *err, size_t errlen)
 {
-    json_t *v = json_object_get(req, "priority");
-    if (v && !json_is_null(v)) {
-        const char *p = json_string_value(v);
-        if (!p)
-            return ops_errorf(err, errlen, "priority must be a string: normal, high or urgent");
-        if (!strcmp(p, "urgent"))
-            out->priority = PRIORITY_URGENT;
-        else if (!strcmp(p, "high"))
-            out->priority = PRIORITY_HIGH;
-        else if (strcmp(p, "normal") && p[0])
-            return ops_errorf(err, errlen, "priority must be one of normal, high, urgent");
-    }
-    v = json_object_get(req, "group");
-    if (v && !json_is_null(v)) {
-        static const struct field_spec group = {"group", FK_STRING, 0, 0, ND_GROUP_MAX};
-        if (check_string(&group, v, err, errlen) < 0)
-            return -EINVAL;
-        memcpy(out->group, json_string_value(v), json_string_length(v) + 1);
-    }
-    v = json_object_get(req, "feed");
-    out->feed = -1;
-    if (v && !json_is_null(v)) {
-        if (!json_is_boolean(v))
-            return ops_errorf(err, errlen, "feed must be true or false");
-        out->feed = json_is_true(v);
-    }
-    return 0;
+    struct op_val priority = ops_val_json(json_object_get(req, "priority"));
+    struct op_val group = ops_val_json(json_object_get(req, "group"));
+    struct op_val feed = ops_val_json(json_object_get(req, "feed"));
+    return ops__check_delivery(&priority, &group, &feed, out, err, errlen);
 }
 
 int ops_in_feed(const struct op_msg *msg)
@@ -397,32 +265,10 @@ static int build_users(const json_t *req, struct op_msg *out, char *err, size_t 
     return 0;
 }
 
-static int build_user(const struct op_spec *op, const json_t *req, struct op_msg *out, char *err,
-                      size_t errlen)
+static int build_user(const json_t *req, struct op_msg *out, char *err, size_t errlen)
 {
-    json_t *v = json_object_get(req, "user_id");
-    char num[32];
-    const char *id = NULL;
-    size_t len = 0;
-
-    if (json_is_string(v)) {
-        id = json_string_value(v);
-        len = json_string_length(v);
-    } else if (json_is_integer(v)) {
-        len = (size_t)snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
-        id = num;
-    } else if (v && !json_is_null(v)) {
-        return ops_errorf(err, errlen, "user_id must be a string");
-    }
-    if (!id || len == 0)
-        return ops_errorf(err, errlen, "user_id is required");
-    if (!token_user_id_valid(id, len))
-        return ops_errorf(err, errlen,
-                          "user_id must be 1 to %d characters of A-Z a-z 0-9 _ . @ : -",
-                          ND_USER_ID_MAX);
-    memcpy(out->user_id, id, len + 1);
-    (void)op;
-    return 0;
+    struct op_val v = ops_val_json(json_object_get(req, "user_id"));
+    return ops__check_user(&v, out, err, errlen);
 }
 
 /* --- Publish: a type of the caller's, data as given, one target --- */
@@ -444,7 +290,7 @@ static int build_target(const struct op_spec *op, const json_t *req, struct op_m
                           op->name, n ? "more than one was given" : "none was given");
     if (has_many)
         return build_users(req, out, err, errlen);
-    return has_one ? build_user(op, req, out, err, errlen) : 0;
+    return has_one ? build_user(req, out, err, errlen) : 0;
 }
 
 static const char *json_kind(const json_t *v)
@@ -569,17 +415,17 @@ static int build_publish(const struct op_spec *op, const json_t *req, struct op_
 
 /* --- DisconnectUser --- */
 
-static int build_disconnect(const struct op_spec *op, const json_t *req, struct op_msg *out,
-                            char *err, size_t errlen)
+static int build_disconnect(const json_t *req, struct op_msg *out, char *err, size_t errlen)
 {
     static const struct field_spec reason = {"reason", FK_STRING, 0, 0, ND_REASON_MAX};
-    if (build_user(op, req, out, err, errlen) < 0)
+    if (build_user(req, out, err, errlen) < 0)
         return -EINVAL;
     json_t *v = json_object_get(req, "reason");
     if (v && !json_is_null(v)) {
-        if (check_string(&reason, v, err, errlen) < 0)
+        struct op_val r = ops_val_json(v);
+        if (ops__check_string(&reason, &r, err, errlen) < 0)
             return -EINVAL;
-        memcpy(out->reason, json_string_value(v), json_string_length(v) + 1);
+        memcpy(out->reason, r.s, r.len + 1);
     }
     if (!out->reason[0])
         snprintf(out->reason, sizeof out->reason, "disconnected by the server");
@@ -601,17 +447,25 @@ int ops_build(const struct op_spec *op, const json_t *req, struct op_msg *out, c
     if (op->flags & OP_ANY_TYPE)
         return build_publish(op, req, out, err, errlen);
     if (op->flags & OP_CLOSES)
-        return build_disconnect(op, req, out, err, errlen);
+        return build_disconnect(req, out, err, errlen);
     if (op->flags & OP_FEED)
-        return build_user(op, req, out, err, errlen) < 0
-                   ? -EINVAL
-                   : ops_build_feed(op, req, out, err, errlen);
+        return build_user(req, out, err, errlen) < 0 ? -EINVAL
+                                                     : ops_build_feed(op, req, out, err, errlen);
+    if (ops_typed(op)) { /* the checks a protobuf request meets too, then data as an object */
+        struct op_req r;
+        ops_req_from_json(op, req, &r);
+        if (ops_build_req(&r, out, err, errlen) < 0 || ops__data_json(out, err, errlen) < 0) {
+            op_msg_clear(out);
+            return -EINVAL;
+        }
+        return 0;
+    }
     if (op->type)
         snprintf(out->type, sizeof out->type, "%s", op->type);
     if (op->flags & OP_MULTI) {
         if (build_users(req, out, err, errlen) < 0)
             return -EINVAL;
-    } else if (!(op->flags & OP_TO_ALL) && build_user(op, req, out, err, errlen) < 0) {
+    } else if (!(op->flags & OP_TO_ALL) && build_user(req, out, err, errlen) < 0) {
         return -EINVAL;
     }
     if (!(op->flags & OP_NOTIFY))
@@ -621,15 +475,17 @@ int ops_build(const struct op_spec *op, const json_t *req, struct op_msg *out, c
         return -EINVAL;
     }
 
-    out->data = op->fixed_data ? json_loads(op->fixed_data, 0, NULL) : json_object();
-    if (!out->data)
-        return ops_errorf(err, errlen, "out of memory");
-    for (const struct field_spec *f = op->fields; f->name; f++) {
-        if (build_field(op, f, req, out->data, err, errlen) < 0) {
+    for (size_t i = 0; op->fields[i].name; i++) { /* NotifyUsers: the notice's fields */
+        struct op_val v = ops_val_json(json_object_get(req, op->fields[i].name));
+        if (ops__check_field(op, &op->fields[i], &v, &out->vals[i], err, errlen) < 0) {
             op_msg_clear(out);
             return -EINVAL;
         }
     }
+    if (!op->fixed_data)
+        return ops__data_json(out, err, errlen);
+    if (!(out->data = json_loads(op->fixed_data, 0, NULL))) /* SendTestMessage */
+        return ops_errorf(err, errlen, "out of memory");
     return 0;
 }
 

@@ -1,6 +1,8 @@
 /* ops: the table of operations (one per RPC) and the one validator that
- * turns a request -- a flat JSON object, whether it came from protobuf or a
- * REST body -- into a message. Pure: no I/O, no state; any thread. */
+ * turns a request into a message: a flat JSON object (a REST body, or a
+ * protobuf message through pbjson), or for a notification a typed request
+ * (struct op_req) read from either -- the same checks, the same messages
+ * (ops_check.c). Pure: no I/O, no state; any thread. */
 #ifndef NOTIFYD_NOTIFY_OPS_H
 #define NOTIFYD_NOTIFY_OPS_H
 
@@ -114,6 +116,57 @@ const struct op_spec *ops_find_type(const char *type);
 /** 1 when @type may be published: the pattern, and not one of the server's own types. */
 int ops_type_valid(const char *type, char *err, size_t errlen);
 
+/* --- the typed request: what the validator reads, from JSON or protobuf --- */
+
+enum op_val_kind {
+    OV_ABSENT, /* not in the request */
+    OV_NULL,   /* JSON null: as absent */
+    OV_STRING,
+    OV_INT,
+    OV_REAL,
+    OV_BOOL,
+    OV_LIST,  /* an array: of strings from protobuf, of anything from JSON */
+    OV_OTHER, /* an object, or an array of what no field takes */
+};
+
+/** One value of a request, borrowed from the JSON body or protobuf message it came from. */
+struct op_val {
+    enum op_val_kind kind;
+    const char *s;           /* OV_STRING: NUL-terminated after len bytes (a NUL inside: refused) */
+    size_t len;              /* OV_STRING: bytes; OV_LIST: items */
+    long long i;             /* OV_INT; OV_BOOL: 0 or 1 */
+    double d;                /* OV_REAL */
+    const json_t *json;      /* OV_LIST from JSON: the array; else NULL */
+    const char *const *strs; /* OV_LIST from protobuf: its strings */
+};
+
+#define OP_FIELDS_MAX 12 /* `data` fields of one operation */
+
+/**
+ * A notification request typed: the members the validator reads, by name.
+ * Built from a REST body (ops_req_from_json) or straight from a protobuf
+ * message (pbjson_request), so both meet the same checks and messages.
+ */
+struct op_req {
+    const struct op_spec *op;
+    struct op_val user_id, priority, group, feed;
+    struct op_val fields[OP_FIELDS_MAX]; /* op->fields[i]'s value */
+    char names[4][24];                   /* protobuf enums' value names, lowercased */
+};
+
+/**
+ * 1 when @op's requests can travel typed (ops_build_req): a notification to one
+ * user or to all, with fields of its own -- not Publish, NotifyUsers or
+ * SendTestMessage. (A request naming a template_id still goes by JSON.)
+ */
+int ops_typed(const struct op_spec *op);
+
+/** @v's value as an op_val (NULL: absent); borrows @v. */
+struct op_val ops_val_json(const json_t *v);
+
+/** The members of @req (a JSON object, borrowed) that @op reads, into @out. */
+void ops_req_from_json(const struct op_spec *op, const json_t *req, struct op_req *out);
+
 /** A message ready to encode: who gets it, its data, how it travels. */
 struct op_msg {
     const struct op_spec *op;
@@ -130,6 +183,9 @@ struct op_msg {
     char reason[ND_REASON_MAX + 1]; /* DisconnectUser */
     int reconnect;                  /* DisconnectUser: the client may come back */
     int feed;                       /* notify requests: feed given, -1 not given (the default) */
+    /* a notification's data fields, validated with their defaults, in op->fields
+     * order (borrowed from the request): what `data` is written from when it is NULL */
+    struct op_val vals[OP_FIELDS_MAX];
     /* ListFeed, GetFeedCounts, MarkFeed (ops_feed.c) */
     uint64_t before;         /* ListFeed: items older than this id; 0 from the newest */
     int limit;               /* ListFeed: 1..FEED_LIMIT_MAX */
@@ -149,6 +205,24 @@ struct op_msg {
  */
 int ops_build(const struct op_spec *op, const json_t *req, struct op_msg *out, char *err,
               size_t errlen);
+
+/**
+ * ops_build() of a typed request (ops_typed(req->op)): the same checks, the same
+ * messages, with out->data left NULL -- the data is written from out->vals
+ * (ops_data_text), which borrow from @req's source: keep it until encoded.
+ */
+int ops_build_req(const struct op_req *req, struct op_msg *out, char *err, size_t errlen);
+
+/**
+ * Writes @msg's data from msg->vals as compact JSON, byte for byte what jansson
+ * dumps for the object ops_build() makes (JSON_REAL_PRECISION(15)), into @buf
+ * (@cap bytes, NUL-terminated when it fits). Returns the length it needs (the
+ * text is whole only when that is < @cap).
+ */
+size_t ops_data_text(const struct op_msg *msg, char *buf, size_t cap);
+
+/** The validated value of data field @name of @msg, or NULL. */
+const struct op_val *ops_msg_val(const struct op_msg *msg, const char *name);
 
 void op_msg_clear(struct op_msg *msg);
 

@@ -2,6 +2,8 @@
 #include "notify/pbjson.h"
 
 #include <ctype.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +19,25 @@ static size_t enum_prefix(const ProtobufCEnumDescriptor *e, char *out, size_t ou
     out[n++] = '_';
     out[n] = 0;
     return n;
+}
+
+/* enum value @v of @f's enum by its JSON name ("PRIORITY_HIGH" -> "high") into @out;
+ * NULL for the zero value or one the enum has not (left out: the default applies) */
+static const char *enum_name(const ProtobufCFieldDescriptor *f, int v, char *out, size_t outlen)
+{
+    const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(f->descriptor, v);
+    if (!ev || v == 0)
+        return NULL;
+    char prefix[64];
+    size_t plen = enum_prefix(f->descriptor, prefix, sizeof prefix);
+    const char *name = plen && !strncmp(ev->name, prefix, plen) ? ev->name + plen : NULL;
+    if (!name) /* not named after its enum: what follows the first word */
+        name = strchr(ev->name, '_') ? strchr(ev->name, '_') + 1 : ev->name;
+    size_t n = strnlen(name, outlen - 1);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)tolower((unsigned char)name[i]);
+    out[n] = 0;
+    return out;
 }
 
 static json_t *scalar(const ProtobufCFieldDescriptor *f, const void *p)
@@ -40,21 +61,8 @@ static json_t *scalar(const ProtobufCFieldDescriptor *f, const void *p)
         return json_stringn(s ? s : "", s ? strlen(s) : 0);
     }
     case PROTOBUF_C_TYPE_ENUM: {
-        int v = *(const int *)p;
-        const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(f->descriptor, v);
-        if (!ev || v == 0)
-            return NULL; /* unspecified: leave it out, the default applies */
-        char prefix[64];
-        size_t plen = enum_prefix(f->descriptor, prefix, sizeof prefix);
-        const char *name = plen && !strncmp(ev->name, prefix, plen) ? ev->name + plen : NULL;
-        if (!name) /* not named after its enum: what follows the first word */
-            name = strchr(ev->name, '_') ? strchr(ev->name, '_') + 1 : ev->name;
         char lower[64];
-        size_t n = strnlen(name, sizeof lower - 1);
-        for (size_t i = 0; i < n; i++)
-            lower[i] = (char)tolower((unsigned char)name[i]);
-        lower[n] = 0;
-        return json_string(lower);
+        return enum_name(f, *(const int *)p, lower, sizeof lower) ? json_string(lower) : NULL;
     }
     case PROTOBUF_C_TYPE_BYTES: {
         /* JSON text (Publish's data): a string the validator parses; bytes that are not
@@ -128,6 +136,137 @@ static int merge(json_t *obj, const ProtobufCMessage *msg)
             return -1;
     }
     return 0;
+}
+
+/* --- a typed request (ops.h): the same reading as merge(), no JSON --- */
+
+/* 1 when @s (@n bytes) is UTF-8 as jansson accepts it: what json_stringn() takes */
+static int utf8_valid(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        size_t k = c < 0x80 ? 1 : c < 0xc2 ? 0 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : c < 0xf5 ? 4 : 0;
+        if (!k || i + k > n)
+            return 0;
+        uint32_t cp = k == 1 ? c : k == 2 ? c & 0x1f : k == 3 ? c & 0x0f : c & 0x07;
+        for (size_t j = 1; j < k; j++) {
+            if ((s[i + j] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (s[i + j] & 0x3f);
+        }
+        if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += k;
+    }
+    return 1;
+}
+
+/* the member of @r named @name, or NULL when the operation does not read it */
+static struct op_val *slot(struct op_req *r, const char *name)
+{
+    if (!strcmp(name, "user_id"))
+        return &r->user_id;
+    if (!strcmp(name, "priority"))
+        return &r->priority;
+    if (!strcmp(name, "group"))
+        return &r->group;
+    if (!strcmp(name, "feed"))
+        return &r->feed;
+    for (size_t i = 0; i < OP_FIELDS_MAX && r->op->fields[i].name; i++)
+        if (!strcmp(r->op->fields[i].name, name))
+            return &r->fields[i];
+    return NULL;
+}
+
+/* @f's value at @p as merge() would set it; OV_ABSENT where merge leaves it out */
+static struct op_val typed_scalar(const ProtobufCFieldDescriptor *f, const void *p,
+                                  struct op_req *r, size_t *names)
+{
+    struct op_val v;
+    memset(&v, 0, sizeof v);
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32: v.kind = OV_INT, v.i = *(const int32_t *)p; break;
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32: v.kind = OV_INT, v.i = *(const uint32_t *)p; break;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64: v.kind = OV_INT, v.i = (long long)*(const int64_t *)p; break;
+    case PROTOBUF_C_TYPE_BOOL: v.kind = OV_BOOL, v.i = *(const protobuf_c_boolean *)p != 0; break;
+    case PROTOBUF_C_TYPE_FLOAT:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        v.d = f->type == PROTOBUF_C_TYPE_FLOAT ? *(const float *)p : *(const double *)p;
+        v.kind = isfinite(v.d) ? OV_REAL : OV_ABSENT; /* json_real() refuses the others */
+        break;
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *s = *(char *const *)p;
+        s = s ? s : "";
+        size_t n = strlen(s);
+        if (utf8_valid((const unsigned char *)s, n)) /* else json_stringn() refuses it */
+            v.kind = OV_STRING, v.s = s, v.len = n;
+        break;
+    }
+    case PROTOBUF_C_TYPE_ENUM:
+        if (*names < ND_ARRAY_SIZE(r->names) &&
+            enum_name(f, *(const int *)p, r->names[*names], sizeof r->names[0])) {
+            v.kind = OV_STRING, v.s = r->names[*names], v.len = strlen(v.s);
+            ++*names;
+        }
+        break;
+    default: v.kind = OV_OTHER; break; /* bytes: no typed operation has them */
+    }
+    return v;
+}
+
+static int walk(const ProtobufCMessage *msg, struct op_req *r, size_t *names)
+{
+    const ProtobufCMessageDescriptor *d = msg->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const char *base = (const char *)msg + f->offset;
+        struct op_val *to = slot(r, f->name);
+
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)((const char *)msg + f->quantifier_offset);
+            if (!strcmp(f->name, "params") && n) /* a template's params: by JSON */
+                return 1;
+            if (!to)
+                continue;
+            memset(to, 0, sizeof *to);
+            to->kind = f->type == PROTOBUF_C_TYPE_STRING ? OV_LIST : OV_OTHER;
+            to->strs = *(const char *const *const *)(const void *)base;
+            to->len = n;
+            continue;
+        }
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)((const char *)msg + f->quantifier_offset) != f->id)
+            continue;
+        if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+            const ProtobufCMessage *sub = *(ProtobufCMessage *const *)base;
+            if (sub && walk(sub, r, names))
+                return 1;
+            continue;
+        }
+        if (f->type == PROTOBUF_C_TYPE_STRING && !strcmp(f->name, "template_id") &&
+            **(char *const *)base)
+            return 1;
+        struct op_val v = to ? typed_scalar(f, base, r, names) : (struct op_val){0};
+        if (v.kind != OV_ABSENT)
+            *to = v;
+    }
+    return 0;
+}
+
+int pbjson_request(const ProtobufCMessage *msg, const struct op_spec *op, struct op_req *out)
+{
+    size_t names = 0;
+    memset(out, 0, sizeof *out);
+    out->op = op;
+    return walk(msg, out, &names);
 }
 
 json_t *pbjson_from_message(const ProtobufCMessage *msg)

@@ -1,10 +1,14 @@
 /* pbjson: a protobuf-c message as a flat JSON object, by field name, so a
- * gRPC request reaches ops_build() exactly like a REST body. Pure; any thread. */
+ * gRPC request reaches ops_build() exactly like a REST body; or, for a
+ * notification, as a typed request read the same way without JSON
+ * (pbjson_request). Pure; any thread. */
 #ifndef NOTIFYD_NOTIFY_PBJSON_H
 #define NOTIFYD_NOTIFY_PBJSON_H
 
 #include <jansson.h>
 #include <protobuf-c/protobuf-c.h>
+
+#include "notify/ops.h"
 
 /**
  * Converts @msg to a new JSON object (caller decrefs). Fields of nested
@@ -17,6 +21,15 @@
  * NULL on ENOMEM.
  */
 json_t *pbjson_from_message(const ProtobufCMessage *msg);
+
+/**
+ * Reads @msg, a request of typed operation @op (ops_typed), into @out the way
+ * pbjson_from_message() and ops_req_from_json() would, without JSON: nested
+ * messages merged, enums by name, the zero value and unset optionals left out.
+ * Strings are borrowed from @msg (enum names from @out). Returns 0, or 1 when
+ * the request names a template (template_id or params): that one goes by JSON.
+ */
+int pbjson_request(const ProtobufCMessage *msg, const struct op_spec *op, struct op_req *out);
 
 /**
  * Packs the fields of @desc found in @obj (by name: strings, integers,

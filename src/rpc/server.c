@@ -1,7 +1,8 @@
 /* rpc/server: the method table is read from the protobuf-c service
  * descriptor, so every RPC of the proto is served and each maps by name to
- * its operation (ops.h). A request is decoded, turned into JSON (pbjson) and
- * handed to service_call() -- the same call the REST routes make. One
+ * its operation (ops.h). A request is decoded and, for a notification, read
+ * into a typed request (pbjson_request, service_call_req); any other is turned
+ * into JSON (pbjson) for service_call() -- the call the REST routes make. One
  * completion-queue thread, nd-grpc; health methods live in health.c. */
 #include <errno.h>
 #include <grpc/byte_buffer.h>
@@ -178,6 +179,45 @@ grpc_byte_buffer *rpc__encode(const ProtobufCMessage *msg)
     return bb;
 }
 
+/* sets field @name of @msg (a string, an int32 or a bool) when @desc has it */
+static void set_field(ProtobufCMessage *msg, const char *name, const char *str, int num)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, name);
+    void *p = f ? (char *)msg + f->offset : NULL;
+    if (!f || f->label == PROTOBUF_C_LABEL_REPEATED)
+        return;
+    if (f->type == PROTOBUF_C_TYPE_STRING && str)
+        *(const char **)p = str;
+    else if (f->type == PROTOBUF_C_TYPE_INT32)
+        *(int32_t *)p = num;
+    else if (f->type == PROTOBUF_C_TYPE_BOOL)
+        *(protobuf_c_boolean *)p = num != 0;
+}
+
+/* a notification's typed answer packed straight into a slice: no JSON; NULL when
+ * the response message is not one it knows how to fill */
+static grpc_byte_buffer *pack_sent(const ProtobufCMessageDescriptor *out,
+                                   const struct service_sent *sent)
+{
+    union {
+        ProtobufCMessage base;
+        max_align_t align;
+        unsigned char bytes[256];
+    } m;
+    if (out->sizeof_message > sizeof m)
+        return NULL;
+    protobuf_c_message_init(out, &m.base);
+    set_field(&m.base, "message_id", sent->message_id, 0);
+    set_field(&m.base, "connections", NULL, sent->connections);
+    set_field(&m.base, "stored", NULL, sent->stored);
+    grpc_slice s = grpc_slice_malloc(protobuf_c_message_get_packed_size(&m.base));
+    protobuf_c_message_pack(&m.base, GRPC_SLICE_START_PTR(s));
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+    return bb;
+}
+
 /* service_done_fn: runs on nd-ws */
 static void reply_done(void *arg, const struct service_result *r)
 {
@@ -185,6 +225,11 @@ static void reply_done(void *arg, const struct service_result *r)
     size_t len = 0;
     if (r->error) {
         rpc__finish(c, GRPC_STATUS_UNAVAILABLE, r->error, NULL);
+        return;
+    }
+    grpc_byte_buffer *typed = r->sent && !r->body ? pack_sent(c->m->out, r->sent) : NULL;
+    if (typed) {
+        rpc__finish(c, GRPC_STATUS_OK, NULL, typed);
         return;
     }
     json_t *obj = service_result_json(r);
@@ -277,11 +322,21 @@ static void handle(struct call *c)
         rpc__finish(c, GRPC_STATUS_INVALID_ARGUMENT, err, NULL);
         return;
     }
-    json_t *req = pbjson_from_message(msg);
-    protobuf_c_message_free_unpacked(msg, NULL);
-    int rc = req ? service_call(c->srv->svc, c->m->op, req, &claims, reply_done, c, err, sizeof err)
+    /* a notification travels typed, straight from the message (its strings
+     * borrowed until service_call_req returns); the rest, and a request naming a
+     * template, as the flat JSON object REST sends */
+    struct op_req typed;
+    int rc;
+    if (ops_typed(c->m->op) && pbjson_request(msg, c->m->op, &typed) == 0) {
+        rc = service_call_req(c->srv->svc, &typed, &claims, reply_done, c, err, sizeof err);
+        protobuf_c_message_free_unpacked(msg, NULL);
+    } else {
+        json_t *req = pbjson_from_message(msg);
+        protobuf_c_message_free_unpacked(msg, NULL);
+        rc = req ? service_call(c->srv->svc, c->m->op, req, &claims, reply_done, c, err, sizeof err)
                  : -ENOMEM;
-    json_decref(req);
+        json_decref(req);
+    }
     if (rc == -EINVAL)
         rpc__finish(c, GRPC_STATUS_INVALID_ARGUMENT, err, NULL);
     else if (rc == -ENOENT)
@@ -382,6 +437,10 @@ static void *run(void *arg)
     struct rpc_server *s = arg;
     pthread_setname_np(pthread_self(), "nd-grpc");
 
+    /* nothing waits on this deadline: an answer's batch is started on nd-ws
+     * (reply_done -> rpc__finish), which writes it at once and wakes this queue
+     * with its completion; the 200 ms only bound the housekeeping below
+     * (health beat, watch updates, relisten, the stop) when no call comes */
     for (;;) {
         gpr_timespec deadline =
             gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(200, GPR_TIMESPAN));

@@ -81,10 +81,18 @@ static int within_budget(struct service *svc, const struct token_claims *caller)
 
 void service__reply(const struct service_reply *to, json_t *body, const char *error)
 {
-    struct service_result r = {to->op, body, error};
+    struct service_result r = {to->op, body, error, NULL};
     atomic_fetch_sub(to->in_flight, 1);
     to->done(to->arg, &r);
     json_decref(body);
+}
+
+void service__reply_sent(const struct service_reply *to, const struct service_sent *sent,
+                         const char *error)
+{
+    struct service_result r = {to->op, NULL, error, error ? NULL : sent};
+    atomic_fetch_sub(to->in_flight, 1);
+    to->done(to->arg, &r);
 }
 
 int64_t service_in_flight(const struct service *svc)
@@ -94,6 +102,9 @@ int64_t service_in_flight(const struct service *svc)
 
 json_t *service_result_json(const struct service_result *r)
 {
+    if (r->sent && !r->body)
+        return json_pack("{s:s, s:i, s:b}", "message_id", r->sent->message_id, "connections",
+                         r->sent->connections, "stored", r->sent->stored);
     return json_incref(r->body);
 }
 
@@ -104,9 +115,11 @@ void service__audit(struct service *svc, const struct op_spec *op,
      * reads (a console polling stats every 2 s) at debug */
     int always = op->id == OP_BROADCAST || op->id == OP_TEST_MESSAGE || op->id == OP_PUT_TEMPLATE ||
                  op->id == OP_DELETE_TEMPLATE || (op->id == OP_PUBLISH && !strcmp(target, "*"));
-    if (always || svc->audit_all)
-        nd_log(op->flags & OP_READ ? ND_LOG_DEBUG : ND_LOG_INFO, "audit", "{s:s, s:s, s:s}", "op",
-               op->name, "caller", caller ? caller->user_id : "", "target", target);
+    if (always || svc->audit_all) {
+        const char *kv[] = {"op",     op->name, "caller", caller ? caller->user_id : "",
+                            "target", target};
+        nd_log_strs(op->flags & OP_READ ? ND_LOG_DEBUG : ND_LOG_INFO, "audit", 3, kv);
+    }
 }
 
 /* --- GetStats and IsUserOnline: counted by the backend (cluster-wide in a cluster) --- */
@@ -257,9 +270,10 @@ static int disconnect_call(struct service *svc, const struct service_reply *to, 
     return rc;
 }
 
-int service_call(struct service *svc, const struct op_spec *op, const json_t *req,
-                 const struct token_claims *caller, service_done_fn done, void *arg, char *err,
-                 size_t errlen)
+/* the checks every call passes before its own: 0, or refused with -errno and @err;
+ * when 0 the call counts as in flight until answered (or refused after all) */
+static int admit(struct service *svc, const struct op_spec *op, const struct token_claims *caller,
+                 char *err, size_t errlen)
 {
     if (health_get() == HEALTH_DRAINING) {
         snprintf(err, errlen, "server is shutting down");
@@ -284,14 +298,37 @@ int service_call(struct service *svc, const struct op_spec *op, const json_t *re
                  (long long)svc->cfg->max_pending_calls);
         return -EBUSY;
     }
+    return 0;
+}
+
+int service_call(struct service *svc, const struct op_spec *op, const json_t *req,
+                 const struct token_claims *caller, service_done_fn done, void *arg, char *err,
+                 size_t errlen)
+{
+    int rc = admit(svc, op, caller, err, errlen);
+    if (rc < 0)
+        return rc;
     struct service_reply to = {op, done, arg, &svc->in_flight};
-    int rc = op->flags & OP_TEMPLATE    ? service__template_call(svc, &to, req, caller, err, errlen)
-             : op->flags & OP_NOTIFY    ? service__notify_call(svc, &to, req, caller, err, errlen)
-             : op->flags & OP_CLOSES    ? disconnect_call(svc, &to, req, caller, err, errlen)
-             : op->flags & OP_FEED      ? service__feed_call(svc, &to, req, caller, err, errlen)
-             : op->id == OP_GET_BACKLOG ? backlog_call(svc, &to, req, caller, err, errlen)
-                                        : query_call(svc, &to, req, caller, err, errlen);
+    rc = op->flags & OP_TEMPLATE    ? service__template_call(svc, &to, req, caller, err, errlen)
+         : op->flags & OP_NOTIFY    ? service__notify_call(svc, &to, req, caller, err, errlen)
+         : op->flags & OP_CLOSES    ? disconnect_call(svc, &to, req, caller, err, errlen)
+         : op->flags & OP_FEED      ? service__feed_call(svc, &to, req, caller, err, errlen)
+         : op->id == OP_GET_BACKLOG ? backlog_call(svc, &to, req, caller, err, errlen)
+                                    : query_call(svc, &to, req, caller, err, errlen);
     if (rc < 0) /* refused: its answer never comes */
+        atomic_fetch_sub(&svc->in_flight, 1);
+    return rc;
+}
+
+int service_call_req(struct service *svc, const struct op_req *req,
+                     const struct token_claims *caller, service_done_fn done, void *arg, char *err,
+                     size_t errlen)
+{
+    int rc = admit(svc, req->op, caller, err, errlen);
+    if (rc < 0)
+        return rc;
+    struct service_reply to = {req->op, done, arg, &svc->in_flight};
+    if ((rc = service__notify_req(svc, &to, req, caller, err, errlen)) < 0)
         atomic_fetch_sub(&svc->in_flight, 1);
     return rc;
 }

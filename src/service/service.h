@@ -1,4 +1,5 @@
-/* service: the one function per operation that gRPC and REST both call.
+/* service: the one function per operation that gRPC and REST both call
+ * (service_call; a typed notification from gRPC: service_call_req).
  * It validates the request (ops_build), encodes the message once and hands
  * it to the backend; the answer comes back through a callback that runs on
  * the local thread (nd-ws). service_call() may be called from any thread. */
@@ -10,21 +11,32 @@
 
 #include "auth/token.h"
 #include "config.h"
+#include "delivery/msgid.h"
 #include "notify/ops.h"
+
+/** What became of a notification to one user or to all: its answer, typed. */
+struct service_sent {
+    char message_id[MSGID_LEN + 1];
+    int connections; /* live connections it was handed to */
+    int stored;      /* kept for later */
+};
 
 /** The answer to one operation, borrowed for the callback only. */
 struct service_result {
     const struct op_spec *op;
     /* the answer as a JSON object with the proto's response field names -- the
      * one rendering both REST (as `data`) and gRPC (packed by name) send;
-     * NULL on ENOMEM */
+     * NULL on ENOMEM, or when @sent carries the answer */
     json_t *body;
     /* set when the operation ran but failed (the message could not be kept, or
      * what the instances share became unreachable): the body is then not an answer */
     const char *error;
+    /* a notification to one user or all: its answer without JSON (gRPC packs it
+     * straight; service_result_json renders it for REST); else NULL */
+    const struct service_sent *sent;
 };
 
-/** r->body with a reference for the caller (who decrefs); NULL on ENOMEM. */
+/** The answer as JSON with a reference for the caller (who decrefs); NULL on ENOMEM. */
 json_t *service_result_json(const struct service_result *r);
 
 /** Runs once on nd-ws with the answer of an accepted call. */
@@ -62,5 +74,14 @@ int64_t service_in_flight(const struct service *svc);
 int service_call(struct service *svc, const struct op_spec *op, const json_t *req,
                  const struct token_claims *caller, service_done_fn done, void *arg, char *err,
                  size_t errlen);
+
+/**
+ * service_call() of a typed request (ops_typed(req->op); gRPC builds it straight
+ * from protobuf): the same checks, answers and errors. @req's strings are
+ * borrowed until this returns.
+ */
+int service_call_req(struct service *svc, const struct op_req *req,
+                     const struct token_claims *caller, service_done_fn done, void *arg, char *err,
+                     size_t errlen);
 
 #endif

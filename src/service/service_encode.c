@@ -44,10 +44,18 @@ static int envelope_extra(const struct op_msg *msg, char out[EXTRA_MAX])
     return n;
 }
 
-/* the data as envelopes carry it: Publish's as the caller wrote it, else
- * serialized compact (caller frees); NULL on ENOMEM */
+/* the data as envelopes carry it: Publish's as the caller wrote it, a typed
+ * request's written from its values, else serialized compact (caller frees);
+ * NULL on ENOMEM */
 static char *data_json(const struct op_msg *msg, size_t *len)
 {
+    if (!msg->data_text && !msg->data) {
+        size_t n = ops_data_text(msg, NULL, 0);
+        char *text = malloc(n + 1);
+        if (text)
+            *len = ops_data_text(msg, text, n + 1);
+        return text;
+    }
     if (!msg->data_text)
         return envelope_data_json(msg->data, len);
     char *copy = malloc(msg->data_len + 1);
@@ -69,9 +77,12 @@ static struct delivery *encode_for(const struct op_msg *msg, const char *user_id
         return NULL;
     d->op = op;
     d->priority = (uint8_t)msg->priority;
-    if ((op->flags & OP_PROGRESS) && msg->priority != PRIORITY_URGENT) /* urgent: never replaced */
-        d->coalesce_key =
-            coalesce_key(msg->type, json_string_value(json_object_get(msg->data, "task_id")));
+    if ((op->flags & OP_PROGRESS) &&
+        msg->priority != PRIORITY_URGENT) { /* urgent: never replaced */
+        const struct op_val *task = msg->data ? NULL : ops_msg_val(msg, "task_id");
+        d->coalesce_key = coalesce_key(
+            msg->type, task ? task->s : json_string_value(json_object_get(msg->data, "task_id")));
+    }
     return d;
 }
 
@@ -132,16 +143,23 @@ nomem:
     return -ENOMEM;
 }
 
-/* the single recipient's (or a broadcast's) delivery */
+/* the single recipient's (or a broadcast's) delivery; a typed request's data is
+ * written on the stack when it fits, then once into the delivery */
 int service__encode_one(const struct op_msg *msg, struct delivery **out, char *err, size_t errlen)
 {
     size_t dlen = 0;
-    char extra[EXTRA_MAX];
+    char extra[EXTRA_MAX], small[2048];
     int elen = envelope_extra(msg, extra);
-    char *data = elen >= 0 ? data_json(msg, &dlen) : NULL;
+    char *data = NULL;
+    if (elen >= 0 && !msg->data && !msg->data_text &&
+        (dlen = ops_data_text(msg, small, sizeof small)) < sizeof small)
+        data = small;
+    else if (elen >= 0)
+        data = data_json(msg, &dlen);
     *out =
         data ? encode_for(msg, msg->user_id, data, dlen, extra, (size_t)elen, nd_wall_ms()) : NULL;
-    free(data);
+    if (data != small)
+        free(data);
     if (!*out) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;

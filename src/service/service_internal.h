@@ -47,6 +47,10 @@ struct service_reply {
 /** Answers @to with @body (consumed; NULL on ENOMEM) or @error. nd-ws. */
 void service__reply(const struct service_reply *to, json_t *body, const char *error);
 
+/** Answers @to with a notification's typed answer (or @error). nd-ws. */
+void service__reply_sent(const struct service_reply *to, const struct service_sent *sent,
+                         const char *error);
+
 /** Writes the audit line of @op by @caller on @target, when the audit wants one. */
 void service__audit(struct service *svc, const struct op_spec *op,
                     const struct token_claims *caller, const char *target);
@@ -54,6 +58,11 @@ void service__audit(struct service *svc, const struct op_spec *op,
 /** Notify operations (service_notify.c): 0 when accepted, else as service_call(). */
 int service__notify_call(struct service *svc, const struct service_reply *to, const json_t *req,
                          const struct token_claims *caller, char *err, size_t errlen);
+
+/** A typed notification (ops_typed): 0 when accepted, else as service_call(). */
+int service__notify_req(struct service *svc, const struct service_reply *to,
+                        const struct op_req *req, const struct token_claims *caller, char *err,
+                        size_t errlen);
 
 /** ListFeed, GetFeedCounts, MarkFeed (service_feed.c): likewise; -EPERM for a user's token
  *  naming another user. */

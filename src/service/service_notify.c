@@ -41,14 +41,10 @@ struct notify_job {
 static void notify_answer(struct backend_req *r)
 {
     struct notify_job *j = ND_CONTAINER_OF(r, struct notify_job, pub.req);
-    char id[MSGID_LEN + 1];
-    int err = atomic_load(&r->err);
+    struct service_sent sent = {"", j->copy.connections, j->copy.stored};
     count_outcome(j->to.op, j->type, &j->copy);
-    msgid_format(j->copy.id, id);
-    json_t *body = err ? NULL
-                       : json_pack("{s:s, s:i, s:b}", "message_id", id, "connections",
-                                   j->copy.connections, "stored", j->copy.stored);
-    service__reply(&j->to, body, err ? r->why : NULL);
+    msgid_format(j->copy.id, sent.message_id);
+    service__reply_sent(&j->to, &sent, atomic_load(&r->err) ? r->why : NULL);
     free(j);
 }
 
@@ -197,6 +193,32 @@ static struct backend_publish *publish_new(const struct service_reply *to, const
     return notify_new(to, msg, err, errlen);
 }
 
+/* a validated @msg published: its copies encoded, handed to the backend; 0 or -errno */
+static int publish(struct service *svc, const struct service_reply *to, const struct op_msg *msg,
+                   const struct template_use *use, json_t *rendered,
+                   const struct token_claims *caller, char *err, size_t errlen)
+{
+    int rc;
+    int64_t ttl_ms = keep_ms(svc, msg, err, errlen);
+    if (ttl_ms < 0)
+        return -EINVAL;
+    struct backend_publish *p = publish_new(to, msg, use, rendered, &rc, err, errlen);
+    if (!p)
+        return rc;
+    p->important = keeps(msg);
+    p->feed = ops_in_feed(msg);
+    p->ttl_ms = ttl_ms;
+    stats_add(&nd_stats.messages, (int64_t)p->n);
+    char many[32];
+    snprintf(many, sizeof many, "%zu users", p->n);
+    service__audit(svc, to->op, caller,
+                   msg->user_id[0] ? msg->user_id
+                   : msg->user_ids ? many
+                                   : "*");
+    backend_publish(svc->backend, p); /* @p is the backend's until its answer */
+    return 0;
+}
+
 int service__notify_call(struct service *svc, const struct service_reply *to, const json_t *req,
                          const struct token_claims *caller, char *err, size_t errlen)
 {
@@ -220,27 +242,22 @@ int service__notify_call(struct service *svc, const struct service_reply *to, co
         rc = -EINVAL;
         goto out;
     }
-    int64_t ttl_ms = keep_ms(svc, &msg, err, errlen);
-    if (ttl_ms < 0) {
-        rc = -EINVAL;
-        goto out;
-    }
-    struct backend_publish *p =
-        publish_new(to, &msg, templated > 0 ? &use : NULL, rendered, &rc, err, errlen);
-    if (!p)
-        goto out;
-    p->important = keeps(&msg);
-    p->feed = ops_in_feed(&msg);
-    p->ttl_ms = ttl_ms;
-    stats_add(&nd_stats.messages, (int64_t)p->n);
-    char many[32];
-    snprintf(many, sizeof many, "%zu users", p->n);
-    service__audit(svc, op, caller, msg.user_id[0] ? msg.user_id : msg.user_ids ? many : "*");
-    backend_publish(svc->backend, p); /* @p is the backend's until its answer */
-    rc = 0;
+    rc = publish(svc, to, &msg, templated > 0 ? &use : NULL, rendered, caller, err, errlen);
 out:
     op_msg_clear(&msg);
     templates_use_clear(&use);
     json_decref(rendered);
+    return rc < 0 && rc != -ENOMEM ? -EINVAL : rc;
+}
+
+int service__notify_req(struct service *svc, const struct service_reply *to,
+                        const struct op_req *req, const struct token_claims *caller, char *err,
+                        size_t errlen)
+{
+    struct op_msg msg;
+    int rc = ops_build_req(req, &msg, err, errlen);
+    if (rc == 0)
+        rc = publish(svc, to, &msg, NULL, NULL, caller, err, errlen);
+    op_msg_clear(&msg);
     return rc < 0 && rc != -ENOMEM ? -EINVAL : rc;
 }

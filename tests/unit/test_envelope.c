@@ -210,6 +210,11 @@ static void test_escaping(void **state)
     assert_text(d, "{\"type\":\"t\",\"user_id\":\"u\",\"data\":{\"s\":\"say \\\"hi\\\" \\\\ back\\n"
                    "slash\\t/ \\u0001\\u001F \xc3\xa9 \xf0\x9f\x9a\x80 \xe2\x80\xa8\","
                    "\"k\\\"ey\":\"v\"},\"timestamp\":1}");
+    /* a type or user id that needs escaping is escaped as jansson does; plain ones are copied */
+    struct delivery *e = envelope_encode("a\"b", "u\\\xc3\xa9", NULL, 2, 0);
+    assert_text(e,
+                "{\"type\":\"a\\\"b\",\"user_id\":\"u\\\\\xc3\xa9\",\"data\":{},\"timestamp\":2}");
+    delivery_unref(e);
     /* and it reads back to the same string */
     json_t *env = parse(delivery_json(d));
     assert_string_equal(json_string_value(json_object_get(json_object_get(env, "data"), "s")), raw);
