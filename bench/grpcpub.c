@@ -203,7 +203,8 @@ static grpc_byte_buffer *make_request(void)
         r.message = msg;
         r.level = NOTIFICATION__V1__LEVEL__LEVEL_INFO;
         if (o.no_feed) {
-            r.feed_choice_case = NOTIFICATION__V1__SEND_SYSTEM_NOTIFICATION_REQUEST__FEED_CHOICE_FEED;
+            r.feed_choice_case =
+                NOTIFICATION__V1__SEND_SYSTEM_NOTIFICATION_REQUEST__FEED_CHOICE_FEED;
             r.feed = 0;
         }
         len = notification__v1__send_system_notification_request__pack(&r, buf);
@@ -382,20 +383,13 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {{"target", 1, 0, 't'},
-                                       {"secret", 1, 0, 's'},
-                                       {"mode", 1, 0, 'm'},
-                                       {"users", 1, 0, 'u'},
-                                       {"rate", 1, 0, 'r'},
-                                       {"outstanding", 1, 0, 'k'},
-                                       {"duration", 1, 0, 'd'},
-                                       {"channels", 1, 0, 'c'},
-                                       {"max-calls", 1, 0, 'n'},
-                                       {"max-time", 1, 0, 'M'},
-                                       {"realistic", 0, 0, 'R'},
-                                       {"ids", 1, 0, 'I'},
-                                       {"no-feed", 0, 0, 'F'},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {{"target", 1, 0, 't'},    {"secret", 1, 0, 's'},
+                                       {"mode", 1, 0, 'm'},      {"users", 1, 0, 'u'},
+                                       {"rate", 1, 0, 'r'},      {"outstanding", 1, 0, 'k'},
+                                       {"duration", 1, 0, 'd'},  {"channels", 1, 0, 'c'},
+                                       {"max-calls", 1, 0, 'n'}, {"max-time", 1, 0, 'M'},
+                                       {"realistic", 0, 0, 'R'}, {"ids", 1, 0, 'I'},
+                                       {"no-feed", 0, 0, 'F'},   {0, 0, 0, 0}};
     snprintf(o.mode, sizeof o.mode, "unicast");
     o.users = 10000;
     o.k = 64;
