@@ -177,7 +177,7 @@ static int query_call(struct service *svc, const struct service_reply *to, const
     }
     op_msg_clear(&msg);
     if (rc < 0)
-        snprintf(err, errlen, "out of memory");
+        service__refused(rc, err, errlen);
     return rc;
 }
 
@@ -221,10 +221,8 @@ static int backlog_call(struct service *svc, const struct service_reply *to, con
             free(j);
     }
     op_msg_clear(&msg);
-    if (rc == -ESHUTDOWN)
-        snprintf(err, errlen, "server is shutting down");
-    else if (rc < 0)
-        snprintf(err, errlen, "out of memory");
+    if (rc < 0)
+        service__refused(rc, err, errlen);
     return rc;
 }
 
@@ -266,7 +264,7 @@ static int disconnect_call(struct service *svc, const struct service_reply *to, 
     }
     op_msg_clear(&msg);
     if (rc < 0)
-        snprintf(err, errlen, "out of memory");
+        service__refused(rc, err, errlen);
     return rc;
 }
 
@@ -299,6 +297,11 @@ static int admit(struct service *svc, const struct op_spec *op, const struct tok
         return -EBUSY;
     }
     return 0;
+}
+
+void service__refused(int rc, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s", rc == -ESHUTDOWN ? "server is shutting down" : "out of memory");
 }
 
 int service_call(struct service *svc, const struct op_spec *op, const json_t *req,

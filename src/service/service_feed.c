@@ -129,6 +129,6 @@ int service__feed_call(struct service *svc, const struct service_reply *to, cons
     }
     op_msg_clear(&msg);
     if (rc < 0)
-        snprintf(err, errlen, "out of memory");
+        service__refused(rc, err, errlen);
     return rc;
 }

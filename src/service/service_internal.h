@@ -85,4 +85,7 @@ int service__encode_one(const struct op_msg *msg, struct delivery **out, char *e
 int service__encode_multi(const struct op_msg *msg, const struct template_use *use,
                           json_t *rendered, struct backend_copy *copies, char *err, size_t errlen);
 
+/** The message for a backend call refused with @rc (-ESHUTDOWN: the store is closed). */
+void service__refused(int rc, char *err, size_t errlen);
+
 #endif

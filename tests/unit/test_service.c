@@ -35,6 +35,7 @@ struct fake {
     char users[MAX_COPIES][ND_USER_ID_MAX + 1]; /* each copy's user_id */
     char json[MAX_COPIES][512];                 /* each copy's envelope */
     int fail;                                   /* -errno every request reports */
+    int refuse;                                 /* -errno every query call returns at once */
     int template_rc;                            /* what template_put returns */
     char tpl_id[TEMPLATE_ID_MAX + 1];
     int tpl_deleted;
@@ -91,6 +92,8 @@ static void query_post(struct fake *f, struct backend_query *q)
 
 static int f_stats(struct backend *b, struct backend_query *q)
 {
+    if (((struct fake *)b)->refuse)
+        return ((struct fake *)b)->refuse;
     static const char *const ids[] = {"alice", "carol"};
     q->users = malloc(sizeof ids); /* freed after done, as engines do */
     memcpy(q->users, ids, sizeof ids);
@@ -102,6 +105,8 @@ static int f_stats(struct backend *b, struct backend_query *q)
 
 static int f_online(struct backend *b, struct backend_query *q)
 {
+    if (((struct fake *)b)->refuse)
+        return ((struct fake *)b)->refuse;
     q->connections = connections_of(q->user_id);
     query_post((struct fake *)b, q);
     return 0;
@@ -111,6 +116,8 @@ static int f_online(struct backend *b, struct backend_query *q)
 static int f_backlog(struct backend *b, struct backend_backlog *q)
 {
     struct fake *f = (struct fake *)b;
+    if (f->refuse)
+        return f->refuse;
     if (!strcmp(q->user_id, "alice")) {
         q->messages = 3;
         q->oldest = 0x10;
@@ -140,6 +147,8 @@ static int f_template_put(struct backend *b, struct backend_template *t)
 static int f_disconnect(struct backend *b, struct backend_disconnect *d)
 {
     struct fake *f = (struct fake *)b;
+    if (f->refuse)
+        return f->refuse;
     snprintf(f->closed_user, sizeof f->closed_user, "%s", d->user_id);
     snprintf(f->closed_reason, sizeof f->closed_reason, "%s", d->reason);
     f->closed_reconnect = d->reconnect;
@@ -649,6 +658,34 @@ static void test_templates(void **state)
     assert_non_null(strstr(err, "fake is unreachable"));
 }
 
+/* a call the engine refuses at once: "server is shutting down" for -ESHUTDOWN (a closed
+ * store), "out of memory" for -ENOMEM -- never the wrong one */
+static void test_refused_calls_say_why(void **state)
+{
+    struct world *w = *state;
+    char err[256];
+    static const struct {
+        const struct token_claims *who;
+        const char *rpc, *req;
+    } calls[] = {
+        {&service_caller, "GetStats", "{}"},
+        {&service_caller, "IsUserOnline", "{\"user_id\":\"alice\"}"},
+        {&service_caller, "GetBacklog", "{\"user_id\":\"alice\"}"},
+        {&admin_caller, "DisconnectUser", "{\"user_id\":\"alice\"}"},
+    };
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        w->fake.refuse = -ESHUTDOWN;
+        assert_int_equal(call_as(w, calls[i].who, calls[i].rpc, calls[i].req, err, sizeof err),
+                         -ESHUTDOWN);
+        assert_string_equal(err, "server is shutting down");
+        w->fake.refuse = -ENOMEM;
+        assert_int_equal(call_as(w, calls[i].who, calls[i].rpc, calls[i].req, err, sizeof err),
+                         -ENOMEM);
+        assert_string_equal(err, "out of memory");
+    }
+    w->fake.refuse = 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -666,6 +703,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pending_calls_are_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_failures_are_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_and_online, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_calls_say_why, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backlog, setup, teardown),
         cmocka_unit_test_setup_teardown(test_templates, setup, teardown),
     };
