@@ -191,3 +191,64 @@ def test_a_bad_thread_count_is_refused():
     r = subprocess.run([nd.BIN, "--ws-threads", "65"], capture_output=True, text=True, timeout=30,
                        env={"NOTIFYD_JWT_SECRET": nd.SECRET, "PATH": os.environ.get("PATH", "")})
     assert r.returncode != 0 and "--ws-threads: 65 is out of range (0 to 64)" in r.stderr
+
+
+def test_tls_spreads_every_connection_and_answers_rest_and_metrics_from_any_thread(tmp_path):
+    """With TLS the edge cannot see an upgrade: every connection goes to the threads in
+    turn, so REST calls and /metrics reach nd-ws1 and nd-ws2 too and must be answered
+    (from the hub's data) as on nd-ws; WebSockets over wss on every thread get their
+    messages."""
+    import http.client
+    import json
+    import ssl
+    import subprocess
+    cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                    "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=60)
+    ctx = ssl.create_default_context(cafile=cert)
+    with nd.Server(args=["--tls-cert-file", cert, "--tls-key-file", key],
+                   env={"NOTIFYD_WS_THREADS": str(THREADS)}) as s:
+        def https(method, path, body=None, tok=SVC):
+            c = http.client.HTTPSConnection("127.0.0.1", s.http_port, context=ctx, timeout=nd.TIMEOUT)
+            try:
+                c.request(method, path, body=json.dumps(body) if body is not None else None,
+                          headers={"Authorization": "Bearer " + tok, "Content-Type": "application/json"})
+                r = c.getresponse()
+                return r.status, r.getheader("content-type"), r.read().decode()
+            finally:
+                c.close()
+
+        async def go():
+            url = "wss://127.0.0.1:%d/ws?token=%s" % (s.http_port, nd.token("tls-t"))
+            tabs = []
+            for _ in range(THREADS):
+                ws = await websockets.connect(url, ssl=ctx, open_timeout=nd.TIMEOUT)
+                assert json.loads(await ws.recv())["type"] == "connected"
+                tabs.append(ws)
+            # 2 x THREADS REST calls: each thread answers at least one
+            for i in range(2 * THREADS):
+                st, _, body = https("POST", "/api/websocket/notification",
+                                    {"user_id": "tls-t", "title": "t", "message": "m%d" % i})
+                assert st == 200, body
+                assert json.loads(body)["data"]["connections"] == THREADS
+                st, _, body = https("GET", "/api/websocket/stats")
+                assert st == 200 and json.loads(body)["data"]["total_connections"] == THREADS, body
+            for ws in tabs:
+                got = [(await recv_type(ws, "system_notification"))["data"]["message"]
+                       for _ in range(2 * THREADS)]
+                assert got == ["m%d" % i for i in range(2 * THREADS)]
+            # /metrics from every thread: the same counts, Prometheus text
+            for _ in range(THREADS):
+                st, ctype, text = https("GET", "/metrics")
+                assert st == 200 and ctype.startswith("text/plain; version=0.0.4"), (st, ctype)
+                assert "notifyd_connections %d" % THREADS in text
+                for k in range(THREADS):
+                    assert 'notifyd_ws_thread_connections{thread="nd-ws%s"} 1' % (k or "") in text
+            # an error answered by another thread keeps its shape
+            st, _, body = https("POST", "/api/websocket/notification", {"user_id": "tls-t"})
+            assert st == 400 and json.loads(body)["code"] == 400
+            for ws in tabs:
+                await ws.close()
+
+        run(go())
