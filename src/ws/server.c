@@ -231,7 +231,15 @@ static int open_context(struct ws_server *ws, struct ev_loop *loop)
         info.ssl_private_key_filepath = cfg->tls_key_file;
         info.alpn = "http/1.1"; /* WebSockets and REST over HTTP/1.1, also with TLS */
     }
+    /* OpenSSL's global set-up is the hub's context's (it is made first and destroyed
+     * last): lws 4.1 cleans OpenSSL up when a context with the option goes, after which
+     * the SSL_CTX of a context still open is never freed. The others' vhosts still
+     * need the option to serve TLS. */
+    unsigned vhost_options = info.options;
+    if (ws->shard)
+        info.options &= ~(unsigned)LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     ws->ctx = lws_create_context(&info);
+    info.options = vhost_options;
     if (ws->ctx)
         ws->vhost = lws_create_vhost(ws->ctx, &info);
     if (ws->ctx && ws->vhost)
