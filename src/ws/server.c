@@ -607,8 +607,13 @@ void ws_server_free(struct ws_server *ws)
 {
     if (!ws)
         return;
-    for (unsigned k = 1; k < ws->n_shards; k++) /* their jobs first: some are for the hub */
-        inbox_drain(ws->shards[k]->inbox, ws->shards[k]);
+    /* jobs still queued run now; some post more to another thread (a resume asked of
+     * the hub, its answer back): until every inbox is empty */
+    for (size_t ran = 1; ran;) {
+        ran = 0;
+        for (unsigned k = 0; k < ws->n_shards; k++)
+            ran += inbox_drain(ws->shards[k]->inbox, ws->shards[k]);
+    }
     for (unsigned k = 1; k < ws->n_shards; k++)
         shard_free(ws->shards[k]);
     free(ws->shards);
