@@ -340,7 +340,10 @@ static void release(struct store *e)
     sqlite3_finalize(e->tpl_del);
     sqlite3_finalize(e->cnt);
     store__feed_release(e);
+    store__ckpt_stop(e); /* first: the last connection closed checkpoints and removes the WAL */
     sqlite3_close(e->db);
+    pthread_cond_destroy(&e->ckpt_cond);
+    pthread_mutex_destroy(&e->ckpt_lock);
     pthread_cond_destroy(&e->cond);
     pthread_mutex_destroy(&e->lock);
     free(e);
@@ -514,6 +517,8 @@ struct store *store_open(const struct nd_config *cfg, store_user_fn users, void 
     e->last_sweep_ms = 0;
     pthread_mutex_init(&e->lock, NULL);
     pthread_cond_init(&e->cond, NULL);
+    pthread_mutex_init(&e->ckpt_lock, NULL);
+    pthread_cond_init(&e->ckpt_cond, NULL);
     snprintf(e->path, sizeof e->path, "%s/messages.db", cfg->data_dir);
     if (mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST) {
         snprintf(err, errlen, "cannot create data dir %s: %s", cfg->data_dir, strerror(errno));
@@ -523,6 +528,8 @@ struct store *store_open(const struct nd_config *cfg, store_user_fn users, void 
         list_templates(e, templates, templates_arg, err, errlen) < 0)
         goto fail;
     count_rows(e);
+    if (store__ckpt_start(e, err, errlen) < 0)
+        goto fail;
     if (pthread_create(&e->thread, NULL, run, e)) {
         snprintf(err, errlen, "cannot start the store thread");
         goto fail;

@@ -10,9 +10,11 @@
 
 #include "store/store.h"
 
-#define SCHEMA_VERSION 3     /* 1: offline; 2: + templates; 3: + the feed */
-#define BATCH_MAX 4096       /* operations per transaction */
-#define SWEEP_EVERY_MS 60000 /* how often expired messages and feed items are deleted */
+#define SCHEMA_VERSION 3       /* 1: offline; 2: + templates; 3: + the feed */
+#define BATCH_MAX 4096         /* operations per transaction */
+#define SWEEP_EVERY_MS 60000   /* how often expired messages and feed items are deleted */
+#define CKPT_FRAMES 1000       /* WAL pages that wake nd-ckpt (SQLite's own threshold) */
+#define CKPT_HARD_FRAMES 32768 /* ... and past which (128 MiB) nd-store checkpoints itself */
 /* reads: the file mapped (up to 1 GiB), 32 MiB of page cache (SQLite's default: 2 MiB) */
 #define STORE_READ_PRAGMAS "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-32768;"
 
@@ -60,6 +62,13 @@ struct store {
     int64_t last_sweep_ms;
     int64_t delta;        /* nd-store: rows added less rows removed in this transaction */
     _Atomic int64_t kept; /* rows in offline: counted at open and each sweep, kept up between */
+    /* the checkpointer (store_checkpoint.c) */
+    sqlite3 *ckpt_db;           /* nd-ckpt's own connection */
+    pthread_t ckpt_thread;      /* nd-ckpt */
+    int ckpt_started;           /* opening and closing only */
+    pthread_mutex_t ckpt_lock;  /* serializes the two fields below */
+    pthread_cond_t ckpt_cond;   /* {ckpt_lock} signalled when one changes */
+    int ckpt_due, ckpt_closing; /* {ckpt_lock} */
 };
 
 /** A new operation for @user_id (copied; NULL when too long or ENOMEM). Any thread. */
@@ -79,6 +88,13 @@ int store__feed_prepare(struct store *e, char *err, size_t errlen);
 
 /** Finalizes them. */
 void store__feed_release(struct store *e);
+
+/** Opens nd-ckpt's connection and starts it; nd-store's commits wake it. 0, or -errno with a
+ * reason in @err. Opening, after the schema is in place. */
+int store__ckpt_start(struct store *e, char *err, size_t errlen);
+
+/** Stops nd-ckpt (once nd-store is gone) and closes its connection. Started or not. */
+void store__ckpt_stop(struct store *e);
 
 /** Runs a FEED_PUT or FEED operation in the open transaction: 0 or -EIO. nd-store. */
 int store__feed_exec(struct store *e, struct op *o);
