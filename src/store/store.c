@@ -274,6 +274,8 @@ static struct op *run_batch(struct store *e, struct op *list)
         e->last_sweep_ms = now;
         swept = 1;
     }
+    if (!err && e->feed_sweep.active)
+        store__feed_sweep_step(e);
     if (!err && sqlite3_exec(e->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         err = -EIO;
     if (!err) { /* the time a put waits for "on disk", fsync included */
@@ -303,7 +305,7 @@ static void *run(void *arg)
     for (;;) {
         health_beat(HEALTH_T_STORE);
         pthread_mutex_lock(&e->lock);
-        while (!e->head && !e->closing) {
+        while (!e->head && !e->closing && !e->feed_sweep.active) {
             /* a heartbeat a second; run_batch() sweeps when it is due */
             struct timespec until = nd_wall_deadline(1000);
             if (pthread_cond_timedwait(&e->cond, &e->lock, &until) == ETIMEDOUT)
@@ -318,8 +320,8 @@ static void *run(void *arg)
             health_unwatch(HEALTH_T_STORE);
             return NULL;
         }
-        if (!list) { /* idle: sweep expired messages when it is time */
-            if (nd_wall_ms() - e->last_sweep_ms >= SWEEP_EVERY_MS)
+        if (!list) { /* idle: sweep expired messages when it is time, or go on sweeping */
+            if (nd_wall_ms() - e->last_sweep_ms >= SWEEP_EVERY_MS || e->feed_sweep.active)
                 run_batch(e, NULL);
             continue;
         }
@@ -420,6 +422,7 @@ static int open_db(struct store *e, char *err, size_t errlen)
         "CREATE TABLE IF NOT EXISTS templates (id TEXT PRIMARY KEY, body TEXT NOT NULL);"
         "PRAGMA user_version = 2;",
         store__feed_schema,
+        store__feed_schema_4,
     };
     for (; version >= 0 && version < SCHEMA_VERSION; version++) {
         if (sqlite3_exec(e->db, steps[version], NULL, NULL, NULL) != SQLITE_OK) {

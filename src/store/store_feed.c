@@ -30,6 +30,12 @@ const char store__feed_schema[] =
     " END;"
     "PRAGMA user_version = 3;";
 
+/* 4: no index on feed (id). It was there for the minute sweep alone, and every put paid for it
+ * twice: the new item's entry, and the trimmed one's, on a page of its own. The sweep now goes
+ * through the feed a user at a time, by the primary key. */
+const char store__feed_schema_4[] = "BEGIN; DROP INDEX IF EXISTS feed_id; PRAGMA user_version = 4; "
+                                    "COMMIT;";
+
 struct feed_op {
     struct store_feed_req q; /* user_id points into the op, ids are owned */
     store_feed_fn fn;
@@ -55,7 +61,8 @@ int store__feed_prepare(struct store *e, char *err, size_t errlen)
         {&e->feed.set_own, "UPDATE feed SET flags = ?3 WHERE user_id = ?1 AND id = ?2"},
         {&e->feed.set_shared,
          "INSERT OR REPLACE INTO feed_state (user_id, id, flags) VALUES (?, ?, ?)"},
-        {&e->feed.sweep, "DELETE FROM feed WHERE id <= ?"},
+        {&e->feed.next_user, "SELECT user_id FROM feed WHERE user_id > ? ORDER BY user_id LIMIT 1"},
+        {&e->feed.sweep_user, "DELETE FROM feed WHERE user_id = ? AND id <= ?"},
     };
     for (size_t i = 0; i < ND_ARRAY_SIZE(stmts); i++) {
         if (sqlite3_prepare_v3(e->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, stmts[i].st,
@@ -70,9 +77,9 @@ int store__feed_prepare(struct store *e, char *err, size_t errlen)
 
 void store__feed_release(struct store *e)
 {
-    sqlite3_stmt **all[] = {&e->feed.window,     &e->feed.put,      &e->feed.body,
-                            &e->feed.trim,       &e->feed.get_body, &e->feed.set_own,
-                            &e->feed.set_shared, &e->feed.sweep};
+    sqlite3_stmt **all[] = {&e->feed.window,     &e->feed.put,       &e->feed.body,
+                            &e->feed.trim,       &e->feed.get_body,  &e->feed.set_own,
+                            &e->feed.set_shared, &e->feed.next_user, &e->feed.sweep_user};
     for (size_t i = 0; i < ND_ARRAY_SIZE(all); i++) {
         sqlite3_finalize(*all[i]);
         *all[i] = NULL;
@@ -257,9 +264,50 @@ int store__feed_exec(struct store *e, struct op *o)
 
 void store__feed_sweep(struct store *e, int64_t now_ms)
 {
-    sqlite3_bind_int64(e->feed.sweep, 1, (sqlite3_int64)oldest_kept(e, now_ms));
-    if (store__step_done(e->feed.sweep) < 0)
+    struct feed_sweep *w = &e->feed_sweep;
+    w->active = 1;
+    w->started = 0;
+    w->cutoff = oldest_kept(e, now_ms);
+    w->cursor[0] = 0;
+}
+
+static int sweep_user(struct store *e, const char *user_id)
+{
+    sqlite3_stmt *st = e->feed.sweep_user;
+    sqlite3_bind_text(st, 1, user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)e->feed_sweep.cutoff);
+    return store__step_done(st);
+}
+
+void store__feed_sweep_step(struct store *e)
+{
+    struct feed_sweep *w = &e->feed_sweep;
+    sqlite3_stmt *st = e->feed.next_user;
+    int rc = 0;
+    if (!w->started) { /* "" sorts first: the shared items */
+        rc = sweep_user(e, "");
+        w->started = 1;
+    }
+    for (int n = 0; !rc && n < FEED_SWEEP_USERS; n++) {
+        char user[ND_USER_ID_MAX + 1];
+        sqlite3_bind_text(st, 1, w->cursor, -1, SQLITE_STATIC);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW)
+            snprintf(user, sizeof user, "%s", (const char *)sqlite3_column_text(st, 0));
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (step != SQLITE_ROW) { /* the last user was swept (or the read failed: next pass) */
+            rc = step == SQLITE_DONE ? 0 : -EIO;
+            w->active = 0;
+            break;
+        }
+        memcpy(w->cursor, user, sizeof user);
+        rc = sweep_user(e, user);
+    }
+    if (rc < 0) {
         nd_log(ND_LOG_WARN, "could not delete expired feed items", "{s:s}", "file", e->path);
+        w->active = 0;
+    }
 }
 
 void store__feed_finish(struct op *o, int err)

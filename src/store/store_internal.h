@@ -10,9 +10,10 @@
 
 #include "store/store.h"
 
-#define SCHEMA_VERSION 3       /* 1: offline; 2: + templates; 3: + the feed */
+#define SCHEMA_VERSION 4       /* 1: offline; 2: + templates; 3: + the feed; 4: - feed_id */
 #define BATCH_MAX 4096         /* operations per transaction */
 #define SWEEP_EVERY_MS 60000   /* how often expired messages and feed items are deleted */
+#define FEED_SWEEP_USERS 512   /* users' expired feed items deleted per transaction */
 #define CKPT_FRAMES 1000       /* WAL pages that wake nd-ckpt (SQLite's own threshold) */
 #define CKPT_HARD_FRAMES 32768 /* ... and past which (128 MiB) nd-store checkpoints itself */
 /* reads: the file mapped (up to 1 GiB), 32 MiB of page cache (SQLite's default: 2 MiB) */
@@ -44,7 +45,16 @@ struct op {
 
 /* the feed's prepared statements (store_feed.c) */
 struct feed_stmts {
-    sqlite3_stmt *window, *put, *body, *trim, *get_body, *set_own, *set_shared, *sweep;
+    sqlite3_stmt *window, *put, *body, *trim, *get_body, *set_own, *set_shared;
+    sqlite3_stmt *next_user, *sweep_user; /* the sweep, a user at a time */
+};
+
+/* a pass of the feed's sweep, spread over transactions (nd-store) */
+struct feed_sweep {
+    int active;                      /* a pass is under way */
+    int started;                     /* ... and swept "" (the shared items) */
+    uint64_t cutoff;                 /* ids at or below it are past the TTL */
+    char cursor[ND_USER_ID_MAX + 1]; /* the last user swept */
 };
 
 struct store {
@@ -53,6 +63,7 @@ struct store {
     sqlite3 *db;
     sqlite3_stmt *ins, *sel, *del, *trim, *sweep, *tpl_put, *tpl_del, *cnt;
     struct feed_stmts feed;
+    struct feed_sweep feed_sweep; /* nd-store */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -80,8 +91,8 @@ void store__enqueue(struct store *e, struct op *o);
 /** Steps @st once and resets it: 0 when done, -EIO otherwise. nd-store. */
 int store__step_done(sqlite3_stmt *st);
 
-/** The feed's schema step (from version 2 to 3). */
-extern const char store__feed_schema[];
+/** The feed's schema steps (from version 2 to 3, and 3 to 4). */
+extern const char store__feed_schema[], store__feed_schema_4[];
 
 /** Prepares the feed's statements: 0, or -EINVAL with a reason in @err. Opening. */
 int store__feed_prepare(struct store *e, char *err, size_t errlen);
@@ -99,8 +110,12 @@ void store__ckpt_stop(struct store *e);
 /** Runs a FEED_PUT or FEED operation in the open transaction: 0 or -EIO. nd-store. */
 int store__feed_exec(struct store *e, struct op *o);
 
-/** Deletes expired feed items (older than NOTIFYD_FEED_TTL). nd-store, in a transaction. */
+/** Starts a pass deleting feed items older than NOTIFYD_FEED_TTL. nd-store. */
 void store__feed_sweep(struct store *e, int64_t now_ms);
+
+/** Runs the pass on FEED_SWEEP_USERS more users; it ends at the last. nd-store, in a
+ * transaction. */
+void store__feed_sweep_step(struct store *e);
 
 /** Answers a FEED operation (@err: 0 or -errno) and frees what it holds. nd-store. */
 void store__feed_finish(struct op *o, int err);

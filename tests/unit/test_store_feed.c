@@ -1,8 +1,8 @@
 /* store (embedded), the feed: items are durable when their callback runs,
  * a user's window holds their own items and the shared ones newest first,
  * a shared item's state is per user, the per-user bound and the TTL, marks
- * survive a reopen, and a version 2 store (before the feed) is migrated
- * with its messages kept. */
+ * survive a reopen, the sweep goes over every user, and a version 2 store (before the feed) is
+ * migrated with its messages kept. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,8 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "config.h"
 #include "store/store.h"
+
+#define FEED_SWEEP_USERS_TESTED 1100 /* more than two of the sweep's steps (store_internal.h) */
 
 struct waiter {
     pthread_mutex_t lock;
@@ -219,6 +223,67 @@ static void test_items_past_the_ttl_are_gone(void **state)
     store_close(s);
 }
 
+static void put_queued(struct store *s, const char *user, uint64_t id, struct waiter *w)
+{
+    waiter_init(w);
+    assert_int_equal(store_feed_put(s, user, id, "{}", 2, put_done, w), 0);
+}
+
+static int64_t rows(const char *sql)
+{
+    char path[128];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+    snprintf(path, sizeof path, "%s/messages.db", dir);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* the sweep deletes expired items (and their bodies) user by user, over several transactions */
+static void test_the_sweep_deletes_expired_items_of_every_user(void **state)
+{
+    (void)state;
+    char err[512], user[32];
+    enum { USERS = FEED_SWEEP_USERS_TESTED };
+    struct waiter *w = calloc(2 * USERS + 2, sizeof *w);
+    assert_non_null(w);
+    struct store *s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    assert_non_null(s);
+    expect_counts(s, "nobody", 0, 0, 0); /* the first transaction's sweep, on an empty feed */
+    uint64_t old = (id_now(0) >> 16) - 3601 * 1000;
+    for (int i = 0; i < USERS; i++) { /* an expired item and a live one each */
+        snprintf(user, sizeof user, "sweep%04d", i);
+        put_queued(s, user, (old << 16) | (uint64_t)i, &w[2 * i]);
+        put_queued(s, user, id_now((uint64_t)i), &w[2 * i + 1]);
+    }
+    put_queued(s, "", (old << 16) | 0xffff, &w[2 * USERS]); /* and a shared one */
+    put_queued(s, "", id_now(0xffff), &w[2 * USERS + 1]);
+    for (int i = 0; i < 2 * USERS + 2; i++) {
+        waiter_wait(&w[i]);
+        assert_int_equal(w[i].err, 0);
+    }
+    store_close(s);
+    assert_int_equal(rows("SELECT COUNT(*) FROM feed"), 2 * USERS + 2);
+    s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err); /* a sweep is due at once */
+    assert_non_null(s);
+    expect_counts(s, "sweep0000", 2, 2, 2); /* its live item and the shared one */
+    for (int i = 0; i < 500 && rows("SELECT COUNT(*) FROM feed") != USERS + 1; i++)
+        usleep(10000); /* up to 5 s */
+    assert_int_equal(rows("SELECT COUNT(*) FROM feed"), USERS + 1);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM feed WHERE id <= %llu",
+             (unsigned long long)((old << 16) | 0xffff));
+    assert_int_equal(rows(sql), 0);
+    assert_int_equal(rows("SELECT COUNT(*) FROM feed_body"), USERS + 1);
+    store_close(s);
+    free(w);
+}
+
 static void test_a_version_2_store_is_migrated(void **state)
 {
     (void)state;
@@ -243,7 +308,7 @@ static void test_a_version_2_store_is_migrated(void **state)
     feed_put(s, "erin", id_now(1));
     expect_counts(s, "erin", 1, 1, 1);
     store_close(s);
-    snprintf(cmd, sizeof cmd, "test \"$(sqlite3 %s/messages.db 'PRAGMA user_version')\" = 3", dir);
+    snprintf(cmd, sizeof cmd, "test \"$(sqlite3 %s/messages.db 'PRAGMA user_version')\" = 4", dir);
     assert_int_equal(system(cmd), 0);
 }
 
@@ -254,6 +319,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_the_bound_keeps_the_newest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_items_past_the_ttl_are_gone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_the_sweep_deletes_expired_items_of_every_user, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_a_version_2_store_is_migrated, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
