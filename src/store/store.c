@@ -286,6 +286,7 @@ static struct op *run_batch(struct store *e, struct op *list)
         nd_log(ND_LOG_ERROR, "store transaction failed", "{s:s, s:s}", "file", e->path, "error",
                sqlite3_errmsg(e->db));
         sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
+        store__feed_forget(e); /* the marks and puts it knew of are undone */
     }
     if (err || swept)
         count_rows(e);

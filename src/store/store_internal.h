@@ -13,6 +13,7 @@
 #define SCHEMA_VERSION 4       /* 1: offline; 2: + templates; 3: + the feed; 4: - feed_id */
 #define BATCH_MAX 4096         /* operations per transaction */
 #define SWEEP_EVERY_MS 60000   /* how often expired messages and feed items are deleted */
+#define FEED_KNOWN_SLOTS 8192  /* users whose feed counts nd-store knows (power of 2) */
 #define FEED_SWEEP_USERS 512   /* users' expired feed items deleted per transaction */
 #define CKPT_FRAMES 1000       /* WAL pages that wake nd-ckpt (SQLite's own threshold) */
 #define CKPT_HARD_FRAMES 32768 /* ... and past which (128 MiB) nd-store checkpoints itself */
@@ -46,7 +47,19 @@ struct op {
 /* the feed's prepared statements (store_feed.c) */
 struct feed_stmts {
     sqlite3_stmt *window, *put, *body, *trim, *get_body, *set_own, *set_shared;
-    sqlite3_stmt *next_user, *sweep_user; /* the sweep, a user at a time */
+    sqlite3_stmt *next_user, *sweep_user;   /* the sweep, a user at a time */
+    sqlite3_stmt *own_flags, *shared_flags; /* one item's state, for a mark by ids */
+};
+
+/* What nd-store knows of a user's window since it last read it: enough to mark items by id and
+ * answer with the counts without reading the window again (store_feed.c). */
+struct feed_known {
+    char user_id[ND_USER_ID_MAX + 1];
+    int used;                  /* the slot holds a user */
+    int valid;                 /* ... whose window is as below (0: read it again) */
+    int n;                     /* entries in the window */
+    uint64_t oldest;           /* the oldest one's id (n > 0) */
+    struct feed_counts counts; /* the window's */
 };
 
 /* a pass of the feed's sweep, spread over transactions (nd-store) */
@@ -64,6 +77,8 @@ struct store {
     sqlite3_stmt *ins, *sel, *del, *trim, *sweep, *tpl_put, *tpl_del, *cnt;
     struct feed_stmts feed;
     struct feed_sweep feed_sweep; /* nd-store */
+    struct feed_known *known;     /* nd-store: FEED_KNOWN_SLOTS, by user (open addressing) */
+    size_t n_known;               /* nd-store: slots used */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -109,6 +124,9 @@ void store__ckpt_stop(struct store *e);
 
 /** Runs a FEED_PUT or FEED operation in the open transaction: 0 or -EIO. nd-store. */
 int store__feed_exec(struct store *e, struct op *o);
+
+/** Forgets every window known (a transaction rolled back). nd-store. */
+void store__feed_forget(struct store *e);
 
 /** Starts a pass deleting feed items older than NOTIFYD_FEED_TTL. nd-store. */
 void store__feed_sweep(struct store *e, int64_t now_ms);

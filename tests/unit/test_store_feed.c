@@ -1,8 +1,8 @@
 /* store (embedded), the feed: items are durable when their callback runs,
  * a user's window holds their own items and the shared ones newest first,
  * a shared item's state is per user, the per-user bound and the TTL, marks
- * survive a reopen, the sweep goes over every user, and a version 2 store (before the feed) is
- * migrated with its messages kept. */
+ * survive a reopen, marks by ids and counts agree with a model, the sweep goes over every user, and
+ * a version 2 store (before the feed) is migrated with its messages kept. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -193,6 +193,124 @@ static void test_own_and_shared_items_with_state_per_user(void **state)
     store_close(s);
 }
 
+/* a model of three users' windows (cfg.feed_max_per_user = 5), to check the store against */
+enum { M_USERS = 3, M_MAX = 5 };
+struct model_item {
+    uint64_t id;
+    unsigned flags[M_USERS]; /* an own item uses [its user] */
+};
+struct model {
+    struct model_item own[M_USERS][M_MAX], shared[M_MAX];
+    int n_own[M_USERS], n_shared;
+};
+
+static void model_put(struct model_item *list, int *n, uint64_t id)
+{
+    if (*n == M_MAX) /* the oldest goes */
+        memmove(list, list + 1, (M_MAX - 1) * sizeof *list);
+    else
+        (*n)++;
+    memset(&list[*n - 1], 0, sizeof *list);
+    list[*n - 1].id = id;
+}
+
+/* @u's window, newest first: pointers to the flags */
+static int model_window(struct model *m, int u, uint64_t *ids, unsigned **flags)
+{
+    int a = m->n_own[u] - 1, b = m->n_shared - 1, n = 0;
+    for (; n < M_MAX && (a >= 0 || b >= 0); n++) {
+        if (b < 0 || (a >= 0 && m->own[u][a].id > m->shared[b].id)) {
+            ids[n] = m->own[u][a].id;
+            flags[n] = &m->own[u][a--].flags[u];
+        } else {
+            ids[n] = m->shared[b].id;
+            flags[n] = &m->shared[b--].flags[u];
+        }
+    }
+    return n;
+}
+
+/* marks by ids and counts, many times, against the model: puts, shared puts and marks mixed */
+static void test_marks_and_counts_match_a_model(void **state)
+{
+    (void)state;
+    char err[512];
+    const char *users[M_USERS] = {"m0", "m1", "m2"};
+    struct model m;
+    memset(&m, 0, sizeof m);
+    uint64_t all_ids[1024];
+    int n_all = 0;
+    srand(19);
+    struct store *s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    assert_non_null(s);
+    for (int step = 0; step < 600; step++) {
+        int r = rand() % 10, u = rand() % M_USERS;
+        uint64_t ids[M_MAX];
+        unsigned *flags[M_MAX];
+        if (r < 3 || r == 3) { /* an own item, or a shared one */
+            uint64_t id = id_now((uint64_t)step);
+            if (r < 3) {
+                feed_put(s, users[u], id);
+                model_put(m.own[u], &m.n_own[u], id);
+            } else {
+                feed_put(s, "", id);
+                model_put(m.shared, &m.n_shared, id);
+            }
+            all_ids[n_all++ % 1024] = id;
+            continue;
+        }
+        int n = model_window(&m, u, ids, flags);
+        if (r == 9) { /* the counts alone */
+            struct feed_counts c = {0};
+            for (int i = 0; i < n; i++)
+                feed_count_item(&c, *flags[i], 1);
+            expect_counts(s, users[u], c.total, c.unseen, c.unread);
+            continue;
+        }
+        /* a mark of 1-3 ids (any user's, in the window or not, maybe twice), or of all */
+        uint64_t pick[3];
+        size_t n_pick = (size_t)(rand() % 3 + 1);
+        for (size_t i = 0; i < n_pick; i++)
+            pick[i] = n_all ? all_ids[rand() % (n_all < 1024 ? n_all : 1024)] : 1;
+        int all = r == 8 && rand() % 4 == 0;
+        enum feed_action a = (enum feed_action)(rand() % 5);
+        int updated = 0;
+        struct feed_counts c = {0};
+        for (int i = 0; i < n; i++) {
+            int hit = all;
+            for (size_t j = 0; j < n_pick; j++)
+                hit |= pick[j] == ids[i];
+            unsigned to = hit ? feed_apply(*flags[i], a) : *flags[i];
+            updated += to != *flags[i];
+            *flags[i] = to;
+            feed_count_item(&c, to, 1);
+        }
+        struct waiter w;
+        feed_run(s,
+                 (struct store_feed_req){.kind = STORE_FEED_MARK,
+                                         .ids = pick,
+                                         .n_ids = all ? 0 : n_pick,
+                                         .all = all,
+                                         .action = a},
+                 users[u], &w);
+        assert_int_equal(w.r.updated, updated);
+        assert_int_equal(w.r.counts.total, c.total);
+        assert_int_equal(w.r.counts.unseen, c.unseen);
+        assert_int_equal(w.r.counts.unread, c.unread);
+        if (step % 7 == 0) { /* and what a list shows */
+            feed_run(s, (struct store_feed_req){.kind = STORE_FEED_LIST, .filter = FEED_ALL},
+                     users[u], &w);
+            assert_int_equal(w.r.n_items, n);
+            for (int i = 0; i < n; i++) {
+                assert_int_equal(w.r.items[i].id, ids[i]);
+                assert_int_equal(w.r.items[i].flags, *flags[i]);
+            }
+            feed_items_free(w.r.items, w.r.n_items);
+        }
+    }
+    store_close(s);
+}
+
 static void test_the_bound_keeps_the_newest(void **state)
 {
     (void)state;
@@ -318,6 +436,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_own_and_shared_items_with_state_per_user, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_the_bound_keeps_the_newest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_marks_and_counts_match_a_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_items_past_the_ttl_are_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_the_sweep_deletes_expired_items_of_every_user, setup,
                                         teardown),
