@@ -265,23 +265,34 @@ static int mark_known(struct store *e, struct feed_op *f, struct feed_known *k)
 static int exec_put(struct store *e, struct op *o)
 {
     struct feed_stmts *st = &e->feed;
-    struct feed_known *k;
+    /* the owner's window changes: a shared item's, everyone's */
+    if (!o->user_id[0])
+        store__feed_forget(e);
+    struct feed_known *k = known_slot(e, o->user_id, 1);
+    if (k)
+        k->valid = 0;
     sqlite3_bind_text(st->put, 1, o->user_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st->put, 2, (sqlite3_int64)o->id);
     sqlite3_bind_int64(st->body, 1, (sqlite3_int64)o->id);
     sqlite3_bind_text(st->body, 2, o->json, (int)o->len, SQLITE_STATIC);
-    /* the owner's window changes: a shared item's, everyone's */
-    if (!o->user_id[0])
-        store__feed_forget(e);
-    else if ((k = known_slot(e, o->user_id, 0)))
-        k->valid = 0;
     if (store__step_done(st->put) < 0 || store__step_done(st->body) < 0)
         return -EIO;
-    /* the owner's newest NOTIFYD_FEED_MAX_PER_USER; a user's window also
-     * holds the shared items, so it never shows more than that either */
+    /* The owner's newest NOTIFYD_FEED_MAX_PER_USER, at every FEED_TRIM_EVERY-th put: finding
+     * the bound walks the user's items, the largest part of a put. Up to FEED_TRIM_EVERY - 1
+     * older items may wait on disk for the next trim; a window never shows them (it is the
+     * newest NOTIFYD_FEED_MAX_PER_USER of the user's own and the shared items, and they are
+     * older than that many of the user's own). A user not known is trimmed at once. */
+    if (k && k->trimmed && ++k->untrimmed < FEED_TRIM_EVERY)
+        return 0;
     sqlite3_bind_text(st->trim, 1, o->user_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st->trim, 2, e->cfg->feed_max_per_user);
-    return store__step_done(st->trim);
+    if (store__step_done(st->trim) < 0)
+        return -EIO;
+    if (k) {
+        k->trimmed = 1;
+        k->untrimmed = 0;
+    }
+    return 0;
 }
 
 /* @user_id's window, newest first, into *out (caller frees): its length, or -EIO/-ENOMEM */

@@ -13,7 +13,8 @@
 #define SCHEMA_VERSION 4       /* 1: offline; 2: + templates; 3: + the feed; 4: - feed_id */
 #define BATCH_MAX 4096         /* operations per transaction */
 #define SWEEP_EVERY_MS 60000   /* how often expired messages and feed items are deleted */
-#define FEED_KNOWN_SLOTS 8192  /* users whose feed counts nd-store knows (power of 2) */
+#define FEED_KNOWN_SLOTS 32768 /* users nd-store knows feed facts of (power of 2) */
+#define FEED_TRIM_EVERY 16     /* a user's own feed items are trimmed at every 16th put */
 #define FEED_SWEEP_USERS 512   /* users' expired feed items deleted per transaction */
 #define CKPT_FRAMES 1000       /* WAL pages that wake nd-ckpt (SQLite's own threshold) */
 #define CKPT_HARD_FRAMES 32768 /* ... and past which (128 MiB) nd-store checkpoints itself */
@@ -52,7 +53,9 @@ struct feed_stmts {
 };
 
 /* What nd-store knows of a user's window since it last read it: enough to mark items by id and
- * answer with the counts without reading the window again (store_feed.c). */
+ * answer with the counts without reading the window again; and how many of their items were put
+ * since the last trim (store_feed.c). Forgetting it is always safe: it is read again, trimmed
+ * at the next put. */
 struct feed_known {
     char user_id[ND_USER_ID_MAX + 1];
     int used;                  /* the slot holds a user */
@@ -60,6 +63,8 @@ struct feed_known {
     int n;                     /* entries in the window */
     uint64_t oldest;           /* the oldest one's id (n > 0) */
     struct feed_counts counts; /* the window's */
+    int trimmed;               /* the user's own items were trimmed to the bound since known */
+    int untrimmed;             /* ... and puts since then (< FEED_TRIM_EVERY) */
 };
 
 /* a pass of the feed's sweep, spread over transactions (nd-store) */

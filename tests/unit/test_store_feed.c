@@ -23,6 +23,8 @@
 #include "config.h"
 #include "store/store.h"
 
+static int64_t rows(const char *sql);
+
 #define FEED_SWEEP_USERS_TESTED 1100 /* more than two of the sweep's steps (store_internal.h) */
 
 struct waiter {
@@ -325,6 +327,24 @@ static void test_the_bound_keeps_the_newest(void **state)
     assert_string_equal(w.r.items[0].json, "{\"n\":8}");
     assert_string_equal(w.r.items[4].json, "{\"n\":4}");
     feed_items_free(w.r.items, w.r.n_items);
+    /* on disk, the older ones wait for a trim at most every 16th put (FEED_TRIM_EVERY) */
+    for (uint64_t i = 9; i <= 60; i++) {
+        feed_put(s, "carol", id_now(i));
+        int64_t n = rows("SELECT COUNT(*) FROM feed WHERE user_id = 'carol'");
+        assert_true(n >= 5 && n <= 5 + 15);
+    }
+    feed_run(s, (struct store_feed_req){.kind = STORE_FEED_LIST, .filter = FEED_ALL}, "carol", &w);
+    assert_int_equal(w.r.n_items, 5);
+    assert_string_equal(w.r.items[0].json, "{\"n\":60}");
+    assert_string_equal(w.r.items[4].json, "{\"n\":56}");
+    feed_items_free(w.r.items, w.r.n_items);
+    store_close(s);
+    /* a user not known since the open is trimmed at the first put */
+    s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    assert_non_null(s);
+    feed_put(s, "carol", id_now(61));
+    assert_int_equal(rows("SELECT COUNT(*) FROM feed WHERE user_id = 'carol'"), 5);
+    assert_int_equal(rows("SELECT COUNT(*) FROM feed_body"), 5);
     store_close(s);
 }
 
