@@ -15,7 +15,11 @@
 static int committed(void *arg, sqlite3 *db, const char *name, int frames)
 {
     struct store *e = arg;
-    if (frames >= CKPT_HARD_FRAMES) { /* nd-ckpt does not keep up: bound the WAL here */
+    /* The WAL starts over only at a write that finds all of it copied; under a steady stream of
+     * commits nd-ckpt is always a few behind, and the file would grow. Past CKPT_HARD_FRAMES
+     * nd-store copies the rest itself (little: nd-ckpt copied the most), so the next write
+     * starts it over. BUSY while nd-ckpt runs one: the next commit tries again. */
+    if (frames >= CKPT_HARD_FRAMES) {
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     } else if (frames >= CKPT_FRAMES) {
         pthread_mutex_lock(&e->ckpt_lock);

@@ -17,7 +17,7 @@
 #define FEED_TRIM_EVERY 16     /* a user's own feed items are trimmed at every 16th put */
 #define FEED_SWEEP_USERS 512   /* users' expired feed items deleted per transaction */
 #define CKPT_FRAMES 1000       /* WAL pages that wake nd-ckpt (SQLite's own threshold) */
-#define CKPT_HARD_FRAMES 32768 /* ... and past which (128 MiB) nd-store checkpoints itself */
+#define CKPT_HARD_FRAMES 8192  /* ... and past which (32 MiB) nd-store checkpoints itself */
 /* reads: the file mapped (up to 1 GiB), 32 MiB of page cache (SQLite's default: 2 MiB) */
 #define STORE_READ_PRAGMAS "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-32768;"
 
