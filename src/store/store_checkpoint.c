@@ -11,6 +11,15 @@
 #include "log.h"
 #include "store/store_internal.h"
 
+/* the WAL pages nd-ckpt had copied when it last ran; 0 when the WAL started over since */
+static int copied_before(struct store *e, int frames)
+{
+    pthread_mutex_lock(&e->ckpt_lock);
+    int copied = e->ckpt_copied;
+    pthread_mutex_unlock(&e->ckpt_lock);
+    return copied > frames ? 0 : copied;
+}
+
 /* nd-store, after each commit: @frames pages are in the WAL (SQLite's wal hook) */
 static int committed(void *arg, sqlite3 *db, const char *name, int frames)
 {
@@ -21,7 +30,9 @@ static int committed(void *arg, sqlite3 *db, const char *name, int frames)
      * starts it over. BUSY while nd-ckpt runs one: the next commit tries again. */
     if (frames >= CKPT_HARD_FRAMES) {
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    } else if (frames >= CKPT_FRAMES) {
+    } else if (frames >= CKPT_FRAMES && frames - copied_before(e, frames) >= CKPT_FRAMES) {
+        /* 1,000 pages more than nd-ckpt last copied (0 once the WAL started over): each
+         * checkpoint syncs the database file, and one a commit costs more than SQLite inline */
         pthread_mutex_lock(&e->ckpt_lock);
         e->ckpt_due = 1;
         pthread_cond_signal(&e->ckpt_cond);
@@ -44,11 +55,14 @@ static void *run(void *arg)
         pthread_mutex_unlock(&e->ckpt_lock);
         /* PASSIVE: copies what no reader still needs and never blocks nd-store's writes; the
          * WAL starts over at the first write after a checkpoint that copied all of it */
-        int rc = sqlite3_wal_checkpoint_v2(e->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        int copied = 0;
+        int rc =
+            sqlite3_wal_checkpoint_v2(e->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, &copied);
         if (rc != SQLITE_OK && rc != SQLITE_BUSY)
             nd_log(ND_LOG_WARN, "store checkpoint failed", "{s:s, s:s}", "file", e->path, "error",
                    sqlite3_errmsg(e->ckpt_db));
         pthread_mutex_lock(&e->ckpt_lock);
+        e->ckpt_copied = copied > 0 ? copied : 0;
     }
     pthread_mutex_unlock(&e->ckpt_lock);
     return NULL;

@@ -97,9 +97,10 @@ struct store {
     sqlite3 *ckpt_db;           /* nd-ckpt's own connection */
     pthread_t ckpt_thread;      /* nd-ckpt */
     int ckpt_started;           /* opening and closing only */
-    pthread_mutex_t ckpt_lock;  /* serializes the two fields below */
+    pthread_mutex_t ckpt_lock;  /* serializes the three fields below */
     pthread_cond_t ckpt_cond;   /* {ckpt_lock} signalled when one changes */
     int ckpt_due, ckpt_closing; /* {ckpt_lock} */
+    int ckpt_copied;            /* {ckpt_lock} WAL pages copied by nd-ckpt's last checkpoint */
 };
 
 /** A new operation for @user_id (copied; NULL when too long or ENOMEM). Any thread. */
