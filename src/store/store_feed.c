@@ -169,7 +169,7 @@ static struct feed_known *known_slot(struct store *e, const char *user_id, int a
         if (!k->used) {
             if (!add)
                 return NULL;
-            if (e->n_known >= FEED_KNOWN_SLOTS / 4 * 3) { /* full enough: start again */
+            if (e->n_known >= (size_t)FEED_KNOWN_SLOTS / 4 * 3) { /* full enough: start again */
                 store__feed_forget(e);
                 return known_slot(e, user_id, 1);
             }
