@@ -68,16 +68,20 @@ int feed_matches(unsigned flags, enum feed_filter f)
     return 0;
 }
 
+void feed_count_item(struct feed_counts *c, unsigned flags, int sign)
+{
+    if (flags & FEED_ARCHIVED)
+        return;
+    c->total += sign;
+    c->unseen += !(flags & FEED_SEEN) ? sign : 0;
+    c->unread += !(flags & FEED_READ) ? sign : 0;
+}
+
 void feed_count(const struct feed_entry *w, size_t n, struct feed_counts *out)
 {
     memset(out, 0, sizeof *out);
-    for (size_t i = 0; i < n; i++) {
-        if (w[i].flags & FEED_ARCHIVED)
-            continue;
-        out->total++;
-        out->unseen += !(w[i].flags & FEED_SEEN);
-        out->unread += !(w[i].flags & FEED_READ);
-    }
+    for (size_t i = 0; i < n; i++)
+        feed_count_item(out, w[i].flags, 1);
 }
 
 size_t feed_page(const struct feed_entry *w, size_t n, uint64_t before, enum feed_filter f,

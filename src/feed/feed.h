@@ -78,6 +78,9 @@ unsigned feed_apply(unsigned flags, enum feed_action a);
 /** True when an item with @flags is listed by @f. */
 int feed_matches(unsigned flags, enum feed_filter f);
 
+/** Adds (@sign 1) or takes away (-1) an item with @flags to/from @c. */
+void feed_count_item(struct feed_counts *c, unsigned flags, int sign);
+
 /** The counts of the window @w (@n entries). */
 void feed_count(const struct feed_entry *w, size_t n, struct feed_counts *out);
 

@@ -274,6 +274,8 @@ static struct op *run_batch(struct store *e, struct op *list)
         e->last_sweep_ms = now;
         swept = 1;
     }
+    if (!err && e->feed_sweep.active)
+        store__feed_sweep_step(e);
     if (!err && sqlite3_exec(e->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         err = -EIO;
     if (!err) { /* the time a put waits for "on disk", fsync included */
@@ -284,6 +286,7 @@ static struct op *run_batch(struct store *e, struct op *list)
         nd_log(ND_LOG_ERROR, "store transaction failed", "{s:s, s:s}", "file", e->path, "error",
                sqlite3_errmsg(e->db));
         sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
+        store__feed_forget(e); /* the marks and puts it knew of are undone */
     }
     if (err || swept)
         count_rows(e);
@@ -303,7 +306,7 @@ static void *run(void *arg)
     for (;;) {
         health_beat(HEALTH_T_STORE);
         pthread_mutex_lock(&e->lock);
-        while (!e->head && !e->closing) {
+        while (!e->head && !e->closing && !e->feed_sweep.active) {
             /* a heartbeat a second; run_batch() sweeps when it is due */
             struct timespec until = nd_wall_deadline(1000);
             if (pthread_cond_timedwait(&e->cond, &e->lock, &until) == ETIMEDOUT)
@@ -318,8 +321,8 @@ static void *run(void *arg)
             health_unwatch(HEALTH_T_STORE);
             return NULL;
         }
-        if (!list) { /* idle: sweep expired messages when it is time */
-            if (nd_wall_ms() - e->last_sweep_ms >= SWEEP_EVERY_MS)
+        if (!list) { /* idle: sweep expired messages when it is time, or go on sweeping */
+            if (nd_wall_ms() - e->last_sweep_ms >= SWEEP_EVERY_MS || e->feed_sweep.active)
                 run_batch(e, NULL);
             continue;
         }
@@ -340,7 +343,10 @@ static void release(struct store *e)
     sqlite3_finalize(e->tpl_del);
     sqlite3_finalize(e->cnt);
     store__feed_release(e);
+    store__ckpt_stop(e); /* first: the last connection closed checkpoints and removes the WAL */
     sqlite3_close(e->db);
+    pthread_cond_destroy(&e->ckpt_cond);
+    pthread_mutex_destroy(&e->ckpt_lock);
     pthread_cond_destroy(&e->cond);
     pthread_mutex_destroy(&e->lock);
     free(e);
@@ -417,6 +423,7 @@ static int open_db(struct store *e, char *err, size_t errlen)
         "CREATE TABLE IF NOT EXISTS templates (id TEXT PRIMARY KEY, body TEXT NOT NULL);"
         "PRAGMA user_version = 2;",
         store__feed_schema,
+        store__feed_schema_4,
     };
     for (; version >= 0 && version < SCHEMA_VERSION; version++) {
         if (sqlite3_exec(e->db, steps[version], NULL, NULL, NULL) != SQLITE_OK) {
@@ -514,6 +521,8 @@ struct store *store_open(const struct nd_config *cfg, store_user_fn users, void 
     e->last_sweep_ms = 0;
     pthread_mutex_init(&e->lock, NULL);
     pthread_cond_init(&e->cond, NULL);
+    pthread_mutex_init(&e->ckpt_lock, NULL);
+    pthread_cond_init(&e->ckpt_cond, NULL);
     snprintf(e->path, sizeof e->path, "%s/messages.db", cfg->data_dir);
     if (mkdir(cfg->data_dir, 0700) < 0 && errno != EEXIST) {
         snprintf(err, errlen, "cannot create data dir %s: %s", cfg->data_dir, strerror(errno));
@@ -523,6 +532,8 @@ struct store *store_open(const struct nd_config *cfg, store_user_fn users, void 
         list_templates(e, templates, templates_arg, err, errlen) < 0)
         goto fail;
     count_rows(e);
+    if (store__ckpt_start(e, err, errlen) < 0)
+        goto fail;
     if (pthread_create(&e->thread, NULL, run, e)) {
         snprintf(err, errlen, "cannot start the store thread");
         goto fail;

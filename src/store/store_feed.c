@@ -30,6 +30,12 @@ const char store__feed_schema[] =
     " END;"
     "PRAGMA user_version = 3;";
 
+/* 4: no index on feed (id). It was there for the minute sweep alone, and every put paid for it
+ * twice: the new item's entry, and the trimmed one's, on a page of its own. The sweep now goes
+ * through the feed a user at a time, by the primary key. */
+const char store__feed_schema_4[] = "BEGIN; DROP INDEX IF EXISTS feed_id; PRAGMA user_version = 4; "
+                                    "COMMIT;";
+
 struct feed_op {
     struct store_feed_req q; /* user_id points into the op, ids are owned */
     store_feed_fn fn;
@@ -55,7 +61,11 @@ int store__feed_prepare(struct store *e, char *err, size_t errlen)
         {&e->feed.set_own, "UPDATE feed SET flags = ?3 WHERE user_id = ?1 AND id = ?2"},
         {&e->feed.set_shared,
          "INSERT OR REPLACE INTO feed_state (user_id, id, flags) VALUES (?, ?, ?)"},
-        {&e->feed.sweep, "DELETE FROM feed WHERE id <= ?"},
+        {&e->feed.next_user, "SELECT user_id FROM feed WHERE user_id > ? ORDER BY user_id LIMIT 1"},
+        {&e->feed.sweep_user, "DELETE FROM feed WHERE user_id = ? AND id <= ?"},
+        {&e->feed.own_flags, "SELECT flags FROM feed WHERE user_id = ? AND id = ?"},
+        {&e->feed.shared_flags, "SELECT COALESCE((SELECT flags FROM feed_state WHERE user_id = ?1 "
+                                "AND id = ?2), 0) FROM feed WHERE user_id = '' AND id = ?2"},
     };
     for (size_t i = 0; i < ND_ARRAY_SIZE(stmts); i++) {
         if (sqlite3_prepare_v3(e->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, stmts[i].st,
@@ -65,18 +75,25 @@ int store__feed_prepare(struct store *e, char *err, size_t errlen)
             return -EINVAL;
         }
     }
+    if (!(e->known = calloc(FEED_KNOWN_SLOTS, sizeof *e->known))) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
     return 0;
 }
 
 void store__feed_release(struct store *e)
 {
-    sqlite3_stmt **all[] = {&e->feed.window,     &e->feed.put,      &e->feed.body,
-                            &e->feed.trim,       &e->feed.get_body, &e->feed.set_own,
-                            &e->feed.set_shared, &e->feed.sweep};
+    sqlite3_stmt **all[] = {&e->feed.window,     &e->feed.put,         &e->feed.body,
+                            &e->feed.trim,       &e->feed.get_body,    &e->feed.set_own,
+                            &e->feed.set_shared, &e->feed.next_user,   &e->feed.sweep_user,
+                            &e->feed.own_flags,  &e->feed.shared_flags};
     for (size_t i = 0; i < ND_ARRAY_SIZE(all); i++) {
         sqlite3_finalize(*all[i]);
         *all[i] = NULL;
     }
+    free(e->known);
+    e->known = NULL;
 }
 
 /* ids at or below this are past NOTIFYD_FEED_TTL */
@@ -130,22 +147,152 @@ int store_feed(struct store *s, const struct store_feed_req *q, store_feed_fn fn
     return 0;
 }
 
-/* --- nd-store --- */
+/* --- nd-store: the windows known --- */
+
+void store__feed_forget(struct store *e)
+{
+    if (e->n_known)
+        memset(e->known, 0, FEED_KNOWN_SLOTS * sizeof *e->known);
+    e->n_known = 0;
+}
+
+/* @user_id's slot: the one holding it, or (@add) a free one taken for it; NULL otherwise */
+static struct feed_known *known_slot(struct store *e, const char *user_id, int add)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *c = user_id; *c; c++)
+        h = (h ^ (unsigned char)*c) * 16777619u;
+    for (size_t i = 0; i < FEED_KNOWN_SLOTS; i++) {
+        struct feed_known *k = &e->known[(h + i) & (FEED_KNOWN_SLOTS - 1)];
+        if (k->used && strcmp(k->user_id, user_id) == 0)
+            return k;
+        if (!k->used) {
+            if (!add)
+                return NULL;
+            if (e->n_known >= (size_t)FEED_KNOWN_SLOTS / 4 * 3) { /* full enough: start again */
+                store__feed_forget(e);
+                return known_slot(e, user_id, 1);
+            }
+            e->n_known++;
+            k->used = 1;
+            snprintf(k->user_id, sizeof k->user_id, "%s", user_id);
+            return k;
+        }
+    }
+    return NULL;
+}
+
+/* @user_id's window as known, or NULL: never read, changed since, or an item of it expired */
+static struct feed_known *known_window(struct store *e, const char *user_id)
+{
+    struct feed_known *k = known_slot(e, user_id, 0);
+    if (!k || !k->valid)
+        return NULL;
+    if (k->n && k->oldest <= oldest_kept(e, nd_wall_ms())) {
+        k->valid = 0;
+        return NULL;
+    }
+    return k;
+}
+
+/* the window @w (@n entries) as just read or changed */
+static void know_window(struct store *e, const char *user_id, const struct feed_entry *w, size_t n,
+                        const struct feed_counts *c)
+{
+    struct feed_known *k = known_slot(e, user_id, 1);
+    if (!k)
+        return;
+    k->valid = 1;
+    k->n = (int)n;
+    k->oldest = n ? w[n - 1].id : 0;
+    k->counts = *c;
+}
+
+/* an item's state for @user_id: 1 (own) or 2 (shared) with *flags, 0 none, -EIO */
+static int item_flags(struct store *e, const char *user_id, uint64_t id, unsigned *flags)
+{
+    sqlite3_stmt *sts[] = {e->feed.own_flags, e->feed.shared_flags};
+    for (int i = 0; i < 2; i++) {
+        sqlite3_stmt *st = sts[i];
+        sqlite3_bind_text(st, 1, user_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)id);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            *flags = (unsigned)sqlite3_column_int(st, 0);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (rc == SQLITE_ROW)
+            return i + 1;
+        if (rc != SQLITE_DONE)
+            return -EIO;
+    }
+    return 0;
+}
+
+/* a mark by ids on a known window: each item looked up by its key, the counts kept up; every
+ * item with an id at or above the window's oldest is in it (the window is the newest ones) */
+static int mark_known(struct store *e, struct feed_op *f, struct feed_known *k)
+{
+    int updated = 0;
+    for (size_t i = 0; k->n && i < f->q.n_ids; i++) {
+        uint64_t id = f->q.ids[i];
+        unsigned from = 0;
+        if (id < k->oldest)
+            continue;
+        int found = item_flags(e, f->q.user_id, id, &from);
+        if (found < 0)
+            return found;
+        unsigned to = feed_apply(from, f->q.action);
+        if (!found || to == from)
+            continue; /* a repeated id finds the state just written */
+        sqlite3_stmt *st = found == 2 ? e->feed.set_shared : e->feed.set_own;
+        sqlite3_bind_text(st, 1, f->q.user_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)id);
+        sqlite3_bind_int(st, 3, (int)to);
+        if (store__step_done(st) < 0)
+            return -EIO;
+        feed_count_item(&k->counts, from, -1);
+        feed_count_item(&k->counts, to, 1);
+        updated++;
+    }
+    f->r.updated = updated;
+    f->r.counts = k->counts;
+    return 0;
+}
+
+/* --- nd-store: the operations --- */
 
 static int exec_put(struct store *e, struct op *o)
 {
     struct feed_stmts *st = &e->feed;
+    /* the owner's window changes: a shared item's, everyone's */
+    if (!o->user_id[0])
+        store__feed_forget(e);
+    struct feed_known *k = known_slot(e, o->user_id, 1);
+    if (k)
+        k->valid = 0;
     sqlite3_bind_text(st->put, 1, o->user_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st->put, 2, (sqlite3_int64)o->id);
     sqlite3_bind_int64(st->body, 1, (sqlite3_int64)o->id);
     sqlite3_bind_text(st->body, 2, o->json, (int)o->len, SQLITE_STATIC);
     if (store__step_done(st->put) < 0 || store__step_done(st->body) < 0)
         return -EIO;
-    /* the owner's newest NOTIFYD_FEED_MAX_PER_USER; a user's window also
-     * holds the shared items, so it never shows more than that either */
+    /* The owner's newest NOTIFYD_FEED_MAX_PER_USER, at every FEED_TRIM_EVERY-th put: finding
+     * the bound walks the user's items, the largest part of a put. Up to FEED_TRIM_EVERY - 1
+     * older items may wait on disk for the next trim; a window never shows them (it is the
+     * newest NOTIFYD_FEED_MAX_PER_USER of the user's own and the shared items, and they are
+     * older than that many of the user's own). A user not known is trimmed at once. */
+    if (k && k->trimmed && ++k->untrimmed < FEED_TRIM_EVERY)
+        return 0;
     sqlite3_bind_text(st->trim, 1, o->user_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st->trim, 2, e->cfg->feed_max_per_user);
-    return store__step_done(st->trim);
+    if (store__step_done(st->trim) < 0)
+        return -EIO;
+    if (k) {
+        k->trimmed = 1;
+        k->untrimmed = 0;
+    }
+    return 0;
 }
 
 /* @user_id's window, newest first, into *out (caller frees): its length, or -EIO/-ENOMEM */
@@ -234,6 +381,14 @@ static int mark(struct store *e, struct feed_op *f, struct feed_entry *w, size_t
 
 static int exec_feed(struct store *e, struct feed_op *f)
 {
+    /* counts, and marks by ids, need not read a window nd-store knows */
+    struct feed_known *k = f->q.kind != STORE_FEED_LIST ? known_window(e, f->q.user_id) : NULL;
+    if (k && f->q.kind == STORE_FEED_COUNTS) {
+        f->r.counts = k->counts;
+        return 0;
+    }
+    if (k && !f->q.all)
+        return mark_known(e, f, k);
     struct feed_entry *w = NULL;
     int n = read_window(e, f->q.user_id, &w), rc = 0;
     if (n < 0)
@@ -243,6 +398,8 @@ static int exec_feed(struct store *e, struct feed_op *f)
     else if (f->q.kind == STORE_FEED_MARK)
         rc = mark(e, f, w, (size_t)n);
     feed_count(w, (size_t)n, &f->r.counts);
+    if (!rc)
+        know_window(e, f->q.user_id, w, (size_t)n, &f->r.counts);
     free(w);
     return rc;
 }
@@ -252,14 +409,60 @@ int store__feed_exec(struct store *e, struct op *o)
     if (o->kind == OPK_FEED_PUT)
         return exec_put(e, o);
     int rc = exec_feed(e, o->feed);
+    if (rc < 0) { /* part of a mark may be written: read the window next time */
+        struct feed_known *k = known_slot(e, o->user_id, 0);
+        if (k)
+            k->valid = 0;
+    }
     return rc == -ENOMEM ? -ENOMEM : rc < 0 ? -EIO : 0;
 }
 
 void store__feed_sweep(struct store *e, int64_t now_ms)
 {
-    sqlite3_bind_int64(e->feed.sweep, 1, (sqlite3_int64)oldest_kept(e, now_ms));
-    if (store__step_done(e->feed.sweep) < 0)
+    struct feed_sweep *w = &e->feed_sweep;
+    w->active = 1;
+    w->started = 0;
+    w->cutoff = oldest_kept(e, now_ms);
+    w->cursor[0] = 0;
+}
+
+static int sweep_user(struct store *e, const char *user_id)
+{
+    sqlite3_stmt *st = e->feed.sweep_user;
+    sqlite3_bind_text(st, 1, user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)e->feed_sweep.cutoff);
+    return store__step_done(st);
+}
+
+void store__feed_sweep_step(struct store *e)
+{
+    struct feed_sweep *w = &e->feed_sweep;
+    sqlite3_stmt *st = e->feed.next_user;
+    int rc = 0;
+    if (!w->started) { /* "" sorts first: the shared items */
+        rc = sweep_user(e, "");
+        w->started = 1;
+    }
+    for (int n = 0; !rc && n < FEED_SWEEP_USERS; n++) {
+        char user[ND_USER_ID_MAX + 1];
+        sqlite3_bind_text(st, 1, w->cursor, -1, SQLITE_STATIC);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW)
+            snprintf(user, sizeof user, "%s", (const char *)sqlite3_column_text(st, 0));
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (step != SQLITE_ROW) { /* the last user was swept (or the read failed: next pass) */
+            rc = step == SQLITE_DONE ? 0 : -EIO;
+            w->active = 0;
+            break;
+        }
+        memcpy(w->cursor, user, sizeof user);
+        rc = sweep_user(e, user);
+    }
+    if (rc < 0) {
         nd_log(ND_LOG_WARN, "could not delete expired feed items", "{s:s}", "file", e->path);
+        w->active = 0;
+    }
 }
 
 void store__feed_finish(struct op *o, int err)

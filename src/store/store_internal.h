@@ -10,9 +10,14 @@
 
 #include "store/store.h"
 
-#define SCHEMA_VERSION 3     /* 1: offline; 2: + templates; 3: + the feed */
-#define BATCH_MAX 4096       /* operations per transaction */
-#define SWEEP_EVERY_MS 60000 /* how often expired messages and feed items are deleted */
+#define SCHEMA_VERSION 4       /* 1: offline; 2: + templates; 3: + the feed; 4: - feed_id */
+#define BATCH_MAX 4096         /* operations per transaction */
+#define SWEEP_EVERY_MS 60000   /* how often expired messages and feed items are deleted */
+#define FEED_KNOWN_SLOTS 32768 /* users nd-store knows feed facts of (power of 2) */
+#define FEED_TRIM_EVERY 16     /* a user's own feed items are trimmed at every 16th put */
+#define FEED_SWEEP_USERS 512   /* users' expired feed items deleted per transaction */
+#define CKPT_FRAMES 1000       /* WAL pages that wake nd-ckpt (SQLite's own threshold) */
+#define CKPT_HARD_FRAMES 8192  /* ... and past which (32 MiB) nd-store checkpoints itself */
 /* reads: the file mapped (up to 1 GiB), 32 MiB of page cache (SQLite's default: 2 MiB) */
 #define STORE_READ_PRAGMAS "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-32768;"
 
@@ -42,7 +47,32 @@ struct op {
 
 /* the feed's prepared statements (store_feed.c) */
 struct feed_stmts {
-    sqlite3_stmt *window, *put, *body, *trim, *get_body, *set_own, *set_shared, *sweep;
+    sqlite3_stmt *window, *put, *body, *trim, *get_body, *set_own, *set_shared;
+    sqlite3_stmt *next_user, *sweep_user;   /* the sweep, a user at a time */
+    sqlite3_stmt *own_flags, *shared_flags; /* one item's state, for a mark by ids */
+};
+
+/* What nd-store knows of a user's window since it last read it: enough to mark items by id and
+ * answer with the counts without reading the window again; and how many of their items were put
+ * since the last trim (store_feed.c). Forgetting it is always safe: it is read again, trimmed
+ * at the next put. */
+struct feed_known {
+    char user_id[ND_USER_ID_MAX + 1];
+    int used;                  /* the slot holds a user */
+    int valid;                 /* ... whose window is as below (0: read it again) */
+    int n;                     /* entries in the window */
+    uint64_t oldest;           /* the oldest one's id (n > 0) */
+    struct feed_counts counts; /* the window's */
+    int trimmed;               /* the user's own items were trimmed to the bound since known */
+    int untrimmed;             /* ... and puts since then (< FEED_TRIM_EVERY) */
+};
+
+/* a pass of the feed's sweep, spread over transactions (nd-store) */
+struct feed_sweep {
+    int active;                      /* a pass is under way */
+    int started;                     /* ... and swept "" (the shared items) */
+    uint64_t cutoff;                 /* ids at or below it are past the TTL */
+    char cursor[ND_USER_ID_MAX + 1]; /* the last user swept */
 };
 
 struct store {
@@ -51,6 +81,9 @@ struct store {
     sqlite3 *db;
     sqlite3_stmt *ins, *sel, *del, *trim, *sweep, *tpl_put, *tpl_del, *cnt;
     struct feed_stmts feed;
+    struct feed_sweep feed_sweep; /* nd-store */
+    struct feed_known *known;     /* nd-store: FEED_KNOWN_SLOTS, by user (open addressing) */
+    size_t n_known;               /* nd-store: slots used */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -60,6 +93,14 @@ struct store {
     int64_t last_sweep_ms;
     int64_t delta;        /* nd-store: rows added less rows removed in this transaction */
     _Atomic int64_t kept; /* rows in offline: counted at open and each sweep, kept up between */
+    /* the checkpointer (store_checkpoint.c) */
+    sqlite3 *ckpt_db;           /* nd-ckpt's own connection */
+    pthread_t ckpt_thread;      /* nd-ckpt */
+    int ckpt_started;           /* opening and closing only */
+    pthread_mutex_t ckpt_lock;  /* serializes the three fields below */
+    pthread_cond_t ckpt_cond;   /* {ckpt_lock} signalled when one changes */
+    int ckpt_due, ckpt_closing; /* {ckpt_lock} */
+    int ckpt_copied;            /* {ckpt_lock} WAL pages copied by nd-ckpt's last checkpoint */
 };
 
 /** A new operation for @user_id (copied; NULL when too long or ENOMEM). Any thread. */
@@ -71,8 +112,8 @@ void store__enqueue(struct store *e, struct op *o);
 /** Steps @st once and resets it: 0 when done, -EIO otherwise. nd-store. */
 int store__step_done(sqlite3_stmt *st);
 
-/** The feed's schema step (from version 2 to 3). */
-extern const char store__feed_schema[];
+/** The feed's schema steps (from version 2 to 3, and 3 to 4). */
+extern const char store__feed_schema[], store__feed_schema_4[];
 
 /** Prepares the feed's statements: 0, or -EINVAL with a reason in @err. Opening. */
 int store__feed_prepare(struct store *e, char *err, size_t errlen);
@@ -80,11 +121,25 @@ int store__feed_prepare(struct store *e, char *err, size_t errlen);
 /** Finalizes them. */
 void store__feed_release(struct store *e);
 
+/** Opens nd-ckpt's connection and starts it; nd-store's commits wake it. 0, or -errno with a
+ * reason in @err. Opening, after the schema is in place. */
+int store__ckpt_start(struct store *e, char *err, size_t errlen);
+
+/** Stops nd-ckpt (once nd-store is gone) and closes its connection. Started or not. */
+void store__ckpt_stop(struct store *e);
+
 /** Runs a FEED_PUT or FEED operation in the open transaction: 0 or -EIO. nd-store. */
 int store__feed_exec(struct store *e, struct op *o);
 
-/** Deletes expired feed items (older than NOTIFYD_FEED_TTL). nd-store, in a transaction. */
+/** Forgets every window known (a transaction rolled back). nd-store. */
+void store__feed_forget(struct store *e);
+
+/** Starts a pass deleting feed items older than NOTIFYD_FEED_TTL. nd-store. */
 void store__feed_sweep(struct store *e, int64_t now_ms);
+
+/** Runs the pass on FEED_SWEEP_USERS more users; it ends at the last. nd-store, in a
+ * transaction. */
+void store__feed_sweep_step(struct store *e);
 
 /** Answers a FEED operation (@err: 0 or -errno) and frees what it holds. nd-store. */
 void store__feed_finish(struct op *o, int err);

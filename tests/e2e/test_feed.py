@@ -2,7 +2,7 @@
 default and by the `feed` flag, ListFeed paging and filters, counts, MarkFeed
 and its feed_update to every tab, the REST and /me routes with CORS,
 feed_mark over the WebSocket, isolation between users, retention, kill -9
-durability and the schema migration from version 2."""
+durability and the schema migrations from versions 2 and 3."""
 import asyncio
 import json
 import os
@@ -385,6 +385,80 @@ def test_a_version_2_store_is_migrated_and_keeps_its_messages():
 
         run(go())
         v = sqlite3.connect(os.path.join(s.data_dir, "messages.db")).execute("PRAGMA user_version").fetchone()[0]
-        assert v == 3
+        assert v == 4
+    finally:
+        s.close()
+
+
+# version 3 exactly as store.c and store_feed.c created it (before the feed_id index was dropped)
+V3_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS offline (user_id TEXT NOT NULL, id INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (user_id, id)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS offline_expiry ON offline (expires_at);"
+    "PRAGMA user_version = 1;"
+    "CREATE TABLE IF NOT EXISTS templates (id TEXT PRIMARY KEY, body TEXT NOT NULL);"
+    "PRAGMA user_version = 2;"
+    "CREATE TABLE IF NOT EXISTS feed (user_id TEXT NOT NULL, id INTEGER NOT NULL,"
+    " flags INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (user_id, id)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS feed_id ON feed (id);"
+    "CREATE TABLE IF NOT EXISTS feed_body (id INTEGER PRIMARY KEY, body TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS feed_state (user_id TEXT NOT NULL, id INTEGER NOT NULL,"
+    " flags INTEGER NOT NULL, PRIMARY KEY (user_id, id)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS feed_state_id ON feed_state (id);"
+    "CREATE TRIGGER IF NOT EXISTS feed_gone AFTER DELETE ON feed BEGIN"
+    " DELETE FROM feed_body WHERE id = old.id;"
+    " DELETE FROM feed_state WHERE id = old.id AND old.user_id = '';"
+    " END;"
+    "PRAGMA user_version = 3;")
+
+
+def test_a_version_3_store_is_migrated_with_every_item_and_its_state():
+    """A messages.db of schema version 3 (with the feed_id index) opens as
+    version 4 without it; every item of every feed is there with its state,
+    the shared one's per user; marks and the bound work on it afterwards."""
+    s = nd.Server()
+    os.makedirs(s.data_dir, exist_ok=True)
+    db = sqlite3.connect(os.path.join(s.data_dir, "messages.db"))
+    db.executescript(V3_SCHEMA)
+    now = int(time.time() * 1000)
+    # (owner, flags): own items of fd-v3a in every state, one of fd-v3b, a shared one
+    rows = [("fd-v3a", 0), ("fd-v3a", 1), ("fd-v3a", 3), ("fd-v3a", 7), ("fd-v3b", 3), ("", 0)]
+    ids = []
+    for n, (owner, flags) in enumerate(rows):
+        mid = ((now - 60000 + n) << 16) | n
+        ids.append(mid)
+        body = json.dumps({"type": "system_notification", "user_id": owner, "data": {"n": n},
+                           "timestamp": now, "message_id": "%016x" % mid})
+        db.execute("INSERT INTO feed VALUES (?, ?, ?)", (owner, mid, flags))
+        db.execute("INSERT INTO feed_body VALUES (?, ?)", (mid, body))
+    db.execute("INSERT INTO feed_state VALUES ('fd-v3b', ?, 7)", (ids[5],))  # fd-v3b archived it
+    db.commit()
+    db.close()
+    hexid = ["%016x" % i for i in ids]
+    s.start()
+    try:
+        async def go():
+            a = await listing(s, "fd-v3a", filter=pb.FEED_FILTER_ALL)
+            assert [i.id for i in a.items] == [hexid[5], hexid[3], hexid[2], hexid[1], hexid[0]]
+            assert [(i.seen, i.read, i.archived) for i in a.items] == [
+                (False, False, False), (True, True, True), (True, True, False), (True, False, False),
+                (False, False, False)]
+            assert [json.loads(i.data)["n"] for i in a.items] == [5, 3, 2, 1, 0]
+            assert await counts(s, "fd-v3a") == (4, 2, 3)
+            b = await listing(s, "fd-v3b", filter=pb.FEED_FILTER_ALL)
+            assert [(i.id, i.seen, i.read, i.archived) for i in b.items] == [
+                (hexid[5], True, True, True), (hexid[4], True, True, False)]
+            assert await counts(s, "fd-v3b") == (1, 0, 0)
+            r = await mark(s, "fd-v3a", pb.FEED_ACTION_READ, ids=[hexid[0]])
+            assert r.updated == 1 and (r.counts.total, r.counts.unseen, r.counts.unread) == (4, 1, 2)
+            new = await notice(s, "fd-v3a", "after", feed=True)
+            a = await listing(s, "fd-v3a", filter=pb.FEED_FILTER_ALL)
+            assert [i.id for i in a.items][:2] == [new.message_id, hexid[5]]
+
+        run(go())
+        db = sqlite3.connect(os.path.join(s.data_dir, "messages.db"))
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'feed_id'").fetchone()[0] == 0
+        db.close()
     finally:
         s.close()

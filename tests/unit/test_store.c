@@ -1,6 +1,6 @@
 /* store (embedded): put is durable when its callback runs, load returns a
  * user's messages in id order, a user's backlog counted, remove, expiry, the
- * per-user bound, reopening,
+ * per-user bound, reopening, the WAL checkpointed on its own thread,
  * and clear errors for a corrupt or foreign file. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,11 +9,13 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -370,6 +372,59 @@ static void test_foreign_schema_is_refused(void **state)
     assert_non_null(strstr(err, "schema version 7"));
 }
 
+/* the WAL is copied back into messages.db while the store runs, by nd-ckpt (not by a commit) */
+static void test_the_wal_is_checkpointed_by_its_own_thread(void **state)
+{
+    (void)state;
+    char err[512], path[128], body[4001];
+    struct store *s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    assert_non_null(s);
+    char comm[64] = "";
+    int found = 0;
+    for (int tries = 0; !found && tries < 100; tries++) { /* it names itself once it runs */
+        usleep(tries ? 10000 : 0);
+        DIR *tasks = opendir("/proc/self/task"); /* our own threads, by name */
+        assert_non_null(tasks);
+        for (struct dirent *t; !found && (t = readdir(tasks));) {
+            char p[300];
+            snprintf(p, sizeof p, "/proc/self/task/%s/comm", t->d_name);
+            FILE *f = fopen(p, "r");
+            if (f) {
+                found = fgets(comm, sizeof comm, f) && strcmp(comm, "nd-ckpt\n") == 0;
+                fclose(f);
+            }
+        }
+        closedir(tasks);
+    }
+    assert_true(found);
+    memset(body, 'x', sizeof body - 1);
+    body[sizeof body - 1] = 0;
+    struct waiter w[64];
+    for (int round = 0; round < 40; round++) { /* 2,560 pages of bodies, in 40 commits */
+        for (int i = 0; i < 64; i++) {
+            struct stored_msg m = {.id = (uint64_t)(round * 64 + i + 1),
+                                   .expires_at_ms = wall_ms() + 60000,
+                                   .json = body,
+                                   .len = strlen(body)};
+            snprintf(m.user_id, sizeof m.user_id, "u%d", i);
+            waiter_init(&w[i]);
+            assert_int_equal(store_put(s, &m, put_done, &w[i]), 0);
+        }
+        for (int i = 0; i < 64; i++) {
+            waiter_wait(&w[i]);
+            assert_int_equal(w[i].err, 0);
+        }
+    }
+    snprintf(path, sizeof path, "%s/messages.db", dir);
+    struct stat st = {0};
+    for (int i = 0; i < 500 && st.st_size < 4000 * 1000; i++) { /* up to 5 s */
+        usleep(10000);
+        assert_int_equal(stat(path, &st), 0);
+    }
+    assert_true(st.st_size >= 4000 * 1000); /* the bodies reached the database file */
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -384,6 +439,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_schema_1_is_upgraded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_file_is_named, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_schema_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_the_wal_is_checkpointed_by_its_own_thread, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

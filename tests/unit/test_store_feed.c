@@ -1,8 +1,8 @@
 /* store (embedded), the feed: items are durable when their callback runs,
  * a user's window holds their own items and the shared ones newest first,
  * a shared item's state is per user, the per-user bound and the TTL, marks
- * survive a reopen, and a version 2 store (before the feed) is migrated
- * with its messages kept. */
+ * survive a reopen, marks by ids and counts agree with a model, the sweep goes over every user, and
+ * a version 2 store (before the feed) is migrated with its messages kept. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,8 +18,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "config.h"
 #include "store/store.h"
+
+static int64_t rows(const char *sql);
+
+#define FEED_SWEEP_USERS_TESTED 1100 /* more than two of the sweep's steps (store_internal.h) */
 
 struct waiter {
     pthread_mutex_t lock;
@@ -189,6 +195,124 @@ static void test_own_and_shared_items_with_state_per_user(void **state)
     store_close(s);
 }
 
+/* a model of three users' windows (cfg.feed_max_per_user = 5), to check the store against */
+enum { M_USERS = 3, M_MAX = 5 };
+struct model_item {
+    uint64_t id;
+    unsigned flags[M_USERS]; /* an own item uses [its user] */
+};
+struct model {
+    struct model_item own[M_USERS][M_MAX], shared[M_MAX];
+    int n_own[M_USERS], n_shared;
+};
+
+static void model_put(struct model_item *list, int *n, uint64_t id)
+{
+    if (*n == M_MAX) /* the oldest goes */
+        memmove(list, list + 1, (M_MAX - 1) * sizeof *list);
+    else
+        (*n)++;
+    memset(&list[*n - 1], 0, sizeof *list);
+    list[*n - 1].id = id;
+}
+
+/* @u's window, newest first: pointers to the flags */
+static int model_window(struct model *m, int u, uint64_t *ids, unsigned **flags)
+{
+    int a = m->n_own[u] - 1, b = m->n_shared - 1, n = 0;
+    for (; n < M_MAX && (a >= 0 || b >= 0); n++) {
+        if (b < 0 || (a >= 0 && m->own[u][a].id > m->shared[b].id)) {
+            ids[n] = m->own[u][a].id;
+            flags[n] = &m->own[u][a--].flags[u];
+        } else {
+            ids[n] = m->shared[b].id;
+            flags[n] = &m->shared[b--].flags[u];
+        }
+    }
+    return n;
+}
+
+/* marks by ids and counts, many times, against the model: puts, shared puts and marks mixed */
+static void test_marks_and_counts_match_a_model(void **state)
+{
+    (void)state;
+    char err[512];
+    const char *users[M_USERS] = {"m0", "m1", "m2"};
+    struct model m;
+    memset(&m, 0, sizeof m);
+    uint64_t all_ids[1024];
+    int n_all = 0;
+    srand(19);
+    struct store *s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    assert_non_null(s);
+    for (int step = 0; step < 600; step++) {
+        int r = rand() % 10, u = rand() % M_USERS;
+        uint64_t ids[M_MAX];
+        unsigned *flags[M_MAX];
+        if (r < 3 || r == 3) { /* an own item, or a shared one */
+            uint64_t id = id_now((uint64_t)step);
+            if (r < 3) {
+                feed_put(s, users[u], id);
+                model_put(m.own[u], &m.n_own[u], id);
+            } else {
+                feed_put(s, "", id);
+                model_put(m.shared, &m.n_shared, id);
+            }
+            all_ids[n_all++ % 1024] = id;
+            continue;
+        }
+        int n = model_window(&m, u, ids, flags);
+        if (r == 9) { /* the counts alone */
+            struct feed_counts c = {0};
+            for (int i = 0; i < n; i++)
+                feed_count_item(&c, *flags[i], 1);
+            expect_counts(s, users[u], c.total, c.unseen, c.unread);
+            continue;
+        }
+        /* a mark of 1-3 ids (any user's, in the window or not, maybe twice), or of all */
+        uint64_t pick[3];
+        size_t n_pick = (size_t)(rand() % 3 + 1);
+        for (size_t i = 0; i < n_pick; i++)
+            pick[i] = n_all ? all_ids[rand() % (n_all < 1024 ? n_all : 1024)] : 1;
+        int all = r == 8 && rand() % 4 == 0;
+        enum feed_action a = (enum feed_action)(rand() % 5);
+        int updated = 0;
+        struct feed_counts c = {0};
+        for (int i = 0; i < n; i++) {
+            int hit = all;
+            for (size_t j = 0; j < n_pick; j++)
+                hit |= pick[j] == ids[i];
+            unsigned to = hit ? feed_apply(*flags[i], a) : *flags[i];
+            updated += to != *flags[i];
+            *flags[i] = to;
+            feed_count_item(&c, to, 1);
+        }
+        struct waiter w;
+        feed_run(s,
+                 (struct store_feed_req){.kind = STORE_FEED_MARK,
+                                         .ids = pick,
+                                         .n_ids = all ? 0 : n_pick,
+                                         .all = all,
+                                         .action = a},
+                 users[u], &w);
+        assert_int_equal(w.r.updated, updated);
+        assert_int_equal(w.r.counts.total, c.total);
+        assert_int_equal(w.r.counts.unseen, c.unseen);
+        assert_int_equal(w.r.counts.unread, c.unread);
+        if (step % 7 == 0) { /* and what a list shows */
+            feed_run(s, (struct store_feed_req){.kind = STORE_FEED_LIST, .filter = FEED_ALL},
+                     users[u], &w);
+            assert_int_equal(w.r.n_items, n);
+            for (int i = 0; i < n; i++) {
+                assert_int_equal(w.r.items[i].id, ids[i]);
+                assert_int_equal(w.r.items[i].flags, *flags[i]);
+            }
+            feed_items_free(w.r.items, w.r.n_items);
+        }
+    }
+    store_close(s);
+}
+
 static void test_the_bound_keeps_the_newest(void **state)
 {
     (void)state;
@@ -203,6 +327,24 @@ static void test_the_bound_keeps_the_newest(void **state)
     assert_string_equal(w.r.items[0].json, "{\"n\":8}");
     assert_string_equal(w.r.items[4].json, "{\"n\":4}");
     feed_items_free(w.r.items, w.r.n_items);
+    /* on disk, the older ones wait for a trim at most every 16th put (FEED_TRIM_EVERY) */
+    for (uint64_t i = 9; i <= 60; i++) {
+        feed_put(s, "carol", id_now(i));
+        int64_t n = rows("SELECT COUNT(*) FROM feed WHERE user_id = 'carol'");
+        assert_true(n >= 5 && n <= 5 + 15);
+    }
+    feed_run(s, (struct store_feed_req){.kind = STORE_FEED_LIST, .filter = FEED_ALL}, "carol", &w);
+    assert_int_equal(w.r.n_items, 5);
+    assert_string_equal(w.r.items[0].json, "{\"n\":60}");
+    assert_string_equal(w.r.items[4].json, "{\"n\":56}");
+    feed_items_free(w.r.items, w.r.n_items);
+    store_close(s);
+    /* a user not known since the open is trimmed at the first put */
+    s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    assert_non_null(s);
+    feed_put(s, "carol", id_now(61));
+    assert_int_equal(rows("SELECT COUNT(*) FROM feed WHERE user_id = 'carol'"), 5);
+    assert_int_equal(rows("SELECT COUNT(*) FROM feed_body"), 5);
     store_close(s);
 }
 
@@ -217,6 +359,67 @@ static void test_items_past_the_ttl_are_gone(void **state)
     feed_put(s, "dave", id_now(1));
     expect_counts(s, "dave", 1, 1, 1);
     store_close(s);
+}
+
+static void put_queued(struct store *s, const char *user, uint64_t id, struct waiter *w)
+{
+    waiter_init(w);
+    assert_int_equal(store_feed_put(s, user, id, "{}", 2, put_done, w), 0);
+}
+
+static int64_t rows(const char *sql)
+{
+    char path[128];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+    snprintf(path, sizeof path, "%s/messages.db", dir);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* the sweep deletes expired items (and their bodies) user by user, over several transactions */
+static void test_the_sweep_deletes_expired_items_of_every_user(void **state)
+{
+    (void)state;
+    char err[512], user[32];
+    enum { USERS = FEED_SWEEP_USERS_TESTED };
+    struct waiter *w = calloc(2 * USERS + 2, sizeof *w);
+    assert_non_null(w);
+    struct store *s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    assert_non_null(s);
+    expect_counts(s, "nobody", 0, 0, 0); /* the first transaction's sweep, on an empty feed */
+    uint64_t old = (id_now(0) >> 16) - 3601 * 1000;
+    for (int i = 0; i < USERS; i++) { /* an expired item and a live one each */
+        snprintf(user, sizeof user, "sweep%04d", i);
+        put_queued(s, user, (old << 16) | (uint64_t)i, &w[2 * i]);
+        put_queued(s, user, id_now((uint64_t)i), &w[2 * i + 1]);
+    }
+    put_queued(s, "", (old << 16) | 0xffff, &w[2 * USERS]); /* and a shared one */
+    put_queued(s, "", id_now(0xffff), &w[2 * USERS + 1]);
+    for (int i = 0; i < 2 * USERS + 2; i++) {
+        waiter_wait(&w[i]);
+        assert_int_equal(w[i].err, 0);
+    }
+    store_close(s);
+    assert_int_equal(rows("SELECT COUNT(*) FROM feed"), 2 * USERS + 2);
+    s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err); /* a sweep is due at once */
+    assert_non_null(s);
+    expect_counts(s, "sweep0000", 2, 2, 2); /* its live item and the shared one */
+    for (int i = 0; i < 500 && rows("SELECT COUNT(*) FROM feed") != USERS + 1; i++)
+        usleep(10000); /* up to 5 s */
+    assert_int_equal(rows("SELECT COUNT(*) FROM feed"), USERS + 1);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM feed WHERE id <= %llu",
+             (unsigned long long)((old << 16) | 0xffff));
+    assert_int_equal(rows(sql), 0);
+    assert_int_equal(rows("SELECT COUNT(*) FROM feed_body"), USERS + 1);
+    store_close(s);
+    free(w);
 }
 
 static void test_a_version_2_store_is_migrated(void **state)
@@ -243,7 +446,7 @@ static void test_a_version_2_store_is_migrated(void **state)
     feed_put(s, "erin", id_now(1));
     expect_counts(s, "erin", 1, 1, 1);
     store_close(s);
-    snprintf(cmd, sizeof cmd, "test \"$(sqlite3 %s/messages.db 'PRAGMA user_version')\" = 3", dir);
+    snprintf(cmd, sizeof cmd, "test \"$(sqlite3 %s/messages.db 'PRAGMA user_version')\" = 4", dir);
     assert_int_equal(system(cmd), 0);
 }
 
@@ -253,7 +456,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_own_and_shared_items_with_state_per_user, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_the_bound_keeps_the_newest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_marks_and_counts_match_a_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_items_past_the_ttl_are_gone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_the_sweep_deletes_expired_items_of_every_user, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_a_version_2_store_is_migrated, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
