@@ -87,6 +87,17 @@ static void unlist(struct conn *c)
     c->live = 0;
 }
 
+struct conn *ws__conn_find(struct ws_server *ws, const char *user_id, uint64_t id)
+{
+    struct reg_user *u = registry_find(ws->reg, user_id);
+    for (struct reg_link *l = u ? u->conns : NULL; l; l = l->next) {
+        struct conn *c = ND_CONTAINER_OF(l, struct conn, link);
+        if (c->id == id)
+            return c;
+    }
+    return NULL;
+}
+
 void ws__conn_close(struct conn *c, uint16_t code, const char *reason)
 {
     if (c->close_code)

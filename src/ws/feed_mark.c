@@ -23,22 +23,10 @@ struct mark_call {
     char *error;                      /* the refusal, carried there (owned) */
 };
 
-/* the asking connection, when it is still open */
-static struct conn *asker(const struct mark_call *m)
-{
-    struct reg_user *u = registry_find(m->ws->reg, m->user_id);
-    for (struct reg_link *l = u ? u->conns : NULL; l; l = l->next) {
-        struct conn *c = ND_CONTAINER_OF(l, struct conn, link);
-        if (c->id == m->client)
-            return c;
-    }
-    return NULL;
-}
-
 /* the connection's thread */
 static void refused(struct mark_call *m, const char *error)
 {
-    struct conn *c = error && m->ws->ctx ? asker(m) : NULL;
+    struct conn *c = error && m->ws->ctx ? ws__conn_find(m->ws, m->user_id, m->client) : NULL;
     if (c)
         ws__conn_error(m->ws, c, "feed_mark_failed", error);
 }

@@ -44,23 +44,12 @@ static void release(struct ws_server *ws, struct conn *c)
         lws_callback_on_writable(c->wsi);
 }
 
-static struct conn *find_conn(struct ws_server *ws, const char *user_id, uint64_t conn_id)
-{
-    struct reg_user *u = registry_find(ws->reg, user_id);
-    for (struct reg_link *l = u ? u->conns : NULL; l; l = l->next) {
-        struct conn *c = ND_CONTAINER_OF(l, struct conn, link);
-        if (c->id == conn_id)
-            return c;
-    }
-    return NULL;
-}
-
 /* the connection's thread: the backend's answer */
 static void answer(struct replay *j)
 {
     struct ws_server *ws = j->ws;
     struct backend_req *req = &j->r.req;
-    struct conn *c = ws->ctx ? find_conn(ws, j->r.user_id, j->conn_id) : NULL;
+    struct conn *c = ws->ctx ? ws__conn_find(ws, j->r.user_id, j->conn_id) : NULL;
     if (c && atomic_load(&req->err) == -ENOMEM) {
         ws__conn_close(c, 1011, "out of memory");
     } else if (c) {

@@ -141,6 +141,16 @@ void ws__edge_socket(struct ws_server *ws, int delta)
 
 /* --- from the hub --- */
 
+/* @ws's libwebsockets takes @fd; plain HTTP is read one request at a time */
+static void adopt_here(struct ws_server *ws, int fd)
+{
+    if (ws->cfg->tls_cert_file)
+        recv_guard_unwatch(fd); /* whatever an earlier socket left there */
+    else
+        recv_guard_http(fd);
+    lws_adopt_socket_vhost(ws->vhost, fd); /* closes @fd if it fails */
+}
+
 static void adopt_run(struct inbox_job *job, void *ctx)
 {
     struct fd_job *j = ND_CONTAINER_OF(job, struct fd_job, job);
@@ -151,11 +161,7 @@ static void adopt_run(struct inbox_job *job, void *ctx)
         close(fd);
         return;
     }
-    if (ws->cfg->tls_cert_file)
-        recv_guard_unwatch(fd); /* whatever an earlier socket left there */
-    else
-        recv_guard_http(fd);               /* lws reads the upgrade request alone */
-    lws_adopt_socket_vhost(ws->vhost, fd); /* closes @fd if it fails */
+    adopt_here(ws, fd);
 }
 
 void ws__adopt(struct ws_server *hub, int fd, int websocket)
@@ -165,14 +171,8 @@ void ws__adopt(struct ws_server *hub, int fd, int websocket)
      * connection goes in turn, and REST and /metrics answer from the hub */
     if ((websocket || hub->cfg->tls_cert_file) && hub->n_shards > 1)
         k = atomic_fetch_add(&hub->next_shard, 1) % hub->n_shards;
-    if (!k) {
-        if (hub->cfg->tls_cert_file)
-            recv_guard_unwatch(fd); /* whatever an earlier socket left there */
-        else
-            recv_guard_http(fd);                /* lws reads one request at a time */
-        lws_adopt_socket_vhost(hub->vhost, fd); /* closes @fd if it fails */
-        return;
-    }
-    if (post_fd(hub->shards[k]->inbox, adopt_run, fd) < 0)
+    if (!k)
+        adopt_here(hub, fd);
+    else if (post_fd(hub->shards[k]->inbox, adopt_run, fd) < 0)
         close(fd);
 }

@@ -201,6 +201,8 @@ void ws__conn_tick(struct ws_server *ws);
 void ws__conn_closed(struct ws_server *ws, struct conn *c);
 /** Queues @d (takes a ref) and asks for a write; -1 when not queued (closing, too slow). */
 int ws__conn_push(struct ws_server *ws, struct conn *c, struct delivery *d);
+/** @user_id's WebSocket with client id number @id on @ws's thread, or NULL (gone since). */
+struct conn *ws__conn_find(struct ws_server *ws, const char *user_id, uint64_t id);
 /** Closes @c with @code and a static @reason on its next write, dropping what is queued. */
 void ws__conn_close(struct conn *c, uint16_t code, const char *reason);
 /** Closes @c with @code and a static @reason once what is queued has been written. */
