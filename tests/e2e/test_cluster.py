@@ -40,17 +40,27 @@ class Redis:
         return "redis://127.0.0.1:%d/0" % self.port
 
     def start(self):
-        self.proc = subprocess.Popen([REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-                                      "--appendonly", "yes", "--appendfsync", "always", "--save", ""]
-                                     + (["--requirepass", self.password] if self.password else []),
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
+        # the free port found in __init__ may be taken meanwhile by a test running in parallel:
+        # redis-server then exits at once; before its first start it may move to another port
+        for _ in range(5):
+            self.proc = subprocess.Popen([REDIS, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
+                                          self.dir, "--appendonly", "yes", "--appendfsync", "always", "--save", ""]
+                                         + (["--requirepass", self.password] if self.password else []),
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                    self.started = True
+                    return self
+                except OSError:
+                    time.sleep(0.05)
+            if self.proc.poll() is None or getattr(self, "started", False):
+                break
+            s = socket.socket()  # it could not bind: another port
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+            s.close()
         raise AssertionError("redis-server did not start")
 
     def kill(self):
