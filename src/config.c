@@ -110,8 +110,8 @@ static const struct option_def options[] = {
      "WebSockets in all (HTTP 503 beyond); 0 = the open-files limit less a reserve"},
     {"--max-pending-calls", "NOTIFYD_MAX_PENDING_CALLS", "20000", OPT_COUNT, OFF(max_pending_calls),
      1, 10000000, MODE_SERVE,
-     "API calls accepted and not answered yet, at most; beyond, RESOURCE_EXHAUSTED / 503 "
-     "(back-pressure)"},
+     "API calls accepted and not answered yet, and deliveries waiting for each WebSocket "
+     "thread, at most; beyond, RESOURCE_EXHAUSTED / 503 (back-pressure)"},
     {"--ws-threads", "NOTIFYD_WS_THREADS", "0", OPT_COUNT, OFF(ws_threads), 0, 64, MODE_SERVE,
      "WebSocket threads sharing the HTTP port, each with its own connections (0 = the number of "
      "cores)"},

@@ -20,6 +20,12 @@ void backend_attach(struct backend *b, const struct backend_local *local)
     b->local = *local;
 }
 
+int64_t backend_local_backlog(struct backend *b, const char **thread)
+{
+    *thread = "";
+    return b->local.backlog ? b->local.backlog(b->local.ctx, thread) : 0;
+}
+
 int backend_start(struct backend *b, char *err, size_t errlen)
 {
     return b->ops->start(b, err, errlen);

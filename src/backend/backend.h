@@ -62,6 +62,9 @@ struct backend_local {
     /** Closes @user_id's connections here (see struct backend_disconnect); how many. Local
      *  thread. */
     int (*disconnect)(void *ctx, const char *user_id, const char *reason, int reconnect);
+    /** Deliveries and closes handed to another WebSocket thread and not run there yet, on the
+     *  thread with the most: how many, its name in *thread. NULL: none can wait. Any thread. */
+    int64_t (*backlog)(void *ctx, const char **thread);
 };
 
 /** The head of every request. */
@@ -206,6 +209,10 @@ struct backend *backend_redis_new(const struct nd_config *cfg, struct templates 
 
 /** "embedded" or "redis": for logs. */
 const char *backend_name(const struct backend *b);
+
+/** The local side's longest backlog (struct backend_local's backlog), 0 when it keeps none;
+ *  *thread names its thread. Any thread, once attached. */
+int64_t backend_local_backlog(struct backend *b, const char **thread);
 
 /**
  * Delivers into @local (copied) from now on. Main thread, before the local

@@ -45,6 +45,19 @@ static void deliver_here(struct ws_server *ws, struct delivery *d, struct backen
     }
 }
 
+/* hands @job to thread @k (not the hub), counted in its backlog until it runs */
+static void post_to(struct ws_server *ws, unsigned k, struct inbox_job *job)
+{
+    atomic_fetch_add_explicit(&ws->shards[k]->backlog, 1, memory_order_relaxed);
+    inbox_post(ws->shards[k]->inbox, job);
+}
+
+/* on the thread @ws: the job posted by post_to() has run */
+static void ran(struct ws_server *ws)
+{
+    atomic_fetch_sub_explicit(&ws->backlog, 1, memory_order_relaxed);
+}
+
 struct deliver_job {
     struct inbox_job job;
     struct delivery *d; /* a reference */
@@ -61,6 +74,7 @@ static void deliver_run(struct inbox_job *job, void *ctx)
     stats_add(&nd_stats.deliveries, out.connections);
     delivery_unref(j->d);
     free(j);
+    ran(ws);
 }
 
 /* queues @d (borrowed) on every connection it is addressed to */
@@ -89,7 +103,7 @@ static void deliver(void *ctx, struct delivery *d, struct backend_fanout *out)
         }
         j->job.run = deliver_run;
         j->d = delivery_ref(d);
-        inbox_post(ws->shards[k]->inbox, &j->job);
+        post_to(ws, k, &j->job);
     }
     out->connections += r.live;
     out->nonack += r.live_nonack;
@@ -137,6 +151,7 @@ static void disconnect_run(struct inbox_job *job, void *ctx)
     struct disconnect_job *j = ND_CONTAINER_OF(job, struct disconnect_job, job);
     disconnect_here(ctx, j->user_id, j->reason, j->reconnect);
     free(j);
+    ran(ctx);
 }
 
 /* DisconnectUser here: every connection of @user_id on every thread */
@@ -163,9 +178,24 @@ static int disconnect(void *ctx, const char *user_id, const char *reason, int re
         j->reconnect = reconnect;
         snprintf(j->user_id, sizeof j->user_id, "%s", user_id);
         snprintf(j->reason, sizeof j->reason, "%s", reason);
-        inbox_post(ws->shards[k]->inbox, &j->job);
+        post_to(ws, k, &j->job);
     }
     return n;
+}
+
+/* the longest backlog of a thread other than the hub; any thread */
+static int64_t backlog(void *ctx, const char **thread)
+{
+    struct ws_server *ws = ctx;
+    int64_t most = 0;
+    for (unsigned k = 1; k < ws->n_shards; k++) {
+        int64_t n = atomic_load_explicit(&ws->shards[k]->backlog, memory_order_relaxed);
+        if (n > most) {
+            most = n;
+            *thread = ws__thread_name(k);
+        }
+    }
+    return most;
 }
 
 void ws__local(struct ws_server *ws, struct backend_local *out)
@@ -178,4 +208,5 @@ void ws__local(struct ws_server *ws, struct backend_local *out)
     out->users = users;
     out->each_user = each_user;
     out->disconnect = disconnect;
+    out->backlog = backlog;
 }

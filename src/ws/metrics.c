@@ -289,10 +289,14 @@ void ws__metrics_render(struct ws_server *ws, FILE *f)
     head(f, "notifyd_ws_thread_connections", "gauge",
          "Open WebSockets by WebSocket thread (NOTIFYD_WS_THREADS).");
     for (unsigned k = 0; k < ws->n_shards; k++)
-        fprintf(
-            f, "notifyd_ws_thread_connections{thread=\"%s\"} %lld\n",
-            health_thread_name(k ? (enum health_thread)(HEALTH_T_WS_MORE + k - 1) : HEALTH_T_WS),
-            (long long)uindex_shard_connections(ws->ix, k));
+        fprintf(f, "notifyd_ws_thread_connections{thread=\"%s\"} %lld\n", ws__thread_name(k),
+                (long long)uindex_shard_connections(ws->ix, k));
+    head(f, "notifyd_ws_thread_backlog", "gauge",
+         "Deliveries and closes the hub (nd-ws) handed to another WebSocket thread, not run there "
+         "yet; at NOTIFYD_MAX_PENDING_CALLS, notifications are refused as busy.");
+    for (unsigned k = 1; k < ws->n_shards; k++)
+        fprintf(f, "notifyd_ws_thread_backlog{thread=\"%s\"} %lld\n", ws__thread_name(k),
+                (long long)atomic_load_explicit(&ws->shards[k]->backlog, memory_order_relaxed));
     one(f, "notifyd_users_online", "gauge", "Users with at least one open WebSocket.",
         (double)uindex_users(ws->ix));
     one(f, "notifyd_connections_opened_total", "counter", "WebSockets opened.",

@@ -620,3 +620,8 @@ void ws_server_free(struct ws_server *ws)
     uindex_free(ws->ix);
     shard_free(ws);
 }
+
+const char *ws__thread_name(unsigned k)
+{
+    return health_thread_name(k ? (enum health_thread)(HEALTH_T_WS_MORE + k - 1) : HEALTH_T_WS);
+}

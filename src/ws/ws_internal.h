@@ -174,6 +174,7 @@ struct ws_server {
     _Atomic int64_t q_bytes;       /* this thread's outbound queues at its last tick */
     _Atomic int64_t q_messages;    /* ... */
     struct inbox_job stop_now_job; /* hub -> another thread: leave the loop now */
+    _Atomic int64_t backlog;       /* deliveries and closes the hub posted here, not run yet */
     int64_t now_ms;                /* monotonic ms of the tick being run */
     struct delivery *ping;         /* this tick's shared ping message, or NULL */
     int64_t max_connections;       /* resolved NOTIFYD_MAX_CONNECTIONS */
@@ -203,6 +204,9 @@ void ws__conn_closed(struct ws_server *ws, struct conn *c);
 int ws__conn_push(struct ws_server *ws, struct conn *c, struct delivery *d);
 /** @user_id's WebSocket with client id number @id on @ws's thread, or NULL (gone since). */
 struct conn *ws__conn_find(struct ws_server *ws, const char *user_id, uint64_t id);
+
+/** WebSocket thread @k's name: "nd-ws" (the hub), "nd-ws1"... Any thread. */
+const char *ws__thread_name(unsigned k);
 /** Closes @c with @code and a static @reason on its next write, dropping what is queued. */
 void ws__conn_close(struct conn *c, uint16_t code, const char *reason);
 /** Closes @c with @code and a static @reason once what is queued has been written. */

@@ -180,6 +180,65 @@ def test_acks_and_resume_on_other_threads(server):
     run(go())
 
 
+def test_a_stalled_threads_backlog_is_bounded():
+    """Back-pressure on the hub's hand-over (issue 17): the hub answers a call once it has
+    handed the delivery to the other threads, so a thread that stops draining must not let
+    its queue grow without end. With nd-ws1 stalled (the test fault), notifications to a user
+    with a tab there are accepted until NOTIFYD_MAX_PENDING_CALLS wait for it, then refused
+    RESOURCE_EXHAUSTED over gRPC and 503 over REST, naming the thread; /metrics shows the
+    backlog; reads still answer; the tab on nd-ws got every accepted message."""
+    import signal
+    import grpc
+    import rawhttp as rh
+    bound = 25
+    env = {"NOTIFYD_WS_THREADS": "2", "NOTIFYD_TEST_FAULTS": "1", "NOTIFYD_TEST_FAULT_WS": "1",
+           "NOTIFYD_WATCHDOG_MS": "1000", "NOTIFYD_MAX_PENDING_CALLS": str(bound)}
+    s = nd.Server(env=env).start()
+    try:
+        async def go():
+            tabs = [(await s.connect(user="t-bp"))[0] for _ in range(2)]  # one on each thread
+            per = nd.metrics(s)
+            assert [nd.metric(per, "notifyd_ws_thread_connections", thread=t)
+                    for t in ("nd-ws", "nd-ws1")] == [1, 1]
+            s.proc.send_signal(signal.SIGUSR1)  # nd-ws1 stops at its next turn
+            s.wait_log(lambda r: r.get("msg") == "thread stalled" and r.get("thread") == "nd-ws1",
+                       timeout=10)
+            accepted, refused = [], None
+            for i in range(bound + 5):  # bounded: the bound plus the one the thread ran
+                try:
+                    a = await notify(s, "t-bp", "m%d" % i)
+                    accepted.append(a.message_id)
+                except grpc.aio.AioRpcError as e:
+                    refused = e
+                    break
+            assert refused is not None, "still accepted after %d calls" % len(accepted)
+            assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert refused.details() == ("server busy: WebSocket thread nd-ws1 has %d deliveries "
+                                         "waiting; try again shortly" % bound), refused.details()
+            assert bound <= len(accepted) <= bound + 1
+            m = nd.metrics(s)
+            assert nd.metric(m, "notifyd_ws_thread_backlog", thread="nd-ws1") == bound
+            assert nd.metric(m, "notifyd_api_busy_total") >= 1
+            # REST: the same refusal, as 503, for a user with no tab on nd-ws1 too (the
+            # instance as a whole is behind)
+            st, _, body = nd.http(s, "POST", "/api/websocket/notification",
+                               body={"user_id": "t-elsewhere", "message": "x"},
+                               headers={"Authorization": "Bearer " + SVC})
+            assert st == 503 and "nd-ws1 has %d deliveries waiting" % bound in body["message"], body
+            # reads answer
+            async with s.channel() as ch:
+                stats = await pbg.NotificationServiceStub(ch).GetStats(
+                    pb.GetStatsRequest(), metadata=nd.bearer(SVC), timeout=nd.TIMEOUT)
+            assert stats.total_connections == 2
+            # the tab on the hub got every accepted message, in order
+            got = [await recv_type(tabs[0], "system_notification") for _ in accepted]
+            assert [g["message_id"] for g in got] == accepted
+            rh.kill(s)
+        run(go())
+    finally:
+        rh.kill(s)
+
+
 def test_default_is_one_thread_per_core():
     with nd.Server(env={"NOTIFYD_WS_THREADS": "0"}) as s:
         cores = len(os.sched_getaffinity(s.proc.pid))

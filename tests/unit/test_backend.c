@@ -103,8 +103,14 @@ static int setup(void **state)
     assert_non_null(w->b);
     assert_string_equal(backend_name(w->b), "embedded");
     w->side.inbox = inbox_new(NULL, NULL);
-    struct backend_local local = {w->side.inbox, "00000000", &w->side,  deliver,
-                                  connections,   users,      each_user, disconnect};
+    struct backend_local local = {.inbox = w->side.inbox,
+                                  .instance = "00000000",
+                                  .ctx = &w->side,
+                                  .deliver = deliver,
+                                  .connections = connections,
+                                  .users = users,
+                                  .each_user = each_user,
+                                  .disconnect = disconnect};
     backend_attach(w->b, &local);
     assert_int_equal(backend_start(w->b, err, sizeof err), 0);
     *state = w;

@@ -227,7 +227,15 @@ struct world {
     int answers;
     json_t *body;
     char error[512];
+    int64_t backlog; /* what the WebSocket threads have waiting, as the fake local side says */
 };
+
+static int64_t fake_backlog(void *ctx, const char **thread)
+{
+    struct world *w = ctx;
+    *thread = "nd-ws1";
+    return w->backlog;
+}
 
 static void setup_with(struct world *w, int argc, char **argv)
 {
@@ -239,7 +247,8 @@ static void setup_with(struct world *w, int argc, char **argv)
     w->fake.base.ops = &fake_ops;
     w->fake.base.cfg = &w->cfg;
     w->fake.base.templates = w->templates;
-    struct backend_local local = {.inbox = w->inbox, .instance = "00000000"};
+    struct backend_local local = {
+        .inbox = w->inbox, .instance = "00000000", .ctx = w, .backlog = fake_backlog};
     backend_attach(&w->fake.base, &local);
     w->svc = service_new(&w->cfg, &w->fake.base, w->templates);
     assert_non_null(w->svc);
@@ -571,6 +580,39 @@ static void test_pending_calls_are_bounded(void **state)
     json_decref(req);
 }
 
+/* ... and so is what waits for the other WebSocket threads: past the same bound, a call that
+ * would add to it (a message, a close, a feed change) is refused, a read is not */
+static void test_thread_backlog_is_bounded(void **state)
+{
+    char *argv[] = {"--max-pending-calls", "3"};
+    char err[256];
+    struct world *w = restart(state, 2, argv);
+    w->backlog = 2;
+    assert_int_equal(call(w, "SendSystemNotification", "{\"user_id\":\"bob\",\"message\":\"x\"}"),
+                     0);
+    w->backlog = 3;
+    assert_int_equal(call_as(w, &service_caller, "SendSystemNotification",
+                             "{\"user_id\":\"bob\",\"message\":\"x\"}", err, sizeof err),
+                     -EBUSY);
+    assert_string_equal(err, "server busy: WebSocket thread nd-ws1 has 3 deliveries waiting; try "
+                             "again shortly");
+    assert_int_equal(
+        call_as(w, &service_caller, "Broadcast", "{\"message\":\"x\"}", err, sizeof err), -EBUSY);
+    assert_int_equal(
+        call_as(w, &admin_caller, "DisconnectUser", "{\"user_id\":\"bob\"}", err, sizeof err),
+        -EBUSY);
+    assert_int_equal(call_as(w, &service_caller, "MarkFeed",
+                             "{\"user_id\":\"bob\",\"ids\":[\"1\"],\"read\":true}", err,
+                             sizeof err),
+                     -EBUSY);
+    assert_int_equal(service_in_flight(w->svc), 0); /* refused calls do not count */
+    assert_int_equal(call(w, "GetStats", "{}"), 0);
+    assert_int_equal(call(w, "IsUserOnline", "{\"user_id\":\"bob\"}"), 0);
+    w->backlog = 0; /* drained */
+    assert_int_equal(call(w, "SendSystemNotification", "{\"user_id\":\"bob\",\"message\":\"x\"}"),
+                     0);
+}
+
 static void test_engine_failures_are_answers(void **state)
 {
     struct world *w = *state;
@@ -701,6 +743,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused_before_the_backend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pending_calls_are_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_thread_backlog_is_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_engine_failures_are_answers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_and_online, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_calls_say_why, setup, teardown),
