@@ -116,6 +116,10 @@ struct op *store__op_new(enum op_kind kind, const char *user_id);
 /** Hands @o to nd-store. Any thread. */
 void store__enqueue(struct store *e, struct op *o);
 
+/** 1 when the store at @path was not closed by the last run (its WAL is left, not empty): a
+ * crash, kill -9 or power loss. Opening. */
+int store__unclean(const char *path);
+
 /** Steps @st once and resets it: 0 when done, -EIO otherwise. nd-store. */
 int store__step_done(sqlite3_stmt *st);
 
