@@ -424,7 +424,8 @@ static void test_the_sweep_deletes_expired_items_of_every_user(void **state)
 }
 
 /* the store's connection reads the file through a map and keeps a small page cache: SQLite 3.40
- * walks the whole cache at a commit after a b-tree balance, so its size is a cost per write */
+ * walks the whole cache at a commit after a b-tree balance, so its size is a cost per write; a
+ * large batch keeps its dirty pages in memory rather than writing them twice */
 static void test_the_read_settings_keep_a_small_page_cache(void **state)
 {
     (void)state;
@@ -437,6 +438,10 @@ static void test_the_read_settings_keep_a_small_page_cache(void **state)
     int kib = -sqlite3_column_int(st, 0); /* negative: KiB */
     sqlite3_finalize(st);
     assert_true(kib > 0 && kib <= 4096);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA cache_spill", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 0); /* a batch's dirty pages are not spilled */
+    sqlite3_finalize(st);
     sqlite3_close(db);
 }
 
