@@ -8,7 +8,8 @@
 enum fault {
     FAULT_STALL_WS,   /* a WebSocket thread (nd-ws, or NOTIFYD_TEST_FAULT_WS=k: nd-wsk) stops
                          turning its loop, for good */
-    FAULT_STALL_GRPC, /* nd-grpc likewise */
+    FAULT_STALL_GRPC, /* nd-grpc likewise (or, NOTIFYD_TEST_FAULT_USR2=nd-ckpt, the next one) */
+    FAULT_STALL_CKPT, /* the store's checkpointer, nd-ckpt, likewise */
     FAULT__COUNT
 };
 

@@ -18,7 +18,7 @@ static _Atomic int64_t beat_ms[HEALTH_T__COUNT];
 static int reported[HEALTH_T__COUNT]; /* main thread only: a stall was logged */
 
 static const char *const thread_names[HEALTH_T_WS_MORE] = {"nd-ws", "nd-grpc", "nd-store",
-                                                           "nd-redis"};
+                                                           "nd-redis", "nd-ckpt"};
 static const char *const ws_names[HEALTH_T__COUNT - HEALTH_T_WS_MORE] = {
 #define N(k) "nd-ws" #k
     N(1),  N(2),  N(3),  N(4),  N(5),  N(6),  N(7),  N(8),  N(9),  N(10), N(11), N(12), N(13),

@@ -41,6 +41,7 @@ enum health_thread {
     HEALTH_T_GRPC,
     HEALTH_T_STORE,
     HEALTH_T_REDIS,
+    HEALTH_T_CKPT,                          /* the store's checkpointer */
     HEALTH_T_WS_MORE,                       /* nd-ws1: WebSocket thread 1 */
     HEALTH_T__COUNT = HEALTH_T_WS_MORE + 63 /* ... up to nd-ws63 */
 };
@@ -54,7 +55,7 @@ void health_beat(enum health_thread t);
 /** @t stops on purpose (shutdown): no longer watched. */
 void health_unwatch(enum health_thread t);
 
-/** "nd-ws", "nd-grpc", "nd-store", "nd-redis", "nd-ws1"... */
+/** "nd-ws", "nd-grpc", "nd-store", "nd-redis", "nd-ckpt", "nd-ws1"... */
 const char *health_thread_name(enum health_thread t);
 
 /** How long ago @t's loop last turned (ms), or -1 when it is not watched. */

@@ -535,9 +535,13 @@ static int wait_for_signal(const struct nd_config *cfg, struct token_keyring *ke
         if (sig == SIGINT || sig == SIGTERM)
             return sig;
         if (sig == SIGUSR1 || sig == SIGUSR2) {
-            fault_arm(sig == SIGUSR1 ? FAULT_STALL_WS : FAULT_STALL_GRPC);
+            const char *usr2 = getenv("NOTIFYD_TEST_FAULT_USR2");
+            int ckpt = sig == SIGUSR2 && usr2 && !strcmp(usr2, "nd-ckpt");
+            fault_arm(sig == SIGUSR1 ? FAULT_STALL_WS : ckpt ? FAULT_STALL_CKPT : FAULT_STALL_GRPC);
             nd_log(ND_LOG_WARN, "test fault armed", "{s:s}", "stall",
-                   sig == SIGUSR1 ? "nd-ws" : "nd-grpc");
+                   sig == SIGUSR1 ? "nd-ws"
+                   : ckpt         ? "nd-ckpt"
+                                  : "nd-grpc");
         } else if (sig == SIGHUP) { /* reload the JWT keys */
             char source[4400];
             struct token_keys *fresh = load_keys(cfg, 1, source, sizeof source, err, sizeof err);

@@ -378,28 +378,63 @@ static int pragma_text(sqlite3 *db, const char *sql, char *out, size_t outlen)
     return rc;
 }
 
+int store__unclean(const char *path)
+{
+    char wal[4300];
+    struct stat st;
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    return stat(wal, &st) == 0 && st.st_size > 0;
+}
+
+static void corrupt(struct store *e, const char *why, char *err, size_t errlen)
+{
+    snprintf(err, errlen,
+             "the store %s is unreadable or corrupt (%s): move it aside to start "
+             "empty, or restore it from a backup",
+             e->path, why);
+}
+
+/* the whole file checked, page by page (seconds on a large store): after an unclean shutdown */
+static int check_db(struct store *e, char *err, size_t errlen)
+{
+    char text[256] = "";
+    int64_t started_us = nd_mono_us();
+    nd_log(ND_LOG_INFO, "checking the store: the last run did not close it", "{s:s}", "file",
+           e->path);
+    if (pragma_text(e->db, "PRAGMA quick_check", text, sizeof text) != SQLITE_OK ||
+        strcmp(text, "ok") != 0) {
+        corrupt(e, text[0] ? text : sqlite3_errmsg(e->db), err, errlen);
+        return -EIO;
+    }
+    nd_log(ND_LOG_INFO, "store checked", "{s:s, s:f}", "file", e->path, "duration_ms",
+           (double)(nd_mono_us() - started_us) / 1000.0);
+    return 0;
+}
+
 static int open_db(struct store *e, char *err, size_t errlen)
 {
     char text[256] = "";
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    /* A clean close removes the WAL; one left behind means a crash, kill -9 or power loss: the
+     * only time the whole file is checked. Otherwise a file that is not a database still fails
+     * below, at its header; damage elsewhere fails the transaction that reads it, logged. */
+    int unclean = store__unclean(e->path);
     if (sqlite3_open_v2(e->path, &e->db, flags, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot open the store %s: %s", e->path,
                  e->db ? sqlite3_errmsg(e->db) : "out of memory");
         return -EIO;
     }
     sqlite3_busy_timeout(e->db, 5000);
-    if (pragma_text(e->db, "PRAGMA quick_check", text, sizeof text) != SQLITE_OK ||
-        strcmp(text, "ok") != 0) {
-        snprintf(err, errlen,
-                 "the store %s is unreadable or corrupt (%s): move it aside to start "
-                 "empty, or restore it from a backup",
-                 e->path, strcmp(text, "ok") ? sqlite3_errmsg(e->db) : text);
+    if (unclean && check_db(e, err, errlen) < 0)
         return -EIO;
-    }
     if (pragma_text(e->db, "PRAGMA journal_mode=WAL", text, sizeof text) != SQLITE_OK ||
         strcmp(text, "wal") != 0 ||
         sqlite3_exec(e->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "cannot use WAL mode on %s: %s", e->path, sqlite3_errmsg(e->db));
+        int code = sqlite3_errcode(e->db);
+        if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
+            corrupt(e, sqlite3_errmsg(e->db), err, errlen);
+        else
+            snprintf(err, errlen, "cannot use WAL mode on %s: %s", e->path, sqlite3_errmsg(e->db));
         return -EIO;
     }
     /* Reads: a feed's list, count or mark reads the user's window and a page of bodies, which

@@ -8,7 +8,10 @@
 #include <sqlite3.h>
 #include <stdio.h>
 
+#include "fault.h"
+#include "health.h"
 #include "log.h"
+#include "nd.h"
 #include "store/store_internal.h"
 
 /* the WAL pages nd-ckpt had copied when it last ran; 0 when the WAL started over since */
@@ -47,10 +50,21 @@ static void *run(void *arg)
     pthread_setname_np(pthread_self(), "nd-ckpt");
     pthread_mutex_lock(&e->ckpt_lock);
     for (;;) {
-        while (!e->ckpt_due && !e->ckpt_closing)
-            pthread_cond_wait(&e->ckpt_cond, &e->ckpt_lock);
+        /* a heartbeat a second for the watchdog; a checkpoint stuck past NOTIFYD_WATCHDOG_MS
+         * (a disk that does not answer its fsync) is logged, and a stop names it */
+        pthread_mutex_unlock(&e->ckpt_lock);
+        health_beat(HEALTH_T_CKPT);
+        fault_point(FAULT_STALL_CKPT);
+        pthread_mutex_lock(&e->ckpt_lock);
+        while (!e->ckpt_due && !e->ckpt_closing) {
+            struct timespec until = nd_wall_deadline(1000);
+            if (pthread_cond_timedwait(&e->ckpt_cond, &e->ckpt_lock, &until) == ETIMEDOUT)
+                break;
+        }
         if (e->ckpt_closing)
             break;
+        if (!e->ckpt_due)
+            continue;
         e->ckpt_due = 0;
         pthread_mutex_unlock(&e->ckpt_lock);
         /* PASSIVE: copies what no reader still needs and never blocks nd-store's writes; the
@@ -65,6 +79,7 @@ static void *run(void *arg)
         e->ckpt_copied = copied > 0 ? copied : 0;
     }
     pthread_mutex_unlock(&e->ckpt_lock);
+    health_unwatch(HEALTH_T_CKPT);
     return NULL;
 }
 

@@ -15,11 +15,21 @@
 #define SWEEP_EVERY_MS 60000   /* how often expired messages and feed items are deleted */
 #define FEED_KNOWN_SLOTS 32768 /* users nd-store knows feed facts of (power of 2) */
 #define FEED_TRIM_EVERY 16     /* a user's own feed items are trimmed at every 16th put */
-#define FEED_SWEEP_USERS 512   /* users' expired feed items deleted per transaction */
-#define CKPT_FRAMES 1000       /* WAL pages that wake nd-ckpt (SQLite's own threshold) */
-#define CKPT_HARD_FRAMES 8192  /* ... and past which (32 MiB) nd-store checkpoints itself */
-/* reads: the file mapped (up to 1 GiB), 32 MiB of page cache (SQLite's default: 2 MiB) */
-#define STORE_READ_PRAGMAS "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-32768;"
+/* users' expired feed items deleted per transaction: every call queued meanwhile waits for the
+ * step. 512 took 12-40 ms on a 10,000-user store (bench/FEED.md); 32 take about 1-2 ms */
+#define FEED_SWEEP_USERS 32
+#define CKPT_FRAMES 1000      /* WAL pages that wake nd-ckpt (SQLite's own threshold) */
+#define CKPT_HARD_FRAMES 8192 /* ... and past which (32 MiB) nd-store checkpoints itself */
+/* Reads: the file mapped (up to 1 GiB); pages of it are read from the map, not the cache. The
+ * page cache holds the rest (pages whose newest copy is in the WAL, pages being written): 4 MiB
+ * (SQLite's default: 2 MiB). It is kept small on purpose: a b-tree balance parks a page at the
+ * number of the 1 GiB lock page (SQLite 3.40), and the next commit then walks the cache's whole
+ * hash table; with 32 MiB that was ~13% of nd-store's time when notifications went to the feed
+ * (bench/FEED.md). A transaction's dirty pages stay in memory past that until its commit
+ * (cache_spill off; a batch is at most BATCH_MAX operations): spilled to the WAL early, a page
+ * written again in the same transaction is written twice (a 4,000-put batch: +21%). */
+#define STORE_READ_PRAGMAS                                                                         \
+    "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-4096; PRAGMA cache_spill=OFF;"
 
 enum op_kind { OPK_PUT, OPK_LOAD, OPK_REMOVE, OPK_TEMPLATE, OPK_BACKLOG, OPK_FEED_PUT, OPK_FEED };
 
@@ -108,6 +118,10 @@ struct op *store__op_new(enum op_kind kind, const char *user_id);
 
 /** Hands @o to nd-store. Any thread. */
 void store__enqueue(struct store *e, struct op *o);
+
+/** 1 when the store at @path was not closed by the last run (its WAL is left, not empty): a
+ * crash, kill -9 or power loss. Opening. */
+int store__unclean(const char *path);
 
 /** Steps @st once and resets it: 0 when done, -EIO otherwise. nd-store. */
 int store__step_done(sqlite3_stmt *st);

@@ -5,7 +5,8 @@ process within the grace period plus 2 s even with a loop stuck.
 
 The stall is made on purpose by the test-only fault switch: with
 NOTIFYD_TEST_FAULTS=1, SIGUSR1 stalls nd-ws (NOTIFYD_TEST_FAULT_WS=k: nd-wsk) forever and SIGUSR2 stalls
-nd-grpc forever. Without it the signals must stall nothing."""
+nd-grpc (NOTIFYD_TEST_FAULT_USR2=nd-ckpt: the store's checkpointer) forever. Without it the
+signals must stall nothing."""
 import json
 import signal
 import subprocess
@@ -137,6 +138,25 @@ def test_a_second_websocket_threads_stall_shows_too():
         s.wait_log(lambda r: r.get("msg") == "thread stalled" and r.get("thread") == "nd-ws1",
                    timeout=5)
         stop_stuck(s)
+
+
+def test_a_stuck_checkpointer_is_logged_and_named_at_the_stop():
+    """nd-ckpt stuck (NOTIFYD_TEST_FAULT_USR2=nd-ckpt points SIGUSR2 at it): the log names it,
+    not as liveness -- /healthz and Health/Check stay healthy and notifications still go out
+    (commits do not wait for checkpoints) --, and SIGTERM ends the process naming nd-ckpt."""
+    env = dict(FAULTS, NOTIFYD_TEST_FAULT_USR2="nd-ckpt")
+    with rh.serving(args=GRACE, env=env) as s:
+        s.proc.send_signal(signal.SIGUSR2)
+        rec = s.wait_log(lambda r: r.get("msg") == "thread stalled" and r.get("thread") == "nd-ckpt",
+                         timeout=5)
+        print("log:", rec)
+        assert rec.get("liveness") is False, rec
+        assert healthz(s)[0] == 200, healthz(s)
+        assert health_check(s) == SERVING
+        rh.delivery(s)
+        stop_stuck(s)
+        line = [r for r in s.records() if r.get("msg") == "shutdown timed out"]
+        assert line[0].get("stuck") == "nd-ckpt", line
 
 
 @pytest.mark.parametrize("sig", [signal.SIGUSR1, signal.SIGUSR2], ids=["SIGUSR1", "SIGUSR2"])

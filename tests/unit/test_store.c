@@ -1,7 +1,8 @@
 /* store (embedded): put is durable when its callback runs, load returns a
  * user's messages in id order, a user's backlog counted, remove, expiry, the
  * per-user bound, reopening, the WAL checkpointed on its own thread,
- * and clear errors for a corrupt or foreign file. */
+ * and clear errors for a corrupt or foreign file; the whole file is checked only when the last
+ * run did not close it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,11 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "config.h"
 #include "store/store.h"
+#include "store/store_internal.h" /* store__unclean */
 
 struct waiter {
     pthread_mutex_t lock;
@@ -358,6 +363,78 @@ static void test_corrupt_file_is_named(void **state)
     assert_non_null(strstr(err, "corrupt"));
 }
 
+/* a child writes @sql to the store and exits without closing it: the WAL is left, as by kill -9 */
+static void leave_wal(const char *path, const char *sql)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sqlite3 *db = NULL;
+        int ok = sqlite3_open(path, &db) == SQLITE_OK &&
+                 sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void count_template(void *arg, const char *id, const char *json, size_t len)
+{
+    (void)id, (void)json, (void)len;
+    (*(int *)arg)++;
+}
+
+static void test_only_a_store_left_open_is_checked(void **state)
+{
+    (void)state;
+    char path[128], err[512];
+    snprintf(path, sizeof path, "%s/messages.db", dir);
+    struct store *s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    assert_non_null(s);
+    put(s, "ann", 1, "{}", 99999999999999);
+    store_close(s);
+    assert_int_equal(store__unclean(path), 0); /* a clean close removes the WAL */
+    leave_wal(path, "INSERT INTO templates (id, body) VALUES ('t', '{}')");
+    assert_int_equal(store__unclean(path), 1);
+    int n = 0;
+    s = store_open(&cfg, NULL, NULL, count_template, &n, err, sizeof err); /* checked, recovered */
+    assert_non_null(s);
+    assert_int_equal(n, 1);
+    store_close(s);
+    assert_int_equal(store__unclean(path), 0);
+}
+
+static void test_a_damaged_store_left_open_is_refused(void **state)
+{
+    (void)state;
+    char path[128], err[512], body[2001], user[16];
+    snprintf(path, sizeof path, "%s/messages.db", dir);
+    memset(body, 'x', 2000);
+    body[2000] = 0;
+    struct store *s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    assert_non_null(s);
+    for (int i = 0; i < 60; i++) { /* ~30 pages of the offline table */
+        snprintf(user, sizeof user, "u%02d", i);
+        put(s, user, (uint64_t)i + 1, body, 99999999999999);
+    }
+    store_close(s);
+    leave_wal(path, "INSERT INTO templates (id, body) VALUES ('t', '{}')");
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    FILE *f = fopen(path, "r+b"); /* a page in the middle overwritten */
+    assert_non_null(f);
+    char junk[4096];
+    memset(junk, 0x55, sizeof junk);
+    assert_int_equal(fseek(f, (long)(st.st_size / 4096 / 2 * 4096), SEEK_SET), 0);
+    assert_int_equal(fwrite(junk, 1, sizeof junk, f), sizeof junk);
+    fclose(f);
+    s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    assert_null(s);
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "corrupt"));
+}
+
 static void test_foreign_schema_is_refused(void **state)
 {
     (void)state;
@@ -438,6 +515,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_schema_1_is_upgraded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_file_is_named, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_only_a_store_left_open_is_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_damaged_store_left_open_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_schema_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_the_wal_is_checkpointed_by_its_own_thread, setup,
                                         teardown),

@@ -22,10 +22,11 @@
 
 #include "config.h"
 #include "store/store.h"
+#include "store/store_internal.h" /* FEED_SWEEP_USERS */
 
 static int64_t rows(const char *sql);
 
-#define FEED_SWEEP_USERS_TESTED 1100 /* more than two of the sweep's steps (store_internal.h) */
+#define FEED_SWEEP_USERS_TESTED (FEED_SWEEP_USERS * 3 + 5) /* over several of the sweep's steps */
 
 struct waiter {
     pthread_mutex_t lock;
@@ -422,6 +423,28 @@ static void test_the_sweep_deletes_expired_items_of_every_user(void **state)
     free(w);
 }
 
+/* the store's connection reads the file through a map and keeps a small page cache: SQLite 3.40
+ * walks the whole cache at a commit after a b-tree balance, so its size is a cost per write; a
+ * large batch keeps its dirty pages in memory rather than writing them twice */
+static void test_the_read_settings_keep_a_small_page_cache(void **state)
+{
+    (void)state;
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, STORE_READ_PRAGMAS, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int kib = -sqlite3_column_int(st, 0); /* negative: KiB */
+    sqlite3_finalize(st);
+    assert_true(kib > 0 && kib <= 4096);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA cache_spill", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 0); /* a batch's dirty pages are not spilled */
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 static void test_a_version_2_store_is_migrated(void **state)
 {
     (void)state;
@@ -461,6 +484,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_the_sweep_deletes_expired_items_of_every_user, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_version_2_store_is_migrated, setup, teardown),
+        cmocka_unit_test(test_the_read_settings_keep_a_small_page_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
