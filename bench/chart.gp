@@ -1,7 +1,7 @@
 # written by bench/run: gnuplot chart.gp -> chart.png
 set terminal pngcairo size 1200,460 font "DejaVu Sans,10"
 set output '/work/main/bench/chart.png'
-set multiplot layout 1,2 title "notifyd vs nchan on 2 cores, 19,000 connections (2026-12-04 00:23 UTC)"
+set multiplot layout 1,2 title "notifyd vs nchan on 2 cores, 19,000 connections (2026-12-04 00:44 UTC)"
 set style data histograms
 set style fill solid 0.8 border -1
 set boxwidth 0.7
