@@ -230,3 +230,17 @@ def test_one_notifyd_per_data_dir():
         with nd.Server(data_dir=data) as third:
             assert open(os.path.join(data, "notifyd.lock")).read().strip() == str(third.proc.pid)
 
+
+
+def test_libwebsockets_logs_through_notifyds_own_formatter():
+    """libwebsockets 4.1.6 formats every log line into one static buffer, which two
+    WebSocket threads raced on (ThreadSanitizer). src/log.c defines _lws_log and
+    _lws_logv with a buffer per call; they only help if the dynamic linker binds
+    libwebsockets' own calls to them, which this checks (LD_DEBUG=bindings)."""
+    r = notifyd("--help", env={"LD_DEBUG": "bindings"})
+    assert r.returncode == 0
+    for sym in ("_lws_log", "_lws_logv"):
+        bound = [l for l in r.stderr.splitlines()
+                 if "libwebsockets.so" in l and "symbol `%s'" % sym in l]
+        assert bound, "%s: no binding from libwebsockets at all" % sym
+        assert all(os.path.basename(nd.BIN) in l.split(" to ")[1] for l in bound), bound

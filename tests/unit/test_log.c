@@ -7,6 +7,8 @@
 
 #include <cmocka.h>
 
+#include <libwebsockets.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,11 +92,61 @@ static void test_level_filtered(void **state)
     assert_null(fgets(buf, sizeof buf, capture));
 }
 
+/* libwebsockets' lines, from two WebSocket threads at once: each line whole
+ * (lws 4.1.6 formats them all in one static buffer: two threads tore each
+ * other's lines, and ThreadSanitizer reported the race in _lws_logv) */
+#define LWS_LINES 20000
+
+static void *lws_lines(void *arg)
+{
+    const char *who = arg;
+    for (int i = 0; i < LWS_LINES; i++)
+        lwsl_warn("thread %s line %05d %s %s%05d\n", who, i,
+                  "padding-padding-padding-padding-padding", who, i);
+    return NULL;
+}
+
+static void test_lws_lines_whole_from_two_threads(void **state)
+{
+    (void)state;
+    nd_log_capture_libraries();
+    pthread_t a, b;
+    assert_int_equal(pthread_create(&a, NULL, lws_lines, "a"), 0);
+    assert_int_equal(pthread_create(&b, NULL, lws_lines, "b"), 0);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    fflush(capture);
+    rewind(capture);
+    char line[1024];
+    int n = 0, torn = 0;
+    while (fgets(line, sizeof line, capture)) {
+        const char *m = strstr(line, "\"msg\":\"thread ");
+        char who, who2, pad[64];
+        int i, i2, end = 0;
+        n++;
+        if (!m ||
+            sscanf(m, "\"msg\":\"thread %c line %5d %63[a-z-] %c%5d\"%n", &who, &i, pad, &who2, &i2,
+                   &end) != 5 ||
+            !end || (who != 'a' && who != 'b') || who2 != who || i2 != i ||
+            strcmp(pad, "padding-padding-padding-padding-padding") ||
+            !strstr(line, "\"level\":\"warn\"")) {
+            if (torn++ < 3) /* to the real stderr: this one is captured */
+                dprintf(saved_fd, "torn: %s", line);
+        }
+    }
+    rewind(capture);
+    assert_int_equal(ftruncate(fileno(capture), 0), 0);
+    dprintf(saved_fd, "lws lines: %d of %d, %d torn\n", n, 2 * LWS_LINES, torn);
+    assert_int_equal(n, 2 * LWS_LINES);
+    assert_int_equal(torn, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_as_nd_log),
         cmocka_unit_test(test_level_filtered),
+        cmocka_unit_test(test_lws_lines_whole_from_two_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
