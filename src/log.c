@@ -215,8 +215,10 @@ static void lws_log(int lws_level, const char *line)
  * own calls to _lws_log and _lws_logv all go through the PLT, so these two,
  * with its prototypes, take their place: the same level filter, a buffer on
  * the caller's stack. Any thread. */
-void _lws_logv(int filter, const char *format,
-               va_list vl) /* NOLINT(bugprone-reserved-identifier) */
+/* NOLINTBEGIN(bugprone-reserved-identifier): lws's names, on purpose */
+void _lws_logv(int filter, const char *format, va_list vl) __attribute__((format(printf, 2, 0)));
+
+void _lws_logv(int filter, const char *format, va_list vl)
 {
     char line[256];
     if (!(filter & LWS_LEVELS))
@@ -225,13 +227,14 @@ void _lws_logv(int filter, const char *format,
     lws_log(filter, line);
 }
 
-void _lws_log(int filter, const char *format, ...) /* NOLINT(bugprone-reserved-identifier) */
+void _lws_log(int filter, const char *format, ...)
 {
     va_list ap;
     va_start(ap, format);
     _lws_logv(filter, format, ap);
     va_end(ap);
 }
+/* NOLINTEND(bugprone-reserved-identifier) */
 
 void nd_log_capture_libraries(void)
 {
