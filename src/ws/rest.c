@@ -575,10 +575,14 @@ int ws__rest_body(struct ws_server *ws, struct conn *c, const void *in, size_t l
     if (!q || q->responded || q->waiting) /* no body wanted: dropped */
         return 0;
     if (q->len == 0 && misread_head(in, len)) {
-        /* no answer for it: the client sends it again, as for any pipelined
-         * request a closing connection leaves unanswered (RFC 9112 §9.3.2) */
-        q->responded = 1;
-        return ws__http_drop(ws, c);
+        /* its body cannot be told from its head: it is answered 503 and the
+         * connection closes (connection: close), so the client knows to send
+         * it again on a new one (RFC 9112 §9.3.2) -- the answer before it went
+         * out while this one was still unread, without a close */
+        return fail_with(c, 503,
+                         "a pipelined request after one with a body cannot be read here: send it "
+                         "again on a new connection",
+                         "retry-after:", "0", 1);
     }
     if (q->len + len > (size_t)ws->cfg->max_body_bytes) {
         char msg[160];
