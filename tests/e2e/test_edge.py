@@ -111,6 +111,29 @@ def test_pipelined_requests_in_one_write(names):
         check_still_serving(s)
 
 
+def test_a_pipelined_request_lws_cannot_read_is_refused_with_a_close():
+    """Found by test_edge_fuzz: a GET with a body whose last bytes arrive in the
+    same read as the next request's head. lws 4.1.6 then hands that request its
+    own head as its body; notifyd used to close the connection silently after
+    the GET's 200, which had gone out without connection: close, so the client
+    could not tell. Now the unreadable request gets 503, connection: close and
+    retry-after: 0 (send it again on a new connection), for every cut within
+    the first request's last bytes."""
+    first = request("GET", "/", [auth(ADMIN), JSON], b"\x00\xff\xfe")
+    data = first + REQ["notify"][0] + REQ["healthz"][0]
+    with rh.serving() as s:
+        for back in range(1, 7):
+            cut = len(first) - back
+            answers, _ = rh.exchange(s.http_port, data, 3, timeout=5, pieces=[data[:cut], data[cut:]])
+            got = [a.status for a in answers]
+            assert got == [200, 200, 200] or (got[:1] == [200] and answers[-1].closes), (back, answers)
+            if len(got) < 3:
+                assert got == [200, 503], (back, answers)
+                assert answers[-1].headers.get("retry-after") == "0", answers[-1].headers
+                assert "send it again on a new connection" in answers[-1].json()["message"]
+        check_still_serving(s)
+
+
 @pytest.mark.parametrize("names", [["healthz"] * 200, ["healthz", "notify"] * 50],
                          ids=["200-gets", "100-with-bodies"])
 def test_long_pipeline(names):
