@@ -274,6 +274,14 @@ static int delivers(const struct op_spec *op)
     return (op->flags & (OP_NOTIFY | OP_CLOSES)) || (op->flags & (OP_FEED | OP_READ)) == OP_FEED;
 }
 
+/* a call refused by back-pressure, after admit() counted it in flight */
+static int busy(struct service *svc)
+{
+    atomic_fetch_sub(&svc->in_flight, 1);
+    stats_add(&nd_stats.api_busy, 1);
+    return -EBUSY;
+}
+
 /* the checks every call passes before its own: 0, or refused with -errno and @err;
  * when 0 the call counts as in flight until answered (or refused after all) */
 static int admit(struct service *svc, const struct op_spec *op, const struct token_claims *caller,
@@ -296,23 +304,19 @@ static int admit(struct service *svc, const struct op_spec *op, const struct tok
     /* back-pressure: calls wait on nd-ws (and Redis, the store) in a queue
      * that must not grow without end when they come faster than it drains */
     if (atomic_fetch_add(&svc->in_flight, 1) >= svc->cfg->max_pending_calls) {
-        atomic_fetch_sub(&svc->in_flight, 1);
-        stats_add(&nd_stats.api_busy, 1);
         snprintf(err, errlen, "server busy: %lld calls are waiting; try again shortly",
                  (long long)svc->cfg->max_pending_calls);
-        return -EBUSY;
+        return busy(svc);
     }
     /* ... and the hub answers a call once it has handed the deliveries to the
      * other WebSocket threads, whose queues must not grow without end either */
     const char *thread = "";
     int64_t backlog = delivers(op) ? backend_local_backlog(svc->backend, &thread) : 0;
     if (backlog >= svc->cfg->max_pending_calls) {
-        atomic_fetch_sub(&svc->in_flight, 1);
-        stats_add(&nd_stats.api_busy, 1);
         snprintf(err, errlen,
                  "server busy: WebSocket thread %s has %lld deliveries waiting; try again shortly",
                  thread, (long long)backlog);
-        return -EBUSY;
+        return busy(svc);
     }
     return 0;
 }

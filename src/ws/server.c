@@ -271,9 +271,15 @@ static void loop_ended(struct ws_server *ws, enum health_thread beat)
     inbox_set_wake(ws->inbox, NULL, NULL); /* later jobs wait for ws_server_free() */
 }
 
+/* WebSocket thread @k's slot in the watchdog: nd-ws, then nd-ws1... */
+static enum health_thread health_of(unsigned k)
+{
+    return k ? (enum health_thread)(HEALTH_T_WS_MORE + k - 1) : HEALTH_T_WS;
+}
+
 static enum health_thread beat_of(const struct ws_server *ws)
 {
-    return ws->shard ? (enum health_thread)(HEALTH_T_WS_MORE + ws->shard - 1) : HEALTH_T_WS;
+    return health_of(ws->shard);
 }
 
 static void stop_now_run(struct inbox_job *job, void *ctx)
@@ -623,5 +629,5 @@ void ws_server_free(struct ws_server *ws)
 
 const char *ws__thread_name(unsigned k)
 {
-    return health_thread_name(k ? (enum health_thread)(HEALTH_T_WS_MORE + k - 1) : HEALTH_T_WS);
+    return health_thread_name(health_of(k));
 }
