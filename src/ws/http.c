@@ -328,13 +328,6 @@ int ws__http_callback(struct ws_server *ws, struct conn *c, struct lws *wsi, int
     return rc;
 }
 
-int ws__http_drop(struct ws_server *ws, struct conn *c)
-{
-    (void)ws;
-    c->http_close = 1; /* ws__http_callback closes it, lingering */
-    return -1;
-}
-
 /* a REST call goes on elsewhere: nothing more is read from this connection
  * until its answer is written (ws__http_respond_typed resumes) */
 void ws__http_pause(struct conn *c)

@@ -266,8 +266,6 @@ void ws__conn_connected(struct ws_server *ws, struct conn *c, int recovered);
 /** LWS_CALLBACK_HTTP, _HTTP_BODY, _HTTP_BODY_COMPLETION and _TIMER. */
 int ws__http_callback(struct ws_server *ws, struct conn *c, struct lws *wsi, int reason, void *in,
                       size_t len);
-/** Closes without an answer (lingering); returns -1 for the callback. */
-int ws__http_drop(struct ws_server *ws, struct conn *c);
 /** A REST call answers later: stop reading the connection until then. */
 void ws__http_pause(struct conn *c);
 /** Frees what a connection's HTTP side holds (answer, REST call). */
