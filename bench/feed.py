@@ -91,6 +91,7 @@ class Notifyd:
                 continue
             if j.get("msg") == "listening":
                 self.grpc = "127.0.0.1:%d" % j["grpc_port"]
+                self.http_port = j["http_port"]
                 # the rest of its log goes to the file, so a full pipe never stalls it
                 self.drain = subprocess.Popen(["cat"], stdin=self.proc.stderr, stdout=self.log)
                 return
@@ -107,6 +108,21 @@ class Notifyd:
                 self.proc.wait(5)
         if getattr(self, "drain", None):
             self.drain.wait(10)
+
+
+def commits(nd):
+    """The store transactions notifyd has committed and their seconds, from BEGIN to the end of
+    COMMIT (notifyd_store_commit_seconds_count and _sum)."""
+    import urllib.request
+    got = {}
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % nd.http_port, timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            for k in ("count", "sum"):
+                if line.startswith("notifyd_store_commit_seconds_" + k):
+                    got[k] = float(line.split()[-1])
+    if len(got) != 2:
+        raise RuntimeError("notifyd_store_commit_seconds is not on /metrics")
+    return got["count"], got["sum"]
 
 
 def grpcpub(nd, mode, *, rate=0, k=16, duration=5, users=10000, max_calls=None, max_time=None, extra=()):
@@ -180,7 +196,14 @@ def main():
         runs = {"stored": [], "feednotify": []}
         for _ in range(2):
             for mode in ("stored", "feednotify"):
-                runs[mode].append(grpcpub(nd, mode, k=16, duration=step, users=users))
+                n0, s0 = commits(nd)
+                r = grpcpub(nd, mode, k=16, duration=step, users=users)
+                n1, s1 = commits(nd)
+                # transactions a call (the calls of a batch share one), and a transaction's time
+                r["commits_per_call"] = (n1 - n0) / max(1, r["ok"])
+                r["commit_ms"] = (s1 - s0) * 1000 / max(1, n1 - n0)
+                log("  %s: %.3f commits a call, %.2f ms a commit" % (mode, r["commits_per_call"], r["commit_ms"]))
+                runs[mode].append(r)
         R["stored"] = max(runs["stored"], key=lambda x: x["rate"])
         R["feednotify"] = max(runs["feednotify"], key=lambda x: x["rate"])
         R["feed_vs_stored"] = R["feednotify"]["rate"] / R["stored"]["rate"]
