@@ -343,6 +343,24 @@ def test_items_answered_ok_survive_kill_9():
                 assert all(by[i].read for i in ids[:10]) and not any(by[i].read for i in ids[10:])
                 assert by[shared].archived
                 assert await counts(again, "fd-durable") == (30, 20, 20)
+                # the user was away: each item waited with its message (one row for both);
+                # delivered now, each message leaves the queue and its item stays as it was
+                ws, _ = await again.connect(user="fd-durable")
+                sent = [await recv(ws) for _ in ids]
+                assert [m["message_id"] for m in sent] == ids and all(m.get("feed") is True for m in sent)
+                db = sqlite3.connect("file:%s?mode=ro" % os.path.join(data_dir, "messages.db"), uri=True)
+                for _ in range(100):
+                    if db.execute("SELECT COUNT(*) FROM offline").fetchone()[0] == 0:
+                        break
+                    await asyncio.sleep(0.05)
+                assert db.execute("SELECT COUNT(*) FROM offline").fetchone()[0] == 0
+                assert db.execute("SELECT COUNT(*) FROM feed WHERE user_id = 'fd-durable'").fetchone()[0] == 30
+                db.close()
+                after = await listing(again, "fd-durable", filter=pb.FEED_FILTER_ALL, limit=100)
+                assert [(i.id, i.read, i.archived, i.data) for i in after.items] == [
+                    (i.id, i.read, i.archived, i.data) for i in got.items]
+                assert await counts(again, "fd-durable") == (30, 20, 20)
+                await ws.close()
 
             run(read())
         finally:
@@ -385,7 +403,7 @@ def test_a_version_2_store_is_migrated_and_keeps_its_messages():
 
         run(go())
         v = sqlite3.connect(os.path.join(s.data_dir, "messages.db")).execute("PRAGMA user_version").fetchone()[0]
-        assert v == 4
+        assert v == 5
     finally:
         s.close()
 
@@ -457,7 +475,7 @@ def test_a_version_3_store_is_migrated_with_every_item_and_its_state():
 
         run(go())
         db = sqlite3.connect(os.path.join(s.data_dir, "messages.db"))
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 5
         assert db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'feed_id'").fetchone()[0] == 0
         db.close()
     finally:
