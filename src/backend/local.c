@@ -78,6 +78,8 @@ void backend__feed_kept(struct backend_copy *c, int err, const char *why)
     if (err)
         backend__fail(&p->req, -EIO, "the notification could not be kept in the feed: %s",
                       why ? why : "store error");
+    else
+        c->in_feed = 1;
     backend__part_done(p, 0);
 }
 

@@ -211,6 +211,7 @@ static grpc_byte_buffer *pack_sent(const ProtobufCMessageDescriptor *out,
     set_field(&m.base, "message_id", sent->message_id, 0);
     set_field(&m.base, "connections", NULL, sent->connections);
     set_field(&m.base, "stored", NULL, sent->stored);
+    set_field(&m.base, "feed", NULL, sent->feed);
     grpc_slice s = grpc_slice_malloc(protobuf_c_message_get_packed_size(&m.base));
     protobuf_c_message_pack(&m.base, GRPC_SLICE_START_PTR(s));
     grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);

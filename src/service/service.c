@@ -103,8 +103,8 @@ int64_t service_in_flight(const struct service *svc)
 json_t *service_result_json(const struct service_result *r)
 {
     if (r->sent && !r->body)
-        return json_pack("{s:s, s:i, s:b}", "message_id", r->sent->message_id, "connections",
-                         r->sent->connections, "stored", r->sent->stored);
+        return json_pack("{s:s, s:i, s:b, s:b}", "message_id", r->sent->message_id, "connections",
+                         r->sent->connections, "stored", r->sent->stored, "feed", r->sent->feed);
     return json_incref(r->body);
 }
 

@@ -19,6 +19,7 @@ struct service_sent {
     char message_id[MSGID_LEN + 1];
     int connections; /* live connections it was handed to */
     int stored;      /* kept for later */
+    int feed;        /* kept in the user's feed (a broadcast: shared) */
 };
 
 /** The answer to one operation, borrowed for the callback only. */

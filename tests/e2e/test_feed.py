@@ -61,26 +61,38 @@ def test_what_goes_in_by_default_and_by_the_flag(server):
 
     async def go():
         ws, _ = await server.connect(user=u)
+        # the envelope says "feed": true when the item is kept, and so does the answer
         a = await notice(server, u, "kept")
         m = await recv(ws)
-        assert m["feed"] is True and m["message_id"] == a.message_id
-        await call(server, "NotifyBatchGoProgress", pb.NotifyBatchGoProgressRequest(
+        assert m["feed"] is True and m["message_id"] == a.message_id and a.feed
+        r = await call(server, "NotifyBatchGoProgress", pb.NotifyBatchGoProgressRequest(
             user_id=u, task=pb.TaskProgressData(task_id="t1", progress=5)))
-        assert "feed" not in await recv(ws)
+        assert "feed" not in await recv(ws) and not r.feed
         done = await call(server, "NotifyBatchGoComplete", pb.NotifyBatchGoCompleteRequest(
             user_id=u, task=pb.TaskProgressData(task_id="t1", status="completed")))
-        assert (await recv(ws))["feed"] is True
-        await notice(server, u, "not kept", feed=False)
-        assert "feed" not in await recv(ws)
+        assert (await recv(ws))["feed"] is True and done.feed
+        r = await notice(server, u, "not kept", feed=False)
+        assert "feed" not in await recv(ws) and not r.feed
         prog = await call(server, "NotifyBatchGoProgress", pb.NotifyBatchGoProgressRequest(
             user_id=u, task=pb.TaskProgressData(task_id="t2"), feed=True))
-        assert (await recv(ws))["feed"] is True
-        await call(server, "Publish", pb.PublishRequest(type="my.event", data=b'{"x":1}', user_id=u))
-        assert "feed" not in await recv(ws)
+        assert (await recv(ws))["feed"] is True and prog.feed
+        r = await call(server, "Publish", pb.PublishRequest(type="my.event", data=b'{"x":1}', user_id=u))
+        assert "feed" not in await recv(ws) and not r.feed
         pub = await call(server, "Publish", pb.PublishRequest(type="my.event", data=b'{"x":2}', user_id=u, feed=True))
-        assert (await recv(ws))["feed"] is True
-        await call(server, "SendTestMessage", pb.SendTestMessageRequest(user_id=u))
-        assert "feed" not in await recv(ws)
+        assert (await recv(ws))["feed"] is True and pub.feed
+        r = await call(server, "SendTestMessage", pb.SendTestMessageRequest(user_id=u))
+        assert "feed" not in await recv(ws) and not r.feed
+        # a multicast counts the feeds it went to; REST answers say it too
+        many = await call(server, "NotifyUsers", pb.NotifyUsersRequest(user_ids=["fd-m1", "fd-m2"], message="m"))
+        assert many.feed_users == 2
+        many = await call(server, "Publish", pb.PublishRequest(type="my.event", user_ids=["fd-m1", "fd-m2"], feed=True))
+        assert many.feed and many.feed_users == 2
+        many = await call(server, "Publish", pb.PublishRequest(type="my.event", user_ids=["fd-m1"]))
+        assert not many.feed and many.feed_users == 0
+        st, _, ans = rest(server, "POST", "/notification", {"user_id": "fd-m1", "message": "m"})
+        assert st == 200 and ans["data"]["feed"] is True, ans
+        st, _, ans = rest(server, "POST", "/notification", {"user_id": "fd-m1", "message": "m", "feed": False})
+        assert st == 200 and ans["data"]["feed"] is False, ans
         got = await listing(server, u, filter=pb.FEED_FILTER_ALL)
         assert [i.id for i in got.items] == [pub.message_id, prog.message_id, done.message_id, a.message_id]
         top = got.items[0]
