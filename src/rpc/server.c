@@ -228,7 +228,11 @@ static void reply_done(void *arg, const struct service_result *r)
         rpc__finish(c, GRPC_STATUS_UNAVAILABLE, r->error, NULL);
         return;
     }
-    grpc_byte_buffer *typed = r->sent && !r->body ? pack_sent(c->m->out, r->sent) : NULL;
+    grpc_byte_buffer *typed =
+        r->sent && !r->body ? pack_sent(c->m->out, r->sent)
+        : r->page && !r->body && c->m->out == &notification__v1__list_feed_response__descriptor
+            ? rpc__pack_feed_page(r->page)
+            : NULL;
     if (typed) {
         rpc__finish(c, GRPC_STATUS_OK, NULL, typed);
         return;
