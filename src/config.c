@@ -462,8 +462,11 @@ void config_unknown_env(void (*fn)(const char *name))
         name[len] = 0;
         if (strstr(name, "_SERVICE_") || strstr(name, "_PORT_") ||
             (len > 5 && !strcmp(name + len - 5, "_PORT")))
-            continue;                                     /* Kubernetes service links */
-        int known = !strcmp(name, "NOTIFYD_TEST_FAULTS"); /* read by fault.c, tests only */
+            continue; /* Kubernetes service links */
+        /* the test fault switches: read by fault.c and main.c, tests only */
+        int known = !strcmp(name, "NOTIFYD_TEST_FAULTS") ||
+                    !strcmp(name, "NOTIFYD_TEST_FAULT_WS") ||
+                    !strcmp(name, "NOTIFYD_TEST_FAULT_USR2");
         for (size_t i = 0; i < N_OPTIONS && !known; i++)
             known = options[i].env && !strcmp(options[i].env, name);
         if (!known)

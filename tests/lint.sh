@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Static checks: the proto passes buf's STANDARD lint and format, the C
+# Static checks: the proto passes buf's STANDARD lint and format and only grows, the C
 # sources follow .clang-format, clang-tidy finds nothing (.clang-tidy), and
 # no module of src/ includes another that includes it back.
 # Usage: tests/lint.sh proto|format|tidy|cycles [build dir, for tidy: default build]
@@ -12,6 +12,20 @@ proto)
   [ -x "$buf" ] || { echo "buf missing: run scripts/deps.sh test" >&2; exit 1; }
   (cd proto && "../$buf" lint && "../$buf" format --exit-code -d --path notification)
   echo "proto: buf lint and format clean"
+  # The contract only grows (buf breaking, FILE rules of proto/buf.yaml): the work tree
+  # against HEAD, and every commit that changed the proto against its parent
+  if git rev-parse -q --verify HEAD >/dev/null 2>&1; then
+    "$buf" breaking proto --against ".git#ref=HEAD,subdir=proto"
+    n=0
+    for c in $(git log --format=%H -- proto/notification); do
+      git rev-parse -q --verify "$c~1" >/dev/null || continue # the first version
+      "$buf" breaking ".git#ref=$c,subdir=proto" --against ".git#ref=$(git rev-parse "$c~1"),subdir=proto"
+      n=$((n + 1))
+    done
+    echo "proto: no breaking change in the work tree or in $n commits"
+  else
+    echo "proto: not a git checkout: buf breaking has no history to compare with"
+  fi
   ;;
 cycles)
   python3 tests/include_cycles.py "$top"

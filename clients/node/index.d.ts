@@ -33,6 +33,8 @@ export interface Delivery {
   connections: number;
   /** kept on disk for the user's next connect */
   stored: boolean;
+  /** kept in the user's notification feed (false when not asked for, or while Redis is unreachable) */
+  feed: boolean;
 }
 
 /** Publish's target (exactly one) and options. */
@@ -71,6 +73,8 @@ export interface Published extends Delivery {
   users: number;
   reached: number;
   stored_users: number;
+  /** user_ids: users in whose notification feed it was kept */
+  feed_users: number;
 }
 
 /** What became of a multicast (notifyUsers). */
@@ -85,6 +89,8 @@ export interface MulticastDelivery {
   stored: number;
   /** connections it was handed to, in all */
   connections: number;
+  /** users in whose notification feed it was kept */
+  feed_users: number;
 }
 
 /** A message template: title and message with {{name}} placeholders ({{user_id}}: the recipient). */

@@ -132,7 +132,7 @@ function taskOf(taskId, fields, defaults) {
   return task;
 }
 
-const delivery = (r) => ({ message_id: r.message_id, connections: r.connections, stored: r.stored });
+const delivery = (r) => ({ message_id: r.message_id, connections: r.connections, stored: r.stored, feed: r.feed });
 const template = (t) => ({ id: t.id, title: t.title, message: t.message, updated_at: t.updated_at });
 
 export class NotifydClient {
@@ -205,8 +205,8 @@ export class NotifydClient {
    * `data` (an object, serialized; or JSON text as a string/Buffer, delivered exactly as written;
    * at most 64 KiB) to exactly one of `user_id`, `user_ids` (1-1000) or `broadcast: true`.
    * Options: store ('auto' | 'always' | 'never'), ttl_ms (0: the type's own), priority, group.
-   * Resolves with {message_id, connections, stored} (and message_ids, users, reached,
-   * stored_users for user_ids).
+   * Resolves with {message_id, connections, stored, feed, feed_users} (and message_ids, users,
+   * reached, stored_users for user_ids).
    */
   async publish(type, data, o = {}) {
     const { user_id = '', user_ids = [], broadcast = false, store: st, ttl_ms = 0 } = o;
@@ -215,7 +215,7 @@ export class NotifydClient {
     }, o);
     return {
       message_id: r.message_id, connections: r.connections, stored: r.stored, message_ids: [...r.message_ids],
-      users: r.users, reached: r.reached, stored_users: r.stored_users,
+      users: r.users, reached: r.reached, stored_users: r.stored_users, feed: r.feed, feed_users: r.feed_users,
     };
   }
 
@@ -296,7 +296,10 @@ export class NotifydClient {
     const [text, o] = textArgs(message, options);
     const { title = '', level: l, action = '', action_url = '' } = o;
     const r = await this.call('NotifyUsers', { user_ids: [...userIds], title, message: text, level: level(l), action, action_url, ...common(o), ...templated(o) }, o);
-    return { message_ids: [...r.message_ids], users: r.users, reached: r.reached, stored: r.stored, connections: r.connections };
+    return {
+      message_ids: [...r.message_ids], users: r.users, reached: r.reached, stored: r.stored, connections: r.connections,
+      feed_users: r.feed_users,
+    };
   }
 
   /** A test system_notification (data.test: true). */

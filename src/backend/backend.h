@@ -82,6 +82,7 @@ struct backend_copy {
     uint64_t id;                  /* in done: the message id it was given; 0 when not placed */
     int connections;              /* in done: connections it reached (redis: cluster-wide) */
     int stored;                   /* in done: kept for the user's next connect */
+    int in_feed;                  /* in done: kept in the user's feed (a broadcast: shared) */
     struct backend_publish *_pub; /* the engine's */
 };
 

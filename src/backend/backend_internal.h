@@ -17,8 +17,10 @@ struct backend {
     struct backend_local local;  /* set by backend_attach() */
     /* the local path's options (local.c): the embedded engine's history and store */
     struct history *history; /* remembers what is delivered here, or NULL */
-    /** Keeps @d for c->d's user, then backend__copy_kept(@c, ...). 0 or -errno. Local thread. */
-    int (*keep)(struct backend *b, struct backend_copy *c, struct delivery *d);
+    /** Keeps @d for c->d's user, then backend__copy_kept(@c, ...); with @feed it is the user's
+     *  feed item too, kept with it (one write), then also backend__feed_kept(@c, ...). 0 or
+     *  -errno (neither runs). Local thread. */
+    int (*keep)(struct backend *b, struct backend_copy *c, struct delivery *d, int feed);
     /** Keeps @d in its user's feed (a broadcast: shared), then backend__feed_kept(@c, ...). 0 or
      *  -errno; NULL: no feed here (Redis unreachable). Local thread. */
     int (*keep_feed)(struct backend *b, struct backend_copy *c, struct delivery *d);

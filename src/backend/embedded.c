@@ -38,7 +38,14 @@ static void kept(void *arg, int err, const char *why)
     backend__copy_kept(arg, err, why);
 }
 
-static int keep(struct backend *b, struct backend_copy *c, struct delivery *d)
+/* nd-store: a copy kept with its feed item: both are durable, or neither */
+static void kept_with_item(void *arg, int err, const char *why)
+{
+    kept(arg, err, why);
+    backend__feed_kept(arg, err, why);
+}
+
+static int keep(struct backend *b, struct backend_copy *c, struct delivery *d, int feed)
 {
     struct embedded *e = ENGINE(b);
     struct stored_msg m;
@@ -51,8 +58,9 @@ static int keep(struct backend *b, struct backend_copy *c, struct delivery *d)
     m.expires_at_ms = nd_wall_ms() + (mine > 0 && mine < ttl ? mine : ttl);
     m.json = delivery_json(d);
     m.len = d->len;
+    m.feed = feed;
     userset_add(e->stored_users, d->user_id);
-    return store_put(e->store, &m, kept, c);
+    return store_put(e->store, &m, feed ? kept_with_item : kept, c);
 }
 
 static void feed_kept(void *arg, int err, const char *why)

@@ -33,13 +33,18 @@ static void publish_run(struct inbox_job *job, void *ctx)
             history_add(b->history, d->user_id, d);
         b->local.deliver(b->local.ctx, d, &f);
         c->connections = f.connections;
+        /* none while Redis is unreachable: nothing is kept */
+        int feed = p->feed && b->keep_feed;
         if (p->important && d->user_id[0] && f.nonack == 0 && b->keep) {
-            atomic_fetch_add(&p->_pending, 1);
-            int rc = b->keep(b, c, d);
+            atomic_fetch_add(&p->_pending, feed ? 2 : 1);
+            int rc = b->keep(b, c, d, feed); /* the feed item is kept with the copy */
             if (rc < 0)
                 backend__copy_kept(c, rc, "out of memory");
+            if (rc < 0 && feed)
+                backend__feed_kept(c, rc, "out of memory");
+            feed = 0;
         }
-        if (p->feed && b->keep_feed) { /* none while Redis is unreachable: nothing is kept */
+        if (feed) {
             atomic_fetch_add(&p->_pending, 1);
             int rc = b->keep_feed(b, c, d);
             if (rc < 0)
@@ -73,6 +78,8 @@ void backend__feed_kept(struct backend_copy *c, int err, const char *why)
     if (err)
         backend__fail(&p->req, -EIO, "the notification could not be kept in the feed: %s",
                       why ? why : "store error");
+    else
+        c->in_feed = 1;
     backend__part_done(p, 0);
 }
 

@@ -176,6 +176,7 @@ static void published(void *arg, int err, const struct cluster_published *pp)
         c->id = pp->id;
         c->connections = pp->connections;
         c->stored = pp->stored;
+        c->in_feed = p->feed; /* the script keeps it in the feed when asked */
     }
     backend__part_done(p, 0);
 }

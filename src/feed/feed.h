@@ -48,7 +48,7 @@ struct feed_counts {
 struct feed_entry {
     uint64_t id;      /* the message id */
     unsigned flags;   /* enum feed_flag, for this user */
-    unsigned shared;  /* a broadcast's item (its state is kept per user apart) */
+    unsigned kept;    /* where the store keeps this user's state of it (the store's business) */
     unsigned changed; /* feed_mark() changed flags */
 };
 

@@ -105,6 +105,11 @@ struct rpc_server {
 
 /** Sends @reply (may be NULL) and the final status of a unary call. Any thread. */
 void rpc__finish(struct call *c, grpc_status_code code, const char *msg, grpc_byte_buffer *reply);
+
+struct service_feed_page;
+
+/** ListFeed's answer packed from the page's envelopes (feed_page.c); NULL on ENOMEM. nd-ws. */
+grpc_byte_buffer *rpc__pack_feed_page(const struct service_feed_page *page);
 /** The request message decoded, or NULL. */
 ProtobufCMessage *rpc__decode(struct call *c, const ProtobufCMessageDescriptor *desc);
 /** @msg as a new byte buffer. */

@@ -211,6 +211,7 @@ static grpc_byte_buffer *pack_sent(const ProtobufCMessageDescriptor *out,
     set_field(&m.base, "message_id", sent->message_id, 0);
     set_field(&m.base, "connections", NULL, sent->connections);
     set_field(&m.base, "stored", NULL, sent->stored);
+    set_field(&m.base, "feed", NULL, sent->feed);
     grpc_slice s = grpc_slice_malloc(protobuf_c_message_get_packed_size(&m.base));
     protobuf_c_message_pack(&m.base, GRPC_SLICE_START_PTR(s));
     grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
@@ -227,7 +228,11 @@ static void reply_done(void *arg, const struct service_result *r)
         rpc__finish(c, GRPC_STATUS_UNAVAILABLE, r->error, NULL);
         return;
     }
-    grpc_byte_buffer *typed = r->sent && !r->body ? pack_sent(c->m->out, r->sent) : NULL;
+    grpc_byte_buffer *typed =
+        r->sent && !r->body ? pack_sent(c->m->out, r->sent)
+        : r->page && !r->body && c->m->out == &notification__v1__list_feed_response__descriptor
+            ? rpc__pack_feed_page(r->page)
+            : NULL;
     if (typed) {
         rpc__finish(c, GRPC_STATUS_OK, NULL, typed);
         return;

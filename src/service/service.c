@@ -81,7 +81,7 @@ static int within_budget(struct service *svc, const struct token_claims *caller)
 
 void service__reply(const struct service_reply *to, json_t *body, const char *error)
 {
-    struct service_result r = {to->op, body, error, NULL};
+    struct service_result r = {to->op, body, error, NULL, NULL};
     atomic_fetch_sub(to->in_flight, 1);
     to->done(to->arg, &r);
     json_decref(body);
@@ -90,7 +90,15 @@ void service__reply(const struct service_reply *to, json_t *body, const char *er
 void service__reply_sent(const struct service_reply *to, const struct service_sent *sent,
                          const char *error)
 {
-    struct service_result r = {to->op, NULL, error, error ? NULL : sent};
+    struct service_result r = {to->op, NULL, error, error ? NULL : sent, NULL};
+    atomic_fetch_sub(to->in_flight, 1);
+    to->done(to->arg, &r);
+}
+
+void service__reply_page(const struct service_reply *to, const struct service_feed_page *page,
+                         const char *error)
+{
+    struct service_result r = {to->op, NULL, error, NULL, error ? NULL : page};
     atomic_fetch_sub(to->in_flight, 1);
     to->done(to->arg, &r);
 }
@@ -103,8 +111,10 @@ int64_t service_in_flight(const struct service *svc)
 json_t *service_result_json(const struct service_result *r)
 {
     if (r->sent && !r->body)
-        return json_pack("{s:s, s:i, s:b}", "message_id", r->sent->message_id, "connections",
-                         r->sent->connections, "stored", r->sent->stored);
+        return json_pack("{s:s, s:i, s:b, s:b}", "message_id", r->sent->message_id, "connections",
+                         r->sent->connections, "stored", r->sent->stored, "feed", r->sent->feed);
+    if (r->page && !r->body)
+        return service__feed_page_json(r->page);
     return json_incref(r->body);
 }
 

@@ -19,6 +19,15 @@ struct service_sent {
     char message_id[MSGID_LEN + 1];
     int connections; /* live connections it was handed to */
     int stored;      /* kept for later */
+    int feed;        /* kept in the user's feed (a broadcast: shared) */
+};
+
+/** A ListFeed page: the items as the store gives them (each item's envelope as delivered). */
+struct service_feed_page {
+    const struct feed_item *items; /* newest first */
+    size_t n_items;
+    uint64_t next_before; /* the next page's cursor; 0 at the end */
+    const char *user_id;
 };
 
 /** The answer to one operation, borrowed for the callback only. */
@@ -34,6 +43,9 @@ struct service_result {
     /* a notification to one user or all: its answer without JSON (gRPC packs it
      * straight; service_result_json renders it for REST); else NULL */
     const struct service_sent *sent;
+    /* ListFeed's page without JSON (gRPC packs it from the envelopes; service_result_json
+     * renders it for REST); else NULL */
+    const struct service_feed_page *page;
 };
 
 /** The answer as JSON with a reference for the caller (who decrefs); NULL on ENOMEM. */

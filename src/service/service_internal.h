@@ -51,6 +51,13 @@ void service__reply(const struct service_reply *to, json_t *body, const char *er
 void service__reply_sent(const struct service_reply *to, const struct service_sent *sent,
                          const char *error);
 
+/** Hands @page (ListFeed's answer, borrowed for the call) to @to's caller. Any thread. */
+void service__reply_page(const struct service_reply *to, const struct service_feed_page *page,
+                         const char *error);
+
+/** @page as ListFeed's JSON answer (REST); NULL on ENOMEM (service_feed.c). */
+json_t *service__feed_page_json(const struct service_feed_page *page);
+
 /** Writes the audit line of @op by @caller on @target, when the audit wants one. */
 void service__audit(struct service *svc, const struct op_spec *op,
                     const struct token_claims *caller, const char *target);

@@ -41,7 +41,7 @@ struct notify_job {
 static void notify_answer(struct backend_req *r)
 {
     struct notify_job *j = ND_CONTAINER_OF(r, struct notify_job, pub.req);
-    struct service_sent sent = {"", j->copy.connections, j->copy.stored};
+    struct service_sent sent = {"", j->copy.connections, j->copy.stored, j->copy.in_feed};
     count_outcome(j->to.op, j->type, &j->copy);
     msgid_format(j->copy.id, sent.message_id);
     service__reply_sent(&j->to, &sent, atomic_load(&r->err) ? r->why : NULL);
@@ -78,7 +78,7 @@ static void multi_answer(struct backend_req *r)
 {
     struct multi_job *j = ND_CONTAINER_OF(r, struct multi_job, pub.req);
     json_t *ids = json_array();
-    int connections = 0, reached = 0, stored = 0;
+    int connections = 0, reached = 0, stored = 0, in_feed = 0;
     for (size_t i = 0; i < j->pub.n; i++) {
         const struct backend_copy *c = &j->copies[i];
         char id[MSGID_LEN + 1];
@@ -88,6 +88,7 @@ static void multi_answer(struct backend_req *r)
         connections += c->connections;
         reached += c->connections > 0;
         stored += c->stored;
+        in_feed += c->in_feed;
     }
     char why[sizeof r->why + 160];
     if (atomic_load(&r->err))
@@ -96,13 +97,14 @@ static void multi_answer(struct backend_req *r)
                  "others were given",
                  j->to.op->name, r->why);
     /* Publish's answer has one shape for every target: how many were kept is stored_users */
-    json_t *body =
-        j->to.op->flags & OP_ANY_TYPE
-            ? json_pack("{s:o, s:i, s:i, s:i, s:b, s:i}", "message_ids", ids, "users",
-                        (int)j->pub.n, "reached", reached, "stored_users", stored, "stored",
-                        stored > 0, "connections", connections)
-            : json_pack("{s:o, s:i, s:i, s:i, s:i}", "message_ids", ids, "users", (int)j->pub.n,
-                        "reached", reached, "stored", stored, "connections", connections);
+    json_t *body = j->to.op->flags & OP_ANY_TYPE
+                       ? json_pack("{s:o, s:i, s:i, s:i, s:b, s:i, s:b, s:i}", "message_ids", ids,
+                                   "users", (int)j->pub.n, "reached", reached, "stored_users",
+                                   stored, "stored", stored > 0, "connections", connections, "feed",
+                                   in_feed > 0, "feed_users", in_feed)
+                       : json_pack("{s:o, s:i, s:i, s:i, s:i, s:i}", "message_ids", ids, "users",
+                                   (int)j->pub.n, "reached", reached, "stored", stored,
+                                   "connections", connections, "feed_users", in_feed);
     service__reply(&j->to, body, atomic_load(&r->err) ? why : NULL);
     free(j);
 }

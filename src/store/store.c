@@ -56,6 +56,7 @@ int store_put(struct store *e, const struct stored_msg *m, store_done_fn done, v
     o->len = m->len;
     o->id = m->id;
     o->expires_at_ms = m->expires_at_ms;
+    o->in_feed = m->feed;
     o->done = done;
     o->arg = arg;
     store__enqueue(e, o);
@@ -128,8 +129,14 @@ static int exec_put(struct store *e, struct op *o)
     sqlite3_bind_int64(e->ins, 2, (sqlite3_int64)o->id);
     sqlite3_bind_int64(e->ins, 3, o->expires_at_ms);
     sqlite3_bind_text(e->ins, 4, o->json, (int)o->len, SQLITE_STATIC);
+    if (o->in_feed) /* a new item of the user's feed, state 0, in this row while it waits */
+        sqlite3_bind_int(e->ins, 5, 0);
+    else
+        sqlite3_bind_null(e->ins, 5);
     if (store__step_done(e->ins) < 0)
         return -EIO;
+    if (o->in_feed)
+        store__feed_changed(e, o->user_id);
     e->delta += sqlite3_changes(e->db); /* a replaced row counts once more until the sweep */
     /* keep only the newest NOTIFYD_OFFLINE_MAX_PER_USER of this user */
     sqlite3_bind_text(e->trim, 1, o->user_id, -1, SQLITE_STATIC);
@@ -459,6 +466,7 @@ static int open_db(struct store *e, char *err, size_t errlen)
         "PRAGMA user_version = 2;",
         store__feed_schema,
         store__feed_schema_4,
+        store__feed_schema_5,
     };
     for (; version >= 0 && version < SCHEMA_VERSION; version++) {
         if (sqlite3_exec(e->db, steps[version], NULL, NULL, NULL) != SQLITE_OK) {
@@ -477,7 +485,7 @@ static int open_db(struct store *e, char *err, size_t errlen)
         const char *sql;
     } stmts[] = {
         {&e->ins,
-         "INSERT OR REPLACE INTO offline (user_id, id, expires_at, body) VALUES (?,?,?,?)"},
+         "INSERT OR REPLACE INTO offline (user_id, id, expires_at, body, feed) VALUES (?,?,?,?,?)"},
         {&e->sel, "SELECT id, expires_at, body FROM offline WHERE user_id = ? AND expires_at > ? "
                   "ORDER BY id"},
         {&e->del, "DELETE FROM offline WHERE user_id = ? AND id = ?"},

@@ -19,6 +19,11 @@ struct stored_msg {
     int64_t expires_at_ms;            /* unix ms; gone after this */
     const char *json;                 /* the envelope as sent */
     size_t len;
+    /* also an item of the user's feed (put: store_put; load: unused). While the message waits
+     * its feed item is this row, with the item's state; when the message leaves the queue
+     * (delivered, acked, expired or dropped past the bound) the item moves to the feed. One
+     * row written for both on the notify path, instead of one in each. */
+    int feed;
 };
 
 /** A put is durable (err == 0) or failed (-errno, message in @why). Store's thread. */

@@ -36,6 +36,21 @@ const char store__feed_schema[] =
 const char store__feed_schema_4[] = "BEGIN; DROP INDEX IF EXISTS feed_id; PRAGMA user_version = 4; "
                                     "COMMIT;";
 
+/* 5: a message that waits in `offline` and is an item of the user's feed too is one row: its
+ * `feed` column holds the item's state (NULL: not in the feed). A notify call to a user who is
+ * away then writes one row on one page, not two rows on two random pages (the stored path's
+ * cost, bench/FEED.md). When the row leaves `offline` -- delivered, acked, expired, or past
+ * NOTIFYD_OFFLINE_MAX_PER_USER -- the trigger moves the item, state and body, into the feed. A
+ * REPLACE of the row (the same id put again) does not fire it: recursive_triggers is off. */
+const char store__feed_schema_5[] =
+    "BEGIN; ALTER TABLE offline ADD COLUMN feed INTEGER;"
+    "CREATE TRIGGER IF NOT EXISTS offline_to_feed BEFORE DELETE ON offline"
+    " WHEN old.feed IS NOT NULL BEGIN"
+    " INSERT OR REPLACE INTO feed (user_id, id, flags) VALUES (old.user_id, old.id, old.feed);"
+    " INSERT OR REPLACE INTO feed_body (id, body) VALUES (old.id, old.body);"
+    " END;"
+    "PRAGMA user_version = 5; COMMIT;";
+
 struct feed_op {
     struct store_feed_req q; /* user_id points into the op, ids are owned */
     store_feed_fn fn;
@@ -48,8 +63,11 @@ int store__feed_prepare(struct store *e, char *err, size_t errlen)
         sqlite3_stmt **st;
         const char *sql;
     } stmts[] = {
-        /* ?1 user, ?2 the oldest id still kept (ttl), ?3 the window's size */
+        /* ?1 user, ?2 the oldest id still kept (ttl), ?3 the window's size; the third column
+         * says where the state is: 0 the feed's row, 1 feed_state (shared), 2 offline */
         {&e->feed.window, "SELECT id, flags, 0 FROM feed WHERE user_id = ?1 AND id > ?2 UNION ALL "
+                          "SELECT id, feed, 2 FROM offline WHERE user_id = ?1 AND id > ?2 "
+                          "AND feed IS NOT NULL UNION ALL "
                           "SELECT f.id, COALESCE(s.flags, 0), 1 FROM feed f LEFT JOIN feed_state s "
                           "ON s.user_id = ?1 AND s.id = f.id WHERE f.user_id = '' AND f.id > ?2 "
                           "ORDER BY 1 DESC LIMIT ?3"},
@@ -66,6 +84,11 @@ int store__feed_prepare(struct store *e, char *err, size_t errlen)
         {&e->feed.own_flags, "SELECT flags FROM feed WHERE user_id = ? AND id = ?"},
         {&e->feed.shared_flags, "SELECT COALESCE((SELECT flags FROM feed_state WHERE user_id = ?1 "
                                 "AND id = ?2), 0) FROM feed WHERE user_id = '' AND id = ?2"},
+        {&e->feed.waiting_flags,
+         "SELECT feed FROM offline WHERE user_id = ? AND id = ? AND feed IS NOT NULL"},
+        {&e->feed.set_waiting, "UPDATE offline SET feed = ?3 WHERE user_id = ?1 AND id = ?2"},
+        {&e->feed.waiting_body,
+         "SELECT body FROM offline WHERE id = ?1 AND user_id = ?2 AND feed IS NOT NULL"},
     };
     for (size_t i = 0; i < ND_ARRAY_SIZE(stmts); i++) {
         if (sqlite3_prepare_v3(e->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, stmts[i].st,
@@ -84,10 +107,11 @@ int store__feed_prepare(struct store *e, char *err, size_t errlen)
 
 void store__feed_release(struct store *e)
 {
-    sqlite3_stmt **all[] = {&e->feed.window,     &e->feed.put,         &e->feed.body,
-                            &e->feed.trim,       &e->feed.get_body,    &e->feed.set_own,
-                            &e->feed.set_shared, &e->feed.next_user,   &e->feed.sweep_user,
-                            &e->feed.own_flags,  &e->feed.shared_flags};
+    sqlite3_stmt **all[] = {&e->feed.window,      &e->feed.put,          &e->feed.body,
+                            &e->feed.trim,        &e->feed.get_body,     &e->feed.set_own,
+                            &e->feed.set_shared,  &e->feed.next_user,    &e->feed.sweep_user,
+                            &e->feed.own_flags,   &e->feed.shared_flags, &e->feed.waiting_flags,
+                            &e->feed.set_waiting, &e->feed.waiting_body};
     for (size_t i = 0; i < ND_ARRAY_SIZE(all); i++) {
         sqlite3_finalize(*all[i]);
         *all[i] = NULL;
@@ -182,6 +206,13 @@ static struct feed_known *known_slot(struct store *e, const char *user_id, int a
     return NULL;
 }
 
+void store__feed_changed(struct store *e, const char *user_id)
+{
+    struct feed_known *k = known_slot(e, user_id, 0);
+    if (k)
+        k->valid = 0;
+}
+
 /* @user_id's window as known, or NULL: never read, changed since, or an item of it expired */
 static struct feed_known *known_window(struct store *e, const char *user_id)
 {
@@ -208,11 +239,22 @@ static void know_window(struct store *e, const char *user_id, const struct feed_
     k->counts = *c;
 }
 
-/* an item's state for @user_id: 1 (own) or 2 (shared) with *flags, 0 none, -EIO */
+/* where an item's state for @user_id is kept, as read_window() says it (its third column) */
+enum kept_in { KEPT_OWN, KEPT_SHARED, KEPT_WAITING };
+
+/* the statement that writes an item's state where it is kept */
+static sqlite3_stmt *set_flags(struct store *e, enum kept_in where)
+{
+    return where == KEPT_SHARED    ? e->feed.set_shared
+           : where == KEPT_WAITING ? e->feed.set_waiting
+                                   : e->feed.set_own;
+}
+
+/* an item's state for @user_id: 1 + where it is kept (enum kept_in) with *flags, 0 none, -EIO */
 static int item_flags(struct store *e, const char *user_id, uint64_t id, unsigned *flags)
 {
-    sqlite3_stmt *sts[] = {e->feed.own_flags, e->feed.shared_flags};
-    for (int i = 0; i < 2; i++) {
+    sqlite3_stmt *sts[] = {e->feed.own_flags, e->feed.shared_flags, e->feed.waiting_flags};
+    for (int i = 0; i < 3; i++) {
         sqlite3_stmt *st = sts[i];
         sqlite3_bind_text(st, 1, user_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)id);
@@ -245,7 +287,7 @@ static int mark_known(struct store *e, struct feed_op *f, struct feed_known *k)
         unsigned to = feed_apply(from, f->q.action);
         if (!found || to == from)
             continue; /* a repeated id finds the state just written */
-        sqlite3_stmt *st = found == 2 ? e->feed.set_shared : e->feed.set_own;
+        sqlite3_stmt *st = set_flags(e, (enum kept_in)(found - 1));
         sqlite3_bind_text(st, 1, f->q.user_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)id);
         sqlite3_bind_int(st, 3, (int)to);
@@ -310,7 +352,7 @@ static int read_window(struct store *e, const char *user_id, struct feed_entry *
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
         w[n].id = (uint64_t)sqlite3_column_int64(st, 0);
         w[n].flags = (unsigned)sqlite3_column_int(st, 1);
-        w[n].shared = (unsigned)sqlite3_column_int(st, 2);
+        w[n].kept = (unsigned)sqlite3_column_int(st, 2); /* enum kept_in */
         n++;
     }
     sqlite3_reset(st);
@@ -334,10 +376,12 @@ static int list(struct store *e, struct feed_op *f, const struct feed_entry *w, 
     f->r.items = got ? calloc(got, sizeof *f->r.items) : NULL;
     if (got && !f->r.items)
         rc = -ENOMEM;
-    sqlite3_stmt *st = e->feed.get_body;
     for (size_t i = 0; !rc && i < got; i++) {
         const struct feed_entry *x = &w[page[i]];
+        sqlite3_stmt *st = x->kept == KEPT_WAITING ? e->feed.waiting_body : e->feed.get_body;
         sqlite3_bind_int64(st, 1, (sqlite3_int64)x->id);
+        if (x->kept == KEPT_WAITING)
+            sqlite3_bind_text(st, 2, f->q.user_id, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW) { /* a body is never missing; skip one if it is */
             size_t len = (size_t)sqlite3_column_bytes(st, 0);
             struct feed_item *it = &f->r.items[f->r.n_items];
@@ -368,7 +412,7 @@ static int mark(struct store *e, struct feed_op *f, struct feed_entry *w, size_t
     for (size_t i = 0; i < n; i++) {
         if (!w[i].changed)
             continue;
-        sqlite3_stmt *st = w[i].shared ? e->feed.set_shared : e->feed.set_own;
+        sqlite3_stmt *st = set_flags(e, (enum kept_in)w[i].kept);
         sqlite3_bind_text(st, 1, f->q.user_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)w[i].id);
         sqlite3_bind_int(st, 3, (int)w[i].flags);

@@ -10,7 +10,9 @@
 
 #include "store/store.h"
 
-#define SCHEMA_VERSION 4       /* 1: offline; 2: + templates; 3: + the feed; 4: - feed_id */
+/* 1: offline; 2: + templates; 3: + the feed; 4: - feed_id; 5: + offline.feed (a waiting
+ * message's feed item, moved to the feed by a trigger when the message leaves the queue) */
+#define SCHEMA_VERSION 5
 #define BATCH_MAX 4096         /* operations per transaction */
 #define SWEEP_EVERY_MS 60000   /* how often expired messages and feed items are deleted */
 #define FEED_KNOWN_SLOTS 32768 /* users nd-store knows feed facts of (power of 2) */
@@ -41,7 +43,8 @@ struct op {
     char user_id[ND_USER_ID_MAX + 1]; /* TEMPLATE: the template's id; FEED_PUT: "" a broadcast */
     uint64_t id;
     int64_t expires_at_ms;
-    char *json; /* PUT, TEMPLATE, FEED_PUT: owned copy (TEMPLATE: NULL = delete) */
+    int in_feed; /* PUT: also the user's feed item (stored_msg.feed) */
+    char *json;  /* PUT, TEMPLATE, FEED_PUT: owned copy (TEMPLATE: NULL = delete) */
     size_t len;
     store_done_fn done;
     store_load_fn load;
@@ -60,6 +63,7 @@ struct feed_stmts {
     sqlite3_stmt *window, *put, *body, *trim, *get_body, *set_own, *set_shared;
     sqlite3_stmt *next_user, *sweep_user;   /* the sweep, a user at a time */
     sqlite3_stmt *own_flags, *shared_flags; /* one item's state, for a mark by ids */
+    sqlite3_stmt *waiting_flags, *set_waiting, *waiting_body; /* ... of a waiting message's item */
 };
 
 /* What nd-store knows of a user's window since it last read it: enough to mark items by id and
@@ -126,8 +130,12 @@ int store__unclean(const char *path);
 /** Steps @st once and resets it: 0 when done, -EIO otherwise. nd-store. */
 int store__step_done(sqlite3_stmt *st);
 
-/** The feed's schema steps (from version 2 to 3, and 3 to 4). */
-extern const char store__feed_schema[], store__feed_schema_4[];
+/** @user_id's feed has a new item outside store_feed.c (a waiting message's): what nd-store
+ * knew of its window is stale. nd-store. */
+void store__feed_changed(struct store *e, const char *user_id);
+
+/** The feed's schema steps (from version 2 to 3, 3 to 4 and 4 to 5). */
+extern const char store__feed_schema[], store__feed_schema_4[], store__feed_schema_5[];
 
 /** Prepares the feed's statements: 0, or -EINVAL with a reason in @err. Opening. */
 int store__feed_prepare(struct store *e, char *err, size_t errlen);

@@ -99,8 +99,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP:
     case LWS_CALLBACK_HTTP_BODY:
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-    case LWS_CALLBACK_TIMER: return ws__http_callback(ws, c, wsi, (int)reason, in, len);
-    case LWS_CALLBACK_HTTP_WRITEABLE: return 0; /* answers are written when known */
+    case LWS_CALLBACK_TIMER:
+    case LWS_CALLBACK_HTTP_WRITEABLE: /* answers are written when known; a held one's end */
+        return ws__http_callback(ws, c, wsi, (int)reason, in, len);
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP: ws__http_release(c); break;
     case LWS_CALLBACK_ESTABLISHED: deflate_setup(wsi); return ws__conn_established(ws, c, wsi);

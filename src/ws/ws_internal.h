@@ -88,32 +88,33 @@ struct conn {
     uint64_t live_floor;      /* ids up to this were in the replay, or are not owed */
     char *rx;                 /* a fragmented client message being reassembled */
     size_t rx_len;
-    unsigned resume_asked : 1;    /* connected with ?since= */
-    unsigned ack_mode : 1;        /* connected with ?ack=1: stored messages wait for acks */
-    unsigned batch_mode : 1;      /* connected with ?batch=1: ready messages go out together */
-    unsigned replaying : 1;       /* stored messages are loading: hold live ones */
-    unsigned ping_due : 1;        /* write a WebSocket PING next */
-    unsigned close_flush : 1;     /* write what is queued before closing */
-    unsigned body_pending : 1;    /* HTTP: the request's body has not all arrived */
-    unsigned rx_paused : 1;       /* HTTP: reading stopped while a REST call goes on */
-    unsigned in_http_cb : 1;      /* HTTP: inside an lws callback for this connection */
-    unsigned http_close : 1;      /* HTTP: the callback returns -1 (close) */
-    unsigned http_done : 1;       /* HTTP: the callback completes the exchange */
-    unsigned console_answer : 1;  /* HTTP: the answer is a console page (its headers) */
-    unsigned close_reconnect : 1; /* the `disconnected` message says reconnect: true */
-    unsigned farewell_done : 1;   /* the `disconnected` message was written (or skipped) */
-    unsigned live : 1;            /* counted in the user index as taking messages */
-    uint16_t close_code;          /* nonzero: close with this code on the next write */
-    uint16_t ack_credit;          /* ack mode: acks owed for messages written, free of rx_rate */
-    uint16_t peer_close;          /* the code of the client's close frame (1005: none in it) */
-    uint16_t peer_port;           /* the client's address, for the log: port and */
-    uint8_t peer_ip[16];          /* ... IPv6 address (IPv4 mapped) */
-    int64_t opened_ms;            /* monotonic ms the WebSocket opened */
-    const char *close_reason;     /* static string, or close_text */
-    char *close_text;             /* DisconnectUser's reason (owned), or NULL */
-    struct rest_req *rest;        /* REST call being read or answered */
-    char *http_headers;           /* HTTP: more header lines for the next answer (CORS), owned */
-    unsigned char *held_answer;   /* HTTP: written at the body's end (LWS_PRE first) */
+    unsigned resume_asked : 1;       /* connected with ?since= */
+    unsigned ack_mode : 1;           /* connected with ?ack=1: stored messages wait for acks */
+    unsigned batch_mode : 1;         /* connected with ?batch=1: ready messages go out together */
+    unsigned replaying : 1;          /* stored messages are loading: hold live ones */
+    unsigned ping_due : 1;           /* write a WebSocket PING next */
+    unsigned close_flush : 1;        /* write what is queued before closing */
+    unsigned body_pending : 1;       /* HTTP: the request's body has not all arrived */
+    unsigned rx_paused : 1;          /* HTTP: reading stopped while a REST call goes on */
+    unsigned close_when_written : 1; /* HTTP: a held answer went out in part: close after it */
+    unsigned in_http_cb : 1;         /* HTTP: inside an lws callback for this connection */
+    unsigned http_close : 1;         /* HTTP: the callback returns -1 (close) */
+    unsigned http_done : 1;          /* HTTP: the callback completes the exchange */
+    unsigned console_answer : 1;     /* HTTP: the answer is a console page (its headers) */
+    unsigned close_reconnect : 1;    /* the `disconnected` message says reconnect: true */
+    unsigned farewell_done : 1;      /* the `disconnected` message was written (or skipped) */
+    unsigned live : 1;               /* counted in the user index as taking messages */
+    uint16_t close_code;             /* nonzero: close with this code on the next write */
+    uint16_t ack_credit;             /* ack mode: acks owed for messages written, free of rx_rate */
+    uint16_t peer_close;             /* the code of the client's close frame (1005: none in it) */
+    uint16_t peer_port;              /* the client's address, for the log: port and */
+    uint8_t peer_ip[16];             /* ... IPv6 address (IPv4 mapped) */
+    int64_t opened_ms;               /* monotonic ms the WebSocket opened */
+    const char *close_reason;        /* static string, or close_text */
+    char *close_text;                /* DisconnectUser's reason (owned), or NULL */
+    struct rest_req *rest;           /* REST call being read or answered */
+    char *http_headers;              /* HTTP: more header lines for the next answer (CORS), owned */
+    unsigned char *held_answer;      /* HTTP: written at the body's end (LWS_PRE first) */
     size_t held_len;
     int64_t body_length; /* HTTP: the request's Content-Length */
 };

@@ -65,7 +65,8 @@ describe('helpers', { timeout: 60000 }, () => {
       [await client.broadcast('to everyone', { title: 'all' }), 'system_notification', { message: 'to everyone', title: 'all', level: 'info' }],
     ];
     for (const [d, type, fields] of cases) {
-      assert.deepEqual(Object.keys(d).sort(), ['connections', 'message_id', 'stored']);
+      assert.deepEqual(Object.keys(d).sort(), ['connections', 'feed', 'message_id', 'stored']);
+      assert.equal(typeof d.feed, 'boolean');
       assert.match(d.message_id, /^[0-9a-f]{16}$/);
       assert.equal(d.connections, 1);
       assert.equal(typeof d.stored, 'boolean');
@@ -116,7 +117,8 @@ describe('helpers', { timeout: 60000 }, () => {
     const other = await openWs(nd.wsUrl, token('js2'));
     try {
       const r = await client.notifyUsers(['js1', 'js2', 'js-off', 'js1'], 'Tonight 22:00-23:00', { title: 'Maintenance', level: 'warning', priority: 'high', group: 'maint' });
-      assert.deepEqual(Object.keys(r).sort(), ['connections', 'message_ids', 'reached', 'stored', 'users']);
+      assert.deepEqual(Object.keys(r).sort(), ['connections', 'feed_users', 'message_ids', 'reached', 'stored', 'users']);
+      assert.equal(r.feed_users, 3, 'a system notification goes to each user\'s feed');
       assert.equal(r.users, 3, 'a repeated user counts once');
       assert.equal(r.message_ids.length, 3);
       assert.equal(new Set(r.message_ids).size, 3, 'distinct ids');

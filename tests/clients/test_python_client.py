@@ -481,7 +481,10 @@ def test_package_builds_a_wheel_with_the_stubs(tmp_path):
 
 
 def test_the_feed_rpcs(client):
-    ids = [client.send_system_notification("py-feed", "f%d" % i).message_id for i in range(3)]
+    sent = [client.send_system_notification("py-feed", "f%d" % i) for i in range(3)]
+    assert all(d.feed for d in sent)  # kept in the feed, and the answer says so
+    assert not client.send_system_notification("py-feed-no", "x", feed=False).feed
+    ids = [d.message_id for d in sent]
     page = client.list_feed("py-feed", limit=2)
     assert [i.id for i in page.items] == [ids[2], ids[1]] and page.next_before == ids[1]
     top = page.items[0]

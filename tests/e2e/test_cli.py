@@ -191,8 +191,10 @@ def test_secret_file_drops_its_newline():
 
 
 def test_unknown_variables_are_warned_about_but_service_links_are_not():
+    # the test fault switches are notifyd's own, too (read only with NOTIFYD_TEST_FAULTS=1)
     with nd.Server(env={"NOTIFYD_HEARTBEAT_INTERVALL_MS": "5", "NOTIFYD_SERVICE_HOST": "10.0.0.1",
-                        "NOTIFYD_PORT_8080_TCP": "tcp://10.0.0.1:8080"}) as s:
+                        "NOTIFYD_PORT_8080_TCP": "tcp://10.0.0.1:8080", "NOTIFYD_TEST_FAULT_WS": "1",
+                        "NOTIFYD_TEST_FAULT_USR2": "nd-ckpt"}) as s:
         w = s.wait_log(lambda r: r.get("msg", "").startswith("unknown setting"))
         assert w["variable"] == "NOTIFYD_HEARTBEAT_INTERVALL_MS" and w["level"] == "warn"
         assert len([r for r in s.records() if r.get("msg", "").startswith("unknown setting")]) == 1

@@ -320,6 +320,7 @@ def test_redis_down_keeps_local_delivery_and_loses_nothing_stored(cluster):
         # local delivery goes on; nothing can be kept meanwhile, and the answer says so
         r = await notify(a, "near", "during")
         assert r.connections == 1 and not r.stored
+        assert not r.feed  # a system notification's feed item is in Redis too: not kept, and said so
         assert (await recv(local))["data"]["message"] == "during"
         r = await notify(a, "later", "not kept")
         assert not r.stored and r.connections == 0
@@ -339,7 +340,7 @@ def test_redis_down_keeps_local_delivery_and_loses_nothing_stored(cluster):
         s = await settle(c, 1)
         assert list(s.connected_users) == ["near"]
         r = await notify(c, "near", "after")
-        assert r.connections == 1
+        assert r.connections == 1 and r.feed
         assert (await recv(local))["data"]["message"] == "after"
         # what was acknowledged as stored survived Redis's restart
         bl = await call(c, "GetBacklog", pb.GetBacklogRequest(user_id="later"))

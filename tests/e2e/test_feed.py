@@ -61,26 +61,38 @@ def test_what_goes_in_by_default_and_by_the_flag(server):
 
     async def go():
         ws, _ = await server.connect(user=u)
+        # the envelope says "feed": true when the item is kept, and so does the answer
         a = await notice(server, u, "kept")
         m = await recv(ws)
-        assert m["feed"] is True and m["message_id"] == a.message_id
-        await call(server, "NotifyBatchGoProgress", pb.NotifyBatchGoProgressRequest(
+        assert m["feed"] is True and m["message_id"] == a.message_id and a.feed
+        r = await call(server, "NotifyBatchGoProgress", pb.NotifyBatchGoProgressRequest(
             user_id=u, task=pb.TaskProgressData(task_id="t1", progress=5)))
-        assert "feed" not in await recv(ws)
+        assert "feed" not in await recv(ws) and not r.feed
         done = await call(server, "NotifyBatchGoComplete", pb.NotifyBatchGoCompleteRequest(
             user_id=u, task=pb.TaskProgressData(task_id="t1", status="completed")))
-        assert (await recv(ws))["feed"] is True
-        await notice(server, u, "not kept", feed=False)
-        assert "feed" not in await recv(ws)
+        assert (await recv(ws))["feed"] is True and done.feed
+        r = await notice(server, u, "not kept", feed=False)
+        assert "feed" not in await recv(ws) and not r.feed
         prog = await call(server, "NotifyBatchGoProgress", pb.NotifyBatchGoProgressRequest(
             user_id=u, task=pb.TaskProgressData(task_id="t2"), feed=True))
-        assert (await recv(ws))["feed"] is True
-        await call(server, "Publish", pb.PublishRequest(type="my.event", data=b'{"x":1}', user_id=u))
-        assert "feed" not in await recv(ws)
+        assert (await recv(ws))["feed"] is True and prog.feed
+        r = await call(server, "Publish", pb.PublishRequest(type="my.event", data=b'{"x":1}', user_id=u))
+        assert "feed" not in await recv(ws) and not r.feed
         pub = await call(server, "Publish", pb.PublishRequest(type="my.event", data=b'{"x":2}', user_id=u, feed=True))
-        assert (await recv(ws))["feed"] is True
-        await call(server, "SendTestMessage", pb.SendTestMessageRequest(user_id=u))
-        assert "feed" not in await recv(ws)
+        assert (await recv(ws))["feed"] is True and pub.feed
+        r = await call(server, "SendTestMessage", pb.SendTestMessageRequest(user_id=u))
+        assert "feed" not in await recv(ws) and not r.feed
+        # a multicast counts the feeds it went to; REST answers say it too
+        many = await call(server, "NotifyUsers", pb.NotifyUsersRequest(user_ids=["fd-m1", "fd-m2"], message="m"))
+        assert many.feed_users == 2
+        many = await call(server, "Publish", pb.PublishRequest(type="my.event", user_ids=["fd-m1", "fd-m2"], feed=True))
+        assert many.feed and many.feed_users == 2
+        many = await call(server, "Publish", pb.PublishRequest(type="my.event", user_ids=["fd-m1"]))
+        assert not many.feed and many.feed_users == 0
+        st, _, ans = rest(server, "POST", "/notification", {"user_id": "fd-m1", "message": "m"})
+        assert st == 200 and ans["data"]["feed"] is True, ans
+        st, _, ans = rest(server, "POST", "/notification", {"user_id": "fd-m1", "message": "m", "feed": False})
+        assert st == 200 and ans["data"]["feed"] is False, ans
         got = await listing(server, u, filter=pb.FEED_FILTER_ALL)
         assert [i.id for i in got.items] == [pub.message_id, prog.message_id, done.message_id, a.message_id]
         top = got.items[0]
@@ -89,6 +101,43 @@ def test_what_goes_in_by_default_and_by_the_flag(server):
         assert json.loads(got.items[3].data)["message"] == "kept"
         assert got.next_before == ""
         await ws.close()
+
+    run(go())
+
+
+def test_list_feed_over_grpc_and_rest_agree_item_for_item(server):
+    """gRPC packs ListFeed straight from the kept envelopes (no JSON round trip); REST
+    renders the same page as JSON: they agree on every field, escapes and priorities too."""
+    u = "fd-agree"
+
+    async def go():
+        await call(server, "SendSystemNotification", pb.SendSystemNotificationRequest(
+            user_id=u, title="t", message='quote " and \\ back', priority=pb.PRIORITY_HIGH, group='g"1\\é'))
+        await call(server, "Publish", pb.PublishRequest(
+            type="my.event", user_id=u, feed=True, data=b'{"n": 0.1, "s": "\\u00e9", "deep": {"a": [1, 2]}}'))
+        await call(server, "SendSystemNotification", pb.SendSystemNotificationRequest(
+            user_id=u, message="urgent", priority=pb.PRIORITY_URGENT))
+        await notice(server, u, "plain")
+        await mark(server, u, pb.FEED_ACTION_READ, ids=[(await listing(server, u)).items[0].id])
+        got = await listing(server, u, filter=pb.FEED_FILTER_ALL, limit=3)
+        st, _, ans = rest(server, "GET", "/feed/%s?filter=all&limit=3" % u)
+        assert st == 200, ans
+        items = ans["data"]["items"]
+        assert [i.id for i in got.items] == [i["id"] for i in items] and len(items) == 3
+        assert got.next_before == ans["data"]["next_before"] != ""
+        for g, r in zip(got.items, items):
+            assert g.type == r["type"] and json.loads(g.data) == r["data"] and g.timestamp == r["timestamp"]
+            assert g.group == r.get("group", "")
+            want = "PRIORITY_" + r["priority"].upper() if "priority" in r else "PRIORITY_UNSPECIFIED"
+            assert pb.Priority.Name(g.priority) == want, (g, r)
+            assert (g.seen, g.read, g.archived) == (r["seen"], r["read"], r["archived"])
+        assert got.items[0].read and not got.items[1].read
+        assert got.items[1].priority == pb.PRIORITY_URGENT
+        assert json.loads(got.items[2].data) == {"n": 0.1, "s": "é", "deep": {"a": [1, 2]}}
+        rest_page = (await listing(server, u, filter=pb.FEED_FILTER_ALL, before=got.next_before)).items
+        assert len(rest_page) == 1 and rest_page[0].group == 'g"1\\é'
+        assert json.loads(rest_page[0].data)["message"] == 'quote " and \\ back'
+        assert rest_page[0].priority == pb.PRIORITY_HIGH
 
     run(go())
 
@@ -343,6 +392,24 @@ def test_items_answered_ok_survive_kill_9():
                 assert all(by[i].read for i in ids[:10]) and not any(by[i].read for i in ids[10:])
                 assert by[shared].archived
                 assert await counts(again, "fd-durable") == (30, 20, 20)
+                # the user was away: each item waited with its message (one row for both);
+                # delivered now, each message leaves the queue and its item stays as it was
+                ws, _ = await again.connect(user="fd-durable")
+                sent = [await recv(ws) for _ in ids]
+                assert [m["message_id"] for m in sent] == ids and all(m.get("feed") is True for m in sent)
+                db = sqlite3.connect("file:%s?mode=ro" % os.path.join(data_dir, "messages.db"), uri=True)
+                for _ in range(100):
+                    if db.execute("SELECT COUNT(*) FROM offline").fetchone()[0] == 0:
+                        break
+                    await asyncio.sleep(0.05)
+                assert db.execute("SELECT COUNT(*) FROM offline").fetchone()[0] == 0
+                assert db.execute("SELECT COUNT(*) FROM feed WHERE user_id = 'fd-durable'").fetchone()[0] == 30
+                db.close()
+                after = await listing(again, "fd-durable", filter=pb.FEED_FILTER_ALL, limit=100)
+                assert [(i.id, i.read, i.archived, i.data) for i in after.items] == [
+                    (i.id, i.read, i.archived, i.data) for i in got.items]
+                assert await counts(again, "fd-durable") == (30, 20, 20)
+                await ws.close()
 
             run(read())
         finally:
@@ -385,7 +452,7 @@ def test_a_version_2_store_is_migrated_and_keeps_its_messages():
 
         run(go())
         v = sqlite3.connect(os.path.join(s.data_dir, "messages.db")).execute("PRAGMA user_version").fetchone()[0]
-        assert v == 4
+        assert v == 5
     finally:
         s.close()
 
@@ -457,7 +524,7 @@ def test_a_version_3_store_is_migrated_with_every_item_and_its_state():
 
         run(go())
         db = sqlite3.connect(os.path.join(s.data_dir, "messages.db"))
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 5
         assert db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'feed_id'").fetchone()[0] == 0
         db.close()
     finally:

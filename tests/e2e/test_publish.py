@@ -63,7 +63,8 @@ def test_rest_publish_delivers_the_data_as_written(server):
         body = b'{"type": "chat:message", "user_id": "p2", "data": ' + DATA + b', "ttl_ms": 1000}'
         st, _, ans = rest(server, body)
         assert st == 200 and ans["code"] == 0, ans
-        assert set(ans["data"]) == {"message_id", "connections", "stored"}
+        assert set(ans["data"]) == {"message_id", "connections", "stored", "feed"}
+        assert ans["data"]["feed"] is False  # an event of your own: in the feed only when asked
         assert ans["data"]["connections"] == 1
         text, m = await raw_frame(ws)
         assert m["type"] == "chat:message" and m["message_id"] == ans["data"]["message_id"]

@@ -335,9 +335,11 @@ static void test_schema_1_is_upgraded(void **state)
     struct store *s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
     put(s, "alice", 10, "{\"n\":1}", wall_ms() + 60000);
     store_close(s);
-    snprintf(cmd, sizeof cmd,
-             "sqlite3 %s/messages.db 'DROP TABLE templates; PRAGMA user_version=1' 2>/dev/null",
-             dir);
+    snprintf(
+        cmd, sizeof cmd,
+        "sqlite3 %s/messages.db 'DROP TABLE templates; DROP TRIGGER offline_to_feed; ALTER TABLE "
+        "offline DROP COLUMN feed; PRAGMA user_version=1' 2>/dev/null",
+        dir);
     if (system(cmd) != 0)
         skip(); /* the sqlite3 shell is not installed */
     int users = 0;

@@ -423,6 +423,109 @@ static void test_the_sweep_deletes_expired_items_of_every_user(void **state)
     free(w);
 }
 
+/* a message kept for a user who is away, and an item of their feed: one row while it waits */
+static void put_waiting(struct store *s, const char *user, uint64_t id, int64_t expires_at_ms)
+{
+    char body[64];
+    snprintf(body, sizeof body, "{\"n\":%llu}", (unsigned long long)(id & 0xffff));
+    struct stored_msg m;
+    memset(&m, 0, sizeof m);
+    m.id = id;
+    snprintf(m.user_id, sizeof m.user_id, "%s", user);
+    m.expires_at_ms = expires_at_ms;
+    m.json = body;
+    m.len = strlen(body);
+    m.feed = 1;
+    struct waiter w;
+    waiter_init(&w);
+    assert_int_equal(store_put(s, &m, put_done, &w), 0);
+    waiter_wait(&w);
+    assert_int_equal(w.err, 0);
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* @user's whole window, newest first: each item's body and whether it is read, as "n:r" */
+static void expect_window(struct store *s, const char *user, const char *want)
+{
+    struct waiter w;
+    char got[512] = "";
+    feed_run(s, (struct store_feed_req){.kind = STORE_FEED_LIST, .filter = FEED_ALL}, user, &w);
+    for (size_t i = 0; i < w.r.n_items; i++) {
+        unsigned long long n = 0;
+        assert_int_equal(sscanf(w.r.items[i].json, "{\"n\":%llu}", &n), 1);
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%llu:%d", i ? " " : "", n,
+                 (w.r.items[i].flags & FEED_READ) != 0);
+    }
+    feed_items_free(w.r.items, w.r.n_items);
+    assert_string_equal(got, want);
+}
+
+/* A message that waits for its user and is a feed item is one row of `offline` (one write on
+ * the notify path): the feed lists and marks it there, and it moves into the feed, state and
+ * body, when it leaves the queue -- delivered, past the per-user bound, expired -- and survives
+ * a reopen either way. */
+static void test_a_waiting_message_is_its_users_feed_item(void **state)
+{
+    (void)state;
+    char err[512];
+    cfg.offline_max_per_user = 3;
+    struct store *s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    assert_non_null(s);
+    uint64_t id[6];
+    for (uint64_t i = 0; i < 6; i++)
+        id[i] = id_now(i + 1);
+    feed_put(s, "erin", id[0]); /* delivered at once: in the feed */
+    put_waiting(s, "erin", id[1], wall_ms() + 60000);
+    put_waiting(s, "erin", id[2], wall_ms() + 60000);
+    assert_int_equal(rows("SELECT COUNT(*) FROM feed WHERE user_id = 'erin'"), 1);
+    assert_int_equal(rows("SELECT COUNT(*) FROM offline WHERE feed IS NOT NULL"), 2);
+    expect_counts(s, "erin", 3, 3, 3);
+    expect_window(s, "erin", "3:0 2:0 1:0");
+    /* marked where it waits: by id (on the window nd-store knows), then all */
+    struct waiter w;
+    uint64_t one[] = {id[2]};
+    feed_run(s,
+             (struct store_feed_req){
+                 .kind = STORE_FEED_MARK, .ids = one, .n_ids = 1, .action = FEED_MARK_READ},
+             "erin", &w);
+    assert_int_equal(w.r.updated, 1);
+    assert_int_equal(w.r.counts.unread, 2);
+    feed_run(s,
+             (struct store_feed_req){.kind = STORE_FEED_MARK, .all = 1, .action = FEED_MARK_SEEN},
+             "erin", &w);
+    assert_int_equal(w.r.updated, 2); /* the read one was seen already */
+    expect_counts(s, "erin", 3, 0, 2);
+    /* delivered: the message leaves the queue, its item moves to the feed as it was */
+    assert_int_equal(store_remove(s, "erin", id[2]), 0);
+    expect_window(s, "erin", "3:1 2:0 1:0");
+    assert_int_equal(rows("SELECT COUNT(*) FROM feed WHERE user_id = 'erin'"), 2);
+    assert_int_equal(rows("SELECT COUNT(*) FROM offline WHERE user_id = 'erin'"), 1);
+    /* the queue's bound (3 here) drops the oldest message; its item stays in the feed */
+    for (int i = 3; i < 6; i++)
+        put_waiting(s, "erin", id[i], i == 5 ? wall_ms() - 1 : wall_ms() + 60000);
+    assert_int_equal(rows("SELECT COUNT(*) FROM offline WHERE user_id = 'erin'"), 3);
+    expect_window(s, "erin", "6:0 5:0 4:0 3:1 2:0"); /* the newest 5 (the feed's bound) */
+    expect_counts(s, "erin", 5, 3, 4);
+    store_close(s);
+    /* reopened: a sweep runs at once, and the expired message's item moves to the feed */
+    s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    assert_non_null(s);
+    expect_counts(s, "erin", 5, 3, 4);
+    expect_window(s, "erin", "6:0 5:0 4:0 3:1 2:0");
+    assert_int_equal(rows("SELECT COUNT(*) FROM offline WHERE user_id = 'erin'"), 2);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM feed_body WHERE id = %llu",
+             (unsigned long long)id[5]);
+    assert_int_equal(rows(sql), 1);
+    store_close(s);
+}
+
 /* the store's connection reads the file through a map and keeps a small page cache: SQLite 3.40
  * walks the whole cache at a commit after a b-tree balance, so its size is a cost per write; a
  * large batch keeps its dirty pages in memory rather than writing them twice */
@@ -469,7 +572,7 @@ static void test_a_version_2_store_is_migrated(void **state)
     feed_put(s, "erin", id_now(1));
     expect_counts(s, "erin", 1, 1, 1);
     store_close(s);
-    snprintf(cmd, sizeof cmd, "test \"$(sqlite3 %s/messages.db 'PRAGMA user_version')\" = 4", dir);
+    snprintf(cmd, sizeof cmd, "test \"$(sqlite3 %s/messages.db 'PRAGMA user_version')\" = 5", dir);
     assert_int_equal(system(cmd), 0);
 }
 
@@ -484,6 +587,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_the_sweep_deletes_expired_items_of_every_user, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_version_2_store_is_migrated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_waiting_message_is_its_users_feed_item, setup,
+                                        teardown),
         cmocka_unit_test(test_the_read_settings_keep_a_small_page_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -120,25 +120,29 @@ def _param(v: Any) -> str:
 
 @dataclass(frozen=True)
 class Delivery:
-    """What became of a notification: its id, the connections it was handed to now, and
-    whether it was kept on disk for the user's next connect."""
+    """What became of a notification: its id, the connections it was handed to now, whether
+    it was kept on disk for the user's next connect, and whether it was kept in the user's
+    notification ``feed`` (False when not asked for, or while Redis is unreachable)."""
 
     message_id: str
     connections: int
     stored: bool
+    feed: bool = False
 
 
 @dataclass(frozen=True)
 class MulticastDelivery:
     """What became of a multicast (:meth:`NotifydClient.notify_users`): one message id per distinct
     user (in ``user_ids`` order), the distinct ``users`` addressed, how many were ``reached`` on a
-    live connection now, for how many the message was ``stored``, and ``connections`` in all."""
+    live connection now, for how many the message was ``stored``, ``connections`` in all, and in
+    how many users' notification feeds it was kept (``feed_users``)."""
 
     message_ids: List[str]
     users: int
     reached: int
     stored: int
     connections: int
+    feed_users: int = 0
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,9 @@ class Published:
     """What became of a published event (:meth:`NotifydClient.publish`). To ``user_id`` or
     ``broadcast``: ``message_id``, ``connections`` reached now, ``stored``. To ``user_ids``: also
     ``message_ids`` (one per distinct user, in order), ``users``, ``reached`` and ``stored_users``
-    (``message_id`` is then empty and ``stored`` says whether any copy was kept)."""
+    (``message_id`` is then empty and ``stored`` says whether any copy was kept). ``feed``: kept
+    in the notification feed (the user's, a recipient's, or shared by all); ``feed_users``: in how
+    many recipients' feeds."""
 
     message_id: str
     connections: int
@@ -155,6 +161,8 @@ class Published:
     users: int = 0
     reached: int = 0
     stored_users: int = 0
+    feed: bool = False
+    feed_users: int = 0
 
 
 @dataclass(frozen=True)
@@ -328,7 +336,7 @@ class NotifydClient:
 
     def _deliver(self, method: str, request: Any, timeout: Optional[float]) -> Delivery:
         r = self.call(method, request, timeout)
-        return Delivery(message_id=r.message_id, connections=r.connections, stored=r.stored)
+        return Delivery(message_id=r.message_id, connections=r.connections, stored=r.stored, feed=r.feed)
 
     def _task(self, method: str, request_cls: Any, user_id: str, task_id: str, *, task_type: str, status: str,
               progress: float, total: int, completed: int, failed: int, message: str, start_time: int,
@@ -355,7 +363,7 @@ class NotifydClient:
             broadcast=broadcast, store=_store(store), ttl_ms=ttl_ms, **_common(priority, group, feed)), timeout)
         return Published(message_id=r.message_id, connections=r.connections, stored=r.stored,
                          message_ids=list(r.message_ids), users=r.users, reached=r.reached,
-                         stored_users=r.stored_users)
+                         stored_users=r.stored_users, feed=r.feed, feed_users=r.feed_users)
 
     def disconnect_user(self, user_id: str, reason: str = "", *, reconnect: bool = False,
                         timeout: Optional[float] = None) -> Disconnected:
@@ -544,7 +552,7 @@ class NotifydClient:
             user_ids=list(user_ids), title=title, message=message, level=_level(level), action=action,
             action_url=action_url, **_common(priority, group, feed), **_templated(template_id, params)), timeout)
         return MulticastDelivery(message_ids=list(r.message_ids), users=r.users, reached=r.reached,
-                                 stored=r.stored, connections=r.connections)
+                                 stored=r.stored, connections=r.connections, feed_users=r.feed_users)
 
     def send_test_message(self, user_id: str, *, priority: PriorityLike = None, group: str = "", feed: Optional[bool] = None,
                           timeout: Optional[float] = None) -> Delivery:

@@ -3080,7 +3080,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_batch_go_start_request
   (ProtobufCMessageInit) notification__v1__notify_batch_go_start_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_start_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_start_response__field_descriptors[4] =
 {
   {
     "message_id",
@@ -3118,16 +3118,29 @@ static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_start_re
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyBatchGoStartResponse, feed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_batch_go_start_response__field_indices_by_name[] = {
   1,   /* field[1] = connections */
+  3,   /* field[3] = feed */
   0,   /* field[0] = message_id */
   2,   /* field[2] = stored */
 };
 static const ProtobufCIntRange notification__v1__notify_batch_go_start_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_batch_go_start_response__descriptor =
 {
@@ -3137,7 +3150,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_batch_go_start_respons
   "Notification__V1__NotifyBatchGoStartResponse",
   "notification.v1",
   sizeof(Notification__V1__NotifyBatchGoStartResponse),
-  3,
+  4,
   notification__v1__notify_batch_go_start_response__field_descriptors,
   notification__v1__notify_batch_go_start_response__field_indices_by_name,
   1,  notification__v1__notify_batch_go_start_response__number_ranges,
@@ -3236,7 +3249,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_batch_go_progress_requ
   (ProtobufCMessageInit) notification__v1__notify_batch_go_progress_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_progress_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_progress_response__field_descriptors[4] =
 {
   {
     "message_id",
@@ -3274,16 +3287,29 @@ static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_progress
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyBatchGoProgressResponse, feed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_batch_go_progress_response__field_indices_by_name[] = {
   1,   /* field[1] = connections */
+  3,   /* field[3] = feed */
   0,   /* field[0] = message_id */
   2,   /* field[2] = stored */
 };
 static const ProtobufCIntRange notification__v1__notify_batch_go_progress_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_batch_go_progress_response__descriptor =
 {
@@ -3293,7 +3319,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_batch_go_progress_resp
   "Notification__V1__NotifyBatchGoProgressResponse",
   "notification.v1",
   sizeof(Notification__V1__NotifyBatchGoProgressResponse),
-  3,
+  4,
   notification__v1__notify_batch_go_progress_response__field_descriptors,
   notification__v1__notify_batch_go_progress_response__field_indices_by_name,
   1,  notification__v1__notify_batch_go_progress_response__number_ranges,
@@ -3392,7 +3418,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_batch_go_complete_requ
   (ProtobufCMessageInit) notification__v1__notify_batch_go_complete_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_complete_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_complete_response__field_descriptors[4] =
 {
   {
     "message_id",
@@ -3430,16 +3456,29 @@ static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_complete
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyBatchGoCompleteResponse, feed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_batch_go_complete_response__field_indices_by_name[] = {
   1,   /* field[1] = connections */
+  3,   /* field[3] = feed */
   0,   /* field[0] = message_id */
   2,   /* field[2] = stored */
 };
 static const ProtobufCIntRange notification__v1__notify_batch_go_complete_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_batch_go_complete_response__descriptor =
 {
@@ -3449,7 +3488,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_batch_go_complete_resp
   "Notification__V1__NotifyBatchGoCompleteResponse",
   "notification.v1",
   sizeof(Notification__V1__NotifyBatchGoCompleteResponse),
-  3,
+  4,
   notification__v1__notify_batch_go_complete_response__field_descriptors,
   notification__v1__notify_batch_go_complete_response__field_indices_by_name,
   1,  notification__v1__notify_batch_go_complete_response__number_ranges,
@@ -3574,7 +3613,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_batch_go_open_url_requ
   (ProtobufCMessageInit) notification__v1__notify_batch_go_open_url_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_open_url_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_open_url_response__field_descriptors[4] =
 {
   {
     "message_id",
@@ -3612,16 +3651,29 @@ static const ProtobufCFieldDescriptor notification__v1__notify_batch_go_open_url
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyBatchGoOpenUrlResponse, feed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_batch_go_open_url_response__field_indices_by_name[] = {
   1,   /* field[1] = connections */
+  3,   /* field[3] = feed */
   0,   /* field[0] = message_id */
   2,   /* field[2] = stored */
 };
 static const ProtobufCIntRange notification__v1__notify_batch_go_open_url_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_batch_go_open_url_response__descriptor =
 {
@@ -3631,7 +3683,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_batch_go_open_url_resp
   "Notification__V1__NotifyBatchGoOpenUrlResponse",
   "notification.v1",
   sizeof(Notification__V1__NotifyBatchGoOpenUrlResponse),
-  3,
+  4,
   notification__v1__notify_batch_go_open_url_response__field_descriptors,
   notification__v1__notify_batch_go_open_url_response__field_indices_by_name,
   1,  notification__v1__notify_batch_go_open_url_response__number_ranges,
@@ -3730,7 +3782,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_site_rank_start_reques
   (ProtobufCMessageInit) notification__v1__notify_site_rank_start_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_start_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_start_response__field_descriptors[4] =
 {
   {
     "message_id",
@@ -3768,16 +3820,29 @@ static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_start_r
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifySiteRankStartResponse, feed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_site_rank_start_response__field_indices_by_name[] = {
   1,   /* field[1] = connections */
+  3,   /* field[3] = feed */
   0,   /* field[0] = message_id */
   2,   /* field[2] = stored */
 };
 static const ProtobufCIntRange notification__v1__notify_site_rank_start_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_site_rank_start_response__descriptor =
 {
@@ -3787,7 +3852,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_site_rank_start_respon
   "Notification__V1__NotifySiteRankStartResponse",
   "notification.v1",
   sizeof(Notification__V1__NotifySiteRankStartResponse),
-  3,
+  4,
   notification__v1__notify_site_rank_start_response__field_descriptors,
   notification__v1__notify_site_rank_start_response__field_indices_by_name,
   1,  notification__v1__notify_site_rank_start_response__number_ranges,
@@ -3886,7 +3951,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_site_rank_progress_req
   (ProtobufCMessageInit) notification__v1__notify_site_rank_progress_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_progress_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_progress_response__field_descriptors[4] =
 {
   {
     "message_id",
@@ -3924,16 +3989,29 @@ static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_progres
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifySiteRankProgressResponse, feed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_site_rank_progress_response__field_indices_by_name[] = {
   1,   /* field[1] = connections */
+  3,   /* field[3] = feed */
   0,   /* field[0] = message_id */
   2,   /* field[2] = stored */
 };
 static const ProtobufCIntRange notification__v1__notify_site_rank_progress_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_site_rank_progress_response__descriptor =
 {
@@ -3943,7 +4021,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_site_rank_progress_res
   "Notification__V1__NotifySiteRankProgressResponse",
   "notification.v1",
   sizeof(Notification__V1__NotifySiteRankProgressResponse),
-  3,
+  4,
   notification__v1__notify_site_rank_progress_response__field_descriptors,
   notification__v1__notify_site_rank_progress_response__field_indices_by_name,
   1,  notification__v1__notify_site_rank_progress_response__number_ranges,
@@ -4042,7 +4120,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_site_rank_complete_req
   (ProtobufCMessageInit) notification__v1__notify_site_rank_complete_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_complete_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_complete_response__field_descriptors[4] =
 {
   {
     "message_id",
@@ -4080,16 +4158,29 @@ static const ProtobufCFieldDescriptor notification__v1__notify_site_rank_complet
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifySiteRankCompleteResponse, feed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_site_rank_complete_response__field_indices_by_name[] = {
   1,   /* field[1] = connections */
+  3,   /* field[3] = feed */
   0,   /* field[0] = message_id */
   2,   /* field[2] = stored */
 };
 static const ProtobufCIntRange notification__v1__notify_site_rank_complete_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_site_rank_complete_response__descriptor =
 {
@@ -4099,7 +4190,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_site_rank_complete_res
   "Notification__V1__NotifySiteRankCompleteResponse",
   "notification.v1",
   sizeof(Notification__V1__NotifySiteRankCompleteResponse),
-  3,
+  4,
   notification__v1__notify_site_rank_complete_response__field_descriptors,
   notification__v1__notify_site_rank_complete_response__field_indices_by_name,
   1,  notification__v1__notify_site_rank_complete_response__number_ranges,
@@ -4198,7 +4289,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_chengelink_start_reque
   (ProtobufCMessageInit) notification__v1__notify_chengelink_start_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_start_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_start_response__field_descriptors[4] =
 {
   {
     "message_id",
@@ -4236,16 +4327,29 @@ static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_start_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyChengelinkStartResponse, feed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_chengelink_start_response__field_indices_by_name[] = {
   1,   /* field[1] = connections */
+  3,   /* field[3] = feed */
   0,   /* field[0] = message_id */
   2,   /* field[2] = stored */
 };
 static const ProtobufCIntRange notification__v1__notify_chengelink_start_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_chengelink_start_response__descriptor =
 {
@@ -4255,7 +4359,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_chengelink_start_respo
   "Notification__V1__NotifyChengelinkStartResponse",
   "notification.v1",
   sizeof(Notification__V1__NotifyChengelinkStartResponse),
-  3,
+  4,
   notification__v1__notify_chengelink_start_response__field_descriptors,
   notification__v1__notify_chengelink_start_response__field_indices_by_name,
   1,  notification__v1__notify_chengelink_start_response__number_ranges,
@@ -4354,7 +4458,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_chengelink_progress_re
   (ProtobufCMessageInit) notification__v1__notify_chengelink_progress_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_progress_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_progress_response__field_descriptors[4] =
 {
   {
     "message_id",
@@ -4392,16 +4496,29 @@ static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_progre
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyChengelinkProgressResponse, feed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_chengelink_progress_response__field_indices_by_name[] = {
   1,   /* field[1] = connections */
+  3,   /* field[3] = feed */
   0,   /* field[0] = message_id */
   2,   /* field[2] = stored */
 };
 static const ProtobufCIntRange notification__v1__notify_chengelink_progress_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_chengelink_progress_response__descriptor =
 {
@@ -4411,7 +4528,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_chengelink_progress_re
   "Notification__V1__NotifyChengelinkProgressResponse",
   "notification.v1",
   sizeof(Notification__V1__NotifyChengelinkProgressResponse),
-  3,
+  4,
   notification__v1__notify_chengelink_progress_response__field_descriptors,
   notification__v1__notify_chengelink_progress_response__field_indices_by_name,
   1,  notification__v1__notify_chengelink_progress_response__number_ranges,
@@ -4510,7 +4627,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_chengelink_complete_re
   (ProtobufCMessageInit) notification__v1__notify_chengelink_complete_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_complete_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_complete_response__field_descriptors[4] =
 {
   {
     "message_id",
@@ -4548,16 +4665,29 @@ static const ProtobufCFieldDescriptor notification__v1__notify_chengelink_comple
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyChengelinkCompleteResponse, feed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_chengelink_complete_response__field_indices_by_name[] = {
   1,   /* field[1] = connections */
+  3,   /* field[3] = feed */
   0,   /* field[0] = message_id */
   2,   /* field[2] = stored */
 };
 static const ProtobufCIntRange notification__v1__notify_chengelink_complete_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_chengelink_complete_response__descriptor =
 {
@@ -4567,7 +4697,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_chengelink_complete_re
   "Notification__V1__NotifyChengelinkCompleteResponse",
   "notification.v1",
   sizeof(Notification__V1__NotifyChengelinkCompleteResponse),
-  3,
+  4,
   notification__v1__notify_chengelink_complete_response__field_descriptors,
   notification__v1__notify_chengelink_complete_response__field_indices_by_name,
   1,  notification__v1__notify_chengelink_complete_response__number_ranges,
@@ -4794,7 +4924,7 @@ const ProtobufCMessageDescriptor notification__v1__send_system_notification_requ
   (ProtobufCMessageInit) notification__v1__send_system_notification_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__send_system_notification_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor notification__v1__send_system_notification_response__field_descriptors[4] =
 {
   {
     "message_id",
@@ -4832,16 +4962,29 @@ static const ProtobufCFieldDescriptor notification__v1__send_system_notification
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__SendSystemNotificationResponse, feed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__send_system_notification_response__field_indices_by_name[] = {
   1,   /* field[1] = connections */
+  3,   /* field[3] = feed */
   0,   /* field[0] = message_id */
   2,   /* field[2] = stored */
 };
 static const ProtobufCIntRange notification__v1__send_system_notification_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__send_system_notification_response__descriptor =
 {
@@ -4851,7 +4994,7 @@ const ProtobufCMessageDescriptor notification__v1__send_system_notification_resp
   "Notification__V1__SendSystemNotificationResponse",
   "notification.v1",
   sizeof(Notification__V1__SendSystemNotificationResponse),
-  3,
+  4,
   notification__v1__send_system_notification_response__field_descriptors,
   notification__v1__send_system_notification_response__field_indices_by_name,
   1,  notification__v1__send_system_notification_response__number_ranges,
@@ -5065,7 +5208,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_token_insufficient_req
   (ProtobufCMessageInit) notification__v1__notify_token_insufficient_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_token_insufficient_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor notification__v1__notify_token_insufficient_response__field_descriptors[4] =
 {
   {
     "message_id",
@@ -5103,16 +5246,29 @@ static const ProtobufCFieldDescriptor notification__v1__notify_token_insufficien
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyTokenInsufficientResponse, feed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_token_insufficient_response__field_indices_by_name[] = {
   1,   /* field[1] = connections */
+  3,   /* field[3] = feed */
   0,   /* field[0] = message_id */
   2,   /* field[2] = stored */
 };
 static const ProtobufCIntRange notification__v1__notify_token_insufficient_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_token_insufficient_response__descriptor =
 {
@@ -5122,7 +5278,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_token_insufficient_res
   "Notification__V1__NotifyTokenInsufficientResponse",
   "notification.v1",
   sizeof(Notification__V1__NotifyTokenInsufficientResponse),
-  3,
+  4,
   notification__v1__notify_token_insufficient_response__field_descriptors,
   notification__v1__notify_token_insufficient_response__field_indices_by_name,
   1,  notification__v1__notify_token_insufficient_response__number_ranges,
@@ -5349,7 +5505,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_plan_expiring_request_
   (ProtobufCMessageInit) notification__v1__notify_plan_expiring_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_plan_expiring_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor notification__v1__notify_plan_expiring_response__field_descriptors[4] =
 {
   {
     "message_id",
@@ -5387,16 +5543,29 @@ static const ProtobufCFieldDescriptor notification__v1__notify_plan_expiring_res
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyPlanExpiringResponse, feed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_plan_expiring_response__field_indices_by_name[] = {
   1,   /* field[1] = connections */
+  3,   /* field[3] = feed */
   0,   /* field[0] = message_id */
   2,   /* field[2] = stored */
 };
 static const ProtobufCIntRange notification__v1__notify_plan_expiring_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_plan_expiring_response__descriptor =
 {
@@ -5406,7 +5575,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_plan_expiring_response
   "Notification__V1__NotifyPlanExpiringResponse",
   "notification.v1",
   sizeof(Notification__V1__NotifyPlanExpiringResponse),
-  3,
+  4,
   notification__v1__notify_plan_expiring_response__field_descriptors,
   notification__v1__notify_plan_expiring_response__field_indices_by_name,
   1,  notification__v1__notify_plan_expiring_response__number_ranges,
@@ -5620,7 +5789,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_plan_expired_request__
   (ProtobufCMessageInit) notification__v1__notify_plan_expired_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_plan_expired_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor notification__v1__notify_plan_expired_response__field_descriptors[4] =
 {
   {
     "message_id",
@@ -5658,16 +5827,29 @@ static const ProtobufCFieldDescriptor notification__v1__notify_plan_expired_resp
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyPlanExpiredResponse, feed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_plan_expired_response__field_indices_by_name[] = {
   1,   /* field[1] = connections */
+  3,   /* field[3] = feed */
   0,   /* field[0] = message_id */
   2,   /* field[2] = stored */
 };
 static const ProtobufCIntRange notification__v1__notify_plan_expired_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_plan_expired_response__descriptor =
 {
@@ -5677,7 +5859,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_plan_expired_response_
   "Notification__V1__NotifyPlanExpiredResponse",
   "notification.v1",
   sizeof(Notification__V1__NotifyPlanExpiredResponse),
-  3,
+  4,
   notification__v1__notify_plan_expired_response__field_descriptors,
   notification__v1__notify_plan_expired_response__field_indices_by_name,
   1,  notification__v1__notify_plan_expired_response__number_ranges,
@@ -5891,7 +6073,7 @@ const ProtobufCMessageDescriptor notification__v1__broadcast_request__descriptor
   (ProtobufCMessageInit) notification__v1__broadcast_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__broadcast_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor notification__v1__broadcast_response__field_descriptors[4] =
 {
   {
     "message_id",
@@ -5929,16 +6111,29 @@ static const ProtobufCFieldDescriptor notification__v1__broadcast_response__fiel
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__BroadcastResponse, feed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__broadcast_response__field_indices_by_name[] = {
   1,   /* field[1] = connections */
+  3,   /* field[3] = feed */
   0,   /* field[0] = message_id */
   2,   /* field[2] = stored */
 };
 static const ProtobufCIntRange notification__v1__broadcast_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__broadcast_response__descriptor =
 {
@@ -5948,7 +6143,7 @@ const ProtobufCMessageDescriptor notification__v1__broadcast_response__descripto
   "Notification__V1__BroadcastResponse",
   "notification.v1",
   sizeof(Notification__V1__BroadcastResponse),
-  3,
+  4,
   notification__v1__broadcast_response__field_descriptors,
   notification__v1__broadcast_response__field_indices_by_name,
   1,  notification__v1__broadcast_response__number_ranges,
@@ -6034,7 +6229,7 @@ const ProtobufCMessageDescriptor notification__v1__send_test_message_request__de
   (ProtobufCMessageInit) notification__v1__send_test_message_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__send_test_message_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor notification__v1__send_test_message_response__field_descriptors[4] =
 {
   {
     "message_id",
@@ -6072,16 +6267,29 @@ static const ProtobufCFieldDescriptor notification__v1__send_test_message_respon
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__SendTestMessageResponse, feed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__send_test_message_response__field_indices_by_name[] = {
   1,   /* field[1] = connections */
+  3,   /* field[3] = feed */
   0,   /* field[0] = message_id */
   2,   /* field[2] = stored */
 };
 static const ProtobufCIntRange notification__v1__send_test_message_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor notification__v1__send_test_message_response__descriptor =
 {
@@ -6091,7 +6299,7 @@ const ProtobufCMessageDescriptor notification__v1__send_test_message_response__d
   "Notification__V1__SendTestMessageResponse",
   "notification.v1",
   sizeof(Notification__V1__SendTestMessageResponse),
-  3,
+  4,
   notification__v1__send_test_message_response__field_descriptors,
   notification__v1__send_test_message_response__field_indices_by_name,
   1,  notification__v1__send_test_message_response__number_ranges,
@@ -6541,7 +6749,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_users_request__descrip
   (ProtobufCMessageInit) notification__v1__notify_users_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__notify_users_response__field_descriptors[5] =
+static const ProtobufCFieldDescriptor notification__v1__notify_users_response__field_descriptors[6] =
 {
   {
     "message_ids",
@@ -6603,9 +6811,22 @@ static const ProtobufCFieldDescriptor notification__v1__notify_users_response__f
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed_users",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__NotifyUsersResponse, feed_users),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__notify_users_response__field_indices_by_name[] = {
   4,   /* field[4] = connections */
+  5,   /* field[5] = feed_users */
   0,   /* field[0] = message_ids */
   2,   /* field[2] = reached */
   3,   /* field[3] = stored */
@@ -6614,7 +6835,7 @@ static const unsigned notification__v1__notify_users_response__field_indices_by_
 static const ProtobufCIntRange notification__v1__notify_users_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor notification__v1__notify_users_response__descriptor =
 {
@@ -6624,7 +6845,7 @@ const ProtobufCMessageDescriptor notification__v1__notify_users_response__descri
   "Notification__V1__NotifyUsersResponse",
   "notification.v1",
   sizeof(Notification__V1__NotifyUsersResponse),
-  5,
+  6,
   notification__v1__notify_users_response__field_descriptors,
   notification__v1__notify_users_response__field_indices_by_name,
   1,  notification__v1__notify_users_response__number_ranges,
@@ -7162,7 +7383,7 @@ const ProtobufCMessageDescriptor notification__v1__publish_request__descriptor =
   (ProtobufCMessageInit) notification__v1__publish_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor notification__v1__publish_response__field_descriptors[7] =
+static const ProtobufCFieldDescriptor notification__v1__publish_response__field_descriptors[9] =
 {
   {
     "message_id",
@@ -7248,9 +7469,35 @@ static const ProtobufCFieldDescriptor notification__v1__publish_response__field_
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "feed",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__PublishResponse, feed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "feed_users",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Notification__V1__PublishResponse, feed_users),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned notification__v1__publish_response__field_indices_by_name[] = {
   1,   /* field[1] = connections */
+  7,   /* field[7] = feed */
+  8,   /* field[8] = feed_users */
   0,   /* field[0] = message_id */
   3,   /* field[3] = message_ids */
   5,   /* field[5] = reached */
@@ -7261,7 +7508,7 @@ static const unsigned notification__v1__publish_response__field_indices_by_name[
 static const ProtobufCIntRange notification__v1__publish_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor notification__v1__publish_response__descriptor =
 {
@@ -7271,7 +7518,7 @@ const ProtobufCMessageDescriptor notification__v1__publish_response__descriptor 
   "Notification__V1__PublishResponse",
   "notification.v1",
   sizeof(Notification__V1__PublishResponse),
-  7,
+  9,
   notification__v1__publish_response__field_descriptors,
   notification__v1__publish_response__field_indices_by_name,
   1,  notification__v1__publish_response__number_ranges,

@@ -300,10 +300,17 @@ struct  Notification__V1__NotifyBatchGoStartResponse
    * True when the message was kept for delivery on the user's next connect.
    */
   protobuf_c_boolean stored;
+  /*
+   * True when it was kept in the user's notification feed (see ListFeed);
+   * false when the feed was not asked for (feed: false, or the type's
+   * default), or when it could not be kept (Redis unreachable while scaled
+   * out: the message was still delivered to this instance's connections).
+   */
+  protobuf_c_boolean feed;
 };
 #define NOTIFICATION__V1__NOTIFY_BATCH_GO_START_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_batch_go_start_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 typedef enum {
@@ -363,10 +370,17 @@ struct  Notification__V1__NotifyBatchGoProgressResponse
    * True when the message was kept for delivery on the user's next connect.
    */
   protobuf_c_boolean stored;
+  /*
+   * True when it was kept in the user's notification feed (see ListFeed);
+   * false when the feed was not asked for (feed: false, or the type's
+   * default), or when it could not be kept (Redis unreachable while scaled
+   * out: the message was still delivered to this instance's connections).
+   */
+  protobuf_c_boolean feed;
 };
 #define NOTIFICATION__V1__NOTIFY_BATCH_GO_PROGRESS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_batch_go_progress_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 typedef enum {
@@ -426,10 +440,17 @@ struct  Notification__V1__NotifyBatchGoCompleteResponse
    * True when the message was kept for delivery on the user's next connect.
    */
   protobuf_c_boolean stored;
+  /*
+   * True when it was kept in the user's notification feed (see ListFeed);
+   * false when the feed was not asked for (feed: false, or the type's
+   * default), or when it could not be kept (Redis unreachable while scaled
+   * out: the message was still delivered to this instance's connections).
+   */
+  protobuf_c_boolean feed;
 };
 #define NOTIFICATION__V1__NOTIFY_BATCH_GO_COMPLETE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_batch_go_complete_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 typedef enum {
@@ -498,10 +519,17 @@ struct  Notification__V1__NotifyBatchGoOpenUrlResponse
    * True when the message was kept for delivery on the user's next connect.
    */
   protobuf_c_boolean stored;
+  /*
+   * True when it was kept in the user's notification feed (see ListFeed);
+   * false when the feed was not asked for (feed: false, or the type's
+   * default), or when it could not be kept (Redis unreachable while scaled
+   * out: the message was still delivered to this instance's connections).
+   */
+  protobuf_c_boolean feed;
 };
 #define NOTIFICATION__V1__NOTIFY_BATCH_GO_OPEN_URL_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_batch_go_open_url_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 typedef enum {
@@ -561,10 +589,17 @@ struct  Notification__V1__NotifySiteRankStartResponse
    * True when the message was kept for delivery on the user's next connect.
    */
   protobuf_c_boolean stored;
+  /*
+   * True when it was kept in the user's notification feed (see ListFeed);
+   * false when the feed was not asked for (feed: false, or the type's
+   * default), or when it could not be kept (Redis unreachable while scaled
+   * out: the message was still delivered to this instance's connections).
+   */
+  protobuf_c_boolean feed;
 };
 #define NOTIFICATION__V1__NOTIFY_SITE_RANK_START_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_site_rank_start_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 typedef enum {
@@ -624,10 +659,17 @@ struct  Notification__V1__NotifySiteRankProgressResponse
    * True when the message was kept for delivery on the user's next connect.
    */
   protobuf_c_boolean stored;
+  /*
+   * True when it was kept in the user's notification feed (see ListFeed);
+   * false when the feed was not asked for (feed: false, or the type's
+   * default), or when it could not be kept (Redis unreachable while scaled
+   * out: the message was still delivered to this instance's connections).
+   */
+  protobuf_c_boolean feed;
 };
 #define NOTIFICATION__V1__NOTIFY_SITE_RANK_PROGRESS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_site_rank_progress_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 typedef enum {
@@ -687,10 +729,17 @@ struct  Notification__V1__NotifySiteRankCompleteResponse
    * True when the message was kept for delivery on the user's next connect.
    */
   protobuf_c_boolean stored;
+  /*
+   * True when it was kept in the user's notification feed (see ListFeed);
+   * false when the feed was not asked for (feed: false, or the type's
+   * default), or when it could not be kept (Redis unreachable while scaled
+   * out: the message was still delivered to this instance's connections).
+   */
+  protobuf_c_boolean feed;
 };
 #define NOTIFICATION__V1__NOTIFY_SITE_RANK_COMPLETE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_site_rank_complete_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 typedef enum {
@@ -750,10 +799,17 @@ struct  Notification__V1__NotifyChengelinkStartResponse
    * True when the message was kept for delivery on the user's next connect.
    */
   protobuf_c_boolean stored;
+  /*
+   * True when it was kept in the user's notification feed (see ListFeed);
+   * false when the feed was not asked for (feed: false, or the type's
+   * default), or when it could not be kept (Redis unreachable while scaled
+   * out: the message was still delivered to this instance's connections).
+   */
+  protobuf_c_boolean feed;
 };
 #define NOTIFICATION__V1__NOTIFY_CHENGELINK_START_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_chengelink_start_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 typedef enum {
@@ -813,10 +869,17 @@ struct  Notification__V1__NotifyChengelinkProgressResponse
    * True when the message was kept for delivery on the user's next connect.
    */
   protobuf_c_boolean stored;
+  /*
+   * True when it was kept in the user's notification feed (see ListFeed);
+   * false when the feed was not asked for (feed: false, or the type's
+   * default), or when it could not be kept (Redis unreachable while scaled
+   * out: the message was still delivered to this instance's connections).
+   */
+  protobuf_c_boolean feed;
 };
 #define NOTIFICATION__V1__NOTIFY_CHENGELINK_PROGRESS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_chengelink_progress_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 typedef enum {
@@ -876,10 +939,17 @@ struct  Notification__V1__NotifyChengelinkCompleteResponse
    * True when the message was kept for delivery on the user's next connect.
    */
   protobuf_c_boolean stored;
+  /*
+   * True when it was kept in the user's notification feed (see ListFeed);
+   * false when the feed was not asked for (feed: false, or the type's
+   * default), or when it could not be kept (Redis unreachable while scaled
+   * out: the message was still delivered to this instance's connections).
+   */
+  protobuf_c_boolean feed;
 };
 #define NOTIFICATION__V1__NOTIFY_CHENGELINK_COMPLETE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_chengelink_complete_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 struct  Notification__V1__SendSystemNotificationRequest__ParamsEntry
@@ -977,10 +1047,17 @@ struct  Notification__V1__SendSystemNotificationResponse
    * True when the message was kept for delivery on the user's next connect.
    */
   protobuf_c_boolean stored;
+  /*
+   * True when it was kept in the user's notification feed (see ListFeed);
+   * false when the feed was not asked for (feed: false, or the type's
+   * default), or when it could not be kept (Redis unreachable while scaled
+   * out: the message was still delivered to this instance's connections).
+   */
+  protobuf_c_boolean feed;
 };
 #define NOTIFICATION__V1__SEND_SYSTEM_NOTIFICATION_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__send_system_notification_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 struct  Notification__V1__NotifyTokenInsufficientRequest__ParamsEntry
@@ -1074,10 +1151,17 @@ struct  Notification__V1__NotifyTokenInsufficientResponse
    * True when the message was kept for delivery on the user's next connect.
    */
   protobuf_c_boolean stored;
+  /*
+   * True when it was kept in the user's notification feed (see ListFeed);
+   * false when the feed was not asked for (feed: false, or the type's
+   * default), or when it could not be kept (Redis unreachable while scaled
+   * out: the message was still delivered to this instance's connections).
+   */
+  protobuf_c_boolean feed;
 };
 #define NOTIFICATION__V1__NOTIFY_TOKEN_INSUFFICIENT_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_token_insufficient_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 struct  Notification__V1__NotifyPlanExpiringRequest__ParamsEntry
@@ -1175,10 +1259,17 @@ struct  Notification__V1__NotifyPlanExpiringResponse
    * True when the message was kept for delivery on the user's next connect.
    */
   protobuf_c_boolean stored;
+  /*
+   * True when it was kept in the user's notification feed (see ListFeed);
+   * false when the feed was not asked for (feed: false, or the type's
+   * default), or when it could not be kept (Redis unreachable while scaled
+   * out: the message was still delivered to this instance's connections).
+   */
+  protobuf_c_boolean feed;
 };
 #define NOTIFICATION__V1__NOTIFY_PLAN_EXPIRING_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_plan_expiring_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 struct  Notification__V1__NotifyPlanExpiredRequest__ParamsEntry
@@ -1272,10 +1363,17 @@ struct  Notification__V1__NotifyPlanExpiredResponse
    * True when the message was kept for delivery on the user's next connect.
    */
   protobuf_c_boolean stored;
+  /*
+   * True when it was kept in the user's notification feed (see ListFeed);
+   * false when the feed was not asked for (feed: false, or the type's
+   * default), or when it could not be kept (Redis unreachable while scaled
+   * out: the message was still delivered to this instance's connections).
+   */
+  protobuf_c_boolean feed;
 };
 #define NOTIFICATION__V1__NOTIFY_PLAN_EXPIRED_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_plan_expired_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 struct  Notification__V1__BroadcastRequest__ParamsEntry
@@ -1369,10 +1467,16 @@ struct  Notification__V1__BroadcastResponse
    * Always false: broadcasts are not kept for users who are offline.
    */
   protobuf_c_boolean stored;
+  /*
+   * True when it was kept as one item shared by every user's notification
+   * feed (asked with feed: true); false otherwise, or when it could not be
+   * kept (Redis unreachable while scaled out).
+   */
+  protobuf_c_boolean feed;
 };
 #define NOTIFICATION__V1__BROADCAST_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__broadcast_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 typedef enum {
@@ -1428,10 +1532,17 @@ struct  Notification__V1__SendTestMessageResponse
    * Always false: test messages are not kept for users who are offline.
    */
   protobuf_c_boolean stored;
+  /*
+   * True when it was kept in the user's notification feed (see ListFeed);
+   * false when the feed was not asked for (feed: false, or the type's
+   * default), or when it could not be kept (Redis unreachable while scaled
+   * out: the message was still delivered to this instance's connections).
+   */
+  protobuf_c_boolean feed;
 };
 #define NOTIFICATION__V1__SEND_TEST_MESSAGE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__send_test_message_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 /*
@@ -1629,10 +1740,14 @@ struct  Notification__V1__NotifyUsersResponse
    * Connections the messages were handed to now, in all.
    */
   int32_t connections;
+  /*
+   * Users in whose notification feed it was kept (see ListFeed).
+   */
+  int32_t feed_users;
 };
 #define NOTIFICATION__V1__NOTIFY_USERS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__notify_users_response__descriptor) \
-    , 0,NULL, 0, 0, 0, 0 }
+    , 0,NULL, 0, 0, 0, 0, 0 }
 
 
 /*
@@ -1900,10 +2015,19 @@ struct  Notification__V1__PublishResponse
    * user_ids: users for whom it was kept for their next connect.
    */
   int32_t stored_users;
+  /*
+   * True when it was kept in the notification feed: the user's, at least one
+   * recipient's, or (broadcast) as one item shared by every user's feed.
+   */
+  protobuf_c_boolean feed;
+  /*
+   * user_ids: users in whose notification feed it was kept.
+   */
+  int32_t feed_users;
 };
 #define NOTIFICATION__V1__PUBLISH_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&notification__v1__publish_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0,NULL, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0,NULL, 0, 0, 0, 0, 0 }
 
 
 /*

@@ -62,14 +62,16 @@ class BroadcastRequest(_message.Message):
     def __init__(self, title: _Optional[str] = ..., message: _Optional[str] = ..., level: _Optional[_Union[Level, str]] = ..., action: _Optional[str] = ..., action_url: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., template_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., feed: bool = ...) -> None: ...
 
 class BroadcastResponse(_message.Message):
-    __slots__ = ["connections", "message_id", "stored"]
+    __slots__ = ["connections", "feed", "message_id", "stored"]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     STORED_FIELD_NUMBER: _ClassVar[int]
     connections: int
+    feed: bool
     message_id: str
     stored: bool
-    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
+    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ..., feed: bool = ...) -> None: ...
 
 class DeleteTemplateRequest(_message.Message):
     __slots__ = ["id"]
@@ -280,14 +282,16 @@ class NotifyBatchGoCompleteRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., feed: bool = ...) -> None: ...
 
 class NotifyBatchGoCompleteResponse(_message.Message):
-    __slots__ = ["connections", "message_id", "stored"]
+    __slots__ = ["connections", "feed", "message_id", "stored"]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     STORED_FIELD_NUMBER: _ClassVar[int]
     connections: int
+    feed: bool
     message_id: str
     stored: bool
-    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
+    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ..., feed: bool = ...) -> None: ...
 
 class NotifyBatchGoOpenUrlRequest(_message.Message):
     __slots__ = ["delay", "feed", "group", "priority", "task_id", "urls", "user_id"]
@@ -308,14 +312,16 @@ class NotifyBatchGoOpenUrlRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., task_id: _Optional[str] = ..., urls: _Optional[_Iterable[str]] = ..., delay: _Optional[int] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., feed: bool = ...) -> None: ...
 
 class NotifyBatchGoOpenUrlResponse(_message.Message):
-    __slots__ = ["connections", "message_id", "stored"]
+    __slots__ = ["connections", "feed", "message_id", "stored"]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     STORED_FIELD_NUMBER: _ClassVar[int]
     connections: int
+    feed: bool
     message_id: str
     stored: bool
-    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
+    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ..., feed: bool = ...) -> None: ...
 
 class NotifyBatchGoProgressRequest(_message.Message):
     __slots__ = ["feed", "group", "priority", "task", "user_id"]
@@ -332,14 +338,16 @@ class NotifyBatchGoProgressRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., feed: bool = ...) -> None: ...
 
 class NotifyBatchGoProgressResponse(_message.Message):
-    __slots__ = ["connections", "message_id", "stored"]
+    __slots__ = ["connections", "feed", "message_id", "stored"]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     STORED_FIELD_NUMBER: _ClassVar[int]
     connections: int
+    feed: bool
     message_id: str
     stored: bool
-    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
+    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ..., feed: bool = ...) -> None: ...
 
 class NotifyBatchGoStartRequest(_message.Message):
     __slots__ = ["feed", "group", "priority", "task", "user_id"]
@@ -356,14 +364,16 @@ class NotifyBatchGoStartRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., feed: bool = ...) -> None: ...
 
 class NotifyBatchGoStartResponse(_message.Message):
-    __slots__ = ["connections", "message_id", "stored"]
+    __slots__ = ["connections", "feed", "message_id", "stored"]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     STORED_FIELD_NUMBER: _ClassVar[int]
     connections: int
+    feed: bool
     message_id: str
     stored: bool
-    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
+    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ..., feed: bool = ...) -> None: ...
 
 class NotifyChengelinkCompleteRequest(_message.Message):
     __slots__ = ["feed", "group", "priority", "task", "user_id"]
@@ -380,14 +390,16 @@ class NotifyChengelinkCompleteRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., feed: bool = ...) -> None: ...
 
 class NotifyChengelinkCompleteResponse(_message.Message):
-    __slots__ = ["connections", "message_id", "stored"]
+    __slots__ = ["connections", "feed", "message_id", "stored"]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     STORED_FIELD_NUMBER: _ClassVar[int]
     connections: int
+    feed: bool
     message_id: str
     stored: bool
-    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
+    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ..., feed: bool = ...) -> None: ...
 
 class NotifyChengelinkProgressRequest(_message.Message):
     __slots__ = ["feed", "group", "priority", "task", "user_id"]
@@ -404,14 +416,16 @@ class NotifyChengelinkProgressRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., feed: bool = ...) -> None: ...
 
 class NotifyChengelinkProgressResponse(_message.Message):
-    __slots__ = ["connections", "message_id", "stored"]
+    __slots__ = ["connections", "feed", "message_id", "stored"]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     STORED_FIELD_NUMBER: _ClassVar[int]
     connections: int
+    feed: bool
     message_id: str
     stored: bool
-    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
+    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ..., feed: bool = ...) -> None: ...
 
 class NotifyChengelinkStartRequest(_message.Message):
     __slots__ = ["feed", "group", "priority", "task", "user_id"]
@@ -428,14 +442,16 @@ class NotifyChengelinkStartRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., feed: bool = ...) -> None: ...
 
 class NotifyChengelinkStartResponse(_message.Message):
-    __slots__ = ["connections", "message_id", "stored"]
+    __slots__ = ["connections", "feed", "message_id", "stored"]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     STORED_FIELD_NUMBER: _ClassVar[int]
     connections: int
+    feed: bool
     message_id: str
     stored: bool
-    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
+    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ..., feed: bool = ...) -> None: ...
 
 class NotifyPlanExpiredRequest(_message.Message):
     __slots__ = ["expires_at", "feed", "group", "message", "params", "plan_name", "priority", "template_id", "upgrade_url", "user_id"]
@@ -469,14 +485,16 @@ class NotifyPlanExpiredRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., plan_name: _Optional[str] = ..., expires_at: _Optional[int] = ..., message: _Optional[str] = ..., upgrade_url: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., template_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., feed: bool = ...) -> None: ...
 
 class NotifyPlanExpiredResponse(_message.Message):
-    __slots__ = ["connections", "message_id", "stored"]
+    __slots__ = ["connections", "feed", "message_id", "stored"]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     STORED_FIELD_NUMBER: _ClassVar[int]
     connections: int
+    feed: bool
     message_id: str
     stored: bool
-    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
+    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ..., feed: bool = ...) -> None: ...
 
 class NotifyPlanExpiringRequest(_message.Message):
     __slots__ = ["days_left", "expires_at", "feed", "group", "message", "params", "plan_name", "priority", "template_id", "upgrade_url", "user_id"]
@@ -512,14 +530,16 @@ class NotifyPlanExpiringRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., plan_name: _Optional[str] = ..., days_left: _Optional[int] = ..., expires_at: _Optional[int] = ..., message: _Optional[str] = ..., upgrade_url: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., template_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., feed: bool = ...) -> None: ...
 
 class NotifyPlanExpiringResponse(_message.Message):
-    __slots__ = ["connections", "message_id", "stored"]
+    __slots__ = ["connections", "feed", "message_id", "stored"]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     STORED_FIELD_NUMBER: _ClassVar[int]
     connections: int
+    feed: bool
     message_id: str
     stored: bool
-    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
+    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ..., feed: bool = ...) -> None: ...
 
 class NotifySiteRankCompleteRequest(_message.Message):
     __slots__ = ["feed", "group", "priority", "task", "user_id"]
@@ -536,14 +556,16 @@ class NotifySiteRankCompleteRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., feed: bool = ...) -> None: ...
 
 class NotifySiteRankCompleteResponse(_message.Message):
-    __slots__ = ["connections", "message_id", "stored"]
+    __slots__ = ["connections", "feed", "message_id", "stored"]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     STORED_FIELD_NUMBER: _ClassVar[int]
     connections: int
+    feed: bool
     message_id: str
     stored: bool
-    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
+    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ..., feed: bool = ...) -> None: ...
 
 class NotifySiteRankProgressRequest(_message.Message):
     __slots__ = ["feed", "group", "priority", "task", "user_id"]
@@ -560,14 +582,16 @@ class NotifySiteRankProgressRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., feed: bool = ...) -> None: ...
 
 class NotifySiteRankProgressResponse(_message.Message):
-    __slots__ = ["connections", "message_id", "stored"]
+    __slots__ = ["connections", "feed", "message_id", "stored"]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     STORED_FIELD_NUMBER: _ClassVar[int]
     connections: int
+    feed: bool
     message_id: str
     stored: bool
-    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
+    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ..., feed: bool = ...) -> None: ...
 
 class NotifySiteRankStartRequest(_message.Message):
     __slots__ = ["feed", "group", "priority", "task", "user_id"]
@@ -584,14 +608,16 @@ class NotifySiteRankStartRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., task: _Optional[_Union[TaskProgressData, _Mapping]] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., feed: bool = ...) -> None: ...
 
 class NotifySiteRankStartResponse(_message.Message):
-    __slots__ = ["connections", "message_id", "stored"]
+    __slots__ = ["connections", "feed", "message_id", "stored"]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     STORED_FIELD_NUMBER: _ClassVar[int]
     connections: int
+    feed: bool
     message_id: str
     stored: bool
-    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
+    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ..., feed: bool = ...) -> None: ...
 
 class NotifyTokenInsufficientRequest(_message.Message):
     __slots__ = ["current_balance", "feed", "group", "message", "params", "priority", "required_tokens", "task_type", "template_id", "user_id"]
@@ -625,14 +651,16 @@ class NotifyTokenInsufficientRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., current_balance: _Optional[int] = ..., required_tokens: _Optional[int] = ..., task_type: _Optional[str] = ..., message: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., template_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., feed: bool = ...) -> None: ...
 
 class NotifyTokenInsufficientResponse(_message.Message):
-    __slots__ = ["connections", "message_id", "stored"]
+    __slots__ = ["connections", "feed", "message_id", "stored"]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     STORED_FIELD_NUMBER: _ClassVar[int]
     connections: int
+    feed: bool
     message_id: str
     stored: bool
-    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
+    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ..., feed: bool = ...) -> None: ...
 
 class NotifyUsersRequest(_message.Message):
     __slots__ = ["action", "action_url", "feed", "group", "level", "message", "params", "priority", "template_id", "title", "user_ids"]
@@ -668,18 +696,20 @@ class NotifyUsersRequest(_message.Message):
     def __init__(self, user_ids: _Optional[_Iterable[str]] = ..., title: _Optional[str] = ..., message: _Optional[str] = ..., level: _Optional[_Union[Level, str]] = ..., action: _Optional[str] = ..., action_url: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., template_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., feed: bool = ...) -> None: ...
 
 class NotifyUsersResponse(_message.Message):
-    __slots__ = ["connections", "message_ids", "reached", "stored", "users"]
+    __slots__ = ["connections", "feed_users", "message_ids", "reached", "stored", "users"]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    FEED_USERS_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_IDS_FIELD_NUMBER: _ClassVar[int]
     REACHED_FIELD_NUMBER: _ClassVar[int]
     STORED_FIELD_NUMBER: _ClassVar[int]
     USERS_FIELD_NUMBER: _ClassVar[int]
     connections: int
+    feed_users: int
     message_ids: _containers.RepeatedScalarFieldContainer[str]
     reached: int
     stored: int
     users: int
-    def __init__(self, message_ids: _Optional[_Iterable[str]] = ..., users: _Optional[int] = ..., reached: _Optional[int] = ..., stored: _Optional[int] = ..., connections: _Optional[int] = ...) -> None: ...
+    def __init__(self, message_ids: _Optional[_Iterable[str]] = ..., users: _Optional[int] = ..., reached: _Optional[int] = ..., stored: _Optional[int] = ..., connections: _Optional[int] = ..., feed_users: _Optional[int] = ...) -> None: ...
 
 class PublishRequest(_message.Message):
     __slots__ = ["broadcast", "data", "feed", "group", "priority", "store", "ttl_ms", "type", "user_id", "user_ids"]
@@ -706,8 +736,10 @@ class PublishRequest(_message.Message):
     def __init__(self, type: _Optional[str] = ..., data: _Optional[bytes] = ..., user_id: _Optional[str] = ..., user_ids: _Optional[_Iterable[str]] = ..., broadcast: bool = ..., store: _Optional[_Union[Store, str]] = ..., ttl_ms: _Optional[int] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., feed: bool = ...) -> None: ...
 
 class PublishResponse(_message.Message):
-    __slots__ = ["connections", "message_id", "message_ids", "reached", "stored", "stored_users", "users"]
+    __slots__ = ["connections", "feed", "feed_users", "message_id", "message_ids", "reached", "stored", "stored_users", "users"]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
+    FEED_USERS_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_IDS_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     REACHED_FIELD_NUMBER: _ClassVar[int]
@@ -715,13 +747,15 @@ class PublishResponse(_message.Message):
     STORED_USERS_FIELD_NUMBER: _ClassVar[int]
     USERS_FIELD_NUMBER: _ClassVar[int]
     connections: int
+    feed: bool
+    feed_users: int
     message_id: str
     message_ids: _containers.RepeatedScalarFieldContainer[str]
     reached: int
     stored: bool
     stored_users: int
     users: int
-    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ..., message_ids: _Optional[_Iterable[str]] = ..., users: _Optional[int] = ..., reached: _Optional[int] = ..., stored_users: _Optional[int] = ...) -> None: ...
+    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ..., message_ids: _Optional[_Iterable[str]] = ..., users: _Optional[int] = ..., reached: _Optional[int] = ..., stored_users: _Optional[int] = ..., feed: bool = ..., feed_users: _Optional[int] = ...) -> None: ...
 
 class PutTemplateRequest(_message.Message):
     __slots__ = ["template"]
@@ -771,14 +805,16 @@ class SendSystemNotificationRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., title: _Optional[str] = ..., message: _Optional[str] = ..., level: _Optional[_Union[Level, str]] = ..., action: _Optional[str] = ..., action_url: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., template_id: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., feed: bool = ...) -> None: ...
 
 class SendSystemNotificationResponse(_message.Message):
-    __slots__ = ["connections", "message_id", "stored"]
+    __slots__ = ["connections", "feed", "message_id", "stored"]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     STORED_FIELD_NUMBER: _ClassVar[int]
     connections: int
+    feed: bool
     message_id: str
     stored: bool
-    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
+    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ..., feed: bool = ...) -> None: ...
 
 class SendTestMessageRequest(_message.Message):
     __slots__ = ["feed", "group", "priority", "user_id"]
@@ -793,14 +829,16 @@ class SendTestMessageRequest(_message.Message):
     def __init__(self, user_id: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., group: _Optional[str] = ..., feed: bool = ...) -> None: ...
 
 class SendTestMessageResponse(_message.Message):
-    __slots__ = ["connections", "message_id", "stored"]
+    __slots__ = ["connections", "feed", "message_id", "stored"]
     CONNECTIONS_FIELD_NUMBER: _ClassVar[int]
+    FEED_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     STORED_FIELD_NUMBER: _ClassVar[int]
     connections: int
+    feed: bool
     message_id: str
     stored: bool
-    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ...) -> None: ...
+    def __init__(self, message_id: _Optional[str] = ..., connections: _Optional[int] = ..., stored: bool = ..., feed: bool = ...) -> None: ...
 
 class TaskProgressData(_message.Message):
     __slots__ = ["completed", "end_time", "failed", "message", "progress", "start_time", "status", "task_id", "task_type", "total"]
