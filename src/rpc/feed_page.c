@@ -4,7 +4,6 @@
  * are found in its text (notify/jsontext.h) and `data` goes out as it was
  * delivered. A string member with an escape is decoded by jansson. nd-ws
  * (the thread answers run on). */
-#include <errno.h>
 #include <grpc/byte_buffer.h>
 #include <grpc/slice.h>
 #include <jansson.h>

@@ -72,26 +72,19 @@ json_t *service__feed_page_json(const struct service_feed_page *page)
 static void feed_answer(struct backend_req *r)
 {
     struct feed_job *j = ND_CONTAINER_OF(r, struct feed_job, f.req);
-    json_t *body = NULL;
-    if (!atomic_load(&r->err) && j->to.op->id == OP_LIST_FEED) {
+    const char *why = atomic_load(&r->err) ? r->why : NULL;
+    if (!why && j->to.op->id == OP_LIST_FEED) {
         /* the page as the store gave it: gRPC packs it without a JSON round trip */
         struct service_feed_page page = {j->f.items, j->f.n_items, j->f.next_before, j->f.user_id};
         service__reply_page(&j->to, &page, NULL);
-        feed_items_free(j->f.items, j->f.n_items);
-        free(j->ids);
-        free(j);
-        return;
+    } else {
+        json_t *body = why ? NULL
+                       : j->to.op->id == OP_MARK_FEED
+                           ? json_pack("{s:i, s:o}", "updated", j->f.updated, "counts",
+                                       counts_json(&j->f.counts))
+                           : counts_json(&j->f.counts);
+        service__reply(&j->to, body, why);
     }
-    if (!atomic_load(&r->err)) {
-        switch (j->to.op->id) {
-        case OP_MARK_FEED:
-            body = json_pack("{s:i, s:o}", "updated", j->f.updated, "counts",
-                             counts_json(&j->f.counts));
-            break;
-        default: body = counts_json(&j->f.counts); break;
-        }
-    }
-    service__reply(&j->to, body, atomic_load(&r->err) ? r->why : NULL);
     feed_items_free(j->f.items, j->f.n_items);
     free(j->ids);
     free(j);
