@@ -1,6 +1,8 @@
 /* history: a ring of delivery references per user (uthash) plus one for
  * broadcasts. Rings hold shared deliveries, so remembering a message costs a
- * pointer, not a copy. */
+ * pointer, not a copy. The users are also in a min-heap by when their oldest
+ * message is due to be forgotten, so expiry looks only at users with
+ * something to forget, not at every user each second. */
 #include "delivery/history.h"
 
 #include <errno.h>
@@ -16,13 +18,16 @@ struct ring {
 
 struct hist_user {
     struct ring r;
+    int64_t due; /* not after its oldest message's timestamp + ttl: the heap's key */
     UT_hash_handle hh;
     char id[];
 };
 
 struct history {
     struct hist_user *users;
-    struct ring all; /* broadcasts */
+    struct ring all;         /* broadcasts */
+    struct hist_user **heap; /* every user, the earliest due first */
+    size_t heap_n, heap_cap;
     size_t per_user;
     int64_t ttl_ms;
     uint64_t floor; /* start id, raised by users forgotten entirely */
@@ -67,7 +72,7 @@ static void ring_clear(struct history *h, struct ring *r)
 
 static int ring_push(struct history *h, struct ring *r, struct delivery *d)
 {
-    if (r->len == h->per_user)
+    if (r->len && r->len == h->per_user) /* per_user > 0 here */
         ring_drop_oldest(h, r);
     if (r->len == r->cap) {
         uint32_t cap = r->cap ? r->cap * 2 : 4;
@@ -89,6 +94,62 @@ static int ring_push(struct history *h, struct ring *r, struct delivery *d)
     return 0;
 }
 
+/* --- the users by due: a binary min-heap --- */
+
+static void heap_up(struct history *h, size_t i)
+{
+    struct hist_user *u = h->heap[i];
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (h->heap[parent]->due <= u->due)
+            break;
+        h->heap[i] = h->heap[parent];
+        i = parent;
+    }
+    h->heap[i] = u;
+}
+
+static void heap_down(struct history *h, size_t i)
+{
+    struct hist_user *u = h->heap[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= h->heap_n)
+            break;
+        if (c + 1 < h->heap_n && h->heap[c + 1]->due < h->heap[c]->due)
+            c++;
+        if (u->due <= h->heap[c]->due)
+            break;
+        h->heap[i] = h->heap[c];
+        i = c;
+    }
+    h->heap[i] = u;
+}
+
+static int heap_push(struct history *h, struct hist_user *u)
+{
+    if (h->heap_n == h->heap_cap) {
+        size_t cap = h->heap_cap ? h->heap_cap * 2 : 64;
+        struct hist_user **heap = realloc(h->heap, cap * sizeof *heap);
+        if (!heap)
+            return -ENOMEM;
+        h->heap = heap;
+        h->heap_cap = cap;
+    }
+    h->heap[h->heap_n++] = u;
+    heap_up(h, h->heap_n - 1);
+    return 0;
+}
+
+static struct hist_user *heap_pop(struct history *h)
+{
+    struct hist_user *top = h->heap[0];
+    h->heap[0] = h->heap[--h->heap_n];
+    if (h->heap_n)
+        heap_down(h, 0);
+    return top;
+}
+
 void history_free(struct history *h)
 {
     if (!h)
@@ -101,6 +162,7 @@ void history_free(struct history *h)
         free(u);
     }
     ring_clear(h, &h->all);
+    free(h->heap);
     free(h);
 }
 
@@ -122,6 +184,11 @@ int history_add(struct history *h, const char *user_id, struct delivery *d)
             return -ENOMEM;
         memcpy(u->id, user_id, len + 1);
         u->r.floor = h->floor;
+        u->due = d->timestamp_ms + h->ttl_ms;
+        if (heap_push(h, u) < 0) {
+            free(u);
+            return -ENOMEM;
+        }
         HASH_ADD_KEYPTR(hh, h->users, u->id, len, u);
     }
     return ring_push(h, &u->r, d);
@@ -174,21 +241,30 @@ static void ring_expire(struct history *h, struct ring *r, int64_t cutoff)
         ring_drop_oldest(h, r);
 }
 
-void history_expire(struct history *h, int64_t now_ms)
+size_t history_expire(struct history *h, int64_t now_ms)
 {
     int64_t cutoff = now_ms - h->ttl_ms;
-    struct hist_user *u, *tmp;
-    HASH_ITER (hh, h->users, u, tmp) {
+    size_t looked = 0;
+    /* a user's key is never later than its oldest message's due (a message dropped by
+     * the count bound only makes the oldest newer): a user popped early is put back */
+    while (h->heap_n && h->heap[0]->due < now_ms) {
+        struct hist_user *u = heap_pop(h);
+        looked++;
         ring_expire(h, &u->r, cutoff);
-        if (!u->r.len) { /* forget the user; its floor becomes everyone's */
-            if (u->r.floor > h->floor)
-                h->floor = u->r.floor;
-            HASH_DEL(h->users, u);
-            ring_clear(h, &u->r);
-            free(u);
+        if (u->r.len) {
+            u->due = u->r.items[u->r.head]->timestamp_ms + h->ttl_ms; /* >= now_ms */
+            heap_push(h, u); /* cannot fail: it had the place it was popped from */
+            continue;
         }
+        /* forget the user; its floor becomes everyone's */
+        if (u->r.floor > h->floor)
+            h->floor = u->r.floor;
+        HASH_DEL(h->users, u);
+        ring_clear(h, &u->r);
+        free(u);
     }
     ring_expire(h, &h->all, cutoff);
+    return looked;
 }
 
 size_t history_count(const struct history *h)

@@ -34,8 +34,12 @@ int history_add(struct history *h, const char *user_id, struct delivery *d);
 int history_since(struct history *h, const char *user_id, uint64_t since, struct delivery ***out,
                   size_t *n);
 
-/** Forgets what is older than the ttl at @now_ms (wall clock). */
-void history_expire(struct history *h, int64_t now_ms);
+/**
+ * Forgets what is older than the ttl at @now_ms (wall clock). Looks only at the
+ * users with something due (their messages kept in order of time); returns how
+ * many it looked at.
+ */
+size_t history_expire(struct history *h, int64_t now_ms);
 
 /** Messages held in all. */
 size_t history_count(const struct history *h);

@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,6 +116,47 @@ static void test_expiry(void **state)
     history_free(h);
 }
 
+/* expiry looks at the users with something due, not at every user */
+static void test_expiry_looks_only_at_users_due(void **state)
+{
+    (void)state;
+    struct history *h = history_new(10, 100, START);
+    char user[16];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(user, sizeof user, "u%d", i);
+        add(h, user, START + 1 + (uint64_t)i, 1000 + (i < 3 ? 0 : 50));
+    }
+    assert_int_equal(history_expire(h, 1120), 3); /* only the three with ts 1000 were due */
+    assert_int_equal(history_count(h), 4997);
+    assert_int_equal(history_expire(h, 1121), 0);
+    assert_int_equal(history_expire(h, 1151), 4997); /* the rest, at their time */
+    assert_int_equal(history_count(h), 0);
+    history_free(h);
+}
+
+/* a user whose oldest messages were dropped by the bound is due by its new oldest one */
+static void test_expiry_after_the_bound_dropped_the_oldest(void **state)
+{
+    (void)state;
+    struct history *h = history_new(2, 100, START);
+    add(h, "a", 1001, 1000);
+    add(h, "a", 1002, 1040);
+    add(h, "a", 1003, 1080);                      /* drops 1001: the oldest is now ts 1040 */
+    assert_int_equal(history_expire(h, 1101), 1); /* due by ts 1000: looked, nothing to forget */
+    assert_int_equal(history_count(h), 2);
+    assert_int_equal(history_expire(h, 1120), 0); /* due again by ts 1040 */
+    assert_int_equal(history_expire(h, 1141), 1); /* 1002 (ts 1040) goes */
+    uint64_t ids[4];
+    size_t n;
+    assert_int_equal(since(h, "a", 1002, ids, &n), 1);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], 1003);
+    assert_int_equal(history_expire(h, 1181), 1); /* then the user */
+    assert_int_equal(history_count(h), 0);
+    assert_int_equal(since(h, "a", 1003, ids, &n), 1);
+    history_free(h);
+}
+
 static void test_size_zero_remembers_nothing(void **state)
 {
     (void)state;
@@ -135,6 +177,8 @@ int main(void)
         cmocka_unit_test(test_since_before_start_is_incomplete),
         cmocka_unit_test(test_count_bound_raises_the_floor),
         cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_expiry_looks_only_at_users_due),
+        cmocka_unit_test(test_expiry_after_the_bound_dropped_the_oldest),
         cmocka_unit_test(test_size_zero_remembers_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
