@@ -20,7 +20,9 @@
  * struct backend_req (which embeds the inbox job an engine comes back to the
  * local thread with). From a call returning 0 until its done runs, the
  * request is the engine's; done runs exactly once, on the local thread, and
- * may free it. A call that returns -errno never runs done. */
+ * may free it -- or, for a feed read (list, counts) whose caller set
+ * `any_thread`, on whichever thread has the answer when the engine can save
+ * the hop (embedded: nd-store). A call that returns -errno never runs done. */
 #ifndef NOTIFYD_BACKEND_BACKEND_H
 #define NOTIFYD_BACKEND_BACKEND_H
 
@@ -72,6 +74,8 @@ struct backend_req {
     struct inbox_job job;                /* the engine's, until done */
     struct backend *backend;             /* set by the call */
     void (*done)(struct backend_req *r); /* local thread, once */
+    int any_thread;                      /* set by the caller: a feed read's done may run
+                                            on the engine's thread (see above) */
     _Atomic int err;                     /* in done: 0, or -errno of the first thing that failed */
     char why[160]; /* in done, with err: what failed, a sentence for the caller */
 };

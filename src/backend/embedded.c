@@ -143,7 +143,8 @@ static int e_template_put(struct backend *b, struct backend_template *t)
     return store_template(ENGINE(b)->store, t->id, t->json, template_kept, t) < 0 ? -ENOMEM : 0;
 }
 
-/* --- the feed: read and changed on nd-store, answered on the local thread --- */
+/* --- the feed: read and changed on nd-store, answered on the local thread (a read
+ * for a caller that takes its answer on any thread: on nd-store) --- */
 
 static void feed_answer_run(struct inbox_job *job, void *ctx)
 {
@@ -167,6 +168,10 @@ static void feed_read(void *arg, int err, struct store_feed_result *r)
         f->next_before = r->next_before;
         f->counts = r->counts;
         f->updated = r->updated;
+    }
+    if (f->req.any_thread && !f->ids && !f->all) { /* a read: nothing to tell the tabs */
+        f->req.done(&f->req);
+        return;
     }
     f->req.job.run = feed_answer_run;
     inbox_post(f->req.backend->local.inbox, &f->req.job);

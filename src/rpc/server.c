@@ -219,7 +219,7 @@ static grpc_byte_buffer *pack_sent(const ProtobufCMessageDescriptor *out,
     return bb;
 }
 
-/* service_done_fn: runs on nd-ws */
+/* service_done_fn: runs on nd-ws, or on nd-store for a feed read (service_call_any_thread) */
 static void reply_done(void *arg, const struct service_result *r)
 {
     struct call *c = arg;
@@ -338,7 +338,8 @@ static void handle(struct call *c)
     } else {
         json_t *req = pbjson_from_message(msg);
         protobuf_c_message_free_unpacked(msg, NULL);
-        rc = req ? service_call(c->srv->svc, c->m->op, req, &claims, reply_done, c, err, sizeof err)
+        rc = req ? service_call_any_thread(c->srv->svc, c->m->op, req, &claims, reply_done, c, err,
+                                           sizeof err)
                  : -ENOMEM;
         json_decref(req);
     }

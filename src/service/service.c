@@ -336,14 +336,14 @@ void service__refused(int rc, char *err, size_t errlen)
     snprintf(err, errlen, "%s", rc == -ESHUTDOWN ? "server is shutting down" : "out of memory");
 }
 
-int service_call(struct service *svc, const struct op_spec *op, const json_t *req,
-                 const struct token_claims *caller, service_done_fn done, void *arg, char *err,
-                 size_t errlen)
+static int call(struct service *svc, const struct op_spec *op, const json_t *req,
+                const struct token_claims *caller, service_done_fn done, void *arg, int any_thread,
+                char *err, size_t errlen)
 {
     int rc = admit(svc, op, caller, err, errlen);
     if (rc < 0)
         return rc;
-    struct service_reply to = {op, done, arg, &svc->in_flight};
+    struct service_reply to = {op, done, arg, &svc->in_flight, any_thread};
     rc = op->flags & OP_TEMPLATE    ? service__template_call(svc, &to, req, caller, err, errlen)
          : op->flags & OP_NOTIFY    ? service__notify_call(svc, &to, req, caller, err, errlen)
          : op->flags & OP_CLOSES    ? disconnect_call(svc, &to, req, caller, err, errlen)
@@ -355,6 +355,20 @@ int service_call(struct service *svc, const struct op_spec *op, const json_t *re
     return rc;
 }
 
+int service_call(struct service *svc, const struct op_spec *op, const json_t *req,
+                 const struct token_claims *caller, service_done_fn done, void *arg, char *err,
+                 size_t errlen)
+{
+    return call(svc, op, req, caller, done, arg, 0, err, errlen);
+}
+
+int service_call_any_thread(struct service *svc, const struct op_spec *op, const json_t *req,
+                            const struct token_claims *caller, service_done_fn done, void *arg,
+                            char *err, size_t errlen)
+{
+    return call(svc, op, req, caller, done, arg, 1, err, errlen);
+}
+
 int service_call_req(struct service *svc, const struct op_req *req,
                      const struct token_claims *caller, service_done_fn done, void *arg, char *err,
                      size_t errlen)
@@ -362,7 +376,7 @@ int service_call_req(struct service *svc, const struct op_req *req,
     int rc = admit(svc, req->op, caller, err, errlen);
     if (rc < 0)
         return rc;
-    struct service_reply to = {req->op, done, arg, &svc->in_flight};
+    struct service_reply to = {req->op, done, arg, &svc->in_flight, 0};
     if ((rc = service__notify_req(svc, &to, req, caller, err, errlen)) < 0)
         atomic_fetch_sub(&svc->in_flight, 1);
     return rc;

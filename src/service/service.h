@@ -51,7 +51,8 @@ struct service_result {
 /** The answer as JSON with a reference for the caller (who decrefs); NULL on ENOMEM. */
 json_t *service_result_json(const struct service_result *r);
 
-/** Runs once on nd-ws with the answer of an accepted call. */
+/** Runs once with the answer of an accepted call: on nd-ws (any thread for
+ *  service_call_any_thread()). */
 typedef void (*service_done_fn)(void *arg, const struct service_result *res);
 
 struct service;
@@ -86,6 +87,15 @@ int64_t service_in_flight(const struct service *svc);
 int service_call(struct service *svc, const struct op_spec *op, const json_t *req,
                  const struct token_claims *caller, service_done_fn done, void *arg, char *err,
                  size_t errlen);
+
+/**
+ * service_call() for a caller whose @done may run on any thread (gRPC's): a feed
+ * read the embedded store answers (ListFeed, GetFeedCounts) is then answered on
+ * nd-store, without a hop through nd-ws. Everything else as service_call().
+ */
+int service_call_any_thread(struct service *svc, const struct op_spec *op, const json_t *req,
+                            const struct token_claims *caller, service_done_fn done, void *arg,
+                            char *err, size_t errlen);
 
 /**
  * service_call() of a typed request (ops_typed(req->op); gRPC builds it straight

@@ -2,7 +2,8 @@
  * may name any user; a user's own token (the /me routes, feed_mark on the
  * WebSocket) only that user. The answer renders each item from the envelope
  * it was delivered in: {id, type, data, timestamp, priority?, group?, seen,
- * read, archived}. Calls from any thread; answers on nd-ws. */
+ * read, archived}. Calls from any thread; answers on nd-ws (a read for
+ * service_call_any_thread: on the thread the backend answered on). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +109,8 @@ int service__feed_call(struct service *svc, const struct service_reply *to, cons
     if (j) {
         j->to = *to;
         j->f.req.done = feed_answer;
+        /* a read has nothing to tell the user's tabs: its answer may skip nd-ws */
+        j->f.req.any_thread = to->any_thread && to->op->id != OP_MARK_FEED;
         memcpy(j->f.user_id, msg.user_id, sizeof j->f.user_id);
         j->f.before = msg.before;
         j->f.limit = msg.limit;

@@ -42,9 +42,11 @@ struct service_reply {
     service_done_fn done;
     void *arg;
     _Atomic int64_t *in_flight; /* the service's count of calls not answered yet */
+    int any_thread;             /* done may run on any thread (service_call_any_thread) */
 };
 
-/** Answers @to with @body (consumed; NULL on ENOMEM) or @error. nd-ws. */
+/** Answers @to with @body (consumed; NULL on ENOMEM) or @error. nd-ws (any thread when
+ *  @to->any_thread). */
 void service__reply(const struct service_reply *to, json_t *body, const char *error);
 
 /** Answers @to with a notification's typed answer (or @error). nd-ws. */
