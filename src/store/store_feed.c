@@ -79,7 +79,9 @@ int store__feed_prepare(struct store *e, char *err, size_t errlen)
         {&e->feed.set_own, "UPDATE feed SET flags = ?3 WHERE user_id = ?1 AND id = ?2"},
         {&e->feed.set_shared,
          "INSERT OR REPLACE INTO feed_state (user_id, id, flags) VALUES (?, ?, ?)"},
-        {&e->feed.next_user, "SELECT user_id FROM feed WHERE user_id > ? ORDER BY user_id LIMIT 1"},
+        /* the next user and its oldest item */
+        {&e->feed.next_user,
+         "SELECT user_id, id FROM feed WHERE user_id > ? ORDER BY user_id, id LIMIT 1"},
         {&e->feed.sweep_user, "DELETE FROM feed WHERE user_id = ? AND id <= ?"},
         {&e->feed.own_flags, "SELECT flags FROM feed WHERE user_id = ? AND id = ?"},
         {&e->feed.shared_flags, "SELECT COALESCE((SELECT flags FROM feed_state WHERE user_id = ?1 "
@@ -487,12 +489,16 @@ void store__feed_sweep_step(struct store *e)
         rc = sweep_user(e, "");
         w->started = 1;
     }
-    for (int n = 0; !rc && n < FEED_SWEEP_USERS; n++) {
+    /* each user's oldest item says whether it has any past the TTL: only those are deleted */
+    for (int n = 0, deleted = 0; !rc && n < FEED_SWEEP_LOOK && deleted < FEED_SWEEP_USERS; n++) {
         char user[ND_USER_ID_MAX + 1];
+        uint64_t oldest = 0;
         sqlite3_bind_text(st, 1, w->cursor, -1, SQLITE_STATIC);
         int step = sqlite3_step(st);
-        if (step == SQLITE_ROW)
+        if (step == SQLITE_ROW) {
             snprintf(user, sizeof user, "%s", (const char *)sqlite3_column_text(st, 0));
+            oldest = (uint64_t)sqlite3_column_int64(st, 1);
+        }
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
         if (step != SQLITE_ROW) { /* the last user was swept (or the read failed: next pass) */
@@ -501,7 +507,10 @@ void store__feed_sweep_step(struct store *e)
             break;
         }
         memcpy(w->cursor, user, sizeof user);
-        rc = sweep_user(e, user);
+        if (oldest <= w->cutoff) {
+            rc = sweep_user(e, user);
+            deleted++;
+        }
     }
     if (rc < 0) {
         nd_log(ND_LOG_WARN, "could not delete expired feed items", "{s:s}", "file", e->path);

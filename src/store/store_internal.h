@@ -20,6 +20,10 @@
 /* users' expired feed items deleted per transaction: every call queued meanwhile waits for the
  * step. 512 took 12-40 ms on a 10,000-user store (bench/FEED.md); 32 take about 1-2 ms */
 #define FEED_SWEEP_USERS 32
+/* users looked at per transaction: a user whose oldest item is not past the TTL costs one index
+ * probe (a few us) and no DELETE (a DELETE with the feed's trigger costs ~100 us even when it
+ * deletes nothing, which made a pass over 10,000 users hold nd-store for ~1 s, bench/FEED.md) */
+#define FEED_SWEEP_LOOK 128
 #define CKPT_FRAMES 1000      /* WAL pages that wake nd-ckpt (SQLite's own threshold) */
 #define CKPT_HARD_FRAMES 8192 /* ... and past which (32 MiB) nd-store checkpoints itself */
 /* Reads: the file mapped (up to 1 GiB); pages of it are read from the map, not the cache. The
