@@ -149,16 +149,21 @@ def commits(nd):
     return got["count"], got["sum"]
 
 
-def grpcpub(nd, mode, *, rate=0, k=16, duration=5, users=10000, max_calls=None, max_time=None, extra=()):
+WARMUP_S = 1  # each measured step starts with a second of its calls, not measured (grpcpub --warmup)
+
+
+def grpcpub(nd, mode, *, rate=0, k=16, duration=5, users=10000, max_calls=None, max_time=None, extra=(),
+            warmup=WARMUP_S):
     cmd = [os.path.join(TOOLS, "grpcpub"), "--target", nd.grpc, "--secret", SECRET, "--mode", mode,
-           "--rate", rate, "--outstanding", k, "--duration", duration, "--users", users] + list(extra)
+           "--rate", rate, "--outstanding", k, "--duration", duration, "--users", users,
+           "--warmup", warmup] + list(extra)
     if max_calls:
         cmd += ["--max-calls", max_calls]
     if max_time:
         cmd += ["--max-time", max_time]
     log("$", " ".join(map(str, cmd[:1] + cmd[3:])))
     out = subprocess.run([str(c) for c in cmd], capture_output=True, text=True,
-                         timeout=(max_time or duration) + 60).stdout
+                         timeout=(max_time or duration) + warmup + 60).stdout
     r = json.loads(out.strip().splitlines()[-1])
     log("  %s: %.0f calls/s, p50 %.2f ms, p99 %.2f ms, errors %d %s" % (
         mode, r["rate"], r["rpc_p50_ms"], r["rpc_p99_ms"], r["errors"], r.get("first_error", "")))
@@ -199,7 +204,7 @@ def main():
         time.sleep(0.5)
         rss0, disk0, anon0 = rss_kb(nd.proc.pid), disk_bytes(nd.data), rss_kb(nd.proc.pid, "RssAnon")
         calls = users * items // 1000
-        r = grpcpub(nd, "feedseed", k=8, users=users, duration=900, max_calls=calls, max_time=900)
+        r = grpcpub(nd, "feedseed", k=8, users=users, duration=900, max_calls=calls, max_time=900, warmup=0)
         R["seed"] = dict(r, items=calls * 1000, items_per_s=r["rate"] * 1000)
         time.sleep(2)
         # seeding leaves a WAL of hundreds of MB that nd-ckpt copies into messages.db; the

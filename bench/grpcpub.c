@@ -9,7 +9,10 @@
  * with "t=<CLOCK_REALTIME ns>" as the message text, either at a fixed offered
  * rate or as fast as K outstanding calls allow. It authenticates with an admin
  * token it mints. One thread drives one completion queue; calls/s, errors,
- * RPC latency and its own CPU go out as one JSON line. */
+ * RPC latency and its own CPU go out as one JSON line. One call warms the
+ * connection up; --warmup S makes S seconds of calls as offered before the
+ * measured ones (a connection's first calls find HTTP/2's windows and both
+ * processes' allocators cold: 0.5-5 ms on this machine, bench/FEED.md). */
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <grpc/byte_buffer.h>
@@ -21,6 +24,7 @@
 #include <grpc/support/log.h>
 #include <grpc/support/time.h>
 #include <signal.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -48,6 +52,8 @@ static struct {
     int realistic; /* --realistic: broadcast a ~300-byte notification, not "t=<ns>" */
     int no_feed;   /* --no-feed: unicast asks feed: false (the push alone, not kept in the feed) */
     char ids[256]; /* --ids FILE: the items mark marks */
+    double warmup; /* --warmup S: S seconds of calls as offered, not measured */
+    char trace[256]; /* --trace FILE: "start_s latency_us" of each measured call */
 } o;
 
 #define SEED_USERS 1000 /* feedseed: users per Publish */
@@ -66,6 +72,7 @@ static struct hist lat;
 static uint64_t started, ok, errors, conns_reached, behind, stored;
 static char first_error[256];
 static int64_t t_first, t_last;
+static FILE *trace;
 static uint32_t rnd = 0x12345678u;
 
 static uint32_t xrand(void)
@@ -319,6 +326,8 @@ static void finish_call(struct slot *s)
         conns_reached += response_connections(s->resp, &st);
         stored += (uint64_t)st;
         hist_add(&lat, (now - s->t0) / 1000);
+        if (trace && !warming)
+            fprintf(trace, "%.6f %lld\n", (double)s->t0 / 1e9, (long long)((now - s->t0) / 1000));
         t_last = now;
     } else {
         errors++;
@@ -369,6 +378,48 @@ static int busy_count(void)
     return n;
 }
 
+/* calls for @seconds (bounded by @hard_end and @max_calls), at o.rate or as fast as o.k
+ * allow, then waits (at most 10 s) for the answers; when it stopped making calls */
+static int64_t offer(double seconds, int64_t hard_end, uint64_t max_calls)
+{
+    uint64_t first = started;
+    int64_t t0 = mono_ns();
+    int64_t end = t0 + (int64_t)(seconds * 1e9);
+    if (end > hard_end)
+        end = hard_end;
+    double interval_ns = o.rate > 0 ? 1e9 / o.rate : 0;
+    while (mono_ns() < end && started - first < max_calls) {
+        int64_t now = mono_ns();
+        if (o.rate <= 0) {
+            struct slot *s;
+            while ((s = free_slot()) && started - first < max_calls)
+                if (start_call(s) < 0)
+                    break;
+            poll_once(end);
+        } else {
+            uint64_t due = (uint64_t)((double)(now - t0) / interval_ns) + 1;
+            while (started - first + behind < due) {
+                struct slot *s = free_slot();
+                if (!s) { /* offered load not met: K calls already waiting */
+                    behind++;
+                    continue;
+                }
+                if (start_call(s) < 0)
+                    break;
+            }
+            int64_t next = t0 + (int64_t)((double)(started - first + behind) * interval_ns);
+            poll_once(next < end ? next : end);
+        }
+        while (poll_once(0)) /* drain what is ready */
+            ;
+    }
+    int64_t stop_issuing = mono_ns();
+    int64_t drain_end = stop_issuing + 10000000000LL;
+    while (busy_count() && mono_ns() < drain_end)
+        poll_once(drain_end);
+    return stop_issuing;
+}
+
 static void usage(void)
 {
     fprintf(
@@ -377,7 +428,8 @@ static void usage(void)
         "  [--mode unicast|broadcast|progress|stored|feednotify|feedseed|list|mark [--ids FILE]]\n"
         "  [--users 10000] [--rate R (0 = as fast as K allows)] [--outstanding K]\n"
         "  [--duration 5] [--channels 1] [--max-calls N] [--max-time 120] [--realistic]\n"
-        "  [--no-feed] (unicast: feed false)\n");
+        "  [--no-feed] (unicast: feed false) [--warmup S (calls as offered, not measured)]\n"
+        "  [--trace FILE (each measured call: its start in s, CLOCK_MONOTONIC, and its us)]\n");
     exit(2);
 }
 
@@ -389,7 +441,8 @@ int main(int argc, char **argv)
                                        {"duration", 1, 0, 'd'},  {"channels", 1, 0, 'c'},
                                        {"max-calls", 1, 0, 'n'}, {"max-time", 1, 0, 'M'},
                                        {"realistic", 0, 0, 'R'}, {"ids", 1, 0, 'I'},
-                                       {"no-feed", 0, 0, 'F'},   {0, 0, 0, 0}};
+                                       {"no-feed", 0, 0, 'F'},   {"warmup", 1, 0, 'W'},
+                                       {"trace", 1, 0, 'T'},     {0, 0, 0, 0}};
     snprintf(o.mode, sizeof o.mode, "unicast");
     o.users = 10000;
     o.k = 64;
@@ -413,6 +466,8 @@ int main(int argc, char **argv)
         case 'R': o.realistic = 1; break;
         case 'I': snprintf(o.ids, sizeof o.ids, "%s", optarg); break;
         case 'F': o.no_feed = 1; break;
+        case 'W': o.warmup = atof(optarg); break;
+        case 'T': snprintf(o.trace, sizeof o.trace, "%s", optarg); break;
         default: usage();
         }
     }
@@ -493,45 +548,25 @@ int main(int argc, char **argv)
                o.mode, warm_errors, first_error);
         return 1;
     }
-    started = ok = errors = conns_reached = stored = 0;
+    if (o.warmup > 0) { /* the offered load for a while, then the counts start again */
+        offer(o.warmup, hard_end, UINT64_MAX);
+        if (errors) {
+            json_clean(first_error);
+            printf("{\"event\":\"done\",\"mode\":\"%s\",\"ok\":0,\"errors\":%d,"
+                   "\"first_error\":\"warm-up: %s\",\"rate\":0}\n",
+                   o.mode, (int)errors, first_error);
+            return 1;
+        }
+    }
+    started = ok = errors = conns_reached = stored = behind = 0;
     memset(&lat, 0, sizeof lat);
     t_first = t_last = 0;
-
-    int64_t t0 = mono_ns();
-    int64_t end = t0 + (int64_t)(o.duration * 1e9);
-    if (end > hard_end)
-        end = hard_end;
-    double interval_ns = o.rate > 0 ? 1e9 / o.rate : 0;
-    /* bounded by `end` and max_calls */
-    while (mono_ns() < end && started < (uint64_t)o.max_calls) {
-        int64_t now = mono_ns();
-        if (o.rate <= 0) {
-            struct slot *s;
-            while ((s = free_slot()) && started < (uint64_t)o.max_calls)
-                if (start_call(s) < 0)
-                    break;
-            poll_once(end);
-        } else {
-            uint64_t due = (uint64_t)((double)(now - t0) / interval_ns) + 1;
-            while (started + behind < due) {
-                struct slot *s = free_slot();
-                if (!s) { /* offered load not met: K calls already waiting */
-                    behind++;
-                    continue;
-                }
-                if (start_call(s) < 0)
-                    break;
-            }
-            int64_t next = t0 + (int64_t)((double)(started + behind) * interval_ns);
-            poll_once(next < end ? next : end);
-        }
-        while (poll_once(0)) /* drain what is ready */
-            ;
+    if (o.trace[0] && !(trace = fopen(o.trace, "w"))) {
+        fprintf(stderr, "grpcpub: cannot write %s\n", o.trace);
+        return 2;
     }
-    int64_t stop_issuing = mono_ns();
-    int64_t drain_end = stop_issuing + 10000000000LL;
-    while (busy_count() && mono_ns() < drain_end)
-        poll_once(drain_end);
+    int64_t t0 = mono_ns();
+    int64_t stop_issuing = offer(o.duration, hard_end, (uint64_t)o.max_calls);
     int left = busy_count();
     for (int i = 0; i < o.k; i++)
         if (slots[i].busy)
@@ -551,6 +586,8 @@ int main(int argc, char **argv)
            first_error, secs, secs > 0 ? ok / secs : 0.0, (unsigned long long)conns_reached,
            (unsigned long long)stored, lj, cpu_self_s() - cpu0);
     fflush(stdout);
+    if (trace)
+        fclose(trace);
 
     for (int i = 0; i < o.channels; i++)
         grpc_channel_destroy(ch[i]);
