@@ -22,7 +22,9 @@
  * request is the engine's; done runs exactly once, on the local thread, and
  * may free it -- or, for a feed read (list, counts) whose caller set
  * `any_thread`, on whichever thread has the answer when the engine can save
- * the hop (embedded: nd-store). A call that returns -errno never runs done. */
+ * the hop (embedded: nd-store, when it has nothing else to do; when it has,
+ * the answer's work is better done beside it on the local thread). A call
+ * that returns -errno never runs done. */
 #ifndef NOTIFYD_BACKEND_BACKEND_H
 #define NOTIFYD_BACKEND_BACKEND_H
 

@@ -144,7 +144,7 @@ static int e_template_put(struct backend *b, struct backend_template *t)
 }
 
 /* --- the feed: read and changed on nd-store, answered on the local thread (a read
- * for a caller that takes its answer on any thread: on nd-store) --- */
+ * for a caller that takes its answer on any thread: on nd-store, unless it is busy) --- */
 
 static void feed_answer_run(struct inbox_job *job, void *ctx)
 {
@@ -159,6 +159,7 @@ static void feed_answer_run(struct inbox_job *job, void *ctx)
 static void feed_read(void *arg, int err, struct store_feed_result *r)
 {
     struct backend_feed *f = arg;
+    int here = 0; /* a read answered on nd-store, when it has nothing else to do */
     if (err) {
         backend__fail(&f->req, err, "the feed could not be %s: store error",
                       f->ids || f->all ? "changed" : "read");
@@ -168,8 +169,9 @@ static void feed_read(void *arg, int err, struct store_feed_result *r)
         f->next_before = r->next_before;
         f->counts = r->counts;
         f->updated = r->updated;
+        here = f->req.any_thread && !f->ids && !f->all && !r->busy; /* nothing to tell tabs */
     }
-    if (f->req.any_thread && !f->ids && !f->all) { /* a read: nothing to tell the tabs */
+    if (here) {
         f->req.done(&f->req);
         return;
     }

@@ -223,7 +223,7 @@ static void finish_op(struct store *e, struct op *o, int commit_err)
     if ((o->kind == OPK_PUT || o->kind == OPK_TEMPLATE || o->kind == OPK_FEED_PUT) && o->done)
         o->done(o->arg, err, why);
     else if (o->kind == OPK_FEED)
-        store__feed_finish(o, err);
+        store__feed_finish(o, err, e->batch_busy);
     else if (o->kind == OPK_LOAD && o->load)
         o->load(o->arg, o->rows, err ? 0 : o->n_rows, err);
     else if (o->kind == OPK_BACKLOG && o->backlog)
@@ -299,6 +299,9 @@ static struct op *run_batch(struct store *e, struct op *list)
         count_rows(e);
     if (last)
         last->next = NULL;
+    pthread_mutex_lock(&e->lock);
+    e->batch_busy = n > 1 || e->head || o;
+    pthread_mutex_unlock(&e->lock);
     for (struct op *p = list, *next; p; p = next) {
         next = p->next;
         finish_op(e, p, err);

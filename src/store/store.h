@@ -112,6 +112,8 @@ struct store_feed_result {
     uint64_t next_before;      /* LIST: the next page's cursor, 0 at the end */
     struct feed_counts counts; /* COUNTS, MARK: after the change */
     int updated;               /* MARK: items whose state changed */
+    int busy; /* nd-store has more to do (other operations of this transaction, or queued
+                 since): work on the answer is better done on another thread */
 };
 
 /** A feed request ran (err 0) or failed (-errno; @r NULL). Store's thread. */

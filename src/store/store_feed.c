@@ -518,11 +518,12 @@ void store__feed_sweep_step(struct store *e)
     }
 }
 
-void store__feed_finish(struct op *o, int err)
+void store__feed_finish(struct op *o, int err, int busy)
 {
     struct feed_op *f = o->feed;
     if (!f)
         return;
+    f->r.busy = busy;
     if (err) {
         feed_items_free(f->r.items, f->r.n_items);
         f->r.items = NULL;

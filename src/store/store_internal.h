@@ -100,6 +100,7 @@ struct store {
     sqlite3_stmt *ins, *sel, *del, *trim, *sweep, *tpl_put, *tpl_del, *cnt;
     struct feed_stmts feed;
     struct feed_sweep feed_sweep; /* nd-store */
+    int batch_busy;               /* nd-store: the batch being finished is not alone */
     struct feed_known *known;     /* nd-store: FEED_KNOWN_SLOTS, by user (open addressing) */
     size_t n_known;               /* nd-store: slots used */
     pthread_t thread;
@@ -167,7 +168,8 @@ void store__feed_sweep(struct store *e, int64_t now_ms);
  * transaction. */
 void store__feed_sweep_step(struct store *e);
 
-/** Answers a FEED operation (@err: 0 or -errno) and frees what it holds. nd-store. */
-void store__feed_finish(struct op *o, int err);
+/** Answers a FEED operation (@err: 0 or -errno; @busy: see store_feed_result) and frees what it
+ *  holds. nd-store. */
+void store__feed_finish(struct op *o, int err, int busy);
 
 #endif

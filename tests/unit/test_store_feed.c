@@ -430,6 +430,41 @@ static void test_the_sweep_deletes_expired_items_of_every_user(void **state)
     free(w);
 }
 
+/* a read alone says nd-store is free (its caller may answer there); reads queued back to back
+ * share transactions, and those say it is busy */
+static void test_a_read_says_whether_the_store_has_more_to_do(void **state)
+{
+    (void)state;
+    char err[512];
+    enum { READS = 200 };
+    struct store *s = store_open(&cfg, NULL, NULL, NULL, NULL, err, sizeof err);
+    assert_non_null(s);
+    feed_put(s, "alice", id_now(1));
+    struct waiter w;
+    feed_run(s, (struct store_feed_req){.kind = STORE_FEED_LIST}, "alice", &w);
+    assert_int_equal(w.r.n_items, 1);
+    assert_int_equal(w.r.busy, 0);
+    feed_items_free(w.r.items, w.r.n_items);
+    struct waiter *ws = calloc(READS, sizeof *ws);
+    assert_non_null(ws);
+    struct store_feed_req q = {.kind = STORE_FEED_LIST, .user_id = "alice", .limit = 20};
+    for (int i = 0; i < READS; i++) {
+        waiter_init(&ws[i]);
+        assert_int_equal(store_feed(s, &q, feed_done, &ws[i]), 0);
+    }
+    int busy = 0;
+    for (int i = 0; i < READS; i++) {
+        waiter_wait(&ws[i]);
+        assert_int_equal(ws[i].err, 0);
+        assert_int_equal(ws[i].r.n_items, 1);
+        busy += ws[i].r.busy;
+        feed_items_free(ws[i].r.items, ws[i].r.n_items);
+    }
+    assert_true(busy > 0);
+    store_close(s);
+    free(ws);
+}
+
 /* a message kept for a user who is away, and an item of their feed: one row while it waits */
 static void put_waiting(struct store *s, const char *user, uint64_t id, int64_t expires_at_ms)
 {
@@ -589,6 +624,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_own_and_shared_items_with_state_per_user, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_the_bound_keeps_the_newest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_read_says_whether_the_store_has_more_to_do, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_marks_and_counts_match_a_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_items_past_the_ttl_are_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_the_sweep_deletes_expired_items_of_every_user, setup,
