@@ -2,18 +2,16 @@
  * kept, without the JSON round trip (parse every envelope, build objects,
  * convert them to protobuf, print each `data` again): each item's members
  * are found in its text (notify/jsontext.h) and `data` goes out as it was
- * delivered. A string member with an escape is decoded by jansson. nd-ws
- * (the thread answers run on). */
+ * delivered. A string member with an escape is decoded by jansson. On the
+ * thread the answer runs on: nd-ws, or nd-store for a read it answers itself. */
 #include <grpc/byte_buffer.h>
 #include <grpc/slice.h>
 #include <jansson.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "delivery/msgid.h"
 #include "feed/feed.h"
-#include "log.h"
 #include "notification/v1/notification.pb-c.h"
 #include "notify/jsontext.h"
 #include "rpc/rpc_internal.h"
@@ -98,7 +96,6 @@ static int fill(Notification__V1__FeedItem *m, struct item_text *t, const struct
 
 grpc_byte_buffer *rpc__pack_feed_page(const struct service_feed_page *page)
 {
-    static atomic_int told;
     size_t n = page->n_items;
     Notification__V1__FeedItem *items = calloc(n ? n : 1, sizeof *items);
     Notification__V1__FeedItem **ptrs = calloc(n ? n : 1, sizeof *ptrs);
@@ -113,9 +110,8 @@ grpc_byte_buffer *rpc__pack_feed_page(const struct service_feed_page *page)
         notification__v1__feed_item__init(m);
         if (fill(m, &texts[i], &page->items[i]) == 0)
             ptrs[used++] = m;
-        else if (!atomic_exchange(&told, 1))
-            nd_log(ND_LOG_WARN, "a feed item's envelope is unreadable and was left out", "{s:s}",
-                   "user_id", page->user_id);
+        else
+            service_feed_item_unreadable(page);
     }
     Notification__V1__ListFeedResponse r = NOTIFICATION__V1__LIST_FEED_RESPONSE__INIT;
     r.n_items = used;

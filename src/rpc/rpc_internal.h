@@ -108,7 +108,8 @@ void rpc__finish(struct call *c, grpc_status_code code, const char *msg, grpc_by
 
 struct service_feed_page;
 
-/** ListFeed's answer packed from the page's envelopes (feed_page.c); NULL on ENOMEM. nd-ws. */
+/** ListFeed's answer packed from the page's envelopes (feed_page.c); NULL on ENOMEM. The
+ *  answer's thread (nd-ws, or nd-store for a read it answers itself). */
 grpc_byte_buffer *rpc__pack_feed_page(const struct service_feed_page *page);
 /** The request message decoded, or NULL. */
 ProtobufCMessage *rpc__decode(struct call *c, const ProtobufCMessageDescriptor *desc);

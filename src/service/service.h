@@ -30,6 +30,9 @@ struct service_feed_page {
     const char *user_id;
 };
 
+/** Logs (once per process) that an item of @page was left out: its envelope is unreadable. */
+void service_feed_item_unreadable(const struct service_feed_page *page);
+
 /** The answer to one operation, borrowed for the callback only. */
 struct service_result {
     const struct op_spec *op;

@@ -52,18 +52,24 @@ static json_t *counts_json(const struct feed_counts *c)
                      c->unread);
 }
 
-json_t *service__feed_page_json(const struct service_feed_page *page)
+void service_feed_item_unreadable(const struct service_feed_page *page)
 {
     static atomic_int told;
+    if (!atomic_exchange(&told, 1))
+        nd_log(ND_LOG_WARN, "a feed item's envelope is unreadable and was left out", "{s:s}",
+               "user_id", page->user_id);
+}
+
+json_t *service__feed_page_json(const struct service_feed_page *page)
+{
     json_t *items = json_array();
     char next[MSGID_LEN + 1] = "";
     for (size_t i = 0; items && i < page->n_items; i++) {
         json_t *it = item_json(&page->items[i]);
         if (it)
             json_array_append_new(items, it);
-        else if (!atomic_exchange(&told, 1))
-            nd_log(ND_LOG_WARN, "a feed item's envelope is unreadable and was left out", "{s:s}",
-                   "user_id", page->user_id);
+        else
+            service_feed_item_unreadable(page);
     }
     if (page->next_before)
         msgid_format(page->next_before, next);
