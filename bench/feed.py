@@ -6,7 +6,8 @@ grpcpub, starts one notifyd on a fresh data dir, and measures:
 
   1. seeding 10,000 users x 200 items (Publish to 1,000 users a call, feed only): the
      rate, then memory (VmRSS) and disk (messages.db + WAL) per item;
-  2. ListFeed (20 items) at an offered 1,000 calls/s: p50/p99; and its highest rate;
+  2. ListFeed (20 items) at an offered 1,000 calls/s: p50/p99; its highest rate; and the
+     1,000/s again while notifications with feed true are written at 1,000/s beside it;
   3. MarkFeed of one item a call (read, then unread on the next pass: each call
      changes one item, durably): the highest rate and its p50/p99;
   4. the cost a feed write adds to a notify call: SendSystemNotification to users
@@ -170,11 +171,15 @@ def server_share_over(b0, b1, les=("0.001", "0.0025", "0.005")):
     return {le: (n - (b1[le] - b0[le])) / n if n else 0 for le in les}
 
 
-def grpcpub(nd, mode, *, rate=0, k=16, duration=5, users=10000, max_calls=None, max_time=None, extra=(),
-            warmup=WARMUP_S):
-    cmd = [os.path.join(TOOLS, "grpcpub"), "--target", nd.grpc, "--secret", SECRET, "--mode", mode,
+def grpcpub_cmd(nd, mode, rate, k, duration, users, warmup, extra):
+    return [os.path.join(TOOLS, "grpcpub"), "--target", nd.grpc, "--secret", SECRET, "--mode", mode,
            "--rate", rate, "--outstanding", k, "--duration", duration, "--users", users,
            "--warmup", warmup] + list(extra)
+
+
+def grpcpub(nd, mode, *, rate=0, k=16, duration=5, users=10000, max_calls=None, max_time=None, extra=(),
+            warmup=WARMUP_S):
+    cmd = grpcpub_cmd(nd, mode, rate, k, duration, users, warmup, extra)
     if max_calls:
         cmd += ["--max-calls", max_calls]
     if max_time:
@@ -249,6 +254,24 @@ def main():
         R["list_at_1000"]["server_share_over"] = server_share_over(b0, rpc_buckets(nd, "ListFeed"))
         log("  server: share of calls over 1 / 2.5 / 5 ms: %s" % R["list_at_1000"]["server_share_over"])
         R["list_max"] = grpcpub(nd, "list", k=16, duration=step, users=users)
+        # the same 1,000 reads a second while notifications with feed true are written to the same
+        # users at 1,000/s (a second grpcpub, not measured here): reads beside nd-store's batches
+        # and their fsync (informational, no target)
+        cmd = grpcpub_cmd(nd, "feednotify", 1000, 64, list_step + WARMUP_S + 1, users, 0, ())
+        log("$ (beside it)", " ".join(map(str, cmd[:1] + cmd[3:])))
+        writer = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  text=True)
+        try:
+            time.sleep(0.5)
+            R["list_with_writes"] = grpcpub(nd, "list", rate=1000, k=64, duration=list_step, users=users)
+            out, _ = writer.communicate(timeout=list_step + 60)
+            R["list_with_writes"]["writes"] = json.loads(out.strip().splitlines()[-1])
+            log("  beside it, feednotify: %.0f calls/s, errors %d" % (
+                R["list_with_writes"]["writes"]["rate"], R["list_with_writes"]["writes"]["errors"]))
+        finally:
+            if writer.poll() is None:
+                writer.kill()
+                writer.wait()
         ids = os.path.join(tmp, "ids.txt")
         collect_ids(nd, users, min(users, 2000), ids)
         R["mark_max"] = grpcpub(nd, "mark", k=16, duration=step, users=users, extra=["--ids", ids])
@@ -289,6 +312,9 @@ def report(R):
         ("... the server's own span (arrival on nd-grpc to the answer handed to the gRPC core): "
          "calls over 1 / 2.5 / 5 ms", "%.2f / %.2f / %.2f%%" % tuple(
              100 * l1.get("server_share_over", {}).get(le, 0) for le in ("0.001", "0.0025", "0.005")), ""),
+        ("ListFeed at 1,000/s for %.0f s while notify (feed true) writes at 1,000/s" % R.get("list_with_writes", {}).get("secs", 0),
+         "p50 %.2f ms, p99 %.2f ms (writes: %.0f/s)" % (R["list_with_writes"]["rpc_p50_ms"], R["list_with_writes"]["rpc_p99_ms"],
+                                                      R["list_with_writes"]["writes"]["rate"]) if "list_with_writes" in R else "–", ""),
         ("ListFeed, highest rate (16 in flight)", "%.0f/s, p50 %.2f ms, p99 %.2f ms" % (lm["rate"], lm["rpc_p50_ms"], lm["rpc_p99_ms"]), ""),
         ("MarkFeed, one item a call, highest rate (16 in flight)", "%.0f/s, p50 %.2f ms, p99 %.2f ms" % (mk["rate"], mk["rpc_p50_ms"], mk["rpc_p99_ms"]),
          "≥ 5,000/s: %s" % ok(mk["rate"] >= 5000)),

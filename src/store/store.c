@@ -258,7 +258,7 @@ static struct op *run_batch(struct store *e, struct op *list)
     int64_t started_us = nd_mono_us();
 
     e->delta = 0;
-    if (sqlite3_exec(e->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    if (store__step_done(e->begin) < 0)
         err = -EIO;
     for (; o && n < BATCH_MAX; last = o, o = o->next, n++) {
         if (err)
@@ -283,7 +283,7 @@ static struct op *run_batch(struct store *e, struct op *list)
     }
     if (!err && e->feed_sweep.active)
         store__feed_sweep_step(e);
-    if (!err && sqlite3_exec(e->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    if (!err && store__step_done(e->commit) < 0)
         err = -EIO;
     if (!err) { /* the time a put waits for "on disk", fsync included */
         histogram_observe(&nd_stats.store_commit, &histogram_commit, nd_mono_us() - started_us);
@@ -344,6 +344,8 @@ static void *run(void *arg)
 /* the statements, the database, the lock: once the thread is gone (or never started) */
 static void release(struct store *e)
 {
+    sqlite3_finalize(e->begin);
+    sqlite3_finalize(e->commit);
     sqlite3_finalize(e->ins);
     sqlite3_finalize(e->sel);
     sqlite3_finalize(e->del);
@@ -487,6 +489,8 @@ static int open_db(struct store *e, char *err, size_t errlen)
         sqlite3_stmt **st;
         const char *sql;
     } stmts[] = {
+        {&e->begin, "BEGIN IMMEDIATE"},
+        {&e->commit, "COMMIT"},
         {&e->ins,
          "INSERT OR REPLACE INTO offline (user_id, id, expires_at, body, feed) VALUES (?,?,?,?,?)"},
         {&e->sel, "SELECT id, expires_at, body FROM offline WHERE user_id = ? AND expires_at > ? "

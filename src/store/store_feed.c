@@ -339,30 +339,48 @@ static int exec_put(struct store *e, struct op *o)
     return 0;
 }
 
-/* @user_id's window, newest first, into *out (caller frees): its length, or -EIO/-ENOMEM */
-static int read_window(struct store *e, const char *user_id, struct feed_entry **out)
+/* enough of the window for @q's page: once a list has its page and one more item (which says
+ * there is a next page, feed_page()), the older entries cannot change the answer */
+static int page_complete(const struct store_feed_req *q, const struct feed_entry *w, size_t n,
+                         int *matched)
+{
+    const struct feed_entry *x = &w[n - 1];
+    if ((!q->before || x->id < q->before) && feed_matches(x->flags, q->filter))
+        ++*matched;
+    return *matched > q->limit;
+}
+
+/* @q->user_id's window, newest first, into *out (caller frees): its length, or -EIO/-ENOMEM.
+ * The window's parts are each read in id order and merged (no sort), so a list reads only as
+ * far as its page (*whole 0: a 20-item page of a 200-item window reads ~21 rows, not 200);
+ * counts and marks read the whole window (*whole 1). */
+static int read_window(struct store *e, const struct store_feed_req *q, struct feed_entry **out,
+                       int *whole)
 {
     sqlite3_stmt *st = e->feed.window;
     size_t max = (size_t)e->cfg->feed_max_per_user, n = 0;
+    int matched = 0, stop = 0;
     struct feed_entry *w = calloc(max ? max : 1, sizeof *w);
     if (!w)
         return -ENOMEM;
-    sqlite3_bind_text(st, 1, user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, q->user_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)oldest_kept(e, nd_wall_ms()));
     sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max) {
+    int rc = SQLITE_DONE;
+    while (!stop && n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         w[n].id = (uint64_t)sqlite3_column_int64(st, 0);
         w[n].flags = (unsigned)sqlite3_column_int(st, 1);
         w[n].kept = (unsigned)sqlite3_column_int(st, 2); /* enum kept_in */
         n++;
+        stop = q->kind == STORE_FEED_LIST && page_complete(q, w, n, &matched);
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    if (!stop && n < max && rc != SQLITE_DONE) {
         free(w);
         return -EIO;
     }
+    *whole = !stop;
     *out = w;
     return (int)n;
 }
@@ -436,16 +454,18 @@ static int exec_feed(struct store *e, struct feed_op *f)
     if (k && !f->q.all)
         return mark_known(e, f, k);
     struct feed_entry *w = NULL;
-    int n = read_window(e, f->q.user_id, &w), rc = 0;
+    int whole = 0, n = read_window(e, &f->q, &w, &whole), rc = 0;
     if (n < 0)
         return n;
     if (f->q.kind == STORE_FEED_LIST)
         rc = list(e, f, w, (size_t)n);
     else if (f->q.kind == STORE_FEED_MARK)
         rc = mark(e, f, w, (size_t)n);
-    feed_count(w, (size_t)n, &f->r.counts);
-    if (!rc)
-        know_window(e, f->q.user_id, w, (size_t)n, &f->r.counts);
+    if (whole) { /* a list's page alone says nothing of the counts */
+        feed_count(w, (size_t)n, &f->r.counts);
+        if (!rc)
+            know_window(e, f->q.user_id, w, (size_t)n, &f->r.counts);
+    }
     free(w);
     return rc;
 }

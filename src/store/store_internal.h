@@ -98,6 +98,7 @@ struct store {
     char path[4200];
     sqlite3 *db;
     sqlite3_stmt *ins, *sel, *del, *trim, *sweep, *tpl_put, *tpl_del, *cnt;
+    sqlite3_stmt *begin, *commit; /* nd-store: its transactions (BEGIN IMMEDIATE, COMMIT) */
     struct feed_stmts feed;
     struct feed_sweep feed_sweep; /* nd-store */
     int batch_busy;               /* nd-store: the batch being finished is not alone */

@@ -232,6 +232,39 @@ def test_counts_and_every_action(server):
     run(go())
 
 
+def test_every_answered_change_is_in_the_next_read_while_others_write(server):
+    """gRPC reads run on the store's read connection, beside nd-store's writes: an item answered
+    OK is listed by the next ListFeed, a mark answered over REST is in the next GetFeedCounts,
+    while another user's notifications keep nd-store writing."""
+    u, other = "fd-next-read", "fd-next-read-other"
+
+    async def flood(stop):
+        n = 0
+        while not stop.is_set() and n < 2000:
+            await asyncio.gather(*(notice(server, other, "x%d" % (n + i)) for i in range(8)))
+            n += 8
+        return n
+
+    async def go():
+        stop = asyncio.Event()
+        writer = asyncio.ensure_future(flood(stop))
+        try:
+            for i in range(40):
+                mid = (await notice(server, u, "n%d" % i)).message_id
+                page = await listing(server, u, limit=1)
+                assert [it.id for it in page.items] == [mid]
+                assert await counts(server, u) == (i + 1, 1, 1)  # the ones before are read
+                st, _, body = await asyncio.get_running_loop().run_in_executor(
+                    None, rest, server, "POST", "/feed/%s/mark" % u, {"ids": [mid], "action": "read"})
+                assert st == 200 and body["data"]["updated"] == 1
+                assert await counts(server, u) == (i + 1, 0, 0)
+        finally:
+            stop.set()
+        assert await writer > 0
+
+    run(go())
+
+
 def test_read_state_across_two_tabs(server):
     u = "fd-tabs"
 

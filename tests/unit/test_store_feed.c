@@ -1,8 +1,9 @@
 /* store (embedded), the feed: items are durable when their callback runs,
  * a user's window holds their own items and the shared ones newest first,
  * a shared item's state is per user, the per-user bound and the TTL, marks
- * survive a reopen, marks by ids and counts agree with a model, the sweep goes over every user, and
- * a version 2 store (before the feed) is migrated with its messages kept. */
+ * survive a reopen, marks by ids, counts and pages (filter, limit, cursor) agree with a model, the
+ * sweep goes over every user, and a version 2 store (before the feed) is migrated with its messages
+ * kept. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -238,6 +239,33 @@ static int model_window(struct model *m, int u, uint64_t *ids, unsigned **flags)
 }
 
 /* marks by ids and counts, many times, against the model: puts, shared puts and marks mixed */
+/* a page of @user's window (the model's: @n entries, newest first) with a random filter, limit
+ * and cursor, as feed_page() makes it of the whole window: nd-store reads the window only as far
+ * as the page */
+static void expect_model_page(struct store *s, const char *user, const uint64_t *ids,
+                              unsigned *const *flags, int n)
+{
+    struct feed_entry w[M_MAX];
+    size_t page[M_MAX];
+    for (int i = 0; i < n; i++)
+        w[i] = (struct feed_entry){.id = ids[i], .flags = *flags[i]};
+    struct store_feed_req q = {.kind = STORE_FEED_LIST,
+                               .limit = rand() % 4 + 1,
+                               .filter = (enum feed_filter)(rand() % 4),
+                               .before = n && rand() % 2 ? ids[rand() % n] : 0};
+    uint64_t next = 0;
+    size_t got = feed_page(w, (size_t)n, q.before, q.filter, q.limit, page, &next);
+    struct waiter r;
+    feed_run(s, q, user, &r);
+    assert_int_equal(r.r.n_items, got);
+    assert_true(r.r.next_before == next);
+    for (size_t i = 0; i < got; i++) {
+        assert_true(r.r.items[i].id == w[page[i]].id);
+        assert_int_equal(r.r.items[i].flags, w[page[i]].flags);
+    }
+    feed_items_free(r.r.items, r.r.n_items);
+}
+
 static void test_marks_and_counts_match_a_model(void **state)
 {
     (void)state;
@@ -314,6 +342,8 @@ static void test_marks_and_counts_match_a_model(void **state)
             }
             feed_items_free(w.r.items, w.r.n_items);
         }
+        if (step % 3 == 0) /* a page: a filter, a limit, a cursor */
+            expect_model_page(s, users[u], ids, flags, n);
     }
     store_close(s);
 }
