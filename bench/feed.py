@@ -9,7 +9,7 @@ grpcpub, starts one notifyd on a fresh data dir, and measures:
   2. ListFeed (20 items) at an offered 1,000 calls/s: p50/p99; its highest rate; and the
      1,000/s again while notifications with feed true are written at 1,000/s beside it;
   3. MarkFeed of one item a call (read, then unread on the next pass: each call
-     changes one item, durably): the highest rate and its p50/p99;
+     changes one item, durably): the rate with 16 and with 64 calls in flight, p50/p99;
   4. the cost a feed write adds to a notify call: SendSystemNotification to users
      not connected (stored offline) with feed false, then feed true, alternating,
      best of each.
@@ -275,6 +275,11 @@ def main():
         ids = os.path.join(tmp, "ids.txt")
         collect_ids(nd, users, min(users, 2000), ids)
         R["mark_max"] = grpcpub(nd, "mark", k=16, duration=step, users=users, extra=["--ids", ids])
+        # a mark is answered once its transaction is on disk (fdatasync): 16 calls in flight wait
+        # for each commit together, so the rate at 16 is bound by the calls in flight, not by the
+        # server; with 64 the store's group commit takes more marks a transaction (bench/FEED.md)
+        R["mark_64"] = grpcpub(nd, "mark", k=64, duration=step, users=users, extra=["--ids", ids])
+        R["mark_highest"] = max(R["mark_max"]["rate"], R["mark_64"]["rate"])
         runs = {"stored": [], "feednotify": []}
         for _ in range(2):
             for mode in ("stored", "feednotify"):
@@ -316,8 +321,9 @@ def report(R):
          "p50 %.2f ms, p99 %.2f ms (writes: %.0f/s)" % (R["list_with_writes"]["rpc_p50_ms"], R["list_with_writes"]["rpc_p99_ms"],
                                                       R["list_with_writes"]["writes"]["rate"]) if "list_with_writes" in R else "–", ""),
         ("ListFeed, highest rate (16 in flight)", "%.0f/s, p50 %.2f ms, p99 %.2f ms" % (lm["rate"], lm["rpc_p50_ms"], lm["rpc_p99_ms"]), ""),
-        ("MarkFeed, one item a call, highest rate (16 in flight)", "%.0f/s, p50 %.2f ms, p99 %.2f ms" % (mk["rate"], mk["rpc_p50_ms"], mk["rpc_p99_ms"]),
-         "≥ 5,000/s: %s" % ok(mk["rate"] >= 5000)),
+        ("MarkFeed, one item a call, as fast as 16 in flight allow", "%.0f/s, p50 %.2f ms, p99 %.2f ms" % (mk["rate"], mk["rpc_p50_ms"], mk["rpc_p99_ms"]), ""),
+        ("... with 64 in flight", "%.0f/s, p50 %.2f ms, p99 %.2f ms" % (R["mark_64"]["rate"], R["mark_64"]["rpc_p50_ms"], R["mark_64"]["rpc_p99_ms"]) if "mark_64" in R else "–",
+         "the highest, ≥ 5,000/s: %s" % ok(R.get("mark_highest", mk["rate"]) >= 5000)),
         ("SendSystemNotification to offline users, feed false (stored)", "%.0f/s, p99 %.2f ms" % (R["stored"]["rate"], R["stored"]["rpc_p99_ms"]), ""),
         ("the same with feed true (stored + feed)", "%.0f/s, p99 %.2f ms" % (R["feednotify"]["rate"], R["feednotify"]["rpc_p99_ms"]),
          "%.2f× of stored, ≥ 0.8×: %s" % (R["feed_vs_stored"], ok(R["feed_vs_stored"] >= 0.8))),
@@ -340,7 +346,9 @@ def report(R):
              "on the client); ListFeed is "
              "`--mode list` (random users, `limit: 20`, inbox); MarkFeed is `--mode mark` over 2,000 "
              "users' newest items (read on one pass, unread on the next: every call changes one item "
-             "and commits it before answering); the notify rows are `--mode stored` and `--mode "
+             "and commits it before answering), with 16 and with 64 calls in flight; the ListFeed row "
+             "beside writes runs a second grpcpub, `--mode feednotify --rate 1000`, at the same time; "
+             "the notify rows are `--mode stored` and `--mode "
              "feednotify` to 10,000 users none of whom is connected, alternated twice, best of each. "
              "Raw results: `feed_results.json`." % R.get("checkpoint_wait_s", 0), ""]
     with open(os.path.join(BENCH, "FEED.md"), "w") as f:
