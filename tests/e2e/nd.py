@@ -158,10 +158,15 @@ class Server:
                 pass
         return out
 
-    def wait_log(self, pred, timeout=TIMEOUT):
-        """Waits for a JSON log line matching pred; returns it."""
+    def log_mark(self):
+        """Where the log is now: wait_log(..., since=mark) looks only at lines written after it."""
+        with self.cond:
+            return len(self.lines)
+
+    def wait_log(self, pred, timeout=TIMEOUT, since=0):
+        """Waits for a JSON log line matching pred (from line `since` on); returns it."""
         deadline = time.monotonic() + timeout
-        seen = 0
+        seen = since
         with self.cond:
             while True:
                 while seen < len(self.lines):

@@ -308,6 +308,7 @@ def test_redis_down_keeps_local_delivery_and_loses_nothing_stored(cluster):
         await settle(a, 1)
         kept = await notify(a, "later", "stored before the outage")
         assert kept.stored
+        marks = {n: n.log_mark() for n in (a, b, c)}  # "redis connected" again comes after these
         redis.kill()
         a.wait_log(lambda x: x.get("msg", "").startswith("redis connection lost"))
         for n in (a, b, c):
@@ -330,7 +331,7 @@ def test_redis_down_keeps_local_delivery_and_loses_nothing_stored(cluster):
         assert e.value.code() == grpc.StatusCode.UNAVAILABLE and "redis" in e.value.details()
         redis.start()
         for n in (a, b, c):
-            n.wait_log(lambda x: x.get("msg") == "redis connected", timeout=20)
+            n.wait_log(lambda x: x.get("msg") == "redis connected", timeout=20, since=marks[n])
             for _ in range(100):
                 if nd.http(n, "GET", "/readyz")[0] == 200:
                     break

@@ -162,9 +162,10 @@ def test_items_answered_ok_survive_kill_9_and_a_redis_restart(pair):
     a.proc.send_signal(signal.SIGKILL)
     a.proc.wait(10)
     a.proc = None
+    mark = b.log_mark()
     redis.kill()
     redis.start()
-    b.wait_log(lambda x: x.get("msg") == "redis connected", timeout=20)
+    b.wait_log(lambda x: x.get("msg") == "redis connected", timeout=20, since=mark)
 
     async def read():
         for _ in range(100):
