@@ -135,16 +135,21 @@ def settle(nd, limit=120):
     return time.monotonic() - t0
 
 
+def metrics(nd):
+    """The lines of notifyd's /metrics."""
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % nd.http_port, timeout=10) as r:
+        return r.read().decode().splitlines()
+
+
 def commits(nd):
     """The store transactions notifyd has committed and their seconds, from BEGIN to the end of
     COMMIT (notifyd_store_commit_seconds_count and _sum)."""
-    import urllib.request
     got = {}
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % nd.http_port, timeout=10) as r:
-        for line in r.read().decode().splitlines():
-            for k in ("count", "sum"):
-                if line.startswith("notifyd_store_commit_seconds_" + k):
-                    got[k] = float(line.split()[-1])
+    for line in metrics(nd):
+        for k in ("count", "sum"):
+            if line.startswith("notifyd_store_commit_seconds_" + k):
+                got[k] = float(line.split()[-1])
     if len(got) != 2:
         raise RuntimeError("notifyd_store_commit_seconds is not on /metrics")
     return got["count"], got["sum"]
@@ -155,12 +160,10 @@ WARMUP_S = 1  # each measured step starts with a second of its calls, not measur
 
 def rpc_buckets(nd, method):
     """notifyd_rpc_duration_seconds{method} as {le: count} (cumulative, "+Inf" the total)."""
-    import urllib.request
     got = {}
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % nd.http_port, timeout=10) as r:
-        for line in r.read().decode().splitlines():
-            if line.startswith('notifyd_rpc_duration_seconds_bucket{method="%s"' % method):
-                got[line.split('le="')[1].split('"')[0]] = float(line.split()[-1])
+    for line in metrics(nd):
+        if line.startswith('notifyd_rpc_duration_seconds_bucket{method="%s"' % method):
+            got[line.split('le="')[1].split('"')[0]] = float(line.split()[-1])
     return got
 
 
